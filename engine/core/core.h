@@ -1,0 +1,62 @@
+/* Internal helpers shared by every module: errors, logging, environment,
+ * files, hashing and time. Not part of the public API. */
+#ifndef PARE_ENGINE_CORE_H
+#define PARE_ENGINE_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pare/pare.h"
+
+#if defined(__GNUC__)
+#define PARE_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define PARE_PRINTF(fmt, args)
+#endif
+
+#define PARE_ERROR_TEXT 1024
+
+/* A last-error slot kept by every handle. */
+typedef struct pare_error {
+  char text[PARE_ERROR_TEXT];
+} pare_error;
+
+/* Formats the message into `err` (if not NULL) and returns `status`. */
+pare_status pare_error_set(pare_error *err, pare_status status, const char *fmt, ...)
+    PARE_PRINTF(3, 4);
+void pare_error_clear(pare_error *err);
+
+/* Logging (engine/core/log.c). */
+void pare_log(pare_log_level level, const char *fmt, ...) PARE_PRINTF(2, 3);
+/* Logs once per process for each distinct `key` (up to a small number of keys). */
+void pare_log_once(const char *key, pare_log_level level, const char *fmt, ...) PARE_PRINTF(3, 4);
+int pare_log_enabled(pare_log_level level);
+
+/* Environment: NULL when unset or empty. */
+const char *pare_env(const char *name);
+
+/* Files (engine/core/fileio.c). */
+/* Reads a whole file; *data is malloc'ed with a trailing NUL not counted in *size. */
+pare_status pare_file_read(const char *path, void **data, size_t *size, pare_error *err);
+/* Writes through a temporary file in the same folder and renames it into
+ * place, so readers see the old file or the new one, never a torn one. */
+pare_status pare_file_write_atomic(const char *path, const void *data, size_t size,
+                                   pare_error *err);
+/* mkdir -p with mode 0755. */
+pare_status pare_mkdirs(const char *path, pare_error *err);
+
+/* FNV-1a, 64 bit: stable across runs and machines. */
+uint64_t pare_hash64(const void *data, size_t size, uint64_t seed);
+#define PARE_HASH_SEED UINT64_C(0xcbf29ce484222325)
+
+/* Monotonic clock in seconds. */
+double pare_now(void);
+
+/* Case-insensitive substring search; NULL when either is NULL or no match. */
+const char *pare_str_find_ci(const char *haystack, const char *needle);
+
+/* snprintf into a fixed buffer that never overflows; returns dst. */
+char *pare_strlcpy(char *dst, const char *src, size_t size);
+
+#endif

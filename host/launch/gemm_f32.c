@@ -1,0 +1,48 @@
+/* Launcher of kernels/gemm_f32.cl: picks the variant's defines from the
+ * device profile and the transposes, and the NDRange from the tile. */
+#include <limits.h>
+#include <stdio.h>
+
+#include "host/launch/launch.h"
+
+static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
+
+pare_status pare_launch_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *g,
+                                 cl_event *event, pare_error *err) {
+  if (g->m == 0 || g->n == 0) return PARE_OK;
+  if (g->k == 0)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "gemm_f32: K == 0 is handled on the host");
+  if (g->m > INT_MAX || g->n > INT_MAX || g->k > INT_MAX || g->lda > INT_MAX ||
+      g->ldb > INT_MAX || g->ldc > INT_MAX || g->off_a > INT_MAX || g->off_b > INT_MAX ||
+      g->off_c > INT_MAX)
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "gemm_f32: sizes beyond 2^31 elements");
+  char defines[256];
+  snprintf(defines, sizeof defines, "-DTRANS_A=%d -DTRANS_B=%d", g->trans_a ? 1 : 0,
+           g->trans_b ? 1 : 0);
+  cl_kernel k;
+  pare_status st = pare_cl_kernel(rt, PARE_KERNEL_gemm_f32, defines, "gemm_f32", &k, err);
+  if (st != PARE_OK) return st;
+  cl_int M = (cl_int)g->m, N = (cl_int)g->n, K = (cl_int)g->k;
+  cl_int offA = (cl_int)g->off_a, offB = (cl_int)g->off_b, offC = (cl_int)g->off_c;
+  cl_int lda = (cl_int)g->lda, ldb = (cl_int)g->ldb, ldc = (cl_int)g->ldc;
+  cl_int has_bias = g->bias != NULL;
+  cl_mem bias = g->bias ? g->bias : g->c;
+  struct {
+    size_t size;
+    const void *value;
+  } args[] = {{sizeof M, &M},       {sizeof N, &N},          {sizeof K, &K},
+              {sizeof(float), &g->alpha}, {sizeof(float), &g->beta}, {sizeof(cl_mem), &g->a},
+              {sizeof offA, &offA}, {sizeof lda, &lda},      {sizeof(cl_mem), &g->b},
+              {sizeof offB, &offB}, {sizeof ldb, &ldb},      {sizeof(cl_mem), &g->c},
+              {sizeof offC, &offC}, {sizeof ldc, &ldc},      {sizeof(cl_mem), &bias},
+              {sizeof has_bias, &has_bias}};
+  for (cl_uint i = 0; i < sizeof args / sizeof args[0] && st == PARE_OK; i++)
+    st = pare_cl_set_arg(rt, k, i, args[i].size, args[i].value, "gemm_f32", err);
+  if (st == PARE_OK) {
+    size_t local[2] = {8, 8};
+    size_t global[2] = {round_up(g->n, local[0]), round_up(g->m, local[1])};
+    st = pare_cl_launch(rt, k, "gemm_f32", 2, global, local, event, err);
+  }
+  rt->cl->clReleaseKernel(k);
+  return st;
+}

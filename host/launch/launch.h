@@ -1,0 +1,27 @@
+/* Host launchers of pare's kernels: one per kernels/<stem>.cl. */
+#ifndef PARE_HOST_LAUNCH_H
+#define PARE_HOST_LAUNCH_H
+
+#include "host/runtime.h"
+
+/* C = alpha·op(A)·op(B) + beta·C (+ bias[j]) on device buffers, row-major;
+ * offsets and leading dimensions in elements; bias may be NULL. */
+typedef struct pare_gemm_f32_args {
+  int trans_a, trans_b;
+  size_t m, n, k;
+  float alpha, beta;
+  cl_mem a, b, c, bias;
+  size_t off_a, off_b, off_c;
+  size_t lda, ldb, ldc;
+} pare_gemm_f32_args;
+
+/* pare's own GEMM kernel, tiled for the device profile. */
+pare_status pare_launch_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *args,
+                                 cl_event *event, pare_error *err);
+
+/* The same product through CLBlast (no bias): the baseline for benchmarks.
+ * PARE_ERR_UNSUPPORTED when libpare was built without CLBlast. */
+pare_status pare_clblast_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *args,
+                                  cl_event *event, pare_error *err);
+
+#endif

@@ -1,0 +1,80 @@
+/* The OpenCL runtime of a context: one device, its context and profiled
+ * queue, built programs (memory and disk cached), buffers and launches. */
+#ifndef PARE_HOST_RUNTIME_H
+#define PARE_HOST_RUNTIME_H
+
+#include <pthread.h>
+
+#include "host/cl_api.h"
+#include "host/profile.h"
+#include "kernels/kernel_sources.h"
+
+#define PARE_RT_MAX_PROGRAMS 64
+
+typedef struct pare_rt_program {
+  pare_kernel_id id;
+  uint64_t defines_hash;
+  cl_program program;
+} pare_rt_program;
+
+typedef struct pare_cl_runtime {
+  const pare_cl_api *cl;
+  cl_platform_id platform;
+  cl_device_id device;
+  cl_context context;
+  cl_command_queue queue; /* in order, with profiling */
+  pare_device_info info;
+  const pare_profile *profile;
+  char build_options[512];
+  char cache_dir[1024]; /* "" when the disk cache is off */
+  pthread_mutex_t lock;
+  pare_rt_program programs[PARE_RT_MAX_PROGRAMS];
+  int program_count;
+  /* The last program build, for pare-bench's start-up figures. */
+  double last_build_seconds;
+  int last_build_cached; /* 1: loaded from the disk cache */
+} pare_cl_runtime;
+
+typedef struct pare_cl_runtime_options {
+  const char *device;    /* index or name substring; NULL: PARE_DEVICE or first GPU */
+  const char *profile;   /* NULL: PARE_PROFILE or detected */
+  const char *cache_dir; /* NULL: PARE_CACHE_DIR or the XDG cache */
+  int no_cache;
+} pare_cl_runtime_options;
+
+pare_status pare_cl_runtime_create(const pare_cl_runtime_options *opt, pare_cl_runtime **out,
+                                   pare_error *err);
+void pare_cl_runtime_destroy(pare_cl_runtime *rt);
+
+/* The program for a kernel source built with `defines` (appended to the
+ * profile's options), from memory, the disk cache, or a fresh build. */
+pare_status pare_cl_program(pare_cl_runtime *rt, pare_kernel_id id, const char *defines,
+                            cl_program *out, pare_error *err);
+/* A new kernel object from that program (the caller releases it). */
+pare_status pare_cl_kernel(pare_cl_runtime *rt, pare_kernel_id id, const char *defines,
+                           const char *name, cl_kernel *out, pare_error *err);
+
+/* Buffers. flags: CL_MEM_READ_ONLY etc.; `host` (may be NULL) is copied in. */
+pare_status pare_cl_buffer(pare_cl_runtime *rt, cl_mem_flags flags, size_t size,
+                           const void *host, cl_mem *out, pare_error *err);
+pare_status pare_cl_write(pare_cl_runtime *rt, cl_mem buf, size_t offset, size_t size,
+                          const void *src, pare_error *err);
+pare_status pare_cl_read(pare_cl_runtime *rt, cl_mem buf, size_t offset, size_t size, void *dst,
+                         pare_error *err);
+
+/* Sets kernel arguments from (size, pointer) pairs; `what` names the kernel. */
+pare_status pare_cl_set_arg(pare_cl_runtime *rt, cl_kernel k, cl_uint index, size_t size,
+                            const void *value, const char *what, pare_error *err);
+/* Enqueues an NDRange (local may be NULL); `event` may be NULL. */
+pare_status pare_cl_launch(pare_cl_runtime *rt, cl_kernel k, const char *what, cl_uint dims,
+                           const size_t *global, const size_t *local, cl_event *event,
+                           pare_error *err);
+pare_status pare_cl_finish(pare_cl_runtime *rt, pare_error *err);
+/* Milliseconds between an event's start and end (after it completed). */
+double pare_cl_event_ms(pare_cl_runtime *rt, cl_event ev);
+
+/* The full source of a kernel program: common.h then the kernel's text,
+ * from PARE_KERNEL_DIR when set (for development), else embedded. */
+pare_status pare_cl_kernel_source(pare_kernel_id id, char **out, pare_error *err);
+
+#endif

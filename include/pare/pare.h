@@ -1,0 +1,140 @@
+/* pare: compress neural networks and run them on edge GPUs through OpenCL.
+ *
+ * The public C API. Every call that can fail returns a pare_status (0 on
+ * success, negative on error); handles keep the text of their last error,
+ * naming what failed. Nothing in the library calls abort() or exit(). */
+#ifndef PARE_PARE_H
+#define PARE_PARE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(PARE_BUILDING_LIBRARY) && defined(__GNUC__)
+#define PARE_API __attribute__((visibility("default")))
+#else
+#define PARE_API
+#endif
+
+/* ---- status ---------------------------------------------------------- */
+
+typedef enum pare_status {
+  PARE_OK = 0,
+  PARE_ERR_INVALID_ARG = -1, /* a bad argument, flag or shape */
+  PARE_ERR_NO_MEMORY = -2,
+  PARE_ERR_IO = -3,          /* a file could not be read or written */
+  PARE_ERR_FORMAT = -4,      /* malformed input data or model */
+  PARE_ERR_UNSUPPORTED = -5, /* valid, but not supported (op, attribute, dtype) */
+  PARE_ERR_NO_DEVICE = -6,   /* no OpenCL platform/device that pare can use */
+  PARE_ERR_OPENCL = -7,      /* an OpenCL call failed */
+  PARE_ERR_BUILD = -8,       /* an OpenCL program failed to build */
+  PARE_ERR_INTERNAL = -9
+} pare_status;
+
+/* A short constant description of a status, e.g. "invalid argument". */
+PARE_API const char *pare_status_str(pare_status status);
+
+/* "0.1.0"; the major number is the shared library's SONAME version. */
+PARE_API const char *pare_version(void);
+
+/* ---- logging --------------------------------------------------------- */
+
+typedef enum pare_log_level {
+  PARE_LOG_ERROR = 0,
+  PARE_LOG_WARN = 1,
+  PARE_LOG_INFO = 2,
+  PARE_LOG_DEBUG = 3
+} pare_log_level;
+
+typedef void (*pare_log_fn)(pare_log_level level, const char *message, void *user);
+
+/* Messages at or below `level` go to `fn` (NULL: standard error, the
+ * default). The default level is WARN, or PARE_LOG_LEVEL=error|warn|info|debug. */
+PARE_API void pare_log_set(pare_log_fn fn, void *user, pare_log_level level);
+
+/* ---- devices --------------------------------------------------------- */
+
+typedef struct pare_device_info {
+  int platform_index; /* position among OpenCL platforms */
+  int device_index;   /* position among all devices pare lists (PARE_DEVICE=N) */
+  char platform[128];
+  char name[128];
+  char vendor[128];
+  char version[128];        /* CL_DEVICE_VERSION */
+  char driver_version[128]; /* CL_DRIVER_VERSION */
+  char type[16];            /* "gpu", "cpu", "accelerator", "other" */
+  char profile[32];         /* device profile pare uses: "pocl", "mali_valhall", ... */
+  char family[32];          /* "mali-valhall", "adreno-6xx", "nvidia", "cpu-pocl", ... */
+  unsigned compute_units;
+  unsigned clock_mhz;
+  uint64_t global_mem_bytes;
+  uint64_t local_mem_bytes;
+  uint64_t max_alloc_bytes;
+  size_t max_work_group_size;
+  int fp16;         /* cl_khr_fp16 advertised and a test kernel compiled */
+  int int8_dot;     /* an int8 dot-product extension whose test kernel compiled */
+  char int8_dot_ext[48]; /* which one, or "" */
+  int subgroups;
+  int images;
+} pare_device_info;
+
+/* Lists every OpenCL device of every platform into `out` (up to `capacity`
+ * entries; `out` may be NULL to count) and sets *count to the number found.
+ * Returns PARE_ERR_NO_DEVICE, with *count = 0, when OpenCL is unavailable;
+ * `error` (may be NULL) receives the reason. */
+PARE_API pare_status pare_devices_list(pare_device_info *out, size_t capacity, size_t *count,
+                                       char *error, size_t error_size);
+
+/* ---- context --------------------------------------------------------- */
+
+typedef enum pare_backend {
+  PARE_BACKEND_AUTO = 0,      /* OpenCL when a device works, else the reference */
+  PARE_BACKEND_OPENCL = 1,    /* OpenCL or fail */
+  PARE_BACKEND_REFERENCE = 2, /* the plain-C reference backend */
+} pare_backend;
+
+typedef struct pare_context_options {
+  pare_backend backend;
+  const char *device;    /* index or name substring; NULL: PARE_DEVICE, else the first GPU */
+  const char *profile;   /* force a device profile; NULL: PARE_PROFILE, else detected */
+  const char *cache_dir; /* program cache; NULL: PARE_CACHE_DIR, else $XDG_CACHE_HOME/pare */
+  int no_cache;          /* 1: never read or write the program cache */
+} pare_context_options;
+
+typedef struct pare_context pare_context;
+
+/* Opens a context. With PARE_BACKEND_AUTO a missing or failing OpenCL
+ * falls back to the reference backend, saying so once on the log. */
+PARE_API pare_status pare_context_create(const pare_context_options *options, pare_context **out);
+PARE_API void pare_context_destroy(pare_context *ctx);
+
+/* The backend in use, and the device's info (PARE_ERR_NO_DEVICE for the reference). */
+PARE_API pare_backend pare_context_backend(const pare_context *ctx);
+PARE_API pare_status pare_context_device(const pare_context *ctx, pare_device_info *info);
+
+/* Text of the last error on this context ("" if none). Valid until the next call. */
+PARE_API const char *pare_context_last_error(const pare_context *ctx);
+
+/* ---- GEMM ------------------------------------------------------------ */
+
+typedef struct pare_gemm_desc {
+  int trans_a, trans_b; /* op(X) = X or Xᵀ */
+  size_t m, n, k;       /* op(A) is m×k, op(B) is k×n, C is m×n, all row-major */
+  size_t lda, ldb, ldc; /* leading dimensions; 0 means packed */
+  float alpha, beta;
+} pare_gemm_desc;
+
+/* C = alpha·op(A)·op(B) + beta·C (+ bias[j] on every row when bias != NULL),
+ * on host memory. With beta == 0, C is only written. Runs on the context's
+ * backend; an OpenCL failure falls back to the reference and is logged. */
+PARE_API pare_status pare_gemm_f32(pare_context *ctx, const pare_gemm_desc *desc, const float *a,
+                                   const float *b, float *c, const float *bias);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

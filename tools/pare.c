@@ -1,0 +1,174 @@
+/* The `pare` command line: a thin layer over the public API.
+ * Usage errors exit 2 with a one-line reason; failures exit 1. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pare/pare.h"
+
+typedef struct command {
+  const char *name;
+  const char *summary;
+  const char *usage;
+  int (*run)(int argc, char **argv);
+} command;
+
+static const command *find_command(const char *name);
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg) {
+  fprintf(stderr, "pare%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, " (see `pare help%s%s`)\n", cmd ? " " : "", cmd ? cmd : "");
+  return 2;
+}
+
+/* Writes s as a JSON string. */
+static void json_str(const char *s) {
+  putchar('"');
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\')
+      printf("\\%c", ch);
+    else if (ch < 0x20)
+      printf("\\u%04x", ch);
+    else
+      putchar(ch);
+  }
+  putchar('"');
+}
+
+static void print_device_json(const pare_device_info *d, int last) {
+  printf("  {\"index\": %d, \"platform_index\": %d, \"platform\": ", d->device_index,
+         d->platform_index);
+  json_str(d->platform);
+  printf(", \"name\": ");
+  json_str(d->name);
+  printf(", \"vendor\": ");
+  json_str(d->vendor);
+  printf(", \"version\": ");
+  json_str(d->version);
+  printf(", \"driver_version\": ");
+  json_str(d->driver_version);
+  printf(", \"type\": \"%s\", \"family\": \"%s\", \"profile\": \"%s\", \"compute_units\": %u, "
+         "\"clock_mhz\": %u, \"global_mem_bytes\": %llu, \"local_mem_bytes\": %llu, "
+         "\"max_alloc_bytes\": %llu, \"max_work_group_size\": %zu, \"fp16\": %s, "
+         "\"int8_dot\": %s, \"int8_dot_extension\": \"%s\", \"subgroups\": %s, \"images\": %s}%s\n",
+         d->type, d->family, d->profile, d->compute_units, d->clock_mhz,
+         (unsigned long long)d->global_mem_bytes, (unsigned long long)d->local_mem_bytes,
+         (unsigned long long)d->max_alloc_bytes, d->max_work_group_size,
+         d->fp16 ? "true" : "false", d->int8_dot ? "true" : "false", d->int8_dot_ext,
+         d->subgroups ? "true" : "false", d->images ? "true" : "false", last ? "" : ",");
+}
+
+static void print_device_text(const pare_device_info *d) {
+  printf("[%d] %s\n", d->device_index, d->name);
+  printf("    platform     %s (#%d)\n", d->platform, d->platform_index);
+  printf("    vendor       %s\n", d->vendor);
+  printf("    version      %s, driver %s\n", d->version, d->driver_version);
+  printf("    type         %s, family %s\n", d->type, d->family);
+  printf("    profile      %s\n", d->profile);
+  printf("    compute      %u units at %u MHz, max work-group %zu\n", d->compute_units,
+         d->clock_mhz, d->max_work_group_size);
+  printf("    memory       %.1f GiB global, %.0f KiB local, %.1f GiB max alloc\n",
+         (double)d->global_mem_bytes / (1 << 30), (double)d->local_mem_bytes / 1024,
+         (double)d->max_alloc_bytes / (1 << 30));
+  printf("    features     fp16 %s, int8 dot %s%s%s%s, subgroups %s, images %s\n",
+         d->fp16 ? "yes" : "no", d->int8_dot ? "yes" : "no", d->int8_dot ? " (" : "",
+         d->int8_dot_ext, d->int8_dot ? ")" : "", d->subgroups ? "yes" : "no",
+         d->images ? "yes" : "no");
+}
+
+static int cmd_devices(int argc, char **argv) {
+  int json = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--json"))
+      json = 1;
+    else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      const command *c = find_command("devices");
+      printf("%s\n", c->usage);
+      return 0;
+    } else
+      return usage_error("devices", "unknown option '%s'", argv[i]);
+  }
+  size_t count = 0;
+  char err[512];
+  pare_status st = pare_devices_list(NULL, 0, &count, err, sizeof err);
+  pare_device_info *devs = count ? calloc(count, sizeof *devs) : NULL;
+  if (count && !devs) return 1;
+  if (count) st = pare_devices_list(devs, count, &count, err, sizeof err);
+  if (json) {
+    printf("{\"pare_version\": \"%s\", \"devices\": [\n", pare_version());
+    for (size_t i = 0; i < count; i++) print_device_json(&devs[i], i + 1 == count);
+    printf("], \"error\": ");
+    json_str(st == PARE_OK ? "" : err);
+    printf("}\n");
+  } else if (count == 0) {
+    printf("no OpenCL device: %s\npare runs on its reference backend (CPU).\n", err);
+  } else {
+    for (size_t i = 0; i < count; i++) print_device_text(&devs[i]);
+  }
+  free(devs);
+  return 0;
+}
+
+static int cmd_version(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  printf("pare %s\n", pare_version());
+  return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const command commands[] = {
+    {"devices", "list OpenCL platforms and devices with their profiles",
+     "usage: pare devices [--json]\n\n"
+     "Lists every OpenCL device with the profile pare uses for it: family,\n"
+     "compute units, memory, and the optional features verified by a test\n"
+     "compile (fp16, int8 dot product). PARE_DEVICE picks the device pare uses\n"
+     "(index or name substring); PARE_PROFILE forces a profile.\n\n"
+     "  --json   one JSON object with a \"devices\" array",
+     cmd_devices},
+    {"version", "print the version", "usage: pare version   (or pare --version)", cmd_version},
+    {"help", "show help for a command", "usage: pare help [COMMAND]", cmd_help},
+};
+
+static const command *find_command(const char *name) {
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(commands[i].name, name)) return &commands[i];
+  return NULL;
+}
+
+static void print_overview(FILE *out) {
+  fprintf(out, "usage: pare COMMAND [OPTIONS]\n\n"
+               "pare compresses neural networks and runs them on OpenCL devices.\n\n"
+               "commands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\n`pare help COMMAND` tells more. Environment: PARE_DEVICE, PARE_PROFILE,\n"
+               "PARE_CACHE_DIR, PARE_LOG_LEVEL, PARE_OPENCL_LIBRARY.\n");
+}
+
+static int cmd_help(int argc, char **argv) {
+  if (argc < 2) {
+    print_overview(stdout);
+    return 0;
+  }
+  const command *c = find_command(argv[1]);
+  if (!c) return usage_error("help", "unknown command '%s'", argv[1]);
+  printf("%s\n", c->usage);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    print_overview(stderr);
+    return 2;
+  }
+  const char *name = argv[1];
+  if (!strcmp(name, "--version") || !strcmp(name, "-V")) return cmd_version(0, NULL);
+  if (!strcmp(name, "--help") || !strcmp(name, "-h")) return cmd_help(1, argv);
+  const command *c = find_command(name);
+  if (!c) return usage_error(NULL, "unknown command '%s'", name);
+  return c->run(argc - 1, argv + 1);
+}
