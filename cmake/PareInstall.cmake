@@ -31,5 +31,8 @@ endif()
 if(PARE_CLBLAST)
   string(APPEND PARE_PC_REQUIRES_PRIVATE " clblast")
 endif()
+# Relocatable: the prefix is found from the .pc file's own folder.
+file(RELATIVE_PATH PARE_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+string(REGEX REPLACE "/$" "" PARE_PC_TO_PREFIX "${PARE_PC_TO_PREFIX}")
 configure_file(cmake/pare.pc.in ${CMAKE_CURRENT_BINARY_DIR}/pare.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/pare.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
