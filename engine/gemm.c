@@ -7,12 +7,12 @@
 #include "host/launch/launch.h"
 #endif
 
+#ifdef PARE_HAVE_OPENCL
 /* Elements spanned by a rows×cols row-major matrix with leading dim ld. */
 static size_t span(size_t rows, size_t cols, size_t ld) {
   return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
 }
 
-#ifdef PARE_HAVE_OPENCL
 static pare_status gemm_opencl(pare_context *ctx, const pare_gemm_desc *d, size_t lda, size_t ldb,
                                size_t ldc, const float *a, const float *b, float *c,
                                const float *bias) {
