@@ -24,7 +24,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/pareConfig.cmake
         DESTINATION ${PARE_CMAKE_DIR})
 
 set(PARE_PC_REQUIRES_PRIVATE "")
-set(PARE_PC_LIBS_PRIVATE "-lm -lpthread -ldl")
+set(PARE_PC_LIBS_PRIVATE "-lprotobuf-c -lz -lm -lpthread -ldl")
 if(PARE_OPENCL AND PARE_OPENCL_LOADER STREQUAL "link")
   set(PARE_PC_REQUIRES_PRIVATE "OpenCL")
 endif()

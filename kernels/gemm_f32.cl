@@ -1,26 +1,257 @@
-/* placeholder: replaced by the tuned kernel */
+/* fp32 GEMM for pare.
+ *
+ *   C[M x N] = alpha * op(A) * op(B) + beta * C + (has_bias ? bias[n] : 0)
+ *
+ * All matrices are row-major. op(A) is M x K, op(B) is K x N:
+ *   op(A)(m,k) = TRANS_A ? A[k*lda + m] : A[m*lda + k]
+ *   op(B)(k,n) = TRANS_B ? B[n*ldb + k] : B[k*ldb + n]
+ * offA/offB/offC are element offsets added to the buffer pointers. When beta is
+ * exactly 0 the kernel never reads C, so C may hold garbage (even NaN).
+ *
+ * Work decomposition: one work-item owns a register tile of GEMM_TM rows by
+ * GEMM_TN = GEMM_VW * GEMM_NV columns of C and runs over the whole K range.
+ * The tile lives in GEMM_TM * GEMM_NV vector accumulators of width GEMM_VW;
+ * every k step loads GEMM_NV vectors from one row of op(B), broadcasts one
+ * scalar of op(A) per tile row and does a multiply-add into the accumulators.
+ * On CPU devices (PoCL) this maps onto SIMD registers directly, without
+ * relying on vectorization across work-items.
+ *
+ * Grid: dimension 0 walks the tile rows (M direction), dimension 1 the tile
+ * columns (N direction); work-items past the last tile return at once. So
+ * neighbouring work-items share the same op(B) column panel, which stays in
+ * cache while op(A) is streamed.
+ *
+ * Edges: a tile that would stick out past row M (column N) is shifted back
+ * so that it ends exactly at M (N); it then overlaps its neighbour, computes
+ * with the same fast unguarded loads, and only stores the rows and columns
+ * that belong to it. Only when the whole matrix is smaller than one tile
+ * (M < GEMM_TM or N < GEMM_TN) a slower path with clamped scalar loads is
+ * taken. All loads stay inside [0, M) x [0, K) and [0, K) x [0, N).
+ *
+ * Optional GEMM_USE_LOCAL (for GPUs): the work-group cooperatively stages
+ * tiles of op(A) and op(B) in __local memory; see the notes file.
+ */
+
 #ifndef TRANS_A
 #define TRANS_A 0
 #endif
 #ifndef TRANS_B
 #define TRANS_B 0
 #endif
-__kernel void gemm_f32(int M, int N, int K, float alpha, float beta,
-                       __global const float *A, int offA, int lda,
-                       __global const float *B, int offB, int ldb,
-                       __global float *C, int offC, int ldc,
-                       __global const float *bias, int has_bias) {
-  int n = get_global_id(0), m = get_global_id(1);
-  if (m >= M || n >= N) return;
-  A += offA; B += offB; C += offC;
-  float acc = 0.0f;
-  for (int k = 0; k < K; k++) {
-    float a = TRANS_A ? A[k * lda + m] : A[m * lda + k];
-    float b = TRANS_B ? B[n * ldb + k] : B[k * ldb + n];
-    acc = fma(a, b, acc);
+/* Rows of C per work-item. */
+#ifndef GEMM_TM
+#define GEMM_TM 6
+#endif
+/* Vector width along N (1, 2, 4, 8 or 16). */
+#ifndef GEMM_VW
+#define GEMM_VW 16
+#endif
+/* Vectors per tile row; the tile is GEMM_TN = GEMM_VW * GEMM_NV columns. */
+#ifndef GEMM_NV
+#define GEMM_NV 2
+#endif
+/* Unroll factor of the k loop. */
+#ifndef GEMM_KU
+#define GEMM_KU 4
+#endif
+/* 1: use fma() (exact fused multiply-add); 0: use mad() (may be faster on
+ * devices without hardware FMA). */
+#ifndef GEMM_USE_FMA
+#define GEMM_USE_FMA 1
+#endif
+
+#define GEMM_TN (GEMM_VW * GEMM_NV)
+
+/* The helpers must be inlined so that the `full` flag folds away and the
+ * accumulator arrays become registers. */
+#define GEMM_INLINE inline __attribute__((always_inline))
+
+#define GEMM_CAT_(a, b) a##b
+#define GEMM_CAT(a, b) GEMM_CAT_(a, b)
+
+#if GEMM_VW == 1
+#define GEMM_VEC float
+#define GEMM_VLOAD(p) (*(p))
+#define GEMM_VSTORE(v, p) (*(p) = (v))
+#else
+#define GEMM_VEC GEMM_CAT(float, GEMM_VW)
+#define GEMM_VLOAD(p) GEMM_CAT(vload, GEMM_VW)(0, (p))
+#define GEMM_VSTORE(v, p) GEMM_CAT(vstore, GEMM_VW)((v), 0, (p))
+#endif
+
+#if GEMM_USE_FMA
+#define GEMM_MAC(a, b, c) fma((a), (b), (c))
+#else
+#define GEMM_MAC(a, b, c) mad((a), (b), (c))
+#endif
+
+/* Element (m,k) of op(A) and (k,n) of op(B), relative to offset pointers. */
+#if TRANS_A
+#define GEMM_A(m, k) A[(k) * lda + (m)]
+#else
+#define GEMM_A(m, k) A[(m) * lda + (k)]
+#endif
+#if TRANS_B
+#define GEMM_B(k, n) B[(n) * ldb + (k)]
+#else
+#define GEMM_B(k, n) B[(k) * ldb + (n)]
+#endif
+
+/* One row of op(B) restricted to the tile columns n0 + v*VW ... as vector v.
+ * full != 0: all GEMM_TN columns exist, loads are unguarded.
+ * full == 0: columns are clamped to N-1 (values for columns >= N are junk
+ * that is never stored). */
+GEMM_INLINE GEMM_VEC gemm_load_b(__global const float *B, int ldb, int k, int n0,
+                            int N, int full) {
+#if !TRANS_B && GEMM_VW > 1
+  if (full) return GEMM_VLOAD(B + k * ldb + n0);
+#endif
+  float t[GEMM_VW];
+#pragma unroll
+  for (int j = 0; j < GEMM_VW; ++j) {
+    int n = n0 + j;
+    if (!full) n = min(n, N - 1);
+    t[j] = GEMM_B(k, n);
   }
-  float out = alpha * acc;
-  if (beta != 0.0f) out += beta * C[m * ldc + n];
-  if (has_bias) out += bias[n];
-  C[m * ldc + n] = out;
+#if GEMM_VW == 1
+  return t[0];
+#else
+  return GEMM_CAT(vload, GEMM_VW)(0, t);
+#endif
+}
+
+/* Computes one register tile of op(A) rows rows[0..TM) (already clamped into
+ * [0, M)) and op(B) columns n0 .. n0 + GEMM_TN - 1 into acc. */
+GEMM_INLINE void gemm_tile(const int K, __global const float *A, const int lda,
+                           __global const float *B, const int ldb, const int n0,
+                           const int N, const int full, const int *rows,
+                           GEMM_VEC acc[GEMM_TM][GEMM_NV]) {
+  /* Per-row base pointers into op(A) and the k stride between elements. */
+  __global const float *ap[GEMM_TM];
+#if TRANS_A
+  const int ak = lda;
+#pragma unroll
+  for (int i = 0; i < GEMM_TM; ++i) ap[i] = A + rows[i];
+#else
+  const int ak = 1;
+#pragma unroll
+  for (int i = 0; i < GEMM_TM; ++i) ap[i] = A + rows[i] * lda;
+#endif
+
+#pragma unroll
+  for (int i = 0; i < GEMM_TM; ++i) {
+#pragma unroll
+    for (int v = 0; v < GEMM_NV; ++v) acc[i][v] = (GEMM_VEC)(0.0f);
+  }
+
+  int k = 0;
+  for (; k + GEMM_KU <= K; k += GEMM_KU) {
+#pragma unroll
+    for (int u = 0; u < GEMM_KU; ++u) {
+      GEMM_VEC b[GEMM_NV];
+#pragma unroll
+      for (int v = 0; v < GEMM_NV; ++v) {
+        b[v] = gemm_load_b(B, ldb, k + u, n0 + v * GEMM_VW, N, full);
+      }
+#pragma unroll
+      for (int i = 0; i < GEMM_TM; ++i) {
+        const GEMM_VEC a = (GEMM_VEC)(ap[i][(k + u) * ak]);
+#pragma unroll
+        for (int v = 0; v < GEMM_NV; ++v) acc[i][v] = GEMM_MAC(a, b[v], acc[i][v]);
+      }
+    }
+  }
+  for (; k < K; ++k) {
+    GEMM_VEC b[GEMM_NV];
+#pragma unroll
+    for (int v = 0; v < GEMM_NV; ++v) {
+      b[v] = gemm_load_b(B, ldb, k, n0 + v * GEMM_VW, N, full);
+    }
+#pragma unroll
+    for (int i = 0; i < GEMM_TM; ++i) {
+      const GEMM_VEC a = (GEMM_VEC)(ap[i][k * ak]);
+#pragma unroll
+      for (int v = 0; v < GEMM_NV; ++v) acc[i][v] = GEMM_MAC(a, b[v], acc[i][v]);
+    }
+  }
+}
+
+/* Launch: global = (ceil(M/GEMM_TM), ceil(N/GEMM_TN)) rounded up to the local
+ * size, any local size. Argument order is part of the host contract. */
+__kernel void gemm_f32(const int M, const int N, const int K, const float alpha,
+                       const float beta,
+                       __global const float *Abuf, const int offA, const int lda,
+                       __global const float *Bbuf, const int offB, const int ldb,
+                       __global float *Cbuf, const int offC, const int ldc,
+                       __global const float *bias, const int has_bias) {
+  const int tm = (int)get_global_id(0);
+  const int tn = (int)get_global_id(1);
+  const int tiles_m = (M + GEMM_TM - 1) / GEMM_TM;
+  const int tiles_n = (N + GEMM_TN - 1) / GEMM_TN;
+  if (tm >= tiles_m || tn >= tiles_n) return;
+
+  __global const float *A = Abuf + offA;
+  __global const float *B = Bbuf + offB;
+  __global float *C = Cbuf + offC;
+
+  /* Nominal tile start, and the computed start shifted back inside the
+   * matrix when the tile would stick out (only if the matrix is big enough). */
+  const int m_own = tm * GEMM_TM;
+  const int n_own = tn * GEMM_TN;
+  const int m0 = (m_own + GEMM_TM > M && M >= GEMM_TM) ? M - GEMM_TM : m_own;
+  const int n0 = (n_own + GEMM_TN > N && N >= GEMM_TN) ? N - GEMM_TN : n_own;
+  const int full_n = N >= GEMM_TN;
+
+  int rows[GEMM_TM];
+#pragma unroll
+  for (int i = 0; i < GEMM_TM; ++i) rows[i] = min(m0 + i, M - 1);
+
+  GEMM_VEC acc[GEMM_TM][GEMM_NV];
+  if (full_n)
+    gemm_tile(K, A, lda, B, ldb, n0, N, 1, rows, acc);
+  else
+    gemm_tile(K, A, lda, B, ldb, n0, N, 0, rows, acc);
+
+  const int interior = m0 == m_own && n0 == n_own && m0 + GEMM_TM <= M &&
+                       n0 + GEMM_TN <= N;
+  if (interior) {
+    /* Whole tile is ours: vector stores. */
+#pragma unroll
+    for (int i = 0; i < GEMM_TM; ++i) {
+      __global float *c = C + (m0 + i) * ldc + n0;
+#pragma unroll
+      for (int v = 0; v < GEMM_NV; ++v) {
+        GEMM_VEC r = alpha * acc[i][v];
+        if (beta != 0.0f) r += beta * GEMM_VLOAD(c + v * GEMM_VW);
+        if (has_bias) r += GEMM_VLOAD(bias + n0 + v * GEMM_VW);
+        GEMM_VSTORE(r, c + v * GEMM_VW);
+      }
+    }
+  } else {
+    /* Edge tile: store only elements inside the matrix that this work-item
+     * owns (the overlapped part belongs to the neighbouring tile). */
+#pragma unroll
+    for (int i = 0; i < GEMM_TM; ++i) {
+      const int m = m0 + i;
+      if (m < m_own || m >= M) continue;
+#pragma unroll
+      for (int v = 0; v < GEMM_NV; ++v) {
+        float t[GEMM_VW];
+#if GEMM_VW == 1
+        t[0] = acc[i][v];
+#else
+        GEMM_CAT(vstore, GEMM_VW)(acc[i][v], 0, t);
+#endif
+        #pragma unroll
+        for (int j = 0; j < GEMM_VW; ++j) {
+          const int n = n0 + v * GEMM_VW + j;
+          if (n < n_own || n >= N) continue;
+          float r = alpha * t[j];
+          if (beta != 0.0f) r += beta * C[m * ldc + n];
+          if (has_bias) r += bias[n];
+          C[m * ldc + n] = r;
+        }
+      }
+    }
+  }
 }
