@@ -120,11 +120,12 @@ GEMM_INLINE GEMM_VEC gemm_load_b(__global const float *B, int ldb, int k, int n0
 #endif
 }
 
-/* Computes one register tile of op(A) rows rows[0..TM) (already clamped into
- * [0, M)) and op(B) columns n0 .. n0 + GEMM_TN - 1 into acc. */
-GEMM_INLINE void gemm_tile(const int K, __global const float *A, const int lda,
-                           __global const float *B, const int ldb, const int n0,
-                           const int N, const int full, const int *rows,
+/* Accumulates into acc the products over k in [kb, ke) for the register tile
+ * of op(A) rows rows[0..TM) (already clamped into [0, M)) and op(B) columns
+ * n0 .. n0 + GEMM_TN - 1. full: see gemm_load_b. */
+GEMM_INLINE void gemm_tile(const int kb, const int ke, __global const float *A,
+                           const int lda, __global const float *B, const int ldb,
+                           const int n0, const int N, const int full, const int *rows,
                            GEMM_VEC acc[GEMM_TM][GEMM_NV]) {
   /* Per-row base pointers into op(A) and the k stride between elements. */
   __global const float *ap[GEMM_TM];
@@ -138,14 +139,8 @@ GEMM_INLINE void gemm_tile(const int K, __global const float *A, const int lda,
   for (int i = 0; i < GEMM_TM; ++i) ap[i] = A + rows[i] * lda;
 #endif
 
-#pragma unroll
-  for (int i = 0; i < GEMM_TM; ++i) {
-#pragma unroll
-    for (int v = 0; v < GEMM_NV; ++v) acc[i][v] = (GEMM_VEC)(0.0f);
-  }
-
-  int k = 0;
-  for (; k + GEMM_KU <= K; k += GEMM_KU) {
+  int k = kb;
+  for (; k + GEMM_KU <= ke; k += GEMM_KU) {
 #pragma unroll
     for (int u = 0; u < GEMM_KU; ++u) {
       GEMM_VEC b[GEMM_NV];
@@ -161,7 +156,7 @@ GEMM_INLINE void gemm_tile(const int K, __global const float *A, const int lda,
       }
     }
   }
-  for (; k < K; ++k) {
+  for (; k < ke; ++k) {
     GEMM_VEC b[GEMM_NV];
 #pragma unroll
     for (int v = 0; v < GEMM_NV; ++v) {
@@ -207,10 +202,29 @@ __kernel void gemm_f32(const int M, const int N, const int K, const float alpha,
   for (int i = 0; i < GEMM_TM; ++i) rows[i] = min(m0 + i, M - 1);
 
   GEMM_VEC acc[GEMM_TM][GEMM_NV];
-  if (full_n)
-    gemm_tile(K, A, lda, B, ldb, n0, N, 1, rows, acc);
-  else
-    gemm_tile(K, A, lda, B, ldb, n0, N, 0, rows, acc);
+#pragma unroll
+  for (int i = 0; i < GEMM_TM; ++i) {
+#pragma unroll
+    for (int v = 0; v < GEMM_NV; ++v) acc[i][v] = (GEMM_VEC)(0.0f);
+  }
+
+  if (full_n) {
+    gemm_tile(0, K, A, lda, B, ldb, n0, N, 1, rows, acc);
+  } else {
+    /* The matrix is narrower than one tile (N < GEMM_TN, so n0 == 0). */
+    int kfast = 0;
+#if !TRANS_B
+    /* Row k of op(B) may still be read with full-width vector loads as long
+     * as the load ends inside the B view, whose last element is
+     * B[(K-1)*ldb + N-1]; the lanes past column N then hold unrelated but
+     * valid memory and are never stored. Only the last few rows need the
+     * clamped per-element loads. */
+    const int room = (K - 1) * ldb + N - GEMM_TN;
+    if (room >= 0) kfast = min(room / ldb + 1, K);
+#endif
+    gemm_tile(0, kfast, A, lda, B, ldb, n0, N, 1, rows, acc);
+    gemm_tile(kfast, K, A, lda, B, ldb, n0, N, 0, rows, acc);
+  }
 
   const int interior = m0 == m_own && n0 == n_own && m0 + GEMM_TM <= M &&
                        n0 + GEMM_TN <= N;
@@ -242,7 +256,7 @@ __kernel void gemm_f32(const int M, const int N, const int K, const float alpha,
 #else
         GEMM_CAT(vstore, GEMM_VW)(acc[i][v], 0, t);
 #endif
-        #pragma unroll
+#pragma unroll
         for (int j = 0; j < GEMM_VW; ++j) {
           const int n = n0 + v * GEMM_VW + j;
           if (n < n_own || n >= N) continue;

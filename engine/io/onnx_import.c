@@ -9,7 +9,7 @@
 #include "engine/io/onnx.h"
 #include "onnx.pb-c.h"
 
-#define ONNX_MIN_OPSET 7
+#define ONNX_MIN_OPSET 1
 #define ONNX_MAX_OPSET 18
 
 /* The attributes each op accepts; anything else is refused by name. */

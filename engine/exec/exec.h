@@ -1,0 +1,90 @@
+/* Running a graph: tensors, the per-op table (shape function and
+ * reference run function), and plans that bind a graph to concrete input
+ * shapes, fold what is constant and run the rest. */
+#ifndef PARE_ENGINE_EXEC_H
+#define PARE_ENGINE_EXEC_H
+
+#include "engine/graph/graph.h"
+
+typedef struct pare_tensor {
+  pare_dtype dtype;
+  int rank;
+  int64_t dims[PARE_MAX_RANK];
+  void *data;
+  size_t nbytes;
+  int owns;     /* data is freed with the tensor */
+  int is_const; /* known at plan time (initializer or folded) */
+} pare_tensor;
+
+int64_t pare_tensor_numel(const pare_tensor *t);
+/* (Re)allocates t->data for its dtype and shape; contents undefined. */
+pare_status pare_tensor_alloc(pare_tensor *t, pare_error *err);
+void pare_tensor_release(pare_tensor *t);
+
+/* What an op's functions see of one node. */
+typedef struct pare_op_ctx {
+  const pare_graph *graph;
+  const pare_node *node;
+  pare_tensor **in; /* NULL for an omitted optional input */
+  int n_in;
+  pare_tensor **out;
+  int n_out;
+  pare_error *err;
+} pare_op_ctx;
+
+/* Sets each output's dtype and shape (constant inputs have data). */
+typedef pare_status (*pare_op_shape_fn)(pare_op_ctx *ctx);
+/* Computes the outputs into allocated buffers with the reference code. */
+typedef pare_status (*pare_op_run_fn)(pare_op_ctx *ctx);
+
+typedef struct pare_op_impl {
+  pare_op_shape_fn shape;
+  pare_op_run_fn run;
+} pare_op_impl;
+
+/* The implementation of an op, or NULL. */
+const pare_op_impl *pare_op_impl_get(pare_op op);
+
+/* Error helpers that name the node: "node 'conv1' (Conv): ...". */
+pare_status pare_op_fail(pare_op_ctx *ctx, pare_status st, const char *fmt, ...) PARE_PRINTF(3, 4);
+
+/* Inputs with checks: the input must exist and have dtype f32 (or any). */
+pare_status pare_op_need_inputs(pare_op_ctx *ctx, int min, int max);
+pare_status pare_op_need_f32(pare_op_ctx *ctx, int input);
+/* Int64 (or int32) values of a constant input, into vals (up to cap). */
+pare_status pare_op_const_ints(pare_op_ctx *ctx, int input, int64_t *vals, int cap, int *count);
+/* A float scalar of a constant input (Clip's min/max). */
+pare_status pare_op_const_float(pare_op_ctx *ctx, int input, float *out);
+/* Normalizes a possibly negative axis into [0, rank). */
+pare_status pare_op_axis(pare_op_ctx *ctx, int64_t axis, int rank, int *out);
+/* Sets output o's dtype and shape. */
+void pare_op_set_out(pare_op_ctx *ctx, int o, pare_dtype dt, int rank, const int64_t *dims);
+
+/* Op families (engine/exec/op_*.c) fill the table. */
+const pare_op_impl *pare_op_impl_elementwise(pare_op op);
+const pare_op_impl *pare_op_impl_linear(pare_op op);
+const pare_op_impl *pare_op_impl_layout(pare_op op);
+const pare_op_impl *pare_op_impl_nn(pare_op op);
+
+/* A plan: the graph bound to concrete input shapes. */
+typedef struct pare_plan {
+  const pare_graph *graph;
+  pare_tensor *values; /* one per graph value */
+  char *node_folded;   /* 1: evaluated at plan time */
+  pare_error *err;
+} pare_plan;
+
+/* Binds input shapes (dtype, rank, dims of inputs[i] for graph input i),
+ * infers every shape and folds every node whose inputs are all constant.
+ * Integer inputs given with data are bound as constants (they usually
+ * decide shapes: Reshape's shape, Resize's sizes); f32 data is ignored. */
+pare_status pare_plan_create(const pare_graph *g, const pare_tensor *inputs, int n_inputs,
+                             pare_plan **out, pare_error *err);
+void pare_plan_destroy(pare_plan *p);
+
+/* Runs the plan on the reference backend with the input data; outputs[i]
+ * receives graph output i (allocated, owned by the caller). */
+pare_status pare_plan_run_ref(pare_plan *p, const pare_tensor *inputs, int n_inputs,
+                              pare_tensor *outputs, pare_error *err);
+
+#endif

@@ -1,0 +1,191 @@
+/* Plans: shapes inferred for concrete inputs, constant nodes folded at
+ * plan time (which also resolves the Shape → Gather → Concat → Reshape
+ * chains exporters emit), and a reference run of the remaining nodes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/exec/exec.h"
+
+/* Points ctx at node n's tensors. */
+static pare_status bind(pare_plan *p, const pare_node *n, pare_tensor **in, pare_tensor **out,
+                        pare_op_ctx *ctx, pare_error *err) {
+  ctx->graph = p->graph;
+  ctx->node = n;
+  ctx->in = in;
+  ctx->out = out;
+  ctx->n_in = n->n_inputs;
+  ctx->n_out = n->n_outputs;
+  ctx->err = err;
+  for (int i = 0; i < n->n_inputs; i++) in[i] = n->inputs[i] >= 0 ? &p->values[n->inputs[i]] : NULL;
+  for (int i = 0; i < n->n_outputs; i++)
+    out[i] = n->outputs[i] >= 0 ? &p->values[n->outputs[i]] : NULL;
+  return PARE_OK;
+}
+
+#define MAX_IO 64
+
+static pare_status run_node(pare_plan *p, int idx, const pare_op_impl *impl, pare_error *err) {
+  const pare_node *n = &p->graph->nodes[idx];
+  pare_tensor *in[MAX_IO], *out[MAX_IO];
+  pare_op_ctx ctx;
+  bind(p, n, in, out, &ctx, err);
+  for (int o = 0; o < n->n_outputs; o++) {
+    if (!out[o]) continue;
+    pare_status st = pare_tensor_alloc(out[o], err);
+    if (st != PARE_OK) return st;
+  }
+  return impl->run(&ctx);
+}
+
+pare_status pare_plan_create(const pare_graph *g, const pare_tensor *inputs, int n_inputs,
+                             pare_plan **out, pare_error *err) {
+  *out = NULL;
+  if (n_inputs != g->n_inputs)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "the model takes %d input(s), %d given",
+                          g->n_inputs, n_inputs);
+  pare_plan *p = calloc(1, sizeof *p);
+  if (!p) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  p->graph = g;
+  p->values = calloc((size_t)g->n_values + 1, sizeof *p->values);
+  p->node_folded = calloc((size_t)g->n_nodes + 1, 1);
+  if (!p->values || !p->node_folded) {
+    pare_plan_destroy(p);
+    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  }
+  for (int i = 0; i < g->n_values; i++) {
+    const pare_value *v = &g->values[i];
+    pare_tensor *t = &p->values[i];
+    t->dtype = v->dtype;
+    t->rank = v->rank;
+    memcpy(t->dims, v->dims, sizeof t->dims);
+    if (v->kind == PARE_VALUE_CONSTANT) {
+      t->data = v->data; /* borrowed from the graph */
+      t->nbytes = v->nbytes;
+      t->is_const = 1;
+    }
+  }
+  pare_status st = PARE_OK;
+  for (int i = 0; i < n_inputs && st == PARE_OK; i++) {
+    const pare_value *v = &g->values[g->inputs[i]];
+    const pare_tensor *in = &inputs[i];
+    pare_tensor *t = &p->values[g->inputs[i]];
+    if (v->rank >= 0 && v->rank != in->rank)
+      st = pare_error_set(err, PARE_ERR_INVALID_ARG, "input '%s': rank %d given, the model wants %d",
+                          v->name, in->rank, v->rank);
+    for (int d = 0; st == PARE_OK && v->rank >= 0 && d < v->rank; d++)
+      if (v->dims[d] >= 0 && v->dims[d] != in->dims[d])
+        st = pare_error_set(err, PARE_ERR_INVALID_ARG,
+                            "input '%s': dimension %d is %lld, the model wants %lld", v->name, d,
+                            (long long)in->dims[d], (long long)v->dims[d]);
+    if (st == PARE_OK && v->dtype != PARE_DT_UNDEFINED && in->dtype != v->dtype)
+      st = pare_error_set(err, PARE_ERR_INVALID_ARG, "input '%s': dtype %s given, the model wants %s",
+                          v->name, pare_dtype_name(in->dtype), pare_dtype_name(v->dtype));
+    t->dtype = in->dtype;
+    t->rank = in->rank;
+    memcpy(t->dims, in->dims, sizeof t->dims);
+    /* Integer inputs given with data (shapes, axes, sizes) are bound as
+     * constants: they decide shapes. Runs must pass the same values. */
+    if (st == PARE_OK && in->data && in->dtype != PARE_DT_F32 && in->dtype != PARE_DT_F16) {
+      t->nbytes = in->nbytes;
+      t->data = malloc(in->nbytes ? in->nbytes : 1);
+      t->owns = 1;
+      t->is_const = 1;
+      if (!t->data)
+        st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+      else if (in->nbytes)
+        memcpy(t->data, in->data, in->nbytes);
+    }
+  }
+  for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) {
+    const pare_node *n = &g->nodes[i];
+    const pare_op_impl *impl = pare_op_impl_get(n->op);
+    if (!impl) {
+      st = pare_error_set(err, PARE_ERR_UNSUPPORTED, "node '%s' (%s): no implementation", n->name,
+                          pare_op_name(n->op));
+      break;
+    }
+    if (n->n_inputs > MAX_IO || n->n_outputs > MAX_IO) {
+      st = pare_error_set(err, PARE_ERR_UNSUPPORTED, "node '%s' (%s): too many inputs or outputs",
+                          n->name, pare_op_name(n->op));
+      break;
+    }
+    pare_tensor *in[MAX_IO], *outs[MAX_IO];
+    pare_op_ctx ctx;
+    bind(p, n, in, outs, &ctx, err);
+    st = impl->shape(&ctx);
+    if (st != PARE_OK) break;
+    int all_const = 1;
+    for (int k = 0; k < n->n_inputs; k++)
+      if (in[k] && !in[k]->is_const) all_const = 0;
+    /* Shape only needs the input's shape, never its data. */
+    if (n->op == PARE_OP_SHAPE) all_const = 1;
+    if (all_const) {
+      st = run_node(p, i, impl, err);
+      for (int o = 0; o < n->n_outputs; o++)
+        if (outs[o]) outs[o]->is_const = 1;
+      p->node_folded[i] = 1;
+    }
+  }
+  if (st != PARE_OK) {
+    pare_plan_destroy(p);
+    return st;
+  }
+  *out = p;
+  return PARE_OK;
+}
+
+void pare_plan_destroy(pare_plan *p) {
+  if (!p) return;
+  if (p->values)
+    for (int i = 0; i < p->graph->n_values; i++) pare_tensor_release(&p->values[i]);
+  free(p->values);
+  free(p->node_folded);
+  free(p);
+}
+
+pare_status pare_plan_run_ref(pare_plan *p, const pare_tensor *inputs, int n_inputs,
+                              pare_tensor *outputs, pare_error *err) {
+  const pare_graph *g = p->graph;
+  if (n_inputs != g->n_inputs)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "the model takes %d input(s), %d given",
+                          g->n_inputs, n_inputs);
+  for (int i = 0; i < n_inputs; i++) {
+    pare_tensor *t = &p->values[g->inputs[i]];
+    if (inputs[i].rank != t->rank || memcmp(inputs[i].dims, t->dims, sizeof(int64_t) * (size_t)t->rank))
+      return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                            "input '%s': shape differs from the one the plan was made for",
+                            g->values[g->inputs[i]].name);
+    if (t->is_const) {
+      if (t->nbytes != inputs[i].nbytes || memcmp(t->data, inputs[i].data, t->nbytes))
+        return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                              "input '%s' decides shapes and differs from the planned value",
+                              g->values[g->inputs[i]].name);
+      continue;
+    }
+    pare_tensor_release(t);
+    t->data = inputs[i].data; /* borrowed for the run */
+    t->nbytes = inputs[i].nbytes;
+  }
+  pare_status st = PARE_OK;
+  for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) {
+    if (p->node_folded[i]) continue;
+    st = run_node(p, i, pare_op_impl_get(g->nodes[i].op), err);
+  }
+  for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) {
+    const pare_tensor *src = &p->values[g->outputs[i]];
+    pare_tensor *dst = &outputs[i];
+    memset(dst, 0, sizeof *dst);
+    dst->dtype = src->dtype;
+    dst->rank = src->rank;
+    memcpy(dst->dims, src->dims, sizeof dst->dims);
+    st = pare_tensor_alloc(dst, err);
+    if (st == PARE_OK && src->nbytes) memcpy(dst->data, src->data, src->nbytes);
+  }
+  for (int i = 0; i < n_inputs; i++) {
+    pare_tensor *t = &p->values[g->inputs[i]];
+    if (t->is_const) continue;
+    t->data = NULL;
+    t->nbytes = 0;
+  }
+  return st;
+}
