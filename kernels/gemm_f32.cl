@@ -24,12 +24,20 @@
  * Edges: a tile that would stick out past row M (column N) is shifted back
  * so that it ends exactly at M (N); it then overlaps its neighbour, computes
  * with the same fast unguarded loads, and only stores the rows and columns
- * that belong to it. Only when the whole matrix is smaller than one tile
- * (M < GEMM_TM or N < GEMM_TN) a slower path with clamped scalar loads is
- * taken. All loads stay inside [0, M) x [0, K) and [0, K) x [0, N).
+ * that belong to it. When the matrix is narrower than one tile (N < GEMM_TN)
+ * full-width loads are still used while they end inside the B view (see
+ * below) and clamped per-element loads only for the last rows of op(B); when
+ * M < GEMM_TM the row indices are clamped. No load ever leaves the span from
+ * the first to the last element of the A, B and C views.
  *
- * Optional GEMM_USE_LOCAL (for GPUs): the work-group cooperatively stages
- * tiles of op(A) and op(B) in __local memory; see the notes file.
+ * Transposes: TRANS_A only changes how op(A) scalars are addressed. With
+ * TRANS_B && !TRANS_A ("NT") a dot-product formulation along k is used (see
+ * gemm_tile_dot) because column-wise gathers of op(B) thrash the cache. The
+ * TRANS_A && TRANS_B case is correct but uses element gathers for op(B) and
+ * is slow for large ldb.
+ *
+ * Accumulation is in fp32 with fma() in increasing k order (per vector lane
+ * in the NT path); the result does not depend on the launch's local size.
  */
 
 #ifndef TRANS_A
@@ -52,7 +60,7 @@
 #endif
 /* Unroll factor of the k loop. */
 #ifndef GEMM_KU
-#define GEMM_KU 4
+#define GEMM_KU 1
 #endif
 /* 1: use fma() (exact fused multiply-add); 0: use mad() (may be faster on
  * devices without hardware FMA). */
@@ -171,6 +179,91 @@ GEMM_INLINE void gemm_tile(const int kb, const int ke, __global const float *A,
   }
 }
 
+#if TRANS_B && !TRANS_A
+/* "NT" case: rows of op(A) and columns of op(B) are both contiguous along k,
+ * so each C element is a dot product of two contiguous vectors. Loading
+ * op(B) column-wise with strided gathers would thrash the cache, so this path
+ * keeps vector partial sums along k instead: GEMM_TM rows x GEMM_DOT_NC
+ * columns of GEMM_VW-wide partial sums, reduced horizontally at the end. The
+ * work-item's tile and launch geometry are the same as in the other paths. */
+#ifndef GEMM_DOT_NC
+#if GEMM_TN % 4 == 0
+#define GEMM_DOT_NC 4
+#else
+#define GEMM_DOT_NC 1
+#endif
+#endif
+
+GEMM_INLINE float gemm_hsum(GEMM_VEC x) {
+#if GEMM_VW == 1
+  return x;
+#else
+  float t[GEMM_VW];
+  GEMM_CAT(vstore, GEMM_VW)(x, 0, t);
+  float s = 0.0f;
+#pragma unroll
+  for (int j = 0; j < GEMM_VW; ++j) s += t[j];
+  return s;
+#endif
+}
+
+GEMM_INLINE void gemm_tile_dot(const int K, __global const float *A, const int lda,
+                               __global const float *B, const int ldb, const int n0,
+                               const int N, const int *rows,
+                               GEMM_VEC acc[GEMM_TM][GEMM_NV]) {
+  __global const float *ap[GEMM_TM];
+#pragma unroll
+  for (int i = 0; i < GEMM_TM; ++i) ap[i] = A + rows[i] * lda;
+
+  float res[GEMM_TM][GEMM_TN];
+  for (int c0 = 0; c0 < GEMM_TN; c0 += GEMM_DOT_NC) {
+    /* Columns past N are clamped to N-1; their results are never stored. */
+    __global const float *bp[GEMM_DOT_NC];
+#pragma unroll
+    for (int j = 0; j < GEMM_DOT_NC; ++j) bp[j] = B + min(n0 + c0 + j, N - 1) * ldb;
+
+    GEMM_VEC d[GEMM_TM][GEMM_DOT_NC];
+#pragma unroll
+    for (int i = 0; i < GEMM_TM; ++i) {
+#pragma unroll
+      for (int j = 0; j < GEMM_DOT_NC; ++j) d[i][j] = (GEMM_VEC)(0.0f);
+    }
+    int k = 0;
+    for (; k + GEMM_VW <= K; k += GEMM_VW) {
+      GEMM_VEC a[GEMM_TM];
+#pragma unroll
+      for (int i = 0; i < GEMM_TM; ++i) a[i] = GEMM_VLOAD(ap[i] + k);
+#pragma unroll
+      for (int j = 0; j < GEMM_DOT_NC; ++j) {
+        const GEMM_VEC b = GEMM_VLOAD(bp[j] + k);
+#pragma unroll
+        for (int i = 0; i < GEMM_TM; ++i) d[i][j] = GEMM_MAC(a[i], b, d[i][j]);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < GEMM_TM; ++i) {
+#pragma unroll
+      for (int j = 0; j < GEMM_DOT_NC; ++j) {
+        float sum = gemm_hsum(d[i][j]);
+        for (int kr = k; kr < K; ++kr) sum = GEMM_MAC(ap[i][kr], bp[j][kr], sum);
+        res[i][c0 + j] = sum;
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < GEMM_TM; ++i) {
+#pragma unroll
+    for (int v = 0; v < GEMM_NV; ++v) {
+#if GEMM_VW == 1
+      acc[i][v] = res[i][v];
+#else
+      acc[i][v] = GEMM_CAT(vload, GEMM_VW)(0, &res[i][v * GEMM_VW]);
+#endif
+    }
+  }
+}
+#endif
+
 /* Launch: global = (ceil(M/GEMM_TM), ceil(N/GEMM_TN)) rounded up to the local
  * size, any local size. Argument order is part of the host contract. */
 __kernel void gemm_f32(const int M, const int N, const int K, const float alpha,
@@ -208,6 +301,9 @@ __kernel void gemm_f32(const int M, const int N, const int K, const float alpha,
     for (int v = 0; v < GEMM_NV; ++v) acc[i][v] = (GEMM_VEC)(0.0f);
   }
 
+#if TRANS_B && !TRANS_A
+  gemm_tile_dot(K, A, lda, B, ldb, n0, N, rows, acc);
+#else
   if (full_n) {
     gemm_tile(0, K, A, lda, B, ldb, n0, N, 1, rows, acc);
   } else {
@@ -225,6 +321,7 @@ __kernel void gemm_f32(const int M, const int N, const int K, const float alpha,
     gemm_tile(0, kfast, A, lda, B, ldb, n0, N, 1, rows, acc);
     gemm_tile(kfast, K, A, lda, B, ldb, n0, N, 0, rows, acc);
   }
+#endif
 
   const int interior = m0 == m_own && n0 == n_own && m0 + GEMM_TM <= M &&
                        n0 + GEMM_TN <= N;

@@ -42,6 +42,11 @@ typedef struct pare_op_impl {
   pare_op_run_fn run;
 } pare_op_impl;
 
+/* 1 when input `slot` of op decides output shapes (Reshape's shape,
+ * Resize's scales and sizes, Slice's starts...): its value must be known
+ * when planning. */
+int pare_op_input_decides_shape(pare_op op, int slot);
+
 /* The implementation of an op, or NULL. */
 const pare_op_impl *pare_op_impl_get(pare_op op);
 
@@ -76,8 +81,9 @@ typedef struct pare_plan {
 
 /* Binds input shapes (dtype, rank, dims of inputs[i] for graph input i),
  * infers every shape and folds every node whose inputs are all constant.
- * Integer inputs given with data are bound as constants (they usually
- * decide shapes: Reshape's shape, Resize's sizes); f32 data is ignored. */
+ * Inputs given with data that feed a slot which decides shapes
+ * (pare_op_input_decides_shape) are bound as constants; other data is
+ * ignored here. */
 pare_status pare_plan_create(const pare_graph *g, const pare_tensor *inputs, int n_inputs,
                              pare_plan **out, pare_error *err);
 void pare_plan_destroy(pare_plan *p);

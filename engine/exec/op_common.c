@@ -106,6 +106,19 @@ void pare_op_set_out(pare_op_ctx *ctx, int o, pare_dtype dt, int rank, const int
   for (int i = 0; i < rank; i++) t->dims[i] = dims[i];
 }
 
+int pare_op_input_decides_shape(pare_op op, int slot) {
+  switch (op) {
+  case PARE_OP_RESHAPE:
+  case PARE_OP_SQUEEZE:
+  case PARE_OP_UNSQUEEZE:
+  case PARE_OP_REDUCE_MEAN: return slot == 1;
+  case PARE_OP_PAD: return slot == 1 || slot == 3;
+  case PARE_OP_RESIZE:
+  case PARE_OP_SLICE: return slot >= 1;
+  default: return 0;
+  }
+}
+
 const pare_op_impl *pare_op_impl_get(pare_op op) {
   const pare_op_impl *impl = pare_op_impl_elementwise(op);
   if (!impl) impl = pare_op_impl_linear(op);

@@ -83,9 +83,15 @@ pare_status pare_plan_create(const pare_graph *g, const pare_tensor *inputs, int
     t->dtype = in->dtype;
     t->rank = in->rank;
     memcpy(t->dims, in->dims, sizeof t->dims);
-    /* Integer inputs given with data (shapes, axes, sizes) are bound as
-     * constants: they decide shapes. Runs must pass the same values. */
-    if (st == PARE_OK && in->data && in->dtype != PARE_DT_F32 && in->dtype != PARE_DT_F16) {
+    /* Inputs that decide shapes (Reshape's shape, Resize's sizes...) are
+     * bound as constants when given with data. Runs must pass the same. */
+    int decides = 0;
+    for (int k = 0; k < g->n_nodes && !decides; k++)
+      for (int s = 0; s < g->nodes[k].n_inputs; s++)
+        if (g->nodes[k].inputs[s] == g->inputs[i] &&
+            pare_op_input_decides_shape(g->nodes[k].op, s))
+          decides = 1;
+    if (st == PARE_OK && in->data && decides) {
       t->nbytes = in->nbytes;
       t->data = malloc(in->nbytes ? in->nbytes : 1);
       t->owns = 1;

@@ -58,6 +58,7 @@ static const char *allowed_attrs(pare_op op) {
 
 static int word_in(const char *word, const char *list) {
   size_t n = strlen(word);
+  if (n == 0) return 0;
   for (const char *p = list; (p = strstr(p, word)) != NULL; p += n) {
     int starts = p == list || p[-1] == ' ';
     int ends = p[n] == '\0' || p[n] == ' ';

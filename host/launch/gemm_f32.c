@@ -16,9 +16,19 @@ pare_status pare_launch_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *
       g->ldb > INT_MAX || g->ldc > INT_MAX || g->off_a > INT_MAX || g->off_b > INT_MAX ||
       g->off_c > INT_MAX)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "gemm_f32: sizes beyond 2^31 elements");
+  /* Tile and work-group from the device profile. */
+  const pare_profile *p = rt->profile;
+  int tm = pare_profile_int(p, "gemm_f32.tm", 4), vw = pare_profile_int(p, "gemm_f32.vw", 4);
+  int nv = pare_profile_int(p, "gemm_f32.nv", 1);
+  size_t wg0 = (size_t)pare_profile_int(p, "gemm_f32.wg0", 8);
+  size_t wg1 = (size_t)pare_profile_int(p, "gemm_f32.wg1", 8);
+  if (tm < 1 || nv < 1 || (vw != 1 && vw != 2 && vw != 4 && vw != 8 && vw != 16) || wg0 < 1 ||
+      wg1 < 1)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "profile %s: bad gemm_f32 tile %dx%dx%d",
+                          p->name, tm, vw, nv);
   char defines[256];
-  snprintf(defines, sizeof defines, "-DTRANS_A=%d -DTRANS_B=%d", g->trans_a ? 1 : 0,
-           g->trans_b ? 1 : 0);
+  snprintf(defines, sizeof defines, "-DTRANS_A=%d -DTRANS_B=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d",
+           g->trans_a ? 1 : 0, g->trans_b ? 1 : 0, tm, vw, nv);
   cl_kernel k;
   pare_status st = pare_cl_kernel(rt, PARE_KERNEL_gemm_f32, defines, "gemm_f32", &k, err);
   if (st != PARE_OK) return st;
@@ -39,8 +49,11 @@ pare_status pare_launch_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *
   for (cl_uint i = 0; i < sizeof args / sizeof args[0] && st == PARE_OK; i++)
     st = pare_cl_set_arg(rt, k, i, args[i].size, args[i].value, "gemm_f32", err);
   if (st == PARE_OK) {
-    size_t local[2] = {8, 8};
-    size_t global[2] = {round_up(g->n, local[0]), round_up(g->m, local[1])};
+    /* Dimension 0 walks tiles of rows, dimension 1 tiles of columns. */
+    size_t tn = (size_t)vw * (size_t)nv;
+    size_t local[2] = {wg0, wg1};
+    size_t global[2] = {round_up((g->m + (size_t)tm - 1) / (size_t)tm, wg0),
+                        round_up((g->n + tn - 1) / tn, wg1)};
     st = pare_cl_launch(rt, k, "gemm_f32", 2, global, local, event, err);
   }
   rt->cl->clReleaseKernel(k);

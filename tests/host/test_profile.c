@@ -63,9 +63,13 @@ static void test_profiles_layer(void **state) {
   assert_int_equal(pare_profile_int(pocl, "gemm_f32.wg0", -1),
                    pare_profile_int(pare_profile_find("cpu"), "gemm_f32.wg0", -2));
   assert_int_equal(pare_profile_int(pocl, "no.such.key", 77), 77);
+  /* Build options concatenate along the chain, generic's first. */
+  static const pare_profile parent = {"t_parent", "generic", "-DA=1", "", {{NULL, 0}}};
   char opts[256];
-  pare_profile_build_options(pocl, opts, sizeof opts);
-  assert_non_null(strstr(opts, "-cl-mad-enable"));
+  pare_profile_build_options(&parent, opts, sizeof opts);
+  assert_string_equal(opts, "-DA=1");
+  assert_int_equal(pare_profile_int(&parent, "gemm_f32.tm", -1),
+                   pare_profile_int(generic, "gemm_f32.tm", -2));
 }
 
 int main(void) {

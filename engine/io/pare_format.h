@@ -1,0 +1,27 @@
+/* The .pare file: a graph and its weights in one flat, mmap-able file.
+ * See docs/format.md for the layout. */
+#ifndef PARE_ENGINE_IO_PARE_FORMAT_H
+#define PARE_ENGINE_IO_PARE_FORMAT_H
+
+#include "engine/graph/graph.h"
+
+#define PARE_FORMAT_MAGIC "PAREMDL\x01"
+#define PARE_FORMAT_VERSION 1u
+#define PARE_FORMAT_ALIGN 64u
+
+/* Serializes g into a malloc'ed buffer. */
+pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *size,
+                                     pare_error *err);
+/* Writes g to path atomically (temporary file, then rename). */
+pare_status pare_format_save(const pare_graph *g, const char *path, pare_error *err);
+
+/* Parses a buffer; every offset, count and index is checked, so a
+ * truncated or corrupted file gives PARE_ERR_FORMAT, never a crash. */
+pare_status pare_format_read_buffer(const void *data, size_t size, const char *what,
+                                    pare_graph **out, pare_error *err);
+pare_status pare_format_load(const char *path, pare_graph **out, pare_error *err);
+
+/* 1 when the bytes start with the .pare magic. */
+int pare_format_is_pare(const void *data, size_t size);
+
+#endif
