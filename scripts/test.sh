@@ -1,7 +1,8 @@
 #!/bin/sh
 # The test command of the README: set-up, a warnings-as-errors build, and
 # the default ctest suite (labels: unit, kernel, host, cli, install).
-# Also builds the reference-only library (PARE_OPENCL=OFF) to keep it honest.
+# Also builds the reference-only library (PARE_OPENCL=OFF) and runs the unit,
+# onnx and host tests under ASan/UBSan.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
@@ -10,4 +11,9 @@ cmake --build build
 cmake -S . -B build-noopencl -G Ninja -DPARE_OPENCL=OFF -DPARE_BENCH=OFF -DPARE_WERROR=ON >/dev/null
 cmake --build build-noopencl
 (cd build-noopencl && ctest --output-on-failure)
+# The parsers and the executor under AddressSanitizer and UBSan.
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPARE_SANITIZE=address,undefined \
+  -DPARE_BENCH=OFF -DPARE_WERROR=ON >/dev/null
+cmake --build build-asan
+(cd build-asan && ctest --output-on-failure -L 'unit|onnx|host')
 cd build && ctest --output-on-failure "$@"

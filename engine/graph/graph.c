@@ -204,6 +204,7 @@ int64_t pare_shape_numel(int rank, const int64_t *dims) {
   int64_t n = 1;
   for (int i = 0; i < rank; i++) {
     if (dims[i] < 0) return -1;
+    if (dims[i] > 0 && n > INT64_MAX / dims[i]) return -1; /* overflow: not a real shape */
     n *= dims[i];
   }
   return n;

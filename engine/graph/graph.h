@@ -157,7 +157,8 @@ const char *pare_node_attr_string(const pare_node *n, const char *name, const ch
 /* Ints of an INTS attribute (NULL and *count = 0 when absent). */
 const int64_t *pare_node_attr_ints(const pare_node *n, const char *name, int *count);
 
-/* Number of elements of a fully known shape; -1 when a dim is dynamic. */
+/* Number of elements of a fully known shape; -1 when a dim is dynamic or
+ * the product overflows. */
 int64_t pare_shape_numel(int rank, const int64_t *dims);
 int64_t pare_value_numel(const pare_value *v);
 

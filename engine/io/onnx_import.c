@@ -166,10 +166,22 @@ static pare_status tensor_from_proto(const Onnx__TensorProto *t, const char *dir
   size_t n = (size_t)numel;
   size_t bytes = pare_dtype_bytes(dt, n);
   size_t src_elem = is_double ? 8 : pare_dtype_bytes(dt, 1);
+  int external = t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+  /* Check that the data is really there before allocating for the shape:
+   * a corrupt shape must not turn into a huge allocation. */
+  size_t present = external ? n /* checked against the file when read */
+                   : t->has_raw_data ? t->raw_data.len / (src_elem ? src_elem : 1)
+                   : dt == PARE_DT_F32 ? (is_double ? t->n_double_data : t->n_float_data)
+                   : dt == PARE_DT_I64 ? t->n_int64_data
+                                       : t->n_int32_data;
+  if (present != n)
+    return pare_error_set(err, PARE_ERR_FORMAT, "tensor '%s': %zu values for a shape of %zu", tn,
+                          present, n);
+  if (external && bytes > ((size_t)1 << 40))
+    return pare_error_set(err, PARE_ERR_FORMAT, "tensor '%s': %zu bytes is implausible", tn, bytes);
   unsigned char *data = malloc(bytes ? bytes : 1);
   if (!data) return pare_error_set(err, PARE_ERR_NO_MEMORY, "tensor '%s': out of memory", tn);
   pare_status st = PARE_OK;
-  int external = t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
   if (external || t->has_raw_data) {
     unsigned char *raw = data;
     size_t raw_bytes = n * src_elem;
