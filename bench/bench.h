@@ -1,0 +1,40 @@
+/* Shared parts of pare-bench: options, timing with warm-up and medians,
+ * and one entry point per kernel stem of kernels/kernels.def:
+ *   int pare_bench_<stem>(pare_cl_runtime *rt, const pare_bench_opts *o);
+ * in bench/bench_<stem>.c. Rows are JSON lines on stdout, each carrying the
+ * baseline measured in the same run; summaries go to stderr. */
+#ifndef PARE_BENCH_H
+#define PARE_BENCH_H
+
+#include "host/runtime.h"
+
+typedef struct pare_bench_opts {
+  int warmup;
+  int reps;
+  int ref_max_reps;   /* the reference is slow: at most this many timed runs */
+  const char *shapes; /* bench-specific shape list, or NULL for the defaults */
+} pare_bench_opts;
+
+typedef struct pare_bench_timing {
+  double ms_min, ms_median;
+  int ok;
+} pare_bench_timing;
+
+/* Times `run` (one complete iteration, device work finished when it
+ * returns; nonzero = failure): `warmup` untimed runs, then `reps` timed. */
+pare_bench_timing pare_bench_time(int warmup, int reps, int (*run)(void *arg), void *arg);
+
+double pare_bench_median(double *v, int n);
+
+/* Deterministic values in [-1, 1). */
+void pare_bench_fill(float *x, size_t n, uint64_t seed);
+
+#define PARE_KERNEL(stem, summary) int pare_bench_##stem(pare_cl_runtime *rt, const pare_bench_opts *o);
+#include "kernels/kernels.def"
+#undef PARE_KERNEL
+
+int pare_bench_startup(pare_cl_runtime *rt, const pare_bench_opts *o, const char *self);
+/* The child side of the start-up bench (`pare-bench --startup-child DIR`). */
+int pare_bench_startup_child(const char *cache_dir);
+
+#endif

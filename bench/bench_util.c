@@ -1,0 +1,44 @@
+/* Timing and data helpers shared by the benches. */
+#include <stdlib.h>
+
+#include "bench/bench.h"
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+double pare_bench_median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+pare_bench_timing pare_bench_time(int warmup, int reps, int (*run)(void *arg), void *arg) {
+  pare_bench_timing t = {0, 0, 0};
+  if (reps < 1) return t;
+  double *ms = calloc((size_t)reps, sizeof *ms);
+  if (!ms) return t;
+  for (int i = 0; i < warmup + reps; i++) {
+    double t0 = pare_now();
+    if (run(arg) != 0) {
+      free(ms);
+      return t;
+    }
+    if (i >= warmup) ms[i - warmup] = (pare_now() - t0) * 1e3;
+  }
+  t.ms_min = ms[0];
+  for (int i = 1; i < reps; i++)
+    if (ms[i] < t.ms_min) t.ms_min = ms[i];
+  t.ms_median = pare_bench_median(ms, reps);
+  t.ok = 1;
+  free(ms);
+  return t;
+}
+
+void pare_bench_fill(float *x, size_t n, uint64_t seed) {
+  uint64_t s = seed * 6364136223846793005u + 1442695040888963407u;
+  for (size_t i = 0; i < n; i++) {
+    s = s * 6364136223846793005u + 1442695040888963407u;
+    x[i] = (float)(s >> 40) / 8388608.0f - 1.0f;
+  }
+}
