@@ -14,21 +14,8 @@
 
 #include "engine/core/core.h"
 
-#define PARE_MAX_RANK 8
 
-typedef enum pare_dtype {
-  PARE_DT_UNDEFINED = 0,
-  PARE_DT_F32,
-  PARE_DT_F16,
-  PARE_DT_I64,
-  PARE_DT_I32,
-  PARE_DT_I8,
-  PARE_DT_U8,
-  PARE_DT_I4, /* two values a byte, low nibble first */
-  PARE_DT_BOOL,
-  PARE_DT_COUNT
-} pare_dtype;
-
+/* pare_dtype (public, in pare/pare.h): f32, f16, i64, i32, i8, u8, packed i4, bool. */
 const char *pare_dtype_name(pare_dtype dt);
 /* Bytes for `count` elements (rounded up for packed types). */
 size_t pare_dtype_bytes(pare_dtype dt, size_t count);

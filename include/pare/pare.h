@@ -40,6 +40,36 @@ PARE_API const char *pare_status_str(pare_status status);
 /* "0.1.0"; the major number is the shared library's SONAME version. */
 PARE_API const char *pare_version(void);
 
+/* ---- tensors ------------------------------------------------------- */
+
+typedef enum pare_dtype {
+  PARE_DT_UNDEFINED = 0,
+  PARE_DT_F32,
+  PARE_DT_F16,
+  PARE_DT_I64,
+  PARE_DT_I32,
+  PARE_DT_I8,
+  PARE_DT_U8,
+  PARE_DT_I4, /* two values a byte, low nibble first */
+  PARE_DT_BOOL,
+  PARE_DT_COUNT
+} pare_dtype;
+
+#define PARE_MAX_RANK 8
+
+/* A tensor passed in or out of a model: dense, row-major. */
+typedef struct pare_tensor_view {
+  const char *name; /* inputs: NULL means by position */
+  pare_dtype dtype;
+  int rank;
+  int64_t dims[PARE_MAX_RANK]; /* -1: chosen at run time (model info only) */
+  void *data;
+  size_t nbytes;
+} pare_tensor_view;
+
+/* Frees memory pare allocated for the caller (model outputs). */
+PARE_API void pare_free(void *p);
+
 /* ---- logging --------------------------------------------------------- */
 
 typedef enum pare_log_level {
@@ -132,6 +162,32 @@ typedef struct pare_gemm_desc {
  * backend; an OpenCL failure falls back to the reference and is logged. */
 PARE_API pare_status pare_gemm_f32(pare_context *ctx, const pare_gemm_desc *desc, const float *a,
                                    const float *b, float *c, const float *bias);
+
+/* ---- models ---------------------------------------------------------- */
+
+typedef struct pare_model pare_model;
+
+/* Loads an ONNX model or a .pare file (told apart by content). On failure
+ * *out is NULL and `error` (may be NULL) names the file, node or tensor. */
+PARE_API pare_status pare_model_load(const char *path, pare_model **out, char *error,
+                                     size_t error_size);
+/* Writes the model as a .pare file, atomically. */
+PARE_API pare_status pare_model_save(pare_model *m, const char *path);
+PARE_API void pare_model_destroy(pare_model *m);
+PARE_API const char *pare_model_last_error(const pare_model *m);
+
+PARE_API int pare_model_input_count(const pare_model *m);
+PARE_API int pare_model_output_count(const pare_model *m);
+/* Name, dtype and shape (-1 for dimensions chosen at run time); data NULL. */
+PARE_API pare_status pare_model_input_info(const pare_model *m, int i, pare_tensor_view *info);
+PARE_API pare_status pare_model_output_info(const pare_model *m, int i, pare_tensor_view *info);
+
+/* Runs the model. Inputs are matched by name when named, else by
+ * position. Each outputs[i] receives dtype, shape and data allocated by
+ * pare (release with pare_free). Runs on the context's backend. */
+PARE_API pare_status pare_model_run(pare_context *ctx, pare_model *m,
+                                    const pare_tensor_view *inputs, int n_inputs,
+                                    pare_tensor_view *outputs, int n_outputs);
 
 #ifdef __cplusplus
 }

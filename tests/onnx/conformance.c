@@ -1,7 +1,8 @@
 /* Runs ONNX backend test cases (a folder with model.onnx and
  * test_data_set_N/{input,output}_K.pb) on pare and compares the outputs.
  *
- * usage: conformance [--backend ref|opencl] [--min-pass N] [--verbose] DIR...
+ * usage: conformance [--optimize] [--min-pass N] [--verbose] DIR...
+ * --optimize runs pare's graph passes (folding) on each model first.
  * Each DIR is a case or a folder of cases. A case whose model uses anything
  * pare does not support is SKIPped with the reason; a case that runs must
  * match (|got - want| <= atol + rtol·|want|) or it FAILs. Exits non-zero on
@@ -16,12 +17,14 @@
 
 #include "engine/exec/exec.h"
 #include "engine/io/onnx.h"
+#include "engine/passes/passes.h"
 
 typedef struct counts {
   int pass, fail, skip;
 } counts;
 
 static int verbose;
+static int optimize; /* run the graph passes after import */
 static double tol_rel = 1e-3, tol_abs = 1e-5;
 
 static int is_dir(const char *p) {
@@ -153,6 +156,7 @@ static void run_case(const char *dir, counts *c) {
   pare_error err;
   outcome res = PASS;
   pare_status st = pare_onnx_import_file(path, &g, &err);
+  if (st == PARE_OK && optimize) st = pare_graph_optimize(g, &err);
   if (st != PARE_OK) {
     snprintf(why, sizeof why, "%s", err.text);
     res = st == PARE_ERR_UNSUPPORTED ? SKIP : FAIL;
@@ -226,6 +230,8 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--verbose"))
       verbose = 1;
+    else if (!strcmp(argv[i], "--optimize"))
+      optimize = 1;
     else if (!strcmp(argv[i], "--min-pass") && i + 1 < argc)
       min_pass = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
@@ -236,7 +242,7 @@ int main(int argc, char **argv) {
     }
   }
   if (!ndirs) {
-    fprintf(stderr, "usage: conformance [--min-pass N] [--verbose] DIR...\n");
+    fprintf(stderr, "usage: conformance [--optimize] [--min-pass N] [--verbose] DIR...\n");
     return 2;
   }
   printf("conformance (reference backend): %d passed, %d failed, %d skipped\n", c.pass, c.fail,
