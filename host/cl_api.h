@@ -31,6 +31,9 @@
   X(cl_int, clReleaseCommandQueue, (cl_command_queue))                                         \
   X(cl_mem, clCreateBuffer, (cl_context, cl_mem_flags, size_t, void *, cl_int *))              \
   X(cl_int, clReleaseMemObject, (cl_mem))                                                      \
+  X(cl_int, clRetainMemObject, (cl_mem))                                                       \
+  X(cl_int, clEnqueueCopyBuffer, (cl_command_queue, cl_mem, cl_mem, size_t, size_t, size_t,    \
+                                  cl_uint, const cl_event *, cl_event *))                      \
   X(cl_int, clEnqueueReadBuffer, (cl_command_queue, cl_mem, cl_bool, size_t, size_t, void *,   \
                                   cl_uint, const cl_event *, cl_event *))                      \
   X(cl_int, clEnqueueWriteBuffer, (cl_command_queue, cl_mem, cl_bool, size_t, size_t,          \

@@ -77,6 +77,8 @@ typedef struct pare_plan {
   pare_tensor *values; /* one per graph value */
   char *node_folded;   /* 1: evaluated at plan time */
   pare_error *err;
+  void *device;                    /* backend state (device buffers), or NULL */
+  void (*device_free)(void *state); /* releases `device` */
 } pare_plan;
 
 /* Binds input shapes (dtype, rank, dims of inputs[i] for graph input i),
@@ -92,5 +94,9 @@ void pare_plan_destroy(pare_plan *p);
  * receives graph output i (allocated, owned by the caller). */
 pare_status pare_plan_run_ref(pare_plan *p, const pare_tensor *inputs, int n_inputs,
                               pare_tensor *outputs, pare_error *err);
+
+/* 1 when the OpenCL executor has a kernel for this node (else the node
+ * runs on the reference backend within an OpenCL run). */
+int pare_exec_cl_supports(const pare_graph *g, const pare_node *n);
 
 #endif

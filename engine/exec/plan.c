@@ -142,6 +142,7 @@ pare_status pare_plan_create(const pare_graph *g, const pare_tensor *inputs, int
 
 void pare_plan_destroy(pare_plan *p) {
   if (!p) return;
+  if (p->device && p->device_free) p->device_free(p->device);
   if (p->values)
     for (int i = 0; i < p->graph->n_values; i++) pare_tensor_release(&p->values[i]);
   free(p->values);
@@ -195,3 +196,11 @@ pare_status pare_plan_run_ref(pare_plan *p, const pare_tensor *inputs, int n_inp
   }
   return st;
 }
+
+#ifndef PARE_HAVE_OPENCL
+int pare_exec_cl_supports(const pare_graph *g, const pare_node *n) {
+  (void)g;
+  (void)n;
+  return 0;
+}
+#endif

@@ -189,6 +189,53 @@ PARE_API pare_status pare_model_run(pare_context *ctx, pare_model *m,
                                     const pare_tensor_view *inputs, int n_inputs,
                                     pare_tensor_view *outputs, int n_outputs);
 
+/* One node of a model, as `pare info` shows it. */
+typedef struct pare_layer_info {
+  const char *name;
+  const char *op;
+  int rank;                    /* of the first output */
+  int64_t dims[PARE_MAX_RANK]; /* first output's shape for the batch asked */
+  int64_t params;              /* elements of its constant inputs (weights, biases) */
+  int64_t macs;                /* multiply-accumulates (Conv, Gemm, MatMul), else 0 */
+  uint64_t weight_bytes;       /* bytes of its constant inputs as stored */
+  pare_dtype weight_dtype;     /* dtype of its first constant input, or UNDEFINED */
+  double sparsity;             /* fraction of zeros among its constant inputs */
+  const char *backend;         /* "opencl" or "reference": where this node runs */
+} pare_layer_info;
+
+/* Describes every node for inputs with dynamic dimensions set to `batch`.
+ * *layers is allocated by pare (pare_free). ctx may be NULL (reference). */
+PARE_API pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t batch,
+                                       pare_layer_info **layers, int *count);
+
+/* ---- tensors on disk and datasets ----------------------------------- */
+
+/* Reads a NumPy .npy file (C order; <f4 <f2 <i8 <i4 |i1 |u1 |b1) into *out;
+ * out->data is allocated by pare (pare_free). */
+PARE_API pare_status pare_npy_read(const char *path, pare_tensor_view *out, char *error,
+                                   size_t error_size);
+/* Writes a tensor as .npy, atomically. */
+PARE_API pare_status pare_npy_write(const char *path, const pare_tensor_view *t, char *error,
+                                    size_t error_size);
+
+typedef struct pare_dataset pare_dataset;
+
+/* Opens an image-classification dataset: "fashion-mnist" (Debian's
+ * dataset-fashion-mnist, or PARE_FASHION_MNIST_DIR), or a folder holding
+ * the four IDX files (train-/t10k-images-idx3-ubyte.gz, ...-labels-...).
+ * split: "train" or "test". */
+PARE_API pare_status pare_dataset_open(const char *name, const char *split, pare_dataset **out,
+                                       char *error, size_t error_size);
+PARE_API void pare_dataset_destroy(pare_dataset *ds);
+PARE_API size_t pare_dataset_count(const pare_dataset *ds);
+/* Per-sample shape (C, H, W) and the number of classes. */
+PARE_API pare_status pare_dataset_info(const pare_dataset *ds, int64_t sample_dims[3],
+                                       int *classes);
+/* Samples `indices[0..count)`: images as floats in [0, 1] (count×C×H×W),
+ * labels as int64; either output may be NULL. */
+PARE_API pare_status pare_dataset_batch(const pare_dataset *ds, const size_t *indices,
+                                        size_t count, float *images, int64_t *labels);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,7 +1,7 @@
 /* Runs ONNX backend test cases (a folder with model.onnx and
  * test_data_set_N/{input,output}_K.pb) on pare and compares the outputs.
  *
- * usage: conformance [--optimize] [--min-pass N] [--verbose] DIR...
+ * usage: conformance [--backend ref|opencl] [--optimize] [--min-pass N] [--verbose] DIR...
  * --optimize runs pare's graph passes (folding) on each model first.
  * Each DIR is a case or a folder of cases. A case whose model uses anything
  * pare does not support is SKIPped with the reason; a case that runs must
@@ -18,6 +18,7 @@
 #include "engine/exec/exec.h"
 #include "engine/io/onnx.h"
 #include "engine/passes/passes.h"
+#include "host/exec_cl.h"
 
 typedef struct counts {
   int pass, fail, skip;
@@ -25,6 +26,7 @@ typedef struct counts {
 
 static int verbose;
 static int optimize; /* run the graph passes after import */
+static pare_cl_runtime *rt; /* --backend opencl */
 static double tol_rel = 1e-3, tol_abs = 1e-5;
 
 static int is_dir(const char *p) {
@@ -126,7 +128,8 @@ static outcome run_set(const pare_graph *g, const char *set, char *why, size_t w
   }
   pare_plan *plan = NULL;
   pare_status st = pare_plan_create(g, in, ni, &plan, &err);
-  if (st == PARE_OK) st = pare_plan_run_ref(plan, in, ni, got, &err);
+  if (st == PARE_OK)
+    st = rt ? pare_plan_run_cl(plan, rt, in, ni, got, &err) : pare_plan_run_ref(plan, in, ni, got, &err);
   pare_plan_destroy(plan);
   if (st != PARE_OK) {
     snprintf(why, wn, "%s", err.text);
@@ -234,8 +237,20 @@ int main(int argc, char **argv) {
       optimize = 1;
     else if (!strcmp(argv[i], "--min-pass") && i + 1 < argc)
       min_pass = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
-      ++i; /* only the reference backend runs graphs so far */
+    else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
+      const char *b = argv[++i];
+      if (!strcmp(b, "opencl")) {
+        pare_error err;
+        pare_cl_runtime_options opt = {0};
+        if (pare_cl_runtime_create(&opt, &rt, &err) != PARE_OK) {
+          fprintf(stderr, "conformance: no OpenCL device: %s\n", err.text);
+          return 1;
+        }
+      } else if (strcmp(b, "ref")) {
+        fprintf(stderr, "conformance: --backend ref|opencl\n");
+        return 2;
+      }
+    }
     else {
       run_path(argv[i], &c);
       ndirs++;
@@ -245,8 +260,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: conformance [--optimize] [--min-pass N] [--verbose] DIR...\n");
     return 2;
   }
-  printf("conformance (reference backend): %d passed, %d failed, %d skipped\n", c.pass, c.fail,
-         c.skip);
+  printf("conformance (%s backend%s): %d passed, %d failed, %d skipped\n",
+         rt ? "opencl" : "reference", optimize ? ", optimized" : "", c.pass, c.fail, c.skip);
+  pare_cl_runtime_destroy(rt);
   printf("%d passed, %d failed, %d skipped\n", c.pass, c.fail, c.skip);
   if (c.pass < min_pass) printf("fewer than the %d passes required\n", min_pass);
   return c.fail > 0 || c.pass < min_pass;

@@ -1,0 +1,193 @@
+/* pare_model: a graph loaded from ONNX or .pare, with a plan cached for the
+ * last input shapes, run on the context's backend. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/context_internal.h"
+#include "engine/exec/exec.h"
+#include "engine/io/onnx.h"
+#include "engine/io/pare_format.h"
+#include "engine/model_internal.h"
+#include "engine/passes/passes.h"
+#ifdef PARE_HAVE_OPENCL
+#include "host/exec_cl.h"
+#endif
+
+void pare_free(void *p) { free(p); }
+
+pare_status pare_model_load(const char *path, pare_model **out, char *error, size_t error_size) {
+  pare_error err = {{0}};
+  pare_status st = PARE_OK;
+  if (!out || !path) return PARE_ERR_INVALID_ARG;
+  *out = NULL;
+  void *data = NULL;
+  size_t size = 0;
+  pare_graph *g = NULL;
+  st = pare_file_read(path, &data, &size, &err);
+  if (st == PARE_OK) {
+    if (pare_format_is_pare(data, size)) {
+      st = pare_format_read_buffer(data, size, path, &g, &err);
+    } else {
+      st = pare_onnx_import_file(path, &g, &err);
+      if (st == PARE_OK) st = pare_graph_optimize(g, &err);
+    }
+  }
+  free(data);
+  pare_model *m = NULL;
+  if (st == PARE_OK) {
+    m = calloc(1, sizeof *m);
+    if (!m) st = pare_error_set(&err, PARE_ERR_NO_MEMORY, "out of memory");
+  }
+  if (st != PARE_OK) {
+    pare_graph_destroy(g);
+    if (error && error_size) pare_strlcpy(error, err.text, error_size);
+    return st;
+  }
+  m->graph = g;
+  pare_strlcpy(m->path, path, sizeof m->path);
+  *out = m;
+  return PARE_OK;
+}
+
+pare_status pare_model_save(pare_model *m, const char *path) {
+  if (!m || !path) return PARE_ERR_INVALID_ARG;
+  return pare_format_save(m->graph, path, &m->error);
+}
+
+void pare_model_destroy(pare_model *m) {
+  if (!m) return;
+  pare_plan_destroy(m->plan);
+  pare_graph_destroy(m->graph);
+  free(m);
+}
+
+const char *pare_model_last_error(const pare_model *m) { return m ? m->error.text : "no model"; }
+
+int pare_model_input_count(const pare_model *m) { return m ? m->graph->n_inputs : 0; }
+int pare_model_output_count(const pare_model *m) { return m ? m->graph->n_outputs : 0; }
+
+static pare_status value_info(const pare_model *m, int v, pare_tensor_view *info) {
+  const pare_value *val = &m->graph->values[v];
+  memset(info, 0, sizeof *info);
+  info->name = val->name;
+  info->dtype = val->dtype;
+  info->rank = val->rank;
+  for (int i = 0; i < val->rank && i < PARE_MAX_RANK; i++) info->dims[i] = val->dims[i];
+  return PARE_OK;
+}
+
+pare_status pare_model_input_info(const pare_model *m, int i, pare_tensor_view *info) {
+  if (!m || !info || i < 0 || i >= m->graph->n_inputs) return PARE_ERR_INVALID_ARG;
+  return value_info(m, m->graph->inputs[i], info);
+}
+
+pare_status pare_model_output_info(const pare_model *m, int i, pare_tensor_view *info) {
+  if (!m || !info || i < 0 || i >= m->graph->n_outputs) return PARE_ERR_INVALID_ARG;
+  return value_info(m, m->graph->outputs[i], info);
+}
+
+/* Orders the caller's inputs as the graph's: by name when named. */
+static pare_status order_inputs(pare_model *m, const pare_tensor_view *inputs, int n,
+                                pare_tensor *ordered) {
+  const pare_graph *g = m->graph;
+  if (n != g->n_inputs)
+    return pare_error_set(&m->error, PARE_ERR_INVALID_ARG, "%s takes %d input(s), %d given",
+                          m->path, g->n_inputs, n);
+  char used[64] = {0};
+  if (n > 64) return pare_error_set(&m->error, PARE_ERR_UNSUPPORTED, "more than 64 inputs");
+  for (int i = 0; i < n; i++) {
+    int slot = i;
+    if (inputs[i].name) {
+      slot = -1;
+      for (int k = 0; k < g->n_inputs; k++)
+        if (!strcmp(g->values[g->inputs[k]].name, inputs[i].name)) slot = k;
+      if (slot < 0)
+        return pare_error_set(&m->error, PARE_ERR_INVALID_ARG, "%s has no input named '%s'",
+                              m->path, inputs[i].name);
+    }
+    if (used[slot])
+      return pare_error_set(&m->error, PARE_ERR_INVALID_ARG, "input '%s' given twice",
+                            g->values[g->inputs[slot]].name);
+    used[slot] = 1;
+    if (inputs[i].rank < 0 || inputs[i].rank > PARE_MAX_RANK)
+      return pare_error_set(&m->error, PARE_ERR_INVALID_ARG, "input %d: bad rank %d", i,
+                            inputs[i].rank);
+    pare_tensor *t = &ordered[slot];
+    memset(t, 0, sizeof *t);
+    t->dtype = inputs[i].dtype;
+    t->rank = inputs[i].rank;
+    memcpy(t->dims, inputs[i].dims, sizeof(int64_t) * (size_t)t->rank);
+    int64_t numel = pare_tensor_numel(t);
+    if (numel < 0 || pare_dtype_bytes(t->dtype, (size_t)numel) != inputs[i].nbytes ||
+        (numel > 0 && !inputs[i].data))
+      return pare_error_set(&m->error, PARE_ERR_INVALID_ARG,
+                            "input '%s': %zu bytes of data do not fit its %s shape",
+                            g->values[g->inputs[slot]].name, inputs[i].nbytes,
+                            pare_dtype_name(t->dtype));
+    t->data = inputs[i].data;
+    t->nbytes = inputs[i].nbytes;
+  }
+  return PARE_OK;
+}
+
+/* 1 when the cached plan was made for these input shapes and values. */
+static int plan_fits(const pare_model *m, const pare_tensor *in, int n) {
+  if (!m->plan) return 0;
+  for (int i = 0; i < n; i++) {
+    const pare_tensor *t = &m->plan->values[m->graph->inputs[i]];
+    if (t->dtype != in[i].dtype || t->rank != in[i].rank ||
+        memcmp(t->dims, in[i].dims, sizeof(int64_t) * (size_t)t->rank))
+      return 0;
+    if (t->is_const && (t->nbytes != in[i].nbytes || memcmp(t->data, in[i].data, t->nbytes)))
+      return 0;
+  }
+  return 1;
+}
+
+pare_status pare_model_run(pare_context *ctx, pare_model *m, const pare_tensor_view *inputs,
+                           int n_inputs, pare_tensor_view *outputs, int n_outputs) {
+  if (!m) return PARE_ERR_INVALID_ARG;
+  pare_error_clear(&m->error);
+  if (!ctx || (n_inputs > 0 && !inputs) || !outputs)
+    return pare_error_set(&m->error, PARE_ERR_INVALID_ARG, "pare_model_run: NULL argument");
+  const pare_graph *g = m->graph;
+  if (n_outputs != g->n_outputs)
+    return pare_error_set(&m->error, PARE_ERR_INVALID_ARG, "%s has %d output(s), room for %d given",
+                          m->path, g->n_outputs, n_outputs);
+  pare_tensor ordered[64];
+  pare_status st = order_inputs(m, inputs, n_inputs, ordered);
+  if (st != PARE_OK) return st;
+  if (!plan_fits(m, ordered, n_inputs)) {
+    pare_plan_destroy(m->plan);
+    m->plan = NULL;
+    st = pare_plan_create(g, ordered, n_inputs, &m->plan, &m->error);
+    if (st != PARE_OK) return st;
+  }
+  pare_tensor outs[64];
+  if (n_outputs > 64) return pare_error_set(&m->error, PARE_ERR_UNSUPPORTED, "more than 64 outputs");
+  st = PARE_ERR_NO_DEVICE;
+#ifdef PARE_HAVE_OPENCL
+  if (ctx->backend == PARE_BACKEND_OPENCL) {
+    st = pare_plan_run_cl(m->plan, ctx->rt, ordered, n_inputs, outs, &m->error);
+    if (st != PARE_OK) {
+      pare_error_set(&ctx->error, st, "%s", m->error.text);
+      /* Device state of the plan belongs to the runtime about to go. */
+      if (m->plan->device && m->plan->device_free) m->plan->device_free(m->plan->device);
+      m->plan->device = NULL;
+      if (!pare_context_fall_back(ctx, "running the model")) return st;
+    }
+  }
+#endif
+  if (st != PARE_OK) st = pare_plan_run_ref(m->plan, ordered, n_inputs, outs, &m->error);
+  if (st != PARE_OK) return st;
+  for (int i = 0; i < n_outputs; i++) {
+    memset(&outputs[i], 0, sizeof outputs[i]);
+    outputs[i].name = g->values[g->outputs[i]].name;
+    outputs[i].dtype = outs[i].dtype;
+    outputs[i].rank = outs[i].rank;
+    memcpy(outputs[i].dims, outs[i].dims, sizeof(int64_t) * (size_t)outs[i].rank);
+    outputs[i].data = outs[i].data; /* malloc'ed: the caller frees with pare_free */
+    outputs[i].nbytes = outs[i].nbytes;
+  }
+  return PARE_OK;
+}

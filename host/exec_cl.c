@@ -1,0 +1,284 @@
+/* The OpenCL executor: device buffers per value, a kernel per node where
+ * one exists, the reference for the rest. Layout-only ops (Reshape,
+ * Flatten, Squeeze, Unsqueeze, Identity, Dropout) alias their input's
+ * buffer instead of copying. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/exec_cl.h"
+#include "host/launch/launch.h"
+
+typedef struct cl_value {
+  cl_mem mem;     /* device copy, or NULL */
+  int dev_valid;  /* device copy holds the current data */
+  int host_valid; /* plan tensor's host data is current */
+} cl_value;
+
+typedef struct cl_state {
+  pare_cl_runtime *rt;
+  cl_value *v; /* one per graph value */
+  int n;
+} cl_state;
+
+static void state_free(void *s) {
+  cl_state *st = s;
+  for (int i = 0; i < st->n; i++)
+    if (st->v[i].mem) st->rt->cl->clReleaseMemObject(st->v[i].mem);
+  free(st->v);
+  free(st);
+}
+
+static int is_alias_op(pare_op op) {
+  return op == PARE_OP_RESHAPE || op == PARE_OP_FLATTEN || op == PARE_OP_SQUEEZE ||
+         op == PARE_OP_UNSQUEEZE || op == PARE_OP_IDENTITY || op == PARE_OP_DROPOUT;
+}
+
+static const pare_value *input_value(const pare_graph *g, const pare_node *n, int k) {
+  return k < n->n_inputs && n->inputs[k] >= 0 ? &g->values[n->inputs[k]] : NULL;
+}
+
+int pare_exec_cl_supports(const pare_graph *g, const pare_node *n) {
+  const pare_value *x = input_value(g, n, 0);
+  if (!x || x->dtype != PARE_DT_F32) return 0;
+  if (is_alias_op(n->op)) {
+    /* Only the data output aliases (Dropout's mask runs on the reference). */
+    for (int k = 1; k < n->n_outputs; k++)
+      if (n->outputs[k] >= 0) return 0;
+    return n->n_outputs >= 1;
+  }
+  switch (n->op) {
+  case PARE_OP_GEMM: {
+    /* C, when present, must be a constant row of N values (a per-column
+     * bias) for the kernel; N is known when B is a constant. */
+    const pare_value *b = input_value(g, n, 1), *c = input_value(g, n, 2);
+    if (!c) return 1;
+    if (!b || b->rank != 2 || c->kind != PARE_VALUE_CONSTANT) return 0;
+    int64_t cols = pare_node_attr_int(n, "transB", 0) ? b->dims[0] : b->dims[1];
+    return (c->rank == 1 || (c->rank == 2 && c->dims[0] == 1)) && pare_value_numel(c) == cols;
+  }
+  case PARE_OP_MATMUL: {
+    const pare_value *b = input_value(g, n, 1);
+    return b && b->rank == 2;
+  }
+  default: return 0;
+  }
+}
+
+/* Makes value v's data current on the device. */
+static pare_status to_device(pare_plan *p, cl_state *s, int v, pare_error *err) {
+  cl_value *cv = &s->v[v];
+  if (cv->dev_valid) return PARE_OK;
+  pare_tensor *t = &p->values[v];
+  if (!cv->mem) {
+    pare_status st = pare_cl_buffer(s->rt, CL_MEM_READ_WRITE, t->nbytes, NULL, &cv->mem, err);
+    if (st != PARE_OK) return st;
+  }
+  if (t->nbytes) {
+    pare_status st = pare_cl_write(s->rt, cv->mem, 0, t->nbytes, t->data, err);
+    if (st != PARE_OK) return st;
+  }
+  cv->dev_valid = 1;
+  return PARE_OK;
+}
+
+/* Makes value v's data current on the host. */
+static pare_status to_host(pare_plan *p, cl_state *s, int v, pare_error *err) {
+  cl_value *cv = &s->v[v];
+  if (cv->host_valid) return PARE_OK;
+  pare_tensor *t = &p->values[v];
+  pare_status st = pare_tensor_alloc(t, err);
+  if (st == PARE_OK && t->nbytes) st = pare_cl_read(s->rt, cv->mem, 0, t->nbytes, t->data, err);
+  if (st == PARE_OK) cv->host_valid = 1;
+  return st;
+}
+
+/* A device buffer for output value v (shape already known). */
+static pare_status out_buffer(pare_plan *p, cl_state *s, int v, pare_error *err) {
+  cl_value *cv = &s->v[v];
+  size_t bytes = p->values[v].nbytes;
+  if (!bytes) {
+    int64_t n = pare_tensor_numel(&p->values[v]);
+    bytes = pare_dtype_bytes(p->values[v].dtype, (size_t)(n > 0 ? n : 0));
+    p->values[v].nbytes = bytes;
+  }
+  if (!cv->mem) {
+    pare_status st = pare_cl_buffer(s->rt, CL_MEM_READ_WRITE, bytes, NULL, &cv->mem, err);
+    if (st != PARE_OK) return st;
+  }
+  cv->dev_valid = 1;
+  cv->host_valid = 0;
+  return PARE_OK;
+}
+
+static pare_status run_gemm(pare_plan *p, cl_state *s, const pare_node *n, pare_error *err) {
+  const pare_tensor *a = &p->values[n->inputs[0]], *b = &p->values[n->inputs[1]];
+  const pare_tensor *y = &p->values[n->outputs[0]];
+  pare_gemm_f32_args g;
+  memset(&g, 0, sizeof g);
+  if (n->op == PARE_OP_GEMM) {
+    g.trans_a = (int)pare_node_attr_int(n, "transA", 0);
+    g.trans_b = (int)pare_node_attr_int(n, "transB", 0);
+    g.alpha = pare_node_attr_float(n, "alpha", 1.0f);
+    g.m = (size_t)y->dims[0];
+    g.n = (size_t)y->dims[1];
+    g.k = (size_t)(g.trans_a ? a->dims[0] : a->dims[1]);
+    g.lda = (size_t)a->dims[1];
+    g.ldb = (size_t)b->dims[1];
+  } else { /* MatMul with a 2-D B: A's leading dims fold into rows */
+    g.alpha = 1.0f;
+    g.k = (size_t)b->dims[0];
+    g.n = (size_t)b->dims[1];
+    g.m = g.k ? (size_t)pare_tensor_numel(a) / g.k : 0;
+    g.lda = g.k;
+    g.ldb = g.n;
+  }
+  g.ldc = g.n;
+  g.beta = 0.0f;
+  if (g.m == 0 || g.n == 0) return PARE_OK;
+  pare_status st = out_buffer(p, s, n->outputs[0], err);
+  if (st != PARE_OK) return st;
+  st = to_device(p, s, n->inputs[0], err);
+  if (st == PARE_OK) st = to_device(p, s, n->inputs[1], err);
+  if (st != PARE_OK) return st;
+  g.a = s->v[n->inputs[0]].mem;
+  g.b = s->v[n->inputs[1]].mem;
+  g.c = s->v[n->outputs[0]].mem;
+  if (n->op == PARE_OP_GEMM && n->n_inputs > 2 && n->inputs[2] >= 0) {
+    float beta = pare_node_attr_float(n, "beta", 1.0f);
+    if (beta != 1.0f) {
+      /* Pre-scale the constant row vector once per run into a bias buffer. */
+      const pare_tensor *c = &p->values[n->inputs[2]];
+      int64_t cn = pare_tensor_numel(c);
+      float *scaled = malloc(sizeof(float) * (size_t)(cn > 0 ? cn : 1));
+      if (!scaled) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+      for (int64_t i = 0; i < cn; i++) scaled[i] = beta * ((const float *)c->data)[i];
+      cl_mem bias;
+      st = pare_cl_buffer(s->rt, CL_MEM_READ_ONLY, sizeof(float) * (size_t)cn, scaled, &bias, err);
+      free(scaled);
+      if (st != PARE_OK) return st;
+      g.bias = bias;
+      st = pare_launch_gemm_f32(s->rt, &g, NULL, err);
+      s->rt->cl->clReleaseMemObject(bias);
+      return st;
+    }
+    st = to_device(p, s, n->inputs[2], err);
+    if (st != PARE_OK) return st;
+    g.bias = s->v[n->inputs[2]].mem;
+  }
+  return pare_launch_gemm_f32(s->rt, &g, NULL, err);
+}
+
+/* Output shares the input's buffer: a view with another shape. */
+static pare_status run_alias(pare_plan *p, cl_state *s, const pare_node *n, pare_error *err) {
+  int x = n->inputs[0], y = n->outputs[0];
+  pare_status st = to_device(p, s, x, err);
+  if (st != PARE_OK) return st;
+  if (s->v[y].mem) s->rt->cl->clReleaseMemObject(s->v[y].mem);
+  s->rt->cl->clRetainMemObject(s->v[x].mem);
+  s->v[y].mem = s->v[x].mem;
+  s->v[y].dev_valid = 1;
+  s->v[y].host_valid = 0;
+  p->values[y].nbytes = p->values[x].nbytes;
+  return PARE_OK;
+}
+
+static pare_status run_reference_node(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  const pare_node *n = &p->graph->nodes[idx];
+  pare_tensor *in[64], *out[64];
+  if (n->n_inputs > 64 || n->n_outputs > 64)
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "node '%s': too many inputs", n->name);
+  for (int k = 0; k < n->n_inputs; k++) {
+    in[k] = NULL;
+    if (n->inputs[k] < 0) continue;
+    pare_status st = to_host(p, s, n->inputs[k], err);
+    if (st != PARE_OK) return st;
+    in[k] = &p->values[n->inputs[k]];
+  }
+  for (int k = 0; k < n->n_outputs; k++) {
+    out[k] = NULL;
+    if (n->outputs[k] < 0) continue;
+    out[k] = &p->values[n->outputs[k]];
+    pare_status st = pare_tensor_alloc(out[k], err);
+    if (st != PARE_OK) return st;
+    s->v[n->outputs[k]].host_valid = 1;
+    s->v[n->outputs[k]].dev_valid = 0;
+  }
+  pare_op_ctx ctx = {p->graph, n, in, n->n_inputs, out, n->n_outputs, err};
+  return pare_op_impl_get(n->op)->run(&ctx);
+}
+
+pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,
+                             int n_inputs, pare_tensor *outputs, pare_error *err) {
+  const pare_graph *g = p->graph;
+  if (n_inputs != g->n_inputs)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "the model takes %d input(s), %d given",
+                          g->n_inputs, n_inputs);
+  cl_state *s = p->device;
+  if (s && s->rt != rt) {
+    p->device_free(s);
+    p->device = s = NULL;
+  }
+  if (!s) {
+    s = calloc(1, sizeof *s);
+    if (s) s->v = calloc((size_t)g->n_values + 1, sizeof *s->v);
+    if (!s || !s->v) {
+      free(s);
+      return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    }
+    s->rt = rt;
+    s->n = g->n_values;
+    p->device = s;
+    p->device_free = state_free;
+  }
+  /* Constants and folded values stay on the device between runs; the
+   * rest is produced anew. */
+  for (int i = 0; i < g->n_values; i++) {
+    if (!p->values[i].is_const) {
+      s->v[i].dev_valid = 0;
+      s->v[i].host_valid = 0;
+    } else {
+      s->v[i].host_valid = 1;
+    }
+  }
+  for (int i = 0; i < n_inputs; i++) {
+    int v = g->inputs[i];
+    pare_tensor *t = &p->values[v];
+    if (t->is_const) continue;
+    if (inputs[i].rank != t->rank ||
+        memcmp(inputs[i].dims, t->dims, sizeof(int64_t) * (size_t)t->rank))
+      return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                            "input '%s': shape differs from the one the plan was made for",
+                            g->values[v].name);
+    pare_status st = pare_tensor_alloc(t, err);
+    if (st != PARE_OK) return st;
+    if (t->nbytes) memcpy(t->data, inputs[i].data, t->nbytes);
+    s->v[v].host_valid = 1;
+  }
+  pare_status st = PARE_OK;
+  for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) {
+    if (p->node_folded[i]) continue;
+    const pare_node *n = &g->nodes[i];
+    if (pare_exec_cl_supports(g, n)) {
+      if (is_alias_op(n->op))
+        st = run_alias(p, s, n, err);
+      else
+        st = run_gemm(p, s, n, err);
+    } else {
+      st = run_reference_node(p, s, i, err);
+    }
+  }
+  for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) {
+    int v = g->outputs[i];
+    st = to_host(p, s, v, err);
+    if (st != PARE_OK) break;
+    const pare_tensor *src = &p->values[v];
+    pare_tensor *dst = &outputs[i];
+    memset(dst, 0, sizeof *dst);
+    dst->dtype = src->dtype;
+    dst->rank = src->rank;
+    memcpy(dst->dims, src->dims, sizeof dst->dims);
+    st = pare_tensor_alloc(dst, err);
+    if (st == PARE_OK && src->nbytes) memcpy(dst->data, src->data, src->nbytes);
+  }
+  return st;
+}

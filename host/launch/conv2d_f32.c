@@ -1,0 +1,329 @@
+/* Launcher of kernels/conv2d_f32.cl: chooses the plan (direct kernel,
+ * 1x1 GEMM, or im2col + GEMM in chunks of images) from the shape and the
+ * device profile, and enqueues its kernels on the in-order queue.
+ *
+ * Profile parameters (fallbacks are the values measured on PoCL 3.1 on a
+ * 2-core Zen 4 for CPU devices, and reasoned starting points for GPUs):
+ *   conv2d_f32.direct_max_k  direct kernel when C/group·kh·kw <= this ...
+ *   conv2d_f32.direct_max_mg ... or when M/group <= this (depthwise)
+ *   conv2d_f32.vw            vector width of the direct and epilogue kernels
+ *   conv2d_f32.rows          output rows per work-item of im2col and direct
+ *                            (0: the whole plane)
+ *   conv2d_f32.wg            work-group size along dimension 0 (0: let the
+ *                            driver choose; 1: single-item groups, which PoCL
+ *                            spreads over the cores)
+ *   conv2d_f32.batch_cols    planes with fewer outputs than this are batched
+ *                            into one GEMM over several images
+ *   conv2d_f32.scratch_mb    bound on the im2col scratch of a chunk */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "host/launch/conv2d_f32.h"
+
+enum { PATH_DIRECT, PATH_GEMM_1X1, PATH_IM2COL };
+
+typedef struct conv_plan {
+  int path;
+  size_t cg, mg, kred, p; /* channels per group, reduction length, OH·OW */
+  size_t nb;              /* images per im2col chunk */
+  size_t col_elems;       /* patch matrix of one chunk */
+  size_t ybuf_elems;      /* GEMM output of a chunk when nb > 1 */
+  int vw, rows, wg;
+} conv_plan;
+
+static int is_pow2_vw(int v) { return v == 1 || v == 2 || v == 4 || v == 8 || v == 16; }
+
+/* The plan for a validated shape. */
+static void make_plan(pare_cl_runtime *rt, const pare_conv2d_f32_args *a, conv_plan *pl) {
+  const pare_profile *prof = rt->profile;
+  int cpu = !strcmp(rt->info.type, "cpu");
+  memset(pl, 0, sizeof *pl);
+  pl->cg = a->c / a->group;
+  pl->mg = a->m / a->group;
+  pl->kred = pl->cg * a->kh * a->kw;
+  pl->p = a->oh * a->ow;
+  pl->vw = pare_profile_int(prof, "conv2d_f32.vw", cpu ? 16 : 4);
+  pl->rows = pare_profile_int(prof, "conv2d_f32.rows", cpu ? 0 : 1);
+  pl->wg = pare_profile_int(prof, "conv2d_f32.wg", cpu ? 1 : 0);
+  int direct_max_k = pare_profile_int(prof, "conv2d_f32.direct_max_k", 9);
+  int direct_max_mg = pare_profile_int(prof, "conv2d_f32.direct_max_mg", 2);
+  int batch_cols = pare_profile_int(prof, "conv2d_f32.batch_cols", 2048);
+  int scratch_mb = pare_profile_int(prof, "conv2d_f32.scratch_mb", 64);
+  if (pl->rows <= 0 || (size_t)pl->rows > a->oh) pl->rows = (int)a->oh;
+
+  if (pl->kred <= (size_t)(direct_max_k > 0 ? direct_max_k : 0) ||
+      pl->mg <= (size_t)(direct_max_mg > 0 ? direct_max_mg : 0)) {
+    pl->path = PATH_DIRECT;
+    return;
+  }
+  int small = batch_cols > 0 && pl->p < (size_t)batch_cols;
+  if (a->kh == 1 && a->kw == 1 && a->stride_h == 1 && a->stride_w == 1 && a->pad_top == 0 &&
+      a->pad_left == 0 && a->pad_bottom == 0 && a->pad_right == 0 && (a->n == 1 || !small)) {
+    pl->path = PATH_GEMM_1X1;
+    return;
+  }
+  pl->path = PATH_IM2COL;
+  pl->nb = 1;
+  if (small && a->n > 1) {
+    size_t limit = (size_t)(scratch_mb > 0 ? scratch_mb : 1) << 20;
+    size_t per_image = (a->c * a->kh * a->kw + a->m) * pl->p * sizeof(float);
+    pl->nb = per_image ? limit / per_image : a->n;
+    if (pl->nb > a->n) pl->nb = a->n;
+    if (pl->nb < 1) pl->nb = 1;
+  }
+  pl->col_elems = a->c * a->kh * a->kw * pl->nb * pl->p;
+  pl->ybuf_elems = pl->nb > 1 ? a->m * pl->nb * pl->p : 0;
+}
+
+/* Shape checks; 0 and a message in err when the shape is refused. */
+static pare_status check_args(const pare_conv2d_f32_args *a, const char *shape, pare_error *err) {
+  if (a->group == 0 || a->c % a->group || a->m % a->group)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "conv2d_f32 (%s): channels must be multiples of the group", shape);
+  if (a->kh == 0 || a->kw == 0 || a->stride_h == 0 || a->stride_w == 0 || a->dil_h == 0 ||
+      a->dil_w == 0)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "conv2d_f32 (%s): kernel, strides and dilations must be >= 1", shape);
+  if (a->c == 0 || a->h == 0 || a->w == 0)
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "conv2d_f32 (%s): empty input", shape);
+  /* Every size below 2^31 (as ints in the kernels), products included. */
+  const size_t lim = INT_MAX;
+  size_t dims[] = {a->n,     a->c,     a->h,       a->w,        a->m,         a->kh,
+                   a->kw,    a->group, a->stride_h, a->stride_w, a->dil_h,     a->dil_w,
+                   a->pad_top, a->pad_left, a->pad_bottom, a->pad_right, a->oh, a->ow};
+  for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
+    if (dims[i] > (1u << 20) && i != 0)
+      return pare_error_set(err, PARE_ERR_UNSUPPORTED, "conv2d_f32 (%s): a size beyond 2^20",
+                            shape);
+  double xe = (double)a->n * a->c * a->h * a->w, ye = (double)a->n * a->m * a->oh * a->ow;
+  double we = (double)a->m * (a->c / a->group) * a->kh * a->kw;
+  double ce = (double)a->c * a->kh * a->kw * a->oh * a->ow + (double)a->m * a->oh * a->ow;
+  if (xe > lim || ye > lim || we > lim || ce > lim)
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED,
+                          "conv2d_f32 (%s): tensors beyond 2^31 elements", shape);
+  size_t eff_h = (a->kh - 1) * a->dil_h + 1, eff_w = (a->kw - 1) * a->dil_w + 1;
+  size_t ph = a->h + a->pad_top + a->pad_bottom, pw = a->w + a->pad_left + a->pad_right;
+  if (ph < eff_h || pw < eff_w || a->oh != (ph - eff_h) / a->stride_h + 1 ||
+      a->ow != (pw - eff_w) / a->stride_w + 1)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "conv2d_f32 (%s): output dims do not match the window", shape);
+  if (!a->x || !a->weight || !a->y)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "conv2d_f32 (%s): x, weight or y is NULL",
+                          shape);
+  if (a->act < PARE_CONV2D_ACT_NONE || a->act > PARE_CONV2D_ACT_CLIP)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "conv2d_f32 (%s): unknown activation %d",
+                          shape, a->act);
+  return PARE_OK;
+}
+
+static void shape_text(const pare_conv2d_f32_args *a, char *buf, size_t size) {
+  snprintf(buf, size,
+           "x %zux%zux%zux%zu, w %zux%zux%zux%zu, group %zu, stride %zux%zu, dil %zux%zu, "
+           "pads %zu,%zu,%zu,%zu, y %zux%zux%zux%zu",
+           a->n, a->c, a->h, a->w, a->m, a->group ? a->c / a->group : 0, a->kh, a->kw, a->group,
+           a->stride_h, a->stride_w, a->dil_h, a->dil_w, a->pad_top, a->pad_left, a->pad_bottom,
+           a->pad_right, a->n, a->m, a->oh, a->ow);
+}
+
+size_t pare_conv2d_f32_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d_f32_args *a) {
+  char shape[320];
+  shape_text(a, shape, sizeof shape);
+  if (check_args(a, shape, NULL) != PARE_OK || a->n == 0 || a->m == 0) return 0;
+  conv_plan pl;
+  make_plan(rt, a, &pl);
+  return (pl.col_elems + pl.ybuf_elems) * sizeof(float);
+}
+
+/* Enqueue state: every launch writes its event into `last` (releasing the
+ * previous one) when the caller wants an event. */
+typedef struct conv_run {
+  pare_cl_runtime *rt;
+  int want_event;
+  cl_event last;
+  size_t local[2];
+  int use_local;
+} conv_run;
+
+static cl_event *next_event(conv_run *r) {
+  if (!r->want_event) return NULL;
+  if (r->last) r->rt->cl->clReleaseEvent(r->last);
+  r->last = NULL;
+  return &r->last;
+}
+
+typedef struct conv_arg {
+  size_t size;
+  const void *value;
+} conv_arg;
+
+static pare_status launch(conv_run *r, cl_kernel k, const char *name, const conv_arg *args,
+                          size_t nargs, size_t g0, size_t g1, pare_error *err) {
+  pare_status st = PARE_OK;
+  for (cl_uint i = 0; i < nargs && st == PARE_OK; i++)
+    st = pare_cl_set_arg(r->rt, k, i, args[i].size, args[i].value, name, err);
+  if (st != PARE_OK) return st;
+  if (r->use_local) g0 = (g0 + r->local[0] - 1) / r->local[0] * r->local[0];
+  size_t global[2] = {g0, g1};
+  return pare_cl_launch(r->rt, k, name, 2, global, r->use_local ? r->local : NULL, next_event(r),
+                        err);
+}
+
+static pare_status gemm(conv_run *r, pare_gemm_f32_args *g, pare_error *err) {
+  return pare_launch_gemm_f32(r->rt, g, next_event(r), err);
+}
+
+static pare_status run_plan(conv_run *r, const pare_conv2d_f32_args *a, const conv_plan *pl,
+                            pare_error *err) {
+  pare_cl_runtime *rt = r->rt;
+  char defines[96];
+  snprintf(defines, sizeof defines, "-DCONV_ACT=%d -DCONV_VW=%d", a->act, pl->vw);
+  cl_int N = (cl_int)a->n, C = (cl_int)a->c, H = (cl_int)a->h, W = (cl_int)a->w;
+  cl_int M = (cl_int)a->m, KH = (cl_int)a->kh, KW = (cl_int)a->kw;
+  cl_int SH = (cl_int)a->stride_h, SW = (cl_int)a->stride_w;
+  cl_int DH = (cl_int)a->dil_h, DW = (cl_int)a->dil_w;
+  cl_int PT = (cl_int)a->pad_top, PL = (cl_int)a->pad_left;
+  cl_int OH = (cl_int)a->oh, OW = (cl_int)a->ow, P = (cl_int)pl->p;
+  cl_int CG = (cl_int)pl->cg, MG = (cl_int)pl->mg, rows = pl->rows;
+  cl_int has_bias = a->bias != NULL;
+  cl_mem bias = a->bias ? a->bias : a->weight; /* never read without has_bias */
+  float lo = a->act_min, hi = a->act_max;
+  size_t blocks = (a->oh + (size_t)rows - 1) / (size_t)rows;
+  pare_status st;
+  cl_kernel k;
+
+  if (pl->path == PATH_DIRECT) {
+    st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, defines, "conv2d_direct", &k, err);
+    if (st != PARE_OK) return st;
+    conv_arg args[] = {{sizeof(cl_mem), &a->x}, {sizeof(cl_mem), &a->weight},
+                       {sizeof(cl_mem), &bias}, {sizeof has_bias, &has_bias},
+                       {sizeof(cl_mem), &a->y}, {sizeof N, &N},
+                       {sizeof C, &C},          {sizeof H, &H},
+                       {sizeof W, &W},          {sizeof M, &M},
+                       {sizeof KH, &KH},        {sizeof KW, &KW},
+                       {sizeof SH, &SH},        {sizeof SW, &SW},
+                       {sizeof DH, &DH},        {sizeof DW, &DW},
+                       {sizeof PT, &PT},        {sizeof PL, &PL},
+                       {sizeof OH, &OH},        {sizeof OW, &OW},
+                       {sizeof CG, &CG},        {sizeof MG, &MG},
+                       {sizeof rows, &rows},    {sizeof lo, &lo},
+                       {sizeof hi, &hi}};
+    st = launch(r, k, "conv2d_direct", args, sizeof args / sizeof args[0], blocks, a->n * a->m,
+                err);
+    rt->cl->clReleaseKernel(k);
+    return st;
+  }
+
+  int need_epilogue = has_bias || a->act != PARE_CONV2D_ACT_NONE || pl->nb > 1;
+  cl_kernel kcol = NULL, kepi = NULL;
+  if (pl->path == PATH_IM2COL) {
+    st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, defines, "conv2d_im2col", &kcol, err);
+    if (st != PARE_OK) return st;
+  }
+  if (need_epilogue) {
+    st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, defines, "conv2d_epilogue", &kepi, err);
+    if (st != PARE_OK) {
+      if (kcol) rt->cl->clReleaseKernel(kcol);
+      return st;
+    }
+  }
+  size_t nb = pl->path == PATH_IM2COL ? pl->nb : 1;
+  st = PARE_OK;
+  for (size_t n0 = 0; n0 < a->n && st == PARE_OK; n0 += nb) {
+    size_t cnb = a->n - n0 < nb ? a->n - n0 : nb;
+    size_t cld = cnb * pl->p;
+    cl_int n0i = (cl_int)n0, NB = (cl_int)cnb;
+    if (pl->path == PATH_IM2COL) {
+      conv_arg args[] = {{sizeof(cl_mem), &a->x}, {sizeof(cl_mem), &a->scratch},
+                         {sizeof C, &C},          {sizeof H, &H},
+                         {sizeof W, &W},          {sizeof KH, &KH},
+                         {sizeof KW, &KW},        {sizeof SH, &SH},
+                         {sizeof SW, &SW},        {sizeof DH, &DH},
+                         {sizeof DW, &DW},        {sizeof PT, &PT},
+                         {sizeof PL, &PL},        {sizeof OH, &OH},
+                         {sizeof OW, &OW},        {sizeof n0i, &n0i},
+                         {sizeof NB, &NB},        {sizeof rows, &rows}};
+      st = launch(r, kcol, "conv2d_im2col", args, sizeof args / sizeof args[0],
+                  a->c * a->kh * a->kw, cnb * blocks, err);
+    }
+    /* Per group: Y_g[MG x cld] = W_g[MG x kred] · B_g[kred x cld]. */
+    for (size_t g = 0; g < a->group && st == PARE_OK; g++) {
+      pare_gemm_f32_args ga = {0};
+      ga.m = pl->mg;
+      ga.n = cld;
+      ga.k = pl->kred;
+      ga.alpha = 1.0f;
+      ga.beta = 0.0f;
+      ga.a = a->weight;
+      ga.off_a = g * pl->mg * pl->kred;
+      ga.lda = pl->kred;
+      if (pl->path == PATH_IM2COL) {
+        ga.b = a->scratch;
+        ga.off_b = g * pl->kred * cld;
+      } else {
+        ga.b = a->x;
+        ga.off_b = (n0 * a->c + g * pl->cg) * pl->p;
+      }
+      ga.ldb = cld;
+      if (cnb > 1) {
+        ga.c = a->scratch;
+        ga.off_c = pl->col_elems + g * pl->mg * cld;
+      } else {
+        ga.c = a->y;
+        ga.off_c = (n0 * a->m + g * pl->mg) * pl->p;
+      }
+      ga.ldc = cld;
+      st = gemm(r, &ga, err);
+    }
+    if (st == PARE_OK && need_epilogue) {
+      cl_mem src = cnb > 1 ? a->scratch : a->y;
+      cl_int src_off = cnb > 1 ? (cl_int)pl->col_elems : (cl_int)(n0 * a->m * pl->p);
+      cl_int y_off = (cl_int)(n0 * a->m * pl->p), ldi = (cl_int)cld;
+      conv_arg args[] = {{sizeof(cl_mem), &src}, {sizeof src_off, &src_off},
+                         {sizeof ldi, &ldi},     {sizeof(cl_mem), &a->y},
+                         {sizeof y_off, &y_off}, {sizeof(cl_mem), &bias},
+                         {sizeof has_bias, &has_bias}, {sizeof M, &M},
+                         {sizeof P, &P},         {sizeof NB, &NB},
+                         {sizeof lo, &lo},       {sizeof hi, &hi}};
+      st = launch(r, kepi, "conv2d_epilogue", args, sizeof args / sizeof args[0], a->m, cnb, err);
+    }
+  }
+  if (kcol) rt->cl->clReleaseKernel(kcol);
+  if (kepi) rt->cl->clReleaseKernel(kepi);
+  return st;
+}
+
+pare_status pare_launch_conv2d_f32(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                                   cl_event *event, pare_error *err) {
+  if (event) *event = NULL;
+  char shape[320];
+  shape_text(a, shape, sizeof shape);
+  pare_status st = check_args(a, shape, err);
+  if (st != PARE_OK) return st;
+  if (a->n == 0 || a->m == 0) return PARE_OK;
+  conv_plan pl;
+  make_plan(rt, a, &pl);
+  if (!is_pow2_vw(pl.vw) || pl.wg < 0)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "profile %s: bad conv2d_f32 vw %d or wg %d", rt->profile->name, pl.vw,
+                          pl.wg);
+  if (pl.col_elems + pl.ybuf_elems > 0 && !a->scratch)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "conv2d_f32 (%s): needs %zu bytes of scratch, got none", shape,
+                          (pl.col_elems + pl.ybuf_elems) * sizeof(float));
+  conv_run r = {rt, event != NULL, NULL, {(size_t)pl.wg, 1}, pl.wg > 0};
+  st = run_plan(&r, a, &pl, err);
+  if (st != PARE_OK) {
+    if (r.last) rt->cl->clReleaseEvent(r.last);
+    if (err) {
+      char inner[PARE_ERROR_TEXT];
+      memcpy(inner, err->text, sizeof inner);
+      inner[sizeof inner - 1] = '\0';
+      if (strncmp(inner, "conv2d_f32 (", 12) != 0)
+        pare_error_set(err, st, "conv2d_f32 (%s): %.700s", shape, inner);
+    }
+    return st;
+  }
+  if (event) *event = r.last;
+  return PARE_OK;
+}

@@ -1,0 +1,45 @@
+/* Launcher of kernels/conv2d_f32.cl: fp32 NCHW 2-D convolution (ONNX Conv)
+ * with groups, stride, dilation, asymmetric pads, fused bias and
+ * activation, on device buffers. */
+#ifndef PARE_HOST_LAUNCH_CONV2D_F32_H
+#define PARE_HOST_LAUNCH_CONV2D_F32_H
+
+#include "host/launch/launch.h"
+
+/* The activations conv2d_f32 fuses (pare_conv2d_f32_args.act). */
+#define PARE_CONV2D_ACT_NONE 0
+#define PARE_CONV2D_ACT_RELU 1
+#define PARE_CONV2D_ACT_CLIP 2
+
+/* x [n, c, h, w], weight [m, c/group, kh, kw], bias [m] (may be NULL) and
+ * y [n, m, oh, ow]: dense fp32 buffers at offset 0. oh and ow are the ONNX
+ * output dims: (h + pad_top + pad_bottom - ((kh-1)·dil_h + 1)) / stride_h + 1
+ * and likewise for w. act: PARE_CONV2D_ACT_*; act_min and act_max bound
+ * the clip. scratch: a buffer of pare_conv2d_f32_scratch_bytes() bytes, NULL
+ * when that is 0. */
+typedef struct pare_conv2d_f32_args {
+  size_t n, c, h, w;
+  size_t m, kh, kw;
+  size_t group;
+  size_t stride_h, stride_w, dil_h, dil_w;
+  size_t pad_top, pad_left, pad_bottom, pad_right;
+  size_t oh, ow;
+  cl_mem x, weight, bias /* may be NULL */, y;
+  int act; /* 0 none, 1 relu, 2 clip */
+  float act_min, act_max;
+  cl_mem scratch; /* may be NULL when pare_conv2d_f32_scratch_bytes() is 0 */
+} pare_conv2d_f32_args;
+
+/* Bytes of device scratch the launch of `a` needs on rt's device (0 for
+ * the direct and 1x1 paths); depends only on the shape and the profile. */
+size_t pare_conv2d_f32_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d_f32_args *a);
+
+/* Enqueues the convolution (several kernels on the in-order queue; no
+ * wait). `event` (may be NULL) gets the event of the last kernel enqueued,
+ * whose completion means y is ready; no event is returned when nothing was
+ * enqueued (an empty output), *event is then NULL. Errors name the kernel
+ * and the shape. */
+pare_status pare_launch_conv2d_f32(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                                   cl_event *event, pare_error *err);
+
+#endif

@@ -1,0 +1,233 @@
+/* fp32 2-D convolution (ONNX Conv, NCHW) for pare.
+ *
+ *   y[n, m, oh, ow] = act(bias[m] + sum_{c, kh, kw} x[n, g*CG + c, ih, iw] * w[m, c, kh, kw])
+ *   ih = oh*SH + kh*DH - PT, iw = ow*SW + kw*DW - PL, g = m / MG,
+ *
+ * where CG = C/group input and MG = M/group output channels per group and
+ * positions outside the input read 0. The host (host/launch/conv2d_f32.c)
+ * picks one of two plans:
+ *
+ *  - im2col + GEMM: conv2d_im2col unrolls the input windows of a chunk of NB
+ *    images into a patch matrix col[group][CG*KH*KW][NB*OH*OW] (rows ordered
+ *    c, kh, kw like the weight), then the tuned gemm_f32 computes, per group,
+ *    W_g[MG x CG*KH*KW] * col_g into [MG x NB*OH*OW]. That is NCHW directly
+ *    when NB == 1; otherwise conv2d_epilogue scatters the [M][NB][OH*OW]
+ *    product into y. conv2d_epilogue also adds the bias and applies the
+ *    activation (in place when NB == 1). 1x1 stride-1 unpadded convolutions
+ *    skip im2col: x itself is the patch matrix of each image.
+ *
+ *  - direct: conv2d_direct, for convolutions with a short reduction per
+ *    output (depthwise, group == C): one work-item walks `rows` output rows
+ *    of one (n, m) plane in register vectors of CONV_VW outputs along ow,
+ *    with vector loads of input rows where the window lies inside the input
+ *    (stride 1) and clamped gathers elsewhere; bias and activation fused.
+ *
+ * Variants (-D): CONV_ACT 0 none, 1 relu (max(v, 0)), 2 clip to [lo, hi]
+ * (lo and hi are kernel arguments); NaN passes through both. CONV_VW: vector width of conv2d_direct and conv2d_epilogue (1, 2, 4,
+ * 8 or 16). All indices are int: the host refuses buffers past 2^31
+ * elements. The bias is a run-time flag (has_bias; bias is then [M]), so
+ * one program serves convolutions with and without it. No load ever leaves the x, w, bias or scratch buffers.
+ */
+
+#ifndef CONV_ACT
+#define CONV_ACT 0
+#endif
+#ifndef CONV_VW
+#define CONV_VW 16
+#endif
+
+#define CONV_INLINE inline __attribute__((always_inline))
+#define CONV_CAT_(a, b) a##b
+#define CONV_CAT(a, b) CONV_CAT_(a, b)
+
+#if CONV_VW == 1
+#define CONV_VEC float
+#define CONV_IVEC int
+#define CONV_VLOAD(p) (*(p))
+#define CONV_VSTORE(v, p) (*(p) = (v))
+#else
+#define CONV_VEC CONV_CAT(float, CONV_VW)
+#define CONV_IVEC CONV_CAT(int, CONV_VW)
+#define CONV_VLOAD(p) CONV_CAT(vload, CONV_VW)(0, (p))
+#define CONV_VSTORE(v, p) CONV_CAT(vstore, CONV_VW)((v), 0, (p))
+#endif
+
+/* The activation on one value and on a vector; comparisons are false for
+ * NaN, so NaN stays NaN (as ONNX Relu and Clip). */
+CONV_INLINE float conv_act1(float v, const float lo, const float hi) {
+#if CONV_ACT == 1
+  v = v < 0.0f ? 0.0f : v;
+#elif CONV_ACT == 2
+  v = v < lo ? lo : v;
+  v = v > hi ? hi : v;
+#endif
+  (void)lo;
+  (void)hi;
+  return v;
+}
+
+CONV_INLINE CONV_VEC conv_actv(CONV_VEC v, const float lo, const float hi) {
+#if CONV_VW == 1
+  return conv_act1(v, lo, hi);
+#else
+#if CONV_ACT == 1
+  v = select(v, (CONV_VEC)(0.0f), v < (CONV_VEC)(0.0f));
+#elif CONV_ACT == 2
+  v = select(v, (CONV_VEC)(lo), v < (CONV_VEC)(lo));
+  v = select(v, (CONV_VEC)(hi), v > (CONV_VEC)(hi));
+#endif
+  (void)lo;
+  (void)hi;
+  return v;
+#endif
+}
+
+/* Patch matrix of images n0 .. n0+NB-1 (global id 1 = j*blocks + b walks
+ * image j and its b-th block of `rows` output rows; global id 0 is the
+ * patch row r = (c*KH + kh)*KW + kw over all C channels):
+ *   col[r * (NB*OH*OW) + j*OH*OW + oh*OW + ow] = x[n0+j, c, ih, iw] or 0. */
+__kernel void conv2d_im2col(__global const float *x, __global float *col, const int C,
+                            const int H, const int W, const int KH, const int KW, const int SH,
+                            const int SW, const int DH, const int DW, const int PT, const int PL,
+                            const int OH, const int OW, const int n0, const int NB,
+                            const int rows) {
+  const int r = (int)get_global_id(0);
+  const int jb = (int)get_global_id(1);
+  const int blocks = (OH + rows - 1) / rows;
+  if (r >= C * KH * KW || jb >= NB * blocks) return;
+  const int j = jb / blocks;
+  const int oh_begin = (jb % blocks) * rows;
+  const int oh_end = min(oh_begin + rows, OH);
+  const int kw = r % KW, kh = (r / KW) % KH, c = r / (KW * KH);
+  const int P = OH * OW;
+  __global const float *xc = x + ((n0 + j) * C + c) * H * W;
+  __global float *dst = col + r * (NB * P) + j * P;
+
+  /* Output columns whose input column lies inside [0, W): [ow_lo, ow_hi). */
+  const int off = kw * DW - PL;
+  int ow_lo = off >= 0 ? 0 : (-off + SW - 1) / SW;
+  int ow_hi = W - off <= 0 ? 0 : (W - off + SW - 1) / SW;
+  ow_lo = min(ow_lo, OW);
+  ow_hi = clamp(ow_hi, ow_lo, OW);
+
+  for (int oh = oh_begin; oh < oh_end; ++oh) {
+    __global float *d = dst + oh * OW;
+    const int ih = oh * SH + kh * DH - PT;
+    if (ih < 0 || ih >= H) {
+      for (int ow = 0; ow < OW; ++ow) d[ow] = 0.0f;
+      continue;
+    }
+    __global const float *src = xc + ih * W;
+    for (int ow = 0; ow < ow_lo; ++ow) d[ow] = 0.0f;
+    if (SW == 1) {
+      for (int ow = ow_lo; ow < ow_hi; ++ow) d[ow] = src[ow + off];
+    } else {
+      for (int ow = ow_lo; ow < ow_hi; ++ow) d[ow] = src[ow * SW + off];
+    }
+    for (int ow = ow_hi; ow < OW; ++ow) d[ow] = 0.0f;
+  }
+}
+
+/* Bias and activation on GEMM results, and the scatter from the
+ * [M][NB*P] product of a chunk to NCHW: global id 0 is m, id 1 the image j:
+ *   y[y_off + (j*M + m)*P + p] = act(src[src_off + m*ld + j*P + p] + bias[m]).
+ * src and y may be the same buffer with the same layout (NB == 1, ld == P):
+ * each element is read and then written by the same work-item. */
+__kernel void conv2d_epilogue(__global const float *src, const int src_off, const int ld,
+                              __global float *y, const int y_off, __global const float *bias,
+                              const int has_bias, const int M, const int P, const int NB, const float lo,
+                              const float hi) {
+  const int m = (int)get_global_id(0);
+  const int j = (int)get_global_id(1);
+  if (m >= M || j >= NB) return;
+  __global const float *s = src + src_off + m * ld + j * P;
+  __global float *d = y + y_off + (j * M + m) * P;
+  const float b = has_bias ? bias[m] : 0.0f;
+  int p = 0;
+#if CONV_VW > 1
+  for (; p + CONV_VW <= P; p += CONV_VW) {
+    const CONV_VEC v = CONV_VLOAD(s + p) + (CONV_VEC)(b);
+    CONV_VSTORE(conv_actv(v, lo, hi), d + p);
+  }
+#endif
+  for (; p < P; ++p) d[p] = conv_act1(s[p] + b, lo, hi);
+}
+
+/* CONV_VW input values row[iw0 + i*SW], 0 outside [0, W). */
+CONV_INLINE CONV_VEC conv_load_row(__global const float *row, const int iw0, const int SW,
+                                   const int W) {
+#if CONV_VW > 1
+  if (SW == 1 && iw0 >= 0 && iw0 + CONV_VW <= W) return CONV_VLOAD(row + iw0);
+#endif
+  float t[CONV_VW];
+#pragma unroll
+  for (int i = 0; i < CONV_VW; ++i) {
+    const int iw = iw0 + i * SW;
+    const float v = row[clamp(iw, 0, W - 1)];
+    t[i] = (iw >= 0 && iw < W) ? v : 0.0f;
+  }
+#if CONV_VW == 1
+  return t[0];
+#else
+  return CONV_VLOAD(t);
+#endif
+}
+
+/* Direct convolution: global id 0 is the block of `rows` output rows, id 1
+ * is n*M + m. Each output vector of CONV_VW columns accumulates over the
+ * CG*KH*KW taps with fma in (c, kh, kw) order; a last vector that would
+ * stick out past OW is shifted back to end at OW (recomputing a few
+ * outputs), or stored element-wise when OW < CONV_VW. */
+__kernel void conv2d_direct(__global const float *x, __global const float *w,
+                            __global const float *bias, const int has_bias, __global float *y,
+                            const int N,
+                            const int C, const int H, const int W, const int M, const int KH,
+                            const int KW, const int SH, const int SW, const int DH, const int DW,
+                            const int PT, const int PL, const int OH, const int OW, const int CG,
+                            const int MG, const int rows, const float lo, const float hi) {
+  const int blk = (int)get_global_id(0);
+  const int nm = (int)get_global_id(1);
+  const int oh_begin = blk * rows;
+  if (oh_begin >= OH || nm >= N * M) return;
+  const int oh_end = min(oh_begin + rows, OH);
+  const int n = nm / M, m = nm % M;
+  __global const float *xg = x + (n * C + (m / MG) * CG) * H * W;
+  __global const float *wm = w + m * CG * KH * KW;
+  __global float *ym = y + nm * OH * OW;
+  const float b = has_bias ? bias[m] : 0.0f;
+  const int full = OW >= CONV_VW;
+
+  for (int oh = oh_begin; oh < oh_end; ++oh) {
+    __global float *yrow = ym + oh * OW;
+    for (int own = 0; own < OW; own += CONV_VW) {
+      const int ow0 = (full && own + CONV_VW > OW) ? OW - CONV_VW : own;
+      CONV_VEC acc = (CONV_VEC)(0.0f);
+      for (int c = 0; c < CG; ++c) {
+        __global const float *xc = xg + c * H * W;
+        __global const float *wc = wm + c * KH * KW;
+        for (int kh = 0; kh < KH; ++kh) {
+          const int ih = oh * SH + kh * DH - PT;
+          if (ih < 0 || ih >= H) continue;
+          __global const float *row = xc + ih * W;
+          __global const float *wk = wc + kh * KW;
+          for (int kw = 0; kw < KW; ++kw) {
+            const CONV_VEC v = conv_load_row(row, ow0 * SW + kw * DW - PL, SW, W);
+            acc = fma((CONV_VEC)(wk[kw]), v, acc);
+          }
+        }
+      }
+      acc = conv_actv(acc + (CONV_VEC)(b), lo, hi);
+      if (full) {
+        CONV_VSTORE(acc, yrow + ow0);
+      } else {
+        float t[CONV_VW];
+#if CONV_VW == 1
+        t[0] = acc;
+#else
+        CONV_VSTORE(acc, t);
+#endif
+        for (int i = 0; i < OW - ow0 && i < CONV_VW; ++i) yrow[ow0 + i] = t[i];
+      }
+    }
+  }
+}
