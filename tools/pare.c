@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pare/pare.h"
+#include "tools/cli.h"
 
 typedef struct command {
   const char *name;
@@ -14,41 +14,81 @@ typedef struct command {
 } command;
 
 static const command *find_command(const char *name);
-
-static int usage_error(const char *cmd, const char *fmt, const char *arg) {
+int cli_usage_error(const char *cmd, const char *fmt, const char *arg) {
   fprintf(stderr, "pare%s%s: ", cmd ? " " : "", cmd ? cmd : "");
   fprintf(stderr, fmt, arg);
   fprintf(stderr, " (see `pare help%s%s`)\n", cmd ? " " : "", cmd ? cmd : "");
   return 2;
 }
 
-/* Writes s as a JSON string. */
-static void json_str(const char *s) {
-  putchar('"');
+int cli_fail(const char *cmd, const char *fmt, const char *arg) {
+  fprintf(stderr, "pare %s: ", cmd);
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n");
+  return 1;
+}
+
+void cli_json_str(FILE *f, const char *s) {
+  fputc('"', f);
   for (; *s; s++) {
     unsigned char ch = (unsigned char)*s;
     if (ch == '"' || ch == '\\')
-      printf("\\%c", ch);
+      fprintf(f, "\\%c", ch);
     else if (ch < 0x20)
-      printf("\\u%04x", ch);
+      fprintf(f, "\\u%04x", ch);
     else
-      putchar(ch);
+      fputc(ch, f);
   }
-  putchar('"');
+  fputc('"', f);
+}
+
+int cli_flag_value(int argc, char **argv, int *i, const char *flag, const char **value) {
+  size_t n = strlen(flag);
+  if (!strncmp(argv[*i], flag, n) && argv[*i][n] == '=') {
+    *value = argv[*i] + n + 1;
+    return 1;
+  }
+  if (strcmp(argv[*i], flag) != 0) return 0;
+  if (*i + 1 >= argc) {
+    *value = NULL;
+    return 0;
+  }
+  *value = argv[++*i];
+  return 1;
+}
+
+int cli_open_context(const char *cmd, const char *backend, const char *device, pare_context **ctx) {
+  pare_context_options opt = {0};
+  if (!strcmp(backend, "ref") || !strcmp(backend, "reference"))
+    opt.backend = PARE_BACKEND_REFERENCE;
+  else if (!strcmp(backend, "opencl"))
+    opt.backend = PARE_BACKEND_OPENCL;
+  else if (!strcmp(backend, "auto"))
+    opt.backend = PARE_BACKEND_AUTO;
+  else
+    return cli_usage_error(cmd, "--backend must be ref, opencl or auto, not '%s'", backend);
+  opt.device = device;
+  if (pare_context_create(&opt, ctx) != PARE_OK) {
+    int rc = cli_fail(cmd, "%s", *ctx ? pare_context_last_error(*ctx) : "cannot open a context");
+    pare_context_destroy(*ctx);
+    *ctx = NULL;
+    return rc;
+  }
+  return 0;
 }
 
 static void print_device_json(const pare_device_info *d, int last) {
   printf("  {\"index\": %d, \"platform_index\": %d, \"platform\": ", d->device_index,
          d->platform_index);
-  json_str(d->platform);
+  cli_json_str(stdout, d->platform);
   printf(", \"name\": ");
-  json_str(d->name);
+  cli_json_str(stdout, d->name);
   printf(", \"vendor\": ");
-  json_str(d->vendor);
+  cli_json_str(stdout, d->vendor);
   printf(", \"version\": ");
-  json_str(d->version);
+  cli_json_str(stdout, d->version);
   printf(", \"driver_version\": ");
-  json_str(d->driver_version);
+  cli_json_str(stdout, d->driver_version);
   printf(", \"type\": \"%s\", \"family\": \"%s\", \"profile\": \"%s\", \"compute_units\": %u, "
          "\"clock_mhz\": %u, \"global_mem_bytes\": %llu, \"local_mem_bytes\": %llu, "
          "\"max_alloc_bytes\": %llu, \"max_work_group_size\": %zu, \"fp16\": %s, "
@@ -84,11 +124,10 @@ static int cmd_devices(int argc, char **argv) {
     if (!strcmp(argv[i], "--json"))
       json = 1;
     else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      const command *c = find_command("devices");
-      printf("%s\n", c->usage);
+      cli_print_usage("devices");
       return 0;
     } else
-      return usage_error("devices", "unknown option '%s'", argv[i]);
+      return cli_usage_error("devices", "unknown option '%s'", argv[i]);
   }
   size_t count = 0;
   char err[512];
@@ -100,7 +139,7 @@ static int cmd_devices(int argc, char **argv) {
     printf("{\"pare_version\": \"%s\", \"devices\": [\n", pare_version());
     for (size_t i = 0; i < count; i++) print_device_json(&devs[i], i + 1 == count);
     printf("], \"error\": ");
-    json_str(st == PARE_OK ? "" : err);
+    cli_json_str(stdout, st == PARE_OK ? "" : err);
     printf("}\n");
   } else if (count == 0) {
     printf("no OpenCL device: %s\npare runs on its reference backend (CPU).\n", err);
@@ -129,6 +168,31 @@ static const command commands[] = {
      "(index or name substring); PARE_PROFILE forces a profile.\n\n"
      "  --json   one JSON object with a \"devices\" array",
      cmd_devices},
+    {"import", "convert an ONNX model to a .pare file",
+     "usage: pare import MODEL.onnx -o MODEL.pare\n\n"
+     "Imports the ONNX model (opsets 7-18; older files whose ops kept their\n"
+     "meaning too), folds constants and BatchNormalization into the layers before\n"
+     "it, and writes the result atomically. An unsupported op or attribute stops\n"
+     "the import with an error naming the node.",
+     cmd_import},
+    {"info", "per-layer table: shapes, parameters, MACs, bytes, sparsity, backend",
+     "usage: pare info MODEL [--batch N] [--json] [--backend ref|opencl|auto] [--device D]\n\n"
+     "MODEL is a .pare or .onnx file. Shapes are for a batch of N (default 1).\n"
+     "The backend column says where each node runs on the chosen backend.",
+     cmd_info},
+    {"run", "run a model on .npy inputs",
+     "usage: pare run MODEL --input X.npy [--input NAME=Y.npy ...] [--output OUT.npy ...]\n"
+     "                [--backend ref|opencl|auto] [--device D]\n\n"
+     "Inputs are .npy files or ONNX TensorProto .pb files, taken in the model's\n"
+     "order, or by name with NAME=FILE. Outputs are written as .npy, in the\n"
+     "model's order; outputs without a file are described.",
+     cmd_run},
+    {"eval", "top-1 accuracy and confusion matrix on a dataset",
+     "usage: pare eval MODEL [--dataset fashion-mnist|DIR] [--split test|train] [--batch N]\n"
+     "                 [--limit N] [--json] [--backend ref|opencl|auto] [--device D]\n\n"
+     "Images are fed as floats in [0, 1], N x 1 x 28 x 28 (or N x 784 when the\n"
+     "model takes 2-D input). DIR holds the four IDX .gz files.",
+     cmd_eval},
     {"version", "print the version", "usage: pare version   (or pare --version)", cmd_version},
     {"help", "show help for a command", "usage: pare help [COMMAND]", cmd_help},
 };
@@ -137,6 +201,11 @@ static const command *find_command(const char *name) {
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     if (!strcmp(commands[i].name, name)) return &commands[i];
   return NULL;
+}
+
+void cli_print_usage(const char *cmd) {
+  const command *c = find_command(cmd);
+  if (c) printf("%s\n", c->usage);
 }
 
 static void print_overview(FILE *out) {
@@ -155,7 +224,7 @@ static int cmd_help(int argc, char **argv) {
     return 0;
   }
   const command *c = find_command(argv[1]);
-  if (!c) return usage_error("help", "unknown command '%s'", argv[1]);
+  if (!c) return cli_usage_error("help", "unknown command '%s'", argv[1]);
   printf("%s\n", c->usage);
   return 0;
 }
@@ -169,6 +238,6 @@ int main(int argc, char **argv) {
   if (!strcmp(name, "--version") || !strcmp(name, "-V")) return cmd_version(0, NULL);
   if (!strcmp(name, "--help") || !strcmp(name, "-h")) return cmd_help(1, argv);
   const command *c = find_command(name);
-  if (!c) return usage_error(NULL, "unknown command '%s'", name);
+  if (!c) return cli_usage_error(NULL, "unknown command '%s'", name);
   return c->run(argc - 1, argv + 1);
 }

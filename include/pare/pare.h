@@ -218,6 +218,11 @@ PARE_API pare_status pare_npy_read(const char *path, pare_tensor_view *out, char
 PARE_API pare_status pare_npy_write(const char *path, const pare_tensor_view *t, char *error,
                                     size_t error_size);
 
+/* Reads a tensor from .npy or from a serialized ONNX TensorProto (.pb, the
+ * ONNX test data format), told apart by content. */
+PARE_API pare_status pare_tensor_load(const char *path, pare_tensor_view *out, char *error,
+                                      size_t error_size);
+
 typedef struct pare_dataset pare_dataset;
 
 /* Opens an image-classification dataset: "fashion-mnist" (Debian's

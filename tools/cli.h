@@ -1,0 +1,27 @@
+/* Shared pieces of the `pare` command line. */
+#ifndef PARE_TOOLS_CLI_H
+#define PARE_TOOLS_CLI_H
+
+#include <stdio.h>
+
+#include "pare/pare.h"
+
+/* Prints "pare CMD: <message> (see `pare help CMD`)" and returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
+/* Prints "pare CMD: <message>" and returns 1. */
+int cli_fail(const char *cmd, const char *fmt, const char *arg);
+/* Writes s as a JSON string. */
+void cli_json_str(FILE *f, const char *s);
+/* 1 when argv[i] is `flag` and a value follows (then *value is set, i advanced). */
+int cli_flag_value(int argc, char **argv, int *i, const char *flag, const char **value);
+/* Opens a context from --backend ref|opencl|auto and --device. */
+int cli_open_context(const char *cmd, const char *backend, const char *device, pare_context **ctx);
+/* Prints the usage text of a command (from the command table). */
+void cli_print_usage(const char *cmd);
+
+int cmd_import(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+#endif
