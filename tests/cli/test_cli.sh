@@ -37,5 +37,38 @@ if command -v python3 >/dev/null; then
   printf '%s' "$LAST" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert isinstance(d["devices"], list)' \
     && passes=$((passes + 1)) || { echo "FAIL devices --json is not valid JSON"; fails=$((fails + 1)); }
 fi
+# Models: import, info, run, and their errors (needs the ONNX test data).
+data="${3:-/usr/share/libonnx-testdata/data}"
+case_dir="$data/pytorch-converted/test_Conv2d"
+if [ -f "$case_dir/model.onnx" ]; then
+  tmp=$(mktemp -d /tmp/pare-cli-XXXXXX)
+  check import 0 "$pare" import "$case_dir/model.onnx" -o "$tmp/m.pare"; contains import "imported"
+  [ -s "$tmp/m.pare" ] && passes=$((passes + 1)) || { echo "FAIL import wrote nothing"; fails=$((fails + 1)); }
+  check import-no-output 2 "$pare" import "$case_dir/model.onnx"; contains import-no-output "-o"
+  check import-missing 1 "$pare" import "$tmp/nope.onnx" -o "$tmp/x.pare"; contains import-missing "nope.onnx"
+  check import-unsupported 1 "$pare" import "$data/node/test_argmax_default_axis_example/model.onnx" -o "$tmp/x.pare"
+  contains import-unsupported "ArgMax"
+  [ ! -e "$tmp/x.pare" ] && passes=$((passes + 1)) || { echo "FAIL a failed import left a file"; fails=$((fails + 1)); }
+  check info 0 "$pare" info "$tmp/m.pare"; contains info "Conv"; contains info "total:"
+  check info-json 0 "$pare" info "$tmp/m.pare" --json --batch 3
+  if command -v python3 >/dev/null; then
+    printf '%s' "$LAST" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["layers"][0]["op"] == "Conv" and d["totals"]["params"] > 0' \
+      && passes=$((passes + 1)) || { echo "FAIL info --json"; fails=$((fails + 1)); }
+  fi
+  check info-bad-batch 2 "$pare" info "$tmp/m.pare" --batch zero
+  backends=ref
+  [ "$backend" = opencl ] && backends="ref opencl"
+  for b in $backends; do
+    check "run-$b" 0 "$pare" run "$tmp/m.pare" --input "$case_dir/test_data_set_0/input_0.pb" -o "$tmp/out-$b.npy" --backend $b
+    [ -s "$tmp/out-$b.npy" ] && passes=$((passes + 1)) || { echo "FAIL run-$b wrote nothing"; fails=$((fails + 1)); }
+  done
+  check run-no-input 2 "$pare" run "$tmp/m.pare"
+  check run-bad-backend 2 "$pare" run "$tmp/m.pare" --input "$case_dir/test_data_set_0/input_0.pb" --backend cuda
+  check run-bad-input 1 "$pare" run "$tmp/m.pare" --input "$tmp/m.pare"; contains run-bad-input "m.pare"
+  check run-wrong-name 1 "$pare" run "$tmp/m.pare" --input "nosuch=$case_dir/test_data_set_0/input_0.pb"
+  contains run-wrong-name "nosuch"
+  rm -rf "$tmp"
+fi
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
