@@ -18,7 +18,11 @@
 #include "engine/exec/exec.h"
 #include "engine/io/onnx.h"
 #include "engine/passes/passes.h"
+#ifdef PARE_HAVE_OPENCL
 #include "host/exec_cl.h"
+#else
+typedef struct pare_cl_runtime pare_cl_runtime;
+#endif
 
 typedef struct counts {
   int pass, fail, skip;
@@ -128,8 +132,11 @@ static outcome run_set(const pare_graph *g, const char *set, char *why, size_t w
   }
   pare_plan *plan = NULL;
   pare_status st = pare_plan_create(g, in, ni, &plan, &err);
-  if (st == PARE_OK)
-    st = rt ? pare_plan_run_cl(plan, rt, in, ni, got, &err) : pare_plan_run_ref(plan, in, ni, got, &err);
+#ifdef PARE_HAVE_OPENCL
+  if (st == PARE_OK && rt) st = pare_plan_run_cl(plan, rt, in, ni, got, &err);
+  else
+#endif
+  if (st == PARE_OK) st = pare_plan_run_ref(plan, in, ni, got, &err);
   pare_plan_destroy(plan);
   if (st != PARE_OK) {
     snprintf(why, wn, "%s", err.text);
@@ -240,12 +247,17 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
       const char *b = argv[++i];
       if (!strcmp(b, "opencl")) {
+#ifndef PARE_HAVE_OPENCL
+        fprintf(stderr, "conformance: built without OpenCL\n");
+        return 1;
+#else
         pare_error err;
         pare_cl_runtime_options opt = {0};
         if (pare_cl_runtime_create(&opt, &rt, &err) != PARE_OK) {
           fprintf(stderr, "conformance: no OpenCL device: %s\n", err.text);
           return 1;
         }
+#endif
       } else if (strcmp(b, "ref")) {
         fprintf(stderr, "conformance: --backend ref|opencl\n");
         return 2;
@@ -262,7 +274,9 @@ int main(int argc, char **argv) {
   }
   printf("conformance (%s backend%s): %d passed, %d failed, %d skipped\n",
          rt ? "opencl" : "reference", optimize ? ", optimized" : "", c.pass, c.fail, c.skip);
+#ifdef PARE_HAVE_OPENCL
   pare_cl_runtime_destroy(rt);
+#endif
   printf("%d passed, %d failed, %d skipped\n", c.pass, c.fail, c.skip);
   if (c.pass < min_pass) printf("fewer than the %d passes required\n", min_pass);
   return c.fail > 0 || c.pass < min_pass;

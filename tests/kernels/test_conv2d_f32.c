@@ -1,0 +1,231 @@
+/* pare's conv2d_f32 kernels (every plan: direct, 1x1 GEMM, im2col + GEMM
+ * with one or several images per chunk) against the reference Conv plus an
+ * activation applied here, over awkward shapes. */
+#include <string.h>
+
+#include "engine/ref/ops.h"
+#include "host/launch/conv2d_f32.h"
+#include "tests/test_util.h"
+
+static pare_cl_runtime *rt;
+
+static int setup(void **state) {
+  (void)state;
+  pare_error err;
+  pare_cl_runtime_options opt = {0};
+  opt.no_cache = 1;
+  if (pare_cl_runtime_create(&opt, &rt, &err) != PARE_OK) {
+    fprintf(stderr, "no OpenCL device: %s\n", err.text);
+    return -1;
+  }
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  pare_cl_runtime_destroy(rt);
+  return 0;
+}
+
+typedef struct conv_case {
+  size_t n, c, h, w, m, kh, kw, group;
+  size_t sh, sw, dh, dw, pt, pl, pb, pr;
+  int bias, act;
+} conv_case;
+
+static float act_ref(float v, int act, float lo, float hi) {
+  if (act == PARE_CONV2D_ACT_RELU) return v < 0.0f ? 0.0f : v;
+  if (act == PARE_CONV2D_ACT_CLIP) return v < lo ? lo : (v > hi ? hi : v);
+  return v;
+}
+
+static void check_case(test_rng *r, const conv_case *cc) {
+  char what[256];
+  snprintf(what, sizeof what,
+           "conv n=%zu c=%zu %zux%zu m=%zu k=%zux%zu g=%zu s=%zux%zu d=%zux%zu "
+           "pads=%zu,%zu,%zu,%zu bias=%d act=%d",
+           cc->n, cc->c, cc->h, cc->w, cc->m, cc->kh, cc->kw, cc->group, cc->sh, cc->sw, cc->dh,
+           cc->dw, cc->pt, cc->pl, cc->pb, cc->pr, cc->bias, cc->act);
+  pare_ref_conv_params p;
+  pare_ref_conv_params_init(&p, 2);
+  p.group = (int64_t)cc->group;
+  p.win.strides[0] = (int64_t)cc->sh;
+  p.win.strides[1] = (int64_t)cc->sw;
+  p.win.dilations[0] = (int64_t)cc->dh;
+  p.win.dilations[1] = (int64_t)cc->dw;
+  p.win.pads[0] = (int64_t)cc->pt;
+  p.win.pads[1] = (int64_t)cc->pl;
+  p.win.pads[2] = (int64_t)cc->pb;
+  p.win.pads[3] = (int64_t)cc->pr;
+  size_t cg = cc->c / cc->group;
+  int64_t xd[4] = {(int64_t)cc->n, (int64_t)cc->c, (int64_t)cc->h, (int64_t)cc->w};
+  int64_t wd[4] = {(int64_t)cc->m, (int64_t)cg, (int64_t)cc->kh, (int64_t)cc->kw};
+  int64_t yd[4];
+  if (pare_ref_conv_shape(&p, xd, wd, yd) != PARE_REF_OK) fail_msg("%s: bad case", what);
+  size_t nx = cc->n * cc->c * cc->h * cc->w, nw = cc->m * cg * cc->kh * cc->kw;
+  size_t ny = (size_t)(yd[0] * yd[1] * yd[2] * yd[3]);
+  float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc(cc->m * 4);
+  float *want = malloc(ny * 4), *got = malloc(ny * 4);
+  assert_true(x && w && b && want && got);
+  test_fill(r, x, nx, -1.0f, 1.0f);
+  test_fill(r, w, nw, -1.0f, 1.0f);
+  test_fill(r, b, cc->m, -1.0f, 1.0f);
+  for (size_t i = 0; i < ny; i++) got[i] = NAN; /* every output must be written */
+  assert_int_equal(pare_ref_conv_f32(&p, x, xd, w, wd, cc->bias ? b : NULL, want, NULL),
+                   PARE_REF_OK);
+  const float lo = -0.25f, hi = 0.3f;
+  for (size_t i = 0; i < ny; i++) want[i] = act_ref(want[i], cc->act, lo, hi);
+
+  pare_error err;
+  cl_mem bx, bw, bb = NULL, by, bs = NULL;
+  assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, nx * 4, x, &bx, &err), PARE_OK);
+  assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, nw * 4, w, &bw, &err), PARE_OK);
+  assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, ny * 4, got, &by, &err), PARE_OK);
+  if (cc->bias)
+    assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, cc->m * 4, b, &bb, &err), PARE_OK);
+  pare_conv2d_f32_args a = {cc->n,  cc->c,  cc->h,  cc->w,  cc->m,
+                            cc->kh, cc->kw, cc->group, cc->sh, cc->sw,
+                            cc->dh, cc->dw, cc->pt, cc->pl, cc->pb,
+                            cc->pr, (size_t)yd[2], (size_t)yd[3], bx, bw,
+                            bb,     by,     cc->act, lo, hi,
+                            NULL};
+  size_t scratch = pare_conv2d_f32_scratch_bytes(rt, &a);
+  if (scratch) {
+    assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, scratch, NULL, &bs, &err), PARE_OK);
+    a.scratch = bs;
+  }
+  cl_event ev = NULL;
+  pare_status st = pare_launch_conv2d_f32(rt, &a, &ev, &err);
+  if (st != PARE_OK) fail_msg("%s: %s", what, err.text);
+  assert_non_null(ev);
+  assert_int_equal(rt->cl->clWaitForEvents(1, &ev), CL_SUCCESS);
+  rt->cl->clReleaseEvent(ev);
+  assert_int_equal(pare_cl_read(rt, by, 0, ny * 4, got, &err), PARE_OK);
+  double tol = test_dot_tolerance(cg * cc->kh * cc->kw + 1, 1.0, 1.0);
+  test_assert_close(got, want, ny, tol, what);
+
+  rt->cl->clReleaseMemObject(bx);
+  rt->cl->clReleaseMemObject(bw);
+  rt->cl->clReleaseMemObject(by);
+  if (bb) rt->cl->clReleaseMemObject(bb);
+  if (bs) rt->cl->clReleaseMemObject(bs);
+  free(x);
+  free(w);
+  free(b);
+  free(want);
+  free(got);
+}
+
+/* Hand-picked shapes: each plan, edges of the 16-wide vectors, tiny and
+ * odd images, asymmetric pads, strides and dilations. */
+static void test_fixed_shapes(void **state) {
+  (void)state;
+  static const conv_case cases[] = {
+      /* n  c   h   w   m  kh kw g sh sw dh dw pt pl pb pr bias act */
+      {1, 3, 13, 17, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},     /* im2col, 1 image */
+      {3, 3, 13, 17, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},     /* im2col, 3 per chunk */
+      {3, 17, 13, 17, 7, 5, 5, 1, 2, 3, 1, 1, 2, 1, 0, 3, 0, 2},   /* strides, asym pads */
+      {1, 32, 9, 11, 32, 3, 3, 32, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* depthwise */
+      {3, 32, 19, 37, 32, 3, 3, 32, 2, 2, 1, 1, 0, 1, 1, 0, 1, 2}, /* depthwise stride 2 */
+      {1, 6, 20, 33, 12, 5, 5, 6, 1, 1, 2, 2, 4, 4, 4, 4, 0, 1},   /* depthwise x2, dil 2 */
+      {1, 32, 7, 5, 16, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},    /* 1x1 GEMM */
+      {3, 34, 48, 48, 10, 1, 1, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 2},  /* 1x1 GEMM, groups, batch */
+      {3, 17, 5, 6, 11, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0},    /* 1x1 batched im2col */
+      {2, 16, 9, 9, 24, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, 0},    /* 1x1 stride 2 */
+      {1, 4, 1, 1, 6, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},      /* 1x1 image, groups 2 */
+      {3, 1, 1, 1, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 2},      /* 1x1 image, 1x1 kernel */
+      {1, 13, 13, 17, 9, 1, 7, 1, 1, 1, 1, 1, 0, 3, 0, 3, 1, 0},   /* 1x7 */
+      {3, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* MNIST conv 1 */
+      {1, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* MNIST conv 2 */
+      {1, 5, 3, 40, 7, 3, 5, 1, 1, 1, 1, 2, 0, 7, 2, 0, 0, 2},     /* dilated pads > input */
+      {3, 2, 50, 3, 2, 2, 2, 2, 3, 1, 2, 1, 1, 0, 0, 1, 1, 0},     /* g == C == M, k 2x2 */
+  };
+  test_rng r = {0x2545f4914f6cdd1du};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&r, &cases[i]);
+}
+
+/* Random shapes drawn from awkward sizes. */
+static void test_random_shapes(void **state) {
+  (void)state;
+  static const size_t chans[] = {1, 3, 7, 17, 32};
+  static const size_t sizes[] = {1, 2, 5, 13, 17, 23};
+  static const size_t ks[] = {1, 3, 5};
+  test_rng r = {0x9e3779b97f4a7c15u};
+  for (int i = 0; i < 40; i++) {
+    conv_case cc;
+    memset(&cc, 0, sizeof cc);
+    cc.n = test_rng_below(&r, 2) ? 3 : 1;
+    int gkind = (int)test_rng_below(&r, 3); /* 0: group 1, 1: group 2, 2: depthwise */
+    cc.c = chans[test_rng_below(&r, 5)];
+    cc.m = chans[test_rng_below(&r, 5)];
+    if (gkind == 1) {
+      cc.c = cc.c * 2;
+      cc.m = cc.m * 2;
+      cc.group = 2;
+    } else if (gkind == 2) {
+      cc.group = cc.c;
+      cc.m = cc.c * (1 + test_rng_below(&r, 2));
+    } else {
+      cc.group = 1;
+    }
+    cc.h = sizes[test_rng_below(&r, 6)];
+    cc.w = sizes[test_rng_below(&r, 6)];
+    cc.kh = ks[test_rng_below(&r, 3)];
+    cc.kw = test_rng_below(&r, 4) ? cc.kh : ks[test_rng_below(&r, 3)];
+    cc.sh = 1 + test_rng_below(&r, 3);
+    cc.sw = test_rng_below(&r, 2) ? cc.sh : 1 + test_rng_below(&r, 3);
+    cc.dh = 1 + test_rng_below(&r, 2);
+    cc.dw = 1 + test_rng_below(&r, 2);
+    cc.pt = test_rng_below(&r, 3);
+    cc.pl = test_rng_below(&r, 3);
+    cc.pb = test_rng_below(&r, 3);
+    cc.pr = test_rng_below(&r, 3);
+    /* Pad up to the effective kernel so the window always fits. */
+    size_t eh = (cc.kh - 1) * cc.dh + 1, ew = (cc.kw - 1) * cc.dw + 1;
+    if (cc.h + cc.pt + cc.pb < eh) cc.pb += eh - (cc.h + cc.pt + cc.pb);
+    if (cc.w + cc.pl + cc.pr < ew) cc.pr += ew - (cc.w + cc.pl + cc.pr);
+    cc.bias = (int)test_rng_below(&r, 2);
+    cc.act = (int)test_rng_below(&r, 3);
+    check_case(&r, &cc);
+  }
+}
+
+/* Bad shapes are refused with a message naming the kernel and shape. */
+static void test_errors(void **state) {
+  (void)state;
+  pare_error err;
+  cl_mem buf;
+  assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 4096, NULL, &buf, &err), PARE_OK);
+  pare_conv2d_f32_args a = {1, 3, 8, 8, 4, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 8, 8,
+                            buf, buf, NULL, buf, 0, 0, 0, NULL};
+  assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_INVALID_ARG);
+  assert_non_null(strstr(err.text, "conv2d_f32"));
+  assert_non_null(strstr(err.text, "x 1x3x8x8"));
+  a.group = 1;
+  a.oh = 7; /* not the ONNX output size */
+  assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_INVALID_ARG);
+  a.oh = 8;
+  a.act = 7;
+  assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_INVALID_ARG);
+  a.act = 0;
+  /* An im2col plan without its scratch. */
+  if (pare_conv2d_f32_scratch_bytes(rt, &a) > 0) {
+    assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.text, "scratch"));
+  }
+  /* An empty batch enqueues nothing. */
+  a.n = 0;
+  cl_event ev = (cl_event)1;
+  assert_int_equal(pare_launch_conv2d_f32(rt, &a, &ev, &err), PARE_OK);
+  assert_null(ev);
+  rt->cl->clReleaseMemObject(buf);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_fixed_shapes),
+      cmocka_unit_test(test_random_shapes),
+      cmocka_unit_test(test_errors),
+  };
+  return cmocka_run_group_tests_name("conv2d_f32", tests, setup, teardown);
+}
