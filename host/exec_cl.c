@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "host/exec_cl.h"
+#include "host/launch/conv2d_f32.h"
 #include "host/launch/launch.h"
 
 typedef struct cl_value {
@@ -18,13 +19,18 @@ typedef struct cl_state {
   pare_cl_runtime *rt;
   cl_value *v; /* one per graph value */
   int n;
+  cl_mem scratch; /* grown as convolutions need */
+  size_t scratch_bytes;
+  int *fused_act; /* per node: the activation node fused into it, or -1 */
 } cl_state;
 
 static void state_free(void *s) {
   cl_state *st = s;
   for (int i = 0; i < st->n; i++)
     if (st->v[i].mem) st->rt->cl->clReleaseMemObject(st->v[i].mem);
+  if (st->scratch) st->rt->cl->clReleaseMemObject(st->scratch);
   free(st->v);
+  free(st->fused_act);
   free(st);
 }
 
@@ -59,6 +65,12 @@ int pare_exec_cl_supports(const pare_graph *g, const pare_node *n) {
   case PARE_OP_MATMUL: {
     const pare_value *b = input_value(g, n, 1);
     return b && b->rank == 2;
+  }
+  case PARE_OP_CONV: {
+    /* 2-D, with constant weights (and bias). */
+    const pare_value *w = input_value(g, n, 1), *b = input_value(g, n, 2);
+    return w && w->rank == 4 && w->kind == PARE_VALUE_CONSTANT &&
+           (!b || b->kind == PARE_VALUE_CONSTANT);
   }
   default: return 0;
   }
@@ -168,6 +180,99 @@ static pare_status run_gemm(pare_plan *p, cl_state *s, const pare_node *n, pare_
   return pare_launch_gemm_f32(s->rt, &g, NULL, err);
 }
 
+/* The activation a Conv can fuse: Relu, or Clip with constant bounds. */
+static int fusable_act(const pare_graph *g, const pare_node *a, float *lo, float *hi) {
+  if (a->op == PARE_OP_RELU) return PARE_CONV2D_ACT_RELU;
+  if (a->op != PARE_OP_CLIP) return -1;
+  *lo = pare_node_attr_float(a, "min", -3.402823466e38f);
+  *hi = pare_node_attr_float(a, "max", 3.402823466e38f);
+  for (int k = 1; k <= 2 && k < a->n_inputs; k++) {
+    if (a->inputs[k] < 0) continue;
+    const pare_value *v = &g->values[a->inputs[k]];
+    if (v->kind != PARE_VALUE_CONSTANT || v->dtype != PARE_DT_F32 || pare_value_numel(v) != 1)
+      return -1;
+    *(k == 1 ? lo : hi) = *(const float *)v->data;
+  }
+  return PARE_CONV2D_ACT_CLIP;
+}
+
+/* For every Conv whose output feeds only a fusable activation (and is not
+ * a graph output), the index of that activation node; else -1. */
+static void find_fusions(const pare_graph *g, int *fused) {
+  for (int i = 0; i < g->n_nodes; i++) fused[i] = -1;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const pare_node *n = &g->nodes[i];
+    if (n->op != PARE_OP_CONV || n->n_outputs < 1 || n->outputs[0] < 0) continue;
+    int y = n->outputs[0], reader = -1, count = 0;
+    for (int k = 0; k < g->n_outputs; k++) count += g->outputs[k] == y;
+    for (int j = 0; j < g->n_nodes; j++)
+      for (int k = 0; k < g->nodes[j].n_inputs; k++)
+        if (g->nodes[j].inputs[k] == y) reader = j, count++;
+    float lo, hi;
+    if (count == 1 && reader > i && g->nodes[reader].inputs[0] == y &&
+        fusable_act(g, &g->nodes[reader], &lo, &hi) >= 0)
+      fused[i] = reader;
+  }
+}
+
+static pare_status run_conv(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  const pare_graph *g = p->graph;
+  const pare_node *n = &g->nodes[idx];
+  pare_tensor *in[3] = {NULL, NULL, NULL}, *out[1];
+  for (int k = 0; k < n->n_inputs && k < 3; k++)
+    in[k] = n->inputs[k] >= 0 ? &p->values[n->inputs[k]] : NULL;
+  out[0] = &p->values[n->outputs[0]];
+  pare_op_ctx ctx = {g, n, in, n->n_inputs < 3 ? n->n_inputs : 3, out, 1, err};
+  pare_ref_conv_params cp;
+  pare_status st = pare_op_conv_params(&ctx, &cp);
+  if (st != PARE_OK) return st;
+  const pare_tensor *x = in[0], *w = in[1];
+  if (x->rank != 4) return pare_error_set(err, PARE_ERR_UNSUPPORTED, "node '%s': not 2-D", n->name);
+  int64_t ks[2] = {w->dims[2], w->dims[3]}, od[2], pads[4];
+  if (cp.win.kernel[0] == 0) cp.win.kernel[0] = ks[0], cp.win.kernel[1] = ks[1];
+  if (pare_ref_window_out_dims(&cp.win, x->dims + 2, 0, od, pads) != PARE_REF_OK)
+    return pare_error_set(err, PARE_ERR_FORMAT, "node '%s' (Conv): the window does not fit",
+                          n->name);
+  /* The fused activation writes straight into its own output value. */
+  int act_node = s->fused_act[idx], y = n->outputs[0];
+  pare_conv2d_f32_args a;
+  memset(&a, 0, sizeof a);
+  a.act = PARE_CONV2D_ACT_NONE;
+  if (act_node >= 0) {
+    a.act = fusable_act(g, &g->nodes[act_node], &a.act_min, &a.act_max);
+    y = g->nodes[act_node].outputs[0];
+  }
+  a.n = (size_t)x->dims[0], a.c = (size_t)x->dims[1], a.h = (size_t)x->dims[2];
+  a.w = (size_t)x->dims[3];
+  a.m = (size_t)w->dims[0], a.kh = (size_t)ks[0], a.kw = (size_t)ks[1];
+  a.group = (size_t)cp.group;
+  a.stride_h = (size_t)cp.win.strides[0], a.stride_w = (size_t)cp.win.strides[1];
+  a.dil_h = (size_t)cp.win.dilations[0], a.dil_w = (size_t)cp.win.dilations[1];
+  a.pad_top = (size_t)pads[0], a.pad_left = (size_t)pads[1];
+  a.pad_bottom = (size_t)pads[2], a.pad_right = (size_t)pads[3];
+  a.oh = (size_t)od[0], a.ow = (size_t)od[1];
+  st = out_buffer(p, s, y, err);
+  if (st == PARE_OK) st = to_device(p, s, n->inputs[0], err);
+  if (st == PARE_OK) st = to_device(p, s, n->inputs[1], err);
+  if (st == PARE_OK && in[2]) st = to_device(p, s, n->inputs[2], err);
+  if (st != PARE_OK) return st;
+  a.x = s->v[n->inputs[0]].mem;
+  a.weight = s->v[n->inputs[1]].mem;
+  a.bias = in[2] ? s->v[n->inputs[2]].mem : NULL;
+  a.y = s->v[y].mem;
+  size_t need = pare_conv2d_f32_scratch_bytes(s->rt, &a);
+  if (need > s->scratch_bytes) {
+    if (s->scratch) s->rt->cl->clReleaseMemObject(s->scratch);
+    s->scratch = NULL;
+    s->scratch_bytes = 0;
+    st = pare_cl_buffer(s->rt, CL_MEM_READ_WRITE, need, NULL, &s->scratch, err);
+    if (st != PARE_OK) return st;
+    s->scratch_bytes = need;
+  }
+  a.scratch = need ? s->scratch : NULL;
+  return pare_launch_conv2d_f32(s->rt, &a, NULL, err);
+}
+
 /* Output shares the input's buffer: a view with another shape. */
 static pare_status run_alias(pare_plan *p, cl_state *s, const pare_node *n, pare_error *err) {
   int x = n->inputs[0], y = n->outputs[0];
@@ -227,8 +332,11 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
     }
     s->rt = rt;
     s->n = g->n_values;
+    s->fused_act = malloc(sizeof(int) * (size_t)(g->n_nodes + 1));
     p->device = s;
     p->device_free = state_free;
+    if (!s->fused_act) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    find_fusions(g, s->fused_act);
   }
   /* Constants and folded values stay on the device between runs; the
    * rest is produced anew. */
@@ -255,18 +363,23 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
     s->v[v].host_valid = 1;
   }
   pare_status st = PARE_OK;
+  char *skip = calloc((size_t)g->n_nodes + 1, 1);
+  if (!skip) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) {
-    if (p->node_folded[i]) continue;
+    if (p->node_folded[i] || skip[i]) continue;
     const pare_node *n = &g->nodes[i];
-    if (pare_exec_cl_supports(g, n)) {
-      if (is_alias_op(n->op))
-        st = run_alias(p, s, n, err);
-      else
-        st = run_gemm(p, s, n, err);
-    } else {
+    if (!pare_exec_cl_supports(g, n)) {
       st = run_reference_node(p, s, i, err);
+    } else if (is_alias_op(n->op)) {
+      st = run_alias(p, s, n, err);
+    } else if (n->op == PARE_OP_CONV) {
+      st = run_conv(p, s, i, err);
+      if (s->fused_act[i] >= 0) skip[s->fused_act[i]] = 1;
+    } else {
+      st = run_gemm(p, s, n, err);
     }
   }
+  free(skip);
   for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) {
     int v = g->outputs[i];
     st = to_host(p, s, v, err);

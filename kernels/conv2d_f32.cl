@@ -16,17 +16,20 @@
  *    activation (in place when NB == 1). 1x1 stride-1 unpadded convolutions
  *    skip im2col: x itself is the patch matrix of each image.
  *
- *  - direct: conv2d_direct, for convolutions with a short reduction per
- *    output (depthwise, group == C): one work-item walks `rows` output rows
- *    of one (n, m) plane in register vectors of CONV_VW outputs along ow,
- *    with vector loads of input rows where the window lies inside the input
- *    (stride 1) and clamped gathers elsewhere; bias and activation fused.
+ *  - direct: conv2d_direct, for convolutions with one or two output
+ *    channels per group (depthwise), where a GEMM register tile has no
+ *    weights to share and im2col only adds traffic: one work-item walks
+ *    `rows` output rows of one (n, m) plane in register vectors of CONV_VW
+ *    outputs along ow, with vector loads of input rows (stride 1) where the
+ *    window lies inside the input, and guarded scalar code for the few
+ *    columns that reach into the pads; bias and activation fused.
  *
  * Variants (-D): CONV_ACT 0 none, 1 relu (max(v, 0)), 2 clip to [lo, hi]
- * (lo and hi are kernel arguments); NaN passes through both. CONV_VW: vector width of conv2d_direct and conv2d_epilogue (1, 2, 4,
- * 8 or 16). All indices are int: the host refuses buffers past 2^31
+ * (lo and hi are kernel arguments); NaN passes through both. CONV_VW: vector width of conv2d_direct
+ * and conv2d_epilogue (1, 2, 4, 8 or 16). All indices are int: the host refuses buffers past 2^31
  * elements. The bias is a run-time flag (has_bias; bias is then [M]), so
- * one program serves convolutions with and without it. No load ever leaves the x, w, bias or scratch buffers.
+ * one program serves convolutions with and without it. No load ever leaves the x, w, bias or
+ * scratch buffers.
  */
 
 #ifndef CONV_ACT
@@ -36,19 +39,19 @@
 #define CONV_VW 16
 #endif
 
-#define CONV_INLINE inline __attribute__((always_inline))
+#define CONV_INLINE     inline __attribute__((always_inline))
 #define CONV_CAT_(a, b) a##b
-#define CONV_CAT(a, b) CONV_CAT_(a, b)
+#define CONV_CAT(a, b)  CONV_CAT_(a, b)
 
 #if CONV_VW == 1
-#define CONV_VEC float
-#define CONV_IVEC int
-#define CONV_VLOAD(p) (*(p))
+#define CONV_VEC          float
+#define CONV_IVEC         int
+#define CONV_VLOAD(p)     (*(p))
 #define CONV_VSTORE(v, p) (*(p) = (v))
 #else
-#define CONV_VEC CONV_CAT(float, CONV_VW)
-#define CONV_IVEC CONV_CAT(int, CONV_VW)
-#define CONV_VLOAD(p) CONV_CAT(vload, CONV_VW)(0, (p))
+#define CONV_VEC          CONV_CAT(float, CONV_VW)
+#define CONV_IVEC         CONV_CAT(int, CONV_VW)
+#define CONV_VLOAD(p)     CONV_CAT(vload, CONV_VW)(0, (p))
 #define CONV_VSTORE(v, p) CONV_CAT(vstore, CONV_VW)((v), 0, (p))
 #endif
 
@@ -86,11 +89,10 @@ CONV_INLINE CONV_VEC conv_actv(CONV_VEC v, const float lo, const float hi) {
  * image j and its b-th block of `rows` output rows; global id 0 is the
  * patch row r = (c*KH + kh)*KW + kw over all C channels):
  *   col[r * (NB*OH*OW) + j*OH*OW + oh*OW + ow] = x[n0+j, c, ih, iw] or 0. */
-__kernel void conv2d_im2col(__global const float *x, __global float *col, const int C,
-                            const int H, const int W, const int KH, const int KW, const int SH,
-                            const int SW, const int DH, const int DW, const int PT, const int PL,
-                            const int OH, const int OW, const int n0, const int NB,
-                            const int rows) {
+__kernel void conv2d_im2col(__global const float *x, __global float *col, const int C, const int H,
+                            const int W, const int KH, const int KW, const int SH, const int SW,
+                            const int DH, const int DW, const int PT, const int PL, const int OH,
+                            const int OW, const int n0, const int NB, const int rows) {
   const int r = (int)get_global_id(0);
   const int jb = (int)get_global_id(1);
   const int blocks = (OH + rows - 1) / rows;
@@ -135,8 +137,8 @@ __kernel void conv2d_im2col(__global const float *x, __global float *col, const 
  * each element is read and then written by the same work-item. */
 __kernel void conv2d_epilogue(__global const float *src, const int src_off, const int ld,
                               __global float *y, const int y_off, __global const float *bias,
-                              const int has_bias, const int M, const int P, const int NB, const float lo,
-                              const float hi) {
+                              const int has_bias, const int M, const int P, const int NB,
+                              const float lo, const float hi) {
   const int m = (int)get_global_id(0);
   const int j = (int)get_global_id(1);
   if (m >= M || j >= NB) return;
@@ -153,38 +155,58 @@ __kernel void conv2d_epilogue(__global const float *src, const int src_off, cons
   for (; p < P; ++p) d[p] = conv_act1(s[p] + b, lo, hi);
 }
 
-/* CONV_VW input values row[iw0 + i*SW], 0 outside [0, W). */
-CONV_INLINE CONV_VEC conv_load_row(__global const float *row, const int iw0, const int SW,
-                                   const int W) {
-#if CONV_VW > 1
-  if (SW == 1 && iw0 >= 0 && iw0 + CONV_VW <= W) return CONV_VLOAD(row + iw0);
-#endif
+/* CONV_VW input values row[iw0 + i*SW], all inside the row. */
+CONV_INLINE CONV_VEC conv_load_row(__global const float *row, const int iw0, const int SW) {
+#if CONV_VW == 1
+  (void)SW;
+  return row[iw0];
+#else
+  if (SW == 1) return CONV_VLOAD(row + iw0);
   float t[CONV_VW];
 #pragma unroll
-  for (int i = 0; i < CONV_VW; ++i) {
-    const int iw = iw0 + i * SW;
-    const float v = row[clamp(iw, 0, W - 1)];
-    t[i] = (iw >= 0 && iw < W) ? v : 0.0f;
-  }
-#if CONV_VW == 1
-  return t[0];
-#else
+  for (int i = 0; i < CONV_VW; ++i) t[i] = row[iw0 + i * SW];
   return CONV_VLOAD(t);
 #endif
 }
 
+/* One output y[oh, ow] of the direct kernel, with bounds checks on every
+ * tap (for the columns whose window reaches into the left or right pad). */
+CONV_INLINE float conv_direct_one(__global const float *xg, __global const float *wm, const int CG,
+                                  const int H, const int W, const int KH, const int KW,
+                                  const int SH, const int SW, const int DH, const int DW,
+                                  const int PT, const int PL, const int oh, const int ow) {
+  float acc = 0.0f;
+  for (int c = 0; c < CG; ++c) {
+    for (int kh = 0; kh < KH; ++kh) {
+      const int ih = oh * SH + kh * DH - PT;
+      if (ih < 0 || ih >= H) continue;
+      __global const float *row = xg + (c * H + ih) * W;
+      __global const float *wk = wm + (c * KH + kh) * KW;
+      for (int kw = 0; kw < KW; ++kw) {
+        const int iw = ow * SW + kw * DW - PL;
+        if (iw >= 0 && iw < W) acc = fma(wk[kw], row[iw], acc);
+      }
+    }
+  }
+  return acc;
+}
+
 /* Direct convolution: global id 0 is the block of `rows` output rows, id 1
- * is n*M + m. Each output vector of CONV_VW columns accumulates over the
- * CG*KH*KW taps with fma in (c, kh, kw) order; a last vector that would
- * stick out past OW is shifted back to end at OW (recomputing a few
- * outputs), or stored element-wise when OW < CONV_VW. */
+ * is n*M + m. The output columns [ia, ib) whose whole window lies inside
+ * the input row are computed in vectors of CONV_VW columns with unguarded
+ * (vector, for stride 1) loads, accumulating over the CG*KH*KW taps with
+ * fma in (c, kh, kw) order; a last vector that would stick out past ib is
+ * shifted back to end at ib (recomputing a few outputs). The other columns
+ * (and all of them when the interior is narrower than CONV_VW) are computed
+ * one by one with guarded loads. Rows of the window above or below the
+ * input are skipped. */
 __kernel void conv2d_direct(__global const float *x, __global const float *w,
                             __global const float *bias, const int has_bias, __global float *y,
-                            const int N,
-                            const int C, const int H, const int W, const int M, const int KH,
-                            const int KW, const int SH, const int SW, const int DH, const int DW,
-                            const int PT, const int PL, const int OH, const int OW, const int CG,
-                            const int MG, const int rows, const float lo, const float hi) {
+                            const int N, const int C, const int H, const int W, const int M,
+                            const int KH, const int KW, const int SH, const int SW, const int DH,
+                            const int DW, const int PT, const int PL, const int OH, const int OW,
+                            const int CG, const int MG, const int rows, const float lo,
+                            const float hi) {
   const int blk = (int)get_global_id(0);
   const int nm = (int)get_global_id(1);
   const int oh_begin = blk * rows;
@@ -195,39 +217,35 @@ __kernel void conv2d_direct(__global const float *x, __global const float *w,
   __global const float *wm = w + m * CG * KH * KW;
   __global float *ym = y + nm * OH * OW;
   const float b = has_bias ? bias[m] : 0.0f;
-  const int full = OW >= CONV_VW;
+
+  /* Interior columns: ow*SW - PL >= 0 and ow*SW + (KW-1)*DW - PL <= W-1. */
+  const int ia = min((PL + SW - 1) / SW, OW);
+  const int last = W - 1 + PL - (KW - 1) * DW;
+  const int ib = last < 0 ? ia : clamp(last / SW + 1, ia, OW);
+  const int vec_end = ib - ia >= CONV_VW ? ib : ia; /* vectors cover [ia, vec_end) */
 
   for (int oh = oh_begin; oh < oh_end; ++oh) {
     __global float *yrow = ym + oh * OW;
-    for (int own = 0; own < OW; own += CONV_VW) {
-      const int ow0 = (full && own + CONV_VW > OW) ? OW - CONV_VW : own;
+    for (int ow = 0; ow < OW; ++ow) {
+      if (ow == ia) ow = vec_end;
+      if (ow >= OW) break;
+      const float v = conv_direct_one(xg, wm, CG, H, W, KH, KW, SH, SW, DH, DW, PT, PL, oh, ow);
+      yrow[ow] = conv_act1(v + b, lo, hi);
+    }
+    for (int own = ia; own < vec_end; own += CONV_VW) {
+      const int ow0 = min(own, vec_end - CONV_VW);
       CONV_VEC acc = (CONV_VEC)(0.0f);
       for (int c = 0; c < CG; ++c) {
-        __global const float *xc = xg + c * H * W;
-        __global const float *wc = wm + c * KH * KW;
         for (int kh = 0; kh < KH; ++kh) {
           const int ih = oh * SH + kh * DH - PT;
           if (ih < 0 || ih >= H) continue;
-          __global const float *row = xc + ih * W;
-          __global const float *wk = wc + kh * KW;
-          for (int kw = 0; kw < KW; ++kw) {
-            const CONV_VEC v = conv_load_row(row, ow0 * SW + kw * DW - PL, SW, W);
-            acc = fma((CONV_VEC)(wk[kw]), v, acc);
-          }
+          __global const float *row = xg + (c * H + ih) * W + ow0 * SW - PL;
+          __global const float *wk = wm + (c * KH + kh) * KW;
+          for (int kw = 0; kw < KW; ++kw)
+            acc = fma((CONV_VEC)(wk[kw]), conv_load_row(row, kw * DW, SW), acc);
         }
       }
-      acc = conv_actv(acc + (CONV_VEC)(b), lo, hi);
-      if (full) {
-        CONV_VSTORE(acc, yrow + ow0);
-      } else {
-        float t[CONV_VW];
-#if CONV_VW == 1
-        t[0] = acc;
-#else
-        CONV_VSTORE(acc, t);
-#endif
-        for (int i = 0; i < OW - ow0 && i < CONV_VW; ++i) yrow[ow0 + i] = t[i];
-      }
+      CONV_VSTORE(conv_actv(acc + (CONV_VEC)(b), lo, hi), yrow + ow0);
     }
   }
 }

@@ -5,6 +5,7 @@
 #define PARE_ENGINE_EXEC_H
 
 #include "engine/graph/graph.h"
+#include "engine/ref/ops.h"
 
 typedef struct pare_tensor {
   pare_dtype dtype;
@@ -41,6 +42,9 @@ typedef struct pare_op_impl {
   pare_op_shape_fn shape;
   pare_op_run_fn run;
 } pare_op_impl;
+
+/* Conv's window, groups and pads from the node's attributes and inputs. */
+pare_status pare_op_conv_params(pare_op_ctx *ctx, pare_ref_conv_params *p);
 
 /* 1 when input `slot` of op decides output shapes (Reshape's shape,
  * Resize's scales and sizes, Slice's starts...): its value must be known

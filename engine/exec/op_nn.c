@@ -54,7 +54,7 @@ static pare_status f32_inputs(pare_op_ctx *ctx, int min, int max) {
 
 /* ---- Conv ---------------------------------------------------------- */
 
-static pare_status conv_params(pare_op_ctx *ctx, pare_ref_conv_params *p) {
+pare_status pare_op_conv_params(pare_op_ctx *ctx, pare_ref_conv_params *p) {
   pare_status st = f32_inputs(ctx, 2, 3);
   if (st != PARE_OK) return st;
   int ns = ctx->in[0]->rank - 2;
@@ -69,7 +69,7 @@ static pare_status conv_params(pare_op_ctx *ctx, pare_ref_conv_params *p) {
 
 static pare_status conv_shape(pare_op_ctx *ctx) {
   pare_ref_conv_params p;
-  pare_status st = conv_params(ctx, &p);
+  pare_status st = pare_op_conv_params(ctx, &p);
   if (st != PARE_OK) return st;
   int64_t dims[PARE_MAX_RANK];
   const pare_tensor *b = ctx->n_in > 2 ? ctx->in[2] : NULL;
@@ -84,7 +84,7 @@ static pare_status conv_shape(pare_op_ctx *ctx) {
 
 static pare_status conv_run(pare_op_ctx *ctx) {
   pare_ref_conv_params p;
-  pare_status st = conv_params(ctx, &p);
+  pare_status st = pare_op_conv_params(ctx, &p);
   if (st != PARE_OK) return st;
   const pare_tensor *b = ctx->n_in > 2 ? ctx->in[2] : NULL;
   int64_t dims[PARE_MAX_RANK];

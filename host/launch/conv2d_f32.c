@@ -5,10 +5,11 @@
  * Profile parameters (fallbacks are the values measured on PoCL 3.1 on a
  * 2-core Zen 4 for CPU devices, and reasoned starting points for GPUs):
  *   conv2d_f32.direct_max_k  direct kernel when C/group·kh·kw <= this ...
- *   conv2d_f32.direct_max_mg ... or when M/group <= this (depthwise)
+ *   conv2d_f32.direct_max_mg ... or when M/group <= this (depthwise: the
+ *                            GEMM's register tile gains nothing there)
  *   conv2d_f32.vw            vector width of the direct and epilogue kernels
  *   conv2d_f32.rows          output rows per work-item of im2col and direct
- *                            (0: the whole plane)
+ *                            (0: whole planes, split up to ~64 work-items)
  *   conv2d_f32.wg            work-group size along dimension 0 (0: let the
  *                            driver choose; 1: single-item groups, which PoCL
  *                            spreads over the cores)
@@ -29,8 +30,18 @@ typedef struct conv_plan {
   size_t nb;              /* images per im2col chunk */
   size_t col_elems;       /* patch matrix of one chunk */
   size_t ybuf_elems;      /* GEMM output of a chunk when nb > 1 */
-  int vw, rows, wg;
+  int vw, rows, wg;       /* rows 0: whole planes, split while work-items are few */
 } conv_plan;
+
+/* Output rows per work-item for `items` (image, channel) planes of oh rows:
+ * the profile's value, or whole planes split into blocks until there are
+ * about 64 work-items (enough for every core of a CPU). */
+static size_t rows_for(const conv_plan *pl, size_t oh, size_t items) {
+  if (pl->rows > 0) return (size_t)pl->rows;
+  size_t blocks = items >= 64 ? 1 : (64 + items - 1) / items;
+  if (blocks > oh) blocks = oh;
+  return (oh + blocks - 1) / blocks;
+}
 
 static int is_pow2_vw(int v) { return v == 1 || v == 2 || v == 4 || v == 8 || v == 16; }
 
@@ -46,11 +57,11 @@ static void make_plan(pare_cl_runtime *rt, const pare_conv2d_f32_args *a, conv_p
   pl->vw = pare_profile_int(prof, "conv2d_f32.vw", cpu ? 16 : 4);
   pl->rows = pare_profile_int(prof, "conv2d_f32.rows", cpu ? 0 : 1);
   pl->wg = pare_profile_int(prof, "conv2d_f32.wg", cpu ? 1 : 0);
-  int direct_max_k = pare_profile_int(prof, "conv2d_f32.direct_max_k", 9);
+  int direct_max_k = pare_profile_int(prof, "conv2d_f32.direct_max_k", 0);
   int direct_max_mg = pare_profile_int(prof, "conv2d_f32.direct_max_mg", 2);
   int batch_cols = pare_profile_int(prof, "conv2d_f32.batch_cols", 2048);
   int scratch_mb = pare_profile_int(prof, "conv2d_f32.scratch_mb", 64);
-  if (pl->rows <= 0 || (size_t)pl->rows > a->oh) pl->rows = (int)a->oh;
+  if (pl->rows > 0 && (size_t)pl->rows > a->oh) pl->rows = (int)a->oh;
 
   if (pl->kred <= (size_t)(direct_max_k > 0 ? direct_max_k : 0) ||
       pl->mg <= (size_t)(direct_max_mg > 0 ? direct_max_mg : 0)) {
@@ -66,7 +77,8 @@ static void make_plan(pare_cl_runtime *rt, const pare_conv2d_f32_args *a, conv_p
   pl->path = PATH_IM2COL;
   pl->nb = 1;
   if (small && a->n > 1) {
-    size_t limit = (size_t)(scratch_mb > 0 ? scratch_mb : 1) << 20;
+    /* Below 2 GiB, so every scratch offset fits an int. */
+    size_t limit = (size_t)(scratch_mb < 1 ? 1 : scratch_mb > 2047 ? 2047 : scratch_mb) << 20;
     size_t per_image = (a->c * a->kh * a->kw + a->m) * pl->p * sizeof(float);
     pl->nb = per_image ? limit / per_image : a->n;
     if (pl->nb > a->n) pl->nb = a->n;
@@ -89,9 +101,9 @@ static pare_status check_args(const pare_conv2d_f32_args *a, const char *shape, 
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "conv2d_f32 (%s): empty input", shape);
   /* Every size below 2^31 (as ints in the kernels), products included. */
   const size_t lim = INT_MAX;
-  size_t dims[] = {a->n,     a->c,     a->h,       a->w,        a->m,         a->kh,
-                   a->kw,    a->group, a->stride_h, a->stride_w, a->dil_h,     a->dil_w,
-                   a->pad_top, a->pad_left, a->pad_bottom, a->pad_right, a->oh, a->ow};
+  size_t dims[] = {a->n,       a->c,        a->h,          a->w,         a->m,     a->kh,
+                   a->kw,      a->group,    a->stride_h,   a->stride_w,  a->dil_h, a->dil_w,
+                   a->pad_top, a->pad_left, a->pad_bottom, a->pad_right, a->oh,    a->ow};
   for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
     if (dims[i] > (1u << 20) && i != 0)
       return pare_error_set(err, PARE_ERR_UNSUPPORTED, "conv2d_f32 (%s): a size beyond 2^20",
@@ -184,15 +196,16 @@ static pare_status run_plan(conv_run *r, const pare_conv2d_f32_args *a, const co
   cl_int DH = (cl_int)a->dil_h, DW = (cl_int)a->dil_w;
   cl_int PT = (cl_int)a->pad_top, PL = (cl_int)a->pad_left;
   cl_int OH = (cl_int)a->oh, OW = (cl_int)a->ow, P = (cl_int)pl->p;
-  cl_int CG = (cl_int)pl->cg, MG = (cl_int)pl->mg, rows = pl->rows;
+  cl_int CG = (cl_int)pl->cg, MG = (cl_int)pl->mg;
   cl_int has_bias = a->bias != NULL;
   cl_mem bias = a->bias ? a->bias : a->weight; /* never read without has_bias */
   float lo = a->act_min, hi = a->act_max;
-  size_t blocks = (a->oh + (size_t)rows - 1) / (size_t)rows;
   pare_status st;
   cl_kernel k;
 
   if (pl->path == PATH_DIRECT) {
+    cl_int rows = (cl_int)rows_for(pl, a->oh, a->n * a->m);
+    size_t blocks = (a->oh + (size_t)rows - 1) / (size_t)rows;
     st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, defines, "conv2d_direct", &k, err);
     if (st != PARE_OK) return st;
     conv_arg args[] = {{sizeof(cl_mem), &a->x}, {sizeof(cl_mem), &a->weight},
@@ -208,8 +221,8 @@ static pare_status run_plan(conv_run *r, const pare_conv2d_f32_args *a, const co
                        {sizeof CG, &CG},        {sizeof MG, &MG},
                        {sizeof rows, &rows},    {sizeof lo, &lo},
                        {sizeof hi, &hi}};
-    st = launch(r, k, "conv2d_direct", args, sizeof args / sizeof args[0], blocks, a->n * a->m,
-                err);
+    st =
+        launch(r, k, "conv2d_direct", args, sizeof args / sizeof args[0], blocks, a->n * a->m, err);
     rt->cl->clReleaseKernel(k);
     return st;
   }
@@ -228,6 +241,8 @@ static pare_status run_plan(conv_run *r, const pare_conv2d_f32_args *a, const co
     }
   }
   size_t nb = pl->path == PATH_IM2COL ? pl->nb : 1;
+  cl_int rows = (cl_int)rows_for(pl, a->oh, a->c * a->kh * a->kw * nb);
+  size_t blocks = (a->oh + (size_t)rows - 1) / (size_t)rows;
   st = PARE_OK;
   for (size_t n0 = 0; n0 < a->n && st == PARE_OK; n0 += nb) {
     size_t cnb = a->n - n0 < nb ? a->n - n0 : nb;
@@ -279,12 +294,18 @@ static pare_status run_plan(conv_run *r, const pare_conv2d_f32_args *a, const co
       cl_mem src = cnb > 1 ? a->scratch : a->y;
       cl_int src_off = cnb > 1 ? (cl_int)pl->col_elems : (cl_int)(n0 * a->m * pl->p);
       cl_int y_off = (cl_int)(n0 * a->m * pl->p), ldi = (cl_int)cld;
-      conv_arg args[] = {{sizeof(cl_mem), &src}, {sizeof src_off, &src_off},
-                         {sizeof ldi, &ldi},     {sizeof(cl_mem), &a->y},
-                         {sizeof y_off, &y_off}, {sizeof(cl_mem), &bias},
-                         {sizeof has_bias, &has_bias}, {sizeof M, &M},
-                         {sizeof P, &P},         {sizeof NB, &NB},
-                         {sizeof lo, &lo},       {sizeof hi, &hi}};
+      conv_arg args[] = {{sizeof(cl_mem), &src},
+                         {sizeof src_off, &src_off},
+                         {sizeof ldi, &ldi},
+                         {sizeof(cl_mem), &a->y},
+                         {sizeof y_off, &y_off},
+                         {sizeof(cl_mem), &bias},
+                         {sizeof has_bias, &has_bias},
+                         {sizeof M, &M},
+                         {sizeof P, &P},
+                         {sizeof NB, &NB},
+                         {sizeof lo, &lo},
+                         {sizeof hi, &hi}};
       st = launch(r, kepi, "conv2d_epilogue", args, sizeof args / sizeof args[0], a->m, cnb, err);
     }
   }
@@ -303,10 +324,10 @@ pare_status pare_launch_conv2d_f32(pare_cl_runtime *rt, const pare_conv2d_f32_ar
   if (a->n == 0 || a->m == 0) return PARE_OK;
   conv_plan pl;
   make_plan(rt, a, &pl);
-  if (!is_pow2_vw(pl.vw) || pl.wg < 0)
+  if (!is_pow2_vw(pl.vw) || pl.wg < 0 || pl.rows < 0)
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
-                          "profile %s: bad conv2d_f32 vw %d or wg %d", rt->profile->name, pl.vw,
-                          pl.wg);
+                          "profile %s: bad conv2d_f32 vw %d, wg %d or rows %d", rt->profile->name,
+                          pl.vw, pl.wg, pl.rows);
   if (pl.col_elems + pl.ybuf_elems > 0 && !a->scratch)
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "conv2d_f32 (%s): needs %zu bytes of scratch, got none", shape,

@@ -83,12 +83,10 @@ static void check_case(test_rng *r, const conv_case *cc) {
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, ny * 4, got, &by, &err), PARE_OK);
   if (cc->bias)
     assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, cc->m * 4, b, &bb, &err), PARE_OK);
-  pare_conv2d_f32_args a = {cc->n,  cc->c,  cc->h,  cc->w,  cc->m,
-                            cc->kh, cc->kw, cc->group, cc->sh, cc->sw,
-                            cc->dh, cc->dw, cc->pt, cc->pl, cc->pb,
-                            cc->pr, (size_t)yd[2], (size_t)yd[3], bx, bw,
-                            bb,     by,     cc->act, lo, hi,
-                            NULL};
+  pare_conv2d_f32_args a = {
+      cc->n,  cc->c,  cc->h,  cc->w,  cc->m,   cc->kh, cc->kw, cc->group,     cc->sh,
+      cc->sw, cc->dh, cc->dw, cc->pt, cc->pl,  cc->pb, cc->pr, (size_t)yd[2], (size_t)yd[3],
+      bx,     bw,     bb,     by,     cc->act, lo,     hi,     NULL};
   size_t scratch = pare_conv2d_f32_scratch_bytes(rt, &a);
   if (scratch) {
     assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, scratch, NULL, &bs, &err), PARE_OK);
@@ -122,8 +120,8 @@ static void test_fixed_shapes(void **state) {
   (void)state;
   static const conv_case cases[] = {
       /* n  c   h   w   m  kh kw g sh sw dh dw pt pl pb pr bias act */
-      {1, 3, 13, 17, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},     /* im2col, 1 image */
-      {3, 3, 13, 17, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},     /* im2col, 3 per chunk */
+      {1, 3, 13, 17, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},    /* im2col, 1 image */
+      {3, 3, 13, 17, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},    /* im2col, 3 per chunk */
       {3, 17, 13, 17, 7, 5, 5, 1, 2, 3, 1, 1, 2, 1, 0, 3, 0, 2},   /* strides, asym pads */
       {1, 32, 9, 11, 32, 3, 3, 32, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* depthwise */
       {3, 32, 19, 37, 32, 3, 3, 32, 2, 2, 1, 1, 0, 1, 1, 0, 1, 2}, /* depthwise stride 2 */
@@ -196,8 +194,8 @@ static void test_errors(void **state) {
   pare_error err;
   cl_mem buf;
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 4096, NULL, &buf, &err), PARE_OK);
-  pare_conv2d_f32_args a = {1, 3, 8, 8, 4, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 8, 8,
-                            buf, buf, NULL, buf, 0, 0, 0, NULL};
+  pare_conv2d_f32_args a = {1, 3, 8, 8, 4, 3,   3,   2,    1,   1, 1, 1, 1,
+                            1, 1, 1, 8, 8, buf, buf, NULL, buf, 0, 0, 0, NULL};
   assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_INVALID_ARG);
   assert_non_null(strstr(err.text, "conv2d_f32"));
   assert_non_null(strstr(err.text, "x 1x3x8x8"));
