@@ -26,6 +26,7 @@
                                                       void *),                                 \
                                   void *, cl_int *))                                           \
   X(cl_int, clReleaseContext, (cl_context))                                                    \
+  X(cl_int, clRetainContext, (cl_context))                                                     \
   X(cl_command_queue, clCreateCommandQueue, (cl_context, cl_device_id,                         \
                                              cl_command_queue_properties, cl_int *))           \
   X(cl_int, clReleaseCommandQueue, (cl_command_queue))                                         \

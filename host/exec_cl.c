@@ -15,8 +15,14 @@ typedef struct cl_value {
   int host_valid; /* plan tensor's host data is current */
 } cl_value;
 
+/* Device state of one plan. It keeps the OpenCL context alive by itself,
+ * so a plan (or model) may outlive the pare_context it ran on; `rt` is
+ * used only during a run with that same runtime (checked by id). */
 typedef struct cl_state {
   pare_cl_runtime *rt;
+  uint64_t rt_id;
+  const pare_cl_api *cl;
+  cl_context context;
   cl_value *v; /* one per graph value */
   int n;
   cl_mem scratch; /* grown as convolutions need */
@@ -27,8 +33,9 @@ typedef struct cl_state {
 static void state_free(void *s) {
   cl_state *st = s;
   for (int i = 0; i < st->n; i++)
-    if (st->v[i].mem) st->rt->cl->clReleaseMemObject(st->v[i].mem);
-  if (st->scratch) st->rt->cl->clReleaseMemObject(st->scratch);
+    if (st->v[i].mem) st->cl->clReleaseMemObject(st->v[i].mem);
+  if (st->scratch) st->cl->clReleaseMemObject(st->scratch);
+  if (st->context) st->cl->clReleaseContext(st->context);
   free(st->v);
   free(st->fused_act);
   free(st);
@@ -319,10 +326,11 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "the model takes %d input(s), %d given",
                           g->n_inputs, n_inputs);
   cl_state *s = p->device;
-  if (s && s->rt != rt) {
+  if (s && s->rt_id != rt->id) {
     p->device_free(s);
     p->device = s = NULL;
   }
+  if (s) s->rt = rt;
   if (!s) {
     s = calloc(1, sizeof *s);
     if (s) s->v = calloc((size_t)g->n_values + 1, sizeof *s->v);
@@ -331,6 +339,10 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
       return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
     }
     s->rt = rt;
+    s->rt_id = rt->id;
+    s->cl = rt->cl;
+    s->context = rt->context;
+    rt->cl->clRetainContext(rt->context);
     s->n = g->n_values;
     s->fused_act = malloc(sizeof(int) * (size_t)(g->n_nodes + 1));
     p->device = s;

@@ -39,6 +39,11 @@ pare_status pare_cl_runtime_create(const pare_cl_runtime_options *opt, pare_cl_r
     return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   }
   pthread_mutex_init(&rt->lock, NULL);
+  static uint64_t next_id = 1;
+  static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&id_lock);
+  rt->id = next_id++;
+  pthread_mutex_unlock(&id_lock);
   rt->cl = cl;
   rt->platform = devs[pick].platform;
   rt->device = devs[pick].device;

@@ -18,6 +18,7 @@ typedef struct pare_rt_program {
 } pare_rt_program;
 
 typedef struct pare_cl_runtime {
+  uint64_t id; /* unique per runtime in this process */
   const pare_cl_api *cl;
   cl_platform_id platform;
   cl_device_id device;
