@@ -13,6 +13,7 @@ typedef struct pare_bench_opts {
   int reps;
   int ref_max_reps;   /* the reference is slow: at most this many timed runs */
   const char *shapes; /* bench-specific shape list, or NULL for the defaults */
+  const char *model;  /* models: the .onnx or .pare file */
 } pare_bench_opts;
 
 typedef struct pare_bench_timing {
@@ -32,6 +33,9 @@ void pare_bench_fill(float *x, size_t n, uint64_t seed);
 #define PARE_KERNEL(stem, summary) int pare_bench_##stem(pare_cl_runtime *rt, const pare_bench_opts *o);
 #include "kernels/kernels.def"
 #undef PARE_KERNEL
+
+/* Whole-model latency at batch 1 and 64, OpenCL vs reference. */
+int pare_bench_models(const pare_bench_opts *o, const char *path);
 
 int pare_bench_startup(pare_cl_runtime *rt, const pare_bench_opts *o, const char *self);
 /* The child side of the start-up bench (`pare-bench --startup-child DIR`). */

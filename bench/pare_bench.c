@@ -30,11 +30,13 @@ static void usage(FILE *f) {
              "  gemm_f32   fp32 GEMM: pare's kernel vs CLBlast vs the reference (alias: gemm)\n"
              "  <stem>     any kernel of kernels/kernels.def: pare's kernel vs its baseline\n"
              "  startup    session start with an empty vs a warm program cache\n"
+             "  models     whole-model latency, batch 1 and 64, OpenCL vs reference (--model)\n"
              "  all        every bench\n\n"
              "options:\n"
              "  --reps N       timed runs per case (default 7); the median is reported\n"
              "  --warmup N     untimed runs first (default 2)\n"
              "  --ref-reps N   timed runs of the slow reference (default 1)\n"
+             "  --model FILE   the model for `models` (.onnx or .pare)\n"
              "  --shapes S     GEMM shapes as M,N,K;M,N,K (default: 128..1024 square and\n"
              "                 64,3136,576;256,196,2304;64,10,1568)\n\n"
              "Rows are JSON lines on stdout; a summary goes to stderr.\n"
@@ -54,7 +56,7 @@ static int parse_int(const char *flag, const char *v, int lo, int *out) {
 
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "--startup-child")) return pare_bench_startup_child(argv[2]);
-  pare_bench_opts o = {2, 7, 1, NULL};
+  pare_bench_opts o = {2, 7, 1, NULL, NULL};
   const char *benches[8];
   int nb = 0;
   for (int i = 1; i < argc; i++) {
@@ -68,6 +70,12 @@ int main(int argc, char **argv) {
       if (!parse_int(a, i + 1 < argc ? argv[++i] : NULL, 0, &o.warmup)) return 2;
     } else if (!strcmp(a, "--ref-reps")) {
       if (!parse_int(a, i + 1 < argc ? argv[++i] : NULL, 0, &o.ref_max_reps)) return 2;
+    } else if (!strcmp(a, "--model")) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "pare-bench: --model needs a file\n");
+        return 2;
+      }
+      o.model = argv[++i];
     } else if (!strcmp(a, "--shapes")) {
       if (i + 1 >= argc) {
         fprintf(stderr, "pare-bench: --shapes needs a value\n");
@@ -78,7 +86,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "pare-bench: unknown option '%s' (see pare-bench --help)\n", a);
       return 2;
     } else if (find_bench(a) || !strcmp(a, "gemm") || !strcmp(a, "startup") ||
-               !strcmp(a, "all")) {
+               !strcmp(a, "models") || !strcmp(a, "all")) {
       if (nb < 8) benches[nb++] = a;
     } else {
       fprintf(stderr, "pare-bench: unknown bench '%s' (see pare-bench --help)\n", a);
@@ -108,6 +116,7 @@ int main(int argc, char **argv) {
       }
     if (!status && (all || !strcmp(b, "startup")))
       status = pare_bench_startup(rt, &o, "/proc/self/exe");
+    if (!status && (!strcmp(b, "models") || (all && o.model))) status = pare_bench_models(&o, o.model);
   }
   pare_cl_runtime_destroy(rt);
   return status;

@@ -81,7 +81,9 @@ pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t batch,
     }
     li->sparsity = li->params ? (double)zeros / (double)li->params : 0.0;
     li->macs = macs_of(g, p, n);
-    li->backend = on_opencl && pare_exec_cl_supports(g, n) ? "opencl" : "reference";
+    li->backend = p->node_folded[i]                          ? "folded"
+                  : on_opencl && pare_exec_cl_supports(p, n) ? "opencl"
+                                                             : "reference";
   }
   pare_plan_destroy(p);
   *layers = out;

@@ -50,9 +50,10 @@ static const pare_value *input_value(const pare_graph *g, const pare_node *n, in
   return k < n->n_inputs && n->inputs[k] >= 0 ? &g->values[n->inputs[k]] : NULL;
 }
 
-int pare_exec_cl_supports(const pare_graph *g, const pare_node *n) {
-  const pare_value *x = input_value(g, n, 0);
-  if (!x || x->dtype != PARE_DT_F32) return 0;
+int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
+  const pare_graph *g = p->graph;
+  if (n->n_inputs < 1 || n->inputs[0] < 0 || p->values[n->inputs[0]].dtype != PARE_DT_F32)
+    return 0;
   if (is_alias_op(n->op)) {
     /* Only the data output aliases (Dropout's mask runs on the reference). */
     for (int k = 1; k < n->n_outputs; k++)
@@ -380,7 +381,7 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
   for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) {
     if (p->node_folded[i] || skip[i]) continue;
     const pare_node *n = &g->nodes[i];
-    if (!pare_exec_cl_supports(g, n)) {
+    if (!pare_exec_cl_supports(p, n)) {
       st = run_reference_node(p, s, i, err);
     } else if (is_alias_op(n->op)) {
       st = run_alias(p, s, n, err);

@@ -99,8 +99,9 @@ void pare_plan_destroy(pare_plan *p);
 pare_status pare_plan_run_ref(pare_plan *p, const pare_tensor *inputs, int n_inputs,
                               pare_tensor *outputs, pare_error *err);
 
-/* 1 when the OpenCL executor has a kernel for this node (else the node
- * runs on the reference backend within an OpenCL run). */
-int pare_exec_cl_supports(const pare_graph *g, const pare_node *n);
+/* 1 when the OpenCL executor has a kernel for this node of the plan (else
+ * the node runs on the reference backend within an OpenCL run). */
+struct pare_plan;
+int pare_exec_cl_supports(const struct pare_plan *p, const pare_node *n);
 
 #endif

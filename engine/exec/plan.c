@@ -198,8 +198,8 @@ pare_status pare_plan_run_ref(pare_plan *p, const pare_tensor *inputs, int n_inp
 }
 
 #ifndef PARE_HAVE_OPENCL
-int pare_exec_cl_supports(const pare_graph *g, const pare_node *n) {
-  (void)g;
+int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
+  (void)p;
   (void)n;
   return 0;
 }

@@ -200,7 +200,8 @@ typedef struct pare_layer_info {
   uint64_t weight_bytes;       /* bytes of its constant inputs as stored */
   pare_dtype weight_dtype;     /* dtype of its first constant input, or UNDEFINED */
   double sparsity;             /* fraction of zeros among its constant inputs */
-  const char *backend;         /* "opencl" or "reference": where this node runs */
+  const char *backend; /* where it runs: "opencl", "reference", or "folded" (computed
+                        * once when the input shapes were bound) */
 } pare_layer_info;
 
 /* Describes every node for inputs with dynamic dimensions set to `batch`.

@@ -1,0 +1,97 @@
+/* pare-bench models: whole-model latency at batch 1 and 64 on the OpenCL
+ * backend and on the reference backend, in the same run; onnxruntime's
+ * figure for the same file comes from bench/peers/ort_bench.py. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench.h"
+
+typedef struct model_case {
+  pare_context *ctx;
+  pare_model *m;
+  pare_tensor_view in;
+} model_case;
+
+static int run_model(void *arg) {
+  model_case *c = arg;
+  pare_tensor_view out[16];
+  int n = pare_model_output_count(c->m);
+  if (n > 16 || pare_model_run(c->ctx, c->m, &c->in, 1, out, n) != PARE_OK) return 1;
+  for (int i = 0; i < n; i++) pare_free(out[i].data);
+  return 0;
+}
+
+int pare_bench_models(const pare_bench_opts *o, const char *path) {
+  if (!path) {
+    fprintf(stderr, "pare-bench models: --model FILE (.onnx or .pare) is required\n");
+    return 2;
+  }
+  char err[1024];
+  pare_model *m = NULL;
+  if (pare_model_load(path, &m, err, sizeof err) != PARE_OK) {
+    fprintf(stderr, "pare-bench models: %s\n", err);
+    return 1;
+  }
+  if (pare_model_input_count(m) != 1) {
+    fprintf(stderr, "pare-bench models: %s has %d inputs; one is supported here\n", path,
+            pare_model_input_count(m));
+    pare_model_destroy(m);
+    return 1;
+  }
+  pare_tensor_view info;
+  pare_model_input_info(m, 0, &info);
+  pare_context *cl = NULL, *ref = NULL;
+  pare_context_options oc = {0}, orf = {0};
+  oc.backend = PARE_BACKEND_OPENCL;
+  orf.backend = PARE_BACKEND_REFERENCE;
+  int status = 0;
+  if (pare_context_create(&oc, &cl) != PARE_OK || pare_context_create(&orf, &ref) != PARE_OK) {
+    fprintf(stderr, "pare-bench models: %s\n", cl ? pare_context_last_error(cl) : "no context");
+    status = 1;
+  }
+  static const int64_t batches[] = {1, 64};
+  fprintf(stderr, "%-10s %6s %12s %12s %10s\n", "model", "batch", "opencl ms", "reference ms",
+          "vs ref");
+  for (int b = 0; b < 2 && !status; b++) {
+    model_case c = {NULL, m, {0}};
+    c.in.dtype = PARE_DT_F32;
+    c.in.rank = info.rank;
+    int64_t numel = 1;
+    for (int d = 0; d < info.rank; d++) {
+      c.in.dims[d] = info.dims[d] < 0 ? batches[b] : info.dims[d];
+      if (d == 0) c.in.dims[d] = batches[b];
+      numel *= c.in.dims[d];
+    }
+    c.in.nbytes = sizeof(float) * (size_t)numel;
+    c.in.data = malloc(c.in.nbytes);
+    if (!c.in.data) return 1;
+    pare_bench_fill(c.in.data, (size_t)numel, 7);
+    c.ctx = cl;
+    pare_bench_timing tc = pare_bench_time(o->warmup, o->reps, run_model, &c);
+    c.ctx = ref;
+    int ref_reps = o->reps < 3 ? o->reps : 3;
+    pare_bench_timing tr = pare_bench_time(1, ref_reps, run_model, &c);
+    free(c.in.data);
+    if (!tc.ok || !tr.ok) {
+      fprintf(stderr, "pare-bench models: %s\n", pare_model_last_error(m));
+      status = 1;
+      break;
+    }
+    pare_device_info dev;
+    pare_context_device(cl, &dev);
+    printf("{\"bench\": \"models\", \"model\": \"%s\", \"batch\": %lld, \"profile\": \"%s\", "
+           "\"device\": \"%s\", \"ms_min\": %.4f, \"ms_median\": %.4f, \"reference_ms_median\": "
+           "%.4f, \"ratio_vs_reference\": %.3f}\n",
+           path, (long long)batches[b], dev.profile, dev.name, tc.ms_min, tc.ms_median,
+           tr.ms_median, tr.ms_median / tc.ms_median);
+    fflush(stdout);
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    fprintf(stderr, "%-10.10s %6lld %12.3f %12.3f %9.2fx\n", base, (long long)batches[b],
+            tc.ms_median, tr.ms_median, tr.ms_median / tc.ms_median);
+  }
+  pare_context_destroy(cl);
+  pare_context_destroy(ref);
+  pare_model_destroy(m);
+  return status;
+}
