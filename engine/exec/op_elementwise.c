@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine/exec/exec.h"
+#include "engine/io/onnx.h"
 #include "engine/ref/ref.h"
 
 /* ---- unary ------------------------------------------------------------ */
@@ -289,7 +290,53 @@ static pare_status prelu_run(pare_op_ctx *ctx) {
   return PARE_OK;
 }
 
+/* ---- Cast --------------------------------------------------------------- */
+
+static pare_status cast_shape(pare_op_ctx *ctx) {
+  pare_status st = pare_op_need_inputs(ctx, 1, 1);
+  if (st != PARE_OK) return st;
+  pare_dtype to = pare_onnx_dtype((int32_t)pare_node_attr_int(ctx->node, "to", 0));
+  if (to == PARE_DT_UNDEFINED || to == PARE_DT_F16 || to == PARE_DT_I4 ||
+      pare_node_attr_int(ctx->node, "to", 0) == 11 /* double */)
+    return pare_op_fail(ctx, PARE_ERR_UNSUPPORTED, "cast to ONNX type %lld",
+                        (long long)pare_node_attr_int(ctx->node, "to", 0));
+  const pare_tensor *x = ctx->in[0];
+  if (!numeric(x->dtype) && x->dtype != PARE_DT_I8 && x->dtype != PARE_DT_U8 &&
+      x->dtype != PARE_DT_BOOL)
+    return pare_op_fail(ctx, PARE_ERR_UNSUPPORTED, "cast from %s", pare_dtype_name(x->dtype));
+  pare_op_set_out(ctx, 0, to, x->rank, x->dims);
+  return PARE_OK;
+}
+
+static double load_any(const pare_tensor *t, int64_t i) {
+  switch (t->dtype) {
+  case PARE_DT_I8: return ((const int8_t *)t->data)[i];
+  case PARE_DT_U8: return ((const uint8_t *)t->data)[i];
+  case PARE_DT_BOOL: return ((const uint8_t *)t->data)[i] != 0;
+  default: return load(t, i);
+  }
+}
+
+static pare_status cast_run(pare_op_ctx *ctx) {
+  const pare_tensor *x = ctx->in[0];
+  pare_tensor *y = ctx->out[0];
+  int64_t n = pare_tensor_numel(x);
+  for (int64_t i = 0; i < n; i++) {
+    double v = load_any(x, i);
+    switch (y->dtype) {
+    case PARE_DT_I8: ((int8_t *)y->data)[i] = (int8_t)(isnan(v) ? 0 : v); break;
+    case PARE_DT_U8: ((uint8_t *)y->data)[i] = (uint8_t)(isnan(v) ? 0 : v); break;
+    case PARE_DT_BOOL: ((uint8_t *)y->data)[i] = v != 0; break;
+    case PARE_DT_I64:
+    case PARE_DT_I32: store(y, i, isnan(v) ? 0 : trunc(v)); break;
+    default: store(y, i, v); break;
+    }
+  }
+  return PARE_OK;
+}
+
 static const pare_op_impl unary = {unary_shape, unary_run};
+static const pare_op_impl cast = {cast_shape, cast_run};
 static const pare_op_impl copy = {unary_shape, copy_run};
 static const pare_op_impl binary = {binary_shape, binary_run};
 static const pare_op_impl prelu = {prelu_shape, prelu_run};
@@ -320,6 +367,7 @@ const pare_op_impl *pare_op_impl_elementwise(pare_op op) {
   case PARE_OP_MIN:
   case PARE_OP_SUM: return &binary;
   case PARE_OP_PRELU: return &prelu;
+  case PARE_OP_CAST: return &cast;
   default: return NULL;
   }
 }

@@ -10,6 +10,8 @@
 #include "onnx.pb-c.h"
 
 #define ONNX_MIN_OPSET 1
+
+static pare_dtype dtype_from_onnx(int32_t t);
 #define ONNX_MAX_OPSET 18
 
 /* The attributes each op accepts; anything else is refused by name. */
@@ -47,6 +49,7 @@ static const char *allowed_attrs(pare_op op) {
   case PARE_OP_CONSTANT:
     return "value value_float value_floats value_int value_ints";
   case PARE_OP_SHAPE: return "start end";
+  case PARE_OP_CAST: return "to saturate";
   case PARE_OP_SLICE: return "axes ends starts";
   case PARE_OP_PAD: return "mode pads value";
   case PARE_OP_RESIZE:
@@ -66,6 +69,9 @@ static int word_in(const char *word, const char *list) {
   }
   return 0;
 }
+
+pare_dtype pare_onnx_dtype(int32_t onnx_type);
+pare_dtype pare_onnx_dtype(int32_t onnx_type) { return dtype_from_onnx(onnx_type); }
 
 static pare_dtype dtype_from_onnx(int32_t t) {
   switch (t) {
