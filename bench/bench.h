@@ -30,7 +30,8 @@ double pare_bench_median(double *v, int n);
 /* Deterministic values in [-1, 1). */
 void pare_bench_fill(float *x, size_t n, uint64_t seed);
 
-#define PARE_KERNEL(stem, summary) int pare_bench_##stem(pare_cl_runtime *rt, const pare_bench_opts *o);
+#define PARE_KERNEL(stem, summary)                                                                 \
+  int pare_bench_##stem(pare_cl_runtime *rt, const pare_bench_opts *o);
 #include "kernels/kernels.def"
 #undef PARE_KERNEL
 

@@ -49,7 +49,7 @@ static void json_row(pare_cl_runtime *rt, const char *variant, size_t m, size_t 
 }
 
 int pare_bench_gemm_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
-  static const size_t defaults[][3] = {{128, 128, 128},  {256, 256, 256}, {512, 512, 512},
+  static const size_t defaults[][3] = {{128, 128, 128},    {256, 256, 256}, {512, 512, 512},
                                        {1024, 1024, 1024}, {64, 3136, 576}, {256, 196, 2304},
                                        {64, 10, 1568}};
   size_t shapes[32][3];

@@ -116,7 +116,8 @@ int main(int argc, char **argv) {
       }
     if (!status && (all || !strcmp(b, "startup")))
       status = pare_bench_startup(rt, &o, "/proc/self/exe");
-    if (!status && (!strcmp(b, "models") || (all && o.model))) status = pare_bench_models(&o, o.model);
+    if (!status && (!strcmp(b, "models") || (all && o.model)))
+      status = pare_bench_models(&o, o.model);
   }
   pare_cl_runtime_destroy(rt);
   return status;

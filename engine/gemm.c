@@ -25,15 +25,15 @@ static pare_status gemm_opencl(pare_context *ctx, const pare_gemm_desc *d, size_
   pare_status st = pare_cl_buffer(rt, CL_MEM_READ_ONLY, na * sizeof(float), a, &ba, err);
   if (st == PARE_OK) st = pare_cl_buffer(rt, CL_MEM_READ_ONLY, nb * sizeof(float), b, &bb, err);
   if (st == PARE_OK)
-    st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, nc * sizeof(float), d->beta != 0.0f ? c : NULL,
-                        &bc, err);
+    st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, nc * sizeof(float), d->beta != 0.0f ? c : NULL, &bc,
+                        err);
   if (st == PARE_OK && bias)
     st = pare_cl_buffer(rt, CL_MEM_READ_ONLY, d->n * sizeof(float), bias, &bbias, err);
   if (st == PARE_OK && d->beta == 0.0f && ldc != d->n) /* keep the gaps between rows */
     st = pare_cl_write(rt, bc, 0, nc * sizeof(float), c, err);
   if (st == PARE_OK) {
     pare_gemm_f32_args g = {d->trans_a, d->trans_b, d->m, d->n, d->k, d->alpha, d->beta, ba, bb,
-                            bc, bbias, 0, 0, 0, lda, ldb, ldc};
+                            bc,         bbias,      0,    0,    0,    lda,      ldb,     ldc};
     st = pare_launch_gemm_f32(rt, &g, NULL, err);
   }
   if (st == PARE_OK) st = pare_cl_read(rt, bc, 0, nc * sizeof(float), c, err);
@@ -48,10 +48,10 @@ pare_status pare_gemm_f32(pare_context *ctx, const pare_gemm_desc *d, const floa
                           const float *b, float *c, const float *bias) {
   if (!ctx) return PARE_ERR_INVALID_ARG;
   pare_error_clear(&ctx->error);
-  if (!d)
-    return pare_error_set(&ctx->error, PARE_ERR_INVALID_ARG, "pare_gemm_f32: desc is NULL");
+  if (!d) return pare_error_set(&ctx->error, PARE_ERR_INVALID_ARG, "pare_gemm_f32: desc is NULL");
   size_t a_cols = d->trans_a ? d->m : d->k, b_cols = d->trans_b ? d->k : d->n;
-  size_t lda = d->lda ? d->lda : a_cols, ldb = d->ldb ? d->ldb : b_cols, ldc = d->ldc ? d->ldc : d->n;
+  size_t lda = d->lda ? d->lda : a_cols, ldb = d->ldb ? d->ldb : b_cols,
+         ldc = d->ldc ? d->ldc : d->n;
   if (lda < a_cols || ldb < b_cols || ldc < d->n)
     return pare_error_set(&ctx->error, PARE_ERR_INVALID_ARG,
                           "pare_gemm_f32: leading dimension smaller than a row (lda %zu < %zu, "

@@ -120,10 +120,9 @@ static pare_status order_inputs(pare_model *m, const pare_tensor_view *inputs, i
     int64_t numel = pare_tensor_numel(t);
     if (numel < 0 || pare_dtype_bytes(t->dtype, (size_t)numel) != inputs[i].nbytes ||
         (numel > 0 && !inputs[i].data))
-      return pare_error_set(&m->error, PARE_ERR_INVALID_ARG,
-                            "input '%s': %zu bytes of data do not fit its %s shape",
-                            g->values[g->inputs[slot]].name, inputs[i].nbytes,
-                            pare_dtype_name(t->dtype));
+      return pare_error_set(
+          &m->error, PARE_ERR_INVALID_ARG, "input '%s': %zu bytes of data do not fit its %s shape",
+          g->values[g->inputs[slot]].name, inputs[i].nbytes, pare_dtype_name(t->dtype));
     t->data = inputs[i].data;
     t->nbytes = inputs[i].nbytes;
   }
@@ -164,7 +163,8 @@ pare_status pare_model_run(pare_context *ctx, pare_model *m, const pare_tensor_v
     if (st != PARE_OK) return st;
   }
   pare_tensor outs[64];
-  if (n_outputs > 64) return pare_error_set(&m->error, PARE_ERR_UNSUPPORTED, "more than 64 outputs");
+  if (n_outputs > 64)
+    return pare_error_set(&m->error, PARE_ERR_UNSUPPORTED, "more than 64 outputs");
   st = PARE_ERR_NO_DEVICE;
 #ifdef PARE_HAVE_OPENCL
   if (ctx->backend == PARE_BACKEND_OPENCL) {

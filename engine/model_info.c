@@ -7,7 +7,8 @@
 #include "engine/model_internal.h"
 
 static int64_t macs_of(const pare_graph *g, const pare_plan *p, const pare_node *n) {
-  const pare_tensor *out = n->n_outputs > 0 && n->outputs[0] >= 0 ? &p->values[n->outputs[0]] : NULL;
+  const pare_tensor *out =
+      n->n_outputs > 0 && n->outputs[0] >= 0 ? &p->values[n->outputs[0]] : NULL;
   if (!out || n->n_inputs < 2 || n->inputs[0] < 0 || n->inputs[1] < 0) return 0;
   const pare_tensor *x = &p->values[n->inputs[0]], *w = &p->values[n->inputs[1]];
   int64_t out_numel = pare_tensor_numel(out);

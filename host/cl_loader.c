@@ -32,9 +32,9 @@ const char *const pare_cl_library_candidates[] = {
 static pare_status fill_from_handle(void *handle, const char *name, pare_cl_api *api,
                                     pare_error *err) {
   memset(api, 0, sizeof *api);
-#define PARE_CL_DLSYM(ret, fn, params)                                                         \
-  *(void **)(&api->fn) = dlsym(handle, #fn);                                                   \
-  if (!api->fn)                                                                                \
+#define PARE_CL_DLSYM(ret, fn, params)                                                             \
+  *(void **)(&api->fn) = dlsym(handle, #fn);                                                       \
+  if (!api->fn)                                                                                    \
     return pare_error_set(err, PARE_ERR_NO_DEVICE, "%s: OpenCL library lacks %s", name, #fn);
   PARE_CL_FUNCTIONS(PARE_CL_DLSYM)
 #undef PARE_CL_DLSYM

@@ -64,10 +64,9 @@ static const struct {
     {"cl_arm_integer_dot_product_int8",
      "#pragma OPENCL EXTENSION cl_arm_integer_dot_product_int8 : enable\n"
      "__kernel void probe(__global char4 *a, __global int *o) { o[0] = arm_dot(a[0], a[1]); }\n"},
-    {"cl_qcom_dot_product8",
-     "#pragma OPENCL EXTENSION cl_qcom_dot_product8 : enable\n"
-     "__kernel void probe(__global uint *a, __global int *o) {\n"
-     "  o[0] = qcom_dot8_acc(a[0], a[1], o[0]); }\n"},
+    {"cl_qcom_dot_product8", "#pragma OPENCL EXTENSION cl_qcom_dot_product8 : enable\n"
+                             "__kernel void probe(__global uint *a, __global int *o) {\n"
+                             "  o[0] = qcom_dot8_acc(a[0], a[1], o[0]); }\n"},
 };
 
 static void fill_info(const pare_cl_api *cl, cl_platform_id p, cl_device_id d, int pi,
@@ -166,8 +165,8 @@ pare_status pare_cl_devices_enumerate(const pare_cl_api *cl, pare_cl_device *out
   return PARE_OK;
 }
 
-pare_status pare_cl_device_select(const pare_cl_device *devices, size_t count,
-                                  const char *selector, size_t *index, pare_error *err) {
+pare_status pare_cl_device_select(const pare_cl_device *devices, size_t count, const char *selector,
+                                  size_t *index, pare_error *err) {
   if (count == 0) return pare_error_set(err, PARE_ERR_NO_DEVICE, "no OpenCL device");
   if (!selector) {
     for (size_t i = 0; i < count; i++) {

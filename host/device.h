@@ -20,7 +20,7 @@ pare_status pare_cl_devices_enumerate(const pare_cl_api *cl, pare_cl_device *out
 
 /* Picks a device: `selector` is an index or a case-insensitive name
  * substring; NULL picks the first GPU, else the first device. */
-pare_status pare_cl_device_select(const pare_cl_device *devices, size_t count,
-                                  const char *selector, size_t *index, pare_error *err);
+pare_status pare_cl_device_select(const pare_cl_device *devices, size_t count, const char *selector,
+                                  size_t *index, pare_error *err);
 
 #endif

@@ -52,8 +52,7 @@ static const pare_value *input_value(const pare_graph *g, const pare_node *n, in
 
 int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
   const pare_graph *g = p->graph;
-  if (n->n_inputs < 1 || n->inputs[0] < 0 || p->values[n->inputs[0]].dtype != PARE_DT_F32)
-    return 0;
+  if (n->n_inputs < 1 || n->inputs[0] < 0 || p->values[n->inputs[0]].dtype != PARE_DT_F32) return 0;
   if (is_alias_op(n->op)) {
     /* Only the data output aliases (Dropout's mask runs on the reference). */
     for (int k = 1; k < n->n_outputs; k++)
@@ -396,15 +395,7 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
   for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) {
     int v = g->outputs[i];
     st = to_host(p, s, v, err);
-    if (st != PARE_OK) break;
-    const pare_tensor *src = &p->values[v];
-    pare_tensor *dst = &outputs[i];
-    memset(dst, 0, sizeof *dst);
-    dst->dtype = src->dtype;
-    dst->rank = src->rank;
-    memcpy(dst->dims, src->dims, sizeof dst->dims);
-    st = pare_tensor_alloc(dst, err);
-    if (st == PARE_OK && src->nbytes) memcpy(dst->data, src->data, src->nbytes);
+    if (st == PARE_OK) st = pare_tensor_copy(&p->values[v], &outputs[i], err);
   }
   return st;
 }

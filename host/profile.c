@@ -12,7 +12,10 @@
 /* GEMM parameters (kernels/gemm_f32.cl): each work-item computes a tile of
  * tm rows × (vw·nv) columns; work-groups are wg0 × wg1 tiles. */
 static const pare_profile profiles[] = {
-    {"generic", NULL, "", "any OpenCL 1.2 device",
+    {"generic",
+     NULL,
+     "",
+     "any OpenCL 1.2 device",
      {{"gemm_f32.tm", 4},
       {"gemm_f32.vw", 4},
       {"gemm_f32.nv", 1},
@@ -22,7 +25,10 @@ static const pare_profile profiles[] = {
     /* CPUs: large register tiles in SIMD registers, one tile per
      * work-item, single-item groups (PoCL otherwise packs the whole NDRange
      * into a few groups and leaves cores idle). */
-    {"cpu", "generic", "", "CPU devices",
+    {"cpu",
+     "generic",
+     "",
+     "CPU devices",
      {{"gemm_f32.tm", 6},
       {"gemm_f32.vw", 16},
       {"gemm_f32.nv", 2},
@@ -36,20 +42,34 @@ static const pare_profile profiles[] = {
       {"conv2d_f32.batch_cols", 2048},
       {"conv2d_f32.scratch_mb", 64},
       {NULL, 0}}},
-    {"pocl", "cpu", "", "PoCL CPU device (CI, laptops): measured on Zen 4, PoCL 3.1",
-     {{NULL, 0}}},
-    {"nvidia", "generic", "", "NVIDIA GPUs",
+    {"pocl", "cpu", "", "PoCL CPU device (CI, laptops): measured on Zen 4, PoCL 3.1", {{NULL, 0}}},
+    {"nvidia",
+     "generic",
+     "",
+     "NVIDIA GPUs",
      {{"gemm_f32.wg0", 16}, {"gemm_f32.wg1", 16}, {NULL, 0}}},
     {"amd", "generic", "", "AMD GPUs", {{"gemm_f32.wg0", 16}, {"gemm_f32.wg1", 16}, {NULL, 0}}},
     {"intel_gpu", "generic", "", "Intel integrated GPUs", {{NULL, 0}}},
-    {"mali", "generic", "", "Arm Mali GPUs (no fast local memory: registers and caches)",
+    {"mali",
+     "generic",
+     "",
+     "Arm Mali GPUs (no fast local memory: registers and caches)",
      {{"gemm_f32.wg0", 4}, {"gemm_f32.wg1", 16}, {NULL, 0}}},
-    {"mali_midgard", "mali", "", "Mali T6xx-T8xx (Midgard, vector ALUs)",
+    {"mali_midgard",
+     "mali",
+     "",
+     "Mali T6xx-T8xx (Midgard, vector ALUs)",
      {{"gemm_f32.nv", 2}, {NULL, 0}}},
     {"mali_bifrost", "mali", "", "Mali G31-G76 (Bifrost)", {{NULL, 0}}},
-    {"mali_valhall", "mali", "", "Mali G57/G77 and later (Valhall)",
+    {"mali_valhall",
+     "mali",
+     "",
+     "Mali G57/G77 and later (Valhall)",
      {{"gemm_f32.wg0", 8}, {NULL, 0}}},
-    {"adreno", "generic", "", "Qualcomm Adreno GPUs",
+    {"adreno",
+     "generic",
+     "",
+     "Qualcomm Adreno GPUs",
      {{"gemm_f32.wg0", 8}, {"gemm_f32.wg1", 16}, {NULL, 0}}},
     {"adreno_5xx", "adreno", "", "Adreno 5xx", {{NULL, 0}}},
     {"adreno_6xx", "adreno", "", "Adreno 6xx", {{NULL, 0}}},
@@ -148,7 +168,8 @@ pare_family pare_family_detect(const char *platform, const char *name, const cha
                                int is_cpu) {
   pare_family f;
   set(&f, "generic", "generic");
-  if (pare_str_find_ci(platform, "Portable Computing Language") || pare_str_find_ci(platform, "PoCL")) {
+  if (pare_str_find_ci(platform, "Portable Computing Language") ||
+      pare_str_find_ci(platform, "PoCL")) {
     if (is_cpu) set(&f, "cpu-pocl", "pocl");
     return f;
   }

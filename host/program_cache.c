@@ -8,7 +8,7 @@
 
 #include "host/program_cache.h"
 
-#define CACHE_MAGIC "PARECLB1"
+#define CACHE_MAGIC  "PARECLB1"
 #define CACHE_FORMAT 1u
 
 typedef struct cache_header {

@@ -302,8 +302,8 @@ pare_status pare_cl_kernel(pare_cl_runtime *rt, pare_kernel_id id, const char *d
   return PARE_OK;
 }
 
-pare_status pare_cl_buffer(pare_cl_runtime *rt, cl_mem_flags flags, size_t size,
-                           const void *host, cl_mem *out, pare_error *err) {
+pare_status pare_cl_buffer(pare_cl_runtime *rt, cl_mem_flags flags, size_t size, const void *host,
+                           cl_mem *out, pare_error *err) {
   cl_int rc;
   if (size == 0) size = 4; /* OpenCL forbids empty buffers */
   *out = rt->cl->clCreateBuffer(rt->context, flags, size, NULL, &rc);

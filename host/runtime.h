@@ -56,8 +56,8 @@ pare_status pare_cl_kernel(pare_cl_runtime *rt, pare_kernel_id id, const char *d
                            const char *name, cl_kernel *out, pare_error *err);
 
 /* Buffers. flags: CL_MEM_READ_ONLY etc.; `host` (may be NULL) is copied in. */
-pare_status pare_cl_buffer(pare_cl_runtime *rt, cl_mem_flags flags, size_t size,
-                           const void *host, cl_mem *out, pare_error *err);
+pare_status pare_cl_buffer(pare_cl_runtime *rt, cl_mem_flags flags, size_t size, const void *host,
+                           cl_mem *out, pare_error *err);
 pare_status pare_cl_write(pare_cl_runtime *rt, cl_mem buf, size_t offset, size_t size,
                           const void *src, pare_error *err);
 pare_status pare_cl_read(pare_cl_runtime *rt, cl_mem buf, size_t offset, size_t size, void *dst,

@@ -67,8 +67,9 @@ int cmd_eval(int argc, char **argv) {
   int64_t model_sample = 1;
   for (int d = 1; d < info.rank; d++) model_sample *= info.dims[d] > 0 ? info.dims[d] : 1;
   if (pare_model_input_count(m) != 1 || info.rank < 2 || model_sample != sample) {
-    rc = cli_fail("eval", "the model's input does not take %s images (one input of N x 1 x 28 x 28 "
-                          "or N x 784 expected)",
+    rc = cli_fail("eval",
+                  "the model's input does not take %s images (one input of N x 1 x 28 x 28 "
+                  "or N x 784 expected)",
                   dataset);
     goto done;
   }
@@ -102,7 +103,8 @@ int cmd_eval(int argc, char **argv) {
       goto free_bufs;
     }
     int64_t k = out.rank >= 2 ? out.dims[out.rank - 1] : 0;
-    if (out.dtype != PARE_DT_F32 || k < 1 || (size_t)(out.nbytes / sizeof(float)) != count * (size_t)k) {
+    if (out.dtype != PARE_DT_F32 || k < 1 ||
+        (size_t)(out.nbytes / sizeof(float)) != count * (size_t)k) {
       pare_free(out.data);
       rc = cli_fail("eval", "the model's output is not N x classes scores%s", "");
       goto free_bufs;

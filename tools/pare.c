@@ -95,9 +95,9 @@ static void print_device_json(const pare_device_info *d, int last) {
          "\"int8_dot\": %s, \"int8_dot_extension\": \"%s\", \"subgroups\": %s, \"images\": %s}%s\n",
          d->type, d->family, d->profile, d->compute_units, d->clock_mhz,
          (unsigned long long)d->global_mem_bytes, (unsigned long long)d->local_mem_bytes,
-         (unsigned long long)d->max_alloc_bytes, d->max_work_group_size,
-         d->fp16 ? "true" : "false", d->int8_dot ? "true" : "false", d->int8_dot_ext,
-         d->subgroups ? "true" : "false", d->images ? "true" : "false", last ? "" : ",");
+         (unsigned long long)d->max_alloc_bytes, d->max_work_group_size, d->fp16 ? "true" : "false",
+         d->int8_dot ? "true" : "false", d->int8_dot_ext, d->subgroups ? "true" : "false",
+         d->images ? "true" : "false", last ? "" : ",");
 }
 
 static void print_device_text(const pare_device_info *d) {

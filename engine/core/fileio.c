@@ -54,9 +54,8 @@ pare_status pare_file_write_atomic(const char *path, const void *data, size_t si
   snprintf(tmp, n + 32, "%s.tmp.XXXXXX", path);
   int fd = mkstemp(tmp);
   if (fd < 0) {
-    pare_status st =
-        pare_error_set(err, PARE_ERR_IO, "%s: cannot create a temporary file: %s", path,
-                       strerror(errno));
+    pare_status st = pare_error_set(err, PARE_ERR_IO, "%s: cannot create a temporary file: %s",
+                                    path, strerror(errno));
     free(tmp);
     return st;
   }

@@ -18,8 +18,7 @@ const char *pare_str_find_ci(const char *haystack, const char *needle) {
   size_t n = strlen(needle);
   for (const char *h = haystack; *h; h++) {
     size_t i = 0;
-    while (i < n && h[i] && tolower((unsigned char)h[i]) == tolower((unsigned char)needle[i]))
-      i++;
+    while (i < n && h[i] && tolower((unsigned char)h[i]) == tolower((unsigned char)needle[i])) i++;
     if (i == n) return h;
   }
   return n == 0 ? haystack : NULL;

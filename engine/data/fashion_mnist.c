@@ -57,8 +57,8 @@ static pare_status read_gz(const char *path, unsigned char **out, size_t *len, p
   return PARE_OK;
 }
 
-pare_status pare_dataset_open(const char *name, const char *split, pare_dataset **out,
-                              char *error, size_t error_size) {
+pare_status pare_dataset_open(const char *name, const char *split, pare_dataset **out, char *error,
+                              size_t error_size) {
   pare_error err = {{0}};
   pare_status st = PARE_OK;
   if (!out) return PARE_ERR_INVALID_ARG;
@@ -68,7 +68,9 @@ pare_status pare_dataset_open(const char *name, const char *split, pare_dataset 
     dir = pare_env("PARE_FASHION_MNIST_DIR") ? pare_env("PARE_FASHION_MNIST_DIR") : DEFAULT_DIR;
   else
     dir = name; /* a folder with the four IDX files */
-  const char *prefix = !split || !strcmp(split, "test") ? "t10k" : !strcmp(split, "train") ? "train" : NULL;
+  const char *prefix = !split || !strcmp(split, "test") ? "t10k"
+                       : !strcmp(split, "train")        ? "train"
+                                                        : NULL;
   if (!prefix) {
     st = pare_error_set(&err, PARE_ERR_INVALID_ARG, "unknown split '%s' (train or test)", split);
     goto fail;
@@ -105,7 +107,8 @@ pare_status pare_dataset_open(const char *name, const char *split, pare_dataset 
       ds->cols = (int)cols;
       ds->images = malloc(n * rows * cols + 1);
       ds->labels = malloc(n + 1);
-      if (!ds->images || !ds->labels) st = pare_error_set(&err, PARE_ERR_NO_MEMORY, "out of memory");
+      if (!ds->images || !ds->labels)
+        st = pare_error_set(&err, PARE_ERR_NO_MEMORY, "out of memory");
     }
     if (st == PARE_OK) {
       memcpy(ds->images, img + 16, n * rows * cols);

@@ -21,6 +21,8 @@ int64_t pare_tensor_numel(const pare_tensor *t);
 /* (Re)allocates t->data for its dtype and shape; contents undefined. */
 pare_status pare_tensor_alloc(pare_tensor *t, pare_error *err);
 void pare_tensor_release(pare_tensor *t);
+/* dst becomes an owning copy of src (shape, dtype and data). */
+pare_status pare_tensor_copy(const pare_tensor *src, pare_tensor *dst, pare_error *err);
 
 /* What an op's functions see of one node. */
 typedef struct pare_op_ctx {
@@ -57,6 +59,10 @@ const pare_op_impl *pare_op_impl_get(pare_op op);
 /* Error helpers that name the node: "node 'conv1' (Conv): ...". */
 pare_status pare_op_fail(pare_op_ctx *ctx, pare_status st, const char *fmt, ...) PARE_PRINTF(3, 4);
 
+/* The status for a reference op's return code (engine/ref/ops.h), naming
+ * the node and `what` failed. */
+pare_status pare_op_ref_fail(pare_op_ctx *ctx, int rc, const char *what);
+
 /* Inputs with checks: the input must exist and have dtype f32 (or any). */
 pare_status pare_op_need_inputs(pare_op_ctx *ctx, int min, int max);
 pare_status pare_op_need_f32(pare_op_ctx *ctx, int input);
@@ -81,7 +87,7 @@ typedef struct pare_plan {
   pare_tensor *values; /* one per graph value */
   char *node_folded;   /* 1: evaluated at plan time */
   pare_error *err;
-  void *device;                    /* backend state (device buffers), or NULL */
+  void *device;                     /* backend state (device buffers), or NULL */
   void (*device_free)(void *state); /* releases `device` */
 } pare_plan;
 

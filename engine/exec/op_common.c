@@ -8,6 +8,24 @@
 
 int64_t pare_tensor_numel(const pare_tensor *t) { return pare_shape_numel(t->rank, t->dims); }
 
+pare_status pare_tensor_copy(const pare_tensor *src, pare_tensor *dst, pare_error *err) {
+  memset(dst, 0, sizeof *dst);
+  dst->dtype = src->dtype;
+  dst->rank = src->rank;
+  memcpy(dst->dims, src->dims, sizeof dst->dims);
+  pare_status st = pare_tensor_alloc(dst, err);
+  if (st == PARE_OK && src->nbytes) memcpy(dst->data, src->data, src->nbytes);
+  return st;
+}
+
+pare_status pare_op_ref_fail(pare_op_ctx *ctx, int rc, const char *what) {
+  if (rc == PARE_REF_OK) return PARE_OK;
+  if (rc == PARE_REF_ENOMEM) return pare_op_fail(ctx, PARE_ERR_NO_MEMORY, "out of memory");
+  return pare_op_fail(ctx, PARE_ERR_FORMAT, "%s (%s)", what,
+                      rc == PARE_REF_ERANGE ? "index out of range"
+                                            : "invalid attributes or shapes");
+}
+
 pare_status pare_tensor_alloc(pare_tensor *t, pare_error *err) {
   int64_t n = pare_tensor_numel(t);
   if (n < 0) return pare_error_set(err, PARE_ERR_INTERNAL, "allocating a tensor of unknown shape");
@@ -40,12 +58,10 @@ pare_status pare_op_fail(pare_op_ctx *ctx, pare_status st, const char *fmt, ...)
 
 pare_status pare_op_need_inputs(pare_op_ctx *ctx, int min, int max) {
   if (ctx->n_in < min || ctx->n_in > max)
-    return pare_op_fail(ctx, PARE_ERR_FORMAT, "takes %d to %d inputs, has %d", min, max,
-                        ctx->n_in);
+    return pare_op_fail(ctx, PARE_ERR_FORMAT, "takes %d to %d inputs, has %d", min, max, ctx->n_in);
   for (int i = 0; i < min; i++)
     if (!ctx->in[i]) return pare_op_fail(ctx, PARE_ERR_FORMAT, "input %d is missing", i);
-  if (ctx->n_out < 1 || !ctx->out[0])
-    return pare_op_fail(ctx, PARE_ERR_FORMAT, "has no output");
+  if (ctx->n_out < 1 || !ctx->out[0]) return pare_op_fail(ctx, PARE_ERR_FORMAT, "has no output");
   return PARE_OK;
 }
 
@@ -66,7 +82,8 @@ pare_status pare_op_const_ints(pare_op_ctx *ctx, int input, int64_t *vals, int c
                         "shapes only)",
                         input);
   int64_t n = pare_tensor_numel(t);
-  if (n > cap) return pare_op_fail(ctx, PARE_ERR_UNSUPPORTED, "input %d has too many values", input);
+  if (n > cap)
+    return pare_op_fail(ctx, PARE_ERR_UNSUPPORTED, "input %d has too many values", input);
   for (int64_t i = 0; i < n; i++) {
     if (t->dtype == PARE_DT_I64)
       vals[i] = ((const int64_t *)t->data)[i];
@@ -83,8 +100,7 @@ pare_status pare_op_const_ints(pare_op_ctx *ctx, int input, int64_t *vals, int c
 pare_status pare_op_const_float(pare_op_ctx *ctx, int input, float *out) {
   const pare_tensor *t = input < ctx->n_in ? ctx->in[input] : NULL;
   if (!t || !t->is_const || !t->data || pare_tensor_numel(t) != 1 || t->dtype != PARE_DT_F32)
-    return pare_op_fail(ctx, PARE_ERR_UNSUPPORTED, "input %d must be a constant f32 scalar",
-                        input);
+    return pare_op_fail(ctx, PARE_ERR_UNSUPPORTED, "input %d must be a constant f32 scalar", input);
   *out = *(const float *)t->data;
   return PARE_OK;
 }

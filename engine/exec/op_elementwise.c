@@ -106,8 +106,9 @@ static pare_status broadcast_shape(pare_op_ctx *ctx, const pare_tensor *a, const
     int ia = i - (r - a->rank), ib = i - (r - b->rank);
     int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
     if (da != db && da != 1 && db != 1)
-      return pare_op_fail(ctx, PARE_ERR_FORMAT, "shapes cannot broadcast: dimension %d is %lld vs %lld",
-                          i, (long long)da, (long long)db);
+      return pare_op_fail(ctx, PARE_ERR_FORMAT,
+                          "shapes cannot broadcast: dimension %d is %lld vs %lld", i, (long long)da,
+                          (long long)db);
     dims[i] = da == 1 ? db : da;
   }
   *rank = r;
@@ -218,10 +219,10 @@ static void legacy_align(const pare_op_ctx *ctx, const pare_tensor *a, pare_tens
 }
 
 static pare_status binary_shape(pare_op_ctx *ctx) {
-  int max_in = ctx->node->op == PARE_OP_SUM || ctx->node->op == PARE_OP_MAX ||
-                       ctx->node->op == PARE_OP_MIN
-                   ? 64
-                   : 2;
+  int max_in =
+      ctx->node->op == PARE_OP_SUM || ctx->node->op == PARE_OP_MAX || ctx->node->op == PARE_OP_MIN
+          ? 64
+          : 2;
   int min_in = max_in == 64 ? 1 : 2;
   pare_status st = pare_op_need_inputs(ctx, min_in, max_in);
   if (st != PARE_OK) return st;
@@ -269,7 +270,8 @@ static pare_status prelu_shape(pare_op_ctx *ctx) {
   /* Opset < 7 and common exports give a per-channel slope [C] for NCHW:
    * align it to axis 1 when it does not broadcast from the right. */
   const pare_tensor *x = ctx->in[0];
-  if (slope.rank == 1 && x->rank > 2 && slope.dims[0] == x->dims[1] && x->dims[x->rank - 1] != slope.dims[0]) {
+  if (slope.rank == 1 && x->rank > 2 && slope.dims[0] == x->dims[1] &&
+      x->dims[x->rank - 1] != slope.dims[0]) {
     for (int i = 0; i < x->rank - 2; i++) slope.dims[slope.rank++] = 1;
   }
   int rank;
@@ -283,7 +285,8 @@ static pare_status prelu_shape(pare_op_ctx *ctx) {
 static pare_status prelu_run(pare_op_ctx *ctx) {
   pare_tensor slope = *ctx->in[1];
   const pare_tensor *x = ctx->in[0];
-  if (slope.rank == 1 && x->rank > 2 && slope.dims[0] == x->dims[1] && x->dims[x->rank - 1] != slope.dims[0]) {
+  if (slope.rank == 1 && x->rank > 2 && slope.dims[0] == x->dims[1] &&
+      x->dims[x->rank - 1] != slope.dims[0]) {
     for (int i = 0; i < x->rank - 2; i++) slope.dims[slope.rank++] = 1;
   }
   broadcast_apply(PARE_OP_PRELU, x, &slope, ctx->out[0]);

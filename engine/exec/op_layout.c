@@ -8,13 +8,6 @@
 #include "engine/exec/exec.h"
 #include "engine/ref/ops.h"
 
-static pare_status ref_fail(pare_op_ctx *ctx, int rc, const char *what) {
-  if (rc == PARE_REF_OK) return PARE_OK;
-  if (rc == PARE_REF_ENOMEM) return pare_op_fail(ctx, PARE_ERR_NO_MEMORY, "out of memory");
-  return pare_op_fail(ctx, PARE_ERR_FORMAT, "%s (%s)", what,
-                      rc == PARE_REF_ERANGE ? "index out of range" : "invalid attributes or shapes");
-}
-
 static size_t elem_size(const pare_tensor *t) { return pare_dtype_bytes(t->dtype, 1); }
 
 /* Same bytes, new shape. */
@@ -57,7 +50,8 @@ static pare_status reshape_shape(pare_op_ctx *ctx) {
   int infer = -1;
   for (int i = 0; i < n; i++) {
     if (shape[i] == 0 && !allowzero) {
-      if (i >= x->rank) return pare_op_fail(ctx, PARE_ERR_FORMAT, "0 copies a missing dimension %d", i);
+      if (i >= x->rank)
+        return pare_op_fail(ctx, PARE_ERR_FORMAT, "0 copies a missing dimension %d", i);
       shape[i] = x->dims[i];
     }
     if (shape[i] == -1) {
@@ -71,8 +65,9 @@ static pare_status reshape_shape(pare_op_ctx *ctx) {
   }
   if (infer >= 0) {
     if (known == 0 || total % known)
-      return pare_op_fail(ctx, PARE_ERR_FORMAT, "cannot infer -1: %lld elements into blocks of %lld",
-                          (long long)total, (long long)known);
+      return pare_op_fail(ctx, PARE_ERR_FORMAT,
+                          "cannot infer -1: %lld elements into blocks of %lld", (long long)total,
+                          (long long)known);
     shape[infer] = total / known;
     known *= shape[infer];
   }
@@ -172,7 +167,8 @@ static pare_status shape_run(pare_op_ctx *ctx) {
 static pare_status perm_of(pare_op_ctx *ctx, int64_t *perm) {
   int r = ctx->in[0]->rank, n = 0;
   const int64_t *p = pare_node_attr_ints(ctx->node, "perm", &n);
-  if (p && n != r) return pare_op_fail(ctx, PARE_ERR_FORMAT, "perm has %d values for rank %d", n, r);
+  if (p && n != r)
+    return pare_op_fail(ctx, PARE_ERR_FORMAT, "perm has %d values for rank %d", n, r);
   for (int i = 0; i < r; i++) perm[i] = p ? p[i] : r - 1 - i;
   return PARE_OK;
 }
@@ -199,9 +195,10 @@ static pare_status transpose_run(pare_op_ctx *ctx) {
   pare_status st = perm_of(ctx, perm);
   if (st != PARE_OK) return st;
   const pare_tensor *x = ctx->in[0];
-  return ref_fail(ctx, pare_ref_transpose(x->data, elem_size(x), x->rank, x->dims, perm,
-                                          ctx->out[0]->data, dims),
-                  "transpose failed");
+  return pare_op_ref_fail(
+      ctx,
+      pare_ref_transpose(x->data, elem_size(x), x->rank, x->dims, perm, ctx->out[0]->data, dims),
+      "transpose failed");
 }
 
 /* ---- Concat ---- */
@@ -237,10 +234,11 @@ static pare_status concat_run(pare_op_ctx *ctx) {
     xd[i] = ctx->in[i]->dims;
   }
   int64_t dims[PARE_MAX_RANK];
-  return ref_fail(ctx, pare_ref_concat(xs, xd, (size_t)ctx->n_in, ctx->in[0]->rank,
-                                       pare_node_attr_int(ctx->node, "axis", 0),
-                                       elem_size(ctx->in[0]), ctx->out[0]->data, dims),
-                  "concat failed");
+  return pare_op_ref_fail(ctx,
+                          pare_ref_concat(xs, xd, (size_t)ctx->n_in, ctx->in[0]->rank,
+                                          pare_node_attr_int(ctx->node, "axis", 0),
+                                          elem_size(ctx->in[0]), ctx->out[0]->data, dims),
+                          "concat failed");
 }
 
 /* ---- Gather ---- */
@@ -290,10 +288,11 @@ static pare_status gather_run(pare_op_ctx *ctx) {
   const pare_tensor *x = ctx->in[0], *i = ctx->in[1];
   int rank;
   int64_t dims[PARE_MAX_RANK];
-  st = ref_fail(ctx, pare_ref_gather(x->data, elem_size(x), x->rank, x->dims, idx, i->rank, i->dims,
-                                     pare_node_attr_int(ctx->node, "axis", 0), ctx->out[0]->data,
-                                     &rank, dims),
-                "gather failed");
+  st = pare_op_ref_fail(ctx,
+                        pare_ref_gather(x->data, elem_size(x), x->rank, x->dims, idx, i->rank,
+                                        i->dims, pare_node_attr_int(ctx->node, "axis", 0),
+                                        ctx->out[0]->data, &rank, dims),
+                        "gather failed");
   free(idx);
   return st;
 }
@@ -347,9 +346,10 @@ static pare_status slice_shape(pare_op_ctx *ctx) {
   if (st != PARE_OK) return st;
   const pare_tensor *x = ctx->in[0];
   int64_t dims[PARE_MAX_RANK];
-  st = ref_fail(ctx, pare_ref_slice_shape(x->rank, x->dims, a.starts, a.ends, a.axes, a.steps,
-                                          (size_t)a.n, dims),
-                "bad slice");
+  st = pare_op_ref_fail(
+      ctx,
+      pare_ref_slice_shape(x->rank, x->dims, a.starts, a.ends, a.axes, a.steps, (size_t)a.n, dims),
+      "bad slice");
   if (st == PARE_OK) pare_op_set_out(ctx, 0, x->dtype, x->rank, dims);
   return st;
 }
@@ -360,9 +360,10 @@ static pare_status slice_run(pare_op_ctx *ctx) {
   if (st != PARE_OK) return st;
   const pare_tensor *x = ctx->in[0];
   int64_t dims[PARE_MAX_RANK];
-  return ref_fail(ctx, pare_ref_slice(x->data, elem_size(x), x->rank, x->dims, a.starts, a.ends,
-                                      a.axes, a.steps, (size_t)a.n, ctx->out[0]->data, dims),
-                  "slice failed");
+  return pare_op_ref_fail(ctx,
+                          pare_ref_slice(x->data, elem_size(x), x->rank, x->dims, a.starts, a.ends,
+                                         a.axes, a.steps, (size_t)a.n, ctx->out[0]->data, dims),
+                          "slice failed");
 }
 
 /* ---- Pad ---- */
@@ -414,7 +415,8 @@ static pare_status pad_shape(pare_op_ctx *ctx) {
   pare_status st = pad_args_of(ctx, &a, 0);
   if (st != PARE_OK) return st;
   int64_t dims[PARE_MAX_RANK];
-  st = ref_fail(ctx, pare_ref_pad_shape(ctx->in[0]->rank, ctx->in[0]->dims, a.pads, dims), "bad pads");
+  st = pare_op_ref_fail(ctx, pare_ref_pad_shape(ctx->in[0]->rank, ctx->in[0]->dims, a.pads, dims),
+                        "bad pads");
   if (st == PARE_OK) pare_op_set_out(ctx, 0, PARE_DT_F32, ctx->in[0]->rank, dims);
   return st;
 }
@@ -425,9 +427,10 @@ static pare_status pad_run(pare_op_ctx *ctx) {
   if (st != PARE_OK) return st;
   const pare_tensor *x = ctx->in[0];
   int64_t dims[PARE_MAX_RANK];
-  return ref_fail(ctx, pare_ref_pad_f32(x->data, x->rank, x->dims, a.pads, a.mode, a.value,
-                                        ctx->out[0]->data, dims),
-                  "pad failed");
+  return pare_op_ref_fail(
+      ctx,
+      pare_ref_pad_f32(x->data, x->rank, x->dims, a.pads, a.mode, a.value, ctx->out[0]->data, dims),
+      "pad failed");
 }
 
 /* ---- Resize ---- */
@@ -452,15 +455,19 @@ static pare_status resize_args_of(pare_op_ctx *ctx, resize_args *a) {
     a->p.mode = PARE_REF_RESIZE_LINEAR;
   else
     return pare_op_fail(ctx, PARE_ERR_UNSUPPORTED, "mode '%s'", mode);
-  static const char *coords[] = {"half_pixel", "asymmetric", "align_corners",
-                                 "pytorch_half_pixel", "tf_half_pixel_for_nearest",
+  static const char *coords[] = {"half_pixel",
+                                 "asymmetric",
+                                 "align_corners",
+                                 "pytorch_half_pixel",
+                                 "tf_half_pixel_for_nearest",
                                  "half_pixel_symmetric"};
   const char *coord = pare_node_attr_string(n, "coordinate_transformation_mode",
                                             ctx->graph->opset < 11 ? "asymmetric" : "half_pixel");
   int found = 0;
   for (int i = 0; i < 6; i++)
     if (!strcmp(coord, coords[i])) a->p.coord = (pare_ref_resize_coord)i, found = 1;
-  if (!found) return pare_op_fail(ctx, PARE_ERR_UNSUPPORTED, "coordinate_transformation_mode '%s'", coord);
+  if (!found)
+    return pare_op_fail(ctx, PARE_ERR_UNSUPPORTED, "coordinate_transformation_mode '%s'", coord);
   static const char *nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
   const char *nm = pare_node_attr_string(n, "nearest_mode", "round_prefer_floor");
   found = 0;
@@ -478,12 +485,14 @@ static pare_status resize_args_of(pare_op_ctx *ctx, resize_args *a) {
   const pare_tensor *z = sizes_at < ctx->n_in ? ctx->in[sizes_at] : NULL;
   if (s && pare_tensor_numel(s) == 0) s = NULL;
   if (z && pare_tensor_numel(z) == 0) z = NULL;
-  if (!!s == !!z) return pare_op_fail(ctx, PARE_ERR_FORMAT, "needs exactly one of scales and sizes");
+  if (!!s == !!z)
+    return pare_op_fail(ctx, PARE_ERR_FORMAT, "needs exactly one of scales and sizes");
   a->use_sizes = z != NULL;
   if (z) {
     int cnt;
     st = pare_op_const_ints(ctx, sizes_at, a->sizes, PARE_MAX_RANK, &cnt);
-    if (st == PARE_OK && cnt != r) return pare_op_fail(ctx, PARE_ERR_FORMAT, "sizes has %d values", cnt);
+    if (st == PARE_OK && cnt != r)
+      return pare_op_fail(ctx, PARE_ERR_FORMAT, "sizes has %d values", cnt);
     return st;
   }
   if (!s->is_const || s->dtype != PARE_DT_F32 || pare_tensor_numel(s) != r)
@@ -497,10 +506,11 @@ static pare_status resize_shape(pare_op_ctx *ctx) {
   pare_status st = resize_args_of(ctx, &a);
   if (st != PARE_OK) return st;
   int64_t dims[PARE_MAX_RANK];
-  st = ref_fail(ctx, pare_ref_resize_shape(ctx->in[0]->rank, ctx->in[0]->dims,
-                                           a.use_sizes ? NULL : a.scales,
-                                           a.use_sizes ? a.sizes : NULL, dims),
-                "bad scales or sizes");
+  st = pare_op_ref_fail(ctx,
+                        pare_ref_resize_shape(ctx->in[0]->rank, ctx->in[0]->dims,
+                                              a.use_sizes ? NULL : a.scales,
+                                              a.use_sizes ? a.sizes : NULL, dims),
+                        "bad scales or sizes");
   if (st == PARE_OK) pare_op_set_out(ctx, 0, PARE_DT_F32, ctx->in[0]->rank, dims);
   return st;
 }
@@ -511,10 +521,11 @@ static pare_status resize_run(pare_op_ctx *ctx) {
   if (st != PARE_OK) return st;
   const pare_tensor *x = ctx->in[0];
   int64_t dims[PARE_MAX_RANK];
-  return ref_fail(ctx, pare_ref_resize_f32(&a.p, x->data, x->rank, x->dims,
-                                           a.use_sizes ? NULL : a.scales,
-                                           a.use_sizes ? a.sizes : NULL, ctx->out[0]->data, dims),
-                  "resize failed");
+  return pare_op_ref_fail(
+      ctx,
+      pare_ref_resize_f32(&a.p, x->data, x->rank, x->dims, a.use_sizes ? NULL : a.scales,
+                          a.use_sizes ? a.sizes : NULL, ctx->out[0]->data, dims),
+      "resize failed");
 }
 
 static const pare_op_impl flatten = {flatten_shape, copy_run};

@@ -25,8 +25,9 @@ static pare_status gemm_shape(pare_op_ctx *ctx) {
       return pare_op_fail(ctx, PARE_ERR_FORMAT, "C must have rank <= 2, has %d", c->rank);
     int64_t cm = c->rank == 2 ? c->dims[0] : 1, cn = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
     if ((cm != 1 && cm != m) || (cn != 1 && cn != n))
-      return pare_op_fail(ctx, PARE_ERR_FORMAT, "C of shape %lldx%lld does not broadcast to %lldx%lld",
-                          (long long)cm, (long long)cn, (long long)m, (long long)n);
+      return pare_op_fail(ctx, PARE_ERR_FORMAT,
+                          "C of shape %lldx%lld does not broadcast to %lldx%lld", (long long)cm,
+                          (long long)cn, (long long)m, (long long)n);
   }
   int64_t dims[2] = {m, n};
   pare_op_set_out(ctx, 0, PARE_DT_F32, 2, dims);

@@ -5,14 +5,6 @@
 #include "engine/exec/exec.h"
 #include "engine/ref/ops.h"
 
-/* Maps a reference error code to a message naming the node. */
-static pare_status ref_fail(pare_op_ctx *ctx, int rc, const char *what) {
-  if (rc == PARE_REF_OK) return PARE_OK;
-  if (rc == PARE_REF_ENOMEM) return pare_op_fail(ctx, PARE_ERR_NO_MEMORY, "out of memory");
-  return pare_op_fail(ctx, PARE_ERR_FORMAT, "%s (%s)", what,
-                      rc == PARE_REF_ERANGE ? "index out of range" : "invalid attributes or shapes");
-}
-
 /* Reads kernel_shape, strides, dilations, pads and auto_pad. */
 static pare_status window_of(pare_op_ctx *ctx, int nspatial, pare_ref_window *w) {
   if (nspatial < 1 || nspatial > PARE_REF_MAX_SPATIAL)
@@ -26,8 +18,7 @@ static pare_status window_of(pare_op_ctx *ctx, int nspatial, pare_ref_window *w)
     const int64_t *v = pare_node_attr_ints(ctx->node, names[i], &n);
     if (!v) continue;
     if (n != want[i])
-      return pare_op_fail(ctx, PARE_ERR_FORMAT, "%s has %d values, needs %d", names[i], n,
-                          want[i]);
+      return pare_op_fail(ctx, PARE_ERR_FORMAT, "%s has %d values, needs %d", names[i], n, want[i]);
     memcpy(dst[i], v, sizeof(int64_t) * (size_t)n);
   }
   const char *ap = pare_node_attr_string(ctx->node, "auto_pad", "NOTSET");
@@ -76,8 +67,8 @@ static pare_status conv_shape(pare_op_ctx *ctx) {
   if (b && (b->rank != 1 || b->dims[0] != ctx->in[1]->dims[0]))
     return pare_op_fail(ctx, PARE_ERR_FORMAT, "bias must have %lld values",
                         (long long)ctx->in[1]->dims[0]);
-  st = ref_fail(ctx, pare_ref_conv_shape(&p, ctx->in[0]->dims, ctx->in[1]->dims, dims),
-                "shapes do not fit");
+  st = pare_op_ref_fail(ctx, pare_ref_conv_shape(&p, ctx->in[0]->dims, ctx->in[1]->dims, dims),
+                        "shapes do not fit");
   if (st == PARE_OK) pare_op_set_out(ctx, 0, PARE_DT_F32, ctx->in[0]->rank, dims);
   return st;
 }
@@ -88,10 +79,11 @@ static pare_status conv_run(pare_op_ctx *ctx) {
   if (st != PARE_OK) return st;
   const pare_tensor *b = ctx->n_in > 2 ? ctx->in[2] : NULL;
   int64_t dims[PARE_MAX_RANK];
-  return ref_fail(ctx,
-                  pare_ref_conv_f32(&p, ctx->in[0]->data, ctx->in[0]->dims, ctx->in[1]->data,
-                                    ctx->in[1]->dims, b ? b->data : NULL, ctx->out[0]->data, dims),
-                  "convolution failed");
+  return pare_op_ref_fail(ctx,
+                          pare_ref_conv_f32(&p, ctx->in[0]->data, ctx->in[0]->dims,
+                                            ctx->in[1]->data, ctx->in[1]->dims, b ? b->data : NULL,
+                                            ctx->out[0]->data, dims),
+                          "convolution failed");
 }
 
 static pare_status convt_params(pare_op_ctx *ctx, pare_ref_conv_transpose_params *p) {
@@ -123,8 +115,9 @@ static pare_status convt_shape(pare_op_ctx *ctx) {
   pare_status st = convt_params(ctx, &p);
   if (st != PARE_OK) return st;
   int64_t dims[PARE_MAX_RANK], pads[2 * PARE_REF_MAX_SPATIAL];
-  st = ref_fail(ctx, pare_ref_conv_transpose_shape(&p, ctx->in[0]->dims, ctx->in[1]->dims, dims, pads),
-                "shapes do not fit");
+  st = pare_op_ref_fail(
+      ctx, pare_ref_conv_transpose_shape(&p, ctx->in[0]->dims, ctx->in[1]->dims, dims, pads),
+      "shapes do not fit");
   if (st == PARE_OK) pare_op_set_out(ctx, 0, PARE_DT_F32, ctx->in[0]->rank, dims);
   return st;
 }
@@ -135,11 +128,11 @@ static pare_status convt_run(pare_op_ctx *ctx) {
   if (st != PARE_OK) return st;
   const pare_tensor *b = ctx->n_in > 2 ? ctx->in[2] : NULL;
   int64_t dims[PARE_MAX_RANK];
-  return ref_fail(ctx,
-                  pare_ref_conv_transpose_f32(&p, ctx->in[0]->data, ctx->in[0]->dims,
-                                              ctx->in[1]->data, ctx->in[1]->dims,
-                                              b ? b->data : NULL, ctx->out[0]->data, dims),
-                  "transposed convolution failed");
+  return pare_op_ref_fail(ctx,
+                          pare_ref_conv_transpose_f32(&p, ctx->in[0]->data, ctx->in[0]->dims,
+                                                      ctx->in[1]->data, ctx->in[1]->dims,
+                                                      b ? b->data : NULL, ctx->out[0]->data, dims),
+                          "transposed convolution failed");
 }
 
 /* ---- pooling ------------------------------------------------------- */
@@ -168,7 +161,8 @@ static pare_status pool_shape(pare_op_ctx *ctx) {
   pare_status st = pool_params(ctx, &p);
   if (st != PARE_OK) return st;
   int64_t dims[PARE_MAX_RANK];
-  st = ref_fail(ctx, pare_ref_pool_shape(&p, ctx->in[0]->dims, dims), "window does not fit");
+  st =
+      pare_op_ref_fail(ctx, pare_ref_pool_shape(&p, ctx->in[0]->dims, dims), "window does not fit");
   if (st == PARE_OK) pare_op_set_out(ctx, 0, PARE_DT_F32, ctx->in[0]->rank, dims);
   return st;
 }
@@ -178,10 +172,11 @@ static pare_status pool_run(pare_op_ctx *ctx) {
   pare_status st = pool_params(ctx, &p);
   if (st != PARE_OK) return st;
   int64_t dims[PARE_MAX_RANK];
-  int rc = ctx->node->op == PARE_OP_MAX_POOL
-               ? pare_ref_maxpool_f32(&p, ctx->in[0]->data, ctx->in[0]->dims, ctx->out[0]->data, dims)
-               : pare_ref_avgpool_f32(&p, ctx->in[0]->data, ctx->in[0]->dims, ctx->out[0]->data, dims);
-  return ref_fail(ctx, rc, "pooling failed");
+  int rc =
+      ctx->node->op == PARE_OP_MAX_POOL
+          ? pare_ref_maxpool_f32(&p, ctx->in[0]->data, ctx->in[0]->dims, ctx->out[0]->data, dims)
+          : pare_ref_avgpool_f32(&p, ctx->in[0]->data, ctx->in[0]->dims, ctx->out[0]->data, dims);
+  return pare_op_ref_fail(ctx, rc, "pooling failed");
 }
 
 static pare_status global_pool_shape(pare_op_ctx *ctx) {
@@ -200,7 +195,7 @@ static pare_status global_pool_run(pare_op_ctx *ctx) {
   int rc = ctx->node->op == PARE_OP_GLOBAL_MAX_POOL
                ? pare_ref_global_maxpool_f32(x->data, x->rank, x->dims, ctx->out[0]->data)
                : pare_ref_global_avgpool_f32(x->data, x->rank, x->dims, ctx->out[0]->data);
-  return ref_fail(ctx, rc, "pooling failed");
+  return pare_op_ref_fail(ctx, rc, "pooling failed");
 }
 
 /* ---- normalization, softmax, reductions ----------------------------- */
@@ -226,11 +221,11 @@ static pare_status bn_shape(pare_op_ctx *ctx) {
 static pare_status bn_run(pare_op_ctx *ctx) {
   const pare_tensor *x = ctx->in[0];
   float eps = pare_node_attr_float(ctx->node, "epsilon", 1e-5f);
-  return ref_fail(ctx,
-                  pare_ref_batchnorm_f32(x->data, x->rank, x->dims, ctx->in[1]->data,
-                                         ctx->in[2]->data, ctx->in[3]->data, ctx->in[4]->data, eps,
-                                         ctx->out[0]->data),
-                  "batch normalization failed");
+  return pare_op_ref_fail(ctx,
+                          pare_ref_batchnorm_f32(x->data, x->rank, x->dims, ctx->in[1]->data,
+                                                 ctx->in[2]->data, ctx->in[3]->data,
+                                                 ctx->in[4]->data, eps, ctx->out[0]->data),
+                          "batch normalization failed");
 }
 
 static int softmax_axis(const pare_op_ctx *ctx, int *legacy) {
@@ -252,11 +247,11 @@ static pare_status softmax_shape(pare_op_ctx *ctx) {
 static pare_status softmax_run(pare_op_ctx *ctx) {
   const pare_tensor *x = ctx->in[0];
   int legacy, axis = softmax_axis(ctx, &legacy);
-  int rc = ctx->node->op == PARE_OP_SOFTMAX
-               ? pare_ref_softmax_f32(x->data, x->rank, x->dims, axis, legacy, ctx->out[0]->data)
-               : pare_ref_log_softmax_f32(x->data, x->rank, x->dims, axis, legacy,
-                                          ctx->out[0]->data);
-  return ref_fail(ctx, rc, "softmax failed");
+  int rc =
+      ctx->node->op == PARE_OP_SOFTMAX
+          ? pare_ref_softmax_f32(x->data, x->rank, x->dims, axis, legacy, ctx->out[0]->data)
+          : pare_ref_log_softmax_f32(x->data, x->rank, x->dims, axis, legacy, ctx->out[0]->data);
+  return pare_op_ref_fail(ctx, rc, "softmax failed");
 }
 
 /* Axes of ReduceMean: attribute before opset 18, optional input from 18. */
@@ -280,10 +275,10 @@ static pare_status reduce_shape(pare_op_ctx *ctx) {
   int noop = (int)pare_node_attr_int(ctx->node, "noop_with_empty_axes", 0);
   int rank;
   int64_t dims[PARE_MAX_RANK];
-  st = ref_fail(ctx,
-                pare_ref_reduce_shape(ctx->in[0]->rank, ctx->in[0]->dims, axes, (size_t)n, keep,
-                                      noop, &rank, dims),
-                "bad axes");
+  st = pare_op_ref_fail(ctx,
+                        pare_ref_reduce_shape(ctx->in[0]->rank, ctx->in[0]->dims, axes, (size_t)n,
+                                              keep, noop, &rank, dims),
+                        "bad axes");
   if (st == PARE_OK) pare_op_set_out(ctx, 0, PARE_DT_F32, rank, dims);
   return st;
 }
@@ -298,10 +293,10 @@ static pare_status reduce_run(pare_op_ctx *ctx) {
   int rank;
   int64_t dims[PARE_MAX_RANK];
   const pare_tensor *x = ctx->in[0];
-  return ref_fail(ctx,
-                  pare_ref_reduce_mean_f32(x->data, x->rank, x->dims, axes, (size_t)n, keep, noop,
-                                           ctx->out[0]->data, &rank, dims),
-                  "reduction failed");
+  return pare_op_ref_fail(ctx,
+                          pare_ref_reduce_mean_f32(x->data, x->rank, x->dims, axes, (size_t)n, keep,
+                                                   noop, ctx->out[0]->data, &rank, dims),
+                          "reduction failed");
 }
 
 static const pare_op_impl conv = {conv_shape, conv_run};

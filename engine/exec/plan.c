@@ -70,16 +70,18 @@ pare_status pare_plan_create(const pare_graph *g, const pare_tensor *inputs, int
     const pare_tensor *in = &inputs[i];
     pare_tensor *t = &p->values[g->inputs[i]];
     if (v->rank >= 0 && v->rank != in->rank)
-      st = pare_error_set(err, PARE_ERR_INVALID_ARG, "input '%s': rank %d given, the model wants %d",
-                          v->name, in->rank, v->rank);
+      st =
+          pare_error_set(err, PARE_ERR_INVALID_ARG, "input '%s': rank %d given, the model wants %d",
+                         v->name, in->rank, v->rank);
     for (int d = 0; st == PARE_OK && v->rank >= 0 && d < v->rank; d++)
       if (v->dims[d] >= 0 && v->dims[d] != in->dims[d])
         st = pare_error_set(err, PARE_ERR_INVALID_ARG,
                             "input '%s': dimension %d is %lld, the model wants %lld", v->name, d,
                             (long long)in->dims[d], (long long)v->dims[d]);
     if (st == PARE_OK && v->dtype != PARE_DT_UNDEFINED && in->dtype != v->dtype)
-      st = pare_error_set(err, PARE_ERR_INVALID_ARG, "input '%s': dtype %s given, the model wants %s",
-                          v->name, pare_dtype_name(in->dtype), pare_dtype_name(v->dtype));
+      st = pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "input '%s': dtype %s given, the model wants %s", v->name,
+                          pare_dtype_name(in->dtype), pare_dtype_name(v->dtype));
     t->dtype = in->dtype;
     t->rank = in->rank;
     memcpy(t->dims, in->dims, sizeof t->dims);
@@ -88,8 +90,7 @@ pare_status pare_plan_create(const pare_graph *g, const pare_tensor *inputs, int
     int decides = 0;
     for (int k = 0; k < g->n_nodes && !decides; k++)
       for (int s = 0; s < g->nodes[k].n_inputs; s++)
-        if (g->nodes[k].inputs[s] == g->inputs[i] &&
-            pare_op_input_decides_shape(g->nodes[k].op, s))
+        if (g->nodes[k].inputs[s] == g->inputs[i] && pare_op_input_decides_shape(g->nodes[k].op, s))
           decides = 1;
     if (st == PARE_OK && in->data && decides) {
       t->nbytes = in->nbytes;
@@ -158,7 +159,8 @@ pare_status pare_plan_run_ref(pare_plan *p, const pare_tensor *inputs, int n_inp
                           g->n_inputs, n_inputs);
   for (int i = 0; i < n_inputs; i++) {
     pare_tensor *t = &p->values[g->inputs[i]];
-    if (inputs[i].rank != t->rank || memcmp(inputs[i].dims, t->dims, sizeof(int64_t) * (size_t)t->rank))
+    if (inputs[i].rank != t->rank ||
+        memcmp(inputs[i].dims, t->dims, sizeof(int64_t) * (size_t)t->rank))
       return pare_error_set(err, PARE_ERR_INVALID_ARG,
                             "input '%s': shape differs from the one the plan was made for",
                             g->values[g->inputs[i]].name);
@@ -178,16 +180,8 @@ pare_status pare_plan_run_ref(pare_plan *p, const pare_tensor *inputs, int n_inp
     if (p->node_folded[i]) continue;
     st = run_node(p, i, pare_op_impl_get(g->nodes[i].op), err);
   }
-  for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) {
-    const pare_tensor *src = &p->values[g->outputs[i]];
-    pare_tensor *dst = &outputs[i];
-    memset(dst, 0, sizeof *dst);
-    dst->dtype = src->dtype;
-    dst->rank = src->rank;
-    memcpy(dst->dims, src->dims, sizeof dst->dims);
-    st = pare_tensor_alloc(dst, err);
-    if (st == PARE_OK && src->nbytes) memcpy(dst->data, src->data, src->nbytes);
-  }
+  for (int i = 0; i < g->n_outputs && st == PARE_OK; i++)
+    st = pare_tensor_copy(&p->values[g->outputs[i]], &outputs[i], err);
   for (int i = 0; i < n_inputs; i++) {
     pare_tensor *t = &p->values[g->inputs[i]];
     if (t->is_const) continue;

@@ -132,8 +132,7 @@ pare_status pare_value_set_data(pare_value *v, void *data, size_t nbytes, int ow
   return PARE_OK;
 }
 
-int pare_graph_add_node(pare_graph *g, const char *name, pare_op op, int n_inputs,
-                        int n_outputs) {
+int pare_graph_add_node(pare_graph *g, const char *name, pare_op op, int n_inputs, int n_outputs) {
   if (n_inputs < 0 || n_outputs < 0) return -1;
   if (!grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof(pare_node))) return -1;
   pare_node *n = &g->nodes[g->n_nodes];
@@ -300,8 +299,8 @@ pare_status pare_graph_validate(const pare_graph *g, pare_error *err) {
     for (int k = 0; k < n->n_inputs && st == PARE_OK; k++) {
       int v = n->inputs[k];
       if (v < -1 || v >= g->n_values)
-        st = pare_error_set(err, PARE_ERR_FORMAT, "node %s (%s): input %d is out of range",
-                            n->name, pare_op_name(n->op), k);
+        st = pare_error_set(err, PARE_ERR_FORMAT, "node %s (%s): input %d is out of range", n->name,
+                            pare_op_name(n->op), k);
       else if (v >= 0 && !ready[v])
         st = pare_error_set(err, PARE_ERR_FORMAT,
                             "node %s (%s): input '%s' is used before it is produced", n->name,

@@ -14,7 +14,6 @@
 
 #include "engine/core/core.h"
 
-
 /* pare_dtype (public, in pare/pare.h): f32, f16, i64, i32, i8, u8, packed i4, bool. */
 const char *pare_dtype_name(pare_dtype dt);
 /* Bytes for `count` elements (rounded up for packed types). */
@@ -39,9 +38,9 @@ typedef struct pare_encoding {
 } pare_encoding;
 
 typedef struct pare_quant {
-  int axis;          /* channel axis for per-channel parameters, -1 per tensor */
-  int count;         /* number of (scale, zero point) pairs; 0 = not quantized */
-  float *scale;      /* owned */
+  int axis;            /* channel axis for per-channel parameters, -1 per tensor */
+  int count;           /* number of (scale, zero point) pairs; 0 = not quantized */
+  float *scale;        /* owned */
   int32_t *zero_point; /* owned */
 } pare_quant;
 
@@ -54,9 +53,9 @@ typedef struct pare_value {
   char *name;
   pare_value_kind kind;
   pare_dtype dtype;
-  int rank;                      /* -1: unknown */
-  int64_t dims[PARE_MAX_RANK];   /* -1: dynamic */
-  void *data;                    /* constants: owned, pare_dtype_bytes(dtype, numel) bytes */
+  int rank;                    /* -1: unknown */
+  int64_t dims[PARE_MAX_RANK]; /* -1: dynamic */
+  void *data;                  /* constants: owned, pare_dtype_bytes(dtype, numel) bytes */
   size_t nbytes;
   pare_quant quant;
   pare_encoding enc;
@@ -116,7 +115,7 @@ typedef struct pare_graph {
   int n_inputs;
   int *outputs;
   int n_outputs;
-  int opset;     /* ONNX default-domain opset the model was written for */
+  int opset; /* ONNX default-domain opset the model was written for */
   char *name;
   pare_error *err; /* where graph functions report; may be NULL */
 } pare_graph;
@@ -133,8 +132,7 @@ int pare_graph_find_value(const pare_graph *g, const char *name);
 pare_status pare_value_set_data(pare_value *v, void *data, size_t nbytes, int own);
 
 /* Adds a node with room for its inputs/outputs and returns its index, or -1. */
-int pare_graph_add_node(pare_graph *g, const char *name, pare_op op, int n_inputs,
-                        int n_outputs);
+int pare_graph_add_node(pare_graph *g, const char *name, pare_op op, int n_inputs, int n_outputs);
 /* Attributes: adding copies names, strings and arrays. */
 pare_attr *pare_node_add_attr(pare_node *n, const char *name, pare_attr_type type);
 const pare_attr *pare_node_attr(const pare_node *n, const char *name);

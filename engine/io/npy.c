@@ -132,8 +132,8 @@ pare_status pare_npy_write(const char *path, const pare_tensor_view *t, char *er
   char shape[256] = "";
   size_t used = 0;
   for (int i = 0; i < t->rank; i++)
-    used += (size_t)snprintf(shape + used, sizeof shape - used, "%lld,%s",
-                             (long long)t->dims[i], i + 1 < t->rank ? " " : "");
+    used += (size_t)snprintf(shape + used, sizeof shape - used, "%lld,%s", (long long)t->dims[i],
+                             i + 1 < t->rank ? " " : "");
   if (t->rank > 1 && used > 0) shape[used - 1] = '\0'; /* (a, b) not (a, b,) */
   char dict[400];
   int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }",

@@ -46,8 +46,7 @@ static const char *allowed_attrs(pare_op op) {
   case PARE_OP_SQUEEZE:
   case PARE_OP_UNSQUEEZE: return "axes";
   case PARE_OP_DROPOUT: return "ratio seed is_test";
-  case PARE_OP_CONSTANT:
-    return "value value_float value_floats value_int value_ints";
+  case PARE_OP_CONSTANT: return "value value_float value_floats value_int value_ints";
   case PARE_OP_SHAPE: return "start end";
   case PARE_OP_CAST: return "to saturate";
   case PARE_OP_SLICE: return "axes ends starts";
@@ -88,9 +87,9 @@ static pare_dtype dtype_from_onnx(int32_t t) {
 }
 
 static const char *onnx_type_name(int32_t t) {
-  static const char *names[] = {"undefined", "float",  "uint8",     "int8",       "uint16",
-                                "int16",     "int32",  "int64",     "string",     "bool",
-                                "float16",   "double", "uint32",    "uint64",     "complex64",
+  static const char *names[] = {"undefined",  "float",   "uint8",  "int8",   "uint16",
+                                "int16",      "int32",   "int64",  "string", "bool",
+                                "float16",    "double",  "uint32", "uint64", "complex64",
                                 "complex128", "bfloat16"};
   return t >= 0 && t <= 16 ? names[t] : "unknown";
 }
@@ -132,8 +131,8 @@ static pare_status read_external(const Onnx__TensorProto *t, const char *dir, si
   size_t nd = strlen(real_dir);
   if (strncmp(real_file, real_dir, nd) != 0 || real_file[nd] != '/')
     return pare_error_set(err, PARE_ERR_FORMAT,
-                          "tensor '%s': external data '%s' resolves outside the model's folder",
-                          tn, location);
+                          "tensor '%s': external data '%s' resolves outside the model's folder", tn,
+                          location);
   FILE *f = fopen(real_file, "rb");
   if (!f) return pare_error_set(err, PARE_ERR_IO, "%s: %s", real_file, strerror(errno));
   int ok = fseek(f, (long)offset, SEEK_SET) == 0 && fread(dst, 1, want, f) == want;
@@ -172,11 +171,12 @@ static pare_status tensor_from_proto(const Onnx__TensorProto *t, const char *dir
   size_t n = (size_t)numel;
   size_t bytes = pare_dtype_bytes(dt, n);
   size_t src_elem = is_double ? 8 : pare_dtype_bytes(dt, 1);
-  int external = t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+  int external =
+      t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
   /* Check that the data is really there before allocating for the shape:
    * a corrupt shape must not turn into a huge allocation. */
-  size_t present = external ? n /* checked against the file when read */
-                   : t->has_raw_data ? t->raw_data.len / (src_elem ? src_elem : 1)
+  size_t present = external            ? n /* checked against the file when read */
+                   : t->has_raw_data   ? t->raw_data.len / (src_elem ? src_elem : 1)
                    : dt == PARE_DT_F32 ? (is_double ? t->n_double_data : t->n_float_data)
                    : dt == PARE_DT_I64 ? t->n_int64_data
                                        : t->n_int32_data;
@@ -277,8 +277,8 @@ static pare_status import_attr(pare_graph *g, pare_node *n, const char *op_type,
                                const Onnx__AttributeProto *a, const char *dir, pare_error *err) {
   const char *an = a->name ? a->name : "";
   if (!word_in(an, allowed_attrs(n->op)))
-    return pare_error_set(err, PARE_ERR_UNSUPPORTED,
-                          "node '%s' (%s): unsupported attribute '%s'", n->name, op_type, an);
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "node '%s' (%s): unsupported attribute '%s'",
+                          n->name, op_type, an);
   pare_attr *at = NULL;
   switch (a->type) {
   case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT:
@@ -381,9 +381,8 @@ static pare_status import_graph(pare_graph *g, const Onnx__ModelProto *m, const 
   }
   if (g->opset == 0) g->opset = ONNX_MIN_OPSET; /* very old files omit it */
   if (g->opset < ONNX_MIN_OPSET || g->opset > ONNX_MAX_OPSET)
-    return pare_error_set(err, PARE_ERR_UNSUPPORTED,
-                          "%s: opset %d is outside the supported %d-%d", what, g->opset,
-                          ONNX_MIN_OPSET, ONNX_MAX_OPSET);
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "%s: opset %d is outside the supported %d-%d",
+                          what, g->opset, ONNX_MIN_OPSET, ONNX_MAX_OPSET);
   if (gp->n_sparse_initializer)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "%s: sparse initializers are not supported",
                           what);
@@ -492,8 +491,8 @@ pare_status pare_onnx_import_buffer(const void *data, size_t size, const char *d
   *out = NULL;
   Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, size, data);
   if (!m)
-    return pare_error_set(err, PARE_ERR_FORMAT, "%s: not a valid ONNX model (protobuf parse failed)",
-                          what);
+    return pare_error_set(err, PARE_ERR_FORMAT,
+                          "%s: not a valid ONNX model (protobuf parse failed)", what);
   pare_graph *g = pare_graph_create();
   pare_status st = g ? import_graph(g, m, dir, what, err)
                      : pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");

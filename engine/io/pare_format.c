@@ -76,8 +76,8 @@ static void write_graph(writer *w, const pare_graph *g, const uint64_t *data_off
       put_i32(w, v->quant.zero_point[q]);
     }
     const pare_encoding *e = &v->enc;
-    int32_t enc[9] = {e->kind, e->block_rows, e->block_cols, e->n, e->m, e->rank,
-                      e->codebook_size, e->aux[0], e->aux[1]};
+    int32_t enc[9] = {e->kind, e->block_rows,    e->block_cols, e->n,     e->m,
+                      e->rank, e->codebook_size, e->aux[0],     e->aux[1]};
     for (int k = 0; k < 9; k++) put_i32(w, enc[k]);
   }
   put_i32(w, g->n_nodes);
@@ -110,7 +110,9 @@ static void write_graph(writer *w, const pare_graph *g, const uint64_t *data_off
   for (int i = 0; i < g->n_outputs; i++) put_i32(w, g->outputs[i]);
 }
 
-static size_t align_up(size_t x) { return (x + PARE_FORMAT_ALIGN - 1) / PARE_FORMAT_ALIGN * PARE_FORMAT_ALIGN; }
+static size_t align_up(size_t x) {
+  return (x + PARE_FORMAT_ALIGN - 1) / PARE_FORMAT_ALIGN * PARE_FORMAT_ALIGN;
+}
 
 pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *size,
                                      pare_error *err) {
@@ -238,8 +240,8 @@ static int get_count(reader *r, size_t min_bytes, int max) {
   return n;
 }
 
-static pare_status read_graph(reader *r, pare_graph *g, const unsigned char *data,
-                              size_t data_size, const char *what, pare_error *err) {
+static pare_status read_graph(reader *r, pare_graph *g, const unsigned char *data, size_t data_size,
+                              const char *what, pare_error *err) {
   free(g->name);
   g->name = get_str(r);
   g->opset = get_i32(r);
@@ -305,8 +307,9 @@ static pare_status read_graph(reader *r, pare_graph *g, const unsigned char *dat
     char *name = get_str(r), *op_name = get_str(r);
     pare_op op = op_name ? pare_op_from_onnx(op_name) : PARE_OP_COUNT;
     if (op == PARE_OP_COUNT && !r->failed) {
-      pare_status st = pare_error_set(err, PARE_ERR_UNSUPPORTED, "%s: node '%s' has unknown op '%s'",
-                                      what, name ? name : "", op_name ? op_name : "");
+      pare_status st =
+          pare_error_set(err, PARE_ERR_UNSUPPORTED, "%s: node '%s' has unknown op '%s'", what,
+                         name ? name : "", op_name ? op_name : "");
       free(name);
       free(op_name);
       return st;
@@ -342,9 +345,12 @@ static pare_status read_graph(reader *r, pare_graph *g, const unsigned char *dat
         return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
       a->count = (type == PARE_ATTR_INTS || type == PARE_ATTR_FLOATS) ? cnt : 0;
       for (int j = 0; j < cnt && !r->failed; j++) {
-        if (type == PARE_ATTR_INTS) a->ints[j] = get_i64(r);
-        else if (type == PARE_ATTR_FLOATS) a->floats[j] = get_f32(r);
-        else r->failed = 1;
+        if (type == PARE_ATTR_INTS)
+          a->ints[j] = get_i64(r);
+        else if (type == PARE_ATTR_FLOATS)
+          a->floats[j] = get_f32(r);
+        else
+          r->failed = 1;
       }
       if (type < PARE_ATTR_INT || type > PARE_ATTR_TENSOR ||
           (type == PARE_ATTR_TENSOR && (a->i < 0 || a->i >= g->n_values)))
@@ -382,17 +388,20 @@ pare_status pare_format_read_buffer(const void *data, size_t size, const char *w
                           what);
   memcpy(&h, data, sizeof h);
   if (h.version != PARE_FORMAT_VERSION)
-    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "%s: .pare format version %u, this pare reads %u",
-                          what, h.version, PARE_FORMAT_VERSION);
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED,
+                          "%s: .pare format version %u, this pare reads %u", what, h.version,
+                          PARE_FORMAT_VERSION);
   if (h.file_size != size)
     return pare_error_set(err, PARE_ERR_FORMAT, "%s: truncated (%zu bytes, the header says %llu)",
                           what, size, (unsigned long long)h.file_size);
   if (h.header_size != sizeof h || h.meta_offset < sizeof h || h.meta_offset > size ||
-      h.meta_size > size - h.meta_offset || h.data_offset > size || h.data_size > size - h.data_offset)
+      h.meta_size > size - h.meta_offset || h.data_offset > size ||
+      h.data_size > size - h.data_offset)
     return pare_error_set(err, PARE_ERR_FORMAT, "%s: section offsets are out of range", what);
   const unsigned char *bytes = data;
   if (pare_hash64(bytes + sizeof h, size - sizeof h, PARE_HASH_SEED) != h.checksum)
-    return pare_error_set(err, PARE_ERR_FORMAT, "%s: checksum mismatch (the file is corrupt)", what);
+    return pare_error_set(err, PARE_ERR_FORMAT, "%s: checksum mismatch (the file is corrupt)",
+                          what);
   pare_graph *g = pare_graph_create();
   if (!g) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   reader r = {bytes + h.meta_offset, (size_t)h.meta_size, 0};

@@ -5,9 +5,9 @@
 
 #include "engine/graph/graph.h"
 
-#define PARE_FORMAT_MAGIC "PAREMDL\x01"
+#define PARE_FORMAT_MAGIC   "PAREMDL\x01"
 #define PARE_FORMAT_VERSION 1u
-#define PARE_FORMAT_ALIGN 64u
+#define PARE_FORMAT_ALIGN   64u
 
 /* Serializes g into a malloc'ed buffer. */
 pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *size,

@@ -53,8 +53,10 @@ static int fold_one(pare_graph *g, int li, int bi) {
     channels = gemm_trans_b ? w->dims[0] : w->dims[1];
     if (pare_node_attr_float(layer, "beta", 1.0f) != 1.0f) return 0;
   }
-  const float *gamma = const_f32(g, bn->inputs[1], channels), *beta = const_f32(g, bn->inputs[2], channels);
-  const float *mean = const_f32(g, bn->inputs[3], channels), *var = const_f32(g, bn->inputs[4], channels);
+  const float *gamma = const_f32(g, bn->inputs[1], channels),
+              *beta = const_f32(g, bn->inputs[2], channels);
+  const float *mean = const_f32(g, bn->inputs[3], channels),
+              *var = const_f32(g, bn->inputs[4], channels);
   if (!gamma || !beta || !mean || !var || !const_f32(g, wv, pare_value_numel(w))) return 0;
   const float *bias = NULL;
   int bv = layer->n_inputs > 2 ? layer->inputs[2] : -1;

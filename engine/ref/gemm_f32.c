@@ -2,8 +2,8 @@
 #include "engine/ref/ref.h"
 
 void pare_ref_gemm_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
-                       const float *a, size_t lda, const float *b, size_t ldb, float beta,
-                       float *c, size_t ldc, const float *bias) {
+                       const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
+                       size_t ldc, const float *bias) {
   for (size_t i = 0; i < m; i++) {
     for (size_t j = 0; j < n; j++) {
       double acc = 0.0;

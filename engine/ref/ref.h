@@ -10,8 +10,8 @@
  * dimensions; op(A)(i,p) = trans_a ? A[p*lda+i] : A[i*lda+p], likewise B.
  * Accumulates in double. With beta == 0, C is not read. */
 void pare_ref_gemm_f32(int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
-                       const float *a, size_t lda, const float *b, size_t ldb, float beta,
-                       float *c, size_t ldc, const float *bias);
+                       const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c,
+                       size_t ldc, const float *bias);
 
 /* Elementwise activations and arithmetic over n values; out may equal in. */
 typedef enum pare_ref_act {

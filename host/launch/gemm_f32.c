@@ -7,14 +7,13 @@
 
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
-pare_status pare_launch_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *g,
-                                 cl_event *event, pare_error *err) {
+pare_status pare_launch_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *g, cl_event *event,
+                                 pare_error *err) {
   if (g->m == 0 || g->n == 0) return PARE_OK;
   if (g->k == 0)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "gemm_f32: K == 0 is handled on the host");
-  if (g->m > INT_MAX || g->n > INT_MAX || g->k > INT_MAX || g->lda > INT_MAX ||
-      g->ldb > INT_MAX || g->ldc > INT_MAX || g->off_a > INT_MAX || g->off_b > INT_MAX ||
-      g->off_c > INT_MAX)
+  if (g->m > INT_MAX || g->n > INT_MAX || g->k > INT_MAX || g->lda > INT_MAX || g->ldb > INT_MAX ||
+      g->ldc > INT_MAX || g->off_a > INT_MAX || g->off_b > INT_MAX || g->off_c > INT_MAX)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "gemm_f32: sizes beyond 2^31 elements");
   /* Tile and work-group from the device profile. */
   const pare_profile *p = rt->profile;
@@ -27,8 +26,9 @@ pare_status pare_launch_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "profile %s: bad gemm_f32 tile %dx%dx%d",
                           p->name, tm, vw, nv);
   char defines[256];
-  snprintf(defines, sizeof defines, "-DTRANS_A=%d -DTRANS_B=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d",
-           g->trans_a ? 1 : 0, g->trans_b ? 1 : 0, tm, vw, nv);
+  snprintf(defines, sizeof defines,
+           "-DTRANS_A=%d -DTRANS_B=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d", g->trans_a ? 1 : 0,
+           g->trans_b ? 1 : 0, tm, vw, nv);
   cl_kernel k;
   pare_status st = pare_cl_kernel(rt, PARE_KERNEL_gemm_f32, defines, "gemm_f32", &k, err);
   if (st != PARE_OK) return st;
@@ -40,11 +40,21 @@ pare_status pare_launch_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *
   struct {
     size_t size;
     const void *value;
-  } args[] = {{sizeof M, &M},       {sizeof N, &N},          {sizeof K, &K},
-              {sizeof(float), &g->alpha}, {sizeof(float), &g->beta}, {sizeof(cl_mem), &g->a},
-              {sizeof offA, &offA}, {sizeof lda, &lda},      {sizeof(cl_mem), &g->b},
-              {sizeof offB, &offB}, {sizeof ldb, &ldb},      {sizeof(cl_mem), &g->c},
-              {sizeof offC, &offC}, {sizeof ldc, &ldc},      {sizeof(cl_mem), &bias},
+  } args[] = {{sizeof M, &M},
+              {sizeof N, &N},
+              {sizeof K, &K},
+              {sizeof(float), &g->alpha},
+              {sizeof(float), &g->beta},
+              {sizeof(cl_mem), &g->a},
+              {sizeof offA, &offA},
+              {sizeof lda, &lda},
+              {sizeof(cl_mem), &g->b},
+              {sizeof offB, &offB},
+              {sizeof ldb, &ldb},
+              {sizeof(cl_mem), &g->c},
+              {sizeof offC, &offC},
+              {sizeof ldc, &ldc},
+              {sizeof(cl_mem), &bias},
               {sizeof has_bias, &has_bias}};
   for (cl_uint i = 0; i < sizeof args / sizeof args[0] && st == PARE_OK; i++)
     st = pare_cl_set_arg(rt, k, i, args[i].size, args[i].value, "gemm_f32", err);

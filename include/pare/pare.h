@@ -104,8 +104,8 @@ typedef struct pare_device_info {
   uint64_t local_mem_bytes;
   uint64_t max_alloc_bytes;
   size_t max_work_group_size;
-  int fp16;         /* cl_khr_fp16 advertised and a test kernel compiled */
-  int int8_dot;     /* an int8 dot-product extension whose test kernel compiled */
+  int fp16;              /* cl_khr_fp16 advertised and a test kernel compiled */
+  int int8_dot;          /* an int8 dot-product extension whose test kernel compiled */
   char int8_dot_ext[48]; /* which one, or "" */
   int subgroups;
   int images;
@@ -200,8 +200,8 @@ typedef struct pare_layer_info {
   uint64_t weight_bytes;       /* bytes of its constant inputs as stored */
   pare_dtype weight_dtype;     /* dtype of its first constant input, or UNDEFINED */
   double sparsity;             /* fraction of zeros among its constant inputs */
-  const char *backend; /* where it runs: "opencl", "reference", or "folded" (computed
-                        * once when the input shapes were bound) */
+  const char *backend;         /* where it runs: "opencl", "reference", or "folded" (computed
+                                * once when the input shapes were bound) */
 } pare_layer_info;
 
 /* Describes every node for inputs with dynamic dimensions set to `batch`.
@@ -239,8 +239,8 @@ PARE_API pare_status pare_dataset_info(const pare_dataset *ds, int64_t sample_di
                                        int *classes);
 /* Samples `indices[0..count)`: images as floats in [0, 1] (count×C×H×W),
  * labels as int64; either output may be NULL. */
-PARE_API pare_status pare_dataset_batch(const pare_dataset *ds, const size_t *indices,
-                                        size_t count, float *images, int64_t *labels);
+PARE_API pare_status pare_dataset_batch(const pare_dataset *ds, const size_t *indices, size_t count,
+                                        float *images, int64_t *labels);
 
 #ifdef __cplusplus
 }

@@ -77,7 +77,8 @@ static void test_roundtrip_bit_identical(void **state) {
     assert_int_equal(na, nb);
     for (int i = 0; i < na; i++) {
       assert_int_equal(a[i].nbytes, b[i].nbytes);
-      if (memcmp(a[i].data, b[i].data, a[i].nbytes)) fail_msg("%s: output %d differs", e->d_name, i);
+      if (memcmp(a[i].data, b[i].data, a[i].nbytes))
+        fail_msg("%s: output %d differs", e->d_name, i);
       pare_tensor_release(&a[i]);
       pare_tensor_release(&b[i]);
     }
@@ -160,7 +161,8 @@ static void test_truncated_and_flipped_onnx(void **state) {
   for (int i = 0; i < 2000; i++) {
     memcpy(copy, buf, size);
     for (int k = 0; k < 3; k++) copy[test_rng_below(&r, size)] ^= (unsigned char)test_rng_next(&r);
-    if (pare_onnx_import_buffer(copy, size, NULL, "flip", &g, &err) == PARE_OK) pare_graph_destroy(g);
+    if (pare_onnx_import_buffer(copy, size, NULL, "flip", &g, &err) == PARE_OK)
+      pare_graph_destroy(g);
     g = NULL;
   }
   free(copy);

@@ -27,7 +27,8 @@ static pare_graph *layer_bn_graph(pare_op op, test_rng *r, int64_t ch) {
   g->inputs[0] = x;
   g->n_inputs = 1;
   int64_t wd4[4] = {ch, 3, 3, 3}, wd2[2] = {ch, 12}, cd[1] = {ch};
-  int w = op == PARE_OP_CONV ? add_const(g, "w", 4, wd4, r, -1, 1) : add_const(g, "w", 2, wd2, r, -1, 1);
+  int w = op == PARE_OP_CONV ? add_const(g, "w", 4, wd4, r, -1, 1)
+                             : add_const(g, "w", 2, wd2, r, -1, 1);
   int b = add_const(g, "b", 1, cd, r, -1, 1);
   int h = pare_graph_add_value(g, "h", PARE_DT_UNDEFINED, -1, NULL);
   int ln = pare_graph_add_node(g, "layer", op, 3, 1);

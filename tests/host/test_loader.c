@@ -19,8 +19,7 @@ static void test_dlopen_icd_loader(void **state) {
   cl_platform_id p;
   assert_int_equal(api.clGetPlatformIDs(1, &p, NULL), CL_SUCCESS);
   char name[128] = "";
-  assert_int_equal(api.clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof name, name, NULL),
-                   CL_SUCCESS);
+  assert_int_equal(api.clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof name, name, NULL), CL_SUCCESS);
   assert_true(strlen(name) > 0);
   dlclose(handle);
 }

@@ -21,15 +21,15 @@ static void test_family_detection(void **state) {
   expect_family("ARM Platform", "Mali-G76 MP10", "ARM", 0, "mali-bifrost", "mali_bifrost");
   expect_family("ARM Platform", "Mali-G52", "ARM", 0, "mali-bifrost", "mali_bifrost");
   expect_family("ARM Platform", "Mali-T860", "ARM", 0, "mali-midgard", "mali_midgard");
-  expect_family("QUALCOMM Snapdragon(TM)", "QUALCOMM Adreno(TM) 640", "QUALCOMM", 0,
-                "adreno-6xx", "adreno_6xx");
-  expect_family("QUALCOMM Snapdragon(TM)", "QUALCOMM Adreno(TM) 740", "QUALCOMM", 0,
-                "adreno-7xx", "adreno_7xx");
-  expect_family("QUALCOMM Snapdragon(TM)", "QUALCOMM Adreno(TM) 530", "QUALCOMM", 0,
-                "adreno-5xx", "adreno_5xx");
+  expect_family("QUALCOMM Snapdragon(TM)", "QUALCOMM Adreno(TM) 640", "QUALCOMM", 0, "adreno-6xx",
+                "adreno_6xx");
+  expect_family("QUALCOMM Snapdragon(TM)", "QUALCOMM Adreno(TM) 740", "QUALCOMM", 0, "adreno-7xx",
+                "adreno_7xx");
+  expect_family("QUALCOMM Snapdragon(TM)", "QUALCOMM Adreno(TM) 530", "QUALCOMM", 0, "adreno-5xx",
+                "adreno_5xx");
   expect_family("NVIDIA CUDA", "NVIDIA H200", "NVIDIA Corporation", 0, "nvidia", "nvidia");
-  expect_family("AMD Accelerated Parallel Processing", "gfx1030",
-                "Advanced Micro Devices, Inc.", 0, "amd", "amd");
+  expect_family("AMD Accelerated Parallel Processing", "gfx1030", "Advanced Micro Devices, Inc.", 0,
+                "amd", "amd");
   expect_family("Intel(R) OpenCL HD Graphics", "Intel(R) UHD Graphics 620", "Intel(R) Corporation",
                 0, "intel-gpu", "intel_gpu");
   expect_family("Portable Computing Language", "pthread-haswell-Intel", "GenuineIntel", 1,

@@ -94,8 +94,7 @@ static double build_once(int *cached) {
   opt.cache_dir = dir;
   if (pare_cl_runtime_create(&opt, &rt, &err) != PARE_OK) fail_msg("runtime: %s", err.text);
   cl_program prog;
-  if (pare_cl_program(rt, PARE_KERNEL_gemm_f32, "-DTRANS_A=0 -DTRANS_B=1", &prog, &err) !=
-      PARE_OK)
+  if (pare_cl_program(rt, PARE_KERNEL_gemm_f32, "-DTRANS_A=0 -DTRANS_B=1", &prog, &err) != PARE_OK)
     fail_msg("build: %s", err.text);
   cl_kernel k;
   assert_int_equal(

@@ -63,8 +63,8 @@ static void check_case(gemm_fn fn, const char *name, test_rng *r, int ta, int tb
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, nc * 4, c, &bc, &err), PARE_OK);
   if (with_bias)
     assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, n * 4, bias, &bbias, &err), PARE_OK);
-  pare_gemm_f32_args g = {ta, tb, m, n, k, alpha, beta, ba, bb, bc, bbias, off, off, off,
-                          lda, ldb, ldc};
+  pare_gemm_f32_args g = {ta, tb,    m,   n,   k,   alpha, beta, ba, bb,
+                          bc, bbias, off, off, off, lda,   ldb,  ldc};
   pare_status st = fn(rt, &g, NULL, &err);
   if (st != PARE_OK) fail_msg("%s: %s", name, err.text);
   assert_int_equal(pare_cl_read(rt, bc, 0, nc * 4, c, &err), PARE_OK);
@@ -86,8 +86,8 @@ static void check_case(gemm_fn fn, const char *name, test_rng *r, int ta, int tb
 }
 
 /* Sizes on and around tile edges (tiles are at most 32 wide), primes, 1. */
-static const size_t edge_sizes[] = {1, 2, 3, 5, 7, 8, 13, 15, 16, 17, 31, 32, 33, 37, 48, 63, 64,
-                                    65, 97, 127, 128, 129};
+static const size_t edge_sizes[] = {1,  2,  3,  5,  7,  8,  13, 15, 16,  17,  31,
+                                    32, 33, 37, 48, 63, 64, 65, 97, 127, 128, 129};
 
 static void run_shapes(gemm_fn fn, const char *name, int with_bias_allowed) {
   test_rng r = {0x9e3779b97f4a7c15u};

@@ -29,7 +29,7 @@ typedef struct counts {
 } counts;
 
 static int verbose;
-static int optimize; /* run the graph passes after import */
+static int optimize;        /* run the graph passes after import */
 static pare_cl_runtime *rt; /* --backend opencl */
 static double tol_rel = 1e-3, tol_abs = 1e-5;
 
@@ -66,7 +66,8 @@ static double value_at(const pare_tensor *t, int64_t i) {
 
 /* 0 when equal within tolerance, else writes why. */
 static int compare(const pare_tensor *got, const pare_tensor *want, char *why, size_t n) {
-  if (got->rank != want->rank || memcmp(got->dims, want->dims, sizeof(int64_t) * (size_t)got->rank)) {
+  if (got->rank != want->rank ||
+      memcmp(got->dims, want->dims, sizeof(int64_t) * (size_t)got->rank)) {
     int64_t gn = pare_tensor_numel(got), wn = pare_tensor_numel(want);
     /* Scalars vs [1] and similar rank-only differences are accepted. */
     if (gn != wn) {
@@ -76,7 +77,8 @@ static int compare(const pare_tensor *got, const pare_tensor *want, char *why, s
     }
   }
   if (got->dtype != want->dtype) {
-    snprintf(why, n, "dtype %s, want %s", pare_dtype_name(got->dtype), pare_dtype_name(want->dtype));
+    snprintf(why, n, "dtype %s, want %s", pare_dtype_name(got->dtype),
+             pare_dtype_name(want->dtype));
     return 1;
   }
   int64_t count = pare_tensor_numel(want);
@@ -133,10 +135,12 @@ static outcome run_set(const pare_graph *g, const char *set, char *why, size_t w
   pare_plan *plan = NULL;
   pare_status st = pare_plan_create(g, in, ni, &plan, &err);
 #ifdef PARE_HAVE_OPENCL
-  if (st == PARE_OK && rt) st = pare_plan_run_cl(plan, rt, in, ni, got, &err);
+  if (st == PARE_OK && rt)
+    st = pare_plan_run_cl(plan, rt, in, ni, got, &err);
   else
 #endif
-  if (st == PARE_OK) st = pare_plan_run_ref(plan, in, ni, got, &err);
+      if (st == PARE_OK)
+    st = pare_plan_run_ref(plan, in, ni, got, &err);
   pare_plan_destroy(plan);
   if (st != PARE_OK) {
     snprintf(why, wn, "%s", err.text);
@@ -189,8 +193,11 @@ static void run_case(const char *dir, counts *c) {
   if (res == FAIL) c->fail++;
   if (res == SKIP) c->skip++;
   if (res == FAIL || verbose)
-    printf("%s %s%s%s\n", res == PASS ? "PASS" : res == FAIL ? "FAIL" : "SKIP", name,
-           why[0] ? ": " : "", why);
+    printf("%s %s%s%s\n",
+           res == PASS   ? "PASS"
+           : res == FAIL ? "FAIL"
+                         : "SKIP",
+           name, why[0] ? ": " : "", why);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -262,8 +269,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "conformance: --backend ref|opencl\n");
         return 2;
       }
-    }
-    else {
+    } else {
       run_path(argv[i], &c);
       ndirs++;
     }
