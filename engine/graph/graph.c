@@ -1,7 +1,9 @@
 /* The graph IR: creation, values, nodes, attributes, dead-node removal and
  * validation. */
+#define _DEFAULT_SOURCE
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "engine/graph/graph.h"
 
@@ -52,7 +54,7 @@ pare_graph *pare_graph_create(void) { return calloc(1, sizeof(pare_graph)); }
 
 static void free_value(pare_value *v) {
   free(v->name);
-  free(v->data);
+  if (!v->borrowed) free(v->data);
   free(v->quant.scale);
   free(v->quant.zero_point);
 }
@@ -79,6 +81,7 @@ void pare_graph_destroy(pare_graph *g) {
   free(g->inputs);
   free(g->outputs);
   free(g->name);
+  if (g->mapping) munmap(g->mapping, g->mapping_size);
   free(g);
 }
 
@@ -125,7 +128,8 @@ pare_status pare_value_set_data(pare_value *v, void *data, size_t nbytes, int ow
     if (!copy) return PARE_ERR_NO_MEMORY;
     if (nbytes) memcpy(copy, data, nbytes);
   }
-  free(v->data);
+  if (!v->borrowed) free(v->data);
+  v->borrowed = 0;
   v->data = copy;
   v->nbytes = nbytes;
   v->kind = PARE_VALUE_CONSTANT;

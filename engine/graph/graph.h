@@ -61,6 +61,7 @@ typedef struct pare_value {
   pare_encoding enc;
   int producer; /* node index, or -1 */
   int is_param; /* a trainable parameter (weights, biases) */
+  int borrowed; /* data points into the graph's file mapping: not freed */
 } pare_value;
 
 typedef enum pare_op {
@@ -117,7 +118,9 @@ typedef struct pare_graph {
   int n_outputs;
   int opset; /* ONNX default-domain opset the model was written for */
   char *name;
-  pare_error *err; /* where graph functions report; may be NULL */
+  pare_error *err;     /* where graph functions report; may be NULL */
+  void *mapping;       /* the .pare file mapped read-only, or NULL */
+  size_t mapping_size;
 } pare_graph;
 
 pare_graph *pare_graph_create(void);

@@ -1,23 +1,65 @@
-/* Writing and reading .pare files.
+/* Writing and reading .pare files (layout in docs/format.md).
  *
- * Layout (little-endian):
  *   header (64 bytes): magic "PAREMDL\1", u32 version, u32 header size,
- *     u64 file size, u64 meta offset, u64 meta size, u64 data offset,
- *     u64 data size, u64 FNV-1a of meta and data
- *   meta: the graph as a sequence of fields (see write_graph)
- *   data: constant tensors, each at a 64-byte aligned offset
+ *     u64 file size, u32 section count, u32 CRC-32 of header and section
+ *     table, u64 section table offset, reserved
+ *   section table: per section u32 kind, u32 CRC-32 of its bytes, u64
+ *     offset, u64 size, u64 reserved
+ *   sections: VALUES (the tensor table), GRAPH (nodes, inputs, outputs),
+ *     DATA (weights, each tensor at a 64-byte aligned offset)
+ * All little-endian. The loader maps the file and points constants into
+ * the mapping, so weights are never copied.
  */
+#define _DEFAULT_SOURCE
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "engine/io/pare_format.h"
 
 typedef struct header {
   char magic[8];
   uint32_t version, header_size;
-  uint64_t file_size, meta_offset, meta_size, data_offset, data_size, checksum;
+  uint64_t file_size;
+  uint32_t section_count, crc;
+  uint64_t table_offset;
+  uint8_t reserved[24];
 } header;
 _Static_assert(sizeof(header) == 64, ".pare header layout");
+
+typedef struct section {
+  uint32_t kind, crc;
+  uint64_t offset, size, reserved;
+} section;
+_Static_assert(sizeof(section) == 32, ".pare section layout");
+
+enum { SECTION_VALUES = 1, SECTION_GRAPH = 2, SECTION_DATA = 3, SECTION_COUNT = 3 };
+
+static uint32_t crc_of(const void *p, size_t n) {
+  uLong c = crc32(0L, Z_NULL, 0);
+  const unsigned char *b = p;
+  while (n > 0) { /* zlib takes uInt lengths */
+    uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+    c = crc32(c, b, chunk);
+    b += chunk;
+    n -= chunk;
+  }
+  return (uint32_t)c;
+}
+
+/* CRC of the header (with its crc field zero) followed by the table. */
+static uint32_t header_crc(const header *h, const section *table) {
+  header copy = *h;
+  copy.crc = 0;
+  uLong c = crc32(0L, Z_NULL, 0);
+  c = crc32(c, (const Bytef *)&copy, sizeof copy);
+  c = crc32(c, (const Bytef *)table, (uInt)(sizeof(section) * h->section_count));
+  return (uint32_t)c;
+}
 
 /* ---- writer -------------------------------------------------------- */
 
@@ -55,9 +97,8 @@ static void put_str(writer *w, const char *s) {
   put(w, s, n);
 }
 
-static void write_graph(writer *w, const pare_graph *g, const uint64_t *data_offsets) {
-  put_str(w, g->name);
-  put_i32(w, g->opset);
+/* VALUES: the tensor table. */
+static void write_values(writer *w, const pare_graph *g, const uint64_t *data_offsets) {
   put_i32(w, g->n_values);
   for (int i = 0; i < g->n_values; i++) {
     const pare_value *v = &g->values[i];
@@ -80,6 +121,12 @@ static void write_graph(writer *w, const pare_graph *g, const uint64_t *data_off
                       e->rank, e->codebook_size, e->aux[0],     e->aux[1]};
     for (int k = 0; k < 9; k++) put_i32(w, enc[k]);
   }
+}
+
+/* GRAPH: name, opset, nodes, inputs and outputs. */
+static void write_graph(writer *w, const pare_graph *g) {
+  put_str(w, g->name);
+  put_i32(w, g->opset);
   put_i32(w, g->n_nodes);
   for (int i = 0; i < g->n_nodes; i++) {
     const pare_node *n = &g->nodes[i];
@@ -126,41 +173,52 @@ pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *s
     offsets[i] = data_size;
     data_size = align_up(data_size + g->values[i].nbytes);
   }
-  writer meta = {0};
-  write_graph(&meta, g, offsets);
-  if (meta.failed) {
-    free(offsets);
-    free(meta.buf);
-    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-  }
+  writer values = {0}, graph = {0};
+  write_values(&values, g, offsets);
+  write_graph(&graph, g);
+  pare_status st = PARE_OK;
+  unsigned char *buf = NULL;
   header h;
+  section table[SECTION_COUNT];
+  if (values.failed || graph.failed) {
+    st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    goto done;
+  }
   memset(&h, 0, sizeof h);
+  memset(table, 0, sizeof table);
   memcpy(h.magic, PARE_FORMAT_MAGIC, 8);
   h.version = PARE_FORMAT_VERSION;
   h.header_size = sizeof h;
-  h.meta_offset = sizeof h;
-  h.meta_size = meta.len;
-  h.data_offset = align_up(sizeof h + meta.len);
-  h.data_size = data_size;
-  h.file_size = h.data_offset + data_size;
-  unsigned char *buf = calloc(1, h.file_size);
+  h.section_count = SECTION_COUNT;
+  h.table_offset = sizeof h;
+  table[0] = (section){SECTION_VALUES, crc_of(values.buf, values.len),
+                       sizeof h + sizeof table, values.len, 0};
+  table[1] = (section){SECTION_GRAPH, crc_of(graph.buf, graph.len),
+                       table[0].offset + table[0].size, graph.len, 0};
+  table[2] = (section){SECTION_DATA, 0, align_up(table[1].offset + table[1].size), data_size, 0};
+  h.file_size = table[2].offset + data_size;
+  buf = calloc(1, h.file_size);
   if (!buf) {
-    free(offsets);
-    free(meta.buf);
-    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory (%llu bytes)",
-                          (unsigned long long)h.file_size);
+    st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory (%llu bytes)",
+                        (unsigned long long)h.file_size);
+    goto done;
   }
-  memcpy(buf + h.meta_offset, meta.buf, meta.len);
+  memcpy(buf + table[0].offset, values.buf, values.len);
+  memcpy(buf + table[1].offset, graph.buf, graph.len);
   for (int i = 0; i < g->n_values; i++)
     if (g->values[i].kind == PARE_VALUE_CONSTANT && g->values[i].nbytes)
-      memcpy(buf + h.data_offset + offsets[i], g->values[i].data, g->values[i].nbytes);
-  h.checksum = pare_hash64(buf + sizeof h, h.file_size - sizeof h, PARE_HASH_SEED);
+      memcpy(buf + table[2].offset + offsets[i], g->values[i].data, g->values[i].nbytes);
+  table[2].crc = crc_of(buf + table[2].offset, data_size);
+  h.crc = header_crc(&h, table);
   memcpy(buf, &h, sizeof h);
-  free(offsets);
-  free(meta.buf);
+  memcpy(buf + sizeof h, table, sizeof table);
   *data = buf;
   *size = h.file_size;
-  return PARE_OK;
+done:
+  free(offsets);
+  free(values.buf);
+  free(graph.buf);
+  return st;
 }
 
 pare_status pare_format_save(const pare_graph *g, const char *path, pare_error *err) {
@@ -240,11 +298,10 @@ static int get_count(reader *r, size_t min_bytes, int max) {
   return n;
 }
 
-static pare_status read_graph(reader *r, pare_graph *g, const unsigned char *data, size_t data_size,
-                              const char *what, pare_error *err) {
-  free(g->name);
-  g->name = get_str(r);
-  g->opset = get_i32(r);
+/* VALUES. With `borrow`, constants point into `data` (a mapping the graph
+ * keeps) instead of being copied. */
+static pare_status read_values(reader *r, pare_graph *g, const unsigned char *data,
+                               size_t data_size, int borrow, const char *what, pare_error *err) {
   int nv = get_count(r, 40, 1 << 24);
   for (int i = 0; i < nv && !r->failed; i++) {
     char *name = get_str(r);
@@ -271,8 +328,14 @@ static pare_status read_graph(reader *r, pare_graph *g, const unsigned char *dat
                               "%s: tensor '%s' points outside the data section or has the "
                               "wrong size",
                               what, val->name);
-      if (pare_value_set_data(val, (void *)(data + off), (size_t)nbytes, 0) != PARE_OK)
+      if (borrow) {
+        val->data = (void *)(data + off);
+        val->nbytes = (size_t)nbytes;
+        val->kind = PARE_VALUE_CONSTANT;
+        val->borrowed = 1;
+      } else if (pare_value_set_data(val, (void *)(data + off), (size_t)nbytes, 0) != PARE_OK) {
         return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+      }
     }
     val->quant.axis = get_i32(r);
     int qc = get_count(r, 8, 1 << 20);
@@ -302,6 +365,17 @@ static pare_status read_graph(reader *r, pare_graph *g, const unsigned char *dat
       return pare_error_set(err, PARE_ERR_FORMAT, "%s: tensor '%s' has a bad encoding", what,
                             val->name);
   }
+  if (r->failed || r->left)
+    return pare_error_set(err, PARE_ERR_FORMAT, "%s: the tensor table is truncated or corrupt",
+                          what);
+  return PARE_OK;
+}
+
+/* GRAPH, after VALUES. */
+static pare_status read_graph(reader *r, pare_graph *g, const char *what, pare_error *err) {
+  free(g->name);
+  g->name = get_str(r);
+  g->opset = get_i32(r);
   int nn = get_count(r, 24, 1 << 24);
   for (int i = 0; i < nn && !r->failed; i++) {
     char *name = get_str(r), *op_name = get_str(r);
@@ -365,9 +439,12 @@ static pare_status read_graph(reader *r, pare_graph *g, const unsigned char *dat
   g->outputs = malloc(sizeof(int) * ((size_t)nout + 1));
   for (int i = 0; i < nout && g->outputs; i++) g->outputs[i] = get_i32(r);
   g->n_outputs = g->outputs ? nout : 0;
-  if (r->failed || !g->inputs || !g->outputs)
+  if (r->failed || r->left || !g->inputs || !g->outputs)
     return pare_error_set(err, PARE_ERR_FORMAT, "%s: the graph description is truncated or corrupt",
                           what);
+  for (int i = 0; i < g->n_inputs; i++)
+    if (g->inputs[i] < 0 || g->inputs[i] >= g->n_values)
+      return pare_error_set(err, PARE_ERR_FORMAT, "%s: graph input %d is out of range", what, i);
   for (int i = 0; i < g->n_nodes; i++)
     for (int o = 0; o < g->nodes[i].n_outputs; o++)
       if (g->nodes[i].outputs[o] >= 0 && g->nodes[i].outputs[o] < g->n_values)
@@ -379,8 +456,25 @@ int pare_format_is_pare(const void *data, size_t size) {
   return size >= 8 && memcmp(data, PARE_FORMAT_MAGIC, 8) == 0;
 }
 
-pare_status pare_format_read_buffer(const void *data, size_t size, const char *what,
-                                    pare_graph **out, pare_error *err) {
+void pare_format_reseal(void *data, size_t size) {
+  header h;
+  section table[SECTION_COUNT];
+  if (size < sizeof h + sizeof table) return;
+  unsigned char *bytes = data;
+  memcpy(&h, bytes, sizeof h);
+  memcpy(table, bytes + sizeof h, sizeof table);
+  if (h.section_count != SECTION_COUNT) return;
+  for (int i = 0; i < SECTION_COUNT; i++)
+    if (table[i].offset <= size && table[i].size <= size - table[i].offset)
+      table[i].crc = crc_of(bytes + table[i].offset, (size_t)table[i].size);
+  h.crc = header_crc(&h, table);
+  memcpy(bytes, &h, sizeof h);
+  memcpy(bytes + sizeof h, table, sizeof table);
+}
+
+/* Checks header, table and CRCs, then parses; see pare_format_read_buffer. */
+static pare_status read_file_bytes(const void *data, size_t size, const char *what, int borrow,
+                                   pare_graph **out, pare_error *err) {
   *out = NULL;
   header h;
   if (size < sizeof h || !pare_format_is_pare(data, size))
@@ -394,18 +488,41 @@ pare_status pare_format_read_buffer(const void *data, size_t size, const char *w
   if (h.file_size != size)
     return pare_error_set(err, PARE_ERR_FORMAT, "%s: truncated (%zu bytes, the header says %llu)",
                           what, size, (unsigned long long)h.file_size);
-  if (h.header_size != sizeof h || h.meta_offset < sizeof h || h.meta_offset > size ||
-      h.meta_size > size - h.meta_offset || h.data_offset > size ||
-      h.data_size > size - h.data_offset)
-    return pare_error_set(err, PARE_ERR_FORMAT, "%s: section offsets are out of range", what);
+  section table[SECTION_COUNT];
+  if (h.header_size != sizeof h || h.section_count != SECTION_COUNT ||
+      h.table_offset != sizeof h || sizeof h + sizeof table > size)
+    return pare_error_set(err, PARE_ERR_FORMAT, "%s: bad header or section table", what);
   const unsigned char *bytes = data;
-  if (pare_hash64(bytes + sizeof h, size - sizeof h, PARE_HASH_SEED) != h.checksum)
-    return pare_error_set(err, PARE_ERR_FORMAT, "%s: checksum mismatch (the file is corrupt)",
+  memcpy(table, bytes + sizeof h, sizeof table);
+  if (header_crc(&h, table) != h.crc)
+    return pare_error_set(err, PARE_ERR_FORMAT, "%s: header CRC mismatch (the file is corrupt)",
                           what);
+  static const char *names[] = {"", "VALUES", "GRAPH", "DATA"};
+  for (int i = 0; i < SECTION_COUNT; i++) {
+    const section *sec = &table[i];
+    if (sec->kind != (uint32_t)(i + 1) || sec->offset > size || sec->size > size - sec->offset)
+      return pare_error_set(err, PARE_ERR_FORMAT, "%s: section %d is out of range", what, i);
+    if (crc_of(bytes + sec->offset, (size_t)sec->size) != sec->crc)
+      return pare_error_set(err, PARE_ERR_FORMAT, "%s: %s section CRC mismatch (the file is "
+                            "corrupt)",
+                            what, names[i + 1]);
+  }
+  if (table[2].offset % PARE_FORMAT_ALIGN || table[0].offset != sizeof h + sizeof table ||
+      table[1].offset != table[0].offset + table[0].size ||
+      table[2].offset < table[1].offset + table[1].size ||
+      table[2].offset + table[2].size != size)
+    return pare_error_set(err, PARE_ERR_FORMAT, "%s: sections are out of order", what);
+  /* The alignment gap before DATA is covered by no CRC: it must be zero. */
+  for (uint64_t i = table[1].offset + table[1].size; i < table[2].offset; i++)
+    if (bytes[i])
+      return pare_error_set(err, PARE_ERR_FORMAT, "%s: nonzero padding before the data", what);
   pare_graph *g = pare_graph_create();
   if (!g) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-  reader r = {bytes + h.meta_offset, (size_t)h.meta_size, 0};
-  pare_status st = read_graph(&r, g, bytes + h.data_offset, (size_t)h.data_size, what, err);
+  reader rv = {bytes + table[0].offset, (size_t)table[0].size, 0};
+  reader rg = {bytes + table[1].offset, (size_t)table[1].size, 0};
+  pare_status st = read_values(&rv, g, bytes + table[2].offset, (size_t)table[2].size, borrow,
+                               what, err);
+  if (st == PARE_OK) st = read_graph(&rg, g, what, err);
   if (st != PARE_OK) {
     pare_graph_destroy(g);
     return st;
@@ -414,12 +531,38 @@ pare_status pare_format_read_buffer(const void *data, size_t size, const char *w
   return PARE_OK;
 }
 
+pare_status pare_format_read_buffer(const void *data, size_t size, const char *what,
+                                    pare_graph **out, pare_error *err) {
+  return read_file_bytes(data, size, what, 0, out, err);
+}
+
 pare_status pare_format_load(const char *path, pare_graph **out, pare_error *err) {
-  void *data;
-  size_t size;
-  pare_status st = pare_file_read(path, &data, &size, err);
-  if (st != PARE_OK) return st;
-  st = pare_format_read_buffer(data, size, path, out, err);
-  free(data);
-  return st;
+  *out = NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return pare_error_set(err, PARE_ERR_IO, "%s: cannot open", path);
+  struct stat stbuf;
+  if (fstat(fd, &stbuf) != 0 || !S_ISREG(stbuf.st_mode) || stbuf.st_size <= 0) {
+    close(fd);
+    return pare_error_set(err, PARE_ERR_FORMAT, "%s: not a regular, non-empty file", path);
+  }
+  size_t size = (size_t)stbuf.st_size;
+  void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (map == MAP_FAILED) {
+    /* Some filesystems cannot map: read it instead. */
+    void *data;
+    pare_status st = pare_file_read(path, &data, &size, err);
+    if (st != PARE_OK) return st;
+    st = read_file_bytes(data, size, path, 0, out, err);
+    free(data);
+    return st;
+  }
+  pare_status st = read_file_bytes(map, size, path, 1, out, err);
+  if (st != PARE_OK) {
+    munmap(map, size);
+    return st;
+  }
+  (*out)->mapping = map;
+  (*out)->mapping_size = size;
+  return PARE_OK;
 }

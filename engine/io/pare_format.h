@@ -15,11 +15,17 @@ pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *s
 /* Writes g to path atomically (temporary file, then rename). */
 pare_status pare_format_save(const pare_graph *g, const char *path, pare_error *err);
 
-/* Parses a buffer; every offset, count and index is checked, so a
- * truncated or corrupted file gives PARE_ERR_FORMAT, never a crash. */
+/* Parses a buffer (copying the weights); every offset, count and index is
+ * checked, so a truncated or corrupted file gives PARE_ERR_FORMAT, never a
+ * crash. */
 pare_status pare_format_read_buffer(const void *data, size_t size, const char *what,
                                     pare_graph **out, pare_error *err);
+/* Maps the file read-only; the graph's constants point into the mapping. */
 pare_status pare_format_load(const char *path, pare_graph **out, pare_error *err);
+
+/* Recomputes every CRC of a .pare buffer in place, so that damage behind
+ * them reaches the parser: for fuzzing and tests. */
+void pare_format_reseal(void *data, size_t size);
 
 /* 1 when the bytes start with the .pare magic. */
 int pare_format_is_pare(const void *data, size_t size);
