@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "pare/pare_onnx.h"
 
 static const struct {
   const char *name;
@@ -56,6 +57,7 @@ static int parse_int(const char *flag, const char *v, int lo, int *out) {
 
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "--startup-child")) return pare_bench_startup_child(argv[2]);
+  pare_onnx_enable();
   pare_bench_opts o = {2, 7, 1, NULL, NULL};
   const char *benches[8];
   int nb = 0;

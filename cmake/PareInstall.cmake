@@ -2,7 +2,7 @@
 # package, so that find_package(pare) and pkg-config --libs pare both work.
 include(CMakePackageConfigHelpers)
 
-install(TARGETS pare pare_static EXPORT pareTargets
+install(TARGETS pare pare_static pare_onnx pare_onnx_static EXPORT pareTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}

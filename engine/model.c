@@ -1,14 +1,14 @@
 /* pare_model: a graph loaded from ONNX or .pare, with a plan cached for the
  * last input shapes, run on the context's backend. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/context_internal.h"
 #include "engine/exec/exec.h"
-#include "engine/io/onnx.h"
+#include "engine/io/importers.h"
 #include "engine/io/pare_format.h"
 #include "engine/model_internal.h"
-#include "engine/passes/passes.h"
 #ifdef PARE_HAVE_OPENCL
 #include "host/exec_cl.h"
 #endif
@@ -20,19 +20,28 @@ pare_status pare_model_load(const char *path, pare_model **out, char *error, siz
   pare_status st = PARE_OK;
   if (!out || !path) return PARE_ERR_INVALID_ARG;
   *out = NULL;
-  void *data = NULL;
-  size_t size = 0;
   pare_graph *g = NULL;
-  st = pare_file_read(path, &data, &size, &err);
-  if (st == PARE_OK) {
-    if (pare_format_is_pare(data, size)) {
-      st = pare_format_read_buffer(data, size, path, &g, &err);
-    } else {
-      st = pare_onnx_import_file(path, &g, &err);
-      if (st == PARE_OK) st = pare_graph_optimize(g, &err);
-    }
+  /* The magic decides: .pare is mapped (weights are not copied), anything
+   * else goes to a registered importer. */
+  unsigned char magic[8] = {0};
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    st = pare_error_set(&err, PARE_ERR_IO, "%s: cannot open", path);
+  } else {
+    size_t got = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    if (pare_format_is_pare(magic, got)) st = pare_format_load(path, &g, &err);
   }
-  free(data);
+  if (st == PARE_OK && !g) {
+    pare_model_importer import = pare_importers_model();
+    if (import)
+      st = import(path, &g, &err);
+    else
+      st = pare_error_set(&err, PARE_ERR_UNSUPPORTED,
+                          "%s: not a .pare file (ONNX models need libpare_onnx: "
+                          "pare_onnx_enable(), or `pare import`)",
+                          path);
+  }
   pare_model *m = NULL;
   if (st == PARE_OK) {
     m = calloc(1, sizeof *m);

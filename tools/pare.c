@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pare/pare_onnx.h"
 #include "tools/cli.h"
 
 typedef struct command {
@@ -230,6 +231,7 @@ static int cmd_help(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  pare_onnx_enable(); /* the CLI reads .onnx models and .pb tensors too */
   if (argc < 2) {
     print_overview(stderr);
     return 2;

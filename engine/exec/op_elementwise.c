@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "engine/exec/exec.h"
-#include "engine/io/onnx.h"
 #include "engine/ref/ref.h"
 
 /* ---- unary ------------------------------------------------------------ */
@@ -298,7 +297,7 @@ static pare_status prelu_run(pare_op_ctx *ctx) {
 static pare_status cast_shape(pare_op_ctx *ctx) {
   pare_status st = pare_op_need_inputs(ctx, 1, 1);
   if (st != PARE_OK) return st;
-  pare_dtype to = pare_onnx_dtype((int32_t)pare_node_attr_int(ctx->node, "to", 0));
+  pare_dtype to = pare_dtype_from_onnx((int32_t)pare_node_attr_int(ctx->node, "to", 0));
   if (to == PARE_DT_UNDEFINED || to == PARE_DT_F16 || to == PARE_DT_I4 ||
       pare_node_attr_int(ctx->node, "to", 0) == 11 /* double */)
     return pare_op_fail(ctx, PARE_ERR_UNSUPPORTED, "cast to ONNX type %lld",

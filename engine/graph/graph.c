@@ -28,6 +28,21 @@ const char *pare_dtype_name(pare_dtype dt) {
   return (int)dt >= 0 && dt < PARE_DT_COUNT ? names[dt] : "invalid";
 }
 
+pare_dtype pare_dtype_from_onnx(int32_t onnx_type) {
+  /* TensorProto.DataType numbers, from the ONNX specification. */
+  switch (onnx_type) {
+  case 1: return PARE_DT_F32;
+  case 11: return PARE_DT_F32; /* double: narrowed on import */
+  case 10: return PARE_DT_F16;
+  case 7: return PARE_DT_I64;
+  case 6: return PARE_DT_I32;
+  case 3: return PARE_DT_I8;
+  case 2: return PARE_DT_U8;
+  case 9: return PARE_DT_BOOL;
+  default: return PARE_DT_UNDEFINED;
+  }
+}
+
 size_t pare_dtype_bytes(pare_dtype dt, size_t count) {
   switch (dt) {
   case PARE_DT_F32:

@@ -16,6 +16,9 @@
 
 /* pare_dtype (public, in pare/pare.h): f32, f16, i64, i32, i8, u8, packed i4, bool. */
 const char *pare_dtype_name(pare_dtype dt);
+/* pare's dtype for an ONNX TensorProto.DataType number (UNDEFINED when
+ * pare has none; double maps to f32, which pare narrows it to). */
+pare_dtype pare_dtype_from_onnx(int32_t onnx_type);
 /* Bytes for `count` elements (rounded up for packed types). */
 size_t pare_dtype_bytes(pare_dtype dt, size_t count);
 

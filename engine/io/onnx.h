@@ -26,10 +26,6 @@ typedef struct pare_onnx_tensor {
   size_t nbytes;
 } pare_onnx_tensor;
 
-/* pare's dtype for an ONNX TensorProto.DataType (UNDEFINED if none; DOUBLE
- * maps to f32, which pare narrows it to). */
-pare_dtype pare_onnx_dtype(int32_t onnx_type);
-
 pare_status pare_onnx_tensor_read_file(const char *path, pare_onnx_tensor *out, pare_error *err);
 
 #endif

@@ -11,7 +11,7 @@
 
 #define ONNX_MIN_OPSET 1
 
-static pare_dtype dtype_from_onnx(int32_t t);
+
 #define ONNX_MAX_OPSET 18
 
 /* The attributes each op accepts; anything else is refused by name. */
@@ -69,22 +69,6 @@ static int word_in(const char *word, const char *list) {
   return 0;
 }
 
-pare_dtype pare_onnx_dtype(int32_t onnx_type);
-pare_dtype pare_onnx_dtype(int32_t onnx_type) { return dtype_from_onnx(onnx_type); }
-
-static pare_dtype dtype_from_onnx(int32_t t) {
-  switch (t) {
-  case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: return PARE_DT_F32;
-  case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: return PARE_DT_F32; /* narrowed on import */
-  case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16: return PARE_DT_F16;
-  case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: return PARE_DT_I64;
-  case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: return PARE_DT_I32;
-  case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: return PARE_DT_I8;
-  case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8: return PARE_DT_U8;
-  case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: return PARE_DT_BOOL;
-  default: return PARE_DT_UNDEFINED;
-  }
-}
 
 static const char *onnx_type_name(int32_t t) {
   static const char *names[] = {"undefined",  "float",   "uint8",  "int8",   "uint16",
@@ -162,7 +146,7 @@ static pare_status tensor_from_proto(const Onnx__TensorProto *t, const char *dir
     out->dims[i] = t->dims[i];
     numel *= t->dims[i];
   }
-  pare_dtype dt = dtype_from_onnx(t->data_type);
+  pare_dtype dt = pare_dtype_from_onnx(t->data_type);
   if (dt == PARE_DT_UNDEFINED)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "tensor '%s': unsupported data type %s", tn,
                           onnx_type_name(t->data_type));
@@ -403,7 +387,7 @@ static pare_status import_graph(pare_graph *g, const Onnx__ModelProto *m, const 
     pare_dtype dt = PARE_DT_F32;
     if (vi->type && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
       const Onnx__TypeProto__Tensor *tt = vi->type->tensor_type;
-      dt = dtype_from_onnx(tt->elem_type);
+      dt = pare_dtype_from_onnx(tt->elem_type);
       if (dt == PARE_DT_UNDEFINED)
         return pare_error_set(err, PARE_ERR_UNSUPPORTED, "%s: input '%s' has unsupported type %s",
                               what, name, onnx_type_name(tt->elem_type));

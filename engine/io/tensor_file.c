@@ -1,10 +1,10 @@
-/* pare_tensor_load: a tensor from a .npy file or a serialized ONNX
- * TensorProto (.pb, as in the ONNX test data), told apart by content. */
+/* pare_tensor_load: a tensor from a .npy file, or from whatever a
+ * registered importer reads (ONNX TensorProto .pb with libpare_onnx). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/io/onnx.h"
+#include "engine/io/importers.h"
 
 pare_status pare_tensor_load(const char *path, pare_tensor_view *out, char *error,
                              size_t error_size) {
@@ -21,17 +21,17 @@ pare_status pare_tensor_load(const char *path, pare_tensor_view *out, char *erro
   int is_npy = size >= 6 && !memcmp(data, "\x93NUMPY", 6);
   free(data);
   if (is_npy) return pare_npy_read(path, out, error, error_size);
-  pare_onnx_tensor t;
-  st = pare_onnx_tensor_read_file(path, &t, &err);
-  if (st != PARE_OK) {
+  pare_tensor_importer import = pare_importers_tensor();
+  if (!import) {
     if (error && error_size)
-      snprintf(error, error_size, "%s: neither .npy nor an ONNX TensorProto (%s)", path, err.text);
-    return st;
+      snprintf(error, error_size,
+               "%s: not a .npy file (ONNX TensorProto files need libpare_onnx: "
+               "pare_onnx_enable())",
+               path);
+    return PARE_ERR_UNSUPPORTED;
   }
-  out->dtype = t.dtype;
-  out->rank = t.rank;
-  memcpy(out->dims, t.dims, sizeof(int64_t) * (size_t)t.rank);
-  out->data = t.data;
-  out->nbytes = t.nbytes;
-  return PARE_OK;
+  st = import(path, out, &err);
+  if (st != PARE_OK && error && error_size)
+    snprintf(error, error_size, "%s: neither .npy nor an ONNX TensorProto (%s)", path, err.text);
+  return st;
 }

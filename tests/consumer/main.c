@@ -1,8 +1,14 @@
 /* Uses the installed library: version, a context and one small GEMM. */
 #include <pare/pare.h>
 #include <stdio.h>
+#ifdef WITH_ONNX
+#include <pare/pare_onnx.h>
+#endif
 
 int main(void) {
+#ifdef WITH_ONNX
+  pare_onnx_enable();
+#endif
   pare_context_options opt = {0};
   opt.backend = PARE_BACKEND_REFERENCE;
   pare_context *ctx = NULL;

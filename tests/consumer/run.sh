@@ -12,6 +12,8 @@ cmake --build "$tmp/build" >/dev/null
 LD_LIBRARY_PATH="$tmp/prefix/lib:$tmp/prefix/lib/$(ls "$tmp/prefix/lib" | grep -m1 linux-gnu || true)" \
   "$tmp/build/consumer_shared"
 "$tmp/build/consumer_static"
+LD_LIBRARY_PATH="$tmp/prefix/lib:$tmp/prefix/lib/$(ls "$tmp/prefix/lib" | grep -m1 linux-gnu || true)" \
+  "$tmp/build/consumer_onnx"
 # The shared library carries a versioned SONAME.
 lib=$(find "$tmp/prefix" -name 'libpare.so.*.*.*' | head -1)
 objdump -p "$lib" | grep -q 'SONAME *libpare.so.0' || { echo "no versioned SONAME"; exit 1; }
