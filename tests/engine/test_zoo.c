@@ -1,0 +1,51 @@
+/* The built-in architectures build, validate and run, with the parameter
+ * counts of their definitions. */
+#include <string.h>
+
+#include "engine/exec/exec.h"
+#include "engine/train/zoo.h"
+#include "tests/test_util.h"
+
+static int64_t param_count(const pare_graph *g) {
+  int64_t n = 0;
+  for (int i = 0; i < g->n_values; i++)
+    if (g->values[i].is_param) n += pare_value_numel(&g->values[i]);
+  return n;
+}
+
+static void check(const char *arch, int64_t params) {
+  pare_graph *g;
+  pare_error err;
+  if (pare_zoo_build(arch, 1, &g, &err) != PARE_OK) fail_msg("%s: %s", arch, err.text);
+  assert_int_equal(param_count(g), params);
+  float x[2 * 784];
+  test_rng r = {3};
+  test_fill(&r, x, 2 * 784, 0, 1);
+  pare_tensor in = {PARE_DT_F32, 4, {2, 1, 28, 28}, x, sizeof x, 0, 0}, out;
+  pare_plan *p;
+  if (pare_plan_create(g, &in, 1, &p, &err) != PARE_OK) fail_msg("%s: %s", arch, err.text);
+  assert_int_equal(pare_plan_run_ref(p, &in, 1, &out, &err), PARE_OK);
+  assert_int_equal(out.rank, 2);
+  assert_int_equal(out.dims[0], 2);
+  assert_int_equal(out.dims[1], 10);
+  assert_string_equal(g->values[g->outputs[0]].name, "logits");
+  pare_tensor_release(&out);
+  pare_plan_destroy(p);
+  pare_graph_destroy(g);
+}
+
+static void test_architectures(void **state) {
+  (void)state;
+  check("simplecnn", 160 + 4640 + 15690);
+  check("lenet5", 156 + 2416 + 48120 + 10164 + 850);
+  check("mlp", 235500 + 30100 + 1010);
+  pare_graph *g;
+  pare_error err;
+  assert_int_equal(pare_zoo_build("resnet9000", 1, &g, &err), PARE_ERR_INVALID_ARG);
+  assert_non_null(strstr(err.text, "simplecnn"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_architectures)};
+  return cmocka_run_group_tests_name("zoo", tests, NULL, NULL);
+}
