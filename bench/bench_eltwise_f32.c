@@ -34,9 +34,9 @@ static int run_device(void *arg) {
                                             &c->err);
   else
     st = pare_launch_eltwise_affine_f32(c->rt, c->da, c->dscale, c->dshift, (size_t)c->a_dims[0],
-                                        (size_t)c->a_dims[1], c->na / (size_t)c->a_dims[0] /
-                                                                  (size_t)c->a_dims[1],
-                                        c->act, 0.0f, 0.0f, c->dy, NULL, &c->err);
+                                        (size_t)c->a_dims[1],
+                                        c->na / (size_t)c->a_dims[0] / (size_t)c->a_dims[1], c->act,
+                                        0.0f, 0.0f, c->dy, NULL, &c->err);
   if (st != PARE_OK) return 1;
   return pare_cl_finish(c->rt, &c->err) != PARE_OK;
 }
@@ -97,7 +97,13 @@ int pare_bench_eltwise_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
       {"relu", 0, PARE_REF_ACT_RELU, 0, 4, {B, 16, 28, 28}, 0, {0}},
       {"sigmoid", 0, PARE_REF_ACT_SIGMOID, 0, 4, {B, 16, 28, 28}, 0, {0}},
       {"add_bias_channel", 1, PARE_REF_ACT_NONE, PARE_REF_ADD, 4, {B, 16, 28, 28}, 3, {16, 1, 1}},
-      {"add_residual_relu", 1, PARE_REF_ACT_RELU, PARE_REF_ADD, 4, {B, 32, 14, 14}, 4,
+      {"add_residual_relu",
+       1,
+       PARE_REF_ACT_RELU,
+       PARE_REF_ADD,
+       4,
+       {B, 32, 14, 14},
+       4,
        {B, 32, 14, 14}},
       {"mul_se_scale", 1, PARE_REF_ACT_NONE, PARE_REF_MUL, 4, {B, 64, 7, 7}, 4, {B, 64, 1, 1}},
       {"add_bias_fc", 1, PARE_REF_ACT_NONE, PARE_REF_ADD, 2, {B, 1000}, 1, {1000}},

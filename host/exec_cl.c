@@ -7,7 +7,10 @@
 
 #include "host/exec_cl.h"
 #include "host/launch/conv2d_f32.h"
+#include "host/launch/eltwise_f32.h"
 #include "host/launch/launch.h"
+#include "host/launch/pool_f32.h"
+#include "host/launch/softmax_f32.h"
 
 typedef struct cl_value {
   cl_mem mem;     /* device copy, or NULL */
@@ -72,6 +75,48 @@ int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
   case PARE_OP_MATMUL: {
     const pare_value *b = input_value(g, n, 1);
     return b && b->rank == 2;
+  }
+  case PARE_OP_RELU:
+  case PARE_OP_LEAKY_RELU:
+  case PARE_OP_SIGMOID:
+  case PARE_OP_TANH:
+  case PARE_OP_HARD_SIGMOID:
+  case PARE_OP_HARD_SWISH:
+  case PARE_OP_ELU:
+  case PARE_OP_SELU:
+  case PARE_OP_EXP:
+  case PARE_OP_SQRT:
+  case PARE_OP_NEG:
+  case PARE_OP_RECIPROCAL: return 1;
+  case PARE_OP_CLIP:
+    /* Bounds must be known when enqueuing: constants or attributes. */
+    for (int k = 1; k < n->n_inputs; k++)
+      if (n->inputs[k] >= 0 && !p->values[n->inputs[k]].is_const) return 0;
+    return 1;
+  case PARE_OP_ADD:
+  case PARE_OP_SUB:
+  case PARE_OP_MUL:
+  case PARE_OP_DIV:
+  case PARE_OP_POW:
+  case PARE_OP_MAX:
+  case PARE_OP_MIN:
+  case PARE_OP_SUM:
+  case PARE_OP_PRELU:
+    /* Two f32 inputs with numpy broadcasting (no legacy axis attribute). */
+    return n->n_inputs == 2 && n->inputs[1] >= 0 && p->values[n->inputs[1]].dtype == PARE_DT_F32 &&
+           !pare_node_attr(n, "axis");
+  case PARE_OP_MAX_POOL:
+  case PARE_OP_AVERAGE_POOL:
+    return p->values[n->inputs[0]].rank == 4 && (n->n_outputs < 2 || n->outputs[1] < 0);
+  case PARE_OP_GLOBAL_AVERAGE_POOL:
+  case PARE_OP_GLOBAL_MAX_POOL: return p->values[n->inputs[0]].rank >= 3;
+  case PARE_OP_SOFTMAX:
+  case PARE_OP_LOG_SOFTMAX: {
+    pare_tensor *in[1] = {&p->values[n->inputs[0]]};
+    pare_op_ctx ctx = {g, n, in, 1, NULL, 0, NULL};
+    int legacy, axis = pare_op_softmax_axis(&ctx, &legacy), rank = in[0]->rank;
+    if (axis < 0) axis += rank;
+    return rank >= 1 && axis >= 0 && axis < rank && (legacy || axis == rank - 1);
   }
   case PARE_OP_CONV: {
     /* 2-D, with constant weights (and bias). */
@@ -280,6 +325,90 @@ static pare_status run_conv(pare_plan *p, cl_state *s, int idx, pare_error *err)
   return pare_launch_conv2d_f32(s->rt, &a, NULL, err);
 }
 
+/* Binds a node's plan tensors to an op context (inputs/outputs up to 8). */
+static void bind_ctx(pare_plan *p, const pare_node *n, pare_tensor **in, pare_tensor **out,
+                     pare_op_ctx *ctx, pare_error *err) {
+  int ni = n->n_inputs < 8 ? n->n_inputs : 8, no = n->n_outputs < 8 ? n->n_outputs : 8;
+  for (int k = 0; k < ni; k++) in[k] = n->inputs[k] >= 0 ? &p->values[n->inputs[k]] : NULL;
+  for (int k = 0; k < no; k++) out[k] = n->outputs[k] >= 0 ? &p->values[n->outputs[k]] : NULL;
+  *ctx = (pare_op_ctx){p->graph, n, in, ni, out, no, err};
+}
+
+/* Unary activations, elementwise arithmetic, pooling and softmax. */
+static pare_status run_simple(pare_plan *p, cl_state *s, const pare_node *n, pare_error *err) {
+  pare_tensor *in[8], *out[8];
+  pare_op_ctx ctx;
+  bind_ctx(p, n, in, out, &ctx, err);
+  int x = n->inputs[0], y = n->outputs[0];
+  pare_status st = to_device(p, s, x, err);
+  if (st == PARE_OK) st = out_buffer(p, s, y, err);
+  if (st != PARE_OK) return st;
+  cl_mem xm = s->v[x].mem, ym = s->v[y].mem;
+  const pare_tensor *xt = &p->values[x];
+  switch (n->op) {
+  case PARE_OP_ADD:
+  case PARE_OP_SUB:
+  case PARE_OP_MUL:
+  case PARE_OP_DIV:
+  case PARE_OP_POW:
+  case PARE_OP_MAX:
+  case PARE_OP_MIN:
+  case PARE_OP_SUM:
+  case PARE_OP_PRELU: {
+    int b = n->inputs[1];
+    st = to_device(p, s, b, err);
+    if (st != PARE_OK) return st;
+    pare_tensor bt = p->values[b];
+    int op = n->op == PARE_OP_SUB     ? PARE_REF_SUB
+             : n->op == PARE_OP_MUL   ? PARE_REF_MUL
+             : n->op == PARE_OP_DIV   ? PARE_REF_DIV
+             : n->op == PARE_OP_POW   ? PARE_REF_POW
+             : n->op == PARE_OP_MAX   ? PARE_REF_MAX
+             : n->op == PARE_OP_MIN   ? PARE_REF_MIN
+             : n->op == PARE_OP_PRELU ? PARE_ELT_PRELU
+                                      : PARE_REF_ADD;
+    if (n->op == PARE_OP_PRELU && bt.rank == 1 && xt->rank > 2 && bt.dims[0] == xt->dims[1] &&
+        xt->dims[xt->rank - 1] != bt.dims[0]) /* per-channel slope of NCHW, as the reference */
+      for (int i = 0; i < xt->rank - 2; i++) bt.dims[bt.rank++] = 1;
+    return pare_launch_eltwise_binary_f32(s->rt, op, xm, xt->rank, xt->dims, s->v[b].mem, bt.rank,
+                                          bt.dims, ym, NULL, err);
+  }
+  case PARE_OP_MAX_POOL:
+  case PARE_OP_AVERAGE_POOL: {
+    pare_ref_pool_params pp;
+    st = pare_op_pool_params(&ctx, &pp);
+    if (st != PARE_OK) return st;
+    return pare_launch_pool2d_f32(s->rt, n->op == PARE_OP_MAX_POOL, &pp, xt->dims, xm, ym, NULL,
+                                  err);
+  }
+  case PARE_OP_GLOBAL_AVERAGE_POOL:
+  case PARE_OP_GLOBAL_MAX_POOL: {
+    size_t planes = (size_t)(xt->dims[0] * xt->dims[1]);
+    size_t spatial = planes ? (size_t)pare_tensor_numel(xt) / planes : 0;
+    return pare_launch_global_pool_f32(s->rt, n->op == PARE_OP_GLOBAL_MAX_POOL, planes, spatial, xm,
+                                       ym, NULL, err);
+  }
+  case PARE_OP_SOFTMAX:
+  case PARE_OP_LOG_SOFTMAX: {
+    int legacy, axis = pare_op_softmax_axis(&ctx, &legacy);
+    if (axis < 0) axis += xt->rank;
+    size_t cols = 1;
+    for (int d = axis; d < xt->rank; d++) cols *= (size_t)xt->dims[d];
+    size_t rows = cols ? (size_t)pare_tensor_numel(xt) / cols : 0;
+    return pare_launch_softmax_f32(s->rt, n->op == PARE_OP_LOG_SOFTMAX, rows, cols, xm, ym, NULL,
+                                   err);
+  }
+  default: {
+    pare_ref_act act = PARE_REF_ACT_NONE;
+    float a = 0, b = 0;
+    st = pare_op_activation(&ctx, &act, &a, &b);
+    if (st != PARE_OK) return st;
+    return pare_launch_eltwise_unary_f32(s->rt, act, a, b, xm, ym, (size_t)pare_tensor_numel(xt),
+                                         NULL, err);
+  }
+  }
+}
+
 /* Output shares the input's buffer: a view with another shape. */
 static pare_status run_alias(pare_plan *p, cl_state *s, const pare_node *n, pare_error *err) {
   int x = n->inputs[0], y = n->outputs[0];
@@ -387,8 +516,10 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
     } else if (n->op == PARE_OP_CONV) {
       st = run_conv(p, s, i, err);
       if (s->fused_act[i] >= 0) skip[s->fused_act[i]] = 1;
-    } else {
+    } else if (n->op == PARE_OP_GEMM || n->op == PARE_OP_MATMUL) {
       st = run_gemm(p, s, n, err);
+    } else {
+      st = run_simple(p, s, n, err);
     }
   }
   free(skip);

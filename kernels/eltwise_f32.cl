@@ -44,16 +44,16 @@
 #endif
 
 #define ELT_CAT_(a, b) a##b
-#define ELT_CAT(a, b) ELT_CAT_(a, b)
-#define ELT_INLINE inline __attribute__((always_inline))
+#define ELT_CAT(a, b)  ELT_CAT_(a, b)
+#define ELT_INLINE     inline __attribute__((always_inline))
 
 #if ELT_VW == 1
-#define ELT_VEC float
-#define ELT_VLOAD(p) (*(p))
+#define ELT_VEC          float
+#define ELT_VLOAD(p)     (*(p))
 #define ELT_VSTORE(v, p) (*(p) = (v))
 #else
-#define ELT_VEC ELT_CAT(float, ELT_VW)
-#define ELT_VLOAD(p) ELT_CAT(vload, ELT_VW)(0, (p))
+#define ELT_VEC          ELT_CAT(float, ELT_VW)
+#define ELT_VLOAD(p)     ELT_CAT(vload, ELT_VW)(0, (p))
 #define ELT_VSTORE(v, p) ELT_CAT(vstore, ELT_VW)((v), 0, (p))
 #endif
 
@@ -74,13 +74,11 @@
 #elif ELT_ACT == 6 /* hard sigmoid */
 #define ELT_ACT_EXPR(T, x) fmax((T)(0.0f), fmin((T)(1.0f), (T)(alpha) * (x) + (T)(beta)))
 #elif ELT_ACT == 7 /* hard swish */
-#define ELT_ACT_EXPR(T, x)                                                                         \
-  ((x) * fmax((T)(0.0f), fmin((T)(1.0f), (x) / (T)(6.0f) + (T)(0.5f))))
+#define ELT_ACT_EXPR(T, x) ((x)*fmax((T)(0.0f), fmin((T)(1.0f), (x) / (T)(6.0f) + (T)(0.5f))))
 #elif ELT_ACT == 8 /* elu */
 #define ELT_ACT_EXPR(T, x) ((x) >= (T)(0.0f) ? (x) : (T)(alpha) * (exp(x) - (T)(1.0f)))
 #elif ELT_ACT == 9 /* selu: beta is gamma */
-#define ELT_ACT_EXPR(T, x)                                                                         \
-  ((T)(beta) * ((x) > (T)(0.0f) ? (x) : (T)(alpha) * (exp(x) - (T)(1.0f))))
+#define ELT_ACT_EXPR(T, x) ((T)(beta) * ((x) > (T)(0.0f) ? (x) : (T)(alpha) * (exp(x) - (T)(1.0f))))
 #elif ELT_ACT == 10 /* clip to [alpha, beta] */
 #define ELT_ACT_EXPR(T, x) fmin(fmax((x), (T)(alpha)), (T)(beta))
 #elif ELT_ACT == 11 /* exp */
@@ -134,12 +132,13 @@ ELT_INLINE int elt_chunk(const int n, const int chunk, int *start, int *end) {
 
 /* Launch (all kernels): global = ceil(n / chunk) rounded up to the local
  * size, any local size; chunk a multiple of ELT_VW. */
-__kernel void elt_unary(const int n, const int chunk, __global const float *x,
-                        __global float *y, const float alpha, const float beta) {
+__kernel void elt_unary(const int n, const int chunk, __global const float *x, __global float *y,
+                        const float alpha, const float beta) {
   int start, end;
   if (!elt_chunk(n, chunk, &start, &end)) return;
   int i = start;
-  for (; i + ELT_VW <= end; i += ELT_VW) ELT_VSTORE(elt_act_v(ELT_VLOAD(x + i), alpha, beta), y + i);
+  for (; i + ELT_VW <= end; i += ELT_VW)
+    ELT_VSTORE(elt_act_v(ELT_VLOAD(x + i), alpha, beta), y + i);
   for (; i < end; ++i) y[i] = elt_act_s(x[i], alpha, beta);
 }
 

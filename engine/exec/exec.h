@@ -45,6 +45,15 @@ typedef struct pare_op_impl {
   pare_op_run_fn run;
 } pare_op_impl;
 
+/* The activation of a unary node and its two parameters (Clip's bounds
+ * read from its inputs when present). */
+pare_status pare_op_activation(pare_op_ctx *ctx, pare_ref_act *act, float *a, float *b);
+/* MaxPool / AveragePool window from the node's attributes. */
+pare_status pare_op_pool_params(pare_op_ctx *ctx, pare_ref_pool_params *p);
+/* Softmax axis (as written, maybe negative) and whether the opset < 13
+ * semantics (flatten at axis) apply. */
+int pare_op_softmax_axis(const pare_op_ctx *ctx, int *legacy);
+
 /* Conv's window, groups and pads from the node's attributes and inputs. */
 pare_status pare_op_conv_params(pare_op_ctx *ctx, pare_ref_conv_params *p);
 

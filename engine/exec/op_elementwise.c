@@ -26,7 +26,7 @@ static pare_status unary_shape(pare_op_ctx *ctx) {
 }
 
 /* The activation and its two parameters for a node. */
-static pare_status act_of(pare_op_ctx *ctx, pare_ref_act *act, float *a, float *b) {
+pare_status pare_op_activation(pare_op_ctx *ctx, pare_ref_act *act, float *a, float *b) {
   const pare_node *n = ctx->node;
   *a = 0.0f;
   *b = 0.0f;
@@ -81,7 +81,7 @@ static pare_status unary_run(pare_op_ctx *ctx) {
   if (st != PARE_OK) return st;
   pare_ref_act act = PARE_REF_ACT_NONE;
   float a, b;
-  st = act_of(ctx, &act, &a, &b);
+  st = pare_op_activation(ctx, &act, &a, &b);
   if (st != PARE_OK) return st;
   pare_ref_act_f32(act, ctx->in[0]->data, ctx->out[0]->data, (size_t)pare_tensor_numel(ctx->in[0]),
                    a, b);

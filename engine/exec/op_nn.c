@@ -137,7 +137,7 @@ static pare_status convt_run(pare_op_ctx *ctx) {
 
 /* ---- pooling ------------------------------------------------------- */
 
-static pare_status pool_params(pare_op_ctx *ctx, pare_ref_pool_params *p) {
+pare_status pare_op_pool_params(pare_op_ctx *ctx, pare_ref_pool_params *p) {
   pare_status st = f32_inputs(ctx, 1, 1);
   if (st != PARE_OK) return st;
   if (ctx->n_out > 1 && ctx->out[1])
@@ -158,7 +158,7 @@ static pare_status pool_params(pare_op_ctx *ctx, pare_ref_pool_params *p) {
 
 static pare_status pool_shape(pare_op_ctx *ctx) {
   pare_ref_pool_params p;
-  pare_status st = pool_params(ctx, &p);
+  pare_status st = pare_op_pool_params(ctx, &p);
   if (st != PARE_OK) return st;
   int64_t dims[PARE_MAX_RANK];
   st =
@@ -169,7 +169,7 @@ static pare_status pool_shape(pare_op_ctx *ctx) {
 
 static pare_status pool_run(pare_op_ctx *ctx) {
   pare_ref_pool_params p;
-  pare_status st = pool_params(ctx, &p);
+  pare_status st = pare_op_pool_params(ctx, &p);
   if (st != PARE_OK) return st;
   int64_t dims[PARE_MAX_RANK];
   int rc =
@@ -228,7 +228,7 @@ static pare_status bn_run(pare_op_ctx *ctx) {
                           "batch normalization failed");
 }
 
-static int softmax_axis(const pare_op_ctx *ctx, int *legacy) {
+int pare_op_softmax_axis(const pare_op_ctx *ctx, int *legacy) {
   *legacy = ctx->graph->opset < 13;
   return (int)pare_node_attr_int(ctx->node, "axis", *legacy ? 1 : -1);
 }
@@ -237,7 +237,7 @@ static pare_status softmax_shape(pare_op_ctx *ctx) {
   pare_status st = f32_inputs(ctx, 1, 1);
   if (st != PARE_OK) return st;
   int legacy, axis;
-  axis = softmax_axis(ctx, &legacy);
+  axis = pare_op_softmax_axis(ctx, &legacy);
   int a;
   st = pare_op_axis(ctx, axis, ctx->in[0]->rank, &a);
   if (st == PARE_OK) pare_op_set_out(ctx, 0, PARE_DT_F32, ctx->in[0]->rank, ctx->in[0]->dims);
@@ -246,7 +246,7 @@ static pare_status softmax_shape(pare_op_ctx *ctx) {
 
 static pare_status softmax_run(pare_op_ctx *ctx) {
   const pare_tensor *x = ctx->in[0];
-  int legacy, axis = softmax_axis(ctx, &legacy);
+  int legacy, axis = pare_op_softmax_axis(ctx, &legacy);
   int rc =
       ctx->node->op == PARE_OP_SOFTMAX
           ? pare_ref_softmax_f32(x->data, x->rank, x->dims, axis, legacy, ctx->out[0]->data)

@@ -86,15 +86,14 @@ static int act_valid(pare_ref_act act) {
 }
 
 pare_status pare_launch_eltwise_unary_f32(pare_cl_runtime *rt, pare_ref_act act, float alpha,
-                                          float beta, cl_mem x, cl_mem y, size_t n,
-                                          cl_event *event, pare_error *err) {
+                                          float beta, cl_mem x, cl_mem y, size_t n, cl_event *event,
+                                          pare_error *err) {
   if (!act_valid(act))
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "eltwise_f32: unknown activation %d",
                           (int)act);
   if (n == 0) return PARE_OK;
   if (n > ELT_MAX_ELEMS)
-    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "eltwise_f32: %zu elements (limit 2^31)",
-                          n);
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "eltwise_f32: %zu elements (limit 2^31)", n);
   elt_geom g;
   pare_status st = elt_geom_of(rt, &g, err);
   if (st != PARE_OK) return st;
@@ -103,8 +102,8 @@ pare_status pare_launch_eltwise_unary_f32(pare_cl_runtime *rt, pare_ref_act act,
   if (st != PARE_OK) return st;
   size_t chunk = elt_chunk_for(rt, &g, n);
   cl_int cn = (cl_int)n, cc = (cl_int)chunk;
-  elt_arg args[] = {{sizeof cn, &cn},         {sizeof cc, &cc},          {sizeof(cl_mem), &x},
-                    {sizeof(cl_mem), &y},     {sizeof(float), &alpha},   {sizeof(float), &beta}};
+  elt_arg args[] = {{sizeof cn, &cn},     {sizeof cc, &cc},        {sizeof(cl_mem), &x},
+                    {sizeof(cl_mem), &y}, {sizeof(float), &alpha}, {sizeof(float), &beta}};
   return elt_run(rt, k, "elt_unary", args, 6, n, chunk, g.wg, event, err);
 }
 
@@ -117,9 +116,9 @@ typedef struct elt_plan {
   int64_t total;
   int rank;
   int64_t d[PARE_REF_MAX_RANK], sa[PARE_REF_MAX_RANK], sb[PARE_REF_MAX_RANK];
-  int swap;            /* block: a is the broadcast input */
-  int64_t C, inner;    /* block */
-  int y_rank;          /* the broadcast shape */
+  int swap;         /* block: a is the broadcast input */
+  int64_t C, inner; /* block */
+  int y_rank;       /* the broadcast shape */
   int64_t y_dims[PARE_REF_MAX_RANK];
 } elt_plan;
 
@@ -138,8 +137,10 @@ static int is_block(int rank, const int64_t *d, const int64_t *s, int64_t *C, in
   int k0 = -1, k1 = -1;
   for (int k = 0; k < rank; k++) {
     if (s[k] == 0) continue;
-    if (k0 < 0) k0 = k;
-    else if (k1 != k - 1) return 0; /* a gap */
+    if (k0 < 0)
+      k0 = k;
+    else if (k1 != k - 1)
+      return 0; /* a gap */
     k1 = k;
   }
   int64_t c = 1, in = 1;
@@ -157,8 +158,8 @@ static int is_block(int rank, const int64_t *d, const int64_t *s, int64_t *C, in
   return 1;
 }
 
-static int elt_plan_of(int op, int a_rank, const int64_t *a_dims, int b_rank,
-                       const int64_t *b_dims, elt_plan *p) {
+static int elt_plan_of(int op, int a_rank, const int64_t *a_dims, int b_rank, const int64_t *b_dims,
+                       elt_plan *p) {
   memset(p, 0, sizeof *p);
   int r;
   int64_t out[PARE_REF_MAX_RANK], sa[PARE_REF_MAX_RANK], sb[PARE_REF_MAX_RANK];
@@ -239,8 +240,7 @@ pare_status pare_launch_eltwise_binary_act_f32(pare_cl_runtime *rt, int op, cl_m
   elt_geom g;
   pare_status st = elt_geom_of(rt, &g, err);
   if (st != PARE_OK) return st;
-  static const char *const names[] = {"elt_binary_same", "elt_binary_block",
-                                      "elt_binary_general"};
+  static const char *const names[] = {"elt_binary_same", "elt_binary_block", "elt_binary_general"};
   const char *name = names[p.kind];
   cl_kernel k;
   st = elt_kernel(rt, &g, (int)act, op, name, &k, err);
@@ -248,17 +248,17 @@ pare_status pare_launch_eltwise_binary_act_f32(pare_cl_runtime *rt, int op, cl_m
   size_t n = (size_t)p.total, chunk = elt_chunk_for(rt, &g, n);
   cl_int cn = (cl_int)n, cc = (cl_int)chunk;
   if (p.kind == 0) {
-    elt_arg args[] = {{sizeof cn, &cn},       {sizeof cc, &cc},        {sizeof(cl_mem), &a},
-                      {sizeof(cl_mem), &b},   {sizeof(cl_mem), &y},    {sizeof(float), &alpha},
+    elt_arg args[] = {{sizeof cn, &cn},      {sizeof cc, &cc},     {sizeof(cl_mem), &a},
+                      {sizeof(cl_mem), &b},  {sizeof(cl_mem), &y}, {sizeof(float), &alpha},
                       {sizeof(float), &beta}};
     return elt_run(rt, k, name, args, 7, n, chunk, g.wg, event, err);
   }
   if (p.kind == 1) {
     cl_int cC = (cl_int)p.C, ci = (cl_int)p.inner, sw = p.swap;
     cl_mem full = p.swap ? b : a, part = p.swap ? a : b;
-    elt_arg args[] = {{sizeof cn, &cn},          {sizeof cc, &cc},        {sizeof cC, &cC},
-                      {sizeof ci, &ci},          {sizeof sw, &sw},        {sizeof(cl_mem), &full},
-                      {sizeof(cl_mem), &part},   {sizeof(cl_mem), &y},    {sizeof(float), &alpha},
+    elt_arg args[] = {{sizeof cn, &cn},        {sizeof cc, &cc},     {sizeof cC, &cC},
+                      {sizeof ci, &ci},        {sizeof sw, &sw},     {sizeof(cl_mem), &full},
+                      {sizeof(cl_mem), &part}, {sizeof(cl_mem), &y}, {sizeof(float), &alpha},
                       {sizeof(float), &beta}};
     return elt_run(rt, k, name, args, 10, n, chunk, g.wg, event, err);
   }
@@ -278,9 +278,9 @@ pare_status pare_launch_eltwise_binary_act_f32(pare_cl_runtime *rt, int op, cl_m
     return pare_error_set(err, PARE_ERR_INTERNAL, "eltwise_f32: unexpected broadcast strides");
   }
   cl_int rank = p.rank;
-  elt_arg args[] = {{sizeof cn, &cn},       {sizeof cc, &cc},       {sizeof rank, &rank},
-                    {sizeof dims, &dims},   {sizeof sa, &sa},       {sizeof sb, &sb},
-                    {sizeof(cl_mem), &a},   {sizeof(cl_mem), &b},   {sizeof(cl_mem), &y},
+  elt_arg args[] = {{sizeof cn, &cn},        {sizeof cc, &cc},      {sizeof rank, &rank},
+                    {sizeof dims, &dims},    {sizeof sa, &sa},      {sizeof sb, &sb},
+                    {sizeof(cl_mem), &a},    {sizeof(cl_mem), &b},  {sizeof(cl_mem), &y},
                     {sizeof(float), &alpha}, {sizeof(float), &beta}};
   return elt_run(rt, k, name, args, 11, n, chunk, g.wg, event, err);
 }
@@ -304,8 +304,8 @@ pare_status pare_launch_eltwise_affine_f32(pare_cl_runtime *rt, cl_mem x, cl_mem
                           (int)act);
   if (n == 0 || c == 0 || inner == 0) return PARE_OK;
   if (c > ELT_MAX_ELEMS || inner > ELT_MAX_ELEMS || n > ELT_MAX_ELEMS / c / inner)
-    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "eltwise_f32: affine of %zux%zux%zu (limit 2^31)",
-                          n, c, inner);
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED,
+                          "eltwise_f32: affine of %zux%zux%zu (limit 2^31)", n, c, inner);
   elt_geom g;
   pare_status st = elt_geom_of(rt, &g, err);
   if (st != PARE_OK) return st;
@@ -314,16 +314,15 @@ pare_status pare_launch_eltwise_affine_f32(pare_cl_runtime *rt, cl_mem x, cl_mem
   if (st != PARE_OK) return st;
   size_t total = n * c * inner, chunk = elt_chunk_for(rt, &g, total);
   cl_int cn = (cl_int)total, cc = (cl_int)chunk, cC = (cl_int)c, ci = (cl_int)inner;
-  elt_arg args[] = {{sizeof cn, &cn},           {sizeof cc, &cc},          {sizeof cC, &cC},
-                    {sizeof ci, &ci},           {sizeof(cl_mem), &x},      {sizeof(cl_mem), &scale},
-                    {sizeof(cl_mem), &shift},   {sizeof(cl_mem), &y},      {sizeof(float), &alpha},
+  elt_arg args[] = {{sizeof cn, &cn},         {sizeof cc, &cc},     {sizeof cC, &cC},
+                    {sizeof ci, &ci},         {sizeof(cl_mem), &x}, {sizeof(cl_mem), &scale},
+                    {sizeof(cl_mem), &shift}, {sizeof(cl_mem), &y}, {sizeof(float), &alpha},
                     {sizeof(float), &beta}};
   return elt_run(rt, k, "elt_affine", args, 10, total, chunk, g.wg, event, err);
 }
 
-void pare_eltwise_fold_batchnorm(size_t c, const float *gamma, const float *beta,
-                                 const float *mean, const float *var, float eps, float *scale,
-                                 float *shift) {
+void pare_eltwise_fold_batchnorm(size_t c, const float *gamma, const float *beta, const float *mean,
+                                 const float *var, float eps, float *scale, float *shift) {
   for (size_t i = 0; i < c; i++) {
     double s = (double)gamma[i] / sqrt((double)var[i] + (double)eps);
     scale[i] = (float)s;

@@ -20,8 +20,8 @@
 /* y[i] = act(x[i]) for n contiguous values; y may be x. One program per
  * act, built on first use. alpha/beta as in pare_ref_act. */
 pare_status pare_launch_eltwise_unary_f32(pare_cl_runtime *rt, pare_ref_act act, float alpha,
-                                          float beta, cl_mem x, cl_mem y, size_t n,
-                                          cl_event *event, pare_error *err);
+                                          float beta, cl_mem x, cl_mem y, size_t n, cl_event *event,
+                                          pare_error *err);
 
 /* y = a op b with numpy broadcasting (ranks up to PARE_REF_MAX_RANK = 8);
  * op is a pare_ref_binop or PARE_ELT_PRELU. y holds the broadcast shape
@@ -57,8 +57,7 @@ pare_status pare_launch_eltwise_affine_f32(pare_cl_runtime *rt, cl_mem x, cl_mem
 /* Folds inference BatchNormalization into the affine's scale and shift (on
  * the host, in double): scale = gamma / sqrt(var + eps), shift = beta -
  * mean·scale. */
-void pare_eltwise_fold_batchnorm(size_t c, const float *gamma, const float *beta,
-                                 const float *mean, const float *var, float eps, float *scale,
-                                 float *shift);
+void pare_eltwise_fold_batchnorm(size_t c, const float *gamma, const float *beta, const float *mean,
+                                 const float *var, float eps, float *scale, float *shift);
 
 #endif
