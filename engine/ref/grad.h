@@ -135,7 +135,8 @@ int pare_ref_distill_kl_f32(const float *teacher, const float *student, int64_t 
 
 /* Combined distillation loss L = alpha·CE(labels, student) + (1 - alpha)·
  * T²·mean KL(softmax(teacher/T) ‖ softmax(student/T)), alpha in [0, 1], and
- * its gradient with respect to the student logits (may be NULL). */
+ * its gradient with respect to the student logits (may be NULL). With
+ * alpha == 1 the teacher is not read, with alpha == 0 the labels are not. */
 int pare_ref_distill_loss_f32(const float *teacher, const float *student, const int64_t *labels,
                               int64_t n, int64_t k, float temperature, float alpha, float *loss,
                               float *dstudent);
@@ -196,13 +197,13 @@ typedef enum pare_ref_lr_kind {
 
 typedef struct pare_ref_lr_params {
   pare_ref_lr_kind kind;
-  double lr;                    /* the base rate */
-  double gamma;                 /* STEP */
-  int64_t step_size;            /* STEP, >= 1 */
-  double lr_min;                /* COSINE */
-  int64_t total;                /* COSINE: length of the decay after warm-up, >= 1 */
-  int64_t warmup;               /* >= 0 warm-up epochs (or steps) */
-  double warmup_start_factor;   /* in [0, 1]: the warm-up starts at lr·this */
+  double lr;                  /* the base rate */
+  double gamma;               /* STEP */
+  int64_t step_size;          /* STEP, >= 1 */
+  double lr_min;              /* COSINE */
+  int64_t total;              /* COSINE: length of the decay after warm-up, >= 1 */
+  int64_t warmup;             /* >= 0 warm-up epochs (or steps) */
+  double warmup_start_factor; /* in [0, 1]: the warm-up starts at lr·this */
 } pare_ref_lr_params;
 
 /* The rate at epoch (or step) t >= 0. For t < warmup the rate rises linearly
@@ -217,8 +218,8 @@ int pare_ref_lr_at(const pare_ref_lr_params *p, int64_t t, double *lr);
  * rounding half to even as QuantizeLinear and torch.fake_quantize do; x/scale
  * is formed in double. NaN stays NaN. Needs scale > 0 and finite and
  * qmin <= zero_point <= qmax. y may equal x. */
-int pare_ref_fake_quant_f32(const float *x, size_t n, float scale, int32_t zero_point,
-                            int32_t qmin, int32_t qmax, float *y);
+int pare_ref_fake_quant_f32(const float *x, size_t n, float scale, int32_t zero_point, int32_t qmin,
+                            int32_t qmax, float *y);
 
 /* Straight-through backward: dx = dy where qmin <= round(x/scale) + zp <= qmax
  * (the value was not clamped), else 0. dx may equal dy. */
@@ -233,7 +234,7 @@ int pare_ref_fake_quant_channel_f32(const float *x, int rank, const int64_t *dim
                                     int32_t qmax, float *y);
 int pare_ref_fake_quant_channel_backward_f32(const float *x, int rank, const int64_t *dims,
                                              int64_t axis, const float *scales,
-                                             const int32_t *zero_points, int32_t qmin,
-                                             int32_t qmax, const float *dy, float *dx);
+                                             const int32_t *zero_points, int32_t qmin, int32_t qmax,
+                                             const float *dy, float *dx);
 
 #endif

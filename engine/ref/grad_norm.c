@@ -51,7 +51,8 @@ int pare_ref_batchnorm_train_f32(const float *x, int rank, const int64_t *dims, 
     for (int64_t b = 0; b < n; b++) {
       size_t base = (size_t)((b * c + ch) * inner);
       for (int64_t i = 0; i < inner; i++)
-        y[base + (size_t)i] = (float)(((double)x[base + (size_t)i] - mean) * mul + (double)bias[ch]);
+        y[base + (size_t)i] =
+            (float)(((double)x[base + (size_t)i] - mean) * mul + (double)bias[ch]);
     }
     if (saved_mean) saved_mean[ch] = (float)mean;
     if (saved_inv_std) saved_inv_std[ch] = (float)inv_std;

@@ -151,8 +151,8 @@ static int quant_passes(float x, float scale, int32_t zp, int32_t qmin, int32_t 
   return q >= (double)qmin && q <= (double)qmax;
 }
 
-int pare_ref_fake_quant_f32(const float *x, size_t n, float scale, int32_t zero_point,
-                            int32_t qmin, int32_t qmax, float *y) {
+int pare_ref_fake_quant_f32(const float *x, size_t n, float scale, int32_t zero_point, int32_t qmin,
+                            int32_t qmax, float *y) {
   int rc = check_quant(scale, zero_point, qmin, qmax);
   if (rc != PARE_REF_OK) return rc;
   if (n > 0 && (!x || !y)) return PARE_REF_EINVAL;
@@ -207,8 +207,8 @@ int pare_ref_fake_quant_channel_f32(const float *x, int rank, const int64_t *dim
 
 int pare_ref_fake_quant_channel_backward_f32(const float *x, int rank, const int64_t *dims,
                                              int64_t axis, const float *scales,
-                                             const int32_t *zero_points, int32_t qmin,
-                                             int32_t qmax, const float *dy, float *dx) {
+                                             const int32_t *zero_points, int32_t qmin, int32_t qmax,
+                                             const float *dy, float *dx) {
   int64_t total, len, inner;
   int rc = channel_geom(rank, dims, axis, scales, zero_points, qmin, qmax, &total, &len, &inner);
   if (rc != PARE_REF_OK) return rc;

@@ -33,6 +33,23 @@ static float *vec_rand(test_rng *rng, size_t n, float lo, float hi) {
   return v;
 }
 
+/* |got - want| <= tol, compared in double (cmocka's float version rounds
+ * its arguments to float first). */
+#define assert_near(got, want, tol) assert_near_at((double)(got), (double)(want), (tol), __LINE__)
+
+static void assert_near_at(double got, double want, double tol, int line) {
+  if (!(fabs(got - want) <= tol))
+    fail_msg("line %d: %.10g, want %.10g (tolerance %.3g)", line, got, want, tol);
+}
+
+/* Frees a NULL-terminated list of buffers. */
+static void free_all(void *first, ...) {
+  va_list ap;
+  va_start(ap, first);
+  for (void *q = first; q; q = va_arg(ap, void *)) free(q);
+  va_end(ap);
+}
+
 /* Σ|r·y| of the latest projection, for the rounding term of the tolerance. */
 static double g_mag;
 
@@ -44,6 +61,28 @@ static double project(const float *y, const float *r, size_t n) {
   }
   g_mag = mag;
   return s;
+}
+
+static size_t numel(int rank, const int64_t *dims) {
+  size_t n = 1;
+  for (int i = 0; i < rank; i++) n *= (size_t)dims[i];
+  return n;
+}
+
+/* Copies a case's spatial sizes into xd[2..] and its strides, dilations and
+ * pads into w; returns the spatial size. */
+static size_t set_window(pare_ref_window *w, int ns, const int64_t *in, const int64_t *s,
+                         const int64_t *d, const int64_t *pads, int64_t *xd) {
+  size_t size = 1;
+  for (int i = 0; i < ns; i++) {
+    xd[2 + i] = in[i];
+    w->strides[i] = s[i];
+    w->dilations[i] = d[i];
+    w->pads[i] = pads[i];
+    w->pads[ns + i] = pads[ns + i];
+    size *= (size_t)in[i];
+  }
+  return size;
 }
 
 typedef double (*objective)(void *ctx);
@@ -114,21 +153,13 @@ static void test_conv_backward(void **state) {
     c.xd[1] = q->c;
     c.wd[0] = q->m;
     c.wd[1] = q->c / q->group;
-    size_t nx = (size_t)(q->n * q->c), nw = (size_t)(q->m * (q->c / q->group));
-    for (int i = 0; i < q->ns; i++) {
-      c.xd[2 + i] = q->in[i];
-      c.wd[2 + i] = q->k[i];
-      c.p.win.strides[i] = q->s[i];
-      c.p.win.dilations[i] = q->d[i];
-      c.p.win.pads[i] = q->pads[i];
-      c.p.win.pads[q->ns + i] = q->pads[q->ns + i];
-      nx *= (size_t)q->in[i];
-      nw *= (size_t)q->k[i];
-    }
+    for (int i = 0; i < q->ns; i++) c.wd[2 + i] = q->k[i];
+    size_t nx =
+        (size_t)(q->n * q->c) * set_window(&c.p.win, q->ns, q->in, q->s, q->d, q->pads, c.xd);
+    size_t nw = numel(2 + q->ns, c.wd);
     int64_t yd[5];
     assert_int_equal(pare_ref_conv_shape(&c.p, c.xd, c.wd, yd), PARE_REF_OK);
-    c.ny = 1;
-    for (int i = 0; i < 2 + q->ns; i++) c.ny *= (size_t)yd[i];
+    c.ny = numel(2 + q->ns, yd);
     c.x = vec_rand(&rng, nx, -1, 1);
     c.w = vec_rand(&rng, nw, -1, 1);
     c.b = vec_rand(&rng, (size_t)q->m, -1, 1);
@@ -144,15 +175,7 @@ static void test_conv_backward(void **state) {
     assert_int_equal(pare_ref_conv_backward_f32(&c.p, c.x, c.xd, NULL, c.wd, c.r, NULL, dw2, NULL),
                      0);
     assert_memory_equal(dw, dw2, nw * sizeof *dw);
-    free(dw2);
-    free(dx);
-    free(dw);
-    free(db);
-    free(c.x);
-    free(c.w);
-    free(c.b);
-    free(c.r);
-    free(c.y);
+    free_all(dw2, dx, dw, db, c.x, c.w, c.b, c.r, c.y, NULL);
   }
   /* Invalid: C not a multiple of group, and dx without w. */
   pare_ref_conv_params p;
@@ -199,12 +222,11 @@ static void test_gemm_backward(void **state) {
     for (int tr = 0; tr < 4; tr++) {
       for (int cs = 0; cs < 5; cs++) {
         gemm_ctx g = {tr & 1, tr >> 1, dims[s][0], dims[s][1], dims[s][2], 0.7f, -1.3f, 0,
-                      {0}, NULL, NULL, NULL, NULL, NULL, NULL};
+                      {0},    NULL,    NULL,       NULL,       NULL,       NULL, NULL};
         /* C as [m, n], [n], [m, 1], [1] and a scalar. */
         const int ranks[] = {2, 1, 2, 1, 0};
-        const int64_t shapes[][2] = {{(int64_t)g.m, (int64_t)g.n}, {(int64_t)g.n, 0},
-                                     {(int64_t)g.m, 1},            {1, 0},
-                                     {0, 0}};
+        const int64_t shapes[][2] = {
+            {(int64_t)g.m, (int64_t)g.n}, {(int64_t)g.n, 0}, {(int64_t)g.m, 1}, {1, 0}, {0, 0}};
         g.c_rank = ranks[cs];
         memcpy(g.c_dims, shapes[cs], sizeof g.c_dims);
         size_t nc = 1;
@@ -223,15 +245,7 @@ static void test_gemm_backward(void **state) {
         check_fd(gemm_obj, &g, g.a, da, na, &rng, "gemm dA");
         check_fd(gemm_obj, &g, g.b, db, nb, &rng, "gemm dB");
         check_fd(gemm_obj, &g, g.c, dc, nc, &rng, "gemm dC");
-        free(da);
-        free(db);
-        free(dc);
-        free(g.a);
-        free(g.b);
-        free(g.c);
-        free(g.r);
-        free(g.y);
-        free(g.zeros);
+        free_all(da, db, dc, g.a, g.b, g.c, g.r, g.y, g.zeros, NULL);
       }
     }
   }
@@ -244,8 +258,9 @@ static void test_gemm_backward(void **state) {
   test_assert_close(da, want_da, 6, 0, "matmul dA");
   test_assert_close(db, want_db, 6, 0, "matmul dB");
   int64_t bad[] = {3, 3};
-  assert_int_equal(pare_ref_gemm_backward_f32(0, 0, 2, 2, 3, 1, 1, a, b, dy, NULL, NULL, 2, bad, da),
-                   PARE_REF_EINVAL);
+  assert_int_equal(
+      pare_ref_gemm_backward_f32(0, 0, 2, 2, 3, 1, 1, a, b, dy, NULL, NULL, 2, bad, da),
+      PARE_REF_EINVAL);
 }
 
 /* ---- Activations ---- */
@@ -337,7 +352,7 @@ typedef struct pool_ctx {
 
 static double pool_obj(void *vc) {
   pool_ctx *c = vc;
-  int rc = c->global  ? pare_ref_global_avgpool_f32(c->x, c->rank, c->xd, c->y)
+  int rc = c->global   ? pare_ref_global_avgpool_f32(c->x, c->rank, c->xd, c->y)
            : c->is_max ? pare_ref_maxpool_f32(&c->p, c->x, c->xd, c->y, NULL)
                        : pare_ref_avgpool_f32(&c->p, c->x, c->xd, c->y, NULL);
   assert_int_equal(rc, 0);
@@ -384,20 +399,12 @@ static void test_pool_backward(void **state) {
       c.p.win.auto_pad = q->auto_pad;
       c.xd[0] = q->n;
       c.xd[1] = q->c;
-      size_t nx = (size_t)(q->n * q->c);
-      for (int i = 0; i < q->ns; i++) {
-        c.xd[2 + i] = q->in[i];
-        c.p.win.kernel[i] = q->k[i];
-        c.p.win.strides[i] = q->s[i];
-        c.p.win.dilations[i] = q->d[i];
-        c.p.win.pads[i] = q->pads[i];
-        c.p.win.pads[q->ns + i] = q->pads[q->ns + i];
-        nx *= (size_t)q->in[i];
-      }
+      for (int i = 0; i < q->ns; i++) c.p.win.kernel[i] = q->k[i];
+      size_t nx =
+          (size_t)(q->n * q->c) * set_window(&c.p.win, q->ns, q->in, q->s, q->d, q->pads, c.xd);
       int64_t yd[5];
       assert_int_equal(pare_ref_pool_shape(&c.p, c.xd, yd), 0);
-      c.ny = 1;
-      for (int i = 0; i < 2 + q->ns; i++) c.ny *= (size_t)yd[i];
+      c.ny = numel(2 + q->ns, yd);
       c.x = vec_new(nx);
       if (c.is_max)
         fill_distinct(&rng, c.x, nx);
@@ -410,10 +417,7 @@ static void test_pool_backward(void **state) {
                         : pare_ref_avgpool_backward_f32(&c.p, c.xd, c.r, dx);
       assert_int_equal(rc, 0);
       check_fd(pool_obj, &c, c.x, dx, nx, &rng, c.is_max ? "maxpool dx" : "avgpool dx");
-      free(dx);
-      free(c.x);
-      free(c.r);
-      free(c.y);
+      free_all(dx, c.x, c.r, c.y, NULL);
     }
   }
   /* Ties go to the first maximum in scan order, as the forward picks it. */
@@ -446,10 +450,7 @@ static void test_global_avgpool_backward(void **state) {
     float *dx = vec_new(nx);
     assert_int_equal(pare_ref_global_avgpool_backward_f32(c.rank, c.xd, c.r, dx), 0);
     check_fd(pool_obj, &c, c.x, dx, nx, &rng, "global avgpool dx");
-    free(dx);
-    free(c.x);
-    free(c.r);
-    free(c.y);
+    free_all(dx, c.x, c.r, c.y, NULL);
   }
 }
 
@@ -471,12 +472,6 @@ static double binop_obj(void *vc) {
   return project(c->y, c->r, c->ny);
 }
 
-static size_t numel(int rank, const int64_t *dims) {
-  size_t n = 1;
-  for (int i = 0; i < rank; i++) n *= (size_t)dims[i];
-  return n;
-}
-
 static void test_binop_backward(void **state) {
   (void)state;
   const struct {
@@ -490,8 +485,8 @@ static void test_binop_backward(void **state) {
   test_rng rng = {0xb1};
   for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
     for (int o = 0; o < 4; o++) {
-      binop_ctx c = {.op = ops[o], .ar = cases[t].ar, .br = cases[t].br, .ad = cases[t].ad,
-                     .bd = cases[t].bd};
+      binop_ctx c = {
+          .op = ops[o], .ar = cases[t].ar, .br = cases[t].br, .ad = cases[t].ad, .bd = cases[t].bd};
       int yr;
       int64_t yd[PARE_REF_MAX_RANK];
       assert_int_equal(pare_ref_broadcast_shape(c.ar, c.ad, c.br, c.bd, &yr, yd), 0);
@@ -508,19 +503,13 @@ static void test_binop_backward(void **state) {
                        0);
       check_fd(binop_obj, &c, c.a, da, na, &rng, "binop da");
       check_fd(binop_obj, &c, c.b, db, nb, &rng, "binop db");
-      free(da);
-      free(db);
-      free(c.a);
-      free(c.b);
-      free(c.r);
-      free(c.y);
+      free_all(da, db, c.a, c.b, c.r, c.y, NULL);
     }
   }
   float v[4] = {1, 2, 3, 4}, g[4];
   int64_t d2[] = {2}, d3[] = {3};
-  assert_int_equal(
-      pare_ref_broadcast_binop_backward_f32(PARE_REF_POW, v, 1, d2, v, 1, d2, v, g, g),
-      PARE_REF_EINVAL);
+  assert_int_equal(pare_ref_broadcast_binop_backward_f32(PARE_REF_POW, v, 1, d2, v, 1, d2, v, g, g),
+                   PARE_REF_EINVAL);
   assert_int_equal(
       pare_ref_broadcast_binop_backward_f32(PARE_REF_ADD, v, 1, d2, v, 1, d3, v, g, NULL),
       PARE_REF_EINVAL);
@@ -566,20 +555,19 @@ static void test_batchnorm_train(void **state) {
     /* Statistics by hand, then the inference op with the biased variance
      * must give the same y. */
     float var[4];
+    size_t inner = per / (size_t)c.dims[0];
     for (int64_t k = 0; k < ch; k++) {
       double s = 0, sq = 0;
-      for (size_t e = 0; e < c.n; e++)
-        if ((int64_t)((e / (per / (size_t)c.dims[0])) % (size_t)ch) == k) s += c.x[e];
+      for (size_t e = 0; e < c.n; e++) s += (int64_t)(e / inner % (size_t)ch) == k ? c.x[e] : 0;
       double mu = s / (double)per;
       for (size_t e = 0; e < c.n; e++)
-        if ((int64_t)((e / (per / (size_t)c.dims[0])) % (size_t)ch) == k)
-          sq += (c.x[e] - mu) * (c.x[e] - mu);
+        sq += (int64_t)(e / inner % (size_t)ch) == k ? (c.x[e] - mu) * (c.x[e] - mu) : 0;
       var[k] = (float)(sq / (double)per);
-      assert_float_equal(mean[k], mu, 1e-6);
-      assert_float_equal(inv_std[k], 1.0 / sqrt(sq / (double)per + 1e-5), 1e-5 * inv_std[k]);
-      assert_float_equal(rm[k], (1.0f + (float)k) * 0.9 + mu * 0.1, 1e-6);
+      assert_near(mean[k], mu, 1e-6);
+      assert_near(inv_std[k], 1.0 / sqrt(sq / (double)per + 1e-5), 1e-5 * inv_std[k]);
+      assert_near(rm[k], (1.0f + (float)k) * 0.9 + mu * 0.1, 1e-6);
       double unbiased = per > 1 ? sq / (double)(per - 1) : 0.0;
-      assert_float_equal(rv[k], (1.0f + (float)k) * 0.9 + unbiased * 0.1, 1e-6);
+      assert_near(rv[k], (1.0f + (float)k) * 0.9 + unbiased * 0.1, 1e-6);
     }
     assert_int_equal(
         pare_ref_batchnorm_f32(c.x, c.rank, c.dims, c.scale, c.bias, mean, var, 1e-5f, want_y), 0);
@@ -591,12 +579,7 @@ static void test_batchnorm_train(void **state) {
     check_fd(bn_obj, &c, c.x, dx, c.n, &rng, "bn dx");
     check_fd(bn_obj, &c, c.scale, dscale, (size_t)ch, &rng, "bn dscale");
     check_fd(bn_obj, &c, c.bias, dbias, (size_t)ch, &rng, "bn dbias");
-    free(dx);
-    free(c.x);
-    free(c.scale);
-    free(c.bias);
-    free(c.r);
-    free(c.y);
+    free_all(dx, c.x, c.scale, c.bias, c.r, c.y, NULL);
   }
   int64_t empty[] = {0, 2};
   float z[2] = {0};
@@ -617,11 +600,10 @@ typedef struct loss_ctx {
 static double loss_obj(void *vc) {
   loss_ctx *c = vc;
   float l = 0;
-  int rc = c->which == 0 ? pare_ref_softmax_xent_f32(c->s, c->labels, c->n, c->k, &l, NULL)
-           : c->which == 1
-               ? pare_ref_distill_kl_f32(c->t, c->s, c->n, c->k, c->temp, &l, NULL)
-               : pare_ref_distill_loss_f32(c->t, c->s, c->labels, c->n, c->k, c->temp, c->alpha,
-                                           &l, NULL);
+  int rc = c->which == 0   ? pare_ref_softmax_xent_f32(c->s, c->labels, c->n, c->k, &l, NULL)
+           : c->which == 1 ? pare_ref_distill_kl_f32(c->t, c->s, c->n, c->k, c->temp, &l, NULL)
+                           : pare_ref_distill_loss_f32(c->t, c->s, c->labels, c->n, c->k, c->temp,
+                                                       c->alpha, &l, NULL);
   assert_int_equal(rc, 0);
   g_mag = fabs((double)l);
   return (double)l;
@@ -634,28 +616,28 @@ static void test_losses(void **state) {
   float logits[] = {0, 0, (float)log(3.0), 0}, g[4], l;
   int64_t labels[] = {1, 0};
   assert_int_equal(pare_ref_softmax_xent_f32(logits, labels, 2, 2, &l, g), 0);
-  assert_float_equal(l, (log(2.0) + log(4.0 / 3.0)) / 2, 1e-7);
+  assert_near(l, (log(2.0) + log(4.0 / 3.0)) / 2, 1e-7);
   const float want_g[] = {0.25f, -0.25f, -0.125f, 0.125f};
   test_assert_close(g, want_g, 4, 1e-7, "xent grad");
   /* Large logits stay finite. */
   float big[] = {1000, 0};
   int64_t one[] = {1};
   assert_int_equal(pare_ref_softmax_xent_f32(big, one, 1, 2, &l, g), 0);
-  assert_float_equal(l, 1000, 1e-3);
-  assert_float_equal(g[0], 1, 0);
-  assert_float_equal(g[1], -1, 0);
+  assert_near(l, 1000, 1e-3);
+  assert_near(g[0], 1, 0);
+  assert_near(g[1], -1, 0);
   int64_t bad[] = {2};
   assert_int_equal(pare_ref_softmax_xent_f32(big, bad, 1, 2, &l, g), PARE_REF_ERANGE);
   /* KL at T = 2: teacher [2 ln 3, 0] / 2 gives p = (3/4, 1/4), student 0s
    * q = (1/2, 1/2); loss = 4·(3/4 ln 3/2 + 1/4 ln 1/2), grad = 2·(q - p). */
   float t[] = {(float)(2 * log(3.0)), 0}, s[] = {0, 0};
   assert_int_equal(pare_ref_distill_kl_f32(t, s, 1, 2, 2.0f, &l, g), 0);
-  assert_float_equal(l, 4 * (0.75 * log(1.5) + 0.25 * log(0.5)), 1e-6);
-  assert_float_equal(g[0], -0.5, 1e-6);
-  assert_float_equal(g[1], 0.5, 1e-6);
+  assert_near(l, 4 * (0.75 * log(1.5) + 0.25 * log(0.5)), 1e-6);
+  assert_near(g[0], -0.5, 1e-6);
+  assert_near(g[1], 0.5, 1e-6);
   assert_int_equal(pare_ref_distill_kl_f32(t, t, 1, 2, 2.0f, &l, g), 0);
-  assert_float_equal(l, 0, 1e-7);
-  assert_float_equal(g[0], 0, 1e-7);
+  assert_near(l, 0, 1e-7);
+  assert_near(g[0], 0, 1e-7);
   assert_int_equal(pare_ref_distill_kl_f32(t, s, 1, 2, 0.0f, &l, g), PARE_REF_EINVAL);
   /* Random cases: the combined loss is the weighted sum, and every gradient
    * matches finite differences. */
@@ -668,8 +650,8 @@ static void test_losses(void **state) {
   assert_int_equal(pare_ref_softmax_xent_f32(ss, lab, N, K, &lc, gc), 0);
   assert_int_equal(pare_ref_distill_kl_f32(tt, ss, N, K, 3.0f, &lk, gk), 0);
   assert_int_equal(pare_ref_distill_loss_f32(tt, ss, lab, N, K, 3.0f, 0.4f, &lm, gm), 0);
-  assert_float_equal(lm, 0.4 * lc + 0.6 * lk, 1e-6);
-  for (int i = 0; i < N * K; i++) assert_float_equal(gm[i], 0.4 * gc[i] + 0.6 * gk[i], 1e-7);
+  assert_near(lm, 0.4 * lc + 0.6 * lk, 1e-6);
+  for (int i = 0; i < N * K; i++) assert_near(gm[i], 0.4 * gc[i] + 0.6 * gk[i], 1e-7);
   float *grads[] = {gc, gk, gm};
   for (int w = 0; w < 3; w++) {
     loss_ctx c = {w, tt, ss, 3.0f, 0.4f, lab, N, K};
@@ -688,20 +670,20 @@ static void test_sgd(void **state) {
   float w[] = {1, -2}, v[] = {0, 0}, g1[] = {0.5f, 0.25f}, g2[] = {0.1f, -0.3f};
   /* d = g + 0.01·w = (0.51, 0.23), v = d, w -= 0.1·v. */
   assert_int_equal(pare_ref_sgd_step_f32(&p, w, g1, v, 2, NULL), 0);
-  assert_float_equal(w[0], 0.949, 1e-6);
-  assert_float_equal(w[1], -2.023, 1e-6);
+  assert_near(w[0], 0.949, 1e-6);
+  assert_near(w[1], -2.023, 1e-6);
   /* d = (0.10949, -0.32023), v = 0.9·(0.51, 0.23) + d = (0.56849, -0.11323). */
   assert_int_equal(pare_ref_sgd_step_f32(&p, w, g2, v, 2, NULL), 0);
-  assert_float_equal(v[0], 0.56849, 1e-6);
-  assert_float_equal(v[1], -0.11323, 1e-6);
-  assert_float_equal(w[0], 0.892151, 1e-6);
-  assert_float_equal(w[1], -2.011677, 1e-6);
+  assert_near(v[0], 0.56849, 1e-6);
+  assert_near(v[1], -0.11323, 1e-6);
+  assert_near(w[0], 0.892151, 1e-6);
+  assert_near(w[1], -2.011677, 1e-6);
   /* Nesterov's first step moves by lr·(d + 0.9·d). */
   p.nesterov = 1;
   float wn[] = {1, -2}, vn[] = {0, 0};
   assert_int_equal(pare_ref_sgd_step_f32(&p, wn, g1, vn, 2, NULL), 0);
-  assert_float_equal(wn[0], 1 - 0.1 * 1.9 * 0.51, 1e-6);
-  assert_float_equal(wn[1], -2 - 0.1 * 1.9 * 0.23, 1e-6);
+  assert_near(wn[0], 1 - 0.1 * 1.9 * 0.51, 1e-6);
+  assert_near(wn[1], -2 - 0.1 * 1.9 * 0.23, 1e-6);
   /* Plain SGD needs no velocity; a mask zeroes the pruned weight. */
   pare_ref_sgd_params_init(&p, 0.5f);
   float wp[] = {1, -2, 3}, gp[] = {1, 1, 1}, vbuf[] = {7, 7, 7};
@@ -728,24 +710,32 @@ static void test_adam(void **state) {
   /* Step 1 bias-corrects m and v to g and g²: w moves by lr·g/(|g| + eps). */
   float w[] = {1, -2}, m[2] = {0}, v[2] = {0}, g1[] = {0.5f, -0.25f}, g2[] = {0.1f, 0.3f};
   assert_int_equal(pare_ref_adam_step_f32(&p, w, g1, m, v, 2, 1, NULL), 0);
-  assert_float_equal(w[0], 0.9, 1e-6);
-  assert_float_equal(w[1], -1.9, 1e-6);
+  assert_near(w[0], 0.9, 1e-6);
+  assert_near(w[1], -1.9, 1e-6);
   /* Step 2 by hand: m = 0.9·0.05 + 0.1·0.1 = 0.055, v = 0.999·0.00025 +
-   * 0.001·0.01 = 0.00025975; w -= 0.1·(m/0.19)/(sqrt(v/0.001999) + eps). */
+   * 0.001·0.01 = 0.00025975; w -= 0.1·(m/0.19)/(sqrt(v/0.001999) + eps).
+   * The betas are floats, and 1 - 0.999f is 1.3e-5 off 0.001 relatively,
+   * so v is compared to 1e-8 and w to 1e-5. */
   assert_int_equal(pare_ref_adam_step_f32(&p, w, g2, m, v, 2, 2, NULL), 0);
-  assert_float_equal(m[0], 0.055, 1e-7);
-  assert_float_equal(v[0], 0.00025975, 1e-9);
-  assert_float_equal(w[0], 0.9 - 0.1 * (0.055 / 0.19) / sqrt(0.00025975 / 0.001999), 2e-6);
+  assert_near(m[0], 0.055, 1e-7);
+  assert_near(v[0], 0.00025975, 1e-8);
+  assert_near(w[0], 0.9 - 0.1 * (0.055 / 0.19) / sqrt(0.00025975 / 0.001999), 1e-5);
+  /* And exactly, with the float betas. */
+  double b1 = 0.9f, b2 = 0.999f, m1 = (1 - b1) * 0.5, v1 = (1 - b2) * 0.25;
+  double m2 = b1 * m1 + (1 - b1) * (double)0.1f, v2 = b2 * v1 + (1 - b2) * (double)0.1f * 0.1f;
+  double w2 = (double)0.9f - 0.1f / (1 - b1 * b1) * m2 / (sqrt(v2) / sqrt(1 - b2 * b2) + 1e-8f);
+  assert_near(v[0], v2, 1e-11);
+  assert_near(w[0], w2, 1e-7);
   /* Coupled decay: g' = 0.1 + 0.1·(-2) = -0.1 so w rises by lr. Decoupled:
    * w = -2·(1 - 0.01) - lr·sign(0.1). */
   float wa[] = {-2}, ma[1] = {0}, va[1] = {0}, ga[] = {0.1f};
   p.weight_decay = 0.1f;
   assert_int_equal(pare_ref_adam_step_f32(&p, wa, ga, ma, va, 1, 1, NULL), 0);
-  assert_float_equal(wa[0], -1.9, 1e-6);
+  assert_near(wa[0], -1.9, 1e-6);
   float ww[] = {-2}, mw[1] = {0}, vw[1] = {0};
   p.decoupled = 1;
   assert_int_equal(pare_ref_adam_step_f32(&p, ww, ga, mw, vw, 1, 1, NULL), 0);
-  assert_float_equal(ww[0], -2.08, 1e-6);
+  assert_near(ww[0], -2.08, 1e-6);
   /* Mask and invalid arguments. */
   float wk[] = {1, 1}, mk[] = {3, 3}, vk[] = {3, 3};
   const uint8_t mask[] = {0, 1};
@@ -764,14 +754,14 @@ static void test_schedules(void **state) {
   const double step_want[] = {0.1, 0.1, 0.05, 0.025};
   for (int i = 0; i < 4; i++) {
     assert_int_equal(pare_ref_lr_at(&p, ts[i], &lr), 0);
-    assert_float_equal(lr, step_want[i], 1e-12);
+    assert_near(lr, step_want[i], 1e-12);
   }
   p = (pare_ref_lr_params){PARE_REF_LR_COSINE, 1.0, 0, 0, 0.1, 10, 0, 0};
   const int64_t tc[] = {0, 5, 10, 20};
   const double cos_want[] = {1.0, 0.55, 0.1, 0.1};
   for (int i = 0; i < 4; i++) {
     assert_int_equal(pare_ref_lr_at(&p, tc[i], &lr), 0);
-    assert_float_equal(lr, cos_want[i], 1e-12);
+    assert_near(lr, cos_want[i], 1e-12);
   }
   /* Warm-up over 4 from 0.25·lr, then the cosine from its start. */
   p.warmup = 4;
@@ -780,7 +770,7 @@ static void test_schedules(void **state) {
   const double warm_want[] = {0.25, 0.625, 1.0, 0.55, 0.1};
   for (int i = 0; i < 5; i++) {
     assert_int_equal(pare_ref_lr_at(&p, tw[i], &lr), 0);
-    assert_float_equal(lr, warm_want[i], 1e-12);
+    assert_near(lr, warm_want[i], 1e-12);
   }
   assert_int_equal(pare_ref_lr_at(&p, -1, &lr), PARE_REF_EINVAL);
   p = (pare_ref_lr_params){PARE_REF_LR_STEP, 0.1, 0.5, 0, 0, 0, 0, 0};
@@ -813,9 +803,8 @@ static void test_fake_quant(void **state) {
   int64_t d0[] = {3, 4}, d1[] = {4, 3};
   for (int ax = 0; ax < 2; ax++) {
     const int32_t *z = ax ? NULL : zps;
-    assert_int_equal(pare_ref_fake_quant_channel_f32(xc, 2, ax ? d1 : d0, ax ? -1 : 0, scales, z,
-                                                     -8, 7, yc),
-                     0);
+    assert_int_equal(
+        pare_ref_fake_quant_channel_f32(xc, 2, ax ? d1 : d0, ax ? -1 : 0, scales, z, -8, 7, yc), 0);
     assert_int_equal(pare_ref_fake_quant_channel_backward_f32(xc, 2, ax ? d1 : d0, ax ? -1 : 0,
                                                               scales, z, -8, 7, gc, dc),
                      0);
@@ -833,12 +822,18 @@ static void test_fake_quant(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_conv_backward),   cmocka_unit_test(test_gemm_backward),
-      cmocka_unit_test(test_act_backward),    cmocka_unit_test(test_pool_backward),
-      cmocka_unit_test(test_global_avgpool_backward), cmocka_unit_test(test_binop_backward),
-      cmocka_unit_test(test_batchnorm_train), cmocka_unit_test(test_losses),
-      cmocka_unit_test(test_sgd),             cmocka_unit_test(test_adam),
-      cmocka_unit_test(test_schedules),       cmocka_unit_test(test_fake_quant),
+      cmocka_unit_test(test_conv_backward),
+      cmocka_unit_test(test_gemm_backward),
+      cmocka_unit_test(test_act_backward),
+      cmocka_unit_test(test_pool_backward),
+      cmocka_unit_test(test_global_avgpool_backward),
+      cmocka_unit_test(test_binop_backward),
+      cmocka_unit_test(test_batchnorm_train),
+      cmocka_unit_test(test_losses),
+      cmocka_unit_test(test_sgd),
+      cmocka_unit_test(test_adam),
+      cmocka_unit_test(test_schedules),
+      cmocka_unit_test(test_fake_quant),
   };
   return cmocka_run_group_tests_name("training references", tests, NULL, NULL);
 }
