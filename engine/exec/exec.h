@@ -107,6 +107,11 @@ typedef struct pare_plan {
  * ignored here. */
 pare_status pare_plan_create(const pare_graph *g, const pare_tensor *inputs, int n_inputs,
                              pare_plan **out, pare_error *err);
+/* PARE_PLAN_KEEP_PARAMS: never fold a node that reads a trainable
+ * parameter (training updates them in place between runs). */
+#define PARE_PLAN_KEEP_PARAMS 1
+pare_status pare_plan_create_ex(const pare_graph *g, const pare_tensor *inputs, int n_inputs,
+                                int flags, pare_plan **out, pare_error *err);
 void pare_plan_destroy(pare_plan *p);
 
 /* Runs the plan on the reference backend with the input data; outputs[i]

@@ -39,6 +39,11 @@ static pare_status run_node(pare_plan *p, int idx, const pare_op_impl *impl, par
 
 pare_status pare_plan_create(const pare_graph *g, const pare_tensor *inputs, int n_inputs,
                              pare_plan **out, pare_error *err) {
+  return pare_plan_create_ex(g, inputs, n_inputs, 0, out, err);
+}
+
+pare_status pare_plan_create_ex(const pare_graph *g, const pare_tensor *inputs, int n_inputs,
+                                int flags, pare_plan **out, pare_error *err) {
   *out = NULL;
   if (n_inputs != g->n_inputs)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "the model takes %d input(s), %d given",
@@ -126,6 +131,9 @@ pare_status pare_plan_create(const pare_graph *g, const pare_tensor *inputs, int
       if (in[k] && !in[k]->is_const) all_const = 0;
     /* Shape only needs the input's shape, never its data. */
     if (n->op == PARE_OP_SHAPE) all_const = 1;
+    /* Training changes parameters: what reads them must run every time. */
+    for (int k = 0; k < n->n_inputs && (flags & PARE_PLAN_KEEP_PARAMS); k++)
+      if (n->inputs[k] >= 0 && g->values[n->inputs[k]].is_param) all_const = 0;
     if (all_const) {
       st = run_node(p, i, impl, err);
       for (int o = 0; o < n->n_outputs; o++)

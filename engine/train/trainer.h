@@ -1,0 +1,51 @@
+/* Training a graph's parameters: forward with the activations kept,
+ * backward node by node in reverse, a loss (cross-entropy, or distillation
+ * against teacher logits), and an optimizer step. This is the reference
+ * (plain C) path, the oracle of the OpenCL training kernels. */
+#ifndef PARE_ENGINE_TRAIN_TRAINER_H
+#define PARE_ENGINE_TRAIN_TRAINER_H
+
+#include "engine/exec/exec.h"
+#include "engine/ref/grad.h"
+
+typedef enum pare_optimizer { PARE_OPT_SGD = 0, PARE_OPT_ADAM = 1 } pare_optimizer;
+
+typedef struct pare_train_config {
+  int64_t batch;
+  pare_optimizer optimizer;
+  pare_ref_sgd_params sgd;   /* lr is taken from the schedule each step */
+  pare_ref_adam_params adam; /* likewise */
+  pare_ref_lr_params schedule;
+  float distill_alpha; /* weight of the label loss when teacher logits are given */
+  float distill_temperature;
+} pare_train_config;
+
+/* Defaults: batch 64, SGD momentum 0.9, lr 0.05 constant, alpha 0.1, T 4. */
+void pare_train_config_init(pare_train_config *c);
+
+typedef struct pare_trainer pare_trainer;
+
+/* Takes over nothing: the graph's parameters are trained in place (file
+ * mappings are replaced by owned copies first). The graph needs one input
+ * of [batch, ...] and one output of [batch, classes] logits. */
+pare_status pare_trainer_create(pare_graph *g, const pare_train_config *c, pare_trainer **out,
+                                pare_error *err);
+void pare_trainer_destroy(pare_trainer *t);
+
+/* One step on a full batch: x [batch, ...], labels [batch]; teacher logits
+ * [batch, classes] or NULL. Returns the mean loss and the number of
+ * correct top-1 predictions of the batch (before the update). */
+pare_status pare_trainer_step(pare_trainer *t, const float *x, const int64_t *labels,
+                              const float *teacher, float *loss, int64_t *correct, pare_error *err);
+
+/* Keeps pruned weights at zero through updates: mask[i] == 0 pins
+ * parameter value v's element i (the mask is copied). */
+pare_status pare_trainer_set_mask(pare_trainer *t, int value, const uint8_t *mask, pare_error *err);
+
+/* Gradient of the last step for a value (NULL if it has none). */
+const float *pare_trainer_grad(const pare_trainer *t, int value);
+
+/* Steps taken so far. */
+int64_t pare_trainer_steps(const pare_trainer *t);
+
+#endif

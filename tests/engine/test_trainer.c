@@ -1,0 +1,202 @@
+/* The reference trainer: whole-graph gradients against finite differences
+ * of the loss, loss going down on real Fashion-MNIST images, and masks
+ * keeping pruned weights at zero through updates. */
+#include <math.h>
+#include <string.h>
+
+#include "engine/train/trainer.h"
+#include "engine/train/zoo.h"
+#include "pare/pare.h"
+#include "tests/test_util.h"
+
+/* Mean cross-entropy of the graph on x (batch b) with a fresh plan. */
+static double loss_of(const pare_graph *g, const float *x, const int64_t *labels, int64_t b) {
+  pare_tensor in = {PARE_DT_F32, 4, {b, 1, 28, 28}, (void *)x, sizeof(float) * (size_t)b * 784,
+                    0,           0};
+  pare_tensor out;
+  pare_plan *p;
+  pare_error err;
+  if (pare_plan_create(g, &in, 1, &p, &err) != PARE_OK) fail_msg("%s", err.text);
+  if (pare_plan_run_ref(p, &in, 1, &out, &err) != PARE_OK) fail_msg("%s", err.text);
+  float loss;
+  assert_int_equal(pare_ref_softmax_xent_f32(out.data, labels, b, 10, &loss, NULL), PARE_REF_OK);
+  pare_tensor_release(&out);
+  pare_plan_destroy(p);
+  return loss;
+}
+
+static void check_gradients(const char *arch) {
+  pare_graph *g;
+  pare_error err;
+  assert_int_equal(pare_zoo_build(arch, 5, &g, &err), PARE_OK);
+  pare_train_config c;
+  pare_train_config_init(&c);
+  c.batch = 3;
+  c.schedule.lr = 0.0; /* gradients only: the weights stay */
+  c.sgd.momentum = 0.0f;
+  pare_trainer *t;
+  if (pare_trainer_create(g, &c, &t, &err) != PARE_OK) fail_msg("%s", err.text);
+  test_rng r = {11};
+  float x[3 * 784];
+  test_fill(&r, x, 3 * 784, 0, 1);
+  int64_t labels[3] = {1, 7, 3};
+  float loss;
+  assert_int_equal(pare_trainer_step(t, x, labels, NULL, &loss, NULL, &err), PARE_OK);
+  assert_float_equal(loss, loss_of(g, x, labels, 3), 1e-5);
+  /* Directional derivative along each parameter's own gradient: smooth
+   * enough even through max-pooling, where single coordinates may switch
+   * their arg-max within the step. */
+  for (int v = 0; v < g->n_values; v++) {
+    if (!g->values[v].is_param) continue;
+    const float *grad = pare_trainer_grad(t, v);
+    float *w = g->values[v].data;
+    int64_t n = pare_value_numel(&g->values[v]);
+    float *keep = malloc(sizeof(float) * (size_t)n);
+    memcpy(keep, w, sizeof(float) * (size_t)n);
+    double norm2 = 0;
+    for (int64_t i = 0; i < n; i++) norm2 += (double)grad[i] * grad[i];
+    double h = 1e-3 / (sqrt(norm2) + 1e-12);
+    for (int64_t i = 0; i < n; i++) w[i] = keep[i] + (float)(h * grad[i]);
+    double up = loss_of(g, x, labels, 3);
+    for (int64_t i = 0; i < n; i++) w[i] = keep[i] - (float)(h * grad[i]);
+    double down = loss_of(g, x, labels, 3);
+    memcpy(w, keep, sizeof(float) * (size_t)n);
+    free(keep);
+    double fd = (up - down) / (2.0 * h);
+    if (fabs(fd - norm2) > 5e-2 * norm2 + 1e-6)
+      fail_msg("%s %s: |grad|^2 %.6g, directional finite difference %.6g", arch, g->values[v].name,
+               norm2, fd);
+  }
+  if (strcmp(arch, "mlp")) {
+    pare_trainer_destroy(t);
+    pare_graph_destroy(g);
+    return;
+  }
+  /* Single coordinates where nothing switches (no pooling). */
+  int checked = 0;
+  for (int v = 0; v < g->n_values; v++) {
+    if (!g->values[v].is_param) continue;
+    const float *grad = pare_trainer_grad(t, v);
+    assert_non_null(grad);
+    float *w = g->values[v].data;
+    int64_t n = pare_value_numel(&g->values[v]);
+    for (int s = 0; s < 4; s++) {
+      int64_t i = (int64_t)test_rng_below(&r, (size_t)n);
+      float keep = w[i], h = 1e-3f;
+      w[i] = keep + h;
+      double up = loss_of(g, x, labels, 3);
+      w[i] = keep - h;
+      double down = loss_of(g, x, labels, 3);
+      w[i] = keep;
+      double fd = (up - down) / (2.0 * h);
+      /* Loss in float: rounding ~1e-7 / 2h, plus kinks crossed by the step. */
+      double tol = 3e-2 * fabs(fd) + 5e-4;
+      if (fabs(fd - grad[i]) > tol)
+        fail_msg("%s %s[%lld]: grad %.6g, finite difference %.6g", arch, g->values[v].name,
+                 (long long)i, grad[i], fd);
+      checked++;
+    }
+  }
+  assert_true(checked >= 12);
+  pare_trainer_destroy(t);
+  pare_graph_destroy(g);
+}
+
+static void test_gradients_simplecnn(void **state) {
+  (void)state;
+  check_gradients("simplecnn");
+}
+
+static void test_gradients_mlp(void **state) {
+  (void)state;
+  check_gradients("mlp");
+}
+
+/* A few hundred real images: the loss falls and the accuracy rises. */
+static void test_learns_fashion_mnist(void **state) {
+  (void)state;
+  pare_dataset *ds;
+  char msg[256];
+  if (pare_dataset_open("fashion-mnist", "train", &ds, msg, sizeof msg) != PARE_OK) skip();
+  pare_graph *g;
+  pare_error err;
+  assert_int_equal(pare_zoo_build("simplecnn", 1, &g, &err), PARE_OK);
+  pare_train_config c;
+  pare_train_config_init(&c);
+  c.batch = 32;
+  c.schedule.lr = 0.05;
+  pare_trainer *t;
+  assert_int_equal(pare_trainer_create(g, &c, &t, &err), PARE_OK);
+  float x[32 * 784];
+  int64_t labels[32];
+  size_t idx[32];
+  double first = 0, last = 0;
+  int64_t correct_last = 0;
+  const int steps = 40;
+  for (int s = 0; s < steps; s++) {
+    for (int i = 0; i < 32; i++) idx[i] = (size_t)((s % 10) * 32 + i); /* 320 images, 4 passes */
+    assert_int_equal(pare_dataset_batch(ds, idx, 32, x, labels), PARE_OK);
+    float loss;
+    int64_t correct;
+    if (pare_trainer_step(t, x, labels, NULL, &loss, &correct, &err) != PARE_OK)
+      fail_msg("%s", err.text);
+    if (s < 10) first += loss / 10;
+    if (s >= steps - 10) {
+      last += loss / 10;
+      correct_last += correct;
+    }
+  }
+  if (!(last < 0.6 * first)) fail_msg("loss %.3f -> %.3f did not fall enough", first, last);
+  assert_true(correct_last > 320 * 0.6);
+  assert_int_equal(pare_trainer_steps(t), steps);
+  pare_trainer_destroy(t);
+  pare_graph_destroy(g);
+  pare_dataset_destroy(ds);
+}
+
+static void test_mask_keeps_zeros(void **state) {
+  (void)state;
+  pare_graph *g;
+  pare_error err;
+  assert_int_equal(pare_zoo_build("mlp", 2, &g, &err), PARE_OK);
+  pare_train_config c;
+  pare_train_config_init(&c);
+  c.batch = 4;
+  pare_trainer *t;
+  assert_int_equal(pare_trainer_create(g, &c, &t, &err), PARE_OK);
+  int w = pare_graph_find_value(g, "fc1.weight");
+  int64_t n = pare_value_numel(&g->values[w]);
+  uint8_t *mask = malloc((size_t)n);
+  for (int64_t i = 0; i < n; i++) mask[i] = (uint8_t)(i % 3 != 0);
+  assert_int_equal(pare_trainer_set_mask(t, w, mask, &err), PARE_OK);
+  test_rng r = {4};
+  float x[4 * 784];
+  int64_t labels[4] = {0, 1, 2, 3};
+  for (int s = 0; s < 3; s++) {
+    test_fill(&r, x, 4 * 784, 0, 1);
+    float loss;
+    assert_int_equal(pare_trainer_step(t, x, labels, NULL, &loss, NULL, &err), PARE_OK);
+  }
+  const float *wd = g->values[w].data;
+  int64_t nonzero_kept = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (!mask[i])
+      assert_true(wd[i] == 0.0f);
+    else
+      nonzero_kept += wd[i] != 0.0f;
+  }
+  assert_true(nonzero_kept > n / 2);
+  free(mask);
+  pare_trainer_destroy(t);
+  pare_graph_destroy(g);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_gradients_simplecnn),
+      cmocka_unit_test(test_gradients_mlp),
+      cmocka_unit_test(test_mask_keeps_zeros),
+      cmocka_unit_test(test_learns_fashion_mnist),
+  };
+  return cmocka_run_group_tests_name("trainer", tests, NULL, NULL);
+}
