@@ -194,6 +194,24 @@ static const command commands[] = {
      "Images are fed as floats in [0, 1], N x 1 x 28 x 28 (or N x 784 when the\n"
      "model takes 2-D input). DIR holds the four IDX .gz files.",
      cmd_eval},
+    {"train", "train a model on Fashion-MNIST",
+     "usage: pare train [--arch simplecnn|lenet5|mlp|FILE] [--dataset fashion-mnist|DIR]\n"
+     "                  [--epochs N] [--batch B] [--lr X] [--optimizer sgd|adam]\n"
+     "                  [--momentum M] [--weight-decay W] [--schedule constant|step|cosine]\n"
+     "                  [--step-epochs E] [--val-split F] [--seed S] -o MODEL.pare\n\n"
+     "Trains from scratch (built-in architectures, PyTorch's default init) or\n"
+     "continues training a .pare/.onnx model. Batches are shuffled from the seed\n"
+     "every epoch; --val-split holds out a fixed fraction for validation. A\n"
+     "progress bar shows on a terminal, one line per epoch otherwise. Ctrl-C\n"
+     "stops and saves the model as trained so far (exit 130). Training runs on\n"
+     "the reference backend for now.",
+     cmd_train},
+    {"distill", "train a student on a teacher's logits (knowledge distillation)",
+     "usage: pare distill --teacher T.pare [--student ARCH|S.pare] [--alpha 0.1]\n"
+     "                    [--temperature 4] [the options of pare train] -o MODEL.pare\n\n"
+     "Loss: alpha*CE(labels, student) + (1-alpha)*T^2*KL(teacher/T || student/T),\n"
+     "with the teacher run in inference mode on every batch.",
+     cmd_distill},
     {"version", "print the version", "usage: pare version   (or pare --version)", cmd_version},
     {"help", "show help for a command", "usage: pare help [COMMAND]", cmd_help},
 };

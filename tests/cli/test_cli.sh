@@ -70,5 +70,34 @@ if [ -f "$case_dir/model.onnx" ]; then
   rm -rf "$tmp"
 fi
 
+# Training: a small copy of Fashion-MNIST (the first 640 images).
+fm=/usr/share/datasets/fashion-mnist
+if [ -f "$fm/train-images-idx3-ubyte.gz" ] && command -v python3 >/dev/null; then
+  tmp=$(mktemp -d /tmp/pare-cli-train-XXXXXX)
+  python3 - "$fm" "$tmp" <<'PY'
+import gzip, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+for split in ("train", "t10k"):
+    with gzip.open(f"{src}/{split}-images-idx3-ubyte.gz") as f:
+        head = f.read(16); imgs = f.read(640 * 784)
+    with gzip.open(f"{dst}/{split}-images-idx3-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">IIII", 2051, 640, 28, 28) + imgs)
+    with gzip.open(f"{src}/{split}-labels-idx1-ubyte.gz") as f:
+        f.read(8); labels = f.read(640)
+    with gzip.open(f"{dst}/{split}-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(struct.pack(">II", 2049, 640) + labels)
+PY
+  check train 0 "$pare" train --arch mlp --dataset "$tmp" --epochs 2 --batch 32 --val-split 0.25 -o "$tmp/m.pare"
+  contains train "epoch 2/2"; contains train "validation accuracy"
+  check train-eval 0 "$pare" eval "$tmp/m.pare" --dataset "$tmp"; contains train-eval "top-1 accuracy"
+  check distill 0 "$pare" distill --teacher "$tmp/m.pare" --student mlp --dataset "$tmp" --epochs 1 --batch 32 -o "$tmp/s.pare"
+  [ -s "$tmp/s.pare" ] && passes=$((passes + 1)) || { echo "FAIL distill wrote nothing"; fails=$((fails + 1)); }
+  check train-no-output 2 "$pare" train --arch mlp
+  check train-bad-arch 1 "$pare" train --arch resnet9000 --dataset "$tmp" -o "$tmp/x.pare"; contains train-bad-arch "simplecnn"
+  check train-bad-opt 1 "$pare" train --optimizer rmsprop --dataset "$tmp" -o "$tmp/x.pare"; contains train-bad-opt "rmsprop"
+  check distill-no-teacher 2 "$pare" distill --student mlp -o "$tmp/x.pare"
+  rm -rf "$tmp"
+fi
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -1,0 +1,266 @@
+/* pare_train: the training loop over a dataset (shuffled batches from a
+ * seed, optional validation split, optional distillation), on the
+ * reference trainer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/model_internal.h"
+#include "engine/train/trainer.h"
+#include "engine/train/zoo.h"
+
+/* Splitmix64: the shuffle's random numbers. */
+static uint64_t next_random(uint64_t *s) {
+  uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+static void shuffle(size_t *v, size_t n, uint64_t seed) {
+  uint64_t s = seed;
+  for (size_t i = n; i > 1; i--) {
+    size_t j = (size_t)(next_random(&s) % i);
+    size_t tmp = v[i - 1];
+    v[i - 1] = v[j];
+    v[j] = tmp;
+  }
+}
+
+static pare_status load_graph(const char *arch, uint64_t seed, pare_graph **g, pare_error *err) {
+  if (!strcmp(arch, "simplecnn") || !strcmp(arch, "lenet5") || !strcmp(arch, "mlp"))
+    return pare_zoo_build(arch, seed, g, err);
+  char msg[1024];
+  pare_model *m = NULL;
+  pare_status st = pare_model_load(arch, &m, msg, sizeof msg);
+  if (st == PARE_ERR_IO)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "'%s' is neither a built-in architecture (%s) nor a model file (%s)",
+                          arch, pare_zoo_names(), msg);
+  if (st != PARE_OK) return pare_error_set(err, st, "%s", msg);
+  *g = m->graph; /* take the graph over */
+  m->graph = NULL;
+  pare_model_destroy(m);
+  /* Initializers of an imported model are its parameters already. */
+  return PARE_OK;
+}
+
+/* Top-1 accuracy of g on the samples idx[0..n) (reference run). */
+static pare_status accuracy_on(pare_model *m, const pare_dataset *ds, const size_t *idx, size_t n,
+                               int batch, double *acc, pare_error *err) {
+  float *x = malloc(sizeof(float) * 784 * (size_t)batch);
+  int64_t *labels = malloc(sizeof(int64_t) * (size_t)batch);
+  pare_context *ctx = NULL;
+  pare_context_options ro = {0};
+  ro.backend = PARE_BACKEND_REFERENCE;
+  pare_status st = (!x || !labels) ? PARE_ERR_NO_MEMORY : pare_context_create(&ro, &ctx);
+  size_t correct = 0;
+  for (size_t first = 0; first < n && st == PARE_OK; first += (size_t)batch) {
+    size_t count = n - first < (size_t)batch ? n - first : (size_t)batch;
+    pare_dataset_batch(ds, idx + first, count, x, labels);
+    pare_tensor_view in = {
+        NULL, PARE_DT_F32, 4, {(int64_t)count, 1, 28, 28}, x, sizeof(float) * 784 * count};
+    pare_tensor_view out;
+    st = pare_model_run(ctx, m, &in, 1, &out, 1);
+    if (st != PARE_OK) {
+      pare_error_set(err, st, "%s", pare_model_last_error(m));
+      break;
+    }
+    const float *s = out.data;
+    int64_t k = out.dims[1];
+    for (size_t i = 0; i < count; i++) {
+      int64_t best = 0;
+      for (int64_t c = 1; c < k; c++)
+        if (s[i * (size_t)k + (size_t)c] > s[i * (size_t)k + (size_t)best]) best = c;
+      correct += best == labels[i];
+    }
+    pare_free(out.data);
+  }
+  pare_context_destroy(ctx);
+  free(x);
+  free(labels);
+  *acc = n ? (double)correct / (double)n : 0.0;
+  return st;
+}
+
+void pare_train_options_init(pare_train_options *o) {
+  memset(o, 0, sizeof *o);
+  o->arch = "simplecnn";
+  o->dataset = "fashion-mnist";
+  o->epochs = 1;
+  o->batch = 64;
+  o->momentum = 0.9f;
+  o->optimizer = "sgd";
+  o->schedule = "constant";
+  o->step_epochs = 1;
+  o->seed = 1;
+  o->alpha = 0.1f;
+  o->temperature = 4.0f;
+}
+
+pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_model **out,
+                       char *error, size_t error_size) {
+  (void)ctx;
+  pare_error err = {{0}};
+  pare_status st = PARE_OK;
+  if (!o || !out) return PARE_ERR_INVALID_ARG;
+  *out = NULL;
+  int epochs = o->epochs > 0 ? o->epochs : 1, batch = o->batch > 0 ? o->batch : 64;
+  int adam = o->optimizer && !strcmp(o->optimizer, "adam");
+  if (o->optimizer && !adam && strcmp(o->optimizer, "sgd")) {
+    if (error && error_size)
+      snprintf(error, error_size, "unknown optimizer '%s' (sgd or adam)", o->optimizer);
+    return PARE_ERR_INVALID_ARG;
+  }
+  pare_dataset *ds = NULL, *test = NULL;
+  pare_graph *g = NULL, *teacher_g = NULL;
+  pare_model *model = NULL, *teacher = NULL;
+  pare_trainer *tr = NULL;
+  size_t *order = NULL;
+  float *x = NULL, *tlogits = NULL;
+  int64_t *labels = NULL;
+  char msg[1024];
+  st = pare_dataset_open(o->dataset ? o->dataset : "fashion-mnist", "train", &ds, msg, sizeof msg);
+  if (st != PARE_OK) {
+    pare_error_set(&err, st, "%s", msg);
+    goto done;
+  }
+  st = load_graph(o->arch ? o->arch : "simplecnn", o->seed ? o->seed : 1, &g, &err);
+  if (st != PARE_OK) goto done;
+  if (o->teacher) {
+    st = pare_model_load(o->teacher, &teacher, msg, sizeof msg);
+    if (st != PARE_OK) {
+      pare_error_set(&err, st, "teacher: %s", msg);
+      goto done;
+    }
+  }
+  pare_train_config cfg;
+  pare_train_config_init(&cfg);
+  cfg.batch = batch;
+  cfg.optimizer = adam ? PARE_OPT_ADAM : PARE_OPT_SGD;
+  float lr = o->lr > 0 ? o->lr : adam ? 1e-3f : 0.05f;
+  cfg.sgd.momentum = o->momentum;
+  cfg.sgd.weight_decay = o->weight_decay;
+  cfg.adam.weight_decay = o->weight_decay;
+  cfg.distill_alpha = o->alpha > 0 ? o->alpha : 0.1f;
+  cfg.distill_temperature = o->temperature > 0 ? o->temperature : 4.0f;
+  size_t total = pare_dataset_count(ds);
+  size_t n_val = o->val_split > 0 && o->val_split < 1 ? (size_t)(o->val_split * (double)total) : 0;
+  size_t n_train = total - n_val;
+  int64_t batches = (int64_t)(n_train / (size_t)batch);
+  if (batches < 1) {
+    st = pare_error_set(&err, PARE_ERR_INVALID_ARG,
+                        "batch %d is larger than the %zu training images", batch, n_train);
+    goto done;
+  }
+  cfg.schedule.lr = lr;
+  const char *sched = o->schedule ? o->schedule : "constant";
+  if (!strcmp(sched, "step")) {
+    cfg.schedule.kind = PARE_REF_LR_STEP;
+    cfg.schedule.step_size = (int64_t)(o->step_epochs > 0 ? o->step_epochs : 1) * batches;
+    cfg.schedule.gamma = 0.1;
+  } else if (!strcmp(sched, "cosine")) {
+    cfg.schedule.kind = PARE_REF_LR_COSINE;
+    cfg.schedule.total = (int64_t)epochs * batches;
+    cfg.schedule.lr_min = 0.0;
+  } else if (strcmp(sched, "constant")) {
+    st = pare_error_set(&err, PARE_ERR_INVALID_ARG,
+                        "unknown schedule '%s' (constant, step or cosine)", sched);
+    goto done;
+  }
+  st = pare_trainer_create(g, &cfg, &tr, &err);
+  if (st != PARE_OK) goto done;
+  order = malloc(sizeof(size_t) * total);
+  x = malloc(sizeof(float) * 784 * (size_t)batch);
+  labels = malloc(sizeof(int64_t) * (size_t)batch);
+  tlogits = teacher ? malloc(sizeof(float) * 10 * (size_t)batch) : NULL;
+  model = calloc(1, sizeof *model);
+  if (!order || !x || !labels || (teacher && !tlogits) || !model) {
+    st = pare_error_set(&err, PARE_ERR_NO_MEMORY, "out of memory");
+    goto done;
+  }
+  model->graph = g;
+  pare_strlcpy(model->path, o->arch ? o->arch : "simplecnn", sizeof model->path);
+  for (size_t i = 0; i < total; i++) order[i] = i;
+  /* The validation split is fixed by the seed; training order reshuffles. */
+  shuffle(order, total, (o->seed ? o->seed : 1) ^ UINT64_C(0x5eed));
+  double t0 = pare_now();
+  int64_t done_batches = 0, all_batches = (int64_t)epochs * batches;
+  for (int e = 0; e < epochs && st == PARE_OK; e++) {
+    shuffle(order, n_train, (o->seed ? o->seed : 1) + (uint64_t)e * 7919);
+    double loss_sum = 0;
+    int64_t correct_sum = 0;
+    for (int64_t b = 0; b < batches && st == PARE_OK; b++) {
+      if (o->stop && *o->stop) goto stopped;
+      pare_dataset_batch(ds, order + (size_t)b * (size_t)batch, (size_t)batch, x, labels);
+      if (teacher) {
+        pare_tensor_view in = {
+            NULL, PARE_DT_F32, 4, {batch, 1, 28, 28}, x, sizeof(float) * 784 * (size_t)batch};
+        pare_tensor_view tout;
+        st = pare_model_run(ctx, teacher, &in, 1, &tout, 1);
+        if (st != PARE_OK) {
+          pare_error_set(&err, st, "teacher: %s", pare_model_last_error(teacher));
+          break;
+        }
+        if (tout.nbytes != sizeof(float) * 10 * (size_t)batch) {
+          pare_free(tout.data);
+          st = pare_error_set(&err, PARE_ERR_INVALID_ARG,
+                              "teacher: its output is not [batch, 10] logits");
+          break;
+        }
+        memcpy(tlogits, tout.data, tout.nbytes);
+        pare_free(tout.data);
+      }
+      float loss;
+      int64_t correct;
+      st = pare_trainer_step(tr, x, labels, tlogits, &loss, &correct, &err);
+      loss_sum += loss;
+      correct_sum += correct;
+      done_batches++;
+      if (o->progress) {
+        double secs = pare_now() - t0;
+        pare_train_progress p = {e + 1,
+                                 epochs,
+                                 b + 1,
+                                 batches,
+                                 loss_sum / (double)(b + 1),
+                                 (double)correct_sum / (double)((b + 1) * batch),
+                                 (double)done_batches * batch / (secs > 0 ? secs : 1e-9),
+                                 secs / (double)done_batches * (double)(all_batches - done_batches),
+                                 0,
+                                 -1.0};
+        if (b + 1 == batches) {
+          p.epoch_done = 1;
+          if (n_val) {
+            pare_plan_destroy(model->plan);
+            model->plan = NULL;
+            st = accuracy_on(model, ds, order + n_train, n_val, 256, &p.val_accuracy, &err);
+          }
+        }
+        o->progress(&p, o->user);
+      }
+    }
+  }
+stopped:
+  pare_plan_destroy(model->plan);
+  model->plan = NULL;
+done:
+  pare_trainer_destroy(tr);
+  if (st == PARE_OK && model) {
+    *out = model;
+  } else {
+    if (model) model->graph = NULL;
+    pare_model_destroy(model);
+    pare_graph_destroy(g);
+  }
+  pare_model_destroy(teacher);
+  pare_graph_destroy(teacher_g);
+  pare_dataset_destroy(ds);
+  pare_dataset_destroy(test);
+  free(order);
+  free(x);
+  free(labels);
+  free(tlogits);
+  if (st != PARE_OK && error && error_size) pare_strlcpy(error, err.text, error_size);
+  return st;
+}
