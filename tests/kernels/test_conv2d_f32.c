@@ -5,27 +5,9 @@
 
 #include "engine/ref/ops.h"
 #include "host/launch/conv2d_f32.h"
+#include "tests/test_cl.h"
 #include "tests/test_util.h"
 
-static pare_cl_runtime *rt;
-
-static int setup(void **state) {
-  (void)state;
-  pare_error err;
-  pare_cl_runtime_options opt = {0};
-  opt.no_cache = 1;
-  if (pare_cl_runtime_create(&opt, &rt, &err) != PARE_OK) {
-    fprintf(stderr, "no OpenCL device: %s\n", err.text);
-    return -1;
-  }
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  pare_cl_runtime_destroy(rt);
-  return 0;
-}
 
 typedef struct conv_case {
   size_t n, c, h, w, m, kh, kw, group;
@@ -225,5 +207,5 @@ int main(void) {
       cmocka_unit_test(test_random_shapes),
       cmocka_unit_test(test_errors),
   };
-  return cmocka_run_group_tests_name("conv2d_f32", tests, setup, teardown);
+  return cmocka_run_group_tests_name("conv2d_f32", tests, test_cl_setup, test_cl_teardown);
 }

@@ -21,27 +21,9 @@
 
 #include "engine/ref/ops.h"
 #include "host/launch/eltwise_f32.h"
+#include "tests/test_cl.h"
 #include "tests/test_util.h"
 
-static pare_cl_runtime *rt;
-
-static int setup(void **state) {
-  (void)state;
-  pare_error err;
-  pare_cl_runtime_options opt = {0};
-  opt.no_cache = 1;
-  if (pare_cl_runtime_create(&opt, &rt, &err) != PARE_OK) {
-    fprintf(stderr, "no OpenCL device: %s\n", err.text);
-    return -1;
-  }
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  pare_cl_runtime_destroy(rt);
-  return 0;
-}
 
 typedef struct tol {
   double ulps, abs;
@@ -482,5 +464,5 @@ int main(void) {
       cmocka_unit_test(test_binary_large),  cmocka_unit_test(test_binary_in_place),
       cmocka_unit_test(test_binary_errors), cmocka_unit_test(test_affine),
   };
-  return cmocka_run_group_tests_name("eltwise_f32", tests, setup, teardown);
+  return cmocka_run_group_tests_name("eltwise_f32", tests, test_cl_setup, test_cl_teardown);
 }

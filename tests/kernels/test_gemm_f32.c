@@ -4,27 +4,9 @@
 
 #include "engine/ref/ref.h"
 #include "host/launch/launch.h"
+#include "tests/test_cl.h"
 #include "tests/test_util.h"
 
-static pare_cl_runtime *rt;
-
-static int setup(void **state) {
-  (void)state;
-  pare_error err;
-  pare_cl_runtime_options opt = {0};
-  opt.no_cache = 1;
-  if (pare_cl_runtime_create(&opt, &rt, &err) != PARE_OK) {
-    fprintf(stderr, "no OpenCL device: %s\n", err.text);
-    return -1;
-  }
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  pare_cl_runtime_destroy(rt);
-  return 0;
-}
 
 typedef pare_status (*gemm_fn)(pare_cl_runtime *, const pare_gemm_f32_args *, cl_event *,
                                pare_error *);
@@ -163,5 +145,5 @@ int main(void) {
       cmocka_unit_test(test_clblast_gemm),
       cmocka_unit_test(test_public_gemm),
   };
-  return cmocka_run_group_tests_name("gemm_f32", tests, setup, teardown);
+  return cmocka_run_group_tests_name("gemm_f32", tests, test_cl_setup, test_cl_teardown);
 }

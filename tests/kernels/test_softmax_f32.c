@@ -16,27 +16,9 @@
 
 #include "engine/ref/ops.h"
 #include "host/launch/softmax_f32.h"
+#include "tests/test_cl.h"
 #include "tests/test_util.h"
 
-static pare_cl_runtime *rt;
-
-static int setup(void **state) {
-  (void)state;
-  pare_error err;
-  pare_cl_runtime_options opt = {0};
-  opt.no_cache = 1;
-  if (pare_cl_runtime_create(&opt, &rt, &err) != PARE_OK) {
-    fprintf(stderr, "no OpenCL device: %s\n", err.text);
-    return -1;
-  }
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  pare_cl_runtime_destroy(rt);
-  return 0;
-}
 
 /* Rows of kind 0: random in [-8, 8); 1..6: special rows. */
 static void fill_row(test_rng *r, float *x, size_t cols, int kind) {
@@ -156,5 +138,5 @@ int main(void) {
       cmocka_unit_test(test_row_per_group),
       cmocka_unit_test(test_auto_and_edges),
   };
-  return cmocka_run_group_tests_name("softmax_f32", tests, setup, teardown);
+  return cmocka_run_group_tests_name("softmax_f32", tests, test_cl_setup, test_cl_teardown);
 }
