@@ -4,14 +4,19 @@
  * loss.c, optim.c) within the tolerances of tests/kernels/test_train_f32.c.
  *
  *   tr_act_backward        dx = dy·act'(x), act = TR_ACT (pare_ref_act values)
- *   tr_maxpool_backward    gather form: every input element sums the dy of
- *                          the windows whose first maximum it is (no atomics)
- *   tr_avgpool_backward    every input element sums dy/divisor of the windows
- *                          that contain it
+ *   tr_maxpool_backward    gather form: every work-item owns whole rows of dx
+ *                          and sums into them the dy of the windows whose
+ *                          first maximum lies there (no atomics);
+ *   tr_maxpool_backward_bands  the same when windows do not overlap
+ *                          vertically: items own the row band of an output
+ *                          row and scan each window once
+ *   tr_avgpool_backward    the same rows sum dy/divisor of the windows that
+ *                          contain each element
  *   tr_global_avg_backward dx[p, i] = dy[p] / spatial
  *   tr_loss_rows           softmax cross-entropy and / or the distillation
  *                          KL term per row: loss per row and the gradient
- *   tr_row_mean            out[0] = scale·Σ rows (compensated sum)
+ *   tr_row_mean            out[0] = scale·Σ rows (compensated sum); small
+ *                          problems get it fused into tr_loss_rows instead
  *   tr_sgd_step            SGD with momentum, weight decay, Nesterov, mask
  *   tr_adam_step           Adam / AdamW with host-computed bias corrections
  *   tr_accumulate          y += x
@@ -206,6 +211,34 @@ __kernel void tr_avgpool_backward(const int rows, const int rpi, const int16 g,
   tr_pool_backward(0, rows, rpi, g, dy, dy, dx);
 }
 
+/* MaxPool backward when windows do not overlap vertically ((KH-1)·DH < SH):
+ * work-item b owns the band of input rows of output row oh = b % OH (from
+ * oh·SH - PT up to the next band; the first and last bands reach the
+ * edges), which holds every window of that output row and no other; it
+ * zeroes the band, then adds each window's dy at its first maximum in the
+ * reference's order. `bands` = planes·OH, `bpi` bands per work-item. */
+__kernel void tr_maxpool_backward_bands(const int bands, const int bpi, const int16 g,
+                                        __global const float *x, __global const float *dy,
+                                        __global float *dx) {
+  const int b0 = (int)get_global_id(0) * bpi;
+  if (b0 >= bands) return;
+  const int b1 = min(bands, b0 + bpi);
+  const int H = g.s0, W = g.s1, OH = g.s2, OW = g.s3;
+  for (int b = b0; b < b1; ++b) {
+    const int pl = b / OH, oh = b - pl * OH;
+    const int lo = oh == 0 ? 0 : clamp(oh * g.s6 - g.sa, 0, H);
+    const int hi = oh == OH - 1 ? H : clamp((oh + 1) * g.s6 - g.sa, 0, H);
+    __global const float *xp = x + pl * H * W;
+    __global const float *dyr = dy + b * OW;
+    __global float *dxp = dx + pl * H * W;
+    for (int i = lo * W; i < hi * W; ++i) dxp[i] = 0.0f;
+    for (int ow = 0; ow < OW; ++ow) {
+      const int at = tr_first_max(xp, g, oh, ow);
+      if (at >= 0) dxp[at] += dyr[ow];
+    }
+  }
+}
+
 /* dx has n = planes·spatial elements; chunked like the elementwise kernels. */
 __kernel void tr_global_avg_backward(const int n, const int chunk, const int spatial,
                                      __global const float *dy, __global float *dx) {
@@ -225,16 +258,30 @@ __kernel void tr_global_avg_backward(const int n, const int chunk, const int spa
 
 /* ---- losses ---- */
 
+/* scale·Σ rows[0..n), Kahan-compensated. */
+TR_INLINE float tr_mean_of(const int n, __global const float *rows, const float scale) {
+  float sum = 0.0f, c = 0.0f;
+  for (int i = 0; i < n; ++i) {
+    const float y = rows[i] - c;
+    const float t = sum + y;
+    c = (t - sum) - y;
+    sum = t;
+  }
+  return sum * scale;
+}
+
 /* Row r of [n, k] logits per work-item (rows_per_item rows each):
  *   loss_rows[r] = w_ce·(lse(s) - s[label]) + w_kd·T²·KL(softmax(t/T) ‖ softmax(s/T))
  *   grad[r, j]   = (w_ce·(softmax(s)_j - [j == label]) + w_kd·T·(q_j - p_j))·inv_n
  * labels are read only when w_ce != 0, teacher only when w_kd != 0, grad may
- * be NULL (has_grad 0). A label outside [0, k) gives a NaN loss row. */
+ * be NULL (has_grad 0). A label outside [0, k) gives a NaN loss row. With
+ * has_mean (only when one work-item owns all rows), that item also writes
+ * mean_out[0] = inv_n·Σ loss_rows, as tr_row_mean. */
 __kernel void tr_loss_rows(const int n, const int k, const int rpi, __global const float *student,
                            __global const float *teacher, __global const long *labels,
                            __global float *loss_rows, __global float *grad, const int has_grad,
                            const float w_ce, const float w_kd, const float temperature,
-                           const float inv_n) {
+                           const float inv_n, __global float *mean_out, const int has_mean) {
   const int r0 = (int)get_global_id(0) * rpi;
   if (r0 >= n) return;
   const int r1 = min(n, r0 + rpi);
@@ -291,20 +338,13 @@ __kernel void tr_loss_rows(const int n, const int k, const int rpi, __global con
       gr[j] = v * inv_n;
     }
   }
+  if (has_mean) mean_out[0] = tr_mean_of(n, loss_rows, inv_n);
 }
 
-/* out[0] = scale·Σ rows[0..n), Kahan-compensated; one work-item. */
+/* out[0] = scale·Σ rows[0..n); one work-item. */
 __kernel void tr_row_mean(const int n, __global const float *rows, __global float *out,
                           const float scale) {
-  if (get_global_id(0) != 0) return;
-  float sum = 0.0f, c = 0.0f;
-  for (int i = 0; i < n; ++i) {
-    const float y = rows[i] - c;
-    const float t = sum + y;
-    c = (t - sum) - y;
-    sum = t;
-  }
-  out[0] = sum * scale;
+  if (get_global_id(0) == 0) out[0] = tr_mean_of(n, rows, scale);
 }
 
 /* ---- optimizer steps, in place ---- */

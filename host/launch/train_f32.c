@@ -172,6 +172,10 @@ pare_status pare_launch_train_pool2d_backward_f32(pare_cl_runtime *rt, int is_ma
   tr_geom g;
   pare_status st = tr_geom_of(rt, &g, err);
   if (st != PARE_OK) return st;
+  /* Windows disjoint along H: one scan per window over row bands. */
+  int bands_path =
+      is_max && (KH - 1) * DH < SH && pare_profile_int(rt->profile, "train_f32.pool_bands", 1);
+  if (bands_path) name = "tr_maxpool_backward_bands";
   cl_kernel k;
   st = tr_kernel(rt, &g, PARE_REF_ACT_RELU, name, &k, err);
   if (st != PARE_OK) return st;
@@ -182,6 +186,13 @@ pare_status pare_launch_train_pool2d_backward_f32(pare_cl_runtime *rt, int is_ma
   const int64_t gv[15] = {
       H, W, OH, OW, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR, p->count_include_pad ? 1 : 0};
   for (int i = 0; i < 15; i++) geo.s[i] = (cl_int)gv[i];
+  if (bands_path) {
+    size_t bands = (size_t)(planes * OH);
+    size_t bpi = rows_per_item(rt, "train_f32.pool_items_per_cu", bands);
+    cl_int cb = (cl_int)bands, cbpi = (cl_int)bpi;
+    tr_arg args[] = {VAL(cb), VAL(cbpi), VAL(geo), MEM(x), MEM(dy), MEM(dx)};
+    return tr_run(rt, k, name, args, 6, (bands + bpi - 1) / bpi, g.wg, event, err);
+  }
   if (is_max) {
     tr_arg args[] = {VAL(crows), VAL(crpi), VAL(geo), MEM(x), MEM(dy), MEM(dx)};
     return tr_run(rt, k, name, args, 6, (rows + rpi - 1) / rpi, g.wg, event, err);
@@ -223,8 +234,13 @@ static pare_status tr_loss(pare_cl_runtime *rt, cl_mem teacher, cl_mem student, 
   cl_kernel kr;
   st = tr_kernel(rt, &g, PARE_REF_ACT_RELU, name, &kr, err);
   if (st != PARE_OK) return st;
-  size_t rpi = rows_per_item(rt, "train_f32.loss_items_per_cu", n);
+  /* Small problems: one work-item does every row and the mean (one launch
+   * instead of two; on PoCL the launches dominate). */
+  int fuse_max = pare_profile_int(rt->profile, "train_f32.loss_fuse_max", is_cpu(rt) ? 16384 : 0);
+  int fused = loss && fuse_max > 0 && n * k <= (size_t)fuse_max;
+  size_t rpi = fused ? n : rows_per_item(rt, "train_f32.loss_items_per_cu", n);
   cl_int cn = (cl_int)n, ck = (cl_int)k, crpi = (cl_int)rpi, has_grad = grad != NULL;
+  cl_int has_mean = fused;
   float inv_n = (float)(1.0 / (double)n);
   tr_arg args[] = {VAL(cn),
                    VAL(ck),
@@ -238,10 +254,13 @@ static pare_status tr_loss(pare_cl_runtime *rt, cl_mem teacher, cl_mem student, 
                    VAL(w_ce),
                    VAL(w_kd),
                    VAL(temperature),
-                   VAL(inv_n)};
+                   VAL(inv_n),
+                   fused ? (tr_arg)MEM(loss) : (tr_arg)NULLMEM,
+                   VAL(has_mean)};
   size_t wg = is_cpu(rt) ? 1 : g.wg;
-  st = tr_run(rt, kr, name, args, 13, (n + rpi - 1) / rpi, wg, loss ? NULL : event, err);
-  if (st != PARE_OK || !loss) return st;
+  int last = !loss || fused;
+  st = tr_run(rt, kr, name, args, 15, (n + rpi - 1) / rpi, wg, last ? event : NULL, err);
+  if (st != PARE_OK || last) return st;
   cl_kernel km;
   st = tr_kernel(rt, &g, PARE_REF_ACT_RELU, "tr_row_mean", &km, err);
   if (st != PARE_OK) return st;

@@ -4,7 +4,10 @@
  * AdamW steps with masks, and gradient accumulation, over awkward sizes
  * (1, primes, not multiples of the vector width, ceil_mode windows).
  * Inputs are NaN-free and kept away from the activation kinks; pooling
- * inputs are distinct within a plane except in the explicit tie test.
+ * inputs are distinct within a plane except in the explicit tie test
+ * (three levels: the first-maximum rule decides). MaxPool cases cover both
+ * the row-gather kernel (vertically overlapping windows) and the band
+ * kernel (disjoint rows, incl. strides beyond the kernel and 1-D).
  *
  * Tolerances (|got - want| <= ulps·ulp(want) + abs):
  *   exact: relu, leaky_relu, clip backward (dy·1, dy·0, dy·alpha: one
@@ -219,6 +222,8 @@ static void test_pool_backward(void **state) {
       {2, {1, 2, 17, 23}, {3, 3}, {1, 1}, {2, 2}, {2, 2, 2, 2}, 0, 0},
       {2, {3, 1, 31, 29}, {5, 4}, {3, 2}, {1, 2}, {2, 1, 2, 3}, 1, 0},
       {2, {1, 1, 5, 5}, {5, 5}, {1, 1}, {1, 1}, {0, 0, 0, 0}, 0, 0},
+      {2, {1, 2, 11, 10}, {2, 2}, {3, 3}, {1, 1}, {1, 0, 0, 1}, 1, 0},
+      {2, {2, 1, 9, 8}, {2, 3}, {3, 1}, {1, 1}, {0, 1, 1, 1}, 0, 1},
       {1, {2, 3, 37, 0}, {3, 0}, {2, 0}, {1, 0}, {1, 1, 0, 0}, 1, 0},
       {1, {1, 2, 10, 0}, {2, 0}, {2, 0}, {1, 0}, {0, 0, 0, 0}, 0, 0},
   };
