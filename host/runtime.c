@@ -369,3 +369,23 @@ double pare_cl_event_ms(pare_cl_runtime *rt, cl_event ev) {
   rt->cl->clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof end, &end, NULL);
   return end > start ? (double)(end - start) * 1e-6 : 0.0;
 }
+
+cl_event *pare_cl_seq_event(pare_cl_seq *seq) {
+  if (!seq->want_event) return NULL;
+  if (seq->last) seq->rt->cl->clReleaseEvent(seq->last);
+  seq->last = NULL;
+  return &seq->last;
+}
+
+pare_status pare_cl_seq_launch(pare_cl_seq *seq, cl_kernel k, const char *name,
+                               const pare_cl_arg *args, size_t nargs, size_t g0, size_t g1,
+                               pare_error *err) {
+  pare_status st = PARE_OK;
+  for (cl_uint i = 0; i < nargs && st == PARE_OK; i++)
+    st = pare_cl_set_arg(seq->rt, k, i, args[i].size, args[i].value, name, err);
+  if (st != PARE_OK) return st;
+  if (seq->use_local) g0 = (g0 + seq->local[0] - 1) / seq->local[0] * seq->local[0];
+  size_t global[2] = {g0, g1};
+  return pare_cl_launch(seq->rt, k, name, 2, global, seq->use_local ? seq->local : NULL,
+                        pare_cl_seq_event(seq), err);
+}

@@ -71,6 +71,31 @@ pare_status pare_cl_launch(pare_cl_runtime *rt, cl_kernel k, const char *what, c
                            const size_t *global, const size_t *local, cl_event *event,
                            pare_error *err);
 pare_status pare_cl_finish(pare_cl_runtime *rt, pare_error *err);
+/* A kernel argument: size and pointer, as clSetKernelArg takes them. */
+typedef struct pare_cl_arg {
+  size_t size;
+  const void *value;
+} pare_cl_arg;
+
+/* A sequence of launches on the in-order queue that keeps only the event
+ * of the last one (when the caller wants an event at all). */
+typedef struct pare_cl_seq {
+  pare_cl_runtime *rt;
+  int want_event;
+  cl_event last;
+  size_t local[2];
+  int use_local; /* 0: the driver picks the local size */
+} pare_cl_seq;
+
+/* Where the next launch should put its event: NULL, or seq->last (the
+ * previous one released). */
+cl_event *pare_cl_seq_event(pare_cl_seq *seq);
+/* Sets the arguments and launches a 2-D NDRange of g0 × g1 (g0 rounded up
+ * to the local size). `name` names the kernel in errors. */
+pare_status pare_cl_seq_launch(pare_cl_seq *seq, cl_kernel k, const char *name,
+                               const pare_cl_arg *args, size_t nargs, size_t g0, size_t g1,
+                               pare_error *err);
+
 /* Milliseconds between an event's start and end (after it completed). */
 double pare_cl_event_ms(pare_cl_runtime *rt, cl_event ev);
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "host/launch/conv2d_f32.h"
+#include "host/launch/conv2d_geom.h"
 
 enum { PATH_DIRECT, PATH_GEMM_1X1, PATH_IM2COL };
 
@@ -90,36 +91,8 @@ static void make_plan(pare_cl_runtime *rt, const pare_conv2d_f32_args *a, conv_p
 
 /* Shape checks; 0 and a message in err when the shape is refused. */
 static pare_status check_args(const pare_conv2d_f32_args *a, const char *shape, pare_error *err) {
-  if (a->group == 0 || a->c % a->group || a->m % a->group)
-    return pare_error_set(err, PARE_ERR_INVALID_ARG,
-                          "conv2d_f32 (%s): channels must be multiples of the group", shape);
-  if (a->kh == 0 || a->kw == 0 || a->stride_h == 0 || a->stride_w == 0 || a->dil_h == 0 ||
-      a->dil_w == 0)
-    return pare_error_set(err, PARE_ERR_INVALID_ARG,
-                          "conv2d_f32 (%s): kernel, strides and dilations must be >= 1", shape);
-  if (a->c == 0 || a->h == 0 || a->w == 0)
-    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "conv2d_f32 (%s): empty input", shape);
-  /* Every size below 2^31 (as ints in the kernels), products included. */
-  const size_t lim = INT_MAX;
-  size_t dims[] = {a->n,       a->c,        a->h,          a->w,         a->m,     a->kh,
-                   a->kw,      a->group,    a->stride_h,   a->stride_w,  a->dil_h, a->dil_w,
-                   a->pad_top, a->pad_left, a->pad_bottom, a->pad_right, a->oh,    a->ow};
-  for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
-    if (dims[i] > (1u << 20) && i != 0)
-      return pare_error_set(err, PARE_ERR_UNSUPPORTED, "conv2d_f32 (%s): a size beyond 2^20",
-                            shape);
-  double xe = (double)a->n * a->c * a->h * a->w, ye = (double)a->n * a->m * a->oh * a->ow;
-  double we = (double)a->m * (a->c / a->group) * a->kh * a->kw;
-  double ce = (double)a->c * a->kh * a->kw * a->oh * a->ow + (double)a->m * a->oh * a->ow;
-  if (xe > lim || ye > lim || we > lim || ce > lim)
-    return pare_error_set(err, PARE_ERR_UNSUPPORTED,
-                          "conv2d_f32 (%s): tensors beyond 2^31 elements", shape);
-  size_t eff_h = (a->kh - 1) * a->dil_h + 1, eff_w = (a->kw - 1) * a->dil_w + 1;
-  size_t ph = a->h + a->pad_top + a->pad_bottom, pw = a->w + a->pad_left + a->pad_right;
-  if (ph < eff_h || pw < eff_w || a->oh != (ph - eff_h) / a->stride_h + 1 ||
-      a->ow != (pw - eff_w) / a->stride_w + 1)
-    return pare_error_set(err, PARE_ERR_INVALID_ARG,
-                          "conv2d_f32 (%s): output dims do not match the window", shape);
+  pare_status st = pare_conv2d_check(a, "conv2d_f32", shape, err);
+  if (st != PARE_OK) return st;
   if (!a->x || !a->weight || !a->y)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "conv2d_f32 (%s): x, weight or y is NULL",
                           shape);
@@ -130,12 +103,7 @@ static pare_status check_args(const pare_conv2d_f32_args *a, const char *shape, 
 }
 
 static void shape_text(const pare_conv2d_f32_args *a, char *buf, size_t size) {
-  snprintf(buf, size,
-           "x %zux%zux%zux%zu, w %zux%zux%zux%zu, group %zu, stride %zux%zu, dil %zux%zu, "
-           "pads %zu,%zu,%zu,%zu, y %zux%zux%zux%zu",
-           a->n, a->c, a->h, a->w, a->m, a->group ? a->c / a->group : 0, a->kh, a->kw, a->group,
-           a->stride_h, a->stride_w, a->dil_h, a->dil_w, a->pad_top, a->pad_left, a->pad_bottom,
-           a->pad_right, a->n, a->m, a->oh, a->ow);
+  pare_conv2d_shape_text(a, "y", buf, size);
 }
 
 size_t pare_conv2d_f32_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d_f32_args *a) {
@@ -147,45 +115,11 @@ size_t pare_conv2d_f32_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d_f32_
   return (pl.col_elems + pl.ybuf_elems) * sizeof(float);
 }
 
-/* Enqueue state: every launch writes its event into `last` (releasing the
- * previous one) when the caller wants an event. */
-typedef struct conv_run {
-  pare_cl_runtime *rt;
-  int want_event;
-  cl_event last;
-  size_t local[2];
-  int use_local;
-} conv_run;
-
-static cl_event *next_event(conv_run *r) {
-  if (!r->want_event) return NULL;
-  if (r->last) r->rt->cl->clReleaseEvent(r->last);
-  r->last = NULL;
-  return &r->last;
+static pare_status gemm(pare_cl_seq *r, pare_gemm_f32_args *g, pare_error *err) {
+  return pare_launch_gemm_f32(r->rt, g, pare_cl_seq_event(r), err);
 }
 
-typedef struct conv_arg {
-  size_t size;
-  const void *value;
-} conv_arg;
-
-static pare_status launch(conv_run *r, cl_kernel k, const char *name, const conv_arg *args,
-                          size_t nargs, size_t g0, size_t g1, pare_error *err) {
-  pare_status st = PARE_OK;
-  for (cl_uint i = 0; i < nargs && st == PARE_OK; i++)
-    st = pare_cl_set_arg(r->rt, k, i, args[i].size, args[i].value, name, err);
-  if (st != PARE_OK) return st;
-  if (r->use_local) g0 = (g0 + r->local[0] - 1) / r->local[0] * r->local[0];
-  size_t global[2] = {g0, g1};
-  return pare_cl_launch(r->rt, k, name, 2, global, r->use_local ? r->local : NULL, next_event(r),
-                        err);
-}
-
-static pare_status gemm(conv_run *r, pare_gemm_f32_args *g, pare_error *err) {
-  return pare_launch_gemm_f32(r->rt, g, next_event(r), err);
-}
-
-static pare_status run_plan(conv_run *r, const pare_conv2d_f32_args *a, const conv_plan *pl,
+static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const conv_plan *pl,
                             pare_error *err) {
   pare_cl_runtime *rt = r->rt;
   char defines[96];
@@ -208,21 +142,21 @@ static pare_status run_plan(conv_run *r, const pare_conv2d_f32_args *a, const co
     size_t blocks = (a->oh + (size_t)rows - 1) / (size_t)rows;
     st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, defines, "conv2d_direct", &k, err);
     if (st != PARE_OK) return st;
-    conv_arg args[] = {{sizeof(cl_mem), &a->x}, {sizeof(cl_mem), &a->weight},
-                       {sizeof(cl_mem), &bias}, {sizeof has_bias, &has_bias},
-                       {sizeof(cl_mem), &a->y}, {sizeof N, &N},
-                       {sizeof C, &C},          {sizeof H, &H},
-                       {sizeof W, &W},          {sizeof M, &M},
-                       {sizeof KH, &KH},        {sizeof KW, &KW},
-                       {sizeof SH, &SH},        {sizeof SW, &SW},
-                       {sizeof DH, &DH},        {sizeof DW, &DW},
-                       {sizeof PT, &PT},        {sizeof PL, &PL},
-                       {sizeof OH, &OH},        {sizeof OW, &OW},
-                       {sizeof CG, &CG},        {sizeof MG, &MG},
-                       {sizeof rows, &rows},    {sizeof lo, &lo},
-                       {sizeof hi, &hi}};
-    st =
-        launch(r, k, "conv2d_direct", args, sizeof args / sizeof args[0], blocks, a->n * a->m, err);
+    pare_cl_arg args[] = {{sizeof(cl_mem), &a->x}, {sizeof(cl_mem), &a->weight},
+                          {sizeof(cl_mem), &bias}, {sizeof has_bias, &has_bias},
+                          {sizeof(cl_mem), &a->y}, {sizeof N, &N},
+                          {sizeof C, &C},          {sizeof H, &H},
+                          {sizeof W, &W},          {sizeof M, &M},
+                          {sizeof KH, &KH},        {sizeof KW, &KW},
+                          {sizeof SH, &SH},        {sizeof SW, &SW},
+                          {sizeof DH, &DH},        {sizeof DW, &DW},
+                          {sizeof PT, &PT},        {sizeof PL, &PL},
+                          {sizeof OH, &OH},        {sizeof OW, &OW},
+                          {sizeof CG, &CG},        {sizeof MG, &MG},
+                          {sizeof rows, &rows},    {sizeof lo, &lo},
+                          {sizeof hi, &hi}};
+    st = pare_cl_seq_launch(r, k, "conv2d_direct", args, sizeof args / sizeof args[0], blocks,
+                            a->n * a->m, err);
     rt->cl->clReleaseKernel(k);
     return st;
   }
@@ -249,17 +183,17 @@ static pare_status run_plan(conv_run *r, const pare_conv2d_f32_args *a, const co
     size_t cld = cnb * pl->p;
     cl_int n0i = (cl_int)n0, NB = (cl_int)cnb;
     if (pl->path == PATH_IM2COL) {
-      conv_arg args[] = {{sizeof(cl_mem), &a->x}, {sizeof(cl_mem), &a->scratch},
-                         {sizeof C, &C},          {sizeof H, &H},
-                         {sizeof W, &W},          {sizeof KH, &KH},
-                         {sizeof KW, &KW},        {sizeof SH, &SH},
-                         {sizeof SW, &SW},        {sizeof DH, &DH},
-                         {sizeof DW, &DW},        {sizeof PT, &PT},
-                         {sizeof PL, &PL},        {sizeof OH, &OH},
-                         {sizeof OW, &OW},        {sizeof n0i, &n0i},
-                         {sizeof NB, &NB},        {sizeof rows, &rows}};
-      st = launch(r, kcol, "conv2d_im2col", args, sizeof args / sizeof args[0],
-                  a->c * a->kh * a->kw, cnb * blocks, err);
+      pare_cl_arg args[] = {{sizeof(cl_mem), &a->x}, {sizeof(cl_mem), &a->scratch},
+                            {sizeof C, &C},          {sizeof H, &H},
+                            {sizeof W, &W},          {sizeof KH, &KH},
+                            {sizeof KW, &KW},        {sizeof SH, &SH},
+                            {sizeof SW, &SW},        {sizeof DH, &DH},
+                            {sizeof DW, &DW},        {sizeof PT, &PT},
+                            {sizeof PL, &PL},        {sizeof OH, &OH},
+                            {sizeof OW, &OW},        {sizeof n0i, &n0i},
+                            {sizeof NB, &NB},        {sizeof rows, &rows}};
+      st = pare_cl_seq_launch(r, kcol, "conv2d_im2col", args, sizeof args / sizeof args[0],
+                              a->c * a->kh * a->kw, cnb * blocks, err);
     }
     /* Per group: Y_g[MG x cld] = W_g[MG x kred] · B_g[kred x cld]. */
     for (size_t g = 0; g < a->group && st == PARE_OK; g++) {
@@ -294,19 +228,20 @@ static pare_status run_plan(conv_run *r, const pare_conv2d_f32_args *a, const co
       cl_mem src = cnb > 1 ? a->scratch : a->y;
       cl_int src_off = cnb > 1 ? (cl_int)pl->col_elems : (cl_int)(n0 * a->m * pl->p);
       cl_int y_off = (cl_int)(n0 * a->m * pl->p), ldi = (cl_int)cld;
-      conv_arg args[] = {{sizeof(cl_mem), &src},
-                         {sizeof src_off, &src_off},
-                         {sizeof ldi, &ldi},
-                         {sizeof(cl_mem), &a->y},
-                         {sizeof y_off, &y_off},
-                         {sizeof(cl_mem), &bias},
-                         {sizeof has_bias, &has_bias},
-                         {sizeof M, &M},
-                         {sizeof P, &P},
-                         {sizeof NB, &NB},
-                         {sizeof lo, &lo},
-                         {sizeof hi, &hi}};
-      st = launch(r, kepi, "conv2d_epilogue", args, sizeof args / sizeof args[0], a->m, cnb, err);
+      pare_cl_arg args[] = {{sizeof(cl_mem), &src},
+                            {sizeof src_off, &src_off},
+                            {sizeof ldi, &ldi},
+                            {sizeof(cl_mem), &a->y},
+                            {sizeof y_off, &y_off},
+                            {sizeof(cl_mem), &bias},
+                            {sizeof has_bias, &has_bias},
+                            {sizeof M, &M},
+                            {sizeof P, &P},
+                            {sizeof NB, &NB},
+                            {sizeof lo, &lo},
+                            {sizeof hi, &hi}};
+      st = pare_cl_seq_launch(r, kepi, "conv2d_epilogue", args, sizeof args / sizeof args[0], a->m,
+                              cnb, err);
     }
   }
   if (kcol) rt->cl->clReleaseKernel(kcol);
@@ -332,7 +267,7 @@ pare_status pare_launch_conv2d_f32(pare_cl_runtime *rt, const pare_conv2d_f32_ar
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "conv2d_f32 (%s): needs %zu bytes of scratch, got none", shape,
                           (pl.col_elems + pl.ybuf_elems) * sizeof(float));
-  conv_run r = {rt, event != NULL, NULL, {(size_t)pl.wg, 1}, pl.wg > 0};
+  pare_cl_seq r = {rt, event != NULL, NULL, {(size_t)pl.wg, 1}, pl.wg > 0};
   st = run_plan(&r, a, &pl, err);
   if (st != PARE_OK) {
     if (r.last) rt->cl->clReleaseEvent(r.last);

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "host/launch/conv2d_geom.h"
 #include "host/launch/conv2d_grad_f32.h"
 
 enum { PATH_DIRECT, PATH_GEMM_1X1, PATH_IM2COL };
@@ -79,36 +80,8 @@ static void make_plan(pare_cl_runtime *rt, const pare_conv2d_f32_args *a, grad_p
 }
 
 static pare_status check_args(const pare_conv2d_f32_args *a, const char *shape, pare_error *err) {
-  if (a->group == 0 || a->c % a->group || a->m % a->group)
-    return pare_error_set(err, PARE_ERR_INVALID_ARG,
-                          "conv2d_grad_f32 (%s): channels must be multiples of the group", shape);
-  if (a->kh == 0 || a->kw == 0 || a->stride_h == 0 || a->stride_w == 0 || a->dil_h == 0 ||
-      a->dil_w == 0)
-    return pare_error_set(err, PARE_ERR_INVALID_ARG,
-                          "conv2d_grad_f32 (%s): kernel, strides and dilations must be >= 1",
-                          shape);
-  if (a->c == 0 || a->h == 0 || a->w == 0)
-    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "conv2d_grad_f32 (%s): empty input", shape);
-  const size_t lim = INT_MAX;
-  size_t dims[] = {a->n,       a->c,        a->h,          a->w,         a->m,     a->kh,
-                   a->kw,      a->group,    a->stride_h,   a->stride_w,  a->dil_h, a->dil_w,
-                   a->pad_top, a->pad_left, a->pad_bottom, a->pad_right, a->oh,    a->ow};
-  for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
-    if (dims[i] > (1u << 20))
-      return pare_error_set(err, PARE_ERR_UNSUPPORTED, "conv2d_grad_f32 (%s): a size beyond 2^20",
-                            shape);
-  double xe = (double)a->n * a->c * a->h * a->w, ye = (double)a->n * a->m * a->oh * a->ow;
-  double we = (double)a->m * (a->c / a->group) * a->kh * a->kw;
-  double ce = ((double)a->c * a->kh * a->kw + (double)a->m) * a->oh * a->ow;
-  if (xe > lim || ye > lim || we > lim || ce > lim)
-    return pare_error_set(err, PARE_ERR_UNSUPPORTED,
-                          "conv2d_grad_f32 (%s): tensors beyond 2^31 elements", shape);
-  size_t eff_h = (a->kh - 1) * a->dil_h + 1, eff_w = (a->kw - 1) * a->dil_w + 1;
-  size_t ph = a->h + a->pad_top + a->pad_bottom, pw = a->w + a->pad_left + a->pad_right;
-  if (ph < eff_h || pw < eff_w || a->oh != (ph - eff_h) / a->stride_h + 1 ||
-      a->ow != (pw - eff_w) / a->stride_w + 1)
-    return pare_error_set(err, PARE_ERR_INVALID_ARG,
-                          "conv2d_grad_f32 (%s): output dims do not match the window", shape);
+  pare_status st = pare_conv2d_check(a, "conv2d_grad_f32", shape, err);
+  if (st != PARE_OK) return st;
   if (a->act != PARE_CONV2D_ACT_NONE)
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "conv2d_grad_f32 (%s): act must be none (activation backward is "
@@ -118,12 +91,7 @@ static pare_status check_args(const pare_conv2d_f32_args *a, const char *shape, 
 }
 
 static void shape_text(const pare_conv2d_f32_args *a, char *buf, size_t size) {
-  snprintf(buf, size,
-           "x %zux%zux%zux%zu, w %zux%zux%zux%zu, group %zu, stride %zux%zu, dil %zux%zu, "
-           "pads %zu,%zu,%zu,%zu, dy %zux%zux%zux%zu",
-           a->n, a->c, a->h, a->w, a->m, a->group ? a->c / a->group : 0, a->kh, a->kw, a->group,
-           a->stride_h, a->stride_w, a->dil_h, a->dil_w, a->pad_top, a->pad_left, a->pad_bottom,
-           a->pad_right, a->n, a->m, a->oh, a->ow);
+  pare_conv2d_shape_text(a, "dy", buf, size);
 }
 
 size_t pare_conv2d_grad_f32_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d_f32_args *a) {
@@ -135,57 +103,25 @@ size_t pare_conv2d_grad_f32_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d
   return (pl.col_elems + pl.pack_elems) * sizeof(float);
 }
 
-typedef struct grad_run {
-  pare_cl_runtime *rt;
-  int want_event;
-  cl_event last;
-  size_t local[2];
-  int use_local;
-} grad_run;
-
-static cl_event *next_event(grad_run *r) {
-  if (!r->want_event) return NULL;
-  if (r->last) r->rt->cl->clReleaseEvent(r->last);
-  r->last = NULL;
-  return &r->last;
-}
-
-typedef struct grad_arg {
-  size_t size;
-  const void *value;
-} grad_arg;
-
-static pare_status launch(grad_run *r, cl_kernel k, const char *name, const grad_arg *args,
-                          size_t nargs, size_t g0, size_t g1, pare_error *err) {
-  pare_status st = PARE_OK;
-  for (cl_uint i = 0; i < nargs && st == PARE_OK; i++)
-    st = pare_cl_set_arg(r->rt, k, i, args[i].size, args[i].value, name, err);
-  if (st != PARE_OK) return st;
-  if (r->use_local) g0 = (g0 + r->local[0] - 1) / r->local[0] * r->local[0];
-  size_t global[2] = {g0, g1};
-  return pare_cl_launch(r->rt, k, name, 2, global, r->use_local ? r->local : NULL, next_event(r),
-                        err);
-}
-
 /* Builds kernel `name` and launches it once with `args`. */
-static pare_status launch_named(grad_run *r, const char *defines, const char *name,
-                                const grad_arg *args, size_t nargs, size_t g0, size_t g1,
+static pare_status launch_named(pare_cl_seq *r, const char *defines, const char *name,
+                                const pare_cl_arg *args, size_t nargs, size_t g0, size_t g1,
                                 pare_error *err) {
   cl_kernel k;
   pare_status st = pare_cl_kernel(r->rt, PARE_KERNEL_conv2d_grad_f32, defines, name, &k, err);
   if (st != PARE_OK) return st;
-  st = launch(r, k, name, args, nargs, g0, g1, err);
+  st = pare_cl_seq_launch(r, k, name, args, nargs, g0, g1, err);
   r->rt->cl->clReleaseKernel(k);
   return st;
 }
 
-static pare_status gemm(grad_run *r, pare_gemm_f32_args *g, pare_error *err) {
-  return pare_launch_gemm_f32(r->rt, g, next_event(r), err);
+static pare_status gemm(pare_cl_seq *r, pare_gemm_f32_args *g, pare_error *err) {
+  return pare_launch_gemm_f32(r->rt, g, pare_cl_seq_event(r), err);
 }
 
 #define NARGS(a) (sizeof(a) / sizeof((a)[0]))
 
-static pare_status run_plan(grad_run *r, const pare_conv2d_f32_args *a, const grad_plan *pl,
+static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const grad_plan *pl,
                             cl_mem dy, cl_mem dx, cl_mem dw, cl_mem db, cl_mem scratch,
                             pare_error *err) {
   char defines[64];
@@ -205,18 +141,18 @@ static pare_status run_plan(grad_run *r, const pare_conv2d_f32_args *a, const gr
     for (int i = 0; i < 2 && st == PARE_OK; i++) {
       if (!bufs[i]) continue;
       cl_int cnt = (cl_int)counts[i];
-      grad_arg args[] = {{sizeof(cl_mem), &bufs[i]}, {sizeof cnt, &cnt}};
+      pare_cl_arg args[] = {{sizeof(cl_mem), &bufs[i]}, {sizeof cnt, &cnt}};
       st = launch_named(r, defines, "grad_zero", args, NARGS(args), counts[i], 1, err);
     }
     return st;
   }
 
   if (db) {
-    grad_arg args[] = {{sizeof(cl_mem), &dy},
-                       {sizeof(cl_mem), &db},
-                       {sizeof N, &N},
-                       {sizeof M, &M},
-                       {sizeof P, &P}};
+    pare_cl_arg args[] = {{sizeof(cl_mem), &dy},
+                          {sizeof(cl_mem), &db},
+                          {sizeof N, &N},
+                          {sizeof M, &M},
+                          {sizeof P, &P}};
     st = launch_named(r, defines, "grad_bias", args, NARGS(args), a->m, 1, err);
     if (st != PARE_OK) return st;
   }
@@ -225,21 +161,21 @@ static pare_status run_plan(grad_run *r, const pare_conv2d_f32_args *a, const gr
   if (pl->path == PATH_DIRECT) {
     if (dx) {
       cl_int NC = (cl_int)(a->n * a->c);
-      grad_arg args[] = {{sizeof(cl_mem), &dy}, {sizeof(cl_mem), &a->weight},
-                         {sizeof(cl_mem), &dx}, {sizeof C, &C},
-                         {sizeof H, &H},        {sizeof W, &W},
-                         {sizeof M, &M},        {sizeof KH, &KH},
-                         {sizeof KW, &KW},      {sizeof SH, &SH},
-                         {sizeof SW, &SW},      {sizeof DH, &DH},
-                         {sizeof DW, &DW},      {sizeof PT, &PT},
-                         {sizeof PL, &PL},      {sizeof OH, &OH},
-                         {sizeof OW, &OW},      {sizeof CG, &CG},
-                         {sizeof MG, &MG},      {sizeof NC, &NC}};
+      pare_cl_arg args[] = {{sizeof(cl_mem), &dy}, {sizeof(cl_mem), &a->weight},
+                            {sizeof(cl_mem), &dx}, {sizeof C, &C},
+                            {sizeof H, &H},        {sizeof W, &W},
+                            {sizeof M, &M},        {sizeof KH, &KH},
+                            {sizeof KW, &KW},      {sizeof SH, &SH},
+                            {sizeof SW, &SW},      {sizeof DH, &DH},
+                            {sizeof DW, &DW},      {sizeof PT, &PT},
+                            {sizeof PL, &PL},      {sizeof OH, &OH},
+                            {sizeof OW, &OW},      {sizeof CG, &CG},
+                            {sizeof MG, &MG},      {sizeof NC, &NC}};
       st = launch_named(r, defines, "grad_direct_dx", args, NARGS(args), a->h, a->n * a->c, err);
       if (st != PARE_OK) return st;
     }
     if (dw) {
-      grad_arg args[] = {
+      pare_cl_arg args[] = {
           {sizeof(cl_mem), &dy}, {sizeof(cl_mem), &a->x}, {sizeof(cl_mem), &dw}, {sizeof N, &N},
           {sizeof C, &C},        {sizeof H, &H},          {sizeof W, &W},        {sizeof M, &M},
           {sizeof KH, &KH},      {sizeof KW, &KW},        {sizeof SH, &SH},      {sizeof SW, &SW},
@@ -271,19 +207,20 @@ static pare_status run_plan(grad_run *r, const pare_conv2d_f32_args *a, const gr
     size_t dy_ld = packed ? cld : pl->p;
     if (packed) {
       cl_int off = (cl_int)pl->col_elems;
-      grad_arg args[] = {
+      pare_cl_arg args[] = {
           {sizeof(cl_mem), &dy}, {sizeof(cl_mem), &scratch}, {sizeof off, &off}, {sizeof M, &M},
           {sizeof P, &P},        {sizeof n0i, &n0i},         {sizeof NB, &NB}};
-      st = launch(r, kpack, "grad_pack_dy", args, NARGS(args), a->m, cnb, err);
+      st = pare_cl_seq_launch(r, kpack, "grad_pack_dy", args, NARGS(args), a->m, cnb, err);
     }
     if (st == PARE_OK && dw && pl->path == PATH_IM2COL) {
-      grad_arg args[] = {
+      pare_cl_arg args[] = {
           {sizeof(cl_mem), &a->x}, {sizeof(cl_mem), &scratch}, {sizeof C, &C},   {sizeof H, &H},
           {sizeof W, &W},          {sizeof KH, &KH},           {sizeof KW, &KW}, {sizeof SH, &SH},
           {sizeof SW, &SW},        {sizeof DH, &DH},           {sizeof DW, &DW}, {sizeof PT, &PT},
           {sizeof PL, &PL},        {sizeof OH, &OH},           {sizeof OW, &OW}, {sizeof n0i, &n0i},
           {sizeof NB, &NB}};
-      st = launch(r, kcol, "grad_im2col", args, NARGS(args), a->c * a->kh * a->kw, cnb, err);
+      st = pare_cl_seq_launch(r, kcol, "grad_im2col", args, NARGS(args), a->c * a->kh * a->kw, cnb,
+                              err);
     }
     /* dW_g[MG x kred] (+)= dy_g[MG x cld] · col_g[kred x cld]ᵀ. */
     for (size_t g = 0; g < a->group && dw && st == PARE_OK; g++) {
@@ -338,24 +275,24 @@ static pare_status run_plan(grad_run *r, const pare_conv2d_f32_args *a, const gr
       st = gemm(r, &ga, err);
     }
     if (st == PARE_OK && dx && pl->path == PATH_IM2COL) {
-      grad_arg args[] = {{sizeof(cl_mem), &scratch},
-                         {sizeof(cl_mem), &dx},
-                         {sizeof C, &C},
-                         {sizeof H, &H},
-                         {sizeof W, &W},
-                         {sizeof KH, &KH},
-                         {sizeof KW, &KW},
-                         {sizeof SH, &SH},
-                         {sizeof SW, &SW},
-                         {sizeof DH, &DH},
-                         {sizeof DW, &DW},
-                         {sizeof PT, &PT},
-                         {sizeof PL, &PL},
-                         {sizeof OH, &OH},
-                         {sizeof OW, &OW},
-                         {sizeof n0i, &n0i},
-                         {sizeof NB, &NB}};
-      st = launch(r, kc2i, "grad_col2im", args, NARGS(args), a->h, cnb * a->c, err);
+      pare_cl_arg args[] = {{sizeof(cl_mem), &scratch},
+                            {sizeof(cl_mem), &dx},
+                            {sizeof C, &C},
+                            {sizeof H, &H},
+                            {sizeof W, &W},
+                            {sizeof KH, &KH},
+                            {sizeof KW, &KW},
+                            {sizeof SH, &SH},
+                            {sizeof SW, &SW},
+                            {sizeof DH, &DH},
+                            {sizeof DW, &DW},
+                            {sizeof PT, &PT},
+                            {sizeof PL, &PL},
+                            {sizeof OH, &OH},
+                            {sizeof OW, &OW},
+                            {sizeof n0i, &n0i},
+                            {sizeof NB, &NB}};
+      st = pare_cl_seq_launch(r, kc2i, "grad_col2im", args, NARGS(args), a->h, cnb * a->c, err);
     }
   }
   if (kcol) r->rt->cl->clReleaseKernel(kcol);
@@ -387,7 +324,7 @@ pare_status pare_launch_conv2d_grad_f32(pare_cl_runtime *rt, const pare_conv2d_f
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "conv2d_grad_f32 (%s): needs %zu bytes of scratch, got none", shape,
                           (pl.col_elems + pl.pack_elems) * sizeof(float));
-  grad_run r = {rt, event != NULL, NULL, {(size_t)pl.wg, 1}, pl.wg > 0};
+  pare_cl_seq r = {rt, event != NULL, NULL, {(size_t)pl.wg, 1}, pl.wg > 0};
   st = run_plan(&r, a, &pl, dy, dx, dw, db, scratch, err);
   if (st != PARE_OK) {
     if (r.last) rt->cl->clReleaseEvent(r.last);

@@ -1,0 +1,50 @@
+/* Checks and descriptions shared by the convolution launchers. */
+#include <limits.h>
+#include <stdio.h>
+
+#include "host/launch/conv2d_geom.h"
+
+pare_status pare_conv2d_check(const pare_conv2d_f32_args *a, const char *kernel, const char *shape,
+                              pare_error *err) {
+  if (a->group == 0 || a->c % a->group || a->m % a->group)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "%s (%s): channels must be multiples of the group", kernel, shape);
+  if (a->kh == 0 || a->kw == 0 || a->stride_h == 0 || a->stride_w == 0 || a->dil_h == 0 ||
+      a->dil_w == 0)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "%s (%s): kernel, strides and dilations must be >= 1", kernel, shape);
+  if (a->c == 0 || a->h == 0 || a->w == 0)
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "%s (%s): empty input", kernel, shape);
+  /* Every size below 2^31 (as ints in the kernels), products included. */
+  const size_t lim = INT_MAX;
+  size_t dims[] = {a->n,       a->c,        a->h,          a->w,         a->m,     a->kh,
+                   a->kw,      a->group,    a->stride_h,   a->stride_w,  a->dil_h, a->dil_w,
+                   a->pad_top, a->pad_left, a->pad_bottom, a->pad_right, a->oh,    a->ow};
+  for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
+    if (dims[i] > (1u << 20) && i != 0)
+      return pare_error_set(err, PARE_ERR_UNSUPPORTED, "%s (%s): a size beyond 2^20", kernel,
+                            shape);
+  double xe = (double)a->n * a->c * a->h * a->w, ye = (double)a->n * a->m * a->oh * a->ow;
+  double we = (double)a->m * (a->c / a->group) * a->kh * a->kw;
+  double ce = (double)a->c * a->kh * a->kw * a->oh * a->ow + (double)a->m * a->oh * a->ow;
+  if (xe > lim || ye > lim || we > lim || ce > lim)
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "%s (%s): tensors beyond 2^31 elements",
+                          kernel, shape);
+  size_t eff_h = (a->kh - 1) * a->dil_h + 1, eff_w = (a->kw - 1) * a->dil_w + 1;
+  size_t ph = a->h + a->pad_top + a->pad_bottom, pw = a->w + a->pad_left + a->pad_right;
+  if (ph < eff_h || pw < eff_w || a->oh != (ph - eff_h) / a->stride_h + 1 ||
+      a->ow != (pw - eff_w) / a->stride_w + 1)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "%s (%s): output dims do not match the window",
+                          kernel, shape);
+  return PARE_OK;
+}
+
+void pare_conv2d_shape_text(const pare_conv2d_f32_args *a, const char *y_name, char *buf,
+                            size_t size) {
+  snprintf(buf, size,
+           "x %zux%zux%zux%zu, w %zux%zux%zux%zu, group %zu, stride %zux%zu, dil %zux%zu, "
+           "pads %zu,%zu,%zu,%zu, %s %zux%zux%zux%zu",
+           a->n, a->c, a->h, a->w, a->m, a->group ? a->c / a->group : 0, a->kh, a->kw, a->group,
+           a->stride_h, a->stride_w, a->dil_h, a->dil_w, a->pad_top, a->pad_left, a->pad_bottom,
+           a->pad_right, y_name, a->n, a->m, a->oh, a->ow);
+}
