@@ -23,70 +23,14 @@
 #include "host/launch/conv2d_f32.h"
 #include "host/launch/conv2d_geom.h"
 
-enum { PATH_DIRECT, PATH_GEMM_1X1, PATH_IM2COL };
-
-typedef struct conv_plan {
-  int path;
-  size_t cg, mg, kred, p; /* channels per group, reduction length, OH·OW */
-  size_t nb;              /* images per im2col chunk */
-  size_t col_elems;       /* patch matrix of one chunk */
-  size_t ybuf_elems;      /* GEMM output of a chunk when nb > 1 */
-  int vw, rows, wg;       /* rows 0: whole planes, split while work-items are few */
-} conv_plan;
-
 /* Output rows per work-item for `items` (image, channel) planes of oh rows:
  * the profile's value, or whole planes split into blocks until there are
  * about 64 work-items (enough for every core of a CPU). */
-static size_t rows_for(const conv_plan *pl, size_t oh, size_t items) {
+static size_t rows_for(const pare_conv2d_plan *pl, size_t oh, size_t items) {
   if (pl->rows > 0) return (size_t)pl->rows;
   size_t blocks = items >= 64 ? 1 : (64 + items - 1) / items;
   if (blocks > oh) blocks = oh;
   return (oh + blocks - 1) / blocks;
-}
-
-static int is_pow2_vw(int v) { return v == 1 || v == 2 || v == 4 || v == 8 || v == 16; }
-
-/* The plan for a validated shape. */
-static void make_plan(pare_cl_runtime *rt, const pare_conv2d_f32_args *a, conv_plan *pl) {
-  const pare_profile *prof = rt->profile;
-  int cpu = !strcmp(rt->info.type, "cpu");
-  memset(pl, 0, sizeof *pl);
-  pl->cg = a->c / a->group;
-  pl->mg = a->m / a->group;
-  pl->kred = pl->cg * a->kh * a->kw;
-  pl->p = a->oh * a->ow;
-  pl->vw = pare_profile_int(prof, "conv2d_f32.vw", cpu ? 16 : 4);
-  pl->rows = pare_profile_int(prof, "conv2d_f32.rows", cpu ? 0 : 1);
-  pl->wg = pare_profile_int(prof, "conv2d_f32.wg", cpu ? 1 : 0);
-  int direct_max_k = pare_profile_int(prof, "conv2d_f32.direct_max_k", 0);
-  int direct_max_mg = pare_profile_int(prof, "conv2d_f32.direct_max_mg", 2);
-  int batch_cols = pare_profile_int(prof, "conv2d_f32.batch_cols", 2048);
-  int scratch_mb = pare_profile_int(prof, "conv2d_f32.scratch_mb", 64);
-  if (pl->rows > 0 && (size_t)pl->rows > a->oh) pl->rows = (int)a->oh;
-
-  if (pl->kred <= (size_t)(direct_max_k > 0 ? direct_max_k : 0) ||
-      pl->mg <= (size_t)(direct_max_mg > 0 ? direct_max_mg : 0)) {
-    pl->path = PATH_DIRECT;
-    return;
-  }
-  int small = batch_cols > 0 && pl->p < (size_t)batch_cols;
-  if (a->kh == 1 && a->kw == 1 && a->stride_h == 1 && a->stride_w == 1 && a->pad_top == 0 &&
-      a->pad_left == 0 && a->pad_bottom == 0 && a->pad_right == 0 && (a->n == 1 || !small)) {
-    pl->path = PATH_GEMM_1X1;
-    return;
-  }
-  pl->path = PATH_IM2COL;
-  pl->nb = 1;
-  if (small && a->n > 1) {
-    /* Below 2 GiB, so every scratch offset fits an int. */
-    size_t limit = (size_t)(scratch_mb < 1 ? 1 : scratch_mb > 2047 ? 2047 : scratch_mb) << 20;
-    size_t per_image = (a->c * a->kh * a->kw + a->m) * pl->p * sizeof(float);
-    pl->nb = per_image ? limit / per_image : a->n;
-    if (pl->nb > a->n) pl->nb = a->n;
-    if (pl->nb < 1) pl->nb = 1;
-  }
-  pl->col_elems = a->c * a->kh * a->kw * pl->nb * pl->p;
-  pl->ybuf_elems = pl->nb > 1 ? a->m * pl->nb * pl->p : 0;
 }
 
 /* Shape checks; 0 and a message in err when the shape is refused. */
@@ -110,17 +54,17 @@ size_t pare_conv2d_f32_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d_f32_
   char shape[320];
   shape_text(a, shape, sizeof shape);
   if (check_args(a, shape, NULL) != PARE_OK || a->n == 0 || a->m == 0) return 0;
-  conv_plan pl;
-  make_plan(rt, a, &pl);
-  return (pl.col_elems + pl.ybuf_elems) * sizeof(float);
+  pare_conv2d_plan pl;
+  pare_conv2d_plan_make(rt, "conv2d_f32", a, &pl);
+  return (pl.col_elems + pl.chunk_elems) * sizeof(float);
 }
 
 static pare_status gemm(pare_cl_seq *r, pare_gemm_f32_args *g, pare_error *err) {
   return pare_launch_gemm_f32(r->rt, g, pare_cl_seq_event(r), err);
 }
 
-static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const conv_plan *pl,
-                            pare_error *err) {
+static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
+                            const pare_conv2d_plan *pl, pare_error *err) {
   pare_cl_runtime *rt = r->rt;
   char defines[96];
   snprintf(defines, sizeof defines, "-DCONV_ACT=%d -DCONV_VW=%d", a->act, pl->vw);
@@ -137,7 +81,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const
   pare_status st;
   cl_kernel k;
 
-  if (pl->path == PATH_DIRECT) {
+  if (pl->path == PARE_CONV2D_DIRECT) {
     cl_int rows = (cl_int)rows_for(pl, a->oh, a->n * a->m);
     size_t blocks = (a->oh + (size_t)rows - 1) / (size_t)rows;
     st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, defines, "conv2d_direct", &k, err);
@@ -163,7 +107,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const
 
   int need_epilogue = has_bias || a->act != PARE_CONV2D_ACT_NONE || pl->nb > 1;
   cl_kernel kcol = NULL, kepi = NULL;
-  if (pl->path == PATH_IM2COL) {
+  if (pl->path == PARE_CONV2D_IM2COL) {
     st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, defines, "conv2d_im2col", &kcol, err);
     if (st != PARE_OK) return st;
   }
@@ -174,7 +118,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const
       return st;
     }
   }
-  size_t nb = pl->path == PATH_IM2COL ? pl->nb : 1;
+  size_t nb = pl->path == PARE_CONV2D_IM2COL ? pl->nb : 1;
   cl_int rows = (cl_int)rows_for(pl, a->oh, a->c * a->kh * a->kw * nb);
   size_t blocks = (a->oh + (size_t)rows - 1) / (size_t)rows;
   st = PARE_OK;
@@ -182,7 +126,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const
     size_t cnb = a->n - n0 < nb ? a->n - n0 : nb;
     size_t cld = cnb * pl->p;
     cl_int n0i = (cl_int)n0, NB = (cl_int)cnb;
-    if (pl->path == PATH_IM2COL) {
+    if (pl->path == PARE_CONV2D_IM2COL) {
       pare_cl_arg args[] = {{sizeof(cl_mem), &a->x}, {sizeof(cl_mem), &a->scratch},
                             {sizeof C, &C},          {sizeof H, &H},
                             {sizeof W, &W},          {sizeof KH, &KH},
@@ -206,7 +150,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const
       ga.a = a->weight;
       ga.off_a = g * pl->mg * pl->kred;
       ga.lda = pl->kred;
-      if (pl->path == PATH_IM2COL) {
+      if (pl->path == PARE_CONV2D_IM2COL) {
         ga.b = a->scratch;
         ga.off_b = g * pl->kred * cld;
       } else {
@@ -257,16 +201,16 @@ pare_status pare_launch_conv2d_f32(pare_cl_runtime *rt, const pare_conv2d_f32_ar
   pare_status st = check_args(a, shape, err);
   if (st != PARE_OK) return st;
   if (a->n == 0 || a->m == 0) return PARE_OK;
-  conv_plan pl;
-  make_plan(rt, a, &pl);
-  if (!is_pow2_vw(pl.vw) || pl.wg < 0 || pl.rows < 0)
+  pare_conv2d_plan pl;
+  pare_conv2d_plan_make(rt, "conv2d_f32", a, &pl);
+  if (!pare_conv2d_vw_ok(pl.vw) || pl.wg < 0 || pl.rows < 0)
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "profile %s: bad conv2d_f32 vw %d, wg %d or rows %d", rt->profile->name,
                           pl.vw, pl.wg, pl.rows);
-  if (pl.col_elems + pl.ybuf_elems > 0 && !a->scratch)
+  if (pl.col_elems + pl.chunk_elems > 0 && !a->scratch)
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "conv2d_f32 (%s): needs %zu bytes of scratch, got none", shape,
-                          (pl.col_elems + pl.ybuf_elems) * sizeof(float));
+                          (pl.col_elems + pl.chunk_elems) * sizeof(float));
   pare_cl_seq r = {rt, event != NULL, NULL, {(size_t)pl.wg, 1}, pl.wg > 0};
   st = run_plan(&r, a, &pl, err);
   if (st != PARE_OK) {

@@ -1,6 +1,7 @@
 /* Checks and descriptions shared by the convolution launchers. */
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "host/launch/conv2d_geom.h"
 
@@ -47,4 +48,53 @@ void pare_conv2d_shape_text(const pare_conv2d_f32_args *a, const char *y_name, c
            a->n, a->c, a->h, a->w, a->m, a->group ? a->c / a->group : 0, a->kh, a->kw, a->group,
            a->stride_h, a->stride_w, a->dil_h, a->dil_w, a->pad_top, a->pad_left, a->pad_bottom,
            a->pad_right, y_name, a->n, a->m, a->oh, a->ow);
+}
+
+int pare_conv2d_vw_ok(int v) { return v == 1 || v == 2 || v == 4 || v == 8 || v == 16; }
+
+static int tunable(pare_cl_runtime *rt, const char *stem, const char *key, int fallback) {
+  char name[96];
+  snprintf(name, sizeof name, "%s.%s", stem, key);
+  return pare_profile_int(rt->profile, name, fallback);
+}
+
+void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_conv2d_f32_args *a,
+                           pare_conv2d_plan *pl) {
+  int cpu = !strcmp(rt->info.type, "cpu");
+  memset(pl, 0, sizeof *pl);
+  pl->cg = a->c / a->group;
+  pl->mg = a->m / a->group;
+  pl->kred = pl->cg * a->kh * a->kw;
+  pl->p = a->oh * a->ow;
+  pl->nb = 1;
+  pl->vw = tunable(rt, stem, "vw", cpu ? 16 : 4);
+  pl->rows = tunable(rt, stem, "rows", cpu ? 0 : 1);
+  pl->wg = tunable(rt, stem, "wg", cpu ? 1 : 0);
+  int direct_max_k = tunable(rt, stem, "direct_max_k", 0);
+  int direct_max_mg = tunable(rt, stem, "direct_max_mg", 2);
+  int batch_cols = tunable(rt, stem, "batch_cols", 2048);
+  int scratch_mb = tunable(rt, stem, "scratch_mb", 64);
+  if (pl->rows > 0 && (size_t)pl->rows > a->oh) pl->rows = (int)a->oh;
+  if (pl->kred <= (size_t)(direct_max_k > 0 ? direct_max_k : 0) ||
+      pl->mg <= (size_t)(direct_max_mg > 0 ? direct_max_mg : 0)) {
+    pl->path = PARE_CONV2D_DIRECT;
+    return;
+  }
+  int small = batch_cols > 0 && pl->p < (size_t)batch_cols;
+  if (a->kh == 1 && a->kw == 1 && a->stride_h == 1 && a->stride_w == 1 && a->pad_top == 0 &&
+      a->pad_left == 0 && a->pad_bottom == 0 && a->pad_right == 0 && (a->n == 1 || !small)) {
+    pl->path = PARE_CONV2D_GEMM_1X1;
+    return;
+  }
+  pl->path = PARE_CONV2D_IM2COL;
+  if (small && a->n > 1) {
+    /* Below 2 GiB, so every scratch offset fits an int. */
+    size_t limit = (size_t)(scratch_mb < 1 ? 1 : scratch_mb > 2047 ? 2047 : scratch_mb) << 20;
+    size_t per_image = (a->c * a->kh * a->kw + a->m) * pl->p * sizeof(float);
+    pl->nb = per_image ? limit / per_image : a->n;
+    if (pl->nb > a->n) pl->nb = a->n;
+    if (pl->nb < 1) pl->nb = 1;
+  }
+  pl->col_elems = a->c * a->kh * a->kw * pl->nb * pl->p;
+  pl->chunk_elems = pl->nb > 1 ? a->m * pl->nb * pl->p : 0;
 }

@@ -11,6 +11,28 @@
 pare_status pare_conv2d_check(const pare_conv2d_f32_args *a, const char *kernel, const char *shape,
                               pare_error *err);
 
+/* How a convolution (forward or backward) is carried out. */
+enum { PARE_CONV2D_DIRECT, PARE_CONV2D_GEMM_1X1, PARE_CONV2D_IM2COL };
+
+typedef struct pare_conv2d_plan {
+  int path;
+  size_t cg, mg, kred, p; /* channels per group, reduction length, OH·OW */
+  size_t nb;              /* images per im2col chunk */
+  size_t col_elems;       /* patch matrix of one chunk */
+  size_t chunk_elems;     /* [M][nb·P] buffer of a chunk when nb > 1, else 0 */
+  int vw, rows, wg;       /* rows 0: whole planes, split while work-items are few */
+} pare_conv2d_plan;
+
+/* The plan for a checked shape, from the profile's "<stem>.*" tunables:
+ * direct when few output channels per group (direct_max_mg) or a short
+ * reduction (direct_max_k), a GEMM on the input for 1×1 stride-1 unpadded
+ * convolutions, else im2col with small images batched up to scratch_mb. */
+void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_conv2d_f32_args *a,
+                           pare_conv2d_plan *pl);
+
+/* 1 for a vector width the kernels take (1, 2, 4, 8, 16). */
+int pare_conv2d_vw_ok(int vw);
+
 /* "x NxCxHxW, w ..., y NxMxOHxOW" with `y_name` for the output's name. */
 void pare_conv2d_shape_text(const pare_conv2d_f32_args *a, const char *y_name, char *buf,
                             size_t size);

@@ -29,56 +29,6 @@
 #include "host/launch/conv2d_geom.h"
 #include "host/launch/conv2d_grad_f32.h"
 
-enum { PATH_DIRECT, PATH_GEMM_1X1, PATH_IM2COL };
-
-typedef struct grad_plan {
-  int path;
-  size_t cg, mg, kred, p;
-  size_t nb;         /* images per chunk */
-  size_t col_elems;  /* patch matrix of one chunk */
-  size_t pack_elems; /* dy of a chunk as [M][nb·P] when nb > 1 */
-  int vw, wg;
-} grad_plan;
-
-static int is_pow2_vw(int v) { return v == 1 || v == 2 || v == 4 || v == 8 || v == 16; }
-
-static void make_plan(pare_cl_runtime *rt, const pare_conv2d_f32_args *a, grad_plan *pl) {
-  const pare_profile *prof = rt->profile;
-  int cpu = !strcmp(rt->info.type, "cpu");
-  memset(pl, 0, sizeof *pl);
-  pl->cg = a->c / a->group;
-  pl->mg = a->m / a->group;
-  pl->kred = pl->cg * a->kh * a->kw;
-  pl->p = a->oh * a->ow;
-  pl->vw = pare_profile_int(prof, "conv2d_grad_f32.vw", cpu ? 16 : 4);
-  pl->wg = pare_profile_int(prof, "conv2d_grad_f32.wg", cpu ? 1 : 0);
-  int direct_max_mg = pare_profile_int(prof, "conv2d_grad_f32.direct_max_mg", 2);
-  int batch_cols = pare_profile_int(prof, "conv2d_grad_f32.batch_cols", 2048);
-  int scratch_mb = pare_profile_int(prof, "conv2d_grad_f32.scratch_mb", 64);
-  pl->nb = 1;
-  if (pl->mg <= (size_t)(direct_max_mg > 0 ? direct_max_mg : 0)) {
-    pl->path = PATH_DIRECT;
-    return;
-  }
-  int small = batch_cols > 0 && pl->p < (size_t)batch_cols;
-  if (a->kh == 1 && a->kw == 1 && a->stride_h == 1 && a->stride_w == 1 && a->pad_top == 0 &&
-      a->pad_left == 0 && a->pad_bottom == 0 && a->pad_right == 0 && (a->n == 1 || !small)) {
-    pl->path = PATH_GEMM_1X1;
-    return;
-  }
-  pl->path = PATH_IM2COL;
-  if (small && a->n > 1) {
-    /* Below 2 GiB, so every scratch offset fits an int. */
-    size_t limit = (size_t)(scratch_mb < 1 ? 1 : scratch_mb > 2047 ? 2047 : scratch_mb) << 20;
-    size_t per_image = (a->c * a->kh * a->kw + a->m) * pl->p * sizeof(float);
-    pl->nb = per_image ? limit / per_image : a->n;
-    if (pl->nb > a->n) pl->nb = a->n;
-    if (pl->nb < 1) pl->nb = 1;
-  }
-  pl->col_elems = a->c * a->kh * a->kw * pl->nb * pl->p;
-  pl->pack_elems = pl->nb > 1 ? a->m * pl->nb * pl->p : 0;
-}
-
 static pare_status check_args(const pare_conv2d_f32_args *a, const char *shape, pare_error *err) {
   pare_status st = pare_conv2d_check(a, "conv2d_grad_f32", shape, err);
   if (st != PARE_OK) return st;
@@ -98,9 +48,9 @@ size_t pare_conv2d_grad_f32_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d
   char shape[320];
   shape_text(a, shape, sizeof shape);
   if (check_args(a, shape, NULL) != PARE_OK || a->n == 0 || a->m == 0) return 0;
-  grad_plan pl;
-  make_plan(rt, a, &pl);
-  return (pl.col_elems + pl.pack_elems) * sizeof(float);
+  pare_conv2d_plan pl;
+  pare_conv2d_plan_make(rt, "conv2d_grad_f32", a, &pl);
+  return (pl.col_elems + pl.chunk_elems) * sizeof(float);
 }
 
 /* Builds kernel `name` and launches it once with `args`. */
@@ -121,9 +71,9 @@ static pare_status gemm(pare_cl_seq *r, pare_gemm_f32_args *g, pare_error *err) 
 
 #define NARGS(a) (sizeof(a) / sizeof((a)[0]))
 
-static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const grad_plan *pl,
-                            cl_mem dy, cl_mem dx, cl_mem dw, cl_mem db, cl_mem scratch,
-                            pare_error *err) {
+static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
+                            const pare_conv2d_plan *pl, cl_mem dy, cl_mem dx, cl_mem dw, cl_mem db,
+                            cl_mem scratch, pare_error *err) {
   char defines[64];
   snprintf(defines, sizeof defines, "-DGRAD_VW=%d", pl->vw);
   cl_int N = (cl_int)a->n, C = (cl_int)a->c, H = (cl_int)a->h, W = (cl_int)a->w;
@@ -158,7 +108,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const
   }
   if (!dx && !dw) return PARE_OK;
 
-  if (pl->path == PATH_DIRECT) {
+  if (pl->path == PARE_CONV2D_DIRECT) {
     if (dx) {
       cl_int NC = (cl_int)(a->n * a->c);
       pare_cl_arg args[] = {{sizeof(cl_mem), &dy}, {sizeof(cl_mem), &a->weight},
@@ -188,7 +138,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const
 
   cl_kernel kcol = NULL, kc2i = NULL, kpack = NULL;
   const size_t nb = pl->nb;
-  if (pl->path == PATH_IM2COL) {
+  if (pl->path == PARE_CONV2D_IM2COL) {
     if (dw)
       st = pare_cl_kernel(r->rt, PARE_KERNEL_conv2d_grad_f32, defines, "grad_im2col", &kcol, err);
     if (st == PARE_OK && dx)
@@ -212,7 +162,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const
           {sizeof P, &P},        {sizeof n0i, &n0i},         {sizeof NB, &NB}};
       st = pare_cl_seq_launch(r, kpack, "grad_pack_dy", args, NARGS(args), a->m, cnb, err);
     }
-    if (st == PARE_OK && dw && pl->path == PATH_IM2COL) {
+    if (st == PARE_OK && dw && pl->path == PARE_CONV2D_IM2COL) {
       pare_cl_arg args[] = {
           {sizeof(cl_mem), &a->x}, {sizeof(cl_mem), &scratch}, {sizeof C, &C},   {sizeof H, &H},
           {sizeof W, &W},          {sizeof KH, &KH},           {sizeof KW, &KW}, {sizeof SH, &SH},
@@ -234,7 +184,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const
       ga.a = dyb;
       ga.off_a = dy_off + g * pl->mg * dy_ld;
       ga.lda = dy_ld;
-      if (pl->path == PATH_IM2COL) {
+      if (pl->path == PARE_CONV2D_IM2COL) {
         ga.b = scratch;
         ga.off_b = g * pl->kred * cld;
         ga.ldb = cld;
@@ -263,7 +213,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const
       ga.b = dyb;
       ga.off_b = dy_off + g * pl->mg * dy_ld;
       ga.ldb = dy_ld;
-      if (pl->path == PATH_IM2COL) {
+      if (pl->path == PARE_CONV2D_IM2COL) {
         ga.c = scratch;
         ga.off_c = g * pl->kred * cld;
         ga.ldc = cld;
@@ -274,7 +224,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a, const
       }
       st = gemm(r, &ga, err);
     }
-    if (st == PARE_OK && dx && pl->path == PATH_IM2COL) {
+    if (st == PARE_OK && dx && pl->path == PARE_CONV2D_IM2COL) {
       pare_cl_arg args[] = {{sizeof(cl_mem), &scratch},
                             {sizeof(cl_mem), &dx},
                             {sizeof C, &C},
@@ -313,17 +263,17 @@ pare_status pare_launch_conv2d_grad_f32(pare_cl_runtime *rt, const pare_conv2d_f
   if ((a->n > 0 && !dy) || (dx && !a->weight) || (dw && a->n > 0 && !a->x))
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "conv2d_grad_f32 (%s): dy, weight (for dx) or x (for dw) is NULL", shape);
-  grad_plan pl;
-  make_plan(rt, a, &pl);
-  if (!is_pow2_vw(pl.vw) || pl.wg < 0)
+  pare_conv2d_plan pl;
+  pare_conv2d_plan_make(rt, "conv2d_grad_f32", a, &pl);
+  if (!pare_conv2d_vw_ok(pl.vw) || pl.wg < 0)
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "profile %s: bad conv2d_grad_f32 vw %d or wg %d", rt->profile->name,
                           pl.vw, pl.wg);
-  int needs_scratch = a->n > 0 && (dx || dw) && pl.col_elems + pl.pack_elems > 0;
+  int needs_scratch = a->n > 0 && (dx || dw) && pl.col_elems + pl.chunk_elems > 0;
   if (needs_scratch && !scratch)
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "conv2d_grad_f32 (%s): needs %zu bytes of scratch, got none", shape,
-                          (pl.col_elems + pl.pack_elems) * sizeof(float));
+                          (pl.col_elems + pl.chunk_elems) * sizeof(float));
   pare_cl_seq r = {rt, event != NULL, NULL, {(size_t)pl.wg, 1}, pl.wg > 0};
   st = run_plan(&r, a, &pl, dy, dx, dw, db, scratch, err);
   if (st != PARE_OK) {
