@@ -27,6 +27,16 @@ pare_bench_timing pare_bench_time(int warmup, int reps, int (*run)(void *arg), v
 
 double pare_bench_median(double *v, int n);
 
+/* One JSON row of a bandwidth-bound kernel: ms, GB/s for `bytes` moved,
+ * and the ratio to the reference when ref_ms > 0. */
+void pare_bench_row_gbs(pare_cl_runtime *rt, const char *kernel, const char *variant,
+                        const char *name, const char *shape, pare_bench_timing t, double bytes,
+                        double ref_ms);
+
+/* A read-write device buffer of `bytes` (at least 1), filled from host when
+ * not NULL; NULL on failure with err set. */
+cl_mem pare_bench_buffer(pare_cl_runtime *rt, size_t bytes, const void *host, pare_error *err);
+
 /* Deterministic values in [-1, 1). */
 void pare_bench_fill(float *x, size_t n, uint64_t seed);
 

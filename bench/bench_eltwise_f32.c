@@ -59,25 +59,6 @@ static int run_reference(void *arg) {
   return 0;
 }
 
-static void json_row(pare_cl_runtime *rt, const char *variant, const char *name, const char *shape,
-                     pare_bench_timing t, double bytes, double ref_ms) {
-  printf("{\"kernel\": \"eltwise_f32\", \"variant\": \"%s\", \"case\": \"%s\", \"profile\": "
-         "\"%s\", \"device\": \"%s\", \"shape\": \"%s\", \"ms_min\": %.4f, \"ms_median\": %.4f, "
-         "\"gb_per_s\": %.2f",
-         variant, name, rt->profile->name, rt->info.name, shape, t.ms_min, t.ms_median,
-         bytes / (t.ms_median * 1e6));
-  if (ref_ms > 0) printf(", \"ratio_vs_reference\": %.3f", ref_ms / t.ms_median);
-  printf("}\n");
-  fflush(stdout);
-}
-
-static cl_mem dev_buf(pare_cl_runtime *rt, size_t n, const float *host, pare_error *err) {
-  cl_mem m = NULL;
-  if (pare_cl_buffer(rt, CL_MEM_READ_WRITE, n * sizeof(float), host, &m, err) != PARE_OK)
-    return NULL;
-  return m;
-}
-
 int pare_bench_eltwise_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
   int64_t B = 64;
   if (o->shapes && (sscanf(o->shapes, "%lld", (long long *)&B) != 1 || B < 1)) {
@@ -162,11 +143,11 @@ int pare_bench_eltwise_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
       goto next;
     }
     pare_eltwise_fold_batchnorm(c.nb, c.scale, c.shift, c.mean, c.var, 1e-5f, fs, ft);
-    c.da = dev_buf(rt, c.na, c.a, &c.err);
-    c.db = dev_buf(rt, c.nb, c.b, &c.err);
-    c.dy = dev_buf(rt, c.ny, NULL, &c.err);
-    c.dscale = dev_buf(rt, c.nb, fs, &c.err);
-    c.dshift = dev_buf(rt, c.nb, ft, &c.err);
+    c.da = pare_bench_buffer(rt, c.na * sizeof(float), c.a, &c.err);
+    c.db = pare_bench_buffer(rt, c.nb * sizeof(float), c.b, &c.err);
+    c.dy = pare_bench_buffer(rt, c.ny * sizeof(float), NULL, &c.err);
+    c.dscale = pare_bench_buffer(rt, c.nb * sizeof(float), fs, &c.err);
+    c.dshift = pare_bench_buffer(rt, c.nb * sizeof(float), ft, &c.err);
     free(fs);
     free(ft);
     if (!c.da || !c.db || !c.dy || !c.dscale || !c.dshift) {
@@ -193,8 +174,10 @@ int pare_bench_eltwise_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
                         (long long)c.b_dims[k]);
     }
     double bytes = 4.0 * (double)(c.na + c.ny + (c.kind == 1 ? c.nb : 0));
-    if (tr.ok) json_row(rt, "reference", cases[i].name, shape, tr, bytes, 0);
-    json_row(rt, "pare", cases[i].name, shape, tp, bytes, tr.ok ? tr.ms_median : 0);
+    if (tr.ok)
+      pare_bench_row_gbs(rt, "eltwise_f32", "reference", cases[i].name, shape, tr, bytes, 0);
+    pare_bench_row_gbs(rt, "eltwise_f32", "pare", cases[i].name, shape, tp, bytes,
+                       tr.ok ? tr.ms_median : 0);
     fprintf(stderr, "%-22s %-16.16s %10.3f %10.3f %7.1fx\n", cases[i].name, shape, tp.ms_median,
             tr.ok ? tr.ms_median : 0, tr.ok ? tr.ms_median / tp.ms_median : 0);
   next:

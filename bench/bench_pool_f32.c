@@ -44,18 +44,6 @@ static int run_reference(void *arg) {
   return rc != PARE_REF_OK;
 }
 
-static void json_row(pare_cl_runtime *rt, const char *variant, const char *name, const char *shape,
-                     pare_bench_timing t, double bytes, double ref_ms) {
-  printf("{\"kernel\": \"pool_f32\", \"variant\": \"%s\", \"case\": \"%s\", \"profile\": "
-         "\"%s\", \"device\": \"%s\", \"shape\": \"%s\", \"ms_min\": %.4f, \"ms_median\": %.4f, "
-         "\"gb_per_s\": %.2f",
-         variant, name, rt->profile->name, rt->info.name, shape, t.ms_min, t.ms_median,
-         bytes / (t.ms_median * 1e6));
-  if (ref_ms > 0) printf(", \"ratio_vs_reference\": %.3f", ref_ms / t.ms_median);
-  printf("}\n");
-  fflush(stdout);
-}
-
 int pare_bench_pool_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
   int64_t B = 64;
   if (o->shapes && (sscanf(o->shapes, "%lld", (long long *)&B) != 1 || B < 1)) {
@@ -123,8 +111,9 @@ int pare_bench_pool_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
     snprintf(shape, sizeof shape, "%lldx%lldx%lldx%lld", (long long)c.x_dims[0],
              (long long)c.x_dims[1], (long long)c.x_dims[2], (long long)c.x_dims[3]);
     double bytes = 4.0 * (double)(nx + ny);
-    if (tr.ok) json_row(rt, "reference", cases[i].name, shape, tr, bytes, 0);
-    json_row(rt, "pare", cases[i].name, shape, tp, bytes, tr.ok ? tr.ms_median : 0);
+    if (tr.ok) pare_bench_row_gbs(rt, "pool_f32", "reference", cases[i].name, shape, tr, bytes, 0);
+    pare_bench_row_gbs(rt, "pool_f32", "pare", cases[i].name, shape, tp, bytes,
+                       tr.ok ? tr.ms_median : 0);
     fprintf(stderr, "%-20s %-14s %10.3f %10.3f %7.1fx\n", cases[i].name, shape, tp.ms_median,
             tr.ok ? tr.ms_median : 0, tr.ok ? tr.ms_median / tp.ms_median : 0);
   next:

@@ -89,25 +89,6 @@ static int run_reference(void *arg) {
   }
 }
 
-static void json_row(pare_cl_runtime *rt, const char *variant, const char *name, const char *shape,
-                     pare_bench_timing t, double bytes, double ref_ms) {
-  printf("{\"kernel\": \"train_f32\", \"variant\": \"%s\", \"case\": \"%s\", \"profile\": "
-         "\"%s\", \"device\": \"%s\", \"shape\": \"%s\", \"ms_min\": %.4f, \"ms_median\": %.4f, "
-         "\"gb_per_s\": %.2f",
-         variant, name, rt->profile->name, rt->info.name, shape, t.ms_min, t.ms_median,
-         bytes / (t.ms_median * 1e6));
-  if (ref_ms > 0) printf(", \"ratio_vs_reference\": %.3f", ref_ms / t.ms_median);
-  printf("}\n");
-  fflush(stdout);
-}
-
-static cl_mem dev_buf(pare_cl_runtime *rt, size_t bytes, const void *host, pare_error *err) {
-  cl_mem m = NULL;
-  if (pare_cl_buffer(rt, CL_MEM_READ_WRITE, bytes ? bytes : 1, host, &m, err) != PARE_OK)
-    return NULL;
-  return m;
-}
-
 int pare_bench_train_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
   int64_t B = 64;
   if (o->shapes && (sscanf(o->shapes, "%lld", (long long *)&B) != 1 || B < 1)) {
@@ -168,11 +149,11 @@ int pare_bench_train_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
     memset(c.c, 0, nc * 4);
     memset(c.d, 0, nd * 4);
     for (int64_t r = 0; r < B; r++) c.labels[r] = r % 10;
-    c.da = dev_buf(rt, na * 4, c.a, &c.err);
-    c.db = dev_buf(rt, nb * 4, c.b, &c.err);
-    c.dc = dev_buf(rt, nc * 4, c.c, &c.err);
-    c.dd = dev_buf(rt, nd * 4, c.d, &c.err);
-    c.dl = dev_buf(rt, (size_t)B * 8, c.labels, &c.err);
+    c.da = pare_bench_buffer(rt, na * 4, c.a, &c.err);
+    c.db = pare_bench_buffer(rt, nb * 4, c.b, &c.err);
+    c.dc = pare_bench_buffer(rt, nc * 4, c.c, &c.err);
+    c.dd = pare_bench_buffer(rt, nd * 4, c.d, &c.err);
+    c.dl = pare_bench_buffer(rt, (size_t)B * 8, c.labels, &c.err);
     if (!c.da || !c.db || !c.dc || !c.dd || !c.dl) {
       fprintf(stderr, "pare-bench: %s\n", c.err.text);
       status = 1;
@@ -186,8 +167,9 @@ int pare_bench_train_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
       status = 1;
       goto next;
     }
-    if (tr.ok) json_row(rt, "reference", cases[i].name, shape, tr, bytes, 0);
-    json_row(rt, "pare", cases[i].name, shape, tp, bytes, tr.ok ? tr.ms_median : 0);
+    if (tr.ok) pare_bench_row_gbs(rt, "train_f32", "reference", cases[i].name, shape, tr, bytes, 0);
+    pare_bench_row_gbs(rt, "train_f32", "pare", cases[i].name, shape, tp, bytes,
+                       tr.ok ? tr.ms_median : 0);
     fprintf(stderr, "%-22s %-14.14s %10.3f %10.3f %7.1fx\n", cases[i].name, shape, tp.ms_median,
             tr.ok ? tr.ms_median : 0, tr.ok ? tr.ms_median / tp.ms_median : 0);
   next:

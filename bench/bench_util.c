@@ -1,4 +1,5 @@
 /* Timing and data helpers shared by the benches. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "bench/bench.h"
@@ -41,4 +42,24 @@ void pare_bench_fill(float *x, size_t n, uint64_t seed) {
     s = s * 6364136223846793005u + 1442695040888963407u;
     x[i] = (float)(s >> 40) / 8388608.0f - 1.0f;
   }
+}
+
+void pare_bench_row_gbs(pare_cl_runtime *rt, const char *kernel, const char *variant,
+                        const char *name, const char *shape, pare_bench_timing t, double bytes,
+                        double ref_ms) {
+  printf("{\"kernel\": \"%s\", \"variant\": \"%s\", \"case\": \"%s\", \"profile\": "
+         "\"%s\", \"device\": \"%s\", \"shape\": \"%s\", \"ms_min\": %.4f, \"ms_median\": %.4f, "
+         "\"gb_per_s\": %.2f",
+         kernel, variant, name, rt->profile->name, rt->info.name, shape, t.ms_min, t.ms_median,
+         bytes / (t.ms_median * 1e6));
+  if (ref_ms > 0) printf(", \"ratio_vs_reference\": %.3f", ref_ms / t.ms_median);
+  printf("}\n");
+  fflush(stdout);
+}
+
+cl_mem pare_bench_buffer(pare_cl_runtime *rt, size_t bytes, const void *host, pare_error *err) {
+  cl_mem m = NULL;
+  if (pare_cl_buffer(rt, CL_MEM_READ_WRITE, bytes ? bytes : 1, host, &m, err) != PARE_OK)
+    return NULL;
+  return m;
 }
