@@ -8,6 +8,11 @@
 #include "host/program_cache.h"
 #include "host/runtime.h"
 
+static void release_program(pare_cl_runtime *rt, pare_rt_program *p) {
+  for (int k = 0; k < p->kernel_count; k++) rt->cl->clReleaseKernel(p->kernels[k].kernel);
+  rt->cl->clReleaseProgram(p->program);
+}
+
 static pare_status cl_fail(pare_error *err, cl_int rc, const char *what) {
   return pare_error_set(err, PARE_ERR_OPENCL, "%s failed: %s (%d)", what, pare_cl_error_name(rc),
                         (int)rc);
@@ -87,7 +92,7 @@ pare_status pare_cl_runtime_create(const pare_cl_runtime_options *opt, pare_cl_r
 
 void pare_cl_runtime_destroy(pare_cl_runtime *rt) {
   if (!rt) return;
-  for (int i = 0; i < rt->program_count; i++) rt->cl->clReleaseProgram(rt->programs[i].program);
+  for (int i = 0; i < rt->program_count; i++) release_program(rt, &rt->programs[i]);
   if (rt->queue) rt->cl->clReleaseCommandQueue(rt->queue);
   if (rt->context) rt->cl->clReleaseContext(rt->context);
   pthread_mutex_destroy(&rt->lock);
@@ -275,12 +280,16 @@ pare_status pare_cl_program(pare_cl_runtime *rt, pare_kernel_id id, const char *
   pare_status st = build_program(rt, id, defines, &prog, err);
   if (st == PARE_OK) {
     if (rt->program_count == PARE_RT_MAX_PROGRAMS) {
-      /* Full: drop the oldest; kernels created from it keep it alive. */
-      rt->cl->clReleaseProgram(rt->programs[0].program);
+      /* Full: drop the oldest; kernels handed out keep it alive. */
+      release_program(rt, &rt->programs[0]);
       memmove(rt->programs, rt->programs + 1, sizeof rt->programs[0] * (PARE_RT_MAX_PROGRAMS - 1));
       rt->program_count--;
     }
-    rt->programs[rt->program_count++] = (pare_rt_program){id, dh, prog};
+    pare_rt_program *slot = &rt->programs[rt->program_count++];
+    memset(slot, 0, sizeof *slot);
+    slot->id = id;
+    slot->defines_hash = dh;
+    slot->program = prog;
     *out = prog;
   }
   pthread_mutex_unlock(&rt->lock);
@@ -290,15 +299,34 @@ pare_status pare_cl_program(pare_cl_runtime *rt, pare_kernel_id id, const char *
 pare_status pare_cl_kernel(pare_cl_runtime *rt, pare_kernel_id id, const char *defines,
                            const char *name, cl_kernel *out, pare_error *err) {
   cl_program prog;
+  *out = NULL;
   pare_status st = pare_cl_program(rt, id, defines, &prog, err);
   if (st != PARE_OK) return st;
-  cl_int rc;
-  *out = rt->cl->clCreateKernel(prog, name, &rc);
-  if (rc != CL_SUCCESS || !*out) {
-    *out = NULL;
-    return pare_error_set(err, PARE_ERR_OPENCL, "clCreateKernel(%s) failed: %s", name,
-                          pare_cl_error_name(rc));
+  pthread_mutex_lock(&rt->lock);
+  pare_rt_program *slot = NULL;
+  for (int i = 0; i < rt->program_count && !slot; i++)
+    if (rt->programs[i].program == prog) slot = &rt->programs[i];
+  for (int k = 0; slot && k < slot->kernel_count && !*out; k++)
+    if (!strcmp(slot->kernels[k].name, name)) *out = slot->kernels[k].kernel;
+  if (!*out) {
+    cl_int rc;
+    cl_kernel kern = rt->cl->clCreateKernel(prog, name, &rc);
+    if (rc != CL_SUCCESS || !kern) {
+      pthread_mutex_unlock(&rt->lock);
+      return pare_error_set(err, PARE_ERR_OPENCL, "clCreateKernel(%s) failed: %s", name,
+                            pare_cl_error_name(rc));
+    }
+    if (slot && slot->kernel_count < PARE_RT_KERNELS_PER_PROGRAM &&
+        strlen(name) < sizeof slot->kernels[0].name) {
+      pare_strlcpy(slot->kernels[slot->kernel_count].name, name, sizeof slot->kernels[0].name);
+      slot->kernels[slot->kernel_count++].kernel = kern;
+      rt->cl->clRetainKernel(kern); /* one reference kept here, one for the caller */
+    }
+    *out = kern;
+  } else {
+    rt->cl->clRetainKernel(*out);
   }
+  pthread_mutex_unlock(&rt->lock);
   return PARE_OK;
 }
 

@@ -11,10 +11,18 @@
 
 #define PARE_RT_MAX_PROGRAMS 64
 
+#define PARE_RT_KERNELS_PER_PROGRAM 8
+
 typedef struct pare_rt_program {
   pare_kernel_id id;
   uint64_t defines_hash;
   cl_program program;
+  /* Kernel objects made from it, kept for the next launch. */
+  struct {
+    char name[48];
+    cl_kernel kernel;
+  } kernels[PARE_RT_KERNELS_PER_PROGRAM];
+  int kernel_count;
 } pare_rt_program;
 
 typedef struct pare_cl_runtime {
@@ -51,7 +59,9 @@ void pare_cl_runtime_destroy(pare_cl_runtime *rt);
  * profile's options), from memory, the disk cache, or a fresh build. */
 pare_status pare_cl_program(pare_cl_runtime *rt, pare_kernel_id id, const char *defines,
                             cl_program *out, pare_error *err);
-/* A new kernel object from that program (the caller releases it). */
+/* The kernel object `name` of that program, kept by the runtime between
+ * calls (clCreateKernel once, not per launch) and retained for the caller,
+ * who releases it. Like the queue, it is for one thread at a time. */
 pare_status pare_cl_kernel(pare_cl_runtime *rt, pare_kernel_id id, const char *defines,
                            const char *name, cl_kernel *out, pare_error *err);
 

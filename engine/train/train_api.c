@@ -112,8 +112,8 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
       snprintf(error, error_size, "unknown optimizer '%s' (sgd or adam)", o->optimizer);
     return PARE_ERR_INVALID_ARG;
   }
-  pare_dataset *ds = NULL, *test = NULL;
-  pare_graph *g = NULL, *teacher_g = NULL;
+  pare_dataset *ds = NULL;
+  pare_graph *g = NULL;
   pare_model *model = NULL, *teacher = NULL;
   pare_trainer *tr = NULL;
   size_t *order = NULL;
@@ -254,9 +254,7 @@ done:
     pare_graph_destroy(g);
   }
   pare_model_destroy(teacher);
-  pare_graph_destroy(teacher_g);
   pare_dataset_destroy(ds);
-  pare_dataset_destroy(test);
   free(order);
   free(x);
   free(labels);
