@@ -7,61 +7,12 @@
 #include <stdlib.h>
 
 #include "engine/ref/grad.h"
-
-/* A pooling problem in 3 spatial dims (pe: the end pads). */
-typedef struct grad_pool_geom {
-  int64_t planes; /* N·C */
-  int64_t in[3], k[3], s[3], d[3], pb[3], pe[3], out[3];
-} grad_pool_geom;
-
-static int geom_of(const pare_ref_pool_params *p, const int64_t *x_dims, grad_pool_geom *g) {
-  if (!p || !x_dims) return PARE_REF_EINVAL;
-  int ns = p->win.nspatial;
-  if (ns < 1 || ns > PARE_REF_MAX_SPATIAL) return PARE_REF_EINVAL;
-  int64_t count, out[PARE_REF_MAX_SPATIAL], pads[2 * PARE_REF_MAX_SPATIAL];
-  if (pare_ref_shape_numel(2 + ns, x_dims, &count) != PARE_REF_OK) return PARE_REF_EINVAL;
-  int rc = pare_ref_window_out_dims(&p->win, x_dims + 2, p->ceil_mode, out, pads);
-  if (rc != PARE_REF_OK) return rc;
-  g->planes = x_dims[0] * x_dims[1];
-  for (int j = 0; j < 3; j++) {
-    g->in[j] = g->k[j] = g->s[j] = g->d[j] = g->out[j] = 1;
-    g->pb[j] = g->pe[j] = 0;
-  }
-  for (int i = 0; i < ns; i++) {
-    int j = 3 - ns + i;
-    g->in[j] = x_dims[2 + i];
-    g->k[j] = p->win.kernel[i];
-    g->s[j] = p->win.strides[i];
-    g->d[j] = p->win.dilations[i];
-    g->pb[j] = pads[i];
-    g->pe[j] = pads[ns + i];
-    g->out[j] = out[i];
-  }
-  return PARE_REF_OK;
-}
-
-/* The forward's divisor of AveragePool for the window at (o0, o1, o2): the
- * taps inside the input, or with count_include_pad those inside the input
- * plus its pads. */
-static int64_t avg_divisor(const grad_pool_geom *g, const int64_t *o, int count_include_pad) {
-  int64_t real = 1, padded = 1;
-  for (int j = 0; j < 3; j++) {
-    int64_t r = 0, q = 0;
-    for (int64_t k = 0; k < g->k[j]; k++) {
-      int64_t i = o[j] * g->s[j] + k * g->d[j] - g->pb[j];
-      if (i >= 0 && i < g->in[j]) r++;
-      if (i >= -g->pb[j] && i < g->in[j] + g->pe[j]) q++;
-    }
-    real *= r;
-    padded *= q;
-  }
-  return count_include_pad ? padded : real;
-}
+#include "engine/ref/pool_geom.h"
 
 /* Shared walk of both backward pools over one plane: for each window, either
  * routes dy to the first maximum of xp (is_max) or spreads dy/divisor over
  * its input positions, adding into acc[in_plane]. */
-static void pool_plane(const pare_ref_pool_params *p, const grad_pool_geom *g, const float *xp,
+static void pool_plane(const pare_ref_pool_params *p, const pare_ref_pool_geom *g, const float *xp,
                        const float *dyp, double *acc, int is_max) {
   int64_t o[3];
   size_t yi = 0;
@@ -71,7 +22,7 @@ static void pool_plane(const pare_ref_pool_params *p, const grad_pool_geom *g, c
         double gv = (double)dyp[yi++];
         double share = 0.0;
         if (!is_max) {
-          int64_t divisor = avg_divisor(g, o, p->count_include_pad);
+          int64_t divisor = pare_ref_pool_divisor(g, o, p->count_include_pad);
           if (divisor <= 0) continue; /* no input position: nothing to route */
           share = gv / (double)divisor;
         }
@@ -106,8 +57,8 @@ static void pool_plane(const pare_ref_pool_params *p, const grad_pool_geom *g, c
 
 static int pool_backward(const pare_ref_pool_params *p, const float *x, const int64_t *x_dims,
                          const float *dy, float *dx, int is_max) {
-  grad_pool_geom g;
-  int rc = geom_of(p, x_dims, &g);
+  pare_ref_pool_geom g;
+  int rc = pare_ref_pool_geom_of(p, x_dims, &g);
   if (rc != PARE_REF_OK) return rc;
   int64_t in_plane = g.in[0] * g.in[1] * g.in[2];
   int64_t out_plane = g.out[0] * g.out[1] * g.out[2];

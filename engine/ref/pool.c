@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "engine/ref/ops.h"
+#include "engine/ref/pool_geom.h"
 
 void pare_ref_pool_params_init(pare_ref_pool_params *p, int nspatial) {
   pare_ref_window_init(&p->win, nspatial);
@@ -11,13 +11,9 @@ void pare_ref_pool_params_init(pare_ref_pool_params *p, int nspatial) {
   p->count_include_pad = 0;
 }
 
-/* A pooling problem lifted to 3 spatial dims; pe holds the end pads. */
-typedef struct pool_geom {
-  int64_t planes; /* N·C */
-  int64_t in[3], k[3], s[3], d[3], pb[3], pe[3], out[3];
-} pool_geom;
-
-static int pool_geom_of(const pare_ref_pool_params *p, const int64_t *x_dims, pool_geom *g) {
+int pare_ref_pool_geom_of(const pare_ref_pool_params *p, const int64_t *x_dims,
+                          pare_ref_pool_geom *g) {
+  if (!p || !x_dims) return PARE_REF_EINVAL;
   int ns = p->win.nspatial;
   if (ns < 1 || ns > PARE_REF_MAX_SPATIAL) return PARE_REF_EINVAL;
   int64_t count;
@@ -44,8 +40,8 @@ static int pool_geom_of(const pare_ref_pool_params *p, const int64_t *x_dims, po
 }
 
 int pare_ref_pool_shape(const pare_ref_pool_params *p, const int64_t *x_dims, int64_t *y_dims) {
-  pool_geom g;
-  int rc = pool_geom_of(p, x_dims, &g);
+  pare_ref_pool_geom g;
+  int rc = pare_ref_pool_geom_of(p, x_dims, &g);
   if (rc != PARE_REF_OK) return rc;
   int ns = p->win.nspatial;
   y_dims[0] = x_dims[0];
@@ -54,24 +50,27 @@ int pare_ref_pool_shape(const pare_ref_pool_params *p, const int64_t *x_dims, in
   return PARE_REF_OK;
 }
 
-/* Along one axis, how many taps of the window at output o land inside the
- * input (*real) and inside the input plus its explicit pads (*padded). */
-static void axis_counts(const pool_geom *g, int axis, int64_t o, int64_t *real, int64_t *padded) {
-  int64_t r = 0, q = 0;
-  for (int64_t k = 0; k < g->k[axis]; k++) {
-    int64_t i = o * g->s[axis] + k * g->d[axis] - g->pb[axis];
-    if (i >= 0 && i < g->in[axis]) r++;
-    if (i >= -g->pb[axis] && i < g->in[axis] + g->pe[axis]) q++;
+int64_t pare_ref_pool_divisor(const pare_ref_pool_geom *g, const int64_t *o,
+                              int count_include_pad) {
+  int64_t real = 1, padded = 1;
+  for (int j = 0; j < 3; j++) {
+    int64_t r = 0, q = 0;
+    for (int64_t k = 0; k < g->k[j]; k++) {
+      int64_t i = o[j] * g->s[j] + k * g->d[j] - g->pb[j];
+      if (i >= 0 && i < g->in[j]) r++;
+      if (i >= -g->pb[j] && i < g->in[j] + g->pe[j]) q++;
+    }
+    real *= r;
+    padded *= q;
   }
-  *real = r;
-  *padded = q;
+  return count_include_pad ? padded : real;
 }
 
 /* Shared loop of both pools: is_max picks max or average. */
 static int pool_run(const pare_ref_pool_params *p, const float *x, const int64_t *x_dims, float *y,
                     int64_t *y_dims, int is_max) {
-  pool_geom g;
-  int rc = pool_geom_of(p, x_dims, &g);
+  pare_ref_pool_geom g;
+  int rc = pare_ref_pool_geom_of(p, x_dims, &g);
   if (rc != PARE_REF_OK) return rc;
   if (y_dims) pare_ref_pool_shape(p, x_dims, y_dims);
   int64_t in_plane = g.in[0] * g.in[1] * g.in[2];
@@ -103,17 +102,8 @@ static int pool_run(const pare_ref_pool_params *p, const float *x, const int64_t
             y[yi++] = best;
             continue;
           }
-          int64_t real = 1, padded = 1, r, q;
-          axis_counts(&g, 0, o0, &r, &q);
-          real *= r;
-          padded *= q;
-          axis_counts(&g, 1, o1, &r, &q);
-          real *= r;
-          padded *= q;
-          axis_counts(&g, 2, o2, &r, &q);
-          real *= r;
-          padded *= q;
-          int64_t divisor = p->count_include_pad ? padded : real;
+          int64_t o[3] = {o0, o1, o2};
+          int64_t divisor = pare_ref_pool_divisor(&g, o, p->count_include_pad);
           y[yi++] = divisor > 0 ? (float)(sum / (double)divisor) : NAN;
         }
       }
