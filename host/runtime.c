@@ -417,3 +417,39 @@ pare_status pare_cl_seq_launch(pare_cl_seq *seq, cl_kernel k, const char *name,
   return pare_cl_launch(seq->rt, k, name, 2, global, seq->use_local ? seq->local : NULL,
                         pare_cl_seq_event(seq), err);
 }
+
+int pare_cl_is_cpu(const pare_cl_runtime *rt) { return !strcmp(rt->info.type, "cpu"); }
+
+static size_t round_to(size_t x, size_t to) { return (x + to - 1) / to * to; }
+
+pare_status pare_cl_chunks_of(pare_cl_runtime *rt, const char *stem, int cpu_chunk,
+                              pare_cl_chunks *g, pare_error *err) {
+  const pare_profile *p = rt->profile;
+  int cpu = pare_cl_is_cpu(rt);
+  char key[96];
+  snprintf(key, sizeof key, "%s.vw", stem);
+  g->vw = pare_profile_int(p, key, cpu ? 16 : 4);
+  snprintf(key, sizeof key, "%s.chunk", stem);
+  int chunk = pare_profile_int(p, key, cpu ? cpu_chunk : 4);
+  snprintf(key, sizeof key, "%s.wg", stem);
+  int wg = pare_profile_int(p, key, cpu ? 1 : 64);
+  if ((g->vw != 1 && g->vw != 2 && g->vw != 4 && g->vw != 8 && g->vw != 16) || chunk < 1 ||
+      chunk > (1 << 20) || wg < 1 || wg > 1024)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "profile %s: bad %s vw/chunk/wg", p->name,
+                          stem);
+  g->chunk = round_to((size_t)chunk, (size_t)g->vw);
+  g->wg = (size_t)wg;
+  return PARE_OK;
+}
+
+size_t pare_cl_chunk_for(const pare_cl_runtime *rt, const pare_cl_chunks *g, size_t n) {
+  size_t chunk = g->chunk;
+  if (pare_cl_is_cpu(rt)) {
+    size_t units = rt->info.compute_units ? rt->info.compute_units : 1;
+    size_t want = round_to((n + 2 * units - 1) / (2 * units), (size_t)g->vw);
+    size_t floor_ = 16 * (size_t)g->vw;
+    if (want < floor_) want = floor_;
+    if (want < chunk) chunk = want;
+  }
+  return chunk;
+}

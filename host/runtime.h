@@ -106,6 +106,25 @@ pare_status pare_cl_seq_launch(pare_cl_seq *seq, cl_kernel k, const char *name,
                                const pare_cl_arg *args, size_t nargs, size_t g0, size_t g1,
                                pare_error *err);
 
+/* 1 for a CPU device. */
+int pare_cl_is_cpu(const pare_cl_runtime *rt);
+
+/* Geometry of a 1-D elementwise kernel: each work-item handles `chunk`
+ * elements as vectors of `vw`, in groups of `wg`, from the profile's
+ * "<stem>.vw/.chunk/.wg" (CPUs: 16-wide vectors, long chunks of
+ * `cpu_chunk`, one item per group so PoCL spreads groups over threads;
+ * GPUs: 4-wide vectors, one vector per item, groups of 64). */
+typedef struct pare_cl_chunks {
+  int vw;
+  size_t chunk, wg;
+} pare_cl_chunks;
+
+pare_status pare_cl_chunks_of(pare_cl_runtime *rt, const char *stem, int cpu_chunk,
+                              pare_cl_chunks *g, pare_error *err);
+/* The chunk for n elements: on CPUs small enough that every compute unit
+ * gets two chunks (down to 16 vectors). */
+size_t pare_cl_chunk_for(const pare_cl_runtime *rt, const pare_cl_chunks *g, size_t n);
+
 /* Milliseconds between an event's start and end (after it completed). */
 double pare_cl_event_ms(pare_cl_runtime *rt, cl_event ev);
 

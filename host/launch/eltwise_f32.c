@@ -13,47 +13,7 @@
 
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
-static int is_cpu(const pare_cl_runtime *rt) { return !strcmp(rt->info.type, "cpu"); }
-
-/* Launch geometry shared by all kernels of the program. */
-typedef struct elt_geom {
-  int vw;
-  size_t chunk, wg;
-} elt_geom;
-
-static pare_status elt_geom_of(pare_cl_runtime *rt, elt_geom *g, pare_error *err) {
-  const pare_profile *p = rt->profile;
-  int cpu = is_cpu(rt);
-  /* CPUs (PoCL): long chunks of 16-wide vectors, one work-item per group,
-   * so that PoCL spreads the groups over its threads. GPUs: one vector per
-   * work-item in groups of 64. */
-  g->vw = pare_profile_int(p, "eltwise_f32.vw", cpu ? 16 : 4);
-  int chunk = pare_profile_int(p, "eltwise_f32.chunk", cpu ? 4096 : 4);
-  int wg = pare_profile_int(p, "eltwise_f32.wg", cpu ? 1 : 64);
-  if ((g->vw != 1 && g->vw != 2 && g->vw != 4 && g->vw != 8 && g->vw != 16) || chunk < 1 ||
-      chunk > (1 << 20) || wg < 1)
-    return pare_error_set(err, PARE_ERR_INVALID_ARG, "profile %s: bad eltwise_f32 vw/chunk/wg",
-                          p->name);
-  g->chunk = round_up((size_t)chunk, (size_t)g->vw);
-  g->wg = (size_t)wg;
-  return PARE_OK;
-}
-
-/* Chunk for n elements: on CPUs, small enough that every compute unit gets
- * two chunks (down to 16 vectors). */
-static size_t elt_chunk_for(pare_cl_runtime *rt, const elt_geom *g, size_t n) {
-  size_t chunk = g->chunk;
-  if (is_cpu(rt)) {
-    size_t units = rt->info.compute_units ? rt->info.compute_units : 1;
-    size_t want = round_up((n + 2 * units - 1) / (2 * units), (size_t)g->vw);
-    size_t floor_ = 16 * (size_t)g->vw;
-    if (want < floor_) want = floor_;
-    if (want < chunk) chunk = want;
-  }
-  return chunk;
-}
-
-static pare_status elt_kernel(pare_cl_runtime *rt, const elt_geom *g, int act, int op,
+static pare_status elt_kernel(pare_cl_runtime *rt, const pare_cl_chunks *g, int act, int op,
                               const char *name, cl_kernel *k, pare_error *err) {
   char defines[96];
   snprintf(defines, sizeof defines, "-DELT_ACT=%d -DELT_OP=%d -DELT_VW=%d", act, op, g->vw);
@@ -94,13 +54,13 @@ pare_status pare_launch_eltwise_unary_f32(pare_cl_runtime *rt, pare_ref_act act,
   if (n == 0) return PARE_OK;
   if (n > ELT_MAX_ELEMS)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "eltwise_f32: %zu elements (limit 2^31)", n);
-  elt_geom g;
-  pare_status st = elt_geom_of(rt, &g, err);
+  pare_cl_chunks g;
+  pare_status st = pare_cl_chunks_of(rt, "eltwise_f32", 4096, &g, err);
   if (st != PARE_OK) return st;
   cl_kernel k;
   st = elt_kernel(rt, &g, (int)act, 0, "elt_unary", &k, err);
   if (st != PARE_OK) return st;
-  size_t chunk = elt_chunk_for(rt, &g, n);
+  size_t chunk = pare_cl_chunk_for(rt, &g, n);
   cl_int cn = (cl_int)n, cc = (cl_int)chunk;
   elt_arg args[] = {{sizeof cn, &cn},     {sizeof cc, &cc},        {sizeof(cl_mem), &x},
                     {sizeof(cl_mem), &y}, {sizeof(float), &alpha}, {sizeof(float), &beta}};
@@ -237,15 +197,15 @@ pare_status pare_launch_eltwise_binary_act_f32(pare_cl_runtime *rt, int op, cl_m
   if ((uint64_t)p.total > ELT_MAX_ELEMS)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "eltwise_f32: %lld elements (limit 2^31)",
                           (long long)p.total);
-  elt_geom g;
-  pare_status st = elt_geom_of(rt, &g, err);
+  pare_cl_chunks g;
+  pare_status st = pare_cl_chunks_of(rt, "eltwise_f32", 4096, &g, err);
   if (st != PARE_OK) return st;
   static const char *const names[] = {"elt_binary_same", "elt_binary_block", "elt_binary_general"};
   const char *name = names[p.kind];
   cl_kernel k;
   st = elt_kernel(rt, &g, (int)act, op, name, &k, err);
   if (st != PARE_OK) return st;
-  size_t n = (size_t)p.total, chunk = elt_chunk_for(rt, &g, n);
+  size_t n = (size_t)p.total, chunk = pare_cl_chunk_for(rt, &g, n);
   cl_int cn = (cl_int)n, cc = (cl_int)chunk;
   if (p.kind == 0) {
     elt_arg args[] = {{sizeof cn, &cn},      {sizeof cc, &cc},     {sizeof(cl_mem), &a},
@@ -306,13 +266,13 @@ pare_status pare_launch_eltwise_affine_f32(pare_cl_runtime *rt, cl_mem x, cl_mem
   if (c > ELT_MAX_ELEMS || inner > ELT_MAX_ELEMS || n > ELT_MAX_ELEMS / c / inner)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED,
                           "eltwise_f32: affine of %zux%zux%zu (limit 2^31)", n, c, inner);
-  elt_geom g;
-  pare_status st = elt_geom_of(rt, &g, err);
+  pare_cl_chunks g;
+  pare_status st = pare_cl_chunks_of(rt, "eltwise_f32", 4096, &g, err);
   if (st != PARE_OK) return st;
   cl_kernel k;
   st = elt_kernel(rt, &g, (int)act, 0, "elt_affine", &k, err);
   if (st != PARE_OK) return st;
-  size_t total = n * c * inner, chunk = elt_chunk_for(rt, &g, total);
+  size_t total = n * c * inner, chunk = pare_cl_chunk_for(rt, &g, total);
   cl_int cn = (cl_int)total, cc = (cl_int)chunk, cC = (cl_int)c, ci = (cl_int)inner;
   elt_arg args[] = {{sizeof cn, &cn},         {sizeof cc, &cc},     {sizeof cC, &cC},
                     {sizeof ci, &ci},         {sizeof(cl_mem), &x}, {sizeof(cl_mem), &scale},

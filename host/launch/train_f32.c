@@ -15,58 +15,22 @@
 
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
-static int is_cpu(const pare_cl_runtime *rt) { return !strcmp(rt->info.type, "cpu"); }
-
 static size_t units_of(const pare_cl_runtime *rt) {
   return rt->info.compute_units ? rt->info.compute_units : 1;
-}
-
-typedef struct tr_geom {
-  int vw;
-  size_t chunk, wg;
-} tr_geom;
-
-static pare_status tr_geom_of(pare_cl_runtime *rt, tr_geom *g, pare_error *err) {
-  const pare_profile *p = rt->profile;
-  int cpu = is_cpu(rt);
-  g->vw = pare_profile_int(p, "train_f32.vw", cpu ? 16 : 4);
-  int chunk = pare_profile_int(p, "train_f32.chunk", cpu ? 8192 : 4);
-  int wg = pare_profile_int(p, "train_f32.wg", cpu ? 1 : 64);
-  if ((g->vw != 1 && g->vw != 2 && g->vw != 4 && g->vw != 8 && g->vw != 16) || chunk < 1 ||
-      chunk > (1 << 20) || wg < 1 || wg > 1024)
-    return pare_error_set(err, PARE_ERR_INVALID_ARG, "profile %s: bad train_f32 vw/chunk/wg",
-                          p->name);
-  g->chunk = round_up((size_t)chunk, (size_t)g->vw);
-  g->wg = (size_t)wg;
-  return PARE_OK;
-}
-
-/* Chunk for n elements: on CPUs small enough that every compute unit gets
- * two chunks (down to 16 vectors). */
-static size_t tr_chunk_for(pare_cl_runtime *rt, const tr_geom *g, size_t n) {
-  size_t chunk = g->chunk;
-  if (is_cpu(rt)) {
-    size_t units = units_of(rt);
-    size_t want = round_up((n + 2 * units - 1) / (2 * units), (size_t)g->vw);
-    size_t floor_ = 16 * (size_t)g->vw;
-    if (want < floor_) want = floor_;
-    if (want < chunk) chunk = want;
-  }
-  return chunk;
 }
 
 /* Rows per work-item: on CPUs `train_f32.<key>` pieces per compute unit,
  * elsewhere one row per item. */
 static size_t rows_per_item(pare_cl_runtime *rt, const char *key, size_t rows) {
-  int per_cu = pare_profile_int(rt->profile, key, is_cpu(rt) ? 8 : 0);
+  int per_cu = pare_profile_int(rt->profile, key, pare_cl_is_cpu(rt) ? 8 : 0);
   if (per_cu <= 0) return 1;
   size_t items = units_of(rt) * (size_t)per_cu;
   size_t per = (rows + items - 1) / items;
   return per ? per : 1;
 }
 
-static pare_status tr_kernel(pare_cl_runtime *rt, const tr_geom *g, int act, const char *name,
-                             cl_kernel *k, pare_error *err) {
+static pare_status tr_kernel(pare_cl_runtime *rt, const pare_cl_chunks *g, int act,
+                             const char *name, cl_kernel *k, pare_error *err) {
   char defines[64];
   snprintf(defines, sizeof defines, "-DTR_ACT=%d -DTR_VW=%d", act, g->vw);
   return pare_cl_kernel(rt, PARE_KERNEL_train_f32, defines, name, k, err);
@@ -101,13 +65,13 @@ static pare_status tr_eltwise(pare_cl_runtime *rt, int act, const char *name, si
   if (n > TR_MAX_ELEMS)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "train_f32: %s of %zu elements (limit 2^31)",
                           name, n);
-  tr_geom g;
-  pare_status st = tr_geom_of(rt, &g, err);
+  pare_cl_chunks g;
+  pare_status st = pare_cl_chunks_of(rt, "train_f32", 8192, &g, err);
   if (st != PARE_OK) return st;
   cl_kernel k;
   st = tr_kernel(rt, &g, act, name, &k, err);
   if (st != PARE_OK) return st;
-  size_t chunk = tr_chunk_for(rt, &g, n);
+  size_t chunk = pare_cl_chunk_for(rt, &g, n);
   cl_int cn = (cl_int)n, cc = (cl_int)chunk;
   tr_arg args[24] = {{sizeof cn, &cn}, {sizeof cc, &cc}};
   for (cl_uint i = 0; i < nrest; i++) args[2 + i] = rest[i];
@@ -169,8 +133,8 @@ pare_status pare_launch_train_pool2d_backward_f32(pare_cl_runtime *rt, int is_ma
   if ((size_t)count > TR_MAX_ELEMS || (size_t)(planes * OH * OW) > TR_MAX_ELEMS)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "train_f32: %s of %lld elements (limit 2^31)",
                           name, (long long)count);
-  tr_geom g;
-  pare_status st = tr_geom_of(rt, &g, err);
+  pare_cl_chunks g;
+  pare_status st = pare_cl_chunks_of(rt, "train_f32", 8192, &g, err);
   if (st != PARE_OK) return st;
   /* Windows disjoint along H: one scan per window over row bands. */
   int bands_path =
@@ -228,15 +192,16 @@ static pare_status tr_loss(pare_cl_runtime *rt, cl_mem teacher, cl_mem student, 
   if (!student || !loss_rows || (w_ce != 0.0f && !labels) || (w_kd != 0.0f && !teacher))
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "train_f32: %s %zux%zu: missing buffer", name,
                           n, k);
-  tr_geom g;
-  pare_status st = tr_geom_of(rt, &g, err);
+  pare_cl_chunks g;
+  pare_status st = pare_cl_chunks_of(rt, "train_f32", 8192, &g, err);
   if (st != PARE_OK) return st;
   cl_kernel kr;
   st = tr_kernel(rt, &g, PARE_REF_ACT_RELU, name, &kr, err);
   if (st != PARE_OK) return st;
   /* Small problems: one work-item does every row and the mean (one launch
    * instead of two; on PoCL the launches dominate). */
-  int fuse_max = pare_profile_int(rt->profile, "train_f32.loss_fuse_max", is_cpu(rt) ? 16384 : 0);
+  int fuse_max =
+      pare_profile_int(rt->profile, "train_f32.loss_fuse_max", pare_cl_is_cpu(rt) ? 16384 : 0);
   int fused = loss && fuse_max > 0 && n * k <= (size_t)fuse_max;
   size_t rpi = fused ? n : rows_per_item(rt, "train_f32.loss_items_per_cu", n);
   cl_int cn = (cl_int)n, ck = (cl_int)k, crpi = (cl_int)rpi, has_grad = grad != NULL;
@@ -257,7 +222,7 @@ static pare_status tr_loss(pare_cl_runtime *rt, cl_mem teacher, cl_mem student, 
                    VAL(inv_n),
                    fused ? (tr_arg)MEM(loss) : (tr_arg)NULLMEM,
                    VAL(has_mean)};
-  size_t wg = is_cpu(rt) ? 1 : g.wg;
+  size_t wg = pare_cl_is_cpu(rt) ? 1 : g.wg;
   int last = !loss || fused;
   st = tr_run(rt, kr, name, args, 15, (n + rpi - 1) / rpi, wg, last ? event : NULL, err);
   if (st != PARE_OK || last) return st;
