@@ -31,6 +31,8 @@ typedef struct cl_state {
   cl_mem scratch; /* grown as convolutions need */
   size_t scratch_bytes;
   int *fused_act; /* per node: the activation node fused into it, or -1 */
+  char *skip;     /* per node: done by the node it is fused into (this run) */
+  int flags;      /* PARE_EXEC_CL_* it was made with */
 } cl_state;
 
 static void state_free(void *s) {
@@ -41,6 +43,7 @@ static void state_free(void *s) {
   if (st->context) st->cl->clReleaseContext(st->context);
   free(st->v);
   free(st->fused_act);
+  free(st->skip);
   free(st);
 }
 
@@ -150,7 +153,11 @@ static pare_status to_host(pare_plan *p, cl_state *s, int v, pare_error *err) {
   cl_value *cv = &s->v[v];
   if (cv->host_valid) return PARE_OK;
   pare_tensor *t = &p->values[v];
-  pare_status st = pare_tensor_alloc(t, err);
+  /* A borrowed buffer (a parameter of the graph) is read into in place. */
+  int64_t n = pare_tensor_numel(t);
+  int in_place =
+      t->data && !t->owns && n >= 0 && t->nbytes == pare_dtype_bytes(t->dtype, (size_t)n);
+  pare_status st = in_place ? PARE_OK : pare_tensor_alloc(t, err);
   if (st == PARE_OK && t->nbytes) st = pare_cl_read(s->rt, cv->mem, 0, t->nbytes, t->data, err);
   if (st == PARE_OK) cv->host_valid = 1;
   return st;
@@ -210,7 +217,10 @@ static pare_status run_gemm(pare_plan *p, cl_state *s, const pare_node *n, pare_
   if (n->op == PARE_OP_GEMM && n->n_inputs > 2 && n->inputs[2] >= 0) {
     float beta = pare_node_attr_float(n, "beta", 1.0f);
     if (beta != 1.0f) {
-      /* Pre-scale the constant row vector once per run into a bias buffer. */
+      /* Pre-scale the constant row vector once per run into a bias buffer
+       * (from the host copy, current again if training changed it). */
+      st = to_host(p, s, n->inputs[2], err);
+      if (st != PARE_OK) return st;
       const pare_tensor *c = &p->values[n->inputs[2]];
       int64_t cn = pare_tensor_numel(c);
       float *scaled = malloc(sizeof(float) * (size_t)(cn > 0 ? cn : 1));
@@ -267,7 +277,8 @@ static void find_fusions(const pare_graph *g, int *fused) {
   }
 }
 
-static pare_status run_conv(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+pare_status pare_exec_cl_conv_geometry(const pare_plan *p, int idx, pare_conv2d_f32_args *a,
+                                       pare_error *err) {
   const pare_graph *g = p->graph;
   const pare_node *n = &g->nodes[idx];
   pare_tensor *in[3] = {NULL, NULL, NULL}, *out[1];
@@ -279,48 +290,63 @@ static pare_status run_conv(pare_plan *p, cl_state *s, int idx, pare_error *err)
   pare_status st = pare_op_conv_params(&ctx, &cp);
   if (st != PARE_OK) return st;
   const pare_tensor *x = in[0], *w = in[1];
-  if (x->rank != 4) return pare_error_set(err, PARE_ERR_UNSUPPORTED, "node '%s': not 2-D", n->name);
+  if (x->rank != 4 || !w || w->rank != 4)
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "node '%s' (Conv): not 2-D", n->name);
   int64_t ks[2] = {w->dims[2], w->dims[3]}, od[2], pads[4];
   if (cp.win.kernel[0] == 0) cp.win.kernel[0] = ks[0], cp.win.kernel[1] = ks[1];
   if (pare_ref_window_out_dims(&cp.win, x->dims + 2, 0, od, pads) != PARE_REF_OK)
     return pare_error_set(err, PARE_ERR_FORMAT, "node '%s' (Conv): the window does not fit",
                           n->name);
+  memset(a, 0, sizeof *a);
+  a->act = PARE_CONV2D_ACT_NONE;
+  a->n = (size_t)x->dims[0], a->c = (size_t)x->dims[1], a->h = (size_t)x->dims[2];
+  a->w = (size_t)x->dims[3];
+  a->m = (size_t)w->dims[0], a->kh = (size_t)ks[0], a->kw = (size_t)ks[1];
+  a->group = (size_t)cp.group;
+  a->stride_h = (size_t)cp.win.strides[0], a->stride_w = (size_t)cp.win.strides[1];
+  a->dil_h = (size_t)cp.win.dilations[0], a->dil_w = (size_t)cp.win.dilations[1];
+  a->pad_top = (size_t)pads[0], a->pad_left = (size_t)pads[1];
+  a->pad_bottom = (size_t)pads[2], a->pad_right = (size_t)pads[3];
+  a->oh = (size_t)od[0], a->ow = (size_t)od[1];
+  return PARE_OK;
+}
+
+/* Grows the state's scratch buffer to `need` bytes. */
+static pare_status scratch_for(cl_state *s, size_t need, pare_error *err) {
+  if (need <= s->scratch_bytes) return PARE_OK;
+  if (s->scratch) s->rt->cl->clReleaseMemObject(s->scratch);
+  s->scratch = NULL;
+  s->scratch_bytes = 0;
+  pare_status st = pare_cl_buffer(s->rt, CL_MEM_READ_WRITE, need, NULL, &s->scratch, err);
+  if (st == PARE_OK) s->scratch_bytes = need;
+  return st;
+}
+
+static pare_status run_conv(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  const pare_graph *g = p->graph;
+  const pare_node *n = &g->nodes[idx];
+  pare_conv2d_f32_args a;
+  pare_status st = pare_exec_cl_conv_geometry(p, idx, &a, err);
+  if (st != PARE_OK) return st;
   /* The fused activation writes straight into its own output value. */
   int act_node = s->fused_act[idx], y = n->outputs[0];
-  pare_conv2d_f32_args a;
-  memset(&a, 0, sizeof a);
-  a.act = PARE_CONV2D_ACT_NONE;
+  int has_bias = n->n_inputs > 2 && n->inputs[2] >= 0;
   if (act_node >= 0) {
     a.act = fusable_act(g, &g->nodes[act_node], &a.act_min, &a.act_max);
     y = g->nodes[act_node].outputs[0];
   }
-  a.n = (size_t)x->dims[0], a.c = (size_t)x->dims[1], a.h = (size_t)x->dims[2];
-  a.w = (size_t)x->dims[3];
-  a.m = (size_t)w->dims[0], a.kh = (size_t)ks[0], a.kw = (size_t)ks[1];
-  a.group = (size_t)cp.group;
-  a.stride_h = (size_t)cp.win.strides[0], a.stride_w = (size_t)cp.win.strides[1];
-  a.dil_h = (size_t)cp.win.dilations[0], a.dil_w = (size_t)cp.win.dilations[1];
-  a.pad_top = (size_t)pads[0], a.pad_left = (size_t)pads[1];
-  a.pad_bottom = (size_t)pads[2], a.pad_right = (size_t)pads[3];
-  a.oh = (size_t)od[0], a.ow = (size_t)od[1];
   st = out_buffer(p, s, y, err);
   if (st == PARE_OK) st = to_device(p, s, n->inputs[0], err);
   if (st == PARE_OK) st = to_device(p, s, n->inputs[1], err);
-  if (st == PARE_OK && in[2]) st = to_device(p, s, n->inputs[2], err);
+  if (st == PARE_OK && has_bias) st = to_device(p, s, n->inputs[2], err);
   if (st != PARE_OK) return st;
   a.x = s->v[n->inputs[0]].mem;
   a.weight = s->v[n->inputs[1]].mem;
-  a.bias = in[2] ? s->v[n->inputs[2]].mem : NULL;
+  a.bias = has_bias ? s->v[n->inputs[2]].mem : NULL;
   a.y = s->v[y].mem;
   size_t need = pare_conv2d_f32_scratch_bytes(s->rt, &a);
-  if (need > s->scratch_bytes) {
-    if (s->scratch) s->rt->cl->clReleaseMemObject(s->scratch);
-    s->scratch = NULL;
-    s->scratch_bytes = 0;
-    st = pare_cl_buffer(s->rt, CL_MEM_READ_WRITE, need, NULL, &s->scratch, err);
-    if (st != PARE_OK) return st;
-    s->scratch_bytes = need;
-  }
+  st = scratch_for(s, need, err);
+  if (st != PARE_OK) return st;
   a.scratch = need ? s->scratch : NULL;
   return pare_launch_conv2d_f32(s->rt, &a, NULL, err);
 }
@@ -448,14 +474,13 @@ static pare_status run_reference_node(pare_plan *p, cl_state *s, int idx, pare_e
   return pare_op_impl_get(n->op)->run(&ctx);
 }
 
-pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,
-                             int n_inputs, pare_tensor *outputs, pare_error *err) {
+/* The plan's device state for rt, made on first use (or when rt or the
+ * flags change). Constants start valid on the host only. */
+static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, int flags, cl_state **out,
+                             pare_error *err) {
   const pare_graph *g = p->graph;
-  if (n_inputs != g->n_inputs)
-    return pare_error_set(err, PARE_ERR_INVALID_ARG, "the model takes %d input(s), %d given",
-                          g->n_inputs, n_inputs);
   cl_state *s = p->device;
-  if (s && s->rt_id != rt->id) {
+  if (s && (s->rt_id != rt->id || s->flags != flags)) {
     p->device_free(s);
     p->device = s = NULL;
   }
@@ -470,25 +495,38 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
     s->rt = rt;
     s->rt_id = rt->id;
     s->cl = rt->cl;
+    s->flags = flags;
     s->context = rt->context;
     rt->cl->clRetainContext(rt->context);
     s->n = g->n_values;
     s->fused_act = malloc(sizeof(int) * (size_t)(g->n_nodes + 1));
+    s->skip = calloc((size_t)g->n_nodes + 1, 1);
     p->device = s;
     p->device_free = state_free;
-    if (!s->fused_act) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    if (!s->fused_act || !s->skip) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
     find_fusions(g, s->fused_act);
+    if (flags & PARE_EXEC_CL_NO_FUSION)
+      for (int i = 0; i < g->n_nodes; i++) s->fused_act[i] = -1;
+    for (int i = 0; i < g->n_values; i++) s->v[i].host_valid = p->values[i].is_const != 0;
   }
-  /* Constants and folded values stay on the device between runs; the
+  *out = s;
+  return PARE_OK;
+}
+
+pare_status pare_exec_cl_begin(pare_plan *p, pare_cl_runtime *rt, int flags,
+                               const pare_tensor *inputs, int n_inputs, pare_error *err) {
+  const pare_graph *g = p->graph;
+  if (n_inputs != g->n_inputs)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "the model takes %d input(s), %d given",
+                          g->n_inputs, n_inputs);
+  cl_state *s = NULL;
+  pare_status st = state_for(p, rt, flags, &s, err);
+  if (st != PARE_OK) return st;
+  /* Constants and folded values stay where they are between runs; the
    * rest is produced anew. */
-  for (int i = 0; i < g->n_values; i++) {
-    if (!p->values[i].is_const) {
-      s->v[i].dev_valid = 0;
-      s->v[i].host_valid = 0;
-    } else {
-      s->v[i].host_valid = 1;
-    }
-  }
+  for (int i = 0; i < g->n_values; i++)
+    if (!p->values[i].is_const) s->v[i].dev_valid = s->v[i].host_valid = 0;
+  memset(s->skip, 0, (size_t)g->n_nodes);
   for (int i = 0; i < n_inputs; i++) {
     int v = g->inputs[i];
     pare_tensor *t = &p->values[v];
@@ -498,34 +536,59 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
       return pare_error_set(err, PARE_ERR_INVALID_ARG,
                             "input '%s': shape differs from the one the plan was made for",
                             g->values[v].name);
-    pare_status st = pare_tensor_alloc(t, err);
+    st = pare_tensor_alloc(t, err);
     if (st != PARE_OK) return st;
     if (t->nbytes) memcpy(t->data, inputs[i].data, t->nbytes);
     s->v[v].host_valid = 1;
   }
-  pare_status st = PARE_OK;
-  char *skip = calloc((size_t)g->n_nodes + 1, 1);
-  if (!skip) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-  for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) {
-    if (p->node_folded[i] || skip[i]) continue;
-    const pare_node *n = &g->nodes[i];
-    if (!pare_exec_cl_supports(p, n)) {
-      st = run_reference_node(p, s, i, err);
-    } else if (is_alias_op(n->op)) {
-      st = run_alias(p, s, n, err);
-    } else if (n->op == PARE_OP_CONV) {
-      st = run_conv(p, s, i, err);
-      if (s->fused_act[i] >= 0) skip[s->fused_act[i]] = 1;
-    } else if (n->op == PARE_OP_GEMM || n->op == PARE_OP_MATMUL) {
-      st = run_gemm(p, s, n, err);
-    } else {
-      st = run_simple(p, s, n, err);
-    }
+  return PARE_OK;
+}
+
+pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err) {
+  cl_state *s = p->device;
+  if (!s) return pare_error_set(err, PARE_ERR_INTERNAL, "pare_exec_cl_begin was not called");
+  if (p->node_folded[i] || s->skip[i]) return PARE_OK;
+  const pare_node *n = &p->graph->nodes[i];
+  if (!pare_exec_cl_supports(p, n)) return run_reference_node(p, s, i, err);
+  if (is_alias_op(n->op)) return run_alias(p, s, n, err);
+  if (n->op == PARE_OP_CONV) {
+    if (s->fused_act[i] >= 0) s->skip[s->fused_act[i]] = 1;
+    return run_conv(p, s, i, err);
   }
-  free(skip);
+  if (n->op == PARE_OP_GEMM || n->op == PARE_OP_MATMUL) return run_gemm(p, s, n, err);
+  return run_simple(p, s, n, err);
+}
+
+cl_mem pare_exec_cl_device_value(pare_plan *p, int v, pare_error *err) {
+  cl_state *s = p->device;
+  if (!s) {
+    pare_error_set(err, PARE_ERR_INTERNAL, "pare_exec_cl_begin was not called");
+    return NULL;
+  }
+  return to_device(p, s, v, err) == PARE_OK ? s->v[v].mem : NULL;
+}
+
+pare_status pare_exec_cl_host_value(pare_plan *p, int v, pare_error *err) {
+  cl_state *s = p->device;
+  if (!s) return pare_error_set(err, PARE_ERR_INTERNAL, "pare_exec_cl_begin was not called");
+  return to_host(p, s, v, err);
+}
+
+void pare_exec_cl_value_changed(pare_plan *p, int v, int on_device) {
+  cl_state *s = p->device;
+  if (!s) return;
+  s->v[v].dev_valid = on_device != 0;
+  s->v[v].host_valid = on_device == 0;
+}
+
+pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,
+                             int n_inputs, pare_tensor *outputs, pare_error *err) {
+  const pare_graph *g = p->graph;
+  pare_status st = pare_exec_cl_begin(p, rt, 0, inputs, n_inputs, err);
+  for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) st = pare_exec_cl_run_node(p, i, err);
   for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) {
     int v = g->outputs[i];
-    st = to_host(p, s, v, err);
+    st = pare_exec_cl_host_value(p, v, err);
     if (st == PARE_OK) st = pare_tensor_copy(&p->values[v], &outputs[i], err);
   }
   return st;

@@ -3,6 +3,7 @@
 #define PARE_HOST_EXEC_CL_H
 
 #include "engine/exec/exec.h"
+#include "host/launch/conv2d_f32.h"
 #include "host/runtime.h"
 
 /* Runs the plan on rt: nodes with an OpenCL kernel run on the device, the
@@ -11,5 +12,27 @@
  * reference node needs data and at the end. Outputs as pare_plan_run_ref. */
 pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,
                              int n_inputs, pare_tensor *outputs, pare_error *err);
+
+/* Node by node (the OpenCL trainer drives the executor this way):
+ * begin binds the inputs' host data and invalidates every non-constant
+ * value; run_node runs node i on the device where a kernel exists, else
+ * on the reference with its inputs read back. Flags: */
+#define PARE_EXEC_CL_NO_FUSION 1 /* every node's output is materialized */
+pare_status pare_exec_cl_begin(pare_plan *p, pare_cl_runtime *rt, int flags,
+                               const pare_tensor *inputs, int n_inputs, pare_error *err);
+pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err);
+/* Value v made current on the device: its buffer (owned by the plan), or
+ * NULL with err set. */
+cl_mem pare_exec_cl_device_value(pare_plan *p, int v, pare_error *err);
+/* Value v made current in the plan tensor's host data. */
+pare_status pare_exec_cl_host_value(pare_plan *p, int v, pare_error *err);
+/* Value v was changed in place on the device (on_device) or on the host:
+ * the other copy is stale. No effect before the first begin. */
+void pare_exec_cl_value_changed(pare_plan *p, int v, int on_device);
+
+/* The geometry of Conv node idx as conv2d_f32 arguments (buffers unset,
+ * no activation). */
+pare_status pare_exec_cl_conv_geometry(const pare_plan *p, int idx, pare_conv2d_f32_args *a,
+                                       pare_error *err);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/context_internal.h"
 #include "engine/model_internal.h"
 #include "engine/train/trainer.h"
 #include "engine/train/zoo.h"
@@ -100,7 +101,6 @@ void pare_train_options_init(pare_train_options *o) {
 
 pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_model **out,
                        char *error, size_t error_size) {
-  (void)ctx;
   pare_error err = {{0}};
   pare_status st = PARE_OK;
   if (!o || !out) return PARE_ERR_INVALID_ARG;
@@ -168,7 +168,11 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
                         "unknown schedule '%s' (constant, step or cosine)", sched);
     goto done;
   }
-  st = pare_trainer_create(g, &cfg, &tr, &err);
+  st = pare_trainer_create(g, &cfg, ctx ? ctx->rt : NULL, &tr, &err);
+  if (st != PARE_OK && ctx && ctx->rt) {
+    pare_error_set(&ctx->error, st, "%s", err.text);
+    if (pare_context_fall_back(ctx, "training")) st = pare_trainer_create(g, &cfg, NULL, &tr, &err);
+  }
   if (st != PARE_OK) goto done;
   order = malloc(sizeof(size_t) * total);
   x = malloc(sizeof(float) * 784 * (size_t)batch);
@@ -231,7 +235,8 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
                                  -1.0};
         if (b + 1 == batches) {
           p.epoch_done = 1;
-          if (n_val) {
+          if (st == PARE_OK) st = pare_trainer_sync(tr, &err);
+          if (n_val && st == PARE_OK) {
             pare_plan_destroy(model->plan);
             model->plan = NULL;
             st = accuracy_on(model, ds, order + n_train, n_val, 256, &p.val_accuracy, &err);
@@ -242,6 +247,7 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
     }
   }
 stopped:
+  if (st == PARE_OK) st = pare_trainer_sync(tr, &err);
   pare_plan_destroy(model->plan);
   model->plan = NULL;
 done:

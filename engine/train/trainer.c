@@ -3,23 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/train/trainer.h"
-
-struct pare_trainer {
-  pare_graph *g;
-  pare_train_config cfg;
-  pare_plan *plan;
-  int x_value, logits_value;
-  char *needs_grad;              /* per value */
-  float **grad;                  /* per value: gradient of the loss, or NULL */
-  float **state_a;               /* per parameter: momentum / Adam m */
-  float **state_b;               /* per parameter: Adam v */
-  uint8_t **mask;                /* per parameter, optional */
-  float **bn_mean, **bn_inv_std; /* per node: saved BatchNormalization statistics */
-  float *scratch;
-  size_t scratch_size;
-  int64_t steps;
-};
+#include "engine/train/trainer_internal.h"
+#ifdef PARE_HAVE_OPENCL
+#include "host/train_cl.h"
+#endif
 
 void pare_train_config_init(pare_train_config *c) {
   memset(c, 0, sizeof *c);
@@ -63,11 +50,14 @@ void pare_trainer_destroy(pare_trainer *t) {
   free(t->bn_inv_std);
   free(t->needs_grad);
   free(t->scratch);
+#ifdef PARE_HAVE_OPENCL
+  pare_train_cl_destroy(t->cl);
+#endif
   pare_plan_destroy(t->plan);
   free(t);
 }
 
-static int is_layout(pare_op op) {
+int pare_trainer_is_layout(pare_op op) {
   return op == PARE_OP_FLATTEN || op == PARE_OP_RESHAPE || op == PARE_OP_SQUEEZE ||
          op == PARE_OP_UNSQUEEZE || op == PARE_OP_IDENTITY || op == PARE_OP_DROPOUT;
 }
@@ -94,12 +84,12 @@ static int trainable_op(pare_op op) {
   case PARE_OP_SUB:
   case PARE_OP_MUL:
   case PARE_OP_DIV: return 1;
-  default: return is_layout(op);
+  default: return pare_trainer_is_layout(op);
   }
 }
 
-pare_status pare_trainer_create(pare_graph *g, const pare_train_config *c, pare_trainer **out,
-                                pare_error *err) {
+pare_status pare_trainer_create(pare_graph *g, const pare_train_config *c, pare_cl_runtime *rt,
+                                pare_trainer **out, pare_error *err) {
   *out = NULL;
   if (g->n_inputs != 1 || g->n_outputs != 1)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED,
@@ -172,16 +162,41 @@ pare_status pare_trainer_create(pare_graph *g, const pare_train_config *c, pare_
     if (!t->needs_grad[i]) continue;
     size_t n = numel_of(&t->plan->values[i]);
     t->grad[i] = calloc(n ? n : 1, sizeof(float));
-    if (g->values[i].is_param) {
+    if (g->values[i].is_param && !rt) { /* a device trainer keeps its state there */
       t->state_a[i] = calloc(n ? n : 1, sizeof(float));
       t->state_b[i] = calloc(n ? n : 1, sizeof(float));
     }
-    if (!t->grad[i] || (g->values[i].is_param && (!t->state_a[i] || !t->state_b[i]))) {
+    if (!t->grad[i] || (g->values[i].is_param && !rt && (!t->state_a[i] || !t->state_b[i]))) {
       pare_trainer_destroy(t);
       return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
     }
   }
+#ifdef PARE_HAVE_OPENCL
+  if (rt) {
+    st = pare_train_cl_create(t, rt, &t->cl, err);
+    if (st != PARE_OK) {
+      pare_trainer_destroy(t);
+      return st;
+    }
+  }
+#else
+  if (rt) {
+    pare_trainer_destroy(t);
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "this libpare was built without OpenCL");
+  }
+#endif
   *out = t;
+  return PARE_OK;
+}
+
+int pare_trainer_on_device(const pare_trainer *t) { return t->cl != NULL; }
+
+pare_status pare_trainer_sync(pare_trainer *t, pare_error *err) {
+#ifdef PARE_HAVE_OPENCL
+  if (t->cl) return pare_train_cl_sync(t, err);
+#endif
+  (void)t;
+  (void)err;
   return PARE_OK;
 }
 
@@ -194,12 +209,19 @@ pare_status pare_trainer_set_mask(pare_trainer *t, int value, const uint8_t *mas
   t->mask[value] = malloc(n ? n : 1);
   if (!t->mask[value]) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   memcpy(t->mask[value], mask, n);
+#ifdef PARE_HAVE_OPENCL
+  if (t->cl) return pare_train_cl_set_mask(t, value, err);
+#endif
   pare_ref_apply_mask_f32(t->g->values[value].data, t->mask[value], n);
   return PARE_OK;
 }
 
-const float *pare_trainer_grad(const pare_trainer *t, int value) {
-  return value >= 0 && value < t->g->n_values ? t->grad[value] : NULL;
+const float *pare_trainer_grad(pare_trainer *t, int value) {
+  if (value < 0 || value >= t->g->n_values) return NULL;
+#ifdef PARE_HAVE_OPENCL
+  if (t->cl && t->grad[value] && pare_train_cl_grad_to_host(t, value) != PARE_OK) return NULL;
+#endif
+  return t->grad[value];
 }
 
 int64_t pare_trainer_steps(const pare_trainer *t) { return t->steps; }
@@ -220,8 +242,8 @@ static void accumulate(pare_trainer *t, int v, const float *src, size_t n) {
   for (size_t i = 0; i < n; i++) g[i] += src[i];
 }
 
-static void bind(pare_trainer *t, const pare_node *n, pare_tensor **in, pare_tensor **out,
-                 pare_op_ctx *ctx, pare_error *err) {
+void pare_trainer_bind(pare_trainer *t, const pare_node *n, pare_tensor **in, pare_tensor **out,
+                       pare_op_ctx *ctx, pare_error *err) {
   for (int k = 0; k < n->n_inputs && k < 8; k++)
     in[k] = n->inputs[k] >= 0 ? &t->plan->values[n->inputs[k]] : NULL;
   for (int k = 0; k < n->n_outputs && k < 8; k++)
@@ -231,37 +253,52 @@ static void bind(pare_trainer *t, const pare_node *n, pare_tensor **in, pare_ten
       err};
 }
 
+pare_status pare_trainer_batchnorm_forward(pare_trainer *t, int i, pare_error *err) {
+  const pare_node *n = &t->g->nodes[i];
+  pare_tensor *in[8], *out[8];
+  pare_op_ctx ctx;
+  pare_trainer_bind(t, n, in, out, &ctx, err);
+  pare_status st = pare_tensor_alloc(out[0], err);
+  if (st != PARE_OK) return st;
+  const pare_tensor *x = in[0];
+  size_t ch = (size_t)x->dims[1];
+  if (!t->bn_mean[i]) {
+    t->bn_mean[i] = malloc(sizeof(float) * ch);
+    t->bn_inv_std[i] = malloc(sizeof(float) * ch);
+    if (!t->bn_mean[i] || !t->bn_inv_std[i])
+      return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  }
+  /* Running statistics are constants of the graph: updated in place. */
+  float eps = pare_node_attr_float(n, "epsilon", 1e-5f);
+  float momentum = pare_node_attr_float(n, "momentum", 0.9f);
+  int rc = pare_ref_batchnorm_train_f32(x->data, x->rank, x->dims, in[1]->data, in[2]->data, eps,
+                                        momentum, in[3]->data, in[4]->data, out[0]->data,
+                                        t->bn_mean[i], t->bn_inv_std[i]);
+  return pare_op_ref_fail(&ctx, rc, "batch normalization (training)");
+}
+
+int pare_trainer_is_batchnorm_train(const pare_trainer *t, int i) {
+  const pare_node *n = &t->g->nodes[i];
+  return n->op == PARE_OP_BATCH_NORM && n->n_inputs == 5;
+}
+
 /* Forward in training mode: BatchNormalization uses batch statistics. */
 static pare_status forward(pare_trainer *t, pare_error *err) {
   const pare_graph *g = t->g;
   for (int i = 0; i < g->n_nodes; i++) {
     if (t->plan->node_folded[i]) continue;
+    if (pare_trainer_is_batchnorm_train(t, i)) {
+      pare_status st = pare_trainer_batchnorm_forward(t, i, err);
+      if (st != PARE_OK) return st;
+      continue;
+    }
     const pare_node *n = &g->nodes[i];
     pare_tensor *in[8], *out[8];
     pare_op_ctx ctx;
-    bind(t, n, in, out, &ctx, err);
+    pare_trainer_bind(t, n, in, out, &ctx, err);
     for (int o = 0; o < ctx.n_out; o++) {
       pare_status st = out[o] ? pare_tensor_alloc(out[o], err) : PARE_OK;
       if (st != PARE_OK) return st;
-    }
-    if (n->op == PARE_OP_BATCH_NORM && ctx.n_in == 5) {
-      const pare_tensor *x = in[0];
-      size_t ch = (size_t)x->dims[1];
-      if (!t->bn_mean[i]) {
-        t->bn_mean[i] = malloc(sizeof(float) * ch);
-        t->bn_inv_std[i] = malloc(sizeof(float) * ch);
-        if (!t->bn_mean[i] || !t->bn_inv_std[i])
-          return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-      }
-      /* Running statistics are constants of the graph: updated in place. */
-      float eps = pare_node_attr_float(n, "epsilon", 1e-5f);
-      float momentum = pare_node_attr_float(n, "momentum", 0.9f);
-      int rc = pare_ref_batchnorm_train_f32(x->data, x->rank, x->dims, in[1]->data, in[2]->data,
-                                            eps, momentum, in[3]->data, in[4]->data, out[0]->data,
-                                            t->bn_mean[i], t->bn_inv_std[i]);
-      pare_status st = pare_op_ref_fail(&ctx, rc, "batch normalization (training)");
-      if (st != PARE_OK) return st;
-      continue;
     }
     pare_status st = pare_op_impl_get(n->op)->run(&ctx);
     if (st != PARE_OK) return st;
@@ -270,19 +307,19 @@ static pare_status forward(pare_trainer *t, pare_error *err) {
 }
 
 /* dL/d(inputs) of node i from dL/d(output), accumulated into t->grad. */
-static pare_status backward_node(pare_trainer *t, int i, pare_error *err) {
+pare_status pare_trainer_backward_node(pare_trainer *t, int i, pare_error *err) {
   const pare_node *n = &t->g->nodes[i];
   int y = n->outputs[0];
   if (y < 0 || !t->grad[y]) return PARE_OK;
   const float *dy = t->grad[y];
   pare_tensor *in[8], *out[8];
   pare_op_ctx ctx;
-  bind(t, n, in, out, &ctx, err);
+  pare_trainer_bind(t, n, in, out, &ctx, err);
   int xv = n->inputs[0];
   const pare_tensor *x = in[0];
   size_t nx = numel_of(x);
   int need_x = xv >= 0 && t->grad[xv] != NULL;
-  if (is_layout(n->op)) {
+  if (pare_trainer_is_layout(n->op)) {
     if (need_x) accumulate(t, xv, dy, nx);
     return PARE_OK;
   }
@@ -400,6 +437,9 @@ static pare_status backward_node(pare_trainer *t, int i, pare_error *err) {
 pare_status pare_trainer_step(pare_trainer *t, const float *x, const int64_t *labels,
                               const float *teacher, float *loss, int64_t *correct,
                               pare_error *err) {
+#ifdef PARE_HAVE_OPENCL
+  if (t->cl) return pare_train_cl_step(t, x, labels, teacher, loss, correct, err);
+#endif
   const pare_graph *g = t->g;
   pare_tensor *xt = &t->plan->values[t->x_value];
   pare_tensor_release(xt);
@@ -434,7 +474,7 @@ pare_status pare_trainer_step(pare_trainer *t, const float *x, const int64_t *la
     }
   }
   for (int i = g->n_nodes - 1; i >= 0 && st == PARE_OK; i--)
-    if (!t->plan->node_folded[i]) st = backward_node(t, i, err);
+    if (!t->plan->node_folded[i]) st = pare_trainer_backward_node(t, i, err);
   xt->data = NULL; /* the caller's batch is no longer needed */
   xt->nbytes = 0;
   if (st != PARE_OK) return st;

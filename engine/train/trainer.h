@@ -25,11 +25,20 @@ void pare_train_config_init(pare_train_config *c);
 
 typedef struct pare_trainer pare_trainer;
 
+typedef struct pare_cl_runtime pare_cl_runtime;
+
 /* Takes over nothing: the graph's parameters are trained in place (file
  * mappings are replaced by owned copies first). The graph needs one input
- * of [batch, ...] and one output of [batch, classes] logits. */
-pare_status pare_trainer_create(pare_graph *g, const pare_train_config *c, pare_trainer **out,
-                                pare_error *err);
+ * of [batch, ...] and one output of [batch, classes] logits. rt: train on
+ * that OpenCL device (host/train_cl.c), or NULL for the reference. On a
+ * device the parameters live there between steps: pare_trainer_sync
+ * brings them back into the graph. */
+pare_status pare_trainer_create(pare_graph *g, const pare_train_config *c, pare_cl_runtime *rt,
+                                pare_trainer **out, pare_error *err);
+/* 1 when the trainer runs on an OpenCL device. */
+int pare_trainer_on_device(const pare_trainer *t);
+/* Copies the trained parameters into the graph (no-op on the reference). */
+pare_status pare_trainer_sync(pare_trainer *t, pare_error *err);
 void pare_trainer_destroy(pare_trainer *t);
 
 /* One step on a full batch: x [batch, ...], labels [batch]; teacher logits
@@ -42,8 +51,9 @@ pare_status pare_trainer_step(pare_trainer *t, const float *x, const int64_t *la
  * parameter value v's element i (the mask is copied). */
 pare_status pare_trainer_set_mask(pare_trainer *t, int value, const uint8_t *mask, pare_error *err);
 
-/* Gradient of the last step for a value (NULL if it has none). */
-const float *pare_trainer_grad(const pare_trainer *t, int value);
+/* Gradient of the last step for a value (NULL if it has none; on a
+ * device it is read back first). */
+const float *pare_trainer_grad(pare_trainer *t, int value);
 
 /* Steps taken so far. */
 int64_t pare_trainer_steps(const pare_trainer *t);

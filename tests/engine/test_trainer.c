@@ -7,23 +7,7 @@
 #include "engine/train/trainer.h"
 #include "engine/train/zoo.h"
 #include "pare/pare.h"
-#include "tests/test_util.h"
-
-/* Mean cross-entropy of the graph on x (batch b) with a fresh plan. */
-static double loss_of(const pare_graph *g, const float *x, const int64_t *labels, int64_t b) {
-  pare_tensor in = {PARE_DT_F32, 4, {b, 1, 28, 28}, (void *)x, sizeof(float) * (size_t)b * 784,
-                    0,           0};
-  pare_tensor out;
-  pare_plan *p;
-  pare_error err;
-  if (pare_plan_create(g, &in, 1, &p, &err) != PARE_OK) fail_msg("%s", err.text);
-  if (pare_plan_run_ref(p, &in, 1, &out, &err) != PARE_OK) fail_msg("%s", err.text);
-  float loss;
-  assert_int_equal(pare_ref_softmax_xent_f32(out.data, labels, b, 10, &loss, NULL), PARE_REF_OK);
-  pare_tensor_release(&out);
-  pare_plan_destroy(p);
-  return loss;
-}
+#include "tests/test_train_util.h"
 
 static void check_gradients(const char *arch) {
   pare_graph *g;
@@ -35,38 +19,15 @@ static void check_gradients(const char *arch) {
   c.schedule.lr = 0.0; /* gradients only: the weights stay */
   c.sgd.momentum = 0.0f;
   pare_trainer *t;
-  if (pare_trainer_create(g, &c, &t, &err) != PARE_OK) fail_msg("%s", err.text);
+  if (pare_trainer_create(g, &c, NULL, &t, &err) != PARE_OK) fail_msg("%s", err.text);
   test_rng r = {11};
   float x[3 * 784];
   test_fill(&r, x, 3 * 784, 0, 1);
   int64_t labels[3] = {1, 7, 3};
   float loss;
   assert_int_equal(pare_trainer_step(t, x, labels, NULL, &loss, NULL, &err), PARE_OK);
-  assert_float_equal(loss, loss_of(g, x, labels, 3), 1e-5);
-  /* Directional derivative along each parameter's own gradient: smooth
-   * enough even through max-pooling, where single coordinates may switch
-   * their arg-max within the step. */
-  for (int v = 0; v < g->n_values; v++) {
-    if (!g->values[v].is_param) continue;
-    const float *grad = pare_trainer_grad(t, v);
-    float *w = g->values[v].data;
-    int64_t n = pare_value_numel(&g->values[v]);
-    float *keep = malloc(sizeof(float) * (size_t)n);
-    memcpy(keep, w, sizeof(float) * (size_t)n);
-    double norm2 = 0;
-    for (int64_t i = 0; i < n; i++) norm2 += (double)grad[i] * grad[i];
-    double h = 1e-3 / (sqrt(norm2) + 1e-12);
-    for (int64_t i = 0; i < n; i++) w[i] = keep[i] + (float)(h * grad[i]);
-    double up = loss_of(g, x, labels, 3);
-    for (int64_t i = 0; i < n; i++) w[i] = keep[i] - (float)(h * grad[i]);
-    double down = loss_of(g, x, labels, 3);
-    memcpy(w, keep, sizeof(float) * (size_t)n);
-    free(keep);
-    double fd = (up - down) / (2.0 * h);
-    if (fabs(fd - norm2) > 5e-2 * norm2 + 1e-6)
-      fail_msg("%s %s: |grad|^2 %.6g, directional finite difference %.6g", arch, g->values[v].name,
-               norm2, fd);
-  }
+  assert_float_equal(loss, test_loss_of(g, x, labels, 3), 1e-5);
+  test_check_directional(arch, g, t, x, labels, 3);
   if (strcmp(arch, "mlp")) {
     pare_trainer_destroy(t);
     pare_graph_destroy(g);
@@ -84,9 +45,9 @@ static void check_gradients(const char *arch) {
       int64_t i = (int64_t)test_rng_below(&r, (size_t)n);
       float keep = w[i], h = 1e-3f;
       w[i] = keep + h;
-      double up = loss_of(g, x, labels, 3);
+      double up = test_loss_of(g, x, labels, 3);
       w[i] = keep - h;
-      double down = loss_of(g, x, labels, 3);
+      double down = test_loss_of(g, x, labels, 3);
       w[i] = keep;
       double fd = (up - down) / (2.0 * h);
       /* Loss in float: rounding ~1e-7 / 2h, plus kinks crossed by the step. */
@@ -126,7 +87,7 @@ static void test_learns_fashion_mnist(void **state) {
   c.batch = 32;
   c.schedule.lr = 0.05;
   pare_trainer *t;
-  assert_int_equal(pare_trainer_create(g, &c, &t, &err), PARE_OK);
+  assert_int_equal(pare_trainer_create(g, &c, NULL, &t, &err), PARE_OK);
   float x[32 * 784];
   int64_t labels[32];
   size_t idx[32];
@@ -163,7 +124,7 @@ static void test_mask_keeps_zeros(void **state) {
   pare_train_config_init(&c);
   c.batch = 4;
   pare_trainer *t;
-  assert_int_equal(pare_trainer_create(g, &c, &t, &err), PARE_OK);
+  assert_int_equal(pare_trainer_create(g, &c, NULL, &t, &err), PARE_OK);
   int w = pare_graph_find_value(g, "fc1.weight");
   int64_t n = pare_value_numel(&g->values[w]);
   uint8_t *mask = malloc((size_t)n);

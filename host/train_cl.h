@@ -1,0 +1,30 @@
+/* The OpenCL trainer: the step of engine/train/trainer.h on a device. The
+ * forward runs through the OpenCL executor (no fusion, so every
+ * activation is kept); gradients, optimizer state and masks live in
+ * device buffers; nodes without a backward kernel (BatchNormalization,
+ * broadcasting arithmetic, ...) run on the reference with their data read
+ * back. Parameters stay on the device between steps. */
+#ifndef PARE_HOST_TRAIN_CL_H
+#define PARE_HOST_TRAIN_CL_H
+
+#include "engine/train/trainer_internal.h"
+#include "host/runtime.h"
+
+typedef struct pare_train_cl pare_train_cl;
+
+pare_status pare_train_cl_create(pare_trainer *t, pare_cl_runtime *rt, pare_train_cl **out,
+                                 pare_error *err);
+void pare_train_cl_destroy(pare_train_cl *c);
+
+/* pare_trainer_step on the device. */
+pare_status pare_train_cl_step(pare_trainer *t, const float *x, const int64_t *labels,
+                               const float *teacher, float *loss, int64_t *correct,
+                               pare_error *err);
+/* Parameters (device) into the graph (host). */
+pare_status pare_train_cl_sync(pare_trainer *t, pare_error *err);
+/* t->mask[value] was set: applies it to the parameter and uploads it. */
+pare_status pare_train_cl_set_mask(pare_trainer *t, int value, pare_error *err);
+/* The last step's gradient of value into t->grad[value]. */
+pare_status pare_train_cl_grad_to_host(pare_trainer *t, int value);
+
+#endif
