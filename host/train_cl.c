@@ -548,3 +548,13 @@ pare_status pare_train_cl_grad_to_host(pare_trainer *t, int value) {
   return n ? pare_cl_read(c->rt, c->grad[value], 0, sizeof(float) * n, t->grad[value], &err)
            : PARE_OK;
 }
+
+pare_status pare_train_cl_state(pare_trainer *t, int v, int slot, float *data, int write,
+                                pare_error *err) {
+  pare_train_cl *c = t->cl;
+  cl_mem m = slot ? c->m2[v] : c->m1[v];
+  size_t bytes = sizeof(float) * numel(&t->plan->values[v]);
+  if (!m || !bytes) return PARE_OK;
+  return write ? pare_cl_write(c->rt, m, 0, bytes, data, err)
+               : pare_cl_read(c->rt, m, 0, bytes, data, err);
+}

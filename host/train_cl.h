@@ -24,6 +24,9 @@ pare_status pare_train_cl_step(pare_trainer *t, const float *x, const int64_t *l
 pare_status pare_train_cl_sync(pare_trainer *t, pare_error *err);
 /* t->mask[value] was set: applies it to the parameter and uploads it. */
 pare_status pare_train_cl_set_mask(pare_trainer *t, int value, pare_error *err);
+/* pare_trainer_state on the device. */
+pare_status pare_train_cl_state(pare_trainer *t, int v, int slot, float *data, int write,
+                                pare_error *err);
 /* The last step's gradient of value into t->grad[value]. */
 pare_status pare_train_cl_grad_to_host(pare_trainer *t, int value);
 

@@ -60,7 +60,8 @@ static int parse_int(const char *cmd, const char *flag, const char *v, int *out)
 static int train_common(const char *cmd, int argc, char **argv, int distill) {
   pare_train_options o;
   pare_train_options_init(&o);
-  const char *output = NULL, *backend = "auto", *device = NULL;
+  const char *output = NULL, *backend = "auto", *device = NULL, *checkpoint = NULL;
+  int resume = 0;
   for (int i = 1; i < argc; i++) {
     const char *v;
     int rc = 0;
@@ -104,6 +105,10 @@ static int train_common(const char *cmd, int argc, char **argv, int distill) {
     } else if (cli_flag_value(argc, argv, &i, "-o", &v) ||
                cli_flag_value(argc, argv, &i, "--output", &v)) {
       output = v;
+    } else if (cli_flag_value(argc, argv, &i, "--checkpoint", &v)) {
+      checkpoint = v;
+    } else if (!strcmp(argv[i], "--resume")) {
+      resume = 1;
     } else if (cli_flag_value(argc, argv, &i, "--backend", &v)) {
       backend = v;
     } else if (cli_flag_value(argc, argv, &i, "--device", &v)) {
@@ -115,6 +120,15 @@ static int train_common(const char *cmd, int argc, char **argv, int distill) {
   }
   if (!output) return cli_usage_error(cmd, "no output given (-o model.pare)%s", "");
   if (distill && !o.teacher) return cli_usage_error(cmd, "no --teacher given%s", "");
+  /* The checkpoint sits beside the output unless named. */
+  char default_checkpoint[4096];
+  snprintf(default_checkpoint, sizeof default_checkpoint, "%s.ckpt", output);
+  o.checkpoint = checkpoint ? checkpoint : default_checkpoint;
+  if (resume) {
+    if (access(o.checkpoint, R_OK) != 0)
+      return cli_usage_error(cmd, "--resume: no checkpoint at %s", o.checkpoint);
+    o.resume = o.checkpoint;
+  }
   pare_context *ctx = NULL;
   int rc = cli_open_context(cmd, backend, device, &ctx);
   if (rc) return rc;
@@ -136,7 +150,10 @@ static int train_common(const char *cmd, int argc, char **argv, int distill) {
     if (pare_model_save(m, output) != PARE_OK)
       rc = cli_fail(cmd, "%s", pare_model_last_error(m));
     else if (stop_requested)
-      fprintf(stderr, "\ninterrupted: the model as trained so far is saved to %s\n", output);
+      fprintf(stderr,
+              "\ninterrupted: the model as trained so far is saved to %s and the checkpoint to "
+              "%s; add --resume to continue\n",
+              output, o.checkpoint);
     else
       printf("saved %s\n", output);
   }

@@ -195,16 +195,21 @@ static const command commands[] = {
      "model takes 2-D input). DIR holds the four IDX .gz files.",
      cmd_eval},
     {"train", "train a model on Fashion-MNIST",
-     "usage: pare train [--arch simplecnn|lenet5|mlp|FILE] [--dataset fashion-mnist|DIR]\n"
+     "usage: pare train [--arch simplecnn[:C1,C2]|lenet5|mlp|FILE] [--dataset fashion-mnist|DIR]\n"
      "                  [--epochs N] [--batch B] [--lr X] [--optimizer sgd|adam]\n"
      "                  [--momentum M] [--weight-decay W] [--schedule constant|step|cosine]\n"
-     "                  [--step-epochs E] [--val-split F] [--seed S] -o MODEL.pare\n\n"
-     "Trains from scratch (built-in architectures, PyTorch's default init) or\n"
-     "continues training a .pare/.onnx model. Batches are shuffled from the seed\n"
-     "every epoch; --val-split holds out a fixed fraction for validation. A\n"
-     "progress bar shows on a terminal, one line per epoch otherwise. Ctrl-C\n"
-     "stops and saves the model as trained so far (exit 130). Training runs on\n"
-     "the reference backend for now.",
+     "                  [--step-epochs E] [--val-split F] [--seed S]\n"
+     "                  [--checkpoint FILE] [--resume] [--backend ref|opencl|auto] -o "
+     "MODEL.pare\n\n"
+     "Trains from scratch (built-in architectures, PyTorch's default init;\n"
+     "simplecnn:C1,C2 sets its two convolutions' widths, 16,32 by default) or\n"
+     "continues training a .pare/.onnx model, on the OpenCL device when there\n"
+     "is one. Batches are shuffled from the seed every epoch; --val-split holds\n"
+     "out a fixed fraction for validation. A progress bar shows on a terminal,\n"
+     "one line per epoch otherwise. A checkpoint (model, optimizer state and\n"
+     "position; MODEL.pare.ckpt unless --checkpoint names one) is written after\n"
+     "every epoch and on Ctrl-C, which also saves the model as trained so far\n"
+     "(exit 130); --resume continues from it with the same options.",
      cmd_train},
     {"distill", "train a student on a teacher's logits (knowledge distillation)",
      "usage: pare distill --teacher T.pare [--student ARCH|S.pare] [--alpha 0.1]\n"

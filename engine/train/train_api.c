@@ -7,6 +7,7 @@
 
 #include "engine/context_internal.h"
 #include "engine/model_internal.h"
+#include "engine/train/checkpoint.h"
 #include "engine/train/trainer.h"
 #include "engine/train/zoo.h"
 
@@ -29,8 +30,7 @@ static void shuffle(size_t *v, size_t n, uint64_t seed) {
 }
 
 static pare_status load_graph(const char *arch, uint64_t seed, pare_graph **g, pare_error *err) {
-  if (!strcmp(arch, "simplecnn") || !strcmp(arch, "lenet5") || !strcmp(arch, "mlp"))
-    return pare_zoo_build(arch, seed, g, err);
+  if (pare_zoo_is_builtin(arch)) return pare_zoo_build(arch, seed, g, err);
   char msg[1024];
   pare_model *m = NULL;
   pare_status st = pare_model_load(arch, &m, msg, sizeof msg);
@@ -125,7 +125,20 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
     pare_error_set(&err, st, "%s", msg);
     goto done;
   }
-  st = load_graph(o->arch ? o->arch : "simplecnn", o->seed ? o->seed : 1, &g, &err);
+  pare_checkpoint_progress resume = {0};
+  uint64_t seed = o->seed ? o->seed : 1;
+  if (o->resume) {
+    st = pare_checkpoint_load(o->resume, &g, &resume, &err);
+    if (st == PARE_OK && (resume.batch_size != batch || resume.seed != seed ||
+                          resume.optimizer != (adam ? PARE_OPT_ADAM : PARE_OPT_SGD)))
+      st = pare_error_set(&err, PARE_ERR_INVALID_ARG,
+                          "%s: the checkpoint was made with batch %lld, seed %llu and %s; resume "
+                          "with the same --batch, --seed and --optimizer",
+                          o->resume, (long long)resume.batch_size, (unsigned long long)resume.seed,
+                          resume.optimizer == PARE_OPT_ADAM ? "adam" : "sgd");
+  } else {
+    st = load_graph(o->arch ? o->arch : "simplecnn", seed, &g, &err);
+  }
   if (st != PARE_OK) goto done;
   if (o->teacher) {
     st = pare_model_load(o->teacher, &teacher, msg, sizeof msg);
@@ -174,6 +187,11 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
     if (pare_context_fall_back(ctx, "training")) st = pare_trainer_create(g, &cfg, NULL, &tr, &err);
   }
   if (st != PARE_OK) goto done;
+  if (o->resume) {
+    st = pare_checkpoint_restore_state(o->resume, tr, &err);
+    if (st != PARE_OK) goto done;
+    pare_trainer_set_steps(tr, resume.steps);
+  }
   order = malloc(sizeof(size_t) * total);
   x = malloc(sizeof(float) * 784 * (size_t)batch);
   labels = malloc(sizeof(int64_t) * (size_t)batch);
@@ -184,17 +202,28 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
     goto done;
   }
   model->graph = g;
-  pare_strlcpy(model->path, o->arch ? o->arch : "simplecnn", sizeof model->path);
+  pare_strlcpy(model->path,
+               o->resume ? o->resume
+               : o->arch ? o->arch
+                         : "simplecnn",
+               sizeof model->path);
   for (size_t i = 0; i < total; i++) order[i] = i;
-  /* The validation split is fixed by the seed; training order reshuffles. */
-  shuffle(order, total, (o->seed ? o->seed : 1) ^ UINT64_C(0x5eed));
+  /* The validation split is fixed by the seed; training order reshuffles
+   * every epoch, from the previous epoch's order (replayed on resume). */
+  shuffle(order, total, seed ^ UINT64_C(0x5eed));
+  for (int64_t e = 0; e < resume.epoch + (resume.batch > 0) && e < epochs; e++)
+    shuffle(order, n_train, seed + (uint64_t)e * 7919);
   double t0 = pare_now();
-  int64_t done_batches = 0, all_batches = (int64_t)epochs * batches;
-  for (int e = 0; e < epochs && st == PARE_OK; e++) {
-    shuffle(order, n_train, (o->seed ? o->seed : 1) + (uint64_t)e * 7919);
+  int64_t all_batches = (int64_t)epochs * batches;
+  int64_t first_batch = resume.epoch * batches + resume.batch, done_batches = first_batch;
+  pare_checkpoint_progress at = {resume.epoch, resume.batch, 0,
+                                 batch,        seed,         adam ? PARE_OPT_ADAM : PARE_OPT_SGD};
+  for (int e = (int)resume.epoch; e < epochs && st == PARE_OK; e++) {
+    if (e > resume.epoch || resume.batch == 0) shuffle(order, n_train, seed + (uint64_t)e * 7919);
     double loss_sum = 0;
-    int64_t correct_sum = 0;
-    for (int64_t b = 0; b < batches && st == PARE_OK; b++) {
+    int64_t correct_sum = 0, seen = 0;
+    for (int64_t b = e == resume.epoch ? resume.batch : 0; b < batches && st == PARE_OK; b++) {
+      at.epoch = e, at.batch = b;
       if (o->stop && *o->stop) goto stopped;
       pare_dataset_batch(ds, order + (size_t)b * (size_t)batch, (size_t)batch, x, labels);
       if (teacher) {
@@ -220,34 +249,43 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
       st = pare_trainer_step(tr, x, labels, tlogits, &loss, &correct, &err);
       loss_sum += loss;
       correct_sum += correct;
+      seen++;
       done_batches++;
-      if (o->progress) {
-        double secs = pare_now() - t0;
-        pare_train_progress p = {e + 1,
-                                 epochs,
-                                 b + 1,
-                                 batches,
-                                 loss_sum / (double)(b + 1),
-                                 (double)correct_sum / (double)((b + 1) * batch),
-                                 (double)done_batches * batch / (secs > 0 ? secs : 1e-9),
-                                 secs / (double)done_batches * (double)(all_batches - done_batches),
-                                 0,
-                                 -1.0};
-        if (b + 1 == batches) {
-          p.epoch_done = 1;
-          if (st == PARE_OK) st = pare_trainer_sync(tr, &err);
-          if (n_val && st == PARE_OK) {
-            pare_plan_destroy(model->plan);
-            model->plan = NULL;
-            st = accuracy_on(model, ds, order + n_train, n_val, 256, &p.val_accuracy, &err);
-          }
+      int epoch_done = b + 1 == batches;
+      pare_train_progress p = {e + 1,
+                               epochs,
+                               b + 1,
+                               batches,
+                               loss_sum / (double)seen,
+                               (double)correct_sum / (double)(seen * batch),
+                               0,
+                               0,
+                               epoch_done,
+                               -1.0};
+      double secs = pare_now() - t0;
+      int64_t run = done_batches - first_batch;
+      p.images_per_second = (double)run * batch / (secs > 0 ? secs : 1e-9);
+      p.eta_seconds = secs / (double)run * (double)(all_batches - done_batches);
+      if (epoch_done && st == PARE_OK) {
+        st = pare_trainer_sync(tr, &err);
+        if (n_val && st == PARE_OK) {
+          pare_plan_destroy(model->plan);
+          model->plan = NULL;
+          st = accuracy_on(model, ds, order + n_train, n_val, 256, &p.val_accuracy, &err);
         }
-        o->progress(&p, o->user);
+        at.epoch = e + 1, at.batch = 0, at.steps = pare_trainer_steps(tr);
+        if (o->checkpoint && st == PARE_OK)
+          st = pare_checkpoint_save(o->checkpoint, g, tr, &at, &err);
       }
+      if (o->progress && st == PARE_OK) o->progress(&p, o->user);
     }
   }
+  goto finished;
 stopped:
   if (st == PARE_OK) st = pare_trainer_sync(tr, &err);
+  at.steps = pare_trainer_steps(tr);
+  if (st == PARE_OK && o->checkpoint) st = pare_checkpoint_save(o->checkpoint, g, tr, &at, &err);
+finished:
   pare_plan_destroy(model->plan);
   model->plan = NULL;
 done:

@@ -226,6 +226,26 @@ const float *pare_trainer_grad(pare_trainer *t, int value) {
 
 int64_t pare_trainer_steps(const pare_trainer *t) { return t->steps; }
 
+void pare_trainer_set_steps(pare_trainer *t, int64_t steps) { t->steps = steps; }
+
+pare_status pare_trainer_state(pare_trainer *t, int v, int slot, float *data, int write,
+                               pare_error *err) {
+  int slots = t->cfg.optimizer == PARE_OPT_ADAM ? 2 : 1;
+  if (v < 0 || v >= t->g->n_values || !t->g->values[v].is_param || !t->grad[v] || slot < 0 ||
+      slot >= slots)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "no optimizer state %d for value %d", slot, v);
+#ifdef PARE_HAVE_OPENCL
+  if (t->cl) return pare_train_cl_state(t, v, slot, data, write, err);
+#endif
+  float *s = slot ? t->state_b[v] : t->state_a[v];
+  size_t n = numel_of(&t->plan->values[v]);
+  if (write)
+    memcpy(s, data, sizeof(float) * n);
+  else
+    memcpy(data, s, sizeof(float) * n);
+  return PARE_OK;
+}
+
 static float *scratch(pare_trainer *t, size_t n) {
   if (n > t->scratch_size) {
     float *s = realloc(t->scratch, sizeof(float) * n);

@@ -55,7 +55,15 @@ pare_status pare_trainer_set_mask(pare_trainer *t, int value, const uint8_t *mas
  * device it is read back first). */
 const float *pare_trainer_grad(pare_trainer *t, int value);
 
-/* Steps taken so far. */
+/* Steps taken so far; set when resuming (the schedule and Adam's bias
+ * correction follow it). */
 int64_t pare_trainer_steps(const pare_trainer *t);
+void pare_trainer_set_steps(pare_trainer *t, int64_t steps);
+
+/* Optimizer state of parameter v, slot 0 (SGD velocity or Adam's first
+ * moment) or 1 (Adam's second moment), copied out (write 0) or in
+ * (write 1): as many floats as the parameter has. */
+pare_status pare_trainer_state(pare_trainer *t, int v, int slot, float *data, int write,
+                               pare_error *err);
 
 #endif

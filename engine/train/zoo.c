@@ -109,11 +109,32 @@ static int linear(builder *b, const char *name, int x, int64_t in, int64_t out) 
   return y;
 }
 
-const char *pare_zoo_names(void) { return "simplecnn, lenet5, mlp"; }
+const char *pare_zoo_names(void) { return "simplecnn[:C1,C2], lenet5, mlp"; }
+
+/* "simplecnn" or "simplecnn:C1,C2" (channel widths 1..1024). */
+static int simplecnn_widths(const char *arch, int64_t *c1, int64_t *c2) {
+  *c1 = 16, *c2 = 32;
+  if (!strcmp(arch, "simplecnn")) return 1;
+  if (strncmp(arch, "simplecnn:", 10)) return 0;
+  char *end;
+  long a = strtol(arch + 10, &end, 10);
+  if (*end != ',') return 0;
+  long b = strtol(end + 1, &end, 10);
+  if (*end || a < 1 || a > 1024 || b < 1 || b > 1024) return 0;
+  *c1 = a, *c2 = b;
+  return 1;
+}
+
+int pare_zoo_is_builtin(const char *arch) {
+  int64_t c1, c2;
+  return arch &&
+         (simplecnn_widths(arch, &c1, &c2) || !strcmp(arch, "lenet5") || !strcmp(arch, "mlp"));
+}
 
 pare_status pare_zoo_build(const char *arch, uint64_t seed, pare_graph **out, pare_error *err) {
   *out = NULL;
-  if (!arch || (strcmp(arch, "simplecnn") && strcmp(arch, "lenet5") && strcmp(arch, "mlp")))
+  int64_t c1, c2;
+  if (!pare_zoo_is_builtin(arch))
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "unknown architecture '%s' (known: %s)",
                           arch ? arch : "", pare_zoo_names());
   builder b = {pare_graph_create(), seed * UINT64_C(0x9e3779b97f4a7c15) + 1, 0, 0};
@@ -133,11 +154,11 @@ pare_status pare_zoo_build(const char *arch, uint64_t seed, pare_graph **out, pa
     g->n_inputs = 1;
   }
   int y = -1;
-  if (!strcmp(arch, "simplecnn")) {
-    y = maxpool2(&b, "pool1", unary(&b, "relu1", PARE_OP_RELU, conv(&b, "conv1", x, 1, 16, 3, 1)));
-    y = maxpool2(&b, "pool2", unary(&b, "relu2", PARE_OP_RELU, conv(&b, "conv2", y, 16, 32, 3, 1)));
+  if (simplecnn_widths(arch, &c1, &c2)) {
+    y = maxpool2(&b, "pool1", unary(&b, "relu1", PARE_OP_RELU, conv(&b, "conv1", x, 1, c1, 3, 1)));
+    y = maxpool2(&b, "pool2", unary(&b, "relu2", PARE_OP_RELU, conv(&b, "conv2", y, c1, c2, 3, 1)));
     y = unary(&b, "flatten", PARE_OP_FLATTEN, y);
-    y = linear(&b, "fc", y, 32 * 7 * 7, 10);
+    y = linear(&b, "fc", y, c2 * 7 * 7, 10);
   } else if (!strcmp(arch, "lenet5")) {
     y = maxpool2(&b, "pool1", unary(&b, "relu1", PARE_OP_RELU, conv(&b, "conv1", x, 1, 6, 5, 2)));
     y = maxpool2(&b, "pool2", unary(&b, "relu2", PARE_OP_RELU, conv(&b, "conv2", y, 6, 16, 5, 0)));

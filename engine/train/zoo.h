@@ -6,11 +6,15 @@
 
 #include "engine/graph/graph.h"
 
-/* arch: "simplecnn", "lenet5" or "mlp". Input "input" [N,1,28,28] (dynamic
- * N), output "logits" [N,10]. */
+/* arch: "simplecnn" (or "simplecnn:C1,C2" with other channel widths than
+ * 16 and 32), "lenet5" or "mlp". Input "input" [N,1,28,28] (dynamic N),
+ * output "logits" [N,10]. */
 pare_status pare_zoo_build(const char *arch, uint64_t seed, pare_graph **out, pare_error *err);
 
-/* "simplecnn, lenet5, mlp" */
+/* 1 when arch names a built-in architecture. */
+int pare_zoo_is_builtin(const char *arch);
+
+/* "simplecnn[:C1,C2], lenet5, mlp" */
 const char *pare_zoo_names(void);
 
 #endif

@@ -250,40 +250,43 @@ typedef struct pare_train_progress {
   double loss;            /* running mean over the epoch so far */
   double accuracy;        /* running training accuracy over the epoch so far */
   double images_per_second;
-  double eta_seconds; /* for the whole run */
-  int epoch_done;     /* 1 on the call that ends an epoch */
+  double eta_seconds;  /* for the whole run */
+  int epoch_done;      /* 1 on the call that ends an epoch */
   double val_accuracy; /* with epoch_done, when a validation split is used; else -1 */
 } pare_train_progress;
 
 typedef void (*pare_train_progress_fn)(const pare_train_progress *p, void *user);
 
 typedef struct pare_train_options {
-  const char *arch;       /* "simplecnn", "lenet5", "mlp", or a .pare/.onnx file */
-  const char *dataset;    /* "fashion-mnist" (default) or a folder of IDX files */
-  int epochs;             /* default 1 */
-  int batch;              /* default 64 */
-  float lr;               /* default 0.05 (SGD) / 0.001 (Adam) */
-  float momentum;         /* SGD, default 0.9 */
-  float weight_decay;     /* default 0 */
-  const char *optimizer;  /* "sgd" (default) or "adam" */
-  const char *schedule;   /* "constant" (default), "step" (x0.1 every step_epochs) or "cosine" */
-  int step_epochs;        /* for "step", default 1 */
-  uint64_t seed;          /* shuffling and initialisation, default 1 */
-  float val_split;        /* fraction of the training set held out, default 0 */
-  const char *teacher;    /* distillation: teacher model file, or NULL */
-  float alpha;            /* distillation: weight of the label loss, default 0.1 */
-  float temperature;      /* distillation: default 4 */
-  volatile int *stop;     /* set to nonzero (e.g. from a signal handler) to stop early */
+  const char *arch;      /* "simplecnn", "lenet5", "mlp", or a .pare/.onnx file */
+  const char *dataset;   /* "fashion-mnist" (default) or a folder of IDX files */
+  int epochs;            /* default 1 */
+  int batch;             /* default 64 */
+  float lr;              /* default 0.05 (SGD) / 0.001 (Adam) */
+  float momentum;        /* SGD, default 0.9 */
+  float weight_decay;    /* default 0 */
+  const char *optimizer; /* "sgd" (default) or "adam" */
+  const char *schedule;  /* "constant" (default), "step" (x0.1 every step_epochs) or "cosine" */
+  int step_epochs;       /* for "step", default 1 */
+  uint64_t seed;         /* shuffling and initialisation, default 1 */
+  float val_split;       /* fraction of the training set held out, default 0 */
+  const char *teacher;   /* distillation: teacher model file, or NULL */
+  float alpha;           /* distillation: weight of the label loss, default 0.1 */
+  float temperature;     /* distillation: default 4 */
+  volatile int *stop;    /* set to nonzero (e.g. from a signal handler) to stop early */
   pare_train_progress_fn progress;
   void *user;
+  const char *checkpoint; /* written atomically after every epoch and on a stop, or NULL */
+  const char *resume;     /* a checkpoint to continue from (same batch, seed, optimizer) */
 } pare_train_options;
 
 /* Fills the defaults documented above (lr 0: 0.05 for SGD, 0.001 for Adam). */
 PARE_API void pare_train_options_init(pare_train_options *o);
 
-/* Trains a model on the dataset (reference backend for now; ctx may be
- * NULL) and returns it. With *stop set, returns early with PARE_OK and the
- * model as trained so far. */
+/* Trains a model on the dataset and returns it: on ctx's OpenCL device
+ * when it has one, else (or with ctx NULL) on the reference backend. With
+ * *stop set, returns early with PARE_OK and the model as trained so far
+ * (and writes the checkpoint when one is asked for). */
 PARE_API pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_model **out,
                                 char *error, size_t error_size);
 

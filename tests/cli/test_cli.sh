@@ -96,6 +96,29 @@ PY
   check train-bad-arch 1 "$pare" train --arch resnet9000 --dataset "$tmp" -o "$tmp/x.pare"; contains train-bad-arch "simplecnn"
   check train-bad-opt 1 "$pare" train --optimizer rmsprop --dataset "$tmp" -o "$tmp/x.pare"; contains train-bad-opt "rmsprop"
   check distill-no-teacher 2 "$pare" distill --student mlp -o "$tmp/x.pare"
+  # A run resumed from its epoch-1 checkpoint ends with the same model as
+  # one run straight through (reference backend: bit-for-bit).
+  common="--arch simplecnn:4,8 --dataset $tmp --batch 32 --seed 3 --backend ref"
+  check train-straight 0 "$pare" train $common --epochs 2 -o "$tmp/a.pare"
+  check train-first 0 "$pare" train $common --epochs 1 -o "$tmp/b.pare"
+  [ -s "$tmp/b.pare.ckpt" ] && passes=$((passes + 1)) || { echo "FAIL no checkpoint beside b.pare"; fails=$((fails + 1)); }
+  check train-resume 0 "$pare" train $common --epochs 2 --resume -o "$tmp/b.pare"
+  cmp -s "$tmp/a.pare" "$tmp/b.pare" && passes=$((passes + 1)) || { echo "FAIL resumed model differs"; fails=$((fails + 1)); }
+  check train-resume-batch 1 "$pare" train $common --batch 16 --epochs 2 --resume -o "$tmp/b.pare"
+  contains train-resume-batch "same --batch"
+  check train-resume-none 2 "$pare" train $common --resume -o "$tmp/none.pare"; contains train-resume-none "no checkpoint"
+  printf 'garbage' > "$tmp/bad.ckpt"
+  check train-resume-bad 1 "$pare" train $common --resume --checkpoint "$tmp/bad.ckpt" -o "$tmp/c.pare"
+  contains train-resume-bad "bad.ckpt"
+  # Ctrl-C saves the model and a checkpoint; --resume finishes the run.
+  "$pare" train --arch mlp --dataset "$tmp" --batch 8 --epochs 100000 -o "$tmp/i.pare" > "$tmp/i.log" 2>&1 &
+  pid=$!
+  n=0; while [ ! -s "$tmp/i.pare.ckpt" ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+  kill -INT $pid; wait $pid; got=$?
+  [ "$got" -eq 130 ] && grep -q "add --resume" "$tmp/i.log" && [ -s "$tmp/i.pare" ] \
+    && passes=$((passes + 1)) || { echo "FAIL Ctrl-C: exit $got: $(cat "$tmp/i.log")"; fails=$((fails + 1)); }
+  check train-resume-after-int 0 "$pare" train --arch mlp --dataset "$tmp" --batch 8 --epochs 3 --resume -o "$tmp/i.pare"
+  contains train-resume-after-int "epoch 3/3"
   rm -rf "$tmp"
 fi
 
