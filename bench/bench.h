@@ -47,6 +47,9 @@ void pare_bench_fill(float *x, size_t n, uint64_t seed);
 
 /* Whole-model latency at batch 1 and 64, OpenCL vs reference. */
 int pare_bench_models(const pare_bench_opts *o, const char *path);
+/* Training throughput of the built-in architectures (--model ARCH picks
+ * one), OpenCL trainer vs reference trainer. */
+int pare_bench_training(pare_cl_runtime *rt, const pare_bench_opts *o);
 
 int pare_bench_startup(pare_cl_runtime *rt, const pare_bench_opts *o, const char *self);
 /* The child side of the start-up bench (`pare-bench --startup-child DIR`). */

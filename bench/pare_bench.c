@@ -32,6 +32,8 @@ static void usage(FILE *f) {
              "  <stem>     any kernel of kernels/kernels.def: pare's kernel vs its baseline\n"
              "  startup    session start with an empty vs a warm program cache\n"
              "  models     whole-model latency, batch 1 and 64, OpenCL vs reference (--model)\n"
+             "  training   training images/s at batch 64, OpenCL vs reference trainer\n"
+             "             (--model simplecnn|lenet5|mlp for one; default all three)\n"
              "  all        every bench\n\n"
              "options:\n"
              "  --reps N       timed runs per case (default 7); the median is reported\n"
@@ -88,7 +90,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "pare-bench: unknown option '%s' (see pare-bench --help)\n", a);
       return 2;
     } else if (find_bench(a) || !strcmp(a, "gemm") || !strcmp(a, "startup") ||
-               !strcmp(a, "models") || !strcmp(a, "all")) {
+               !strcmp(a, "models") || !strcmp(a, "training") || !strcmp(a, "all")) {
       if (nb < 8) benches[nb++] = a;
     } else {
       fprintf(stderr, "pare-bench: unknown bench '%s' (see pare-bench --help)\n", a);
@@ -120,6 +122,7 @@ int main(int argc, char **argv) {
       status = pare_bench_startup(rt, &o, "/proc/self/exe");
     if (!status && (!strcmp(b, "models") || (all && o.model)))
       status = pare_bench_models(&o, o.model);
+    if (!status && (all || !strcmp(b, "training"))) status = pare_bench_training(rt, &o);
   }
   pare_cl_runtime_destroy(rt);
   return status;

@@ -9,8 +9,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/model_internal.h"
 #include "engine/train/trainer.h"
 #include "engine/train/zoo.h"
+#include "pare/pare_onnx.h"
 #include "tests/test_cl.h"
 #include "tests/test_train_util.h"
 
@@ -290,6 +292,51 @@ static void test_device_gradients_finite_differences(void **state) {
   pare_graph_destroy(g);
 }
 
+/* A model imported from ONNX trains: its initializers are parameters, and
+ * the device and the reference agree step by step (PyTorch's exported
+ * Linear layer from the ONNX test data). */
+static void test_onnx_model_trains(void **state) {
+  (void)state;
+  const char *path = "/usr/share/libonnx-testdata/data/pytorch-converted/test_Linear/model.onnx";
+  pare_model *mr = NULL, *md = NULL;
+  char msg[512];
+  pare_onnx_enable();
+  if (pare_model_load(path, &mr, msg, sizeof msg) != PARE_OK) skip();
+  assert_int_equal(pare_model_load(path, &md, msg, sizeof msg), PARE_OK);
+  pare_graph *gr = mr->graph, *gd = md->graph;
+  int params = 0;
+  for (int v = 0; v < gr->n_values; v++) params += gr->values[v].is_param;
+  assert_true(params >= 2); /* weight and bias */
+  const pare_value *xv = &gr->values[gr->inputs[0]];
+  assert_int_equal(xv->rank, 2);
+  pare_train_config c;
+  pare_train_config_init(&c);
+  c.batch = 4;
+  c.schedule.lr = 0.05;
+  pare_trainer *tr, *td;
+  pare_error err;
+  if (pare_trainer_create(gr, &c, NULL, &tr, &err) != PARE_OK) fail_msg("%s", err.text);
+  if (pare_trainer_create(gd, &c, rt, &td, &err) != PARE_OK) fail_msg("%s", err.text);
+  int64_t features = xv->dims[1];
+  float *x = malloc(sizeof(float) * (size_t)(4 * features));
+  test_rng r = {23};
+  test_fill(&r, x, (size_t)(4 * features), -1, 1);
+  int64_t labels[4] = {0, 1, 2, 3};
+  float first = 0, loss_r = 0, loss_d = 0;
+  for (int s = 0; s < 20; s++) {
+    assert_int_equal(pare_trainer_step(tr, x, labels, NULL, &loss_r, NULL, &err), PARE_OK);
+    assert_int_equal(pare_trainer_step(td, x, labels, NULL, &loss_d, NULL, &err), PARE_OK);
+    if (s == 0) first = loss_r;
+    assert_float_equal(loss_r, loss_d, 1e-4 * fabsf(loss_r) + 1e-5);
+  }
+  if (!(loss_r < 0.5f * first)) fail_msg("loss %.4f -> %.4f on a repeated batch", first, loss_r);
+  free(x);
+  pare_trainer_destroy(tr);
+  pare_trainer_destroy(td);
+  pare_model_destroy(mr);
+  pare_model_destroy(md);
+}
+
 static void test_bad_label_is_refused(void **state) {
   (void)state;
   pare_graph *g = build("mlp");
@@ -316,6 +363,7 @@ int main(void) {
       cmocka_unit_test(test_mixed_sgd),
       cmocka_unit_test(test_mixed_adam_distill),
       cmocka_unit_test(test_device_gradients_finite_differences),
+      cmocka_unit_test(test_onnx_model_trains),
       cmocka_unit_test(test_bad_label_is_refused),
   };
   return cmocka_run_group_tests_name("train_cl", tests, test_cl_setup, test_cl_teardown);
