@@ -351,18 +351,34 @@ pare_status pare_cl_buffer(pare_cl_runtime *rt, cl_mem_flags flags, size_t size,
   return PARE_OK;
 }
 
+static pare_status transfer(pare_cl_runtime *rt, int write, cl_bool blocking, cl_mem buf,
+                            size_t offset, size_t size, void *host, pare_error *err) {
+  cl_int rc = write ? rt->cl->clEnqueueWriteBuffer(rt->queue, buf, blocking, offset, size, host, 0,
+                                                   NULL, NULL)
+                    : rt->cl->clEnqueueReadBuffer(rt->queue, buf, blocking, offset, size, host, 0,
+                                                  NULL, NULL);
+  if (rc == CL_SUCCESS) return PARE_OK;
+  return cl_fail(err, rc, write ? "clEnqueueWriteBuffer" : "clEnqueueReadBuffer");
+}
+
 pare_status pare_cl_write(pare_cl_runtime *rt, cl_mem buf, size_t offset, size_t size,
                           const void *src, pare_error *err) {
-  cl_int rc =
-      rt->cl->clEnqueueWriteBuffer(rt->queue, buf, CL_TRUE, offset, size, src, 0, NULL, NULL);
-  return rc == CL_SUCCESS ? PARE_OK : cl_fail(err, rc, "clEnqueueWriteBuffer");
+  return transfer(rt, 1, CL_TRUE, buf, offset, size, (void *)src, err);
 }
 
 pare_status pare_cl_read(pare_cl_runtime *rt, cl_mem buf, size_t offset, size_t size, void *dst,
                          pare_error *err) {
-  cl_int rc =
-      rt->cl->clEnqueueReadBuffer(rt->queue, buf, CL_TRUE, offset, size, dst, 0, NULL, NULL);
-  return rc == CL_SUCCESS ? PARE_OK : cl_fail(err, rc, "clEnqueueReadBuffer");
+  return transfer(rt, 0, CL_TRUE, buf, offset, size, dst, err);
+}
+
+pare_status pare_cl_write_async(pare_cl_runtime *rt, cl_mem buf, size_t offset, size_t size,
+                                const void *src, pare_error *err) {
+  return transfer(rt, 1, CL_FALSE, buf, offset, size, (void *)src, err);
+}
+
+pare_status pare_cl_read_async(pare_cl_runtime *rt, cl_mem buf, size_t offset, size_t size,
+                               void *dst, pare_error *err) {
+  return transfer(rt, 0, CL_FALSE, buf, offset, size, dst, err);
 }
 
 pare_status pare_cl_set_arg(pare_cl_runtime *rt, cl_kernel k, cl_uint index, size_t size,

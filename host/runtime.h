@@ -72,6 +72,12 @@ pare_status pare_cl_write(pare_cl_runtime *rt, cl_mem buf, size_t offset, size_t
                           const void *src, pare_error *err);
 pare_status pare_cl_read(pare_cl_runtime *rt, cl_mem buf, size_t offset, size_t size, void *dst,
                          pare_error *err);
+/* The same, enqueued without waiting: the host memory must stay untouched
+ * (and alive) until a later blocking call or pare_cl_finish returns. */
+pare_status pare_cl_write_async(pare_cl_runtime *rt, cl_mem buf, size_t offset, size_t size,
+                                const void *src, pare_error *err);
+pare_status pare_cl_read_async(pare_cl_runtime *rt, cl_mem buf, size_t offset, size_t size,
+                               void *dst, pare_error *err);
 
 /* Sets kernel arguments from (size, pointer) pairs; `what` names the kernel. */
 pare_status pare_cl_set_arg(pare_cl_runtime *rt, cl_kernel k, cl_uint index, size_t size,

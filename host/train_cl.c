@@ -30,6 +30,7 @@ struct pare_train_cl {
   size_t tmp_bytes[N_TMP];
   cl_mem conv_scratch;
   size_t conv_scratch_bytes;
+  float *logits;   /* [batch, classes], read back every step */
   float *host_tmp; /* a host gradient being uploaded or zeros */
   size_t host_tmp_count;
 };
@@ -65,6 +66,7 @@ void pare_train_cl_destroy(pare_train_cl *c) {
   free(c->m2);
   free(c->mask);
   free(c->host_tmp);
+  free(c->logits);
   free(c);
 }
 
@@ -148,6 +150,8 @@ pare_status pare_train_cl_create(pare_trainer *t, pare_cl_runtime *rt, pare_trai
   if (st == PARE_OK)
     st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, sizeof(int64_t) * batch, NULL, &c->labels, err);
   if (st == PARE_OK) st = new_buffer(c, batch * classes, NULL, &c->teacher, err);
+  c->logits = malloc(sizeof(float) * (batch * classes + 1));
+  if (st == PARE_OK && !c->logits) st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   if (st == PARE_OK) st = new_buffer(c, batch, NULL, &c->loss_rows, err);
   if (st == PARE_OK) st = new_buffer(c, 1, NULL, &c->loss, err);
   if (st != PARE_OK) {
@@ -324,31 +328,12 @@ static pare_status backward_simple(pare_trainer *t, int i, int *done, pare_error
   pare_op_ctx ctx;
   pare_trainer_bind(t, n, in, out, &ctx, err);
   const pare_tensor *x = in[0];
-  cl_mem xm = pare_exec_cl_device_value(t->plan, xv, err), dst;
-  if (!xm) return PARE_ERR_OPENCL;
-  pare_status st = target(t, xv, 0, &dst, err);
-  if (st != PARE_OK) return st;
-  switch (n->op) {
-  case PARE_OP_MAX_POOL:
-  case PARE_OP_AVERAGE_POOL: {
-    pare_ref_pool_params pp;
-    st = pare_op_pool_params(&ctx, &pp);
-    if (st == PARE_OK)
-      st = pare_launch_train_pool2d_backward_f32(c->rt, n->op == PARE_OP_MAX_POOL, &pp, x->dims, xm,
-                                                 c->grad[y], dst, NULL, err);
-    break;
-  }
-  case PARE_OP_GLOBAL_AVERAGE_POOL: {
-    size_t planes = (size_t)(x->dims[0] * x->dims[1]);
-    size_t spatial = planes ? numel(x) / planes : 0;
-    st = pare_launch_train_global_avgpool_backward_f32(c->rt, planes, spatial, c->grad[y], dst,
-                                                       NULL, err);
-    break;
-  }
-  default: {
-    pare_ref_act act = PARE_REF_ACT_NONE;
-    float a = 0, b = 0;
-    st = pare_op_activation(&ctx, &act, &a, &b);
+  pare_ref_act act = PARE_REF_ACT_NONE;
+  float a = 0, b = 0;
+  int pool = n->op == PARE_OP_MAX_POOL || n->op == PARE_OP_AVERAGE_POOL ||
+             n->op == PARE_OP_GLOBAL_AVERAGE_POOL;
+  if (!pool) {
+    pare_status st = pare_op_activation(&ctx, &act, &a, &b);
     if (st != PARE_OK) return st;
     if (act != PARE_REF_ACT_RELU && act != PARE_REF_ACT_LEAKY_RELU && act != PARE_REF_ACT_SIGMOID &&
         act != PARE_REF_ACT_TANH && act != PARE_REF_ACT_CLIP && act != PARE_REF_ACT_HARD_SWISH &&
@@ -356,9 +341,29 @@ static pare_status backward_simple(pare_trainer *t, int i, int *done, pare_error
       *done = 0; /* no kernel for this one */
       return PARE_OK;
     }
+  }
+  /* ReLU and Clip pass the gradient where lo < x < hi, which is where
+   * lo < y < hi: they read their output, so the forward may fuse them into
+   * the convolution before them and never keep its output. */
+  int src = act == PARE_REF_ACT_RELU || act == PARE_REF_ACT_CLIP ? y : xv;
+  cl_mem xm = pare_exec_cl_device_value(t->plan, src, err), dst;
+  if (!xm) return PARE_ERR_OPENCL;
+  pare_status st = target(t, xv, 0, &dst, err);
+  if (st != PARE_OK) return st;
+  if (n->op == PARE_OP_GLOBAL_AVERAGE_POOL) {
+    size_t planes = (size_t)(x->dims[0] * x->dims[1]);
+    size_t spatial = planes ? numel(x) / planes : 0;
+    st = pare_launch_train_global_avgpool_backward_f32(c->rt, planes, spatial, c->grad[y], dst,
+                                                       NULL, err);
+  } else if (pool) {
+    pare_ref_pool_params pp;
+    st = pare_op_pool_params(&ctx, &pp);
+    if (st == PARE_OK)
+      st = pare_launch_train_pool2d_backward_f32(c->rt, n->op == PARE_OP_MAX_POOL, &pp, x->dims, xm,
+                                                 c->grad[y], dst, NULL, err);
+  } else {
     st = pare_launch_train_act_backward_f32(c->rt, act, a, b, xm, c->grad[y], dst, numel(x), NULL,
                                             err);
-  }
   }
   return st == PARE_OK ? settle(t, xv, dst, err) : st;
 }
@@ -417,7 +422,7 @@ static pare_status forward(pare_trainer *t, const float *x, pare_error *err) {
   pare_tensor in = t->plan->values[t->x_value];
   in.data = (void *)x;
   in.owns = 0;
-  pare_status st = pare_exec_cl_begin(t->plan, t->cl->rt, PARE_EXEC_CL_NO_FUSION, &in, 1, err);
+  pare_status st = pare_exec_cl_begin(t->plan, t->cl->rt, 0, &in, 1, err);
   for (int i = 0; i < t->g->n_nodes && st == PARE_OK; i++) {
     if (t->plan->node_folded[i]) continue;
     if (!pare_trainer_is_batchnorm_train(t, i)) {
@@ -485,9 +490,11 @@ pare_status pare_train_cl_step(pare_trainer *t, const float *x, const int64_t *l
   pare_status st = forward(t, x, err);
   cl_mem logits = st == PARE_OK ? pare_exec_cl_device_value(t->plan, t->logits_value, err) : NULL;
   if (!logits) return st != PARE_OK ? st : PARE_ERR_OPENCL;
-  st = pare_cl_write(c->rt, c->labels, 0, sizeof(int64_t) * n, labels, err);
+  /* The caller's labels and teacher logits outlive the step, whose last
+   * read waits for everything: the uploads need not block. */
+  st = pare_cl_write_async(c->rt, c->labels, 0, sizeof(int64_t) * n, labels, err);
   if (st == PARE_OK && teacher)
-    st = pare_cl_write(c->rt, c->teacher, 0, sizeof(float) * n * k, teacher, err);
+    st = pare_cl_write_async(c->rt, c->teacher, 0, sizeof(float) * n * k, teacher, err);
   cl_mem dlogits = c->grad[t->logits_value];
   if (st == PARE_OK)
     st = teacher
@@ -501,16 +508,16 @@ pare_status pare_train_cl_step(pare_trainer *t, const float *x, const int64_t *l
   for (int i = t->g->n_nodes - 1; i >= 0 && st == PARE_OK; i--)
     if (!t->plan->node_folded[i]) st = backward_node(t, i, err);
   if (st == PARE_OK) st = update(t, err);
-  /* The loss and the logits come back while nothing else is queued. */
+  /* The logits and the loss come back with one wait. */
+  if (st == PARE_OK && correct)
+    st = pare_cl_read_async(c->rt, logits, 0, sizeof(float) * n * k, c->logits, err);
   if (st == PARE_OK) st = pare_cl_read(c->rt, c->loss, 0, sizeof(float), loss, err);
   if (st == PARE_OK && correct) {
-    st = pare_exec_cl_host_value(t->plan, t->logits_value, err);
-    const float *s = lt->data;
     *correct = 0;
-    for (size_t r = 0; r < n && st == PARE_OK; r++) {
+    for (size_t r = 0; r < n; r++) {
       size_t best = 0;
       for (size_t j = 1; j < k; j++)
-        if (s[r * k + j] > s[r * k + best]) best = j;
+        if (c->logits[r * k + j] > c->logits[r * k + best]) best = j;
       *correct += (int64_t)best == labels[r];
     }
   }

@@ -1,24 +1,24 @@
 #!/bin/sh
-# pare vs PyTorch training throughput, same machine, same run: pare-bench
-# training (OpenCL and reference trainers), then PyTorch on the CPU with
-# the same thread count, then the ratio.
-# usage: run_train.sh [PYTHON] [THREADS]   (PYTHON has torch)
+# pare vs PyTorch training throughput on the same machine with the same
+# thread count: rounds alternate pare-bench training (OpenCL and reference
+# trainers) and PyTorch on the CPU, so both see the same background load;
+# the ratio of each round is formed within the round and the median over
+# rounds is reported.
+# usage: run_train.sh [PYTHON] [THREADS] [ROUNDS]   (PYTHON has torch)
 set -eu
 py="${1:-python3}"
 threads="${2:-2}"
+rounds="${3:-3}"
 here=$(dirname "$0")
 bench="${PARE_BENCH:-$here/../../build/bench/pare-bench}"
-pare_out=$("$bench" training --reps 7 2>/dev/null)
-torch_out=$(cd "$here" && "$py" train_bench.py --reps 7 --threads "$threads")
-printf '%s\n%s\n' "$pare_out" "$torch_out"
-printf '%s\n%s\n' "$pare_out" "$torch_out" | "$py" -c '
-import json, sys
-rows = [json.loads(l) for l in sys.stdin if l.strip()]
-pare = {r["arch"]: r for r in rows if "peer" not in r}
-peer = {r["arch"]: r for r in rows if "peer" in r}
-print("arch        pare-opencl img/s  pare-reference img/s  pytorch img/s  pare/pytorch")
-for a, p in pare.items():
-    t = peer.get(a, {}).get("images_per_s", float("nan"))
-    print(f"{a:10s}  {p[\"images_per_s\"]:17.0f}  {p[\"reference_images_per_s\"]:20.0f}"
-          f"  {t:13.0f}  {p[\"images_per_s\"] / t:11.2f}x")
-' >&2
+all=""
+r=1
+while [ "$r" -le "$rounds" ]; do
+  pare_out=$("$bench" training --reps 7 2>/dev/null | sed "s/^{/{\"round\": $r, /")
+  torch_out=$(cd "$here" && "$py" train_bench.py --reps 7 --threads "$threads" |
+    sed "s/^{/{\"round\": $r, /")
+  printf '%s\n%s\n' "$pare_out" "$torch_out"
+  all=$(printf '%s\n%s\n%s' "$all" "$pare_out" "$torch_out")
+  r=$((r + 1))
+done
+printf '%s\n' "$all" | "$py" "$here/train_ratio.py" >&2
