@@ -217,6 +217,21 @@ static const command commands[] = {
      "Loss: alpha*CE(labels, student) + (1-alpha)*T^2*KL(teacher/T || student/T),\n"
      "with the teacher run in inference mode on every batch.",
      cmd_distill},
+    {"compress", "factorize a model's layers (low rank), then fine-tune",
+     "usage: pare compress MODEL --lowrank energy=E|ratio=R|rank=N -o OUT.pare\n"
+     "                     [--lowrank-conv channel|spatial|none] [--skip NODE,...]\n"
+     "                     [--finetune-epochs N] [--lr 0.01] [--schedule cosine|constant|step]\n"
+     "                     [--batch 64] [--seed S]\n"
+     "                     [--dataset fashion-mnist|DIR] [--backend ref|opencl|auto]\n\n"
+     "Replaces each Gemm, MatMul and Conv weight by two thinner layers from its\n"
+     "truncated SVD: energy=E keeps the smallest rank holding E of the squared\n"
+     "singular values, ratio=R at most R of the layer's parameters, rank=N a fixed\n"
+     "rank; layers where the factors would not be smaller stay as they are.\n"
+     "Convolutions: channel SVD (k x k with r filters, then 1 x 1) or spatial SVD\n"
+     "(k x 1, then 1 x k). A table shows each layer's rank, parameters and energy\n"
+     "kept. --finetune-epochs trains the result on the dataset (SGD with momentum,\n"
+     "the learning rate annealed to 0 by a cosine unless --schedule says otherwise).",
+     cmd_compress},
     {"version", "print the version", "usage: pare version   (or pare --version)", cmd_version},
     {"help", "show help for a command", "usage: pare help [COMMAND]", cmd_help},
 };

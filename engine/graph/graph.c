@@ -171,6 +171,19 @@ int pare_graph_add_node(pare_graph *g, const char *name, pare_op op, int n_input
   return g->n_nodes++;
 }
 
+int pare_graph_insert_node(pare_graph *g, int at, const char *name, pare_op op, int n_inputs,
+                           int n_outputs) {
+  if (at < 0 || at > g->n_nodes) return -1;
+  int idx = pare_graph_add_node(g, name, op, n_inputs, n_outputs);
+  if (idx < 0) return -1;
+  pare_node added = g->nodes[idx];
+  memmove(&g->nodes[at + 1], &g->nodes[at], sizeof(pare_node) * (size_t)(idx - at));
+  g->nodes[at] = added;
+  for (int i = 0; i < g->n_values; i++)
+    if (g->values[i].producer >= at) g->values[i].producer++;
+  return at;
+}
+
 pare_attr *pare_node_add_attr(pare_node *n, const char *name, pare_attr_type type) {
   pare_attr *a = realloc(n->attrs, sizeof(pare_attr) * (size_t)(n->n_attrs + 1));
   if (!a) return NULL;

@@ -139,6 +139,11 @@ pare_status pare_value_set_data(pare_value *v, void *data, size_t nbytes, int ow
 
 /* Adds a node with room for its inputs/outputs and returns its index, or -1. */
 int pare_graph_add_node(pare_graph *g, const char *name, pare_op op, int n_inputs, int n_outputs);
+/* The same at position `at` (0..n_nodes), shifting the nodes after it and
+ * the producers that point at them; returns `at`, or -1. The caller wires
+ * the inputs and outputs (and sets the outputs' producer to `at`). */
+int pare_graph_insert_node(pare_graph *g, int at, const char *name, pare_op op, int n_inputs,
+                           int n_outputs);
 /* Attributes: adding copies names, strings and arrays. */
 pare_attr *pare_node_add_attr(pare_node *n, const char *name, pare_attr_type type);
 const pare_attr *pare_node_attr(const pare_node *n, const char *name);

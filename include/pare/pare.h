@@ -209,6 +209,32 @@ typedef struct pare_layer_info {
 PARE_API pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t batch,
                                        pare_layer_info **layers, int *count);
 
+/* ---- compression -------------------------------------------------------- */
+
+/* One Gemm, MatMul or Conv considered by pare_model_factorize. */
+typedef struct pare_factor_layer {
+  char node[128];
+  const char *op;
+  int64_t rows, cols;  /* the matrix factored (see docs/compression.md) */
+  int64_t full_rank;   /* min(rows, cols) */
+  int64_t rank;        /* chosen; 0 when the node is not eligible */
+  int64_t params_before, params_after;
+  double energy;       /* fraction of Σσ² kept */
+  int factored;        /* 1 when the node was replaced by two layers */
+  char why[96];        /* why it was left as it is */
+} pare_factor_layer;
+
+/* Low-rank factorization by truncated SVD. spec: "energy=E" (0 < E <= 1:
+ * the smallest rank keeping E of Σσ²), "ratio=R" (0 < R < 1: factors hold at
+ * most R of the layer's parameters) or "rank=N". conv: "channel" (default;
+ * k×k conv with r filters then 1×1), "spatial" (k×1 then 1×k) or "none".
+ * skip: comma-separated node names left dense, or NULL. The SVDs run on
+ * ctx's OpenCL device when it has one (else the reference). *layers
+ * (pare_free; may be NULL) describes every candidate node. */
+PARE_API pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *spec,
+                                          const char *conv, const char *skip,
+                                          pare_factor_layer **layers, int *count);
+
 /* ---- tensors on disk and datasets ----------------------------------- */
 
 /* Reads a NumPy .npy file (C order; <f4 <f2 <i8 <i4 |i1 |u1 |b1) into *out;

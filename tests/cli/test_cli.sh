@@ -110,6 +110,14 @@ PY
   printf 'garbage' > "$tmp/bad.ckpt"
   check train-resume-bad 1 "$pare" train $common --resume --checkpoint "$tmp/bad.ckpt" -o "$tmp/c.pare"
   contains train-resume-bad "bad.ckpt"
+  # Low-rank factorization, then one epoch of fine-tuning.
+  check compress 0 "$pare" compress "$tmp/m.pare" --lowrank ratio=0.25 --skip fc3 -o "$tmp/lr.pare" --finetune-epochs 1 --dataset "$tmp" --batch 32
+  contains compress "factored"; contains compress "skipped"; contains compress "fine-tuning"
+  check compress-eval 0 "$pare" eval "$tmp/lr.pare" --dataset "$tmp"; contains compress-eval "top-1 accuracy"
+  check compress-bad-spec 1 "$pare" compress "$tmp/m.pare" --lowrank energy=2 -o "$tmp/x.pare"; contains compress-bad-spec "energy must be"
+  check compress-bad-rule 1 "$pare" compress "$tmp/m.pare" --lowrank best -o "$tmp/x.pare"; contains compress-bad-rule "energy=E"
+  check compress-nothing 2 "$pare" compress "$tmp/m.pare" -o "$tmp/x.pare"; contains compress-nothing "--lowrank"
+  check compress-missing 1 "$pare" compress "$tmp/nope.pare" --lowrank rank=4 -o "$tmp/x.pare"; contains compress-missing "nope.pare"
   # Ctrl-C saves the model and a checkpoint; --resume finishes the run.
   "$pare" train --arch mlp --dataset "$tmp" --batch 8 --epochs 100000 -o "$tmp/i.pare" > "$tmp/i.log" 2>&1 &
   pid=$!
@@ -117,8 +125,10 @@ PY
   kill -INT $pid; wait $pid; got=$?
   [ "$got" -eq 130 ] && grep -q "add --resume" "$tmp/i.log" && [ -s "$tmp/i.pare" ] \
     && passes=$((passes + 1)) || { echo "FAIL Ctrl-C: exit $got: $(cat "$tmp/i.log")"; fails=$((fails + 1)); }
-  check train-resume-after-int 0 "$pare" train --arch mlp --dataset "$tmp" --batch 8 --epochs 3 --resume -o "$tmp/i.pare"
-  contains train-resume-after-int "epoch 3/3"
+  # Resume for two more epochs than the interrupted run finished.
+  more=$(($(grep -c "^epoch" "$tmp/i.log") + 2))
+  check train-resume-after-int 0 "$pare" train --arch mlp --dataset "$tmp" --batch 8 --epochs $more --resume -o "$tmp/i.pare"
+  contains train-resume-after-int "epoch $more/$more"
   rm -rf "$tmp"
 fi
 

@@ -1,0 +1,86 @@
+/* The public compression entry points (include/pare/pare.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/compress/lowrank.h"
+#include "engine/model_internal.h"
+
+/* "energy=0.9", "ratio=0.25" or "rank=32". */
+static int parse_spec(const char *spec, pare_lowrank_options *o) {
+  static const struct {
+    const char *key;
+    pare_lowrank_rule rule;
+  } rules[] = {{"energy=", PARE_LOWRANK_ENERGY},
+               {"ratio=", PARE_LOWRANK_RATIO},
+               {"rank=", PARE_LOWRANK_RANK}};
+  for (size_t i = 0; spec && i < sizeof rules / sizeof rules[0]; i++) {
+    size_t n = strlen(rules[i].key);
+    if (strncmp(spec, rules[i].key, n)) continue;
+    char *end;
+    double v = strtod(spec + n, &end);
+    if (end == spec + n || *end) return 0;
+    o->rule = rules[i].rule;
+    o->value = v;
+    return 1;
+  }
+  return 0;
+}
+
+pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *spec,
+                                 const char *conv, const char *skip, pare_factor_layer **layers,
+                                 int *count) {
+  (void)ctx;
+  if (layers) *layers = NULL;
+  if (count) *count = 0;
+  if (!m) return PARE_ERR_INVALID_ARG;
+  pare_error_clear(&m->error);
+  pare_lowrank_options o;
+  pare_lowrank_options_init(&o);
+  if (!parse_spec(spec, &o))
+    return pare_error_set(&m->error, PARE_ERR_INVALID_ARG,
+                          "low-rank: '%s' is not energy=E, ratio=R or rank=N", spec ? spec : "");
+  if (!conv || !strcmp(conv, "channel"))
+    o.conv = PARE_LOWRANK_CONV_CHANNEL;
+  else if (!strcmp(conv, "spatial"))
+    o.conv = PARE_LOWRANK_CONV_SPATIAL;
+  else if (!strcmp(conv, "none"))
+    o.conv = PARE_LOWRANK_CONV_SKIP;
+  else
+    return pare_error_set(&m->error, PARE_ERR_INVALID_ARG,
+                          "low-rank: convolution mode '%s' is not channel, spatial or none", conv);
+  o.skip = skip;
+  /* The graph changes: weights mapped from a file become owned first. */
+  for (int i = 0; i < m->graph->n_values; i++) {
+    pare_value *v = &m->graph->values[i];
+    if (v->borrowed && v->data && pare_value_set_data(v, v->data, v->nbytes, 0) != PARE_OK)
+      return pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
+  }
+  pare_lowrank_layer *rep = NULL;
+  int n = 0;
+  pare_status st = pare_lowrank_apply(m->graph, &o, &rep, &n, &m->error);
+  pare_plan_destroy(m->plan);
+  m->plan = NULL;
+  if (st == PARE_OK && layers) {
+    pare_factor_layer *out = calloc((size_t)n + 1, sizeof *out);
+    if (!out) {
+      free(rep);
+      return pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+      const pare_lowrank_layer *L = &rep[i];
+      pare_factor_layer *f = &out[i];
+      snprintf(f->node, sizeof f->node, "%s", L->node);
+      f->op = pare_op_name(L->op);
+      f->rows = L->rows, f->cols = L->cols, f->full_rank = L->full_rank, f->rank = L->rank;
+      f->params_before = L->params_before, f->params_after = L->params_after;
+      f->energy = L->energy;
+      f->factored = L->factored;
+      snprintf(f->why, sizeof f->why, "%s", L->why ? L->why : "");
+    }
+    *layers = out;
+    if (count) *count = n;
+  }
+  free(rep);
+  return st;
+}
