@@ -1,7 +1,8 @@
 /* pare-bench train_f32: the training kernels vs the plain-C references of
  * engine/ref/grad.h, in one run: relu backward and MaxPool 2x2/2 backward
  * on 64x16x28x28, softmax cross-entropy on 64x10, SGD (momentum) and Adam
- * steps on 1M parameters. --shapes B sets the batch of the first three.
+ * steps on 1M parameters, 8-bit weight fake quantization of a 512x2048
+ * weight per row. --shapes B sets the batch of the first three.
  * Device times include enqueue and clFinish. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@
 #include "engine/ref/grad.h"
 #include "host/launch/train_f32.h"
 
-enum { TB_RELU, TB_MAXPOOL, TB_XENT, TB_SGD, TB_ADAM };
+enum { TB_RELU, TB_MAXPOOL, TB_XENT, TB_SGD, TB_ADAM, TB_FQ };
 
 typedef struct tr_bench {
   pare_cl_runtime *rt;
@@ -51,6 +52,10 @@ static int run_device(void *arg) {
     st = pare_launch_train_sgd_step_f32(c->rt, &p, c->da, c->db, c->dc, NULL, c->n, NULL, &c->err);
     break;
   }
+  case TB_FQ:
+    st = pare_launch_train_fake_quant_rows_f32(c->rt, 512, c->n / 512, 8, c->da, c->dc, NULL,
+                                               &c->err);
+    break;
   default: {
     pare_ref_adam_params p;
     pare_ref_adam_params_init(&p, 1e-6f);
@@ -81,6 +86,7 @@ static int run_reference(void *arg) {
     p.weight_decay = 1e-4f;
     return pare_ref_sgd_step_f32(&p, c->a, c->b, c->c, c->n, NULL) != PARE_REF_OK;
   }
+  case TB_FQ: return pare_ref_fake_quant_rows_f32(c->a, 512, c->n / 512, 8, c->c) != PARE_REF_OK;
   default: {
     pare_ref_adam_params p;
     pare_ref_adam_params_init(&p, 1e-6f);
@@ -98,11 +104,9 @@ int pare_bench_train_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
   const struct {
     const char *name;
     int kind;
-  } cases[] = {{"relu_backward", TB_RELU},
-               {"maxpool2x2s2_backward", TB_MAXPOOL},
-               {"softmax_xent", TB_XENT},
-               {"sgd_momentum_step", TB_SGD},
-               {"adam_step", TB_ADAM}};
+  } cases[] = {{"relu_backward", TB_RELU}, {"maxpool2x2s2_backward", TB_MAXPOOL},
+               {"softmax_xent", TB_XENT},  {"sgd_momentum_step", TB_SGD},
+               {"adam_step", TB_ADAM},     {"fake_quant_rows_8bit", TB_FQ}};
   fprintf(stderr, "%-22s %-14s %10s %10s %8s\n", "case", "shape", "pare ms", "ref ms", "vs ref");
   int status = 0;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0] && !status; i++) {
@@ -129,6 +133,11 @@ int pare_bench_train_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
       na = c.n, nb = (size_t)B, nc = c.n;
       snprintf(shape, sizeof shape, "%lldx10", (long long)B);
       bytes = 4.0 * (double)(2 * c.n + (size_t)B) + 8.0 * (double)B;
+    } else if (c.kind == TB_FQ) {
+      c.n = (size_t)512 * 2048;
+      na = nb = nc = c.n;
+      snprintf(shape, sizeof shape, "512x2048");
+      bytes = 4.0 * (double)c.n * 3; /* two reads (max, quantize) and a write */
     } else {
       c.n = (size_t)1 << 20;
       na = nb = nc = nd = c.n;

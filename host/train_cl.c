@@ -20,6 +20,7 @@ struct pare_train_cl {
   char *live;       /* per value: grad written this step */
   cl_mem *m1, *m2;  /* per parameter: momentum / Adam moments */
   cl_mem *mask;     /* per parameter, optional */
+  cl_mem *master;   /* per fake-quantized parameter: the float weights */
   cl_mem labels;    /* int64 [batch] */
   cl_mem teacher;   /* [batch, classes] */
   cl_mem loss_rows; /* [batch] */
@@ -52,6 +53,7 @@ void pare_train_cl_destroy(pare_train_cl *c) {
     if (c->m1) release(c, &c->m1[i]);
     if (c->m2) release(c, &c->m2[i]);
     if (c->mask) release(c, &c->mask[i]);
+    if (c->master) release(c, &c->master[i]);
   }
   release(c, &c->labels);
   release(c, &c->teacher);
@@ -65,6 +67,7 @@ void pare_train_cl_destroy(pare_train_cl *c) {
   free(c->m1);
   free(c->m2);
   free(c->mask);
+  free(c->master);
   free(c->host_tmp);
   free(c->logits);
   free(c);
@@ -116,8 +119,9 @@ pare_status pare_train_cl_create(pare_trainer *t, pare_cl_runtime *rt, pare_trai
   c->m1 = calloc(nv, sizeof(cl_mem));
   c->m2 = calloc(nv, sizeof(cl_mem));
   c->mask = calloc(nv, sizeof(cl_mem));
+  c->master = calloc(nv, sizeof(cl_mem));
   pare_status st = PARE_OK;
-  if (!c->grad || !c->live || !c->m1 || !c->m2 || !c->mask)
+  if (!c->grad || !c->live || !c->m1 || !c->m2 || !c->mask || !c->master)
     st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   int adam = t->cfg.optimizer == PARE_OPT_ADAM;
   for (int i = 0; i < g->n_values && st == PARE_OK; i++) {
@@ -457,8 +461,9 @@ static pare_status update(pare_trainer *t, pare_error *err) {
              : pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
       if (st != PARE_OK) break;
     }
-    cl_mem w = pare_exec_cl_device_value(t->plan, i, err);
-    if (!w) return PARE_ERR_OPENCL;
+    cl_mem param = pare_exec_cl_device_value(t->plan, i, err);
+    if (!param) return PARE_ERR_OPENCL;
+    cl_mem w = c->master[i] ? c->master[i] : param; /* QAT: the float weights */
     if (t->cfg.optimizer == PARE_OPT_ADAM) {
       pare_ref_adam_params p = t->cfg.adam;
       p.lr = (float)lr;
@@ -470,6 +475,9 @@ static pare_status update(pare_trainer *t, pare_error *err) {
       st = pare_launch_train_sgd_step_f32(c->rt, &p, w, c->grad[i], c->m1[i], c->mask[i], n, NULL,
                                           err);
     }
+    if (st == PARE_OK && c->master[i])
+      st = pare_launch_train_fake_quant_rows_f32(
+          c->rt, (size_t)t->qrows[i], n / (size_t)t->qrows[i], t->qbits[i], w, param, NULL, err);
     pare_exec_cl_value_changed(t->plan, i, 1);
   }
   return st;
@@ -564,4 +572,11 @@ pare_status pare_train_cl_state(pare_trainer *t, int v, int slot, float *data, i
   if (!m || !bytes) return PARE_OK;
   return write ? pare_cl_write(c->rt, m, 0, bytes, data, err)
                : pare_cl_read(c->rt, m, 0, bytes, data, err);
+}
+
+pare_status pare_train_cl_set_weight_quant(pare_trainer *t, int v, pare_error *err) {
+  pare_train_cl *c = t->cl;
+  release(c, &c->master[v]);
+  pare_exec_cl_value_changed(t->plan, v, 0); /* the quantized weights are on the host */
+  return new_buffer(c, numel(&t->plan->values[v]), t->master[v], &c->master[v], err);
 }

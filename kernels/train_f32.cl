@@ -20,6 +20,7 @@
  *   tr_sgd_step            SGD with momentum, weight decay, Nesterov, mask
  *   tr_adam_step           Adam / AdamW with host-computed bias corrections
  *   tr_accumulate          y += x
+ *   tr_fake_quant_rows     symmetric weight fake quantization per row
  *
  * The activation and the vector width are compile-time choices (-DTR_ACT,
  * -DTR_VW); everything else is a kernel argument. Optional buffers (mask,
@@ -449,4 +450,20 @@ __kernel void tr_accumulate(const int n, const int chunk, __global const float *
   int i = start;
   for (; i + TR_VW <= end; i += TR_VW) TR_VSTORE(TR_VLOAD(y + i) + TR_VLOAD(x + i), y + i);
   for (; i < end; ++i) y[i] = y[i] + x[i];
+}
+
+/* Symmetric fake quantization of `rows` rows of `cols` values, as
+ * pare_ref_fake_quant_rows_f32: scale = max|x|/qmax per row (1 for an
+ * all-zero row), y = clamp(rint(x/scale), -qmax, qmax)·scale. One work-item
+ * per row (weights are small; this runs once per training step). */
+__kernel void tr_fake_quant_rows(const int rows, const int cols, const float qmax,
+                                 __global const float *x, __global float *y) {
+  const int r = (int)get_global_id(0);
+  if (r >= rows) return;
+  __global const float *xr = x + (size_t)r * (size_t)cols;
+  __global float *yr = y + (size_t)r * (size_t)cols;
+  float m = 0.0f;
+  for (int j = 0; j < cols; ++j) m = fmax(m, fabs(xr[j]));
+  const float scale = m > 0.0f ? m / qmax : 1.0f;
+  for (int j = 0; j < cols; ++j) yr[j] = clamp(rint(xr[j] / scale), -qmax, qmax) * scale;
 }

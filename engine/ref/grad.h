@@ -237,4 +237,13 @@ int pare_ref_fake_quant_channel_backward_f32(const float *x, int rank, const int
                                              const int32_t *zero_points, int32_t qmin, int32_t qmax,
                                              const float *dy, float *dx);
 
+/* Symmetric weight fake quantization for quantization-aware training:
+ * `rows` rows of `cols` values (a weight's output channels, or one row for
+ * the whole tensor), each with scale = max|x|/qmax, qmax = 2^(bits-1) - 1
+ * (narrow range; the scale is formed in float), y = clamp(round(x/scale),
+ * -qmax, qmax)·scale; an all-zero row stays zero. With this scale nothing
+ * is clamped, so the straight-through gradient is dy itself. bits in
+ * [2, 16]. y may equal x. */
+int pare_ref_fake_quant_rows_f32(const float *x, size_t rows, size_t cols, int bits, float *y);
+
 #endif

@@ -220,3 +220,16 @@ int pare_ref_fake_quant_channel_backward_f32(const float *x, int rank, const int
   }
   return PARE_REF_OK;
 }
+
+int pare_ref_fake_quant_rows_f32(const float *x, size_t rows, size_t cols, int bits, float *y) {
+  if (bits < 2 || bits > 16 || (rows * cols > 0 && (!x || !y))) return PARE_REF_EINVAL;
+  const int32_t qmax = (1 << (bits - 1)) - 1;
+  for (size_t r = 0; r < rows; r++) {
+    const float *xr = x + r * cols;
+    float *yr = y + r * cols, m = 0.0f;
+    for (size_t j = 0; j < cols; j++) m = fabsf(xr[j]) > m ? fabsf(xr[j]) : m;
+    const float scale = m > 0.0f ? m / (float)qmax : 1.0f;
+    for (size_t j = 0; j < cols; j++) yr[j] = fake_quant_one(xr[j], scale, 0, -qmax, qmax);
+  }
+  return PARE_REF_OK;
+}

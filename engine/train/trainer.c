@@ -37,6 +37,7 @@ void pare_trainer_destroy(pare_trainer *t) {
     free(t->state_a[i]);
     free(t->state_b[i]);
     free(t->mask[i]);
+    free(t->master[i]);
   }
   for (int i = 0; i < nn; i++) {
     free(t->bn_mean[i]);
@@ -46,6 +47,9 @@ void pare_trainer_destroy(pare_trainer *t) {
   free(t->state_a);
   free(t->state_b);
   free(t->mask);
+  free(t->master);
+  free(t->qbits);
+  free(t->qrows);
   free(t->bn_mean);
   free(t->bn_inv_std);
   free(t->needs_grad);
@@ -115,10 +119,13 @@ pare_status pare_trainer_create(pare_graph *g, const pare_train_config *c, pare_
   t->state_a = calloc(nv, sizeof(float *));
   t->state_b = calloc(nv, sizeof(float *));
   t->mask = calloc(nv, sizeof(uint8_t *));
+  t->qbits = calloc(nv, sizeof(int));
+  t->qrows = calloc(nv, sizeof(int64_t));
+  t->master = calloc(nv, sizeof(float *));
   t->bn_mean = calloc(nn, sizeof(float *));
   t->bn_inv_std = calloc(nn, sizeof(float *));
   if (!t->needs_grad || !t->grad || !t->state_a || !t->state_b || !t->mask || !t->bn_mean ||
-      !t->bn_inv_std) {
+      !t->bn_inv_std || !t->qbits || !t->qrows || !t->master) {
     pare_trainer_destroy(t);
     return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   }
@@ -213,6 +220,31 @@ pare_status pare_trainer_set_mask(pare_trainer *t, int value, const uint8_t *mas
   if (t->cl) return pare_train_cl_set_mask(t, value, err);
 #endif
   pare_ref_apply_mask_f32(t->g->values[value].data, t->mask[value], n);
+  return PARE_OK;
+}
+
+pare_status pare_trainer_set_weight_quant(pare_trainer *t, int v, int bits, int per_channel,
+                                          pare_error *err) {
+  if (v < 0 || v >= t->g->n_values || !t->g->values[v].is_param || !t->grad[v])
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "value %d is not a trained parameter", v);
+  if (bits < 2 || bits > 16)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "'%s': %d bits (2 to 16)",
+                          t->g->values[v].name, bits);
+  pare_status st = pare_trainer_sync(t, err); /* the float weights, current on the host */
+  if (st != PARE_OK) return st;
+  const pare_tensor *pt = &t->plan->values[v];
+  size_t n = numel_of(pt);
+  int64_t rows = per_channel && pt->rank >= 2 && pt->dims[0] > 0 ? pt->dims[0] : 1;
+  float *w = t->g->values[v].data;
+  if (!t->master[v] && !(t->master[v] = malloc(sizeof(float) * (n ? n : 1))))
+    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  memcpy(t->master[v], w, sizeof(float) * n);
+  t->qbits[v] = bits;
+  t->qrows[v] = rows;
+  pare_ref_fake_quant_rows_f32(t->master[v], (size_t)rows, n / (size_t)rows, bits, w);
+#ifdef PARE_HAVE_OPENCL
+  if (t->cl) return pare_train_cl_set_weight_quant(t, v, err);
+#endif
   return PARE_OK;
 }
 
@@ -504,7 +536,7 @@ pare_status pare_trainer_step(pare_trainer *t, const float *x, const int64_t *la
   for (int i = 0; i < g->n_values; i++) {
     if (!g->values[i].is_param || !t->grad[i]) continue;
     size_t nv = numel_of(&t->plan->values[i]);
-    float *w = g->values[i].data;
+    float *w = t->qbits[i] ? t->master[i] : g->values[i].data;
     if (t->cfg.optimizer == PARE_OPT_ADAM) {
       pare_ref_adam_params p = t->cfg.adam;
       p.lr = (float)lr;
@@ -515,6 +547,9 @@ pare_status pare_trainer_step(pare_trainer *t, const float *x, const int64_t *la
       p.lr = (float)lr;
       rc = pare_ref_sgd_step_f32(&p, w, t->grad[i], t->state_a[i], nv, t->mask[i]);
     }
+    if (rc == PARE_REF_OK && t->qbits[i])
+      rc = pare_ref_fake_quant_rows_f32(w, (size_t)t->qrows[i], nv / (size_t)t->qrows[i],
+                                        t->qbits[i], g->values[i].data);
     if (rc != PARE_REF_OK)
       return pare_error_set(err, PARE_ERR_INTERNAL, "optimizer step failed on '%s'",
                             g->values[i].name);

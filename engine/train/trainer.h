@@ -51,6 +51,16 @@ pare_status pare_trainer_step(pare_trainer *t, const float *x, const int64_t *la
  * parameter value v's element i (the mask is copied). */
 pare_status pare_trainer_set_mask(pare_trainer *t, int value, const uint8_t *mask, pare_error *err);
 
+/* Quantization-aware training of parameter v: from now on the forward
+ * sees it fake-quantized to `bits` (2..16, symmetric, scale max|w|/qmax per
+ * output channel (axis 0) with per_channel, else per tensor), recomputed
+ * after every update from float master weights, which the optimizer
+ * updates with the straight-through gradient (the gradient of the
+ * quantized weights; this scale clamps nothing). The graph holds the
+ * quantized weights. */
+pare_status pare_trainer_set_weight_quant(pare_trainer *t, int v, int bits, int per_channel,
+                                          pare_error *err);
+
 /* Gradient of the last step for a value (NULL if it has none; on a
  * device it is read back first). */
 const float *pare_trainer_grad(pare_trainer *t, int value);

@@ -18,6 +18,9 @@ struct pare_trainer {
   float **state_a;               /* per parameter: momentum / Adam m (reference only) */
   float **state_b;               /* per parameter: Adam v (reference only) */
   uint8_t **mask;                /* per parameter, optional */
+  int *qbits;                    /* per parameter: weight fake-quantization bits, or 0 */
+  int64_t *qrows;                /* per parameter: rows quantized apart (1: per tensor) */
+  float **master;                /* per quantized parameter: the float weights trained */
   float **bn_mean, **bn_inv_std; /* per node: saved BatchNormalization statistics */
   float *scratch;
   size_t scratch_size;

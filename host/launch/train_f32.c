@@ -317,3 +317,25 @@ pare_status pare_launch_train_accumulate_f32(pare_cl_runtime *rt, cl_mem x, cl_m
   tr_arg rest[] = {MEM(x), MEM(y)};
   return tr_eltwise(rt, PARE_REF_ACT_RELU, "tr_accumulate", n, rest, 2, event, err);
 }
+
+pare_status pare_launch_train_fake_quant_rows_f32(pare_cl_runtime *rt, size_t rows, size_t cols,
+                                                  int bits, cl_mem x, cl_mem y, cl_event *event,
+                                                  pare_error *err) {
+  const char *name = "tr_fake_quant_rows";
+  if (bits < 2 || bits > 16)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "train_f32: %s: %d bits (2 to 16)", name,
+                          bits);
+  if (rows == 0 || cols == 0) return PARE_OK;
+  if (rows > TR_MAX_ELEMS || cols > TR_MAX_ELEMS || rows * cols > TR_MAX_ELEMS)
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED,
+                          "train_f32: %s of %zu x %zu elements (limit 2^31)", name, rows, cols);
+  pare_cl_chunks g;
+  pare_status st = pare_cl_chunks_of(rt, "train_f32", 8192, &g, err);
+  cl_kernel k;
+  if (st == PARE_OK) st = tr_kernel(rt, &g, PARE_REF_ACT_RELU, name, &k, err);
+  if (st != PARE_OK) return st;
+  cl_int cr = (cl_int)rows, cc = (cl_int)cols;
+  cl_float qmax = (cl_float)((1 << (bits - 1)) - 1);
+  tr_arg args[] = {VAL(cr), VAL(cc), VAL(qmax), MEM(x), MEM(y)};
+  return tr_run(rt, k, name, args, 5, rows, g.wg, event, err);
+}

@@ -75,4 +75,12 @@ pare_status pare_launch_train_adam_step_f32(pare_cl_runtime *rt, const pare_ref_
 pare_status pare_launch_train_accumulate_f32(pare_cl_runtime *rt, cl_mem x, cl_mem y, size_t n,
                                              cl_event *event, pare_error *err);
 
+/* pare_ref_fake_quant_rows_f32 on the device: rows of cols values, bits in
+ * [2, 16]; y may be x. The quotient x/scale is formed in fp32 (the
+ * reference uses double), so a value within an ulp of a rounding tie may
+ * land one step away. */
+pare_status pare_launch_train_fake_quant_rows_f32(pare_cl_runtime *rt, size_t rows, size_t cols,
+                                                  int bits, cl_mem x, cl_mem y, cl_event *event,
+                                                  pare_error *err);
+
 #endif

@@ -4,8 +4,8 @@
  * architectures and for a graph that reaches every backward path (batch
  * normalization, depthwise convolution, broadcasting, pooling, MatMul,
  * activations with and without a kernel); with SGD and Adam, masks and
- * distillation. The device gradients also pass a finite-difference check
- * of their own. */
+ * distillation and quantization-aware training. The device gradients also pass a finite-difference
+ * check of their own. */
 #include <math.h>
 #include <string.h>
 
@@ -155,6 +155,7 @@ typedef struct run_opts {
   int steps;
   int teacher; /* distil against fixed random teacher logits */
   int mask;    /* mask every third weight of each parameter */
+  int quant;   /* 4-bit per-channel fake quantization of every matrix / kernel */
 } run_opts;
 
 /* Trains two copies, on the reference and on the device, and compares. */
@@ -182,6 +183,13 @@ static void compare(const run_opts *o) {
       assert_int_equal(pare_trainer_set_mask(tr, v, m, &err), PARE_OK);
       assert_int_equal(pare_trainer_set_mask(td, v, m, &err), PARE_OK);
       free(m);
+    }
+  }
+  if (o->quant) {
+    for (int v = 0; v < gr->n_values; v++) {
+      if (!gr->values[v].is_param || gr->values[v].rank < 2) continue;
+      assert_int_equal(pare_trainer_set_weight_quant(tr, v, 4, 1, &err), PARE_OK);
+      assert_int_equal(pare_trainer_set_weight_quant(td, v, 4, 1, &err), PARE_OK);
     }
   }
   int64_t per = input_size(gr), classes = 0;
@@ -239,31 +247,37 @@ static void compare(const run_opts *o) {
 
 static void test_simplecnn_sgd(void **state) {
   (void)state;
-  run_opts o = {"simplecnn", PARE_OPT_SGD, 3, 0, 0};
+  run_opts o = {"simplecnn", PARE_OPT_SGD, 3, 0, 0, 0};
   compare(&o);
 }
 
 static void test_lenet5_adam(void **state) {
   (void)state;
-  run_opts o = {"lenet5", PARE_OPT_ADAM, 3, 0, 0};
+  run_opts o = {"lenet5", PARE_OPT_ADAM, 3, 0, 0, 0};
   compare(&o);
 }
 
 static void test_mlp_masked_distill(void **state) {
   (void)state;
-  run_opts o = {"mlp", PARE_OPT_SGD, 3, 1, 1};
+  run_opts o = {"mlp", PARE_OPT_SGD, 3, 1, 1, 0};
   compare(&o);
 }
 
 static void test_mixed_sgd(void **state) {
   (void)state;
-  run_opts o = {"mixed", PARE_OPT_SGD, 4, 0, 0};
+  run_opts o = {"mixed", PARE_OPT_SGD, 4, 0, 0, 0};
   compare(&o);
 }
 
 static void test_mixed_adam_distill(void **state) {
   (void)state;
-  run_opts o = {"mixed", PARE_OPT_ADAM, 3, 1, 0};
+  run_opts o = {"mixed", PARE_OPT_ADAM, 3, 1, 0, 0};
+  compare(&o);
+}
+
+static void test_simplecnn_quant_aware(void **state) {
+  (void)state;
+  run_opts o = {"simplecnn", PARE_OPT_SGD, 3, 0, 1, 1};
   compare(&o);
 }
 
@@ -362,6 +376,7 @@ int main(void) {
       cmocka_unit_test(test_mlp_masked_distill),
       cmocka_unit_test(test_mixed_sgd),
       cmocka_unit_test(test_mixed_adam_distill),
+      cmocka_unit_test(test_simplecnn_quant_aware),
       cmocka_unit_test(test_device_gradients_finite_differences),
       cmocka_unit_test(test_onnx_model_trains),
       cmocka_unit_test(test_bad_label_is_refused),

@@ -152,11 +152,55 @@ static void test_mask_keeps_zeros(void **state) {
   pare_graph_destroy(g);
 }
 
+/* Quantization-aware training: the graph's weight stays on a 4-bit grid
+ * per output channel while its float master weights move. */
+static void test_weight_quant(void **state) {
+  (void)state;
+  pare_graph *g;
+  pare_error err;
+  assert_int_equal(pare_zoo_build("mlp", 3, &g, &err), PARE_OK);
+  pare_train_config c;
+  pare_train_config_init(&c);
+  c.batch = 4;
+  pare_trainer *t;
+  assert_int_equal(pare_trainer_create(g, &c, NULL, &t, &err), PARE_OK);
+  int w = pare_graph_find_value(g, "fc2.weight");
+  assert_int_equal(pare_trainer_set_weight_quant(t, w, 1, 1, &err), PARE_ERR_INVALID_ARG);
+  assert_int_equal(pare_trainer_set_weight_quant(t, w, 4, 1, &err), PARE_OK);
+  const int64_t rows = g->values[w].dims[0], cols = g->values[w].dims[1];
+  float *before = malloc(sizeof(float) * (size_t)(rows * cols));
+  memcpy(before, g->values[w].data, sizeof(float) * (size_t)(rows * cols));
+  test_rng r = {4};
+  float x[4 * 784];
+  int64_t labels[4] = {0, 1, 2, 3};
+  for (int s = 0; s < 3; s++) {
+    test_fill(&r, x, 4 * 784, 0, 1);
+    float loss;
+    assert_int_equal(pare_trainer_step(t, x, labels, NULL, &loss, NULL, &err), PARE_OK);
+    assert_true(isfinite(loss));
+  }
+  const float *wd = g->values[w].data;
+  int moved = 0;
+  for (int64_t row = 0; row < rows; row++) {
+    float m = 0;
+    for (int64_t j = 0; j < cols; j++) m = fmaxf(m, fabsf(wd[row * cols + j]));
+    for (int64_t j = 0; j < cols; j++) { /* every value is k·max/7 */
+      float k = wd[row * cols + j] / m * 7.0f;
+      if (fabsf(k - nearbyintf(k)) > 1e-4f)
+        fail_msg("fc2.weight[%lld, %lld] off the grid", (long long)row, (long long)j);
+      moved += wd[row * cols + j] != before[row * cols + j];
+    }
+  }
+  assert_true(moved > 0);
+  free(before);
+  pare_trainer_destroy(t);
+  pare_graph_destroy(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_gradients_simplecnn),
-      cmocka_unit_test(test_gradients_mlp),
-      cmocka_unit_test(test_mask_keeps_zeros),
+      cmocka_unit_test(test_gradients_simplecnn),  cmocka_unit_test(test_gradients_mlp),
+      cmocka_unit_test(test_mask_keeps_zeros),     cmocka_unit_test(test_weight_quant),
       cmocka_unit_test(test_learns_fashion_mnist),
   };
   return cmocka_run_group_tests_name("trainer", tests, NULL, NULL);

@@ -539,6 +539,49 @@ static void test_accumulate(void **state) {
   }
 }
 
+/* Weight fake quantization per row against the reference. The kernel
+ * divides in fp32 and the reference in double, so an element may land one
+ * step away where x/scale is within 2^-20 (relative) of a rounding tie;
+ * everything else must match to the last bit of the rescaling. */
+static void test_fake_quant_rows(void **state) {
+  (void)state;
+  test_rng r = {8};
+  static const size_t shapes[][2] = {{1, 1}, {3, 7}, {16, 27}, {10, 1568}, {1, 5000}, {4, 3}};
+  static const int bits[] = {2, 4, 8};
+  pare_error err;
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+    for (size_t b = 0; b < sizeof bits / sizeof bits[0]; b++) {
+      size_t rows = shapes[s][0], cols = shapes[s][1], n = rows * cols;
+      float *x = alloc_f(n), *want = alloc_f(n), *got = alloc_f(n);
+      test_fill(&r, x, n, -3.0f, 3.0f);
+      if (s == 5) { /* an all-zero row and a huge one */
+        for (size_t j = 0; j < cols; j++) x[j] = 0.0f, x[cols + j] *= 1e30f;
+      }
+      assert_int_equal(pare_ref_fake_quant_rows_f32(x, rows, cols, bits[b], want), PARE_REF_OK);
+      cl_mem dx = buf(n * 4, x), dy = buf(n * 4, NULL);
+      check(pare_launch_train_fake_quant_rows_f32(rt, rows, cols, bits[b], dx, dy, NULL, &err),
+            &err);
+      read_back(dy, n * 4, got);
+      float qmax = (float)((1 << (bits[b] - 1)) - 1);
+      for (size_t i = 0; i < n; i++) {
+        if (got[i] == want[i] || fabsf(got[i] - want[i]) <= 1e-6f * fabsf(want[i])) continue;
+        float m = 0.0f; /* the row's scale, to see whether x sat on a tie */
+        for (size_t j = 0; j < cols; j++) m = fmaxf(m, fabsf(x[(i / cols) * cols + j]));
+        double q = (double)x[i] / ((double)m / qmax), frac = q - floor(q);
+        if (fabs(frac - 0.5) > 1e-6 * fabs(q) + 1e-6)
+          fail_msg("%zux%zu %d bits: y[%zu] = %.9g, want %.9g (x %.9g)", rows, cols, bits[b], i,
+                   got[i], want[i], x[i]);
+      }
+      release(dx);
+      release(dy);
+      free(x);
+      free(want);
+      free(got);
+    }
+  assert_int_equal(pare_launch_train_fake_quant_rows_f32(rt, 2, 2, 1, NULL, NULL, NULL, &err),
+                   PARE_ERR_INVALID_ARG);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_act_backward),
@@ -549,6 +592,7 @@ int main(void) {
       cmocka_unit_test(test_sgd),
       cmocka_unit_test(test_adam),
       cmocka_unit_test(test_accumulate),
+      cmocka_unit_test(test_fake_quant_rows),
   };
   return cmocka_run_group_tests_name("train_f32", tests, test_cl_setup, test_cl_teardown);
 }
