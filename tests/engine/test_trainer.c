@@ -115,29 +115,43 @@ static void test_learns_fashion_mnist(void **state) {
   pare_dataset_destroy(ds);
 }
 
-static void test_mask_keeps_zeros(void **state) {
-  (void)state;
-  pare_graph *g;
+/* A reference trainer of the MLP at batch 4 (the graph in *g). */
+static pare_trainer *mlp_trainer(uint64_t seed, pare_graph **g) {
   pare_error err;
-  assert_int_equal(pare_zoo_build("mlp", 2, &g, &err), PARE_OK);
+  assert_int_equal(pare_zoo_build("mlp", seed, g, &err), PARE_OK);
   pare_train_config c;
   pare_train_config_init(&c);
   c.batch = 4;
   pare_trainer *t;
-  assert_int_equal(pare_trainer_create(g, &c, NULL, &t, &err), PARE_OK);
+  assert_int_equal(pare_trainer_create(*g, &c, NULL, &t, &err), PARE_OK);
+  return t;
+}
+
+/* Three steps on random images. */
+static void random_steps(pare_trainer *t) {
+  test_rng r = {4};
+  float x[4 * 784];
+  int64_t labels[4] = {0, 1, 2, 3};
+  pare_error err;
+  for (int s = 0; s < 3; s++) {
+    test_fill(&r, x, 4 * 784, 0, 1);
+    float loss;
+    assert_int_equal(pare_trainer_step(t, x, labels, NULL, &loss, NULL, &err), PARE_OK);
+    assert_true(isfinite(loss));
+  }
+}
+
+static void test_mask_keeps_zeros(void **state) {
+  (void)state;
+  pare_graph *g;
+  pare_error err;
+  pare_trainer *t = mlp_trainer(2, &g);
   int w = pare_graph_find_value(g, "fc1.weight");
   int64_t n = pare_value_numel(&g->values[w]);
   uint8_t *mask = malloc((size_t)n);
   for (int64_t i = 0; i < n; i++) mask[i] = (uint8_t)(i % 3 != 0);
   assert_int_equal(pare_trainer_set_mask(t, w, mask, &err), PARE_OK);
-  test_rng r = {4};
-  float x[4 * 784];
-  int64_t labels[4] = {0, 1, 2, 3};
-  for (int s = 0; s < 3; s++) {
-    test_fill(&r, x, 4 * 784, 0, 1);
-    float loss;
-    assert_int_equal(pare_trainer_step(t, x, labels, NULL, &loss, NULL, &err), PARE_OK);
-  }
+  random_steps(t);
   const float *wd = g->values[w].data;
   int64_t nonzero_kept = 0;
   for (int64_t i = 0; i < n; i++) {
@@ -158,27 +172,14 @@ static void test_weight_quant(void **state) {
   (void)state;
   pare_graph *g;
   pare_error err;
-  assert_int_equal(pare_zoo_build("mlp", 3, &g, &err), PARE_OK);
-  pare_train_config c;
-  pare_train_config_init(&c);
-  c.batch = 4;
-  pare_trainer *t;
-  assert_int_equal(pare_trainer_create(g, &c, NULL, &t, &err), PARE_OK);
+  pare_trainer *t = mlp_trainer(3, &g);
   int w = pare_graph_find_value(g, "fc2.weight");
   assert_int_equal(pare_trainer_set_weight_quant(t, w, 1, 1, &err), PARE_ERR_INVALID_ARG);
   assert_int_equal(pare_trainer_set_weight_quant(t, w, 4, 1, &err), PARE_OK);
   const int64_t rows = g->values[w].dims[0], cols = g->values[w].dims[1];
   float *before = malloc(sizeof(float) * (size_t)(rows * cols));
   memcpy(before, g->values[w].data, sizeof(float) * (size_t)(rows * cols));
-  test_rng r = {4};
-  float x[4 * 784];
-  int64_t labels[4] = {0, 1, 2, 3};
-  for (int s = 0; s < 3; s++) {
-    test_fill(&r, x, 4 * 784, 0, 1);
-    float loss;
-    assert_int_equal(pare_trainer_step(t, x, labels, NULL, &loss, NULL, &err), PARE_OK);
-    assert_true(isfinite(loss));
-  }
+  random_steps(t);
   const float *wd = g->values[w].data;
   int moved = 0;
   for (int64_t row = 0; row < rows; row++) {
