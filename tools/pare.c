@@ -215,7 +215,9 @@ static const command commands[] = {
      "usage: pare distill --teacher T.pare [--student ARCH|S.pare] [--alpha 0.1]\n"
      "                    [--temperature 4] [the options of pare train] -o MODEL.pare\n\n"
      "Loss: alpha*CE(labels, student) + (1-alpha)*T^2*KL(teacher/T || student/T),\n"
-     "with the teacher run in inference mode on every batch.",
+     "with the teacher run in inference mode on every batch, on the same device.\n"
+     "The soft targets' gradient is about T times that of the labels at first,\n"
+     "so the default SGD learning rate is 0.05/T (0.0125 at T = 4).",
      cmd_distill},
     {"compress", "factorize a model's layers (low rank), then fine-tune",
      "usage: pare compress MODEL --lowrank energy=E|ratio=R|rank=N -o OUT.pare\n"

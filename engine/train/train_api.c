@@ -151,12 +151,25 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
   pare_train_config_init(&cfg);
   cfg.batch = batch;
   cfg.optimizer = adam ? PARE_OPT_ADAM : PARE_OPT_SGD;
-  float lr = o->lr > 0 ? o->lr : adam ? 1e-3f : 0.05f;
+  /* Soft targets at temperature T start with gradients about T times those
+   * of the labels' cross-entropy (T²·KL, gradient T·(q - p)): the default
+   * SGD rate of distillation is divided by T, else the student diverges. */
+  float lr = o->lr > 0                          ? o->lr
+             : adam                             ? 1e-3f
+             : o->teacher && o->temperature > 0 ? 0.05f / o->temperature
+                                                : 0.05f;
   cfg.sgd.momentum = o->momentum;
   cfg.sgd.weight_decay = o->weight_decay;
   cfg.adam.weight_decay = o->weight_decay;
-  cfg.distill_alpha = o->alpha > 0 ? o->alpha : 0.1f;
-  cfg.distill_temperature = o->temperature > 0 ? o->temperature : 4.0f;
+  if (!(o->alpha >= 0.0f && o->alpha <= 1.0f) || !(o->temperature > 0.0f)) {
+    st = pare_error_set(&err, PARE_ERR_INVALID_ARG,
+                        "distillation needs 0 <= alpha <= 1 and a positive temperature (got %g "
+                        "and %g)",
+                        (double)o->alpha, (double)o->temperature);
+    goto done;
+  }
+  cfg.distill_alpha = o->alpha;
+  cfg.distill_temperature = o->temperature;
   size_t total = pare_dataset_count(ds);
   size_t n_val = o->val_split > 0 && o->val_split < 1 ? (size_t)(o->val_split * (double)total) : 0;
   size_t n_train = total - n_val;

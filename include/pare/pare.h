@@ -215,13 +215,13 @@ PARE_API pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t
 typedef struct pare_factor_layer {
   char node[128];
   const char *op;
-  int64_t rows, cols;  /* the matrix factored (see docs/compression.md) */
-  int64_t full_rank;   /* min(rows, cols) */
-  int64_t rank;        /* chosen; 0 when the node is not eligible */
+  int64_t rows, cols; /* the matrix factored (see docs/compression.md) */
+  int64_t full_rank;  /* min(rows, cols) */
+  int64_t rank;       /* chosen; 0 when the node is not eligible */
   int64_t params_before, params_after;
-  double energy;       /* fraction of Σσ² kept */
-  int factored;        /* 1 when the node was replaced by two layers */
-  char why[96];        /* why it was left as it is */
+  double energy; /* fraction of Σσ² kept */
+  int factored;  /* 1 when the node was replaced by two layers */
+  char why[96];  /* why it was left as it is */
 } pare_factor_layer;
 
 /* Low-rank factorization by truncated SVD. spec: "energy=E" (0 < E <= 1:
@@ -288,7 +288,7 @@ typedef struct pare_train_options {
   const char *dataset;   /* "fashion-mnist" (default) or a folder of IDX files */
   int epochs;            /* default 1 */
   int batch;             /* default 64 */
-  float lr;              /* default 0.05 (SGD) / 0.001 (Adam) */
+  float lr;              /* default 0.05 (SGD; 0.05/temperature when distilling) / 0.001 (Adam) */
   float momentum;        /* SGD, default 0.9 */
   float weight_decay;    /* default 0 */
   const char *optimizer; /* "sgd" (default) or "adam" */
