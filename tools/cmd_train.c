@@ -94,6 +94,8 @@ static int train_common(const char *cmd, int argc, char **argv, int distill) {
       o.optimizer = v;
     } else if (cli_flag_value(argc, argv, &i, "--schedule", &v)) {
       o.schedule = v;
+    } else if (cli_flag_value(argc, argv, &i, "--warmup-epochs", &v)) {
+      rc = parse_int(cmd, "--warmup-epochs", v, &o.warmup_epochs);
     } else if (cli_flag_value(argc, argv, &i, "--step-epochs", &v)) {
       rc = parse_int(cmd, "--step-epochs", v, &o.step_epochs);
     } else if (cli_flag_value(argc, argv, &i, "--val-split", &v)) {

@@ -198,7 +198,7 @@ static const command commands[] = {
      "usage: pare train [--arch simplecnn[:C1,C2]|lenet5|mlp|FILE] [--dataset fashion-mnist|DIR]\n"
      "                  [--epochs N] [--batch B] [--lr X] [--optimizer sgd|adam]\n"
      "                  [--momentum M] [--weight-decay W] [--schedule constant|step|cosine]\n"
-     "                  [--step-epochs E] [--val-split F] [--seed S]\n"
+     "                  [--step-epochs E] [--warmup-epochs W] [--val-split F] [--seed S]\n"
      "                  [--checkpoint FILE] [--resume] [--backend ref|opencl|auto] -o "
      "MODEL.pare\n\n"
      "Trains from scratch (built-in architectures, PyTorch's default init;\n"

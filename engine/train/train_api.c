@@ -180,6 +180,16 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
     goto done;
   }
   cfg.schedule.lr = lr;
+  int64_t warmup = o->warmup_epochs > 0 ? (int64_t)o->warmup_epochs * batches : 0;
+  if (warmup >= (int64_t)epochs * batches) {
+    st = pare_error_set(&err, PARE_ERR_INVALID_ARG,
+                        "the warm-up (%d epochs) must be shorter than "
+                        "the run (%d epochs)",
+                        o->warmup_epochs, epochs);
+    goto done;
+  }
+  cfg.schedule.warmup = warmup;
+  cfg.schedule.warmup_start_factor = warmup ? 0.1 : 1.0;
   const char *sched = o->schedule ? o->schedule : "constant";
   if (!strcmp(sched, "step")) {
     cfg.schedule.kind = PARE_REF_LR_STEP;
@@ -187,7 +197,7 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
     cfg.schedule.gamma = 0.1;
   } else if (!strcmp(sched, "cosine")) {
     cfg.schedule.kind = PARE_REF_LR_COSINE;
-    cfg.schedule.total = (int64_t)epochs * batches;
+    cfg.schedule.total = (int64_t)epochs * batches - warmup; /* after the warm-up */
     cfg.schedule.lr_min = 0.0;
   } else if (strcmp(sched, "constant")) {
     st = pare_error_set(&err, PARE_ERR_INVALID_ARG,

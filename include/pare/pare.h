@@ -304,6 +304,7 @@ typedef struct pare_train_options {
   void *user;
   const char *checkpoint; /* written atomically after every epoch and on a stop, or NULL */
   const char *resume;     /* a checkpoint to continue from (same batch, seed, optimizer) */
+  int warmup_epochs;      /* the rate rises linearly from lr/10 over these first epochs */
 } pare_train_options;
 
 /* Fills the defaults documented above (lr 0: 0.05 for SGD, 0.001 for Adam). */

@@ -92,6 +92,10 @@ PY
   check train-eval 0 "$pare" eval "$tmp/m.pare" --dataset "$tmp"; contains train-eval "top-1 accuracy"
   check distill 0 "$pare" distill --teacher "$tmp/m.pare" --student mlp --dataset "$tmp" --epochs 1 --batch 32 -o "$tmp/s.pare"
   [ -s "$tmp/s.pare" ] && passes=$((passes + 1)) || { echo "FAIL distill wrote nothing"; fails=$((fails + 1)); }
+  check distill-bad-alpha 1 "$pare" distill --teacher "$tmp/m.pare" --student mlp --dataset "$tmp" --alpha 1.5 -o "$tmp/x.pare"
+  contains distill-bad-alpha "alpha"
+  check train-warmup-too-long 1 "$pare" train --arch mlp --dataset "$tmp" --epochs 2 --warmup-epochs 2 -o "$tmp/x.pare"
+  contains train-warmup-too-long "warm-up"
   check train-no-output 2 "$pare" train --arch mlp
   check train-bad-arch 1 "$pare" train --arch resnet9000 --dataset "$tmp" -o "$tmp/x.pare"; contains train-bad-arch "simplecnn"
   check train-bad-opt 1 "$pare" train --optimizer rmsprop --dataset "$tmp" -o "$tmp/x.pare"; contains train-bad-opt "rmsprop"
