@@ -4,7 +4,45 @@
 #include <string.h>
 
 #include "engine/compress/lowrank.h"
+#include "engine/context_internal.h"
 #include "engine/model_internal.h"
+#include "engine/ref/svd.h"
+#ifdef PARE_HAVE_OPENCL
+#include "host/launch/svd_f32.h"
+
+/* One SVD on the context's device (kernels/svd_f32.cl); on an OpenCL
+ * failure the reference takes over, said once on the log. */
+static pare_status device_svd(void *user, size_t m, size_t n, const float *a, float *u, float *s,
+                              float *vt, pare_error *err) {
+  pare_cl_runtime *rt = user;
+  size_t k = m < n ? m : n;
+  cl_mem da = NULL, du = NULL, ds = NULL, dv = NULL, scratch = NULL;
+  pare_error e = {0};
+  pare_status st = pare_cl_buffer(rt, CL_MEM_READ_ONLY, sizeof(float) * m * n, a, &da, &e);
+  if (st == PARE_OK)
+    st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, sizeof(float) * m * k, NULL, &du, &e);
+  if (st == PARE_OK) st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, sizeof(float) * k, NULL, &ds, &e);
+  if (st == PARE_OK)
+    st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, sizeof(float) * k * n, NULL, &dv, &e);
+  if (st == PARE_OK)
+    st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, pare_svd_f32_scratch_bytes(1, m, n), NULL, &scratch,
+                        &e);
+  if (st == PARE_OK) st = pare_launch_svd_f32(rt, 1, m, n, da, du, ds, dv, NULL, scratch, &e);
+  if (st == PARE_OK) st = pare_cl_read(rt, du, 0, sizeof(float) * m * k, u, &e);
+  if (st == PARE_OK) st = pare_cl_read(rt, ds, 0, sizeof(float) * k, s, &e);
+  if (st == PARE_OK) st = pare_cl_read(rt, dv, 0, sizeof(float) * k * n, vt, &e);
+  cl_mem all[5] = {da, du, ds, dv, scratch};
+  for (int i = 0; i < 5; i++)
+    if (all[i]) rt->cl->clReleaseMemObject(all[i]);
+  if (st == PARE_OK) return PARE_OK;
+  pare_log_once("svd-fallback", PARE_LOG_WARN,
+                "SVD on the OpenCL device failed (%s); using the reference", e.text);
+  int rc = pare_ref_svd_f32(m, n, a, u, s, vt, NULL);
+  return rc == PARE_REF_SVD_OK
+             ? PARE_OK
+             : pare_error_set(err, PARE_ERR_INTERNAL, "SVD of a %zux%zu matrix failed", m, n);
+}
+#endif
 
 /* "energy=0.9", "ratio=0.25" or "rank=32". */
 static int parse_spec(const char *spec, pare_lowrank_options *o) {
@@ -30,7 +68,6 @@ static int parse_spec(const char *spec, pare_lowrank_options *o) {
 pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *spec,
                                  const char *conv, const char *skip, pare_factor_layer **layers,
                                  int *count) {
-  (void)ctx;
   if (layers) *layers = NULL;
   if (count) *count = 0;
   if (!m) return PARE_ERR_INVALID_ARG;
@@ -50,6 +87,14 @@ pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *s
     return pare_error_set(&m->error, PARE_ERR_INVALID_ARG,
                           "low-rank: convolution mode '%s' is not channel, spatial or none", conv);
   o.skip = skip;
+#ifdef PARE_HAVE_OPENCL
+  if (ctx && ctx->rt) {
+    o.svd = device_svd;
+    o.svd_user = ctx->rt;
+  }
+#else
+  (void)ctx;
+#endif
   /* The graph changes: weights mapped from a file become owned first. */
   for (int i = 0; i < m->graph->n_values; i++) {
     pare_value *v = &m->graph->values[i];
