@@ -7,15 +7,17 @@
 
 static void print_factor_table(const pare_factor_layer *l, int n) {
   int64_t before = 0, after = 0;
-  printf("%-24s %-6s %11s %6s %10s %10s %7s  %s\n", "node", "op", "matrix", "rank", "params",
-         "after", "energy", "");
+  printf("%-24s %-6s %11s %6s %10s %10s %7s %17s  %s\n", "node", "op", "matrix", "rank", "params",
+         "after", "energy", "ms alone/factored", "");
   for (int i = 0; i < n; i++) {
     char shape[32] = "-";
     if (l[i].rows)
       snprintf(shape, sizeof shape, "%lldx%lld", (long long)l[i].rows, (long long)l[i].cols);
-    printf("%-24.24s %-6s %11s %6lld %10lld %10lld %6.1f%%  %s\n", l[i].node, l[i].op, shape,
+    char ms[40] = "-";
+    if (l[i].ms_before > 0) snprintf(ms, sizeof ms, "%.3f/%.3f", l[i].ms_before, l[i].ms_after);
+    printf("%-24.24s %-6s %11s %6lld %10lld %10lld %6.1f%% %17s  %s\n", l[i].node, l[i].op, shape,
            (long long)l[i].rank, (long long)l[i].params_before, (long long)l[i].params_after,
-           100.0 * l[i].energy, l[i].factored ? "factored" : l[i].why);
+           100.0 * l[i].energy, ms, l[i].factored ? "factored" : l[i].why);
     before += l[i].params_before;
     after += l[i].factored ? l[i].params_after : l[i].params_before;
   }
@@ -37,7 +39,7 @@ int cmd_compress(int argc, char **argv) {
   const char *conv = "channel", *skip = NULL, *dataset = "fashion-mnist";
   const char *backend = "auto", *device = NULL;
   const char *schedule = "cosine";
-  double epochs = 0, lr = 0.01, batch = 64, seed = 1;
+  double epochs = 0, lr = 0.01, batch = 64, seed = 1, measure = 0;
   for (int i = 1; i < argc; i++) {
     const char *v;
     int rc = 0;
@@ -48,6 +50,8 @@ int cmd_compress(int argc, char **argv) {
       lowrank = v;
     } else if (cli_flag_value(argc, argv, &i, "--lowrank-conv", &v)) {
       conv = v;
+    } else if (cli_flag_value(argc, argv, &i, "--measure-batch", &v)) {
+      rc = parse_positive(cmd, "--measure-batch", v, &measure);
     } else if (cli_flag_value(argc, argv, &i, "--skip", &v)) {
       skip = v;
     } else if (cli_flag_value(argc, argv, &i, "--finetune-epochs", &v)) {
@@ -90,7 +94,7 @@ int cmd_compress(int argc, char **argv) {
   }
   pare_factor_layer *layers = NULL;
   int n = 0;
-  if (pare_model_factorize(ctx, m, lowrank, conv, skip, &layers, &n) != PARE_OK) {
+  if (pare_model_factorize(ctx, m, lowrank, conv, skip, (int64_t)measure, &layers, &n) != PARE_OK) {
     rc = cli_fail(cmd, "%s", pare_model_last_error(m));
   } else {
     print_factor_table(layers, n);

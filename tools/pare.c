@@ -222,6 +222,7 @@ static const command commands[] = {
     {"compress", "factorize a model's layers (low rank), then fine-tune",
      "usage: pare compress MODEL --lowrank energy=E|ratio=R|rank=N -o OUT.pare\n"
      "                     [--lowrank-conv channel|spatial|none] [--skip NODE,...]\n"
+     "                     [--measure-batch B]\n"
      "                     [--finetune-epochs N] [--lr 0.01] [--schedule cosine|constant|step]\n"
      "                     [--batch 64] [--seed S]\n"
      "                     [--dataset fashion-mnist|DIR] [--backend ref|opencl|auto]\n\n"
@@ -231,7 +232,9 @@ static const command commands[] = {
      "rank; layers where the factors would not be smaller stay as they are.\n"
      "Convolutions: channel SVD (k x k with r filters, then 1 x 1) or spatial SVD\n"
      "(k x 1, then 1 x k). A table shows each layer's rank, parameters and energy\n"
-     "kept. --finetune-epochs trains the result on the dataset (SGD with momentum,\n"
+     "kept. --measure-batch B times each layer alone on the OpenCL device at\n"
+     "batch B in both forms and keeps the product where factoring is not faster.\n"
+     "--finetune-epochs trains the result on the dataset (SGD with momentum,\n"
      "the learning rate annealed to 0 by a cosine unless --schedule says otherwise).",
      cmd_compress},
     {"version", "print the version", "usage: pare version   (or pare --version)", cmd_version},

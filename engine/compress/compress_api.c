@@ -8,7 +8,47 @@
 #include "engine/model_internal.h"
 #include "engine/ref/svd.h"
 #ifdef PARE_HAVE_OPENCL
+#include "host/exec_cl.h"
 #include "host/launch/svd_f32.h"
+
+/* Median time of a run of a one-layer graph on the device, random input. */
+static pare_status time_layer(void *user, const pare_graph *layer, double *ms, pare_error *err) {
+  pare_cl_runtime *rt = user;
+  const pare_value *xv = &layer->values[layer->inputs[0]];
+  pare_tensor in;
+  memset(&in, 0, sizeof in);
+  in.dtype = PARE_DT_F32;
+  in.rank = xv->rank;
+  memcpy(in.dims, xv->dims, sizeof(int64_t) * (size_t)xv->rank);
+  int64_t n = pare_shape_numel(xv->rank, xv->dims);
+  in.nbytes = sizeof(float) * (size_t)(n > 0 ? n : 0);
+  float *x = malloc(in.nbytes ? in.nbytes : 1);
+  if (!x) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  for (int64_t i = 0; i < n; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
+  in.data = x;
+  pare_plan *p = NULL;
+  pare_status st = pare_plan_create(layer, &in, 1, &p, err);
+  enum { WARMUP = 2, REPS = 9 };
+  double t[REPS];
+  for (int r = 0; r < WARMUP + REPS && st == PARE_OK; r++) {
+    pare_tensor out;
+    double t0 = pare_now();
+    st = pare_plan_run_cl(p, rt, &in, 1, &out, err);
+    if (r >= WARMUP) t[r - WARMUP] = (pare_now() - t0) * 1e3;
+    if (st == PARE_OK) pare_tensor_release(&out);
+  }
+  pare_plan_destroy(p);
+  free(x);
+  if (st != PARE_OK) return st;
+  for (int a = 1; a < REPS; a++) /* insertion sort, then the median */
+    for (int b = a; b > 0 && t[b] < t[b - 1]; b--) {
+      double tmp = t[b];
+      t[b] = t[b - 1];
+      t[b - 1] = tmp;
+    }
+  *ms = t[REPS / 2];
+  return PARE_OK;
+}
 
 /* One SVD on the context's device (kernels/svd_f32.cl); on an OpenCL
  * failure the reference takes over, said once on the log. */
@@ -66,8 +106,8 @@ static int parse_spec(const char *spec, pare_lowrank_options *o) {
 }
 
 pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *spec,
-                                 const char *conv, const char *skip, pare_factor_layer **layers,
-                                 int *count) {
+                                 const char *conv, const char *skip, int64_t measure_batch,
+                                 pare_factor_layer **layers, int *count) {
   if (layers) *layers = NULL;
   if (count) *count = 0;
   if (!m) return PARE_ERR_INVALID_ARG;
@@ -101,9 +141,38 @@ pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *s
     if (v->borrowed && v->data && pare_value_set_data(v, v->data, v->nbytes, 0) != PARE_OK)
       return pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
   }
+  pare_plan *shapes = NULL;
+  if (measure_batch > 0) {
+#ifdef PARE_HAVE_OPENCL
+    if (!ctx || !ctx->rt)
+      return pare_error_set(&m->error, PARE_ERR_INVALID_ARG,
+                            "low-rank: measuring layers needs an OpenCL context");
+    /* Shapes at the measuring batch: every graph input's dynamic dims. */
+    pare_tensor in[16];
+    const pare_graph *g = m->graph;
+    if (g->n_inputs > 16)
+      return pare_error_set(&m->error, PARE_ERR_UNSUPPORTED, "low-rank: more than 16 inputs");
+    for (int i = 0; i < g->n_inputs; i++) {
+      const pare_value *v = &g->values[g->inputs[i]];
+      memset(&in[i], 0, sizeof in[i]);
+      in[i].dtype = v->dtype;
+      in[i].rank = v->rank;
+      for (int d = 0; d < v->rank; d++) in[i].dims[d] = v->dims[d] < 0 ? measure_batch : v->dims[d];
+    }
+    pare_status pst = pare_plan_create(g, in, g->n_inputs, &shapes, &m->error);
+    if (pst != PARE_OK) return pst;
+    o.time = time_layer;
+    o.time_user = ctx->rt;
+    o.shapes = shapes;
+#else
+    return pare_error_set(&m->error, PARE_ERR_UNSUPPORTED,
+                          "low-rank: measuring layers needs OpenCL (this libpare has none)");
+#endif
+  }
   pare_lowrank_layer *rep = NULL;
   int n = 0;
   pare_status st = pare_lowrank_apply(m->graph, &o, &rep, &n, &m->error);
+  pare_plan_destroy(shapes);
   pare_plan_destroy(m->plan);
   m->plan = NULL;
   if (st == PARE_OK && layers) {
@@ -120,6 +189,7 @@ pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *s
       f->rows = L->rows, f->cols = L->cols, f->full_rank = L->full_rank, f->rank = L->rank;
       f->params_before = L->params_before, f->params_after = L->params_after;
       f->energy = L->energy;
+      f->ms_before = L->ms_before, f->ms_after = L->ms_after;
       f->factored = L->factored;
       snprintf(f->why, sizeof f->why, "%s", L->why ? L->why : "");
     }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine/compress/lowrank.h"
+#include "engine/exec/exec.h"
 #include "engine/ref/svd.h"
 
 void pare_lowrank_options_init(pare_lowrank_options *o) {
@@ -309,6 +310,82 @@ static pare_status rewrite(pare_graph *g, const candidate *c, int64_t r, float *
   return ok ? PARE_OK : pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
 }
 
+/* Node i of g alone: its first input becomes the graph input, with the
+ * shape `x` (concrete dims), the other inputs copies of g's constants.
+ * NULL when another input is not a constant or memory runs out. */
+static pare_graph *extract_layer(const pare_graph *g, int i, const pare_tensor *x) {
+  const pare_node *n = &g->nodes[i];
+  pare_graph *m = pare_graph_create();
+  if (!m) return NULL;
+  m->opset = g->opset;
+  int ok = 1;
+  int xin = pare_graph_add_value(m, "x", x->dtype, x->rank, x->dims);
+  int y = pare_graph_add_value(m, "y", PARE_DT_UNDEFINED, -1, NULL);
+  int k = xin >= 0 && y >= 0
+              ? pare_graph_add_node(m, n->name ? n->name : "layer", n->op, n->n_inputs, 1)
+              : -1;
+  m->inputs = malloc(sizeof(int));
+  m->outputs = malloc(sizeof(int));
+  if (k < 0 || !m->inputs || !m->outputs) ok = 0;
+  for (int j = 1; ok && j < n->n_inputs; j++) {
+    int v = n->inputs[j];
+    if (v < 0) continue;
+    const pare_value *src = &g->values[v];
+    if (src->kind != PARE_VALUE_CONSTANT || !src->data) {
+      ok = 0;
+      break;
+    }
+    int c = pare_graph_add_value(m, src->name ? src->name : "w", src->dtype, src->rank, src->dims);
+    ok = c >= 0 && pare_value_set_data(&m->values[c], src->data, src->nbytes, 0) == PARE_OK;
+    if (ok) m->values[c].is_param = src->is_param, m->nodes[k].inputs[j] = c;
+  }
+  for (int a = 0; ok && a < n->n_attrs; a++) ok = copy_attr(&m->nodes[k], &n->attrs[a]);
+  if (!ok) {
+    pare_graph_destroy(m);
+    return NULL;
+  }
+  m->nodes[k].inputs[0] = xin;
+  m->nodes[k].outputs[0] = y;
+  m->values[y].producer = k;
+  m->inputs[0] = xin, m->n_inputs = 1;
+  m->outputs[0] = y, m->n_outputs = 1;
+  return m;
+}
+
+/* Times candidate c alone and factored at rank r (factors copied). */
+static pare_status time_both(const pare_graph *g, const candidate *c, const pare_lowrank_options *o,
+                             int64_t r, const float *left, const float *right, double *before,
+                             double *after, pare_error *err) {
+  *before = *after = 0;
+  int x = g->nodes[c->node].inputs[0];
+  const pare_tensor *xs = &o->shapes->values[x];
+  if (xs->rank < 1 || pare_tensor_numel(xs) < 0) return PARE_OK; /* shape unknown: no verdict */
+  pare_graph *m = extract_layer(g, c->node, xs);
+  if (!m) return PARE_OK;
+  candidate mc;
+  pare_status st = o->time(o->time_user, m, before, err);
+  float *l = NULL, *rr = NULL;
+  if (st == PARE_OK && !eligible(m, 0, o, &mc)) {
+    l = malloc(sizeof(float) * (size_t)(c->rows * r));
+    rr = malloc(sizeof(float) * (size_t)(r * c->cols));
+    if (!l || !rr) {
+      free(l);
+      free(rr);
+      st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    } else {
+      memcpy(l, left, sizeof(float) * (size_t)(c->rows * r));
+      memcpy(rr, right, sizeof(float) * (size_t)(r * c->cols));
+      st = rewrite(m, &mc, r, l, rr, err);
+      if (st == PARE_OK) {
+        pare_graph_remove_dead(m);
+        st = o->time(o->time_user, m, after, err);
+      }
+    }
+  }
+  pare_graph_destroy(m);
+  return st;
+}
+
 pare_status pare_lowrank_apply(pare_graph *g, const pare_lowrank_options *o,
                                pare_lowrank_layer **layers, int *n_layers, pare_error *err) {
   if (layers) *layers = NULL;
@@ -371,8 +448,19 @@ pare_status pare_lowrank_apply(pare_graph *g, const pare_lowrank_options *o,
           for (int64_t t = 0; t < r; t++)
             for (int64_t j = 0; j < c.cols; j++)
               right[t * c.cols + j] = sqrtf(s[t]) * vt[t * c.cols + j];
-          st = rewrite(g, &c, r, left, right, err);
-          changed = 1;
+          if (o->time && o->shapes)
+            st = time_both(g, &c, o, r, left, right, &L->ms_before, &L->ms_after, err);
+          if (st == PARE_OK && L->ms_after > 0 && L->ms_after >= L->ms_before) {
+            L->why = "slower factored on the device";
+            free(left);
+            free(right);
+          } else if (st == PARE_OK) {
+            st = rewrite(g, &c, r, left, right, err);
+            changed = 1;
+          } else {
+            free(left);
+            free(right);
+          }
         }
       }
       if (!L->why) {

@@ -23,6 +23,13 @@ typedef enum pare_lowrank_conv {
 typedef pare_status (*pare_lowrank_svd_fn)(void *user, size_t m, size_t n, const float *a, float *u,
                                            float *s, float *vt, pare_error *err);
 
+struct pare_plan;
+
+/* Times a one-layer graph (its input bound to a concrete shape) on the
+ * target: *ms is the median latency of a run. */
+typedef pare_status (*pare_lowrank_time_fn)(void *user, const pare_graph *layer, double *ms,
+                                            pare_error *err);
+
 typedef struct pare_lowrank_options {
   pare_lowrank_rule rule;
   double value;
@@ -32,6 +39,12 @@ typedef struct pare_lowrank_options {
   pare_lowrank_svd_fn svd; /* NULL: the reference SVD (engine/ref/svd.h) */
   void *svd_user;
   int dry_run; /* choose ranks and report, change nothing */
+  /* Measured choice: with `time` set and `shapes` a plan of the graph at
+   * the batch that matters, every layer is timed alone in both forms and
+   * stays as it is where the factored form is not faster. */
+  pare_lowrank_time_fn time;
+  void *time_user;
+  const struct pare_plan *shapes;
 } pare_lowrank_options;
 
 /* Defaults: energy 0.9, channel SVD for convolutions, reference SVD. */
@@ -44,7 +57,8 @@ typedef struct pare_lowrank_layer {
   int64_t full_rank;  /* min(rows, cols) */
   int64_t rank;       /* chosen (0 when not factored) */
   int64_t params_before, params_after;
-  double energy; /* Σ_{i≤r} σ² / Σ σ² */
+  double energy;              /* Σ_{i≤r} σ² / Σ σ² */
+  double ms_before, ms_after; /* latency of the layer alone, both forms (0 unless timed) */
   int factored;
   const char *why; /* when not factored */
 } pare_lowrank_layer;

@@ -94,6 +94,7 @@ const pare_op_impl *pare_op_impl_nn(pare_op op);
 typedef struct pare_plan {
   const pare_graph *graph;
   pare_tensor *values; /* one per graph value */
+  int n_values;        /* the graph's count when planned (values added later have none) */
   char *node_folded;   /* 1: evaluated at plan time */
   pare_error *err;
   void *device;                     /* backend state (device buffers), or NULL */

@@ -52,6 +52,7 @@ pare_status pare_plan_create_ex(const pare_graph *g, const pare_tensor *inputs, 
   if (!p) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   p->graph = g;
   p->values = calloc((size_t)g->n_values + 1, sizeof *p->values);
+  p->n_values = g->n_values;
   p->node_folded = calloc((size_t)g->n_nodes + 1, 1);
   if (!p->values || !p->node_folded) {
     pare_plan_destroy(p);
@@ -153,7 +154,7 @@ void pare_plan_destroy(pare_plan *p) {
   if (!p) return;
   if (p->device && p->device_free) p->device_free(p->device);
   if (p->values)
-    for (int i = 0; i < p->graph->n_values; i++) pare_tensor_release(&p->values[i]);
+    for (int i = 0; i < p->n_values; i++) pare_tensor_release(&p->values[i]);
   free(p->values);
   free(p->node_folded);
   free(p);

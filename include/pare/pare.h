@@ -219,9 +219,10 @@ typedef struct pare_factor_layer {
   int64_t full_rank;  /* min(rows, cols) */
   int64_t rank;       /* chosen; 0 when the node is not eligible */
   int64_t params_before, params_after;
-  double energy; /* fraction of Σσ² kept */
-  int factored;  /* 1 when the node was replaced by two layers */
-  char why[96];  /* why it was left as it is */
+  double energy;              /* fraction of Σσ² kept */
+  double ms_before, ms_after; /* the layer alone on the device, both forms (0: not timed) */
+  int factored;               /* 1 when the node was replaced by two layers */
+  char why[96];               /* why it was left as it is */
 } pare_factor_layer;
 
 /* Low-rank factorization by truncated SVD. spec: "energy=E" (0 < E <= 1:
@@ -229,10 +230,12 @@ typedef struct pare_factor_layer {
  * most R of the layer's parameters) or "rank=N". conv: "channel" (default;
  * k×k conv with r filters then 1×1), "spatial" (k×1 then 1×k) or "none".
  * skip: comma-separated node names left dense, or NULL. The SVDs run on
- * ctx's OpenCL device when it has one (else the reference). *layers
- * (pare_free; may be NULL) describes every candidate node. */
+ * ctx's OpenCL device when it has one (else the reference). measure_batch
+ * > 0 (needs an OpenCL ctx): each layer is timed alone on the device at that
+ * batch in both forms and left as it is where the factored form is not
+ * faster. *layers (pare_free; may be NULL) describes every candidate node. */
 PARE_API pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *spec,
-                                          const char *conv, const char *skip,
+                                          const char *conv, const char *skip, int64_t measure_batch,
                                           pare_factor_layer **layers, int *count);
 
 /* ---- tensors on disk and datasets ----------------------------------- */

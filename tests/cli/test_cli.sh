@@ -118,6 +118,12 @@ PY
   check compress 0 "$pare" compress "$tmp/m.pare" --lowrank ratio=0.25 --skip fc3 -o "$tmp/lr.pare" --finetune-epochs 1 --dataset "$tmp" --batch 32
   contains compress "factored"; contains compress "skipped"; contains compress "fine-tuning"
   check compress-eval 0 "$pare" eval "$tmp/lr.pare" --dataset "$tmp"; contains compress-eval "top-1 accuracy"
+  if [ "$backend" = opencl ]; then
+    check compress-measure 0 "$pare" compress "$tmp/m.pare" --lowrank ratio=0.25 --measure-batch 8 -o "$tmp/lm.pare"
+    contains compress-measure "ms alone/factored"
+  fi
+  check compress-measure-ref 1 "$pare" compress "$tmp/m.pare" --lowrank ratio=0.25 --measure-batch 8 --backend ref -o "$tmp/x.pare"
+  contains compress-measure-ref "OpenCL"
   check compress-bad-spec 1 "$pare" compress "$tmp/m.pare" --lowrank energy=2 -o "$tmp/x.pare"; contains compress-bad-spec "energy must be"
   check compress-bad-rule 1 "$pare" compress "$tmp/m.pare" --lowrank best -o "$tmp/x.pare"; contains compress-bad-rule "energy=E"
   check compress-nothing 2 "$pare" compress "$tmp/m.pare" -o "$tmp/x.pare"; contains compress-nothing "--lowrank"

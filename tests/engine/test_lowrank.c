@@ -251,12 +251,58 @@ static void test_skip_and_no_saving(void **state) {
   pare_graph_destroy(g);
 }
 
+/* A stand-in for the device timer: a one-layer graph costs `per_node`
+ * times its node count; it also checks that the layer came with a concrete
+ * input shape. */
+static pare_status fake_time(void *user, const pare_graph *layer, double *ms, pare_error *err) {
+  (void)err;
+  const pare_value *x = &layer->values[layer->inputs[0]];
+  assert_int_equal(x->rank, 2);
+  assert_int_equal(x->dims[0], 5);
+  *ms = *(const double *)user * layer->n_nodes;
+  return PARE_OK;
+}
+
+static void test_measured_choice(void **state) {
+  (void)state;
+  for (int faster = 0; faster < 2; faster++) {
+    int64_t xd[4];
+    int xr;
+    pare_graph *g = layer_graph(GEMM_T, 3, xd, &xr);
+    pare_tensor in = {PARE_DT_F32, xr, {0}, NULL, 0, 0, 0};
+    memcpy(in.dims, xd, sizeof(int64_t) * (size_t)xr);
+    pare_plan *shapes;
+    pare_error err;
+    assert_int_equal(pare_plan_create(g, &in, 1, &shapes, &err), PARE_OK);
+    /* Two nodes cost 2·c, one node c: factored is slower with c > 0 as is;
+     * a negative c makes the two-node form "faster". */
+    double per_node = faster ? -1.0 : 1.0;
+    pare_lowrank_options o;
+    pare_lowrank_options_init(&o);
+    o.value = 0.999999;
+    o.time = fake_time;
+    o.time_user = &per_node;
+    o.shapes = shapes;
+    pare_lowrank_layer *rep;
+    int n;
+    assert_int_equal(pare_lowrank_apply(g, &o, &rep, &n, &err), PARE_OK);
+    pare_plan_destroy(shapes); /* after the graph grew: the plan keeps its own count */
+    assert_int_equal(rep[0].factored, faster);
+    assert_true(rep[0].ms_before != 0 && rep[0].ms_after != 0);
+    assert_int_equal(g->n_nodes, faster ? 3 : 2);
+    if (!faster) assert_non_null(strstr(rep[0].why, "slower"));
+    free(rep);
+    pare_graph_destroy(g);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_gemm_trans_b), cmocka_unit_test(test_gemm_plain_alpha_beta),
-      cmocka_unit_test(test_gemm_trans_a), cmocka_unit_test(test_matmul),
-      cmocka_unit_test(test_conv_channel), cmocka_unit_test(test_conv_spatial),
-      cmocka_unit_test(test_rank_rules),   cmocka_unit_test(test_skip_and_no_saving),
+      cmocka_unit_test(test_gemm_trans_b),    cmocka_unit_test(test_gemm_plain_alpha_beta),
+      cmocka_unit_test(test_gemm_trans_a),    cmocka_unit_test(test_matmul),
+      cmocka_unit_test(test_conv_channel),    cmocka_unit_test(test_conv_spatial),
+      cmocka_unit_test(test_rank_rules),      cmocka_unit_test(test_skip_and_no_saving),
+      cmocka_unit_test(test_measured_choice),
   };
   return cmocka_run_group_tests_name("lowrank", tests, NULL, NULL);
 }
