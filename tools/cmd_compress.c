@@ -15,9 +15,13 @@ static void print_factor_table(const pare_factor_layer *l, int n) {
       snprintf(shape, sizeof shape, "%lldx%lld", (long long)l[i].rows, (long long)l[i].cols);
     char ms[40] = "-";
     if (l[i].ms_before > 0) snprintf(ms, sizeof ms, "%.3f/%.3f", l[i].ms_before, l[i].ms_after);
+    char how[160];
+    snprintf(how, sizeof how, "%s", l[i].factored ? "factored" : l[i].why);
+    if (l[i].factored && l[i].accuracy > 0)
+      snprintf(how, sizeof how, "factored (validation %.2f%%)", 100.0 * l[i].accuracy);
     printf("%-24.24s %-6s %11s %6lld %10lld %10lld %6.1f%% %17s  %s\n", l[i].node, l[i].op, shape,
            (long long)l[i].rank, (long long)l[i].params_before, (long long)l[i].params_after,
-           100.0 * l[i].energy, ms, l[i].factored ? "factored" : l[i].why);
+           100.0 * l[i].energy, ms, how);
     before += l[i].params_before;
     after += l[i].factored ? l[i].params_after : l[i].params_before;
   }
@@ -94,7 +98,8 @@ int cmd_compress(int argc, char **argv) {
   }
   pare_factor_layer *layers = NULL;
   int n = 0;
-  if (pare_model_factorize(ctx, m, lowrank, conv, skip, (int64_t)measure, &layers, &n) != PARE_OK) {
+  if (pare_model_factorize(ctx, m, lowrank, conv, skip, (int64_t)measure, dataset, &layers, &n) !=
+      PARE_OK) {
     rc = cli_fail(cmd, "%s", pare_model_last_error(m));
   } else {
     print_factor_table(layers, n);

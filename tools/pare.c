@@ -220,7 +220,7 @@ static const command commands[] = {
      "so the default SGD learning rate is 0.05/T (0.0125 at T = 4).",
      cmd_distill},
     {"compress", "factorize a model's layers (low rank), then fine-tune",
-     "usage: pare compress MODEL --lowrank energy=E|ratio=R|rank=N -o OUT.pare\n"
+     "usage: pare compress MODEL --lowrank energy=E|ratio=R|rank=N|auto=D -o OUT.pare\n"
      "                     [--lowrank-conv channel|spatial|none] [--skip NODE,...]\n"
      "                     [--measure-batch B]\n"
      "                     [--finetune-epochs N] [--lr 0.01] [--schedule cosine|constant|step]\n"
@@ -229,7 +229,9 @@ static const command commands[] = {
      "Replaces each Gemm, MatMul and Conv weight by two thinner layers from its\n"
      "truncated SVD: energy=E keeps the smallest rank holding E of the squared\n"
      "singular values, ratio=R at most R of the layer's parameters, rank=N a fixed\n"
-     "rank; layers where the factors would not be smaller stay as they are.\n"
+     "rank; auto=D scans each layer's ranks on 2000 training images and keeps\n"
+     "the smallest that leaves the model within D points of its accuracy.\n"
+     "Layers where the factors would not be smaller stay as they are.\n"
      "Convolutions: channel SVD (k x k with r filters, then 1 x 1) or spatial SVD\n"
      "(k x 1, then 1 x k). A table shows each layer's rank, parameters and energy\n"
      "kept. --measure-batch B times each layer alone on the OpenCL device at\n"

@@ -91,7 +91,8 @@ static int parse_spec(const char *spec, pare_lowrank_options *o) {
     pare_lowrank_rule rule;
   } rules[] = {{"energy=", PARE_LOWRANK_ENERGY},
                {"ratio=", PARE_LOWRANK_RATIO},
-               {"rank=", PARE_LOWRANK_RANK}};
+               {"rank=", PARE_LOWRANK_RANK},
+               {"auto=", PARE_LOWRANK_AUTO}};
   for (size_t i = 0; spec && i < sizeof rules / sizeof rules[0]; i++) {
     size_t n = strlen(rules[i].key);
     if (strncmp(spec, rules[i].key, n)) continue;
@@ -99,15 +100,71 @@ static int parse_spec(const char *spec, pare_lowrank_options *o) {
     double v = strtod(spec + n, &end);
     if (end == spec + n || *end) return 0;
     o->rule = rules[i].rule;
-    o->value = v;
+    o->value = rules[i].rule == PARE_LOWRANK_AUTO ? v / 100.0 : v; /* auto: in points */
     return 1;
   }
   return 0;
 }
 
+/* The validation set of the sensitivity scan: a fixed subset of the
+ * dataset's training split, scored on ctx. */
+typedef struct scan_set {
+  pare_context *ctx;
+  pare_dataset *ds;
+  size_t *idx;
+  size_t n;
+  int64_t sample; /* floats per image */
+} scan_set;
+
+enum { SCAN_IMAGES = 2000, SCAN_BATCH = 250 };
+
+static pare_status scan_accuracy(void *user, const pare_graph *g, double *accuracy,
+                                 pare_error *err) {
+  scan_set *v = user;
+  struct pare_model tmp;
+  memset(&tmp, 0, sizeof tmp);
+  tmp.graph = (pare_graph *)g;
+  if (g->n_inputs != 1)
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "low-rank auto: the model needs one input");
+  const pare_value *xv = &g->values[g->inputs[0]];
+  float *x = malloc(sizeof(float) * SCAN_BATCH * (size_t)v->sample);
+  int64_t labels[SCAN_BATCH];
+  pare_status st = x ? PARE_OK : pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  size_t correct = 0;
+  for (size_t first = 0; first < v->n && st == PARE_OK; first += SCAN_BATCH) {
+    size_t count = v->n - first < SCAN_BATCH ? v->n - first : SCAN_BATCH;
+    st = pare_dataset_batch(v->ds, v->idx + first, count, x, labels);
+    pare_tensor_view in;
+    memset(&in, 0, sizeof in);
+    in.dtype = PARE_DT_F32;
+    in.rank = xv->rank;
+    for (int d = 0; d < xv->rank; d++) in.dims[d] = xv->dims[d] > 0 ? xv->dims[d] : 1;
+    in.dims[0] = (int64_t)count;
+    in.data = x;
+    in.nbytes = sizeof(float) * count * (size_t)v->sample;
+    pare_tensor_view out;
+    if (st == PARE_OK && pare_model_run(v->ctx, &tmp, &in, 1, &out, 1) != PARE_OK)
+      st = pare_error_set(err, PARE_ERR_INVALID_ARG, "low-rank auto: %s", tmp.error.text);
+    if (st != PARE_OK) break;
+    const float *y = out.data;
+    int64_t k = out.rank == 2 ? out.dims[1] : 0;
+    for (size_t i = 0; i < count && k > 0; i++) {
+      int64_t best = 0;
+      for (int64_t c = 1; c < k; c++)
+        if (y[i * (size_t)k + (size_t)c] > y[i * (size_t)k + (size_t)best]) best = c;
+      correct += best == labels[i];
+    }
+    pare_free(out.data);
+  }
+  pare_plan_destroy(tmp.plan);
+  free(x);
+  *accuracy = v->n ? (double)correct / (double)v->n : 0;
+  return st;
+}
+
 pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *spec,
                                  const char *conv, const char *skip, int64_t measure_batch,
-                                 pare_factor_layer **layers, int *count) {
+                                 const char *dataset, pare_factor_layer **layers, int *count) {
   if (layers) *layers = NULL;
   if (count) *count = 0;
   if (!m) return PARE_ERR_INVALID_ARG;
@@ -116,7 +173,8 @@ pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *s
   pare_lowrank_options_init(&o);
   if (!parse_spec(spec, &o))
     return pare_error_set(&m->error, PARE_ERR_INVALID_ARG,
-                          "low-rank: '%s' is not energy=E, ratio=R or rank=N", spec ? spec : "");
+                          "low-rank: '%s' is not energy=E, ratio=R, rank=N or auto=D",
+                          spec ? spec : "");
   if (!conv || !strcmp(conv, "channel"))
     o.conv = PARE_LOWRANK_CONV_CHANNEL;
   else if (!strcmp(conv, "spatial"))
@@ -169,10 +227,34 @@ pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *s
                           "low-rank: measuring layers needs OpenCL (this libpare has none)");
 #endif
   }
+  scan_set scan;
+  memset(&scan, 0, sizeof scan);
+  pare_status st = PARE_OK;
+  if (o.rule == PARE_LOWRANK_AUTO) {
+    char msg[512];
+    st = pare_dataset_open(dataset ? dataset : "fashion-mnist", "train", &scan.ds, msg, sizeof msg);
+    if (st != PARE_OK) pare_error_set(&m->error, st, "low-rank auto: %s", msg);
+    int64_t sd[3];
+    int classes;
+    size_t total = scan.ds ? pare_dataset_count(scan.ds) : 0;
+    scan.n = total < SCAN_IMAGES ? total : SCAN_IMAGES;
+    scan.idx = st == PARE_OK ? malloc(sizeof(size_t) * (scan.n + 1)) : NULL;
+    if (st == PARE_OK && (!scan.idx || pare_dataset_info(scan.ds, sd, &classes) != PARE_OK))
+      st = pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
+    if (st == PARE_OK) {
+      scan.sample = sd[0] * sd[1] * sd[2];
+      for (size_t i = 0; i < scan.n; i++) scan.idx[i] = i * (total / scan.n); /* spread out */
+      scan.ctx = ctx;
+      o.eval = scan_accuracy;
+      o.eval_user = &scan;
+    }
+  }
   pare_lowrank_layer *rep = NULL;
   int n = 0;
-  pare_status st = pare_lowrank_apply(m->graph, &o, &rep, &n, &m->error);
+  if (st == PARE_OK) st = pare_lowrank_apply(m->graph, &o, &rep, &n, &m->error);
   pare_plan_destroy(shapes);
+  pare_dataset_destroy(scan.ds);
+  free(scan.idx);
   pare_plan_destroy(m->plan);
   m->plan = NULL;
   if (st == PARE_OK && layers) {
@@ -190,6 +272,7 @@ pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *s
       f->params_before = L->params_before, f->params_after = L->params_after;
       f->energy = L->energy;
       f->ms_before = L->ms_before, f->ms_after = L->ms_after;
+      f->accuracy = L->accuracy;
       f->factored = L->factored;
       snprintf(f->why, sizeof f->why, "%s", L->why ? L->why : "");
     }

@@ -17,6 +17,7 @@
 
 #include "engine/compress/lowrank.h"
 #include "engine/exec/exec.h"
+#include "engine/io/pare_format.h"
 #include "engine/ref/svd.h"
 
 void pare_lowrank_options_init(pare_lowrank_options *o) {
@@ -42,6 +43,7 @@ int64_t pare_lowrank_choose_rank(const pare_lowrank_options *o, const float *s, 
     r = per_rank > 0 ? (int64_t)floor(o->value * (double)params / (double)per_rank) : k;
     break;
   case PARE_LOWRANK_RANK: r = (int64_t)o->value; break;
+  case PARE_LOWRANK_AUTO: r = k; break; /* chosen by the scan */
   }
   return r < 1 ? 1 : r > k ? k : r;
 }
@@ -386,18 +388,100 @@ static pare_status time_both(const pare_graph *g, const candidate *c, const pare
   return st;
 }
 
+/* The energy ladder of the sensitivity scan, cheapest first. */
+static const double scan_energies[] = {0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99};
+
+/* left = U_r·√Σ_r [rows×r], right = √Σ_r·V_rᵀ [r×cols], from a thin SVD
+ * with k singular values. */
+static pare_status factors(const candidate *c, int64_t k, int64_t r, const float *u, const float *s,
+                           const float *vt, float **left, float **right, pare_error *err) {
+  *left = malloc(sizeof(float) * (size_t)(c->rows * r));
+  *right = malloc(sizeof(float) * (size_t)(r * c->cols));
+  if (!*left || !*right) {
+    free(*left);
+    free(*right);
+    *left = *right = NULL;
+    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  }
+  for (int64_t q = 0; q < c->rows; q++)
+    for (int64_t t = 0; t < r; t++) (*left)[q * r + t] = u[q * k + t] * sqrtf(s[t]);
+  for (int64_t t = 0; t < r; t++)
+    for (int64_t j = 0; j < c->cols; j++)
+      (*right)[t * c->cols + j] = sqrtf(s[t]) * vt[t * c->cols + j];
+  return PARE_OK;
+}
+
+/* g with candidate c factored at rank r, scored by o->eval. */
+static pare_status score(const pare_graph *g, const candidate *c, const pare_lowrank_options *o,
+                         int64_t k, int64_t r, const float *u, const float *s, const float *vt,
+                         double *acc, pare_error *err) {
+  void *buf = NULL;
+  size_t size = 0;
+  pare_graph *copy = NULL;
+  pare_status st = pare_format_write_buffer(g, &buf, &size, err);
+  if (st == PARE_OK) st = pare_format_read_buffer(buf, size, "low-rank scan", &copy, err);
+  free(buf);
+  float *left = NULL, *right = NULL;
+  candidate cc;
+  if (st == PARE_OK && eligible(copy, c->node, o, &cc))
+    st = pare_error_set(err, PARE_ERR_INTERNAL, "low-rank scan: the copy differs");
+  if (st == PARE_OK) st = factors(&cc, k, r, u, s, vt, &left, &right, err);
+  if (st == PARE_OK) st = rewrite(copy, &cc, r, left, right, err);
+  if (st == PARE_OK) {
+    pare_graph_remove_dead(copy);
+    st = o->eval(o->eval_user, copy, acc, err);
+  }
+  pare_graph_destroy(copy);
+  return st;
+}
+
+/* AUTO: the smallest rank of the ladder that keeps the graph within the
+ * budget of the original accuracy `base` (0 when none does). */
+static pare_status scan_rank(const pare_graph *g, const candidate *c, const pare_lowrank_options *o,
+                             double base, int64_t k, const float *u, const float *s,
+                             const float *vt, int64_t *rank, double *acc, pare_error *err) {
+  pare_lowrank_options e = *o;
+  e.rule = PARE_LOWRANK_ENERGY;
+  int64_t tried = 0;
+  *rank = 0;
+  for (size_t i = 0; i < sizeof scan_energies / sizeof scan_energies[0]; i++) {
+    e.value = scan_energies[i];
+    int64_t r = pare_lowrank_choose_rank(&e, s, k, c->per_rank, c->params);
+    if (r * c->per_rank >= c->params) break; /* no saving from here on */
+    if (r == tried) continue;
+    tried = r;
+    double a;
+    pare_status st = score(g, c, o, k, r, u, s, vt, &a, err);
+    if (st != PARE_OK) return st;
+    if (a >= base - o->value) {
+      *rank = r;
+      *acc = a;
+      return PARE_OK;
+    }
+  }
+  return PARE_OK;
+}
+
 pare_status pare_lowrank_apply(pare_graph *g, const pare_lowrank_options *o,
                                pare_lowrank_layer **layers, int *n_layers, pare_error *err) {
   if (layers) *layers = NULL;
   if (n_layers) *n_layers = 0;
   if ((o->rule == PARE_LOWRANK_ENERGY && !(o->value > 0 && o->value <= 1)) ||
       (o->rule == PARE_LOWRANK_RATIO && !(o->value > 0 && o->value < 1)) ||
-      (o->rule == PARE_LOWRANK_RANK && !(o->value >= 1)))
+      (o->rule == PARE_LOWRANK_RANK && !(o->value >= 1)) ||
+      (o->rule == PARE_LOWRANK_AUTO && !(o->value >= 0 && o->value < 1)))
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "low-rank: energy must be in (0, 1], ratio in (0, 1), rank >= 1 "
                           "(got %g)",
                           o->value);
+  if (o->rule == PARE_LOWRANK_AUTO && !o->eval)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "low-rank: auto needs a validation set");
   pare_lowrank_svd_fn svd = o->svd ? o->svd : reference_svd;
+  double base = 0;
+  if (o->rule == PARE_LOWRANK_AUTO) {
+    pare_status bst = o->eval(o->eval_user, g, &base, err);
+    if (bst != PARE_OK) return bst;
+  }
   pare_lowrank_layer *rep = calloc((size_t)g->n_nodes + 1, sizeof *rep);
   if (!rep) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   int count = 0, changed = 0;
@@ -427,27 +511,26 @@ pare_status pare_lowrank_apply(pare_graph *g, const pare_lowrank_options *o,
     if (st == PARE_OK) st = svd(o->svd_user, (size_t)c.rows, (size_t)c.cols, m, u, s, vt, err);
     if (st == PARE_OK) {
       int64_t r = pare_lowrank_choose_rank(o, s, k, c.per_rank, c.params);
+      if (o->rule == PARE_LOWRANK_AUTO) {
+        st = scan_rank(g, &c, o, base, k, u, s, vt, &r, &L->accuracy, err);
+        if (st == PARE_OK && r == 0) {
+          L->why = "every rank of the scan costs too much accuracy";
+          r = k;
+        }
+      }
       double total = 0, kept = 0;
       for (int64_t q = 0; q < k; q++) total += (double)s[q] * s[q];
       for (int64_t q = 0; q < r; q++) kept += (double)s[q] * s[q];
       L->rank = r;
       L->energy = total > 0 ? kept / total : 1.0;
-      if (r * c.per_rank >= c.params) {
+      if (L->why) {
+        /* left as it is by the scan */
+      } else if (r * c.per_rank >= c.params) {
         L->why = "no saving at this rank";
       } else if (!o->dry_run) {
-        /* left = U_r·√Σ_r [rows×r], right = √Σ_r·V_rᵀ [r×cols] */
-        float *left = malloc(sizeof(float) * (size_t)(c.rows * r));
-        float *right = malloc(sizeof(float) * (size_t)(r * c.cols));
-        if (!left || !right) {
-          free(left);
-          free(right);
-          st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-        } else {
-          for (int64_t q = 0; q < c.rows; q++)
-            for (int64_t t = 0; t < r; t++) left[q * r + t] = u[q * k + t] * sqrtf(s[t]);
-          for (int64_t t = 0; t < r; t++)
-            for (int64_t j = 0; j < c.cols; j++)
-              right[t * c.cols + j] = sqrtf(s[t]) * vt[t * c.cols + j];
+        float *left, *right;
+        st = factors(&c, k, r, u, s, vt, &left, &right, err);
+        if (st == PARE_OK) {
           if (o->time && o->shapes)
             st = time_both(g, &c, o, r, left, right, &L->ms_before, &L->ms_after, err);
           if (st == PARE_OK && L->ms_after > 0 && L->ms_after >= L->ms_before) {

@@ -10,6 +10,9 @@ typedef enum pare_lowrank_rule {
   PARE_LOWRANK_ENERGY = 0, /* smallest r with Σ_{i≤r} σ_i² ≥ value·Σ σ² */
   PARE_LOWRANK_RATIO,      /* largest r whose factors hold ≤ value × the layer's parameters */
   PARE_LOWRANK_RANK,       /* r = value (capped by the matrix) */
+  PARE_LOWRANK_AUTO,       /* per layer from a sensitivity scan: the smallest rank of the
+                            * energy ladder whose model stays within value (a fraction,
+                            * 0.005 = half a point) of the original accuracy */
 } pare_lowrank_rule;
 
 typedef enum pare_lowrank_conv {
@@ -17,6 +20,10 @@ typedef enum pare_lowrank_conv {
   PARE_LOWRANK_CONV_SPATIAL,     /* k×1 conv with r filters, then 1×k conv */
   PARE_LOWRANK_CONV_SKIP,        /* leave convolutions alone */
 } pare_lowrank_conv;
+
+/* Accuracy in [0, 1] of a whole graph on a validation set (AUTO). */
+typedef pare_status (*pare_lowrank_eval_fn)(void *user, const pare_graph *g, double *accuracy,
+                                            pare_error *err);
 
 /* A thin SVD of a [m×n] row-major: u [m×k], s [k] descending, vt [k×n],
  * k = min(m, n). */
@@ -45,6 +52,8 @@ typedef struct pare_lowrank_options {
   pare_lowrank_time_fn time;
   void *time_user;
   const struct pare_plan *shapes;
+  pare_lowrank_eval_fn eval; /* AUTO: scores candidate graphs */
+  void *eval_user;
 } pare_lowrank_options;
 
 /* Defaults: energy 0.9, channel SVD for convolutions, reference SVD. */
@@ -59,6 +68,8 @@ typedef struct pare_lowrank_layer {
   int64_t params_before, params_after;
   double energy;              /* Σ_{i≤r} σ² / Σ σ² */
   double ms_before, ms_after; /* latency of the layer alone, both forms (0 unless timed) */
+  double accuracy;            /* AUTO: validation accuracy with this layer (and the ones
+                               * chosen before it) factored */
   int factored;
   const char *why; /* when not factored */
 } pare_lowrank_layer;

@@ -221,22 +221,29 @@ typedef struct pare_factor_layer {
   int64_t params_before, params_after;
   double energy;              /* fraction of Σσ² kept */
   double ms_before, ms_after; /* the layer alone on the device, both forms (0: not timed) */
-  int factored;               /* 1 when the node was replaced by two layers */
-  char why[96];               /* why it was left as it is */
+  double accuracy; /* auto: validation accuracy with it (and the layers after it) factored */
+  int factored;    /* 1 when the node was replaced by two layers */
+  char why[96];    /* why it was left as it is */
 } pare_factor_layer;
 
 /* Low-rank factorization by truncated SVD. spec: "energy=E" (0 < E <= 1:
  * the smallest rank keeping E of Σσ²), "ratio=R" (0 < R < 1: factors hold at
- * most R of the layer's parameters) or "rank=N". conv: "channel" (default;
- * k×k conv with r filters then 1×1), "spatial" (k×1 then 1×k) or "none".
- * skip: comma-separated node names left dense, or NULL. The SVDs run on
- * ctx's OpenCL device when it has one (else the reference). measure_batch
- * > 0 (needs an OpenCL ctx): each layer is timed alone on the device at that
- * batch in both forms and left as it is where the factored form is not
- * faster. *layers (pare_free; may be NULL) describes every candidate node. */
+ * most R of the layer's parameters), "rank=N", or "auto=D": per layer from a
+ * sensitivity scan on 2000 images of the dataset's training split (NULL:
+ * fashion-mnist), the smallest rank of an energy ladder (0.5 ... 0.99) that
+ * keeps the model within D points of its accuracy, layers taken from the
+ * output backwards with the earlier choices in place. conv: "channel"
+ * (default; k×k conv with r filters then 1×1), "spatial" (k×1 then 1×k) or
+ * "none". skip: comma-separated node names left dense, or NULL. The SVDs
+ * (and the scan) run on ctx's OpenCL device when it has one (else the
+ * reference). measure_batch > 0 (needs an OpenCL ctx): each layer is timed
+ * alone on the device at that batch in both forms and left as it is where
+ * the factored form is not faster. *layers (pare_free; may be NULL)
+ * describes every candidate node. */
 PARE_API pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *spec,
                                           const char *conv, const char *skip, int64_t measure_batch,
-                                          pare_factor_layer **layers, int *count);
+                                          const char *dataset, pare_factor_layer **layers,
+                                          int *count);
 
 /* ---- tensors on disk and datasets ----------------------------------- */
 

@@ -124,6 +124,8 @@ PY
   fi
   check compress-measure-ref 1 "$pare" compress "$tmp/m.pare" --lowrank ratio=0.25 --measure-batch 8 --backend ref -o "$tmp/x.pare"
   contains compress-measure-ref "OpenCL"
+  check compress-auto 0 "$pare" compress "$tmp/m.pare" --lowrank auto=2 --dataset "$tmp" -o "$tmp/la.pare"
+  contains compress-auto "validation"
   check compress-bad-spec 1 "$pare" compress "$tmp/m.pare" --lowrank energy=2 -o "$tmp/x.pare"; contains compress-bad-spec "energy must be"
   check compress-bad-rule 1 "$pare" compress "$tmp/m.pare" --lowrank best -o "$tmp/x.pare"; contains compress-bad-rule "energy=E"
   check compress-nothing 2 "$pare" compress "$tmp/m.pare" -o "$tmp/x.pare"; contains compress-nothing "--lowrank"

@@ -296,13 +296,59 @@ static void test_measured_choice(void **state) {
   }
 }
 
+/* A stand-in for the validation set: 0.9 for the original or an exact
+ * factorization (rank 2 here), 0.8 at rank 1. */
+static pare_status fake_accuracy(void *user, const pare_graph *g, double *acc, pare_error *err) {
+  (void)user;
+  (void)err;
+  int a = pare_graph_find_value(g, "layer.lowrank_a");
+  int64_t r = a >= 0 ? g->values[a].dims[0] : 2;
+  *acc = r >= 2 ? 0.9 : 0.8;
+  return PARE_OK;
+}
+
+static void test_auto_scan(void **state) {
+  (void)state;
+  static const double budgets[] = {0.05, 0.2};
+  for (int b = 0; b < 2; b++) {
+    int64_t xd[4];
+    int xr;
+    pare_graph *g = layer_graph(GEMM_T, 3, xd, &xr);
+    pare_lowrank_options o;
+    pare_lowrank_options_init(&o);
+    o.rule = PARE_LOWRANK_AUTO;
+    o.value = budgets[b];
+    o.eval = fake_accuracy;
+    pare_lowrank_layer *rep;
+    int n;
+    pare_error err;
+    assert_int_equal(pare_lowrank_apply(g, &o, &rep, &n, &err), PARE_OK);
+    assert_true(rep[0].factored);
+    assert_int_equal(rep[0].rank, b == 0 ? 2 : 1); /* the smallest rank within the budget */
+    assert_true(fabs(rep[0].accuracy - (b == 0 ? 0.9 : 0.8)) < 1e-12);
+    free(rep);
+    pare_graph_destroy(g);
+  }
+  pare_lowrank_options o;
+  pare_lowrank_options_init(&o);
+  o.rule = PARE_LOWRANK_AUTO;
+  o.value = 0.01;
+  int64_t xd[4];
+  int xr;
+  pare_graph *g = layer_graph(GEMM_T, 3, xd, &xr);
+  pare_error err;
+  assert_int_equal(pare_lowrank_apply(g, &o, NULL, NULL, &err), PARE_ERR_INVALID_ARG);
+  assert_non_null(strstr(err.text, "validation"));
+  pare_graph_destroy(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_gemm_trans_b),    cmocka_unit_test(test_gemm_plain_alpha_beta),
       cmocka_unit_test(test_gemm_trans_a),    cmocka_unit_test(test_matmul),
       cmocka_unit_test(test_conv_channel),    cmocka_unit_test(test_conv_spatial),
       cmocka_unit_test(test_rank_rules),      cmocka_unit_test(test_skip_and_no_saving),
-      cmocka_unit_test(test_measured_choice),
+      cmocka_unit_test(test_measured_choice), cmocka_unit_test(test_auto_scan),
   };
   return cmocka_run_group_tests_name("lowrank", tests, NULL, NULL);
 }
