@@ -11,9 +11,10 @@ cmake --build build
 cmake -S . -B build-noopencl -G Ninja -DPARE_OPENCL=OFF -DPARE_BENCH=OFF -DPARE_WERROR=ON >/dev/null
 cmake --build build-noopencl
 (cd build-noopencl && ctest --output-on-failure)
-# The parsers and the executor under AddressSanitizer and UBSan.
+# The parsers, the executor, the trainers and the CLI under AddressSanitizer
+# and UBSan.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPARE_SANITIZE=address,undefined \
   -DPARE_BENCH=OFF -DPARE_WERROR=ON >/dev/null
 cmake --build build-asan
-(cd build-asan && ctest --output-on-failure -L 'unit|onnx|host')
+(cd build-asan && ctest --output-on-failure -L 'unit|onnx|host|train|cli')
 cd build && ctest --output-on-failure "$@"
