@@ -1,8 +1,8 @@
 #!/bin/sh
 # The test command of the README: set-up, a warnings-as-errors build, and
-# the default ctest suite (labels: unit, kernel, host, cli, install).
+# the default ctest suite (labels: unit, kernel, host, onnx, train, cli, install).
 # Also builds the reference-only library (PARE_OPENCL=OFF) and runs the unit,
-# onnx and host tests under ASan/UBSan.
+# onnx, host, train and cli tests under ASan/UBSan.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
