@@ -372,25 +372,51 @@ static pare_status backward_simple(pare_trainer *t, int i, int *done, pare_error
   return st == PARE_OK ? settle(t, xv, dst, err) : st;
 }
 
+/* Add of two inputs of the output's shape (a residual connection). */
+static int same_shape_add(const pare_trainer *t, const pare_node *n) {
+  if (n->n_inputs != 2 || n->inputs[0] < 0 || n->inputs[1] < 0) return 0;
+  const pare_tensor *y = &t->plan->values[n->outputs[0]];
+  for (int k = 0; k < 2; k++) {
+    const pare_tensor *x = &t->plan->values[n->inputs[k]];
+    if (x->rank != y->rank || memcmp(x->dims, y->dims, sizeof(int64_t) * (size_t)y->rank)) return 0;
+  }
+  return 1;
+}
+
+/* dL/dv += src where src has v's size: a copy into an untouched gradient,
+ * else a sum. */
+static pare_status pass_gradient(pare_trainer *t, int v, cl_mem src, const char *node,
+                                 pare_error *err) {
+  pare_train_cl *c = t->cl;
+  if (c->live[v]) return settle(t, v, src, err);
+  size_t bytes = sizeof(float) * numel(&t->plan->values[v]);
+  cl_int rc = bytes ? c->rt->cl->clEnqueueCopyBuffer(c->rt->queue, src, c->grad[v], 0, 0, bytes, 0,
+                                                     NULL, NULL)
+                    : CL_SUCCESS;
+  if (rc != CL_SUCCESS)
+    return pare_error_set(err, PARE_ERR_OPENCL, "node '%s': copying a gradient failed (%d)", node,
+                          (int)rc);
+  c->live[v] = 1;
+  return PARE_OK;
+}
+
+/* dL/da = dL/db = dL/dy (and twice dL/dy for x + x). */
+static pare_status backward_add(pare_trainer *t, const pare_node *n, pare_error *err) {
+  cl_mem dy = t->cl->grad[n->outputs[0]];
+  pare_status st = PARE_OK;
+  for (int k = 0; k < 2 && st == PARE_OK; k++)
+    if (wants(t, n->inputs[k])) st = pass_gradient(t, n->inputs[k], dy, n->name, err);
+  return st;
+}
+
 static pare_status backward_node(pare_trainer *t, int i, pare_error *err) {
   pare_train_cl *c = t->cl;
   const pare_node *n = &t->g->nodes[i];
   int y = n->outputs[0];
   if (y < 0 || !c->grad[y] || !c->live[y]) return PARE_OK; /* dL/dy is zero */
   int xv = n->inputs[0];
-  if (pare_trainer_is_layout(n->op)) {
-    if (!wants(t, xv)) return PARE_OK;
-    size_t bytes = sizeof(float) * numel(&t->plan->values[xv]);
-    if (c->live[xv]) return settle(t, xv, c->grad[y], err);
-    cl_int rc = bytes ? c->rt->cl->clEnqueueCopyBuffer(c->rt->queue, c->grad[y], c->grad[xv], 0, 0,
-                                                       bytes, 0, NULL, NULL)
-                      : CL_SUCCESS;
-    if (rc != CL_SUCCESS)
-      return pare_error_set(err, PARE_ERR_OPENCL, "node '%s': copying a gradient failed (%d)",
-                            n->name, (int)rc);
-    c->live[xv] = 1;
-    return PARE_OK;
-  }
+  if (pare_trainer_is_layout(n->op))
+    return wants(t, xv) ? pass_gradient(t, xv, c->grad[y], n->name, err) : PARE_OK;
   int on_device = pare_exec_cl_supports(t->plan, n) && !pare_trainer_is_batchnorm_train(t, i);
   if (on_device) {
     switch (n->op) {
@@ -414,6 +440,9 @@ static pare_status backward_node(pare_trainer *t, int i, pare_error *err) {
       if (st != PARE_OK || done) return st;
       break;
     }
+    case PARE_OP_ADD:
+      if (same_shape_add(t, n)) return backward_add(t, n, err);
+      break;
     default: break;
     }
   }
