@@ -2,8 +2,8 @@
  * engine/ref/grad.h, in one run: relu backward and MaxPool 2x2/2 backward
  * on 64x16x28x28, softmax cross-entropy on 64x10, SGD (momentum) and Adam
  * steps on 1M parameters, 8-bit weight fake quantization of a 512x2048
- * weight per row. --shapes B sets the batch of the first three.
- * Device times include enqueue and clFinish. */
+ * weight per row, batch normalization forward + backward on Bx16x28x28. --shapes B sets the batch
+ * of the first three. Device times include enqueue and clFinish. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,7 @@
 #include "engine/ref/grad.h"
 #include "host/launch/train_f32.h"
 
-enum { TB_RELU, TB_MAXPOOL, TB_XENT, TB_SGD, TB_ADAM, TB_FQ };
+enum { TB_RELU, TB_MAXPOOL, TB_XENT, TB_SGD, TB_ADAM, TB_FQ, TB_BN };
 
 typedef struct tr_bench {
   pare_cl_runtime *rt;
@@ -52,6 +52,15 @@ static int run_device(void *arg) {
     st = pare_launch_train_sgd_step_f32(c->rt, &p, c->da, c->db, c->dc, NULL, c->n, NULL, &c->err);
     break;
   }
+  case TB_BN: {
+    size_t n = (size_t)c->x_dims[0], inner = 28 * 28;
+    st = pare_launch_train_bn_forward_f32(c->rt, n, 16, inner, 1e-5f, 0.9f, c->da, c->dd, c->de,
+                                          NULL, NULL, c->dc, c->dl, c->db, NULL, &c->err);
+    if (st == PARE_OK) /* dy = x, dx into y: the same traffic as a real step */
+      st = pare_launch_train_bn_backward_f32(c->rt, n, 16, inner, c->da, c->dd, c->dl, c->db, c->da,
+                                             c->dc, c->dd, c->de, NULL, &c->err);
+    break;
+  }
   case TB_FQ:
     st = pare_launch_train_fake_quant_rows_f32(c->rt, 512, c->n / 512, 8, c->da, c->dc, NULL,
                                                &c->err);
@@ -87,6 +96,13 @@ static int run_reference(void *arg) {
     return pare_ref_sgd_step_f32(&p, c->a, c->b, c->c, c->n, NULL) != PARE_REF_OK;
   }
   case TB_FQ: return pare_ref_fake_quant_rows_f32(c->a, 512, c->n / 512, 8, c->c) != PARE_REF_OK;
+  case TB_BN: {
+    float mean[16], inv[16], ds[16], db[16];
+    return pare_ref_batchnorm_train_f32(c->a, 4, c->x_dims, c->d, c->e, 1e-5f, 0.9f, NULL, NULL,
+                                        c->c, mean, inv) != PARE_REF_OK ||
+           pare_ref_batchnorm_backward_f32(c->a, 4, c->x_dims, c->d, mean, inv, c->a, c->c, ds,
+                                           db) != PARE_REF_OK;
+  }
   default: {
     pare_ref_adam_params p;
     pare_ref_adam_params_init(&p, 1e-6f);
@@ -104,9 +120,10 @@ int pare_bench_train_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
   const struct {
     const char *name;
     int kind;
-  } cases[] = {{"relu_backward", TB_RELU}, {"maxpool2x2s2_backward", TB_MAXPOOL},
-               {"softmax_xent", TB_XENT},  {"sgd_momentum_step", TB_SGD},
-               {"adam_step", TB_ADAM},     {"fake_quant_rows_8bit", TB_FQ}};
+  } cases[] = {{"relu_backward", TB_RELU},  {"maxpool2x2s2_backward", TB_MAXPOOL},
+               {"softmax_xent", TB_XENT},   {"sgd_momentum_step", TB_SGD},
+               {"adam_step", TB_ADAM},      {"fake_quant_rows_8bit", TB_FQ},
+               {"batchnorm_fwd_bwd", TB_BN}};
   fprintf(stderr, "%-22s %-14s %10s %10s %8s\n", "case", "shape", "pare ms", "ref ms", "vs ref");
   int status = 0;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0] && !status; i++) {
@@ -117,7 +134,13 @@ int pare_bench_train_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
     char shape[64];
     size_t na, nb, nc, nd = 1;
     double bytes;
-    if (c.kind == TB_RELU || c.kind == TB_MAXPOOL) {
+    if (c.kind == TB_BN) {
+      c.x_dims[0] = B, c.x_dims[1] = 16, c.x_dims[2] = 28, c.x_dims[3] = 28;
+      c.n = (size_t)B * 16 * 28 * 28;
+      na = nc = c.n, nb = nd = 16;
+      snprintf(shape, sizeof shape, "%lldx16x28x28", (long long)B);
+      bytes = 4.0 * (double)c.n * 7; /* 2 reads + write forward, 3 reads + write backward */
+    } else if (c.kind == TB_RELU || c.kind == TB_MAXPOOL) {
       c.x_dims[0] = B, c.x_dims[1] = 16, c.x_dims[2] = 28, c.x_dims[3] = 28;
       c.n = (size_t)B * 16 * 28 * 28;
       c.ny = c.kind == TB_MAXPOOL ? c.n / 4 : c.n;
@@ -148,8 +171,9 @@ int pare_bench_train_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
     c.b = malloc(nb * 4);
     c.c = malloc(nc * 4);
     c.d = malloc(nd * 4);
+    c.e = malloc(nd * 4);
     c.labels = malloc((size_t)B * sizeof *c.labels);
-    if (!c.a || !c.b || !c.c || !c.d || !c.labels) {
+    if (!c.a || !c.b || !c.c || !c.d || !c.e || !c.labels) {
       status = 1;
       goto next;
     }
@@ -157,13 +181,17 @@ int pare_bench_train_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
     pare_bench_fill(c.b, nb, 2);
     memset(c.c, 0, nc * 4);
     memset(c.d, 0, nd * 4);
+    for (size_t j = 0; j < nd; j++) c.e[j] = 0.1f; /* batch-norm bias */
+    if (c.kind == TB_BN)
+      for (size_t j = 0; j < nd; j++) c.d[j] = 1.0f; /* batch-norm scale */
     for (int64_t r = 0; r < B; r++) c.labels[r] = r % 10;
     c.da = pare_bench_buffer(rt, na * 4, c.a, &c.err);
     c.db = pare_bench_buffer(rt, nb * 4, c.b, &c.err);
     c.dc = pare_bench_buffer(rt, nc * 4, c.c, &c.err);
     c.dd = pare_bench_buffer(rt, nd * 4, c.d, &c.err);
+    c.de = pare_bench_buffer(rt, nd * 4, c.e, &c.err);
     c.dl = pare_bench_buffer(rt, (size_t)B * 8, c.labels, &c.err);
-    if (!c.da || !c.db || !c.dc || !c.dd || !c.dl) {
+    if (!c.da || !c.db || !c.dc || !c.dd || !c.de || !c.dl) {
       fprintf(stderr, "pare-bench: %s\n", c.err.text);
       status = 1;
       goto next;
@@ -186,11 +214,13 @@ int pare_bench_train_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
     if (c.db) rt->cl->clReleaseMemObject(c.db);
     if (c.dc) rt->cl->clReleaseMemObject(c.dc);
     if (c.dd) rt->cl->clReleaseMemObject(c.dd);
+    if (c.de) rt->cl->clReleaseMemObject(c.de);
     if (c.dl) rt->cl->clReleaseMemObject(c.dl);
     free(c.a);
     free(c.b);
     free(c.c);
     free(c.d);
+    free(c.e);
     free(c.labels);
   }
   return status;

@@ -568,6 +568,15 @@ cl_mem pare_exec_cl_device_value(pare_plan *p, int v, pare_error *err) {
   return to_device(p, s, v, err) == PARE_OK ? s->v[v].mem : NULL;
 }
 
+cl_mem pare_exec_cl_output_value(pare_plan *p, int v, pare_error *err) {
+  cl_state *s = p->device;
+  if (!s) {
+    pare_error_set(err, PARE_ERR_INTERNAL, "pare_exec_cl_begin was not called");
+    return NULL;
+  }
+  return out_buffer(p, s, v, err) == PARE_OK ? s->v[v].mem : NULL;
+}
+
 pare_status pare_exec_cl_host_value(pare_plan *p, int v, pare_error *err) {
   cl_state *s = p->device;
   if (!s) return pare_error_set(err, PARE_ERR_INTERNAL, "pare_exec_cl_begin was not called");

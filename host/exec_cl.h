@@ -24,6 +24,9 @@ pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err);
 /* Value v made current on the device: its buffer (owned by the plan), or
  * NULL with err set. */
 cl_mem pare_exec_cl_device_value(pare_plan *p, int v, pare_error *err);
+/* A device buffer for value v that the caller is about to write (its
+ * shape is known from planning): marked current on the device. */
+cl_mem pare_exec_cl_output_value(pare_plan *p, int v, pare_error *err);
 /* Value v made current in the plan tensor's host data. */
 pare_status pare_exec_cl_host_value(pare_plan *p, int v, pare_error *err);
 /* Value v was changed in place on the device (on_device) or on the host:

@@ -29,6 +29,8 @@ struct pare_train_cl {
   size_t ones_count;
   cl_mem tmp[N_TMP]; /* temporaries for gradients that accumulate */
   size_t tmp_bytes[N_TMP];
+  cl_mem *bn_mean, *bn_inv_std; /* per BatchNormalization node: saved statistics */
+  int n_nodes;
   cl_mem conv_scratch;
   size_t conv_scratch_bytes;
   float *logits;   /* [batch, classes], read back every step */
@@ -62,6 +64,12 @@ void pare_train_cl_destroy(pare_train_cl *c) {
   release(c, &c->ones);
   for (int i = 0; i < N_TMP; i++) release(c, &c->tmp[i]);
   release(c, &c->conv_scratch);
+  for (int i = 0; i < c->n_nodes; i++) {
+    if (c->bn_mean) release(c, &c->bn_mean[i]);
+    if (c->bn_inv_std) release(c, &c->bn_inv_std[i]);
+  }
+  free(c->bn_mean);
+  free(c->bn_inv_std);
   free(c->grad);
   free(c->live);
   free(c->m1);
@@ -120,8 +128,12 @@ pare_status pare_train_cl_create(pare_trainer *t, pare_cl_runtime *rt, pare_trai
   c->m2 = calloc(nv, sizeof(cl_mem));
   c->mask = calloc(nv, sizeof(cl_mem));
   c->master = calloc(nv, sizeof(cl_mem));
+  c->n_nodes = g->n_nodes;
+  c->bn_mean = calloc((size_t)g->n_nodes + 1, sizeof(cl_mem));
+  c->bn_inv_std = calloc((size_t)g->n_nodes + 1, sizeof(cl_mem));
   pare_status st = PARE_OK;
-  if (!c->grad || !c->live || !c->m1 || !c->m2 || !c->mask || !c->master)
+  if (!c->grad || !c->live || !c->m1 || !c->m2 || !c->mask || !c->master || !c->bn_mean ||
+      !c->bn_inv_std)
     st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   int adam = t->cfg.optimizer == PARE_OPT_ADAM;
   for (int i = 0; i < g->n_values && st == PARE_OK; i++) {
@@ -203,6 +215,75 @@ static pare_status add_from_host(pare_trainer *t, int v, const float *src, pare_
 }
 
 static int wants(const pare_trainer *t, int v) { return v >= 0 && t->cl->grad[v] != NULL; }
+
+/* ---- batch normalization ------------------------------------------------ */
+
+/* A BatchNormalization in training mode the device runs: f32 input of
+ * rank >= 2, [n, C, inner]. */
+static int bn_on_device(const pare_trainer *t, int i, size_t *n, size_t *C, size_t *inner) {
+  const pare_node *nd = &t->g->nodes[i];
+  const pare_tensor *x = &t->plan->values[nd->inputs[0]];
+  if (!pare_trainer_is_batchnorm_train(t, i) || x->dtype != PARE_DT_F32 || x->rank < 2) return 0;
+  for (int k = 1; k < 5; k++)
+    if (nd->inputs[k] < 0 || t->plan->values[nd->inputs[k]].dtype != PARE_DT_F32) return 0;
+  *n = (size_t)x->dims[0], *C = (size_t)x->dims[1];
+  *inner = 1;
+  for (int d = 2; d < x->rank; d++) *inner *= (size_t)x->dims[d];
+  return 1;
+}
+
+static pare_status forward_bn(pare_trainer *t, int i, size_t n, size_t C, size_t inner,
+                              pare_error *err) {
+  pare_train_cl *c = t->cl;
+  const pare_node *nd = &t->g->nodes[i];
+  pare_status st = PARE_OK;
+  if (!c->bn_mean[i]) st = new_buffer(c, C, NULL, &c->bn_mean[i], err);
+  if (st == PARE_OK && !c->bn_inv_std[i]) st = new_buffer(c, C, NULL, &c->bn_inv_std[i], err);
+  if (st != PARE_OK) return st;
+  cl_mem in[5];
+  for (int k = 0; k < 5; k++)
+    if (!(in[k] = pare_exec_cl_device_value(t->plan, nd->inputs[k], err))) return PARE_ERR_OPENCL;
+  cl_mem y = pare_exec_cl_output_value(t->plan, nd->outputs[0], err);
+  if (!y) return PARE_ERR_OPENCL;
+  st = pare_launch_train_bn_forward_f32(
+      c->rt, n, C, inner, pare_node_attr_float(nd, "epsilon", 1e-5f),
+      pare_node_attr_float(nd, "momentum", 0.9f), in[0], in[1], in[2], in[3], in[4], y,
+      c->bn_mean[i], c->bn_inv_std[i], NULL, err);
+  /* The running statistics changed on the device (read back by sync). */
+  pare_exec_cl_value_changed(t->plan, nd->inputs[3], 1);
+  pare_exec_cl_value_changed(t->plan, nd->inputs[4], 1);
+  return st;
+}
+
+static pare_status backward_bn(pare_trainer *t, int i, size_t n, size_t C, size_t inner,
+                               pare_error *err) {
+  pare_train_cl *c = t->cl;
+  const pare_node *nd = &t->g->nodes[i];
+  int xv = nd->inputs[0], sv = nd->inputs[1], bv = nd->inputs[2];
+  cl_mem x = pare_exec_cl_device_value(t->plan, xv, err);
+  cl_mem scale = x ? pare_exec_cl_device_value(t->plan, sv, err) : NULL;
+  if (!x || !scale) return PARE_ERR_OPENCL;
+  cl_mem dx = NULL, ds, db;
+  pare_status st = wants(t, xv) ? target(t, xv, 0, &dx, err) : PARE_OK;
+  /* dscale and dbias are always formed (dx needs them): into their
+   * gradients when wanted, else into a temporary. */
+  if (st == PARE_OK)
+    st = wants(t, sv) ? target(t, sv, 1, &ds, err)
+                      : grow(c, &c->tmp[1], &c->tmp_bytes[1], sizeof(float) * C, err);
+  if (st == PARE_OK && !wants(t, sv)) ds = c->tmp[1];
+  if (st == PARE_OK)
+    st = wants(t, bv) ? target(t, bv, 2, &db, err)
+                      : grow(c, &c->tmp[2], &c->tmp_bytes[2], sizeof(float) * C, err);
+  if (st == PARE_OK && !wants(t, bv)) db = c->tmp[2];
+  if (st != PARE_OK) return st;
+  st = pare_launch_train_bn_backward_f32(c->rt, n, C, inner, x, scale, c->bn_mean[i],
+                                         c->bn_inv_std[i], c->grad[nd->outputs[0]], dx, ds, db,
+                                         NULL, err);
+  if (st == PARE_OK && dx) st = settle(t, xv, dx, err);
+  if (st == PARE_OK && wants(t, sv)) st = settle(t, sv, ds, err);
+  if (st == PARE_OK && wants(t, bv)) st = settle(t, bv, db, err);
+  return st;
+}
 
 /* ---- backward, node by node --------------------------------------------- */
 
@@ -417,6 +498,9 @@ static pare_status backward_node(pare_trainer *t, int i, pare_error *err) {
   int xv = n->inputs[0];
   if (pare_trainer_is_layout(n->op))
     return wants(t, xv) ? pass_gradient(t, xv, c->grad[y], n->name, err) : PARE_OK;
+  size_t bn_n, bn_c, bn_inner;
+  if (bn_on_device(t, i, &bn_n, &bn_c, &bn_inner) && c->bn_mean[i])
+    return backward_bn(t, i, bn_n, bn_c, bn_inner, err);
   int on_device = pare_exec_cl_supports(t->plan, n) && !pare_trainer_is_batchnorm_train(t, i);
   if (on_device) {
     switch (n->op) {
@@ -458,8 +542,13 @@ static pare_status forward(pare_trainer *t, const float *x, pare_error *err) {
   pare_status st = pare_exec_cl_begin(t->plan, t->cl->rt, 0, &in, 1, err);
   for (int i = 0; i < t->g->n_nodes && st == PARE_OK; i++) {
     if (t->plan->node_folded[i]) continue;
+    size_t bn_n, bn_c, bn_inner;
     if (!pare_trainer_is_batchnorm_train(t, i)) {
       st = pare_exec_cl_run_node(t->plan, i, err);
+      continue;
+    }
+    if (bn_on_device(t, i, &bn_n, &bn_c, &bn_inner)) {
+      st = forward_bn(t, i, bn_n, bn_c, bn_inner, err);
       continue;
     }
     /* Batch statistics on the reference; running statistics change there. */
@@ -567,6 +656,12 @@ pare_status pare_train_cl_sync(pare_trainer *t, pare_error *err) {
   pare_status st = PARE_OK;
   for (int i = 0; i < t->g->n_values && st == PARE_OK; i++)
     if (t->g->values[i].is_param) st = pare_exec_cl_host_value(t->plan, i, err);
+  /* Running statistics that batch normalization updated on the device. */
+  for (int i = 0; i < t->g->n_nodes && st == PARE_OK; i++)
+    if (t->cl->bn_mean[i]) {
+      st = pare_exec_cl_host_value(t->plan, t->g->nodes[i].inputs[3], err);
+      if (st == PARE_OK) st = pare_exec_cl_host_value(t->plan, t->g->nodes[i].inputs[4], err);
+    }
   return st;
 }
 

@@ -21,6 +21,10 @@
  *   tr_adam_step           Adam / AdamW with host-computed bias corrections
  *   tr_accumulate          y += x
  *   tr_fake_quant_rows     symmetric weight fake quantization per row
+ *   tr_bn_partial_stats / tr_bn_finish_stats / tr_bn_apply /
+ *   tr_bn_partial_grad / tr_bn_finish_grad / tr_bn_backward_dx
+ *                          BatchNormalization with batch statistics: forward
+ *                          (running statistics updated) and backward
  *
  * The activation and the vector width are compile-time choices (-DTR_ACT,
  * -DTR_VW); everything else is a kernel argument. Optional buffers (mask,
@@ -466,4 +470,161 @@ __kernel void tr_fake_quant_rows(const int rows, const int cols, const float qma
   for (int j = 0; j < cols; ++j) m = fmax(m, fabs(xr[j]));
   const float scale = m > 0.0f ? m / qmax : 1.0f;
   for (int j = 0; j < cols; ++j) yr[j] = clamp(rint(xr[j] / scale), -qmax, qmax) * scale;
+}
+
+/* ---- BatchNormalization with batch statistics ----
+ * x is [n, C, inner]; the statistics of channel c run over its count =
+ * n·inner values, indexed j = b·inner + i. Reductions are split: work-item
+ * (c, p) covers part p (about a thousand values, summed in fp32) of channel
+ * c's index range, then one item per channel combines the `parts` partial
+ * results (the variance by Chan et al.'s pairwise update). */
+
+/* Walks values [lo, hi) of channel c as runs inside one plane; the body
+ * (the variadic arguments) sees `at`, the offset of each value. */
+#define TR_BN_WALK(C, inner, c, lo, hi, ...)                                                       \
+  {                                                                                                \
+    int j_ = (lo), b_ = (lo) / (inner), i_ = (lo)-b_ * (inner);                                    \
+    while (j_ < (hi)) {                                                                            \
+      const int run_ = min((inner)-i_, (hi)-j_);                                                   \
+      const size_t base_ = ((size_t)b_ * (size_t)(C) + (size_t)(c)) * (size_t)(inner) + i_;        \
+      for (int q_ = 0; q_ < run_; ++q_) {                                                          \
+        const size_t at = base_ + (size_t)q_;                                                      \
+        __VA_ARGS__                                                                                \
+      }                                                                                            \
+      j_ += run_;                                                                                  \
+      ++b_;                                                                                        \
+      i_ = 0;                                                                                      \
+    }                                                                                              \
+  }
+
+/* Part p of [0, count) split in `parts`. */
+TR_INLINE void tr_bn_range(const int count, const int parts, const int p, int *lo, int *hi) {
+  *lo = (int)((long)count * p / parts);
+  *hi = (int)((long)count * (p + 1) / parts);
+}
+
+/* Item (c, p): the count, mean and centred sum of squares of its part
+ * (two passes, no division per value) into partial[(c·parts + p)·3 +
+ * {0, 1, 2}]. */
+__kernel void tr_bn_partial_stats(const int count, const int C, const int inner, const int parts,
+                                  __global const float *x, __global float *partial) {
+  const int id = (int)get_global_id(0);
+  if (id >= C * parts) return;
+  const int c = id / parts, p = id - c * parts;
+  int lo, hi;
+  tr_bn_range(count, parts, p, &lo, &hi);
+  float sum = 0.0f;
+  TR_BN_WALK(C, inner, c, lo, hi, { sum += x[at]; })
+  const float mean = hi > lo ? sum / (float)(hi - lo) : 0.0f;
+  float m2 = 0.0f;
+  TR_BN_WALK(C, inner, c, lo, hi, {
+    const float d = x[at] - mean;
+    m2 += d * d;
+  })
+  partial[id * 3] = (float)(hi - lo);
+  partial[id * 3 + 1] = mean;
+  partial[id * 3 + 2] = m2;
+}
+
+/* Item c: the parts combined (Chan et al.), mean and 1/sqrt(var + eps),
+ * and with has_running rm = rm·mom + mean·(1 - mom), rv = rv·mom +
+ * unbiased·(1 - mom). */
+__kernel void tr_bn_finish_stats(const int C, const int parts, const float eps,
+                                 const float momentum, __global const float *partial,
+                                 __global float *mean, __global float *inv_std,
+                                 __global float *rmean, __global float *rvar,
+                                 const int has_running) {
+  const int c = (int)get_global_id(0);
+  if (c >= C) return;
+  float na = 0.0f, ma = 0.0f, m2a = 0.0f;
+  for (int p = 0; p < parts; ++p) {
+    __global const float *q = partial + (c * parts + p) * 3;
+    const float nb = q[0];
+    if (nb == 0.0f) continue;
+    const float nab = na + nb, delta = q[1] - ma;
+    ma += delta * (nb / nab);
+    m2a += q[2] + delta * delta * (na * nb / nab);
+    na = nab;
+  }
+  const float var = na > 0.0f ? m2a / na : 0.0f;
+  mean[c] = ma;
+  inv_std[c] = 1.0f / sqrt(var + eps);
+  if (has_running) {
+    const float unbiased = na > 1.0f ? m2a / (na - 1.0f) : var;
+    rmean[c] = rmean[c] * momentum + ma * (1.0f - momentum);
+    rvar[c] = rvar[c] * momentum + unbiased * (1.0f - momentum);
+  }
+}
+
+/* y = (x - mean[c])·(scale[c]·inv_std[c]) + bias[c]; chunked like the
+ * elementwise kernels, walking whole runs of `inner` values of one plane. */
+__kernel void tr_bn_apply(const int n, const int chunk, const int C, const int inner,
+                          __global const float *x, __global const float *mean,
+                          __global const float *inv_std, __global const float *scale,
+                          __global const float *bias, __global float *y) {
+  int start, end;
+  if (!tr_chunk(n, chunk, &start, &end)) return;
+  int plane = start / inner, i = start;
+  while (i < end) {
+    const int seg_end = min(end, (plane + 1) * inner), c = plane % C;
+    const float m = mean[c], mul = scale[c] * inv_std[c], add = bias[c];
+    for (; i < seg_end; ++i) y[i] = (x[i] - m) * mul + add;
+    ++plane;
+  }
+}
+
+/* Item (c, p): Σ dy and Σ dy·x̂ over its part into
+ * partial[(c·parts + p)·2 + {0, 1}]. */
+__kernel void tr_bn_partial_grad(const int count, const int C, const int inner, const int parts,
+                                 __global const float *x, __global const float *dy,
+                                 __global const float *mean, __global const float *inv_std,
+                                 __global float *partial) {
+  const int id = (int)get_global_id(0);
+  if (id >= C * parts) return;
+  const int c = id / parts, p = id - c * parts;
+  int lo, hi;
+  tr_bn_range(count, parts, p, &lo, &hi);
+  const float m = mean[c], is = inv_std[c];
+  float s1 = 0.0f, s2 = 0.0f;
+  TR_BN_WALK(C, inner, c, lo, hi, {
+    const float g = dy[at];
+    s1 += g;
+    s2 += g * ((x[at] - m) * is);
+  })
+  partial[id * 2] = s1;
+  partial[id * 2 + 1] = s2;
+}
+
+/* Item c: dbias and dscale, the sums of its parts. */
+__kernel void tr_bn_finish_grad(const int C, const int parts, __global const float *partial,
+                                __global float *dscale, __global float *dbias) {
+  const int c = (int)get_global_id(0);
+  if (c >= C) return;
+  float s1 = 0.0f, s2 = 0.0f;
+  for (int p = 0; p < parts; ++p) {
+    s1 += partial[(c * parts + p) * 2];
+    s2 += partial[(c * parts + p) * 2 + 1];
+  }
+  dbias[c] = s1;
+  dscale[c] = s2;
+}
+
+/* dx = scale·inv_std·(dy - dbias/count - x̂·dscale/count); chunked, by
+ * runs of one plane. */
+__kernel void tr_bn_backward_dx(const int n, const int chunk, const int C, const int inner,
+                                const float count, __global const float *x,
+                                __global const float *dy, __global const float *mean,
+                                __global const float *inv_std, __global const float *scale,
+                                __global const float *dscale, __global const float *dbias,
+                                __global float *dx) {
+  int start, end;
+  if (!tr_chunk(n, chunk, &start, &end)) return;
+  int plane = start / inner, i = start;
+  while (i < end) {
+    const int seg_end = min(end, (plane + 1) * inner), c = plane % C;
+    const float m = mean[c], is = inv_std[c], mul = scale[c] * is;
+    const float mdb = dbias[c] / count, mds = dscale[c] / count;
+    for (; i < seg_end; ++i) dx[i] = mul * (dy[i] - mdb - (x[i] - m) * is * mds);
+    ++plane;
+  }
 }

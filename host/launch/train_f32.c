@@ -339,3 +339,116 @@ pare_status pare_launch_train_fake_quant_rows_f32(pare_cl_runtime *rt, size_t ro
   tr_arg args[] = {VAL(cr), VAL(cc), VAL(qmax), MEM(x), MEM(y)};
   return tr_run(rt, k, name, args, 5, rows, g.wg, event, err);
 }
+
+/* The size checks and kernel of the BatchNormalization launchers. */
+static pare_status bn_kernel(pare_cl_runtime *rt, const char *name, size_t n, size_t C,
+                             size_t inner, cl_kernel *k, size_t *wg, pare_error *err) {
+  if (n > TR_MAX_ELEMS || C > TR_MAX_ELEMS || inner > TR_MAX_ELEMS ||
+      (C && inner && n > TR_MAX_ELEMS / C / inner))
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED,
+                          "train_f32: %s of %zu x %zu x %zu elements (limit 2^31)", name, n, C,
+                          inner);
+  pare_cl_chunks g;
+  pare_status st = pare_cl_chunks_of(rt, "train_f32", 8192, &g, err);
+  if (st == PARE_OK) st = tr_kernel(rt, &g, PARE_REF_ACT_RELU, name, k, err);
+  *wg = g.wg;
+  return st;
+}
+
+/* Parts per channel of the split reductions: about train_f32.bn_part
+ * values each (profile key, default 1024: short enough for fp32 sums,
+ * many enough work-items to fill the device), at most 2^16 items. */
+static size_t bn_parts(pare_cl_runtime *rt, size_t C, size_t count) {
+  int per_part = pare_profile_int(rt->profile, "train_f32.bn_part", 1024);
+  size_t parts =
+      (count + (size_t)(per_part > 0 ? per_part : 1) - 1) / (size_t)(per_part > 0 ? per_part : 1);
+  size_t most = C < 65536 ? 65536 / C : 1;
+  if (parts > most) parts = most;
+  return parts < 1 ? 1 : parts;
+}
+
+/* A temporary device buffer of `floats` floats (released by the caller
+ * after enqueuing: OpenCL keeps it until the kernels are done). */
+static pare_status bn_partials(pare_cl_runtime *rt, size_t floats, cl_mem *out, pare_error *err) {
+  return pare_cl_buffer(rt, CL_MEM_READ_WRITE, sizeof(float) * floats, NULL, out, err);
+}
+
+pare_status pare_launch_train_bn_forward_f32(pare_cl_runtime *rt, size_t n, size_t C, size_t inner,
+                                             float eps, float momentum, cl_mem x, cl_mem scale,
+                                             cl_mem bias, cl_mem running_mean, cl_mem running_var,
+                                             cl_mem y, cl_mem saved_mean, cl_mem saved_inv_std,
+                                             cl_event *event, pare_error *err) {
+  if (!(eps >= 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "train_f32: batch normalization: epsilon %g or momentum %g out of range",
+                          (double)eps, (double)momentum);
+  if (n == 0 || C == 0 || inner == 0) return PARE_OK;
+  cl_kernel k;
+  size_t wg;
+  pare_status st = bn_kernel(rt, "tr_bn_partial_stats", n, C, inner, &k, &wg, err);
+  if (st != PARE_OK) return st;
+  size_t count = n * inner, parts = bn_parts(rt, C, count);
+  cl_mem partial = NULL;
+  st = bn_partials(rt, C * parts * 3, &partial, err);
+  cl_int ccount = (cl_int)count, cc = (cl_int)C, ci = (cl_int)inner, cp = (cl_int)parts;
+  cl_int run = running_mean && running_var;
+  cl_float ce = eps, cm = momentum;
+  tr_arg pa[] = {VAL(ccount), VAL(cc), VAL(ci), VAL(cp), MEM(x), MEM(partial)};
+  if (st == PARE_OK)
+    st = tr_run(rt, k, "tr_bn_partial_stats", pa, 6, C * parts, wg, NULL, err);
+  else
+    rt->cl->clReleaseKernel(k);
+  if (st == PARE_OK) st = bn_kernel(rt, "tr_bn_finish_stats", n, C, inner, &k, &wg, err);
+  tr_arg fa[] = {VAL(cc),
+                 VAL(cp),
+                 VAL(ce),
+                 VAL(cm),
+                 MEM(partial),
+                 MEM(saved_mean),
+                 MEM(saved_inv_std),
+                 MEM(running_mean),
+                 MEM(running_var),
+                 VAL(run)};
+  if (st == PARE_OK) st = tr_run(rt, k, "tr_bn_finish_stats", fa, 10, C, wg, NULL, err);
+  if (partial) rt->cl->clReleaseMemObject(partial);
+  if (st != PARE_OK) return st;
+  tr_arg aa[] = {VAL(cc),    VAL(ci),   MEM(x), MEM(saved_mean), MEM(saved_inv_std),
+                 MEM(scale), MEM(bias), MEM(y)};
+  return tr_eltwise(rt, PARE_REF_ACT_RELU, "tr_bn_apply", n * C * inner, aa, 8, event, err);
+}
+
+pare_status pare_launch_train_bn_backward_f32(pare_cl_runtime *rt, size_t n, size_t C, size_t inner,
+                                              cl_mem x, cl_mem scale, cl_mem saved_mean,
+                                              cl_mem saved_inv_std, cl_mem dy, cl_mem dx,
+                                              cl_mem dscale, cl_mem dbias, cl_event *event,
+                                              pare_error *err) {
+  if (n == 0 || C == 0 || inner == 0) return PARE_OK;
+  if (!dscale || !dbias)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "train_f32: batch normalization backward needs dscale and dbias");
+  cl_kernel k;
+  size_t wg;
+  pare_status st = bn_kernel(rt, "tr_bn_partial_grad", n, C, inner, &k, &wg, err);
+  if (st != PARE_OK) return st;
+  size_t count = n * inner, parts = bn_parts(rt, C, count);
+  cl_mem partial = NULL;
+  st = bn_partials(rt, C * parts * 2, &partial, err);
+  cl_int ccount = (cl_int)count, cc = (cl_int)C, ci = (cl_int)inner, cp = (cl_int)parts;
+  tr_arg pa[] = {VAL(ccount), VAL(cc), VAL(ci),         VAL(cp),
+                 MEM(x),      MEM(dy), MEM(saved_mean), MEM(saved_inv_std),
+                 MEM(partial)};
+  if (st == PARE_OK)
+    st = tr_run(rt, k, "tr_bn_partial_grad", pa, 9, C * parts, wg, NULL, err);
+  else
+    rt->cl->clReleaseKernel(k);
+  if (st == PARE_OK) st = bn_kernel(rt, "tr_bn_finish_grad", n, C, inner, &k, &wg, err);
+  tr_arg fa[] = {VAL(cc), VAL(cp), MEM(partial), MEM(dscale), MEM(dbias)};
+  if (st == PARE_OK) st = tr_run(rt, k, "tr_bn_finish_grad", fa, 5, C, wg, dx ? NULL : event, err);
+  if (partial) rt->cl->clReleaseMemObject(partial);
+  if (st != PARE_OK || !dx) return st;
+  cl_float fcount = (cl_float)((double)n * (double)inner);
+  tr_arg da[] = {
+      VAL(cc),    VAL(ci),     VAL(fcount), MEM(x), MEM(dy), MEM(saved_mean), MEM(saved_inv_std),
+      MEM(scale), MEM(dscale), MEM(dbias),  MEM(dx)};
+  return tr_eltwise(rt, PARE_REF_ACT_RELU, "tr_bn_backward_dx", n * C * inner, da, 11, event, err);
+}

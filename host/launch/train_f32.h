@@ -83,4 +83,21 @@ pare_status pare_launch_train_fake_quant_rows_f32(pare_cl_runtime *rt, size_t ro
                                                   int bits, cl_mem x, cl_mem y, cl_event *event,
                                                   pare_error *err);
 
+/* BatchNormalization with batch statistics over x [n, C, inner] (inner =
+ * the product of the spatial dims), as pare_ref_batchnorm_train_f32: y,
+ * the saved mean and 1/sqrt(var + eps) per channel, and (when both are
+ * given) the running mean and variance updated in place. */
+pare_status pare_launch_train_bn_forward_f32(pare_cl_runtime *rt, size_t n, size_t C, size_t inner,
+                                             float eps, float momentum, cl_mem x, cl_mem scale,
+                                             cl_mem bias, cl_mem running_mean, cl_mem running_var,
+                                             cl_mem y, cl_mem saved_mean, cl_mem saved_inv_std,
+                                             cl_event *event, pare_error *err);
+/* Its backward, as pare_ref_batchnorm_backward_f32: dscale and dbias
+ * (required, overwritten) and dx (may be NULL). */
+pare_status pare_launch_train_bn_backward_f32(pare_cl_runtime *rt, size_t n, size_t C, size_t inner,
+                                              cl_mem x, cl_mem scale, cl_mem saved_mean,
+                                              cl_mem saved_inv_std, cl_mem dy, cl_mem dx,
+                                              cl_mem dscale, cl_mem dbias, cl_event *event,
+                                              pare_error *err);
+
 #endif

@@ -582,6 +582,73 @@ static void test_fake_quant_rows(void **state) {
                    PARE_ERR_INVALID_ARG);
 }
 
+/* BatchNormalization with batch statistics, forward (y, saved statistics,
+ * running statistics) and backward (dx, dscale, dbias) against the
+ * reference, which sums in double: the kernels' Kahan-compensated fp32
+ * sums agree to a few ulps of the largest term, so the tolerances scale
+ * with the output's own magnitude (rel 2e-5) plus 1e-5 absolute for the
+ * gradients, whose terms cancel. */
+static void test_batchnorm(void **state) {
+  (void)state;
+  test_rng r = {12};
+  static const size_t shapes[][3] = {{2, 3, 35}, {1, 1, 1}, {5, 4, 1}, {64, 8, 196}, {3, 16, 49}};
+  pare_error err;
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    size_t n = shapes[s][0], C = shapes[s][1], inner = shapes[s][2], total = n * C * inner;
+    int64_t dims[3] = {(int64_t)n, (int64_t)C, (int64_t)inner};
+    float *x = alloc_f(total), *dy = alloc_f(total), *y = alloc_f(total), *dx = alloc_f(total);
+    float *got = alloc_f(total), *sc = alloc_f(C), *bi = alloc_f(C), *rm = alloc_f(C);
+    float *rv = alloc_f(C), *m = alloc_f(C), *is = alloc_f(C), *ds = alloc_f(C), *db = alloc_f(C);
+    float *gotc = alloc_f(C);
+    test_fill(&r, x, total, -2.0f, 3.0f);
+    test_fill(&r, dy, total, -1.0f, 1.0f);
+    test_fill(&r, sc, C, 0.5f, 1.5f);
+    test_fill(&r, bi, C, -0.5f, 0.5f);
+    test_fill(&r, rm, C, -0.1f, 0.1f);
+    test_fill(&r, rv, C, 0.5f, 1.5f);
+    cl_mem dxm = buf(total * 4, x), ddy = buf(total * 4, dy), dsc = buf(C * 4, sc);
+    cl_mem dbi = buf(C * 4, bi), drm = buf(C * 4, rm), drv = buf(C * 4, rv);
+    cl_mem dyo = buf(total * 4, NULL), dm = buf(C * 4, NULL), dis = buf(C * 4, NULL);
+    cl_mem ddx = buf(total * 4, NULL), dds = buf(C * 4, NULL), ddb = buf(C * 4, NULL);
+    check(pare_launch_train_bn_forward_f32(rt, n, C, inner, 1e-5f, 0.9f, dxm, dsc, dbi, drm, drv,
+                                           dyo, dm, dis, NULL, &err),
+          &err);
+    check(pare_launch_train_bn_backward_f32(rt, n, C, inner, dxm, dsc, dm, dis, ddy, ddx, dds, ddb,
+                                            NULL, &err),
+          &err);
+    assert_int_equal(
+        pare_ref_batchnorm_train_f32(x, 3, dims, sc, bi, 1e-5f, 0.9f, rm, rv, y, m, is),
+        PARE_REF_OK);
+    assert_int_equal(pare_ref_batchnorm_backward_f32(x, 3, dims, sc, m, is, dy, dx, ds, db),
+                     PARE_REF_OK);
+    tol t = {8, 1e-6, 2e-5}, tg = {8, 1e-5, 2e-5};
+    read_back(dyo, total * 4, got);
+    assert_tol(got, y, total, t, "batchnorm y");
+    read_back(dm, C * 4, gotc);
+    assert_tol(gotc, m, C, t, "batchnorm mean");
+    read_back(dis, C * 4, gotc);
+    assert_tol(gotc, is, C, t, "batchnorm inv_std");
+    read_back(drm, C * 4, gotc);
+    assert_tol(gotc, rm, C, t, "batchnorm running mean");
+    read_back(drv, C * 4, gotc);
+    assert_tol(gotc, rv, C, t, "batchnorm running var");
+    read_back(ddx, total * 4, got);
+    assert_tol(got, dx, total, tg, "batchnorm dx");
+    tol tc = {8, 1e-5 * (double)(n * inner), 2e-5}; /* sums of n·inner terms */
+    read_back(dds, C * 4, gotc);
+    assert_tol(gotc, ds, C, tc, "batchnorm dscale");
+    read_back(ddb, C * 4, gotc);
+    assert_tol(gotc, db, C, tc, "batchnorm dbias");
+    cl_mem all[] = {dxm, ddy, dsc, dbi, drm, drv, dyo, dm, dis, ddx, dds, ddb};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) release(all[i]);
+    float *host[] = {x, dy, y, dx, got, sc, bi, rm, rv, m, is, ds, db, gotc};
+    for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) free(host[i]);
+  }
+  assert_int_equal(pare_launch_train_bn_backward_f32(rt, 2, 2, 2, NULL, NULL, NULL, NULL, NULL,
+                                                     NULL, NULL, NULL, NULL, &err),
+                   PARE_ERR_INVALID_ARG);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_act_backward),
@@ -593,6 +660,7 @@ int main(void) {
       cmocka_unit_test(test_adam),
       cmocka_unit_test(test_accumulate),
       cmocka_unit_test(test_fake_quant_rows),
+      cmocka_unit_test(test_batchnorm),
   };
   return cmocka_run_group_tests_name("train_f32", tests, test_cl_setup, test_cl_teardown);
 }
