@@ -373,6 +373,20 @@ static pare_status bn_partials(pare_cl_runtime *rt, size_t floats, cl_mem *out, 
   return pare_cl_buffer(rt, CL_MEM_READ_WRITE, sizeof(float) * floats, NULL, out, err);
 }
 
+/* A split reduction: kernel `first` over C·parts items (partials), then
+ * `second` over C items (one per channel). */
+static pare_status bn_reduce(pare_cl_runtime *rt, size_t n, size_t C, size_t inner, size_t parts,
+                             const char *first, const tr_arg *a1, cl_uint n1, const char *second,
+                             const tr_arg *a2, cl_uint n2, cl_event *event, pare_error *err) {
+  cl_kernel k;
+  size_t wg = 1;
+  pare_status st = bn_kernel(rt, first, n, C, inner, &k, &wg, err);
+  if (st == PARE_OK) st = tr_run(rt, k, first, a1, n1, C * parts, wg, NULL, err);
+  if (st == PARE_OK) st = bn_kernel(rt, second, n, C, inner, &k, &wg, err);
+  if (st == PARE_OK) st = tr_run(rt, k, second, a2, n2, C, wg, event, err);
+  return st;
+}
+
 pare_status pare_launch_train_bn_forward_f32(pare_cl_runtime *rt, size_t n, size_t C, size_t inner,
                                              float eps, float momentum, cl_mem x, cl_mem scale,
                                              cl_mem bias, cl_mem running_mean, cl_mem running_var,
@@ -383,22 +397,14 @@ pare_status pare_launch_train_bn_forward_f32(pare_cl_runtime *rt, size_t n, size
                           "train_f32: batch normalization: epsilon %g or momentum %g out of range",
                           (double)eps, (double)momentum);
   if (n == 0 || C == 0 || inner == 0) return PARE_OK;
-  cl_kernel k;
-  size_t wg;
-  pare_status st = bn_kernel(rt, "tr_bn_partial_stats", n, C, inner, &k, &wg, err);
-  if (st != PARE_OK) return st;
   size_t count = n * inner, parts = bn_parts(rt, C, count);
   cl_mem partial = NULL;
-  st = bn_partials(rt, C * parts * 3, &partial, err);
+  pare_status st = bn_partials(rt, C * parts * 3, &partial, err);
+  if (st != PARE_OK) return st;
   cl_int ccount = (cl_int)count, cc = (cl_int)C, ci = (cl_int)inner, cp = (cl_int)parts;
   cl_int run = running_mean && running_var;
   cl_float ce = eps, cm = momentum;
   tr_arg pa[] = {VAL(ccount), VAL(cc), VAL(ci), VAL(cp), MEM(x), MEM(partial)};
-  if (st == PARE_OK)
-    st = tr_run(rt, k, "tr_bn_partial_stats", pa, 6, C * parts, wg, NULL, err);
-  else
-    rt->cl->clReleaseKernel(k);
-  if (st == PARE_OK) st = bn_kernel(rt, "tr_bn_finish_stats", n, C, inner, &k, &wg, err);
   tr_arg fa[] = {VAL(cc),
                  VAL(cp),
                  VAL(ce),
@@ -409,8 +415,9 @@ pare_status pare_launch_train_bn_forward_f32(pare_cl_runtime *rt, size_t n, size
                  MEM(running_mean),
                  MEM(running_var),
                  VAL(run)};
-  if (st == PARE_OK) st = tr_run(rt, k, "tr_bn_finish_stats", fa, 10, C, wg, NULL, err);
-  if (partial) rt->cl->clReleaseMemObject(partial);
+  st = bn_reduce(rt, n, C, inner, parts, "tr_bn_partial_stats", pa, 6, "tr_bn_finish_stats", fa, 10,
+                 NULL, err);
+  rt->cl->clReleaseMemObject(partial);
   if (st != PARE_OK) return st;
   tr_arg aa[] = {VAL(cc),    VAL(ci),   MEM(x), MEM(saved_mean), MEM(saved_inv_std),
                  MEM(scale), MEM(bias), MEM(y)};
@@ -426,25 +433,18 @@ pare_status pare_launch_train_bn_backward_f32(pare_cl_runtime *rt, size_t n, siz
   if (!dscale || !dbias)
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "train_f32: batch normalization backward needs dscale and dbias");
-  cl_kernel k;
-  size_t wg;
-  pare_status st = bn_kernel(rt, "tr_bn_partial_grad", n, C, inner, &k, &wg, err);
-  if (st != PARE_OK) return st;
   size_t count = n * inner, parts = bn_parts(rt, C, count);
   cl_mem partial = NULL;
-  st = bn_partials(rt, C * parts * 2, &partial, err);
+  pare_status st = bn_partials(rt, C * parts * 2, &partial, err);
+  if (st != PARE_OK) return st;
   cl_int ccount = (cl_int)count, cc = (cl_int)C, ci = (cl_int)inner, cp = (cl_int)parts;
   tr_arg pa[] = {VAL(ccount), VAL(cc), VAL(ci),         VAL(cp),
                  MEM(x),      MEM(dy), MEM(saved_mean), MEM(saved_inv_std),
                  MEM(partial)};
-  if (st == PARE_OK)
-    st = tr_run(rt, k, "tr_bn_partial_grad", pa, 9, C * parts, wg, NULL, err);
-  else
-    rt->cl->clReleaseKernel(k);
-  if (st == PARE_OK) st = bn_kernel(rt, "tr_bn_finish_grad", n, C, inner, &k, &wg, err);
   tr_arg fa[] = {VAL(cc), VAL(cp), MEM(partial), MEM(dscale), MEM(dbias)};
-  if (st == PARE_OK) st = tr_run(rt, k, "tr_bn_finish_grad", fa, 5, C, wg, dx ? NULL : event, err);
-  if (partial) rt->cl->clReleaseMemObject(partial);
+  st = bn_reduce(rt, n, C, inner, parts, "tr_bn_partial_grad", pa, 9, "tr_bn_finish_grad", fa, 5,
+                 dx ? NULL : event, err);
+  rt->cl->clReleaseMemObject(partial);
   if (st != PARE_OK || !dx) return st;
   cl_float fcount = (cl_float)((double)n * (double)inner);
   tr_arg da[] = {
