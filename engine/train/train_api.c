@@ -46,21 +46,41 @@ static pare_status load_graph(const char *arch, uint64_t seed, pare_graph **g, p
   return PARE_OK;
 }
 
-/* Top-1 accuracy of g on the samples idx[0..n) (reference run). */
-static pare_status accuracy_on(pare_model *m, const pare_dataset *ds, const size_t *idx, size_t n,
-                               int batch, double *acc, pare_error *err) {
-  float *x = malloc(sizeof(float) * 784 * (size_t)batch);
+/* 1 when the graph's input holds `sample` floats per sample (its first
+ * dim being the batch). */
+static int input_fits(const pare_graph *g, int64_t sample) {
+  const pare_value *in = &g->values[g->inputs[0]];
+  int64_t per = 1;
+  for (int d = 1; d < in->rank; d++) per *= in->dims[d] > 0 ? in->dims[d] : 1;
+  return in->rank >= 1 && per == sample;
+}
+
+/* A view of `count` samples of `sample` floats each, shaped as the graph's
+ * input (which input_fits). */
+static pare_tensor_view input_view(const pare_graph *g, float *x, int64_t count, int64_t sample) {
+  pare_tensor_view v;
+  memset(&v, 0, sizeof v);
+  const pare_value *in = &g->values[g->inputs[0]];
+  v.dtype = PARE_DT_F32;
+  v.rank = in->rank;
+  for (int d = 0; d < in->rank; d++) v.dims[d] = d == 0 ? count : in->dims[d] > 0 ? in->dims[d] : 1;
+  v.data = x;
+  v.nbytes = sizeof(float) * (size_t)(count * sample);
+  return v;
+}
+
+/* Top-1 accuracy of g on the samples idx[0..n), on ctx. */
+static pare_status accuracy_on(pare_context *ctx, pare_model *m, const pare_dataset *ds,
+                               const size_t *idx, size_t n, int batch, int64_t sample, double *acc,
+                               pare_error *err) {
+  float *x = malloc(sizeof(float) * (size_t)sample * (size_t)batch);
   int64_t *labels = malloc(sizeof(int64_t) * (size_t)batch);
-  pare_context *ctx = NULL;
-  pare_context_options ro = {0};
-  ro.backend = PARE_BACKEND_REFERENCE;
-  pare_status st = (!x || !labels) ? PARE_ERR_NO_MEMORY : pare_context_create(&ro, &ctx);
+  pare_status st = (!x || !labels) ? PARE_ERR_NO_MEMORY : PARE_OK;
   size_t correct = 0;
   for (size_t first = 0; first < n && st == PARE_OK; first += (size_t)batch) {
     size_t count = n - first < (size_t)batch ? n - first : (size_t)batch;
     pare_dataset_batch(ds, idx + first, count, x, labels);
-    pare_tensor_view in = {
-        NULL, PARE_DT_F32, 4, {(int64_t)count, 1, 28, 28}, x, sizeof(float) * 784 * count};
+    pare_tensor_view in = input_view(m->graph, x, (int64_t)count, sample);
     pare_tensor_view out;
     st = pare_model_run(ctx, m, &in, 1, &out, 1);
     if (st != PARE_OK) {
@@ -77,7 +97,6 @@ static pare_status accuracy_on(pare_model *m, const pare_dataset *ds, const size
     }
     pare_free(out.data);
   }
-  pare_context_destroy(ctx);
   free(x);
   free(labels);
   *acc = n ? (double)correct / (double)n : 0.0;
@@ -216,9 +235,20 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
     pare_trainer_set_steps(tr, resume.steps);
   }
   order = malloc(sizeof(size_t) * total);
-  x = malloc(sizeof(float) * 784 * (size_t)batch);
+  int64_t sdims[3];
+  int classes = 0;
+  pare_dataset_info(ds, sdims, &classes);
+  const int64_t sample = sdims[0] * sdims[1] * sdims[2];
+  if (!input_fits(g, sample) || (teacher && !input_fits(teacher->graph, sample))) {
+    st = pare_error_set(&err, PARE_ERR_INVALID_ARG,
+                        "the %s input does not hold one %lldx%lldx%lld image per sample",
+                        !input_fits(g, sample) ? "model's" : "teacher's", (long long)sdims[0],
+                        (long long)sdims[1], (long long)sdims[2]);
+    goto done;
+  }
+  x = malloc(sizeof(float) * (size_t)sample * (size_t)batch);
   labels = malloc(sizeof(int64_t) * (size_t)batch);
-  tlogits = teacher ? malloc(sizeof(float) * 10 * (size_t)batch) : NULL;
+  tlogits = teacher ? malloc(sizeof(float) * (size_t)classes * (size_t)batch) : NULL;
   model = calloc(1, sizeof *model);
   if (!order || !x || !labels || (teacher && !tlogits) || !model) {
     st = pare_error_set(&err, PARE_ERR_NO_MEMORY, "out of memory");
@@ -250,18 +280,17 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
       if (o->stop && *o->stop) goto stopped;
       pare_dataset_batch(ds, order + (size_t)b * (size_t)batch, (size_t)batch, x, labels);
       if (teacher) {
-        pare_tensor_view in = {
-            NULL, PARE_DT_F32, 4, {batch, 1, 28, 28}, x, sizeof(float) * 784 * (size_t)batch};
+        pare_tensor_view in = input_view(teacher->graph, x, batch, sample);
         pare_tensor_view tout;
         st = pare_model_run(ctx, teacher, &in, 1, &tout, 1);
         if (st != PARE_OK) {
           pare_error_set(&err, st, "teacher: %s", pare_model_last_error(teacher));
           break;
         }
-        if (tout.nbytes != sizeof(float) * 10 * (size_t)batch) {
+        if (tout.nbytes != sizeof(float) * (size_t)classes * (size_t)batch) {
           pare_free(tout.data);
           st = pare_error_set(&err, PARE_ERR_INVALID_ARG,
-                              "teacher: its output is not [batch, 10] logits");
+                              "teacher: its output is not [batch, %d] logits", classes);
           break;
         }
         memcpy(tlogits, tout.data, tout.nbytes);
@@ -294,7 +323,8 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
         if (n_val && st == PARE_OK) {
           pare_plan_destroy(model->plan);
           model->plan = NULL;
-          st = accuracy_on(model, ds, order + n_train, n_val, 256, &p.val_accuracy, &err);
+          st = accuracy_on(ctx, model, ds, order + n_train, n_val, 256, sample, &p.val_accuracy,
+                           &err);
         }
         at.epoch = e + 1, at.batch = 0, at.steps = pare_trainer_steps(tr);
         if (o->checkpoint && st == PARE_OK)
