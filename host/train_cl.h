@@ -1,9 +1,11 @@
 /* The OpenCL trainer: the step of engine/train/trainer.h on a device. The
- * forward runs through the OpenCL executor (no fusion, so every
- * activation is kept); gradients, optimizer state and masks live in
- * device buffers; nodes without a backward kernel (BatchNormalization,
- * broadcasting arithmetic, ...) run on the reference with their data read
- * back. Parameters stay on the device between steps. */
+ * forward runs through the OpenCL executor node by node (Conv+ReLU/Clip
+ * stay fused: those activations' backward reads their output), with
+ * BatchNormalization in training mode on its own kernels; gradients,
+ * optimizer state, masks and QAT master weights live in device buffers;
+ * nodes without a backward kernel (broadcasting arithmetic, some
+ * activations, ...) run on the reference with their data read back.
+ * Parameters stay on the device between steps. */
 #ifndef PARE_HOST_TRAIN_CL_H
 #define PARE_HOST_TRAIN_CL_H
 
