@@ -205,11 +205,13 @@ static const command commands[] = {
      "simplecnn:C1,C2 sets its two convolutions' widths, 16,32 by default) or\n"
      "continues training a .pare/.onnx model, on the OpenCL device when there\n"
      "is one. Batches are shuffled from the seed every epoch; --val-split holds\n"
-     "out a fixed fraction for validation. A progress bar shows on a terminal,\n"
-     "one line per epoch otherwise. A checkpoint (model, optimizer state and\n"
-     "position; MODEL.pare.ckpt unless --checkpoint names one) is written after\n"
-     "every epoch and on Ctrl-C, which also saves the model as trained so far\n"
-     "(exit 130); --resume continues from it with the same options.",
+     "out a fixed fraction for validation; --warmup-epochs W raises the rate\n"
+     "linearly from lr/10 over the first W epochs, then the schedule runs. A\n"
+     "progress bar shows on a terminal, one line per epoch otherwise. A\n"
+     "checkpoint (model, optimizer state and position; MODEL.pare.ckpt unless\n"
+     "--checkpoint names one) is written after every epoch and on Ctrl-C, which\n"
+     "also saves the model as trained so far (exit 130); --resume continues\n"
+     "from it with the same options.",
      cmd_train},
     {"distill", "train a student on a teacher's logits (knowledge distillation)",
      "usage: pare distill --teacher T.pare [--student ARCH|S.pare] [--alpha 0.1]\n"
