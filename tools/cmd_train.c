@@ -95,7 +95,11 @@ static int train_common(const char *cmd, int argc, char **argv, int distill) {
     } else if (cli_flag_value(argc, argv, &i, "--schedule", &v)) {
       o.schedule = v;
     } else if (cli_flag_value(argc, argv, &i, "--warmup-epochs", &v)) {
-      rc = parse_int(cmd, "--warmup-epochs", v, &o.warmup_epochs);
+      char *end;
+      long w = strtol(v, &end, 10);
+      if (*end || end == v || w < 0 || w > 1000000)
+        return cli_usage_error(cmd, "bad count for %s", "--warmup-epochs");
+      o.warmup_epochs = (int)w;
     } else if (cli_flag_value(argc, argv, &i, "--step-epochs", &v)) {
       rc = parse_int(cmd, "--step-epochs", v, &o.step_epochs);
     } else if (cli_flag_value(argc, argv, &i, "--val-split", &v)) {

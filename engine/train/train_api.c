@@ -116,6 +116,7 @@ void pare_train_options_init(pare_train_options *o) {
   o->seed = 1;
   o->alpha = 0.1f;
   o->temperature = 4.0f;
+  o->warmup_epochs = -1;
 }
 
 pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_model **out,
@@ -171,12 +172,17 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
   cfg.batch = batch;
   cfg.optimizer = adam ? PARE_OPT_ADAM : PARE_OPT_SGD;
   /* Soft targets at temperature T start with gradients about T times those
-   * of the labels' cross-entropy (T²·KL, gradient T·(q - p)): the default
-   * SGD rate of distillation is divided by T, else the student diverges. */
-  float lr = o->lr > 0                          ? o->lr
-             : adam                             ? 1e-3f
-             : o->teacher && o->temperature > 0 ? 0.05f / o->temperature
-                                                : 0.05f;
+   * of the labels' cross-entropy (T²·KL, gradient T·(q - p)): a random
+   * student diverges at the full SGD rate. Distillation therefore warms up
+   * for an epoch by default, or, without a warm-up, divides the default
+   * rate by T (stable, but slower). */
+  int warm_epochs = o->warmup_epochs >= 0               ? o->warmup_epochs
+                    : o->teacher && !adam && epochs > 1 ? 1
+                                                        : 0;
+  float lr = o->lr > 0                                          ? o->lr
+             : adam                                             ? 1e-3f
+             : o->teacher && !warm_epochs && o->temperature > 0 ? 0.05f / o->temperature
+                                                                : 0.05f;
   cfg.sgd.momentum = o->momentum;
   cfg.sgd.weight_decay = o->weight_decay;
   cfg.adam.weight_decay = o->weight_decay;
@@ -199,12 +205,12 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
     goto done;
   }
   cfg.schedule.lr = lr;
-  int64_t warmup = o->warmup_epochs > 0 ? (int64_t)o->warmup_epochs * batches : 0;
+  int64_t warmup = (int64_t)warm_epochs * batches;
   if (warmup >= (int64_t)epochs * batches) {
     st = pare_error_set(&err, PARE_ERR_INVALID_ARG,
                         "the warm-up (%d epochs) must be shorter than "
                         "the run (%d epochs)",
-                        o->warmup_epochs, epochs);
+                        warm_epochs, epochs);
     goto done;
   }
   cfg.schedule.warmup = warmup;

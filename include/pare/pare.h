@@ -294,11 +294,12 @@ typedef struct pare_train_progress {
 typedef void (*pare_train_progress_fn)(const pare_train_progress *p, void *user);
 
 typedef struct pare_train_options {
-  const char *arch;      /* "simplecnn", "lenet5", "mlp", or a .pare/.onnx file */
-  const char *dataset;   /* "fashion-mnist" (default) or a folder of IDX files */
-  int epochs;            /* default 1 */
-  int batch;             /* default 64 */
-  float lr;              /* default 0.05 (SGD; 0.05/temperature when distilling) / 0.001 (Adam) */
+  const char *arch;    /* "simplecnn", "lenet5", "mlp", or a .pare/.onnx file */
+  const char *dataset; /* "fashion-mnist" (default) or a folder of IDX files */
+  int epochs;          /* default 1 */
+  int batch;           /* default 64 */
+  float
+      lr; /* default 0.05 (SGD; 0.05/temperature when distilling without warm-up) / 0.001 (Adam) */
   float momentum;        /* SGD, default 0.9 */
   float weight_decay;    /* default 0 */
   const char *optimizer; /* "sgd" (default) or "adam" */
@@ -314,7 +315,8 @@ typedef struct pare_train_options {
   void *user;
   const char *checkpoint; /* written atomically after every epoch and on a stop, or NULL */
   const char *resume;     /* a checkpoint to continue from (same batch, seed, optimizer) */
-  int warmup_epochs;      /* the rate rises linearly from lr/10 over these first epochs */
+  int warmup_epochs;      /* the rate rises linearly from lr/10 over these first epochs;
+                           * -1 (default): 1 when distilling with SGD, else 0 */
 } pare_train_options;
 
 /* Fills the defaults documented above (lr 0: 0.05 for SGD, 0.001 for Adam). */
