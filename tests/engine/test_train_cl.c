@@ -122,8 +122,37 @@ static pare_graph *mixed_graph(void) {
   return b.g;
 }
 
+/* x [b, 12] → Gemm(Pᵀ, xᵀ) [6, b] (transA and transB) → Gemm(yᵀ, W) + c
+ * [b, 5] (transA): the transposed GEMM backward paths. */
+static pare_graph *transposed_graph(void) {
+  gb b = {pare_graph_create(), {91}, 0};
+  b.g->opset = 13;
+  int64_t xd[2] = {-1, 12}, pd[2] = {12, 6}, wd[2] = {6, 5}, cd[1] = {5};
+  int x = pare_graph_add_value(b.g, "x", PARE_DT_F32, 2, xd);
+  b.g->inputs = malloc(sizeof(int));
+  b.g->inputs[0] = x;
+  b.g->n_inputs = 1;
+  int ins[3] = {tensor(&b, "p", 2, pd, -0.5f, 0.5f, 1), x, -1};
+  int h = op(&b, PARE_OP_GEMM, 2, ins);
+  attr(&b, "transA", PARE_ATTR_INT)->i = 1;
+  attr(&b, "transB", PARE_ATTR_INT)->i = 1;
+  h = op(&b, PARE_OP_TANH, 1, &h);
+  ins[0] = h, ins[1] = tensor(&b, "w", 2, wd, -1, 1, 1),
+  ins[2] = tensor(&b, "c", 1, cd, -0.1f, 0.1f, 1);
+  h = op(&b, PARE_OP_GEMM, 3, ins);
+  attr(&b, "transA", PARE_ATTR_INT)->i = 1;
+  attr(&b, "alpha", PARE_ATTR_FLOAT)->f = 0.75f;
+  b.g->outputs = malloc(sizeof(int));
+  b.g->outputs[0] = h;
+  b.g->n_outputs = 1;
+  pare_error err;
+  if (pare_graph_validate(b.g, &err) != PARE_OK) fail_msg("%s", err.text);
+  return b.g;
+}
+
 static pare_graph *build(const char *arch) {
   if (!strcmp(arch, "mixed")) return mixed_graph();
+  if (!strcmp(arch, "transposed")) return transposed_graph();
   pare_graph *g;
   pare_error err;
   if (pare_zoo_build(arch, 3, &g, &err) != PARE_OK) fail_msg("%s", err.text);
@@ -199,7 +228,7 @@ static void compare(const run_opts *o) {
   test_rng r = {5};
   for (int s = 0; s < o->steps; s++) {
     test_fill(&r, x, (size_t)(6 * per), 0, 1);
-    classes = strcmp(o->arch, "mixed") ? 10 : 5;
+    classes = strcmp(o->arch, "mixed") && strcmp(o->arch, "transposed") ? 10 : 5;
     for (int i = 0; i < 6; i++) labels[i] = (int64_t)test_rng_below(&r, (size_t)classes);
     test_fill(&r, teacher, (size_t)(6 * classes), -3, 3);
     float lr_loss, ld_loss;
@@ -272,6 +301,12 @@ static void test_mixed_sgd(void **state) {
 static void test_mixed_adam_distill(void **state) {
   (void)state;
   run_opts o = {"mixed", PARE_OPT_ADAM, 3, 1, 0, 0};
+  compare(&o);
+}
+
+static void test_transposed_gemms(void **state) {
+  (void)state;
+  run_opts o = {"transposed", PARE_OPT_SGD, 3, 0, 0, 0};
   compare(&o);
 }
 
@@ -377,6 +412,7 @@ int main(void) {
       cmocka_unit_test(test_mixed_sgd),
       cmocka_unit_test(test_mixed_adam_distill),
       cmocka_unit_test(test_simplecnn_quant_aware),
+      cmocka_unit_test(test_transposed_gemms),
       cmocka_unit_test(test_device_gradients_finite_differences),
       cmocka_unit_test(test_onnx_model_trains),
       cmocka_unit_test(test_bad_label_is_refused),
