@@ -58,6 +58,16 @@ static void ints(gb *b, const char *name, int n, int64_t v0, int64_t v1, int64_t
   a->count = n;
 }
 
+/* Value out becomes the graph's only output; the graph is checked. */
+static pare_graph *finish(gb *b, int out) {
+  b->g->outputs = malloc(sizeof(int));
+  b->g->outputs[0] = out;
+  b->g->n_outputs = 1;
+  pare_error err;
+  if (pare_graph_validate(b->g, &err) != PARE_OK) fail_msg("%s", err.text);
+  return b->g;
+}
+
 /* x [b,1,12,12] → Conv 1→4 stride 2 → BN (batch statistics) → LeakyRelu
  * → AvgPool 2 → (+ depthwise Conv → Tanh) → Sigmoid → ·scale[1,4,1,1]
  * (broadcast Mul) → MaxPool 2 pad → Selu (reference backward) →
@@ -114,12 +124,7 @@ static pare_graph *mixed_graph(void) {
   h = op(&b, PARE_OP_GEMM, 3, ins);
   attr(&b, "alpha", PARE_ATTR_FLOAT)->f = 1.5f;
   attr(&b, "beta", PARE_ATTR_FLOAT)->f = 0.5f;
-  b.g->outputs = malloc(sizeof(int));
-  b.g->outputs[0] = h;
-  b.g->n_outputs = 1;
-  pare_error err;
-  if (pare_graph_validate(b.g, &err) != PARE_OK) fail_msg("%s", err.text);
-  return b.g;
+  return finish(&b, h);
 }
 
 /* x [b, 12] → Gemm(Pᵀ, xᵀ) [6, b] (transA and transB) → Gemm(yᵀ, W) + c
@@ -142,12 +147,7 @@ static pare_graph *transposed_graph(void) {
   h = op(&b, PARE_OP_GEMM, 3, ins);
   attr(&b, "transA", PARE_ATTR_INT)->i = 1;
   attr(&b, "alpha", PARE_ATTR_FLOAT)->f = 0.75f;
-  b.g->outputs = malloc(sizeof(int));
-  b.g->outputs[0] = h;
-  b.g->n_outputs = 1;
-  pare_error err;
-  if (pare_graph_validate(b.g, &err) != PARE_OK) fail_msg("%s", err.text);
-  return b.g;
+  return finish(&b, h);
 }
 
 static pare_graph *build(const char *arch) {
