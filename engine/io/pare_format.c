@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "engine/core/bytes.h"
 #include "engine/io/pare_format.h"
 
 typedef struct header {
@@ -61,100 +62,66 @@ static uint32_t header_crc(const header *h, const section *table) {
   return (uint32_t)c;
 }
 
-/* ---- writer -------------------------------------------------------- */
-
-typedef struct writer {
-  unsigned char *buf;
-  size_t len, cap;
-  int failed;
-} writer;
-
-static void put(writer *w, const void *p, size_t n) {
-  if (w->failed) return;
-  if (w->len + n > w->cap) {
-    size_t nc = w->cap ? w->cap * 2 : 4096;
-    while (nc < w->len + n) nc *= 2;
-    unsigned char *b = realloc(w->buf, nc);
-    if (!b) {
-      w->failed = 1;
-      return;
-    }
-    w->buf = b;
-    w->cap = nc;
-  }
-  if (n) memcpy(w->buf + w->len, p, n);
-  w->len += n;
-}
-
-static void put_u32(writer *w, uint32_t v) { put(w, &v, 4); }
-static void put_i32(writer *w, int32_t v) { put(w, &v, 4); }
-static void put_i64(writer *w, int64_t v) { put(w, &v, 8); }
-static void put_u64(writer *w, uint64_t v) { put(w, &v, 8); }
-static void put_f32(writer *w, float v) { put(w, &v, 4); }
-static void put_str(writer *w, const char *s) {
-  uint32_t n = (uint32_t)(s ? strlen(s) : 0);
-  put_u32(w, n);
-  put(w, s, n);
-}
+/* ---- pare_writer -------------------------------------------------------- */
 
 /* VALUES: the tensor table. */
-static void write_values(writer *w, const pare_graph *g, const uint64_t *data_offsets) {
-  put_i32(w, g->n_values);
+static void write_values(pare_writer *w, const pare_graph *g, const uint64_t *data_offsets) {
+  pare_put_i32(w, g->n_values);
   for (int i = 0; i < g->n_values; i++) {
     const pare_value *v = &g->values[i];
-    put_str(w, v->name);
-    put_i32(w, v->kind);
-    put_i32(w, v->dtype);
-    put_i32(w, v->rank);
-    for (int d = 0; d < (v->rank > 0 ? v->rank : 0); d++) put_i64(w, v->dims[d]);
-    put_i32(w, v->is_param);
-    put_u64(w, v->kind == PARE_VALUE_CONSTANT ? data_offsets[i] : 0);
-    put_u64(w, v->kind == PARE_VALUE_CONSTANT ? v->nbytes : 0);
-    put_i32(w, v->quant.axis);
-    put_i32(w, v->quant.count);
+    pare_put_str(w, v->name);
+    pare_put_i32(w, v->kind);
+    pare_put_i32(w, v->dtype);
+    pare_put_i32(w, v->rank);
+    for (int d = 0; d < (v->rank > 0 ? v->rank : 0); d++) pare_put_i64(w, v->dims[d]);
+    pare_put_i32(w, v->is_param);
+    pare_put_u64(w, v->kind == PARE_VALUE_CONSTANT ? data_offsets[i] : 0);
+    pare_put_u64(w, v->kind == PARE_VALUE_CONSTANT ? v->nbytes : 0);
+    pare_put_i32(w, v->quant.axis);
+    pare_put_i32(w, v->quant.count);
     for (int q = 0; q < v->quant.count; q++) {
-      put_f32(w, v->quant.scale[q]);
-      put_i32(w, v->quant.zero_point[q]);
+      pare_put_f32(w, v->quant.scale[q]);
+      pare_put_i32(w, v->quant.zero_point[q]);
     }
     const pare_encoding *e = &v->enc;
     int32_t enc[9] = {e->kind, e->block_rows,    e->block_cols, e->n,     e->m,
                       e->rank, e->codebook_size, e->aux[0],     e->aux[1]};
-    for (int k = 0; k < 9; k++) put_i32(w, enc[k]);
+    for (int k = 0; k < 9; k++) pare_put_i32(w, enc[k]);
   }
 }
 
 /* GRAPH: name, opset, nodes, inputs and outputs. */
-static void write_graph(writer *w, const pare_graph *g) {
-  put_str(w, g->name);
-  put_i32(w, g->opset);
-  put_i32(w, g->n_nodes);
+static void write_graph(pare_writer *w, const pare_graph *g) {
+  pare_put_str(w, g->name);
+  pare_put_i32(w, g->opset);
+  pare_put_i32(w, g->n_nodes);
   for (int i = 0; i < g->n_nodes; i++) {
     const pare_node *n = &g->nodes[i];
-    put_str(w, n->name);
-    put_str(w, pare_op_name(n->op)); /* by name: op enums may be renumbered */
-    put_i32(w, n->n_inputs);
-    for (int k = 0; k < n->n_inputs; k++) put_i32(w, n->inputs[k]);
-    put_i32(w, n->n_outputs);
-    for (int k = 0; k < n->n_outputs; k++) put_i32(w, n->outputs[k]);
-    put_i32(w, n->n_attrs);
+    pare_put_str(w, n->name);
+    pare_put_str(w, pare_op_name(n->op)); /* by name: op enums may be renumbered */
+    pare_put_i32(w, n->n_inputs);
+    for (int k = 0; k < n->n_inputs; k++) pare_put_i32(w, n->inputs[k]);
+    pare_put_i32(w, n->n_outputs);
+    for (int k = 0; k < n->n_outputs; k++) pare_put_i32(w, n->outputs[k]);
+    pare_put_i32(w, n->n_attrs);
     for (int k = 0; k < n->n_attrs; k++) {
       const pare_attr *a = &n->attrs[k];
-      put_str(w, a->name);
-      put_i32(w, a->type);
-      put_i64(w, a->i);
-      put_f32(w, a->f);
-      put_str(w, a->s);
-      put_i32(w, a->count);
+      pare_put_str(w, a->name);
+      pare_put_i32(w, a->type);
+      pare_put_i64(w, a->i);
+      pare_put_f32(w, a->f);
+      pare_put_str(w, a->s);
+      pare_put_i32(w, a->count);
       for (int j = 0; j < a->count; j++) {
-        if (a->type == PARE_ATTR_INTS) put_i64(w, a->ints[j]);
-        if (a->type == PARE_ATTR_FLOATS) put_f32(w, a->floats[j]);
+        if (a->type == PARE_ATTR_INTS) pare_put_i64(w, a->ints[j]);
+        if (a->type == PARE_ATTR_FLOATS) pare_put_f32(w, a->floats[j]);
       }
     }
   }
-  put_i32(w, g->n_inputs);
-  for (int i = 0; i < g->n_inputs; i++) put_i32(w, g->inputs[i]);
-  put_i32(w, g->n_outputs);
-  for (int i = 0; i < g->n_outputs; i++) put_i32(w, g->outputs[i]);
+  pare_put_i32(w, g->n_inputs);
+  for (int i = 0; i < g->n_inputs; i++) pare_put_i32(w, g->inputs[i]);
+  pare_put_i32(w, g->n_outputs);
+  for (int i = 0; i < g->n_outputs; i++) pare_put_i32(w, g->outputs[i]);
 }
 
 static size_t align_up(size_t x) {
@@ -173,7 +140,7 @@ pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *s
     offsets[i] = data_size;
     data_size = align_up(data_size + g->values[i].nbytes);
   }
-  writer values = {0}, graph = {0};
+  pare_writer values = {0}, graph = {0};
   write_values(&values, g, offsets);
   write_graph(&graph, g);
   pare_status st = PARE_OK;
@@ -191,10 +158,10 @@ pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *s
   h.header_size = sizeof h;
   h.section_count = SECTION_COUNT;
   h.table_offset = sizeof h;
-  table[0] = (section){SECTION_VALUES, crc_of(values.buf, values.len),
-                       sizeof h + sizeof table, values.len, 0};
-  table[1] = (section){SECTION_GRAPH, crc_of(graph.buf, graph.len),
-                       table[0].offset + table[0].size, graph.len, 0};
+  table[0] = (section){SECTION_VALUES, crc_of(values.buf, values.len), sizeof h + sizeof table,
+                       values.len, 0};
+  table[1] = (section){SECTION_GRAPH, crc_of(graph.buf, graph.len), table[0].offset + table[0].size,
+                       graph.len, 0};
   table[2] = (section){SECTION_DATA, 0, align_up(table[1].offset + table[1].size), data_size, 0};
   h.file_size = table[2].offset + data_size;
   buf = calloc(1, h.file_size);
@@ -231,66 +198,11 @@ pare_status pare_format_save(const pare_graph *g, const char *path, pare_error *
   return st;
 }
 
-/* ---- reader -------------------------------------------------------- */
-
-typedef struct reader {
-  const unsigned char *p;
-  size_t left;
-  int failed;
-} reader;
-
-static void get(reader *r, void *dst, size_t n) {
-  if (r->failed || n > r->left) {
-    r->failed = 1;
-    memset(dst, 0, n);
-    return;
-  }
-  memcpy(dst, r->p, n);
-  r->p += n;
-  r->left -= n;
-}
-
-static int32_t get_i32(reader *r) {
-  int32_t v;
-  get(r, &v, 4);
-  return v;
-}
-static int64_t get_i64(reader *r) {
-  int64_t v;
-  get(r, &v, 8);
-  return v;
-}
-static uint64_t get_u64(reader *r) {
-  uint64_t v;
-  get(r, &v, 8);
-  return v;
-}
-static float get_f32(reader *r) {
-  float v;
-  get(r, &v, 4);
-  return v;
-}
-/* A malloc'ed NUL-terminated string. */
-static char *get_str(reader *r) {
-  uint32_t n;
-  get(r, &n, 4);
-  if (r->failed || n > r->left) {
-    r->failed = 1;
-    return NULL;
-  }
-  char *s = malloc((size_t)n + 1);
-  if (!s) {
-    r->failed = 1;
-    return NULL;
-  }
-  get(r, s, n);
-  s[n] = '\0';
-  return s;
-}
+/* ---- pare_reader -------------------------------------------------------- */
 
 /* A count that must fit in what is left of the buffer at `min_bytes` each. */
-static int get_count(reader *r, size_t min_bytes, int max) {
-  int32_t n = get_i32(r);
+static int get_count(pare_reader *r, size_t min_bytes, int max) {
+  int32_t n = pare_get_i32(r);
   if (r->failed || n < 0 || n > max || (size_t)n * min_bytes > r->left) {
     r->failed = 1;
     return 0;
@@ -300,12 +212,12 @@ static int get_count(reader *r, size_t min_bytes, int max) {
 
 /* VALUES. With `borrow`, constants point into `data` (a mapping the graph
  * keeps) instead of being copied. */
-static pare_status read_values(reader *r, pare_graph *g, const unsigned char *data,
+static pare_status read_values(pare_reader *r, pare_graph *g, const unsigned char *data,
                                size_t data_size, int borrow, const char *what, pare_error *err) {
   int nv = get_count(r, 40, 1 << 24);
   for (int i = 0; i < nv && !r->failed; i++) {
-    char *name = get_str(r);
-    int kind = get_i32(r), dtype = get_i32(r), rank = get_i32(r);
+    char *name = pare_get_str(r);
+    int kind = pare_get_i32(r), dtype = pare_get_i32(r), rank = pare_get_i32(r);
     int64_t dims[PARE_MAX_RANK] = {0};
     if (rank < -1 || rank > PARE_MAX_RANK || dtype < 0 || dtype >= PARE_DT_COUNT ||
         (kind != PARE_VALUE_ACTIVATION && kind != PARE_VALUE_CONSTANT)) {
@@ -313,13 +225,13 @@ static pare_status read_values(reader *r, pare_graph *g, const unsigned char *da
       return pare_error_set(err, PARE_ERR_FORMAT, "%s: value %d has a bad kind, dtype or rank",
                             what, i);
     }
-    for (int d = 0; d < rank; d++) dims[d] = get_i64(r);
+    for (int d = 0; d < rank; d++) dims[d] = pare_get_i64(r);
     int v = pare_graph_add_value(g, name ? name : "", (pare_dtype)dtype, rank, dims);
     free(name);
     if (v < 0) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
     pare_value *val = &g->values[v];
-    val->is_param = get_i32(r) != 0;
-    uint64_t off = get_u64(r), nbytes = get_u64(r);
+    val->is_param = pare_get_i32(r) != 0;
+    uint64_t off = pare_get_u64(r), nbytes = pare_get_u64(r);
     if (kind == PARE_VALUE_CONSTANT) {
       int64_t numel = pare_shape_numel(rank, dims);
       if (off > data_size || nbytes > data_size - off || numel < 0 ||
@@ -337,7 +249,7 @@ static pare_status read_values(reader *r, pare_graph *g, const unsigned char *da
         return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
       }
     }
-    val->quant.axis = get_i32(r);
+    val->quant.axis = pare_get_i32(r);
     int qc = get_count(r, 8, 1 << 20);
     if (qc) {
       val->quant.scale = malloc(sizeof(float) * (size_t)qc);
@@ -346,20 +258,20 @@ static pare_status read_values(reader *r, pare_graph *g, const unsigned char *da
         return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
       val->quant.count = qc;
       for (int q = 0; q < qc; q++) {
-        val->quant.scale[q] = get_f32(r);
-        val->quant.zero_point[q] = get_i32(r);
+        val->quant.scale[q] = pare_get_f32(r);
+        val->quant.zero_point[q] = pare_get_i32(r);
       }
     }
     pare_encoding *e = &val->enc;
-    e->kind = (pare_encoding_kind)get_i32(r);
-    e->block_rows = get_i32(r);
-    e->block_cols = get_i32(r);
-    e->n = get_i32(r);
-    e->m = get_i32(r);
-    e->rank = get_i32(r);
-    e->codebook_size = get_i32(r);
-    e->aux[0] = get_i32(r);
-    e->aux[1] = get_i32(r);
+    e->kind = (pare_encoding_kind)pare_get_i32(r);
+    e->block_rows = pare_get_i32(r);
+    e->block_cols = pare_get_i32(r);
+    e->n = pare_get_i32(r);
+    e->m = pare_get_i32(r);
+    e->rank = pare_get_i32(r);
+    e->codebook_size = pare_get_i32(r);
+    e->aux[0] = pare_get_i32(r);
+    e->aux[1] = pare_get_i32(r);
     if (e->kind < PARE_ENC_DENSE || e->kind > PARE_ENC_CODEBOOK || e->aux[0] < -1 ||
         e->aux[0] >= nv || e->aux[1] < -1 || e->aux[1] >= nv)
       return pare_error_set(err, PARE_ERR_FORMAT, "%s: tensor '%s' has a bad encoding", what,
@@ -372,13 +284,13 @@ static pare_status read_values(reader *r, pare_graph *g, const unsigned char *da
 }
 
 /* GRAPH, after VALUES. */
-static pare_status read_graph(reader *r, pare_graph *g, const char *what, pare_error *err) {
+static pare_status read_graph(pare_reader *r, pare_graph *g, const char *what, pare_error *err) {
   free(g->name);
-  g->name = get_str(r);
-  g->opset = get_i32(r);
+  g->name = pare_get_str(r);
+  g->opset = pare_get_i32(r);
   int nn = get_count(r, 24, 1 << 24);
   for (int i = 0; i < nn && !r->failed; i++) {
-    char *name = get_str(r), *op_name = get_str(r);
+    char *name = pare_get_str(r), *op_name = pare_get_str(r);
     pare_op op = op_name ? pare_op_from_onnx(op_name) : PARE_OP_COUNT;
     if (op == PARE_OP_COUNT && !r->failed) {
       pare_status st =
@@ -391,27 +303,27 @@ static pare_status read_graph(reader *r, pare_graph *g, const char *what, pare_e
     free(op_name);
     int ni = get_count(r, 4, 4096);
     int32_t ins[4096];
-    for (int k = 0; k < ni; k++) ins[k] = get_i32(r);
+    for (int k = 0; k < ni; k++) ins[k] = pare_get_i32(r);
     int no = get_count(r, 4, 4096);
     int idx = r->failed ? -1 : pare_graph_add_node(g, name ? name : "", op, ni, no);
     free(name);
     if (idx < 0) break;
     pare_node *n = &g->nodes[idx];
     for (int k = 0; k < ni; k++) n->inputs[k] = ins[k];
-    for (int k = 0; k < no; k++) n->outputs[k] = get_i32(r);
+    for (int k = 0; k < no; k++) n->outputs[k] = pare_get_i32(r);
     int na = get_count(r, 24, 4096);
     for (int k = 0; k < na && !r->failed; k++) {
-      char *an = get_str(r);
-      int type = get_i32(r);
+      char *an = pare_get_str(r);
+      int type = pare_get_i32(r);
       pare_attr *a = an ? pare_node_add_attr(n, an, (pare_attr_type)type) : NULL;
       free(an);
       if (!a) {
         r->failed = 1;
         break;
       }
-      a->i = get_i64(r);
-      a->f = get_f32(r);
-      a->s = get_str(r);
+      a->i = pare_get_i64(r);
+      a->f = pare_get_f32(r);
+      a->s = pare_get_str(r);
       int cnt = get_count(r, 4, 1 << 20);
       if (type == PARE_ATTR_INTS) a->ints = malloc(sizeof(int64_t) * ((size_t)cnt + 1));
       if (type == PARE_ATTR_FLOATS) a->floats = malloc(sizeof(float) * ((size_t)cnt + 1));
@@ -420,9 +332,9 @@ static pare_status read_graph(reader *r, pare_graph *g, const char *what, pare_e
       a->count = (type == PARE_ATTR_INTS || type == PARE_ATTR_FLOATS) ? cnt : 0;
       for (int j = 0; j < cnt && !r->failed; j++) {
         if (type == PARE_ATTR_INTS)
-          a->ints[j] = get_i64(r);
+          a->ints[j] = pare_get_i64(r);
         else if (type == PARE_ATTR_FLOATS)
-          a->floats[j] = get_f32(r);
+          a->floats[j] = pare_get_f32(r);
         else
           r->failed = 1;
       }
@@ -433,11 +345,11 @@ static pare_status read_graph(reader *r, pare_graph *g, const char *what, pare_e
   }
   int nin = get_count(r, 4, 1 << 16);
   g->inputs = malloc(sizeof(int) * ((size_t)nin + 1));
-  for (int i = 0; i < nin && g->inputs; i++) g->inputs[i] = get_i32(r);
+  for (int i = 0; i < nin && g->inputs; i++) g->inputs[i] = pare_get_i32(r);
   g->n_inputs = g->inputs ? nin : 0;
   int nout = get_count(r, 4, 1 << 16);
   g->outputs = malloc(sizeof(int) * ((size_t)nout + 1));
-  for (int i = 0; i < nout && g->outputs; i++) g->outputs[i] = get_i32(r);
+  for (int i = 0; i < nout && g->outputs; i++) g->outputs[i] = pare_get_i32(r);
   g->n_outputs = g->outputs ? nout : 0;
   if (r->failed || r->left || !g->inputs || !g->outputs)
     return pare_error_set(err, PARE_ERR_FORMAT, "%s: the graph description is truncated or corrupt",
@@ -489,8 +401,8 @@ static pare_status read_file_bytes(const void *data, size_t size, const char *wh
     return pare_error_set(err, PARE_ERR_FORMAT, "%s: truncated (%zu bytes, the header says %llu)",
                           what, size, (unsigned long long)h.file_size);
   section table[SECTION_COUNT];
-  if (h.header_size != sizeof h || h.section_count != SECTION_COUNT ||
-      h.table_offset != sizeof h || sizeof h + sizeof table > size)
+  if (h.header_size != sizeof h || h.section_count != SECTION_COUNT || h.table_offset != sizeof h ||
+      sizeof h + sizeof table > size)
     return pare_error_set(err, PARE_ERR_FORMAT, "%s: bad header or section table", what);
   const unsigned char *bytes = data;
   memcpy(table, bytes + sizeof h, sizeof table);
@@ -503,14 +415,14 @@ static pare_status read_file_bytes(const void *data, size_t size, const char *wh
     if (sec->kind != (uint32_t)(i + 1) || sec->offset > size || sec->size > size - sec->offset)
       return pare_error_set(err, PARE_ERR_FORMAT, "%s: section %d is out of range", what, i);
     if (crc_of(bytes + sec->offset, (size_t)sec->size) != sec->crc)
-      return pare_error_set(err, PARE_ERR_FORMAT, "%s: %s section CRC mismatch (the file is "
+      return pare_error_set(err, PARE_ERR_FORMAT,
+                            "%s: %s section CRC mismatch (the file is "
                             "corrupt)",
                             what, names[i + 1]);
   }
   if (table[2].offset % PARE_FORMAT_ALIGN || table[0].offset != sizeof h + sizeof table ||
       table[1].offset != table[0].offset + table[0].size ||
-      table[2].offset < table[1].offset + table[1].size ||
-      table[2].offset + table[2].size != size)
+      table[2].offset < table[1].offset + table[1].size || table[2].offset + table[2].size != size)
     return pare_error_set(err, PARE_ERR_FORMAT, "%s: sections are out of order", what);
   /* The alignment gap before DATA is covered by no CRC: it must be zero. */
   for (uint64_t i = table[1].offset + table[1].size; i < table[2].offset; i++)
@@ -518,10 +430,10 @@ static pare_status read_file_bytes(const void *data, size_t size, const char *wh
       return pare_error_set(err, PARE_ERR_FORMAT, "%s: nonzero padding before the data", what);
   pare_graph *g = pare_graph_create();
   if (!g) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-  reader rv = {bytes + table[0].offset, (size_t)table[0].size, 0};
-  reader rg = {bytes + table[1].offset, (size_t)table[1].size, 0};
-  pare_status st = read_values(&rv, g, bytes + table[2].offset, (size_t)table[2].size, borrow,
-                               what, err);
+  pare_reader rv = {bytes + table[0].offset, (size_t)table[0].size, 0};
+  pare_reader rg = {bytes + table[1].offset, (size_t)table[1].size, 0};
+  pare_status st =
+      read_values(&rv, g, bytes + table[2].offset, (size_t)table[2].size, borrow, what, err);
   if (st == PARE_OK) st = read_graph(&rg, g, what, err);
   if (st != PARE_OK) {
     pare_graph_destroy(g);
