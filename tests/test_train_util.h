@@ -9,22 +9,17 @@
 #include <string.h>
 
 #include "engine/train/trainer.h"
-#include "tests/test_util.h"
+#include "tests/test_graph_util.h"
 
 /* Mean cross-entropy of g on x ([b, 1, 28, 28]) with a fresh reference plan
  * (inference mode). */
 static double test_loss_of(const pare_graph *g, const float *x, const int64_t *labels, int64_t b) {
-  pare_tensor in = {PARE_DT_F32, 4, {b, 1, 28, 28}, (void *)x, sizeof(float) * (size_t)b * 784,
-                    0,           0};
+  const int64_t dims[4] = {b, 1, 28, 28};
   pare_tensor out;
-  pare_plan *p;
-  pare_error err;
-  if (pare_plan_create(g, &in, 1, &p, &err) != PARE_OK) fail_msg("%s", err.text);
-  if (pare_plan_run_ref(p, &in, 1, &out, &err) != PARE_OK) fail_msg("%s", err.text);
+  test_run_ref(g, x, 4, dims, &out);
   float loss;
   assert_int_equal(pare_ref_softmax_xent_f32(out.data, labels, b, 10, &loss, NULL), PARE_REF_OK);
   pare_tensor_release(&out);
-  pare_plan_destroy(p);
   return loss;
 }
 

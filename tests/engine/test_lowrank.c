@@ -8,7 +8,7 @@
 
 #include "engine/compress/lowrank.h"
 #include "engine/exec/exec.h"
-#include "tests/test_util.h"
+#include "tests/test_graph_util.h"
 
 /* P [rows×r] · Q [r×cols]: a matrix of rank r (almost surely). */
 static float *low_rank_matrix(test_rng *rng, int64_t rows, int64_t cols, int64_t r) {
@@ -120,18 +120,6 @@ static pare_graph *layer_graph(kind k, uint64_t seed, int64_t *x_dims, int *x_ra
   return g;
 }
 
-static void run(const pare_graph *g, const float *x, int rank, const int64_t *dims,
-                pare_tensor *out) {
-  pare_tensor in = {PARE_DT_F32, rank, {0}, (void *)x, 0, 0, 0};
-  memcpy(in.dims, dims, sizeof(int64_t) * (size_t)rank);
-  in.nbytes = sizeof(float) * (size_t)pare_shape_numel(rank, dims);
-  pare_plan *p;
-  pare_error err;
-  if (pare_plan_create(g, &in, 1, &p, &err) != PARE_OK) fail_msg("%s", err.text);
-  if (pare_plan_run_ref(p, &in, 1, out, &err) != PARE_OK) fail_msg("%s", err.text);
-  pare_plan_destroy(p);
-}
-
 static void check_equivalent(kind k, pare_lowrank_conv mode) {
   int64_t xd[4];
   int xr;
@@ -141,7 +129,7 @@ static void check_equivalent(kind k, pare_lowrank_conv mode) {
   float *x = malloc(sizeof(float) * (size_t)nx);
   test_fill(&rng, x, (size_t)nx, -1, 1);
   pare_tensor before, after;
-  run(g, x, xr, xd, &before);
+  test_run_ref(g, x, xr, xd, &before);
   pare_lowrank_options o;
   pare_lowrank_options_init(&o);
   o.rule = PARE_LOWRANK_ENERGY;
@@ -160,7 +148,7 @@ static void check_equivalent(kind k, pare_lowrank_conv mode) {
   for (int i = 0; i < g->n_values; i++) params += g->values[i].is_param;
   assert_int_equal(layers, 2);
   assert_int_equal(params, k == MATMUL ? 2 : 3); /* two factors (+ the bias), trainable */
-  run(g, x, xr, xd, &after);
+  test_run_ref(g, x, xr, xd, &after);
   assert_int_equal(before.rank, after.rank);
   assert_memory_equal(before.dims, after.dims, sizeof(int64_t) * (size_t)before.rank);
   const float *a = before.data, *b = after.data;

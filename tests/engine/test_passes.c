@@ -4,7 +4,7 @@
 
 #include "engine/exec/exec.h"
 #include "engine/passes/passes.h"
-#include "tests/test_util.h"
+#include "tests/test_graph_util.h"
 
 static int add_const(pare_graph *g, const char *name, int rank, const int64_t *dims, test_rng *r,
                      float lo, float hi) {
@@ -61,18 +61,6 @@ static pare_graph *layer_bn_graph(pare_op op, test_rng *r, int64_t ch) {
   return g;
 }
 
-static void run(const pare_graph *g, const float *x, int rank, const int64_t *dims,
-                pare_tensor *out) {
-  pare_tensor in = {PARE_DT_F32, rank, {0}, (void *)x, 0, 0, 0};
-  memcpy(in.dims, dims, sizeof(int64_t) * (size_t)rank);
-  in.nbytes = sizeof(float) * (size_t)pare_shape_numel(rank, dims);
-  pare_plan *p;
-  pare_error err;
-  if (pare_plan_create(g, &in, 1, &p, &err) != PARE_OK) fail_msg("%s", err.text);
-  if (pare_plan_run_ref(p, &in, 1, out, &err) != PARE_OK) fail_msg("%s", err.text);
-  pare_plan_destroy(p);
-}
-
 static void check_fold(pare_op op) {
   test_rng r = {1234 + (uint64_t)op};
   pare_graph *g = layer_bn_graph(op, &r, 7);
@@ -82,14 +70,14 @@ static void check_fold(pare_op op) {
   float x[150];
   test_fill(&r, x, 150, -1, 1);
   pare_tensor before, after;
-  run(g, x, rank, dims, &before);
+  test_run_ref(g, x, rank, dims, &before);
   int folded = 0;
   pare_error err;
   assert_int_equal(pare_pass_fold_batchnorm(g, &folded, &err), PARE_OK);
   assert_int_equal(folded, 1);
   assert_int_equal(g->n_nodes, 1);
   assert_int_equal(g->nodes[0].op, op);
-  run(g, x, rank, dims, &after);
+  test_run_ref(g, x, rank, dims, &after);
   assert_int_equal(before.nbytes, after.nbytes);
   test_assert_close(after.data, before.data, before.nbytes / 4, 2e-5, "bn folded");
   pare_tensor_release(&before);
