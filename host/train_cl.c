@@ -403,11 +403,12 @@ static int gemm_on_device(const pare_trainer *t, const pare_node *n) {
   return a->rank == 2 && b->rank == 2 && y->rank == 2 && (size_t)y->dims[0] <= t->cl->ones_count;
 }
 
-static pare_status backward_simple(pare_trainer *t, int i, int *done, pare_error *err) {
+/* Pools and the activations backward_node routes here (those with a
+ * tr_act_backward kernel). */
+static pare_status backward_simple(pare_trainer *t, int i, pare_error *err) {
   pare_train_cl *c = t->cl;
   const pare_node *n = &t->g->nodes[i];
   int xv = n->inputs[0], y = n->outputs[0];
-  *done = 1;
   if (!wants(t, xv)) return PARE_OK;
   pare_tensor *in[8], *out[8];
   pare_op_ctx ctx;
@@ -420,12 +421,6 @@ static pare_status backward_simple(pare_trainer *t, int i, int *done, pare_error
   if (!pool) {
     pare_status st = pare_op_activation(&ctx, &act, &a, &b);
     if (st != PARE_OK) return st;
-    if (act != PARE_REF_ACT_RELU && act != PARE_REF_ACT_LEAKY_RELU && act != PARE_REF_ACT_SIGMOID &&
-        act != PARE_REF_ACT_TANH && act != PARE_REF_ACT_CLIP && act != PARE_REF_ACT_HARD_SWISH &&
-        act != PARE_REF_ACT_ELU) {
-      *done = 0; /* no kernel for this one */
-      return PARE_OK;
-    }
   }
   /* ReLU and Clip pass the gradient where lo < x < hi, which is where
    * lo < y < hi: they read their output, so the forward may fuse them into
@@ -518,12 +513,7 @@ static pare_status backward_node(pare_trainer *t, int i, pare_error *err) {
     case PARE_OP_TANH:
     case PARE_OP_CLIP:
     case PARE_OP_HARD_SWISH:
-    case PARE_OP_ELU: {
-      int done;
-      pare_status st = backward_simple(t, i, &done, err);
-      if (st != PARE_OK || done) return st;
-      break;
-    }
+    case PARE_OP_ELU: return backward_simple(t, i, err);
     case PARE_OP_ADD:
       if (same_shape_add(t, n)) return backward_add(t, n, err);
       break;
