@@ -8,6 +8,11 @@
 
 /* Prints "pare CMD: <message> (see `pare help CMD`)" and returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
+/* A finite number / an integer in [lo, hi] for `flag`; else the usage
+ * error (returns 2). */
+int cli_parse_float(const char *cmd, const char *flag, const char *v, float *out);
+int cli_parse_count(const char *cmd, const char *flag, const char *v, long long lo, long long hi,
+                    long long *out);
 /* Prints "pare CMD: <message>" and returns 1. */
 int cli_fail(const char *cmd, const char *fmt, const char *arg);
 /* Writes s as a JSON string. */

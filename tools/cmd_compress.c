@@ -30,20 +30,13 @@ static void print_factor_table(const pare_factor_layer *l, int n) {
            (long long)after, 100.0 * (double)after / (double)before);
 }
 
-static int parse_positive(const char *cmd, const char *flag, const char *v, double *out) {
-  char *end;
-  double d = strtod(v, &end);
-  if (*end || end == v || !(d > 0)) return cli_usage_error(cmd, "bad number for %s", flag);
-  *out = d;
-  return 0;
-}
-
 int cmd_compress(int argc, char **argv) {
   const char *cmd = "compress", *input = NULL, *output = NULL, *lowrank = NULL;
   const char *conv = "channel", *skip = NULL, *dataset = "fashion-mnist";
   const char *backend = "auto", *device = NULL;
   const char *schedule = "cosine";
-  double epochs = 0, lr = 0.01, batch = 64, seed = 1, measure = 0;
+  long long epochs = 0, batch = 64, seed = 1, measure = 0;
+  float lr = 0.01f;
   for (int i = 1; i < argc; i++) {
     const char *v;
     int rc = 0;
@@ -55,19 +48,20 @@ int cmd_compress(int argc, char **argv) {
     } else if (cli_flag_value(argc, argv, &i, "--lowrank-conv", &v)) {
       conv = v;
     } else if (cli_flag_value(argc, argv, &i, "--measure-batch", &v)) {
-      rc = parse_positive(cmd, "--measure-batch", v, &measure);
+      rc = cli_parse_count(cmd, "--measure-batch", v, 1, 1 << 20, &measure);
     } else if (cli_flag_value(argc, argv, &i, "--skip", &v)) {
       skip = v;
     } else if (cli_flag_value(argc, argv, &i, "--finetune-epochs", &v)) {
-      rc = parse_positive(cmd, "--finetune-epochs", v, &epochs);
+      rc = cli_parse_count(cmd, "--finetune-epochs", v, 1, 1000000, &epochs);
     } else if (cli_flag_value(argc, argv, &i, "--lr", &v)) {
-      rc = parse_positive(cmd, "--lr", v, &lr);
+      rc = cli_parse_float(cmd, "--lr", v, &lr);
+      if (!rc && !(lr > 0)) return cli_usage_error(cmd, "--lr must be positive, not %s", v);
     } else if (cli_flag_value(argc, argv, &i, "--schedule", &v)) {
       schedule = v;
     } else if (cli_flag_value(argc, argv, &i, "--batch", &v)) {
-      rc = parse_positive(cmd, "--batch", v, &batch);
+      rc = cli_parse_count(cmd, "--batch", v, 1, 1000000, &batch);
     } else if (cli_flag_value(argc, argv, &i, "--seed", &v)) {
-      rc = parse_positive(cmd, "--seed", v, &seed);
+      rc = cli_parse_count(cmd, "--seed", v, 0, INT64_MAX, &seed);
     } else if (cli_flag_value(argc, argv, &i, "--dataset", &v)) {
       dataset = v;
     } else if (cli_flag_value(argc, argv, &i, "-o", &v) ||
@@ -113,7 +107,7 @@ int cmd_compress(int argc, char **argv) {
     o.arch = output;
     o.dataset = dataset;
     o.epochs = (int)epochs;
-    o.lr = (float)lr;
+    o.lr = lr;
     o.batch = (int)batch;
     o.seed = (uint64_t)seed;
     o.schedule = schedule;

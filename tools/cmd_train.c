@@ -40,21 +40,12 @@ static void progress(const pare_train_progress *p, void *user) {
   }
 }
 
-static int parse_float(const char *cmd, const char *flag, const char *v, float *out) {
-  char *end;
-  double d = strtod(v, &end);
-  if (*end || end == v) return cli_usage_error(cmd, "bad number for %s", flag);
-  *out = (float)d;
-  return 0;
-}
-
-static int parse_int(const char *cmd, const char *flag, const char *v, int *out) {
-  char *end;
-  long d = strtol(v, &end, 10);
-  if (*end || end == v || d < 1 || d > 1000000)
-    return cli_usage_error(cmd, "bad count for %s", flag);
-  *out = (int)d;
-  return 0;
+/* An int option in [lo, 10^6]. */
+static int parse_int(const char *cmd, const char *flag, const char *v, int lo, int *out) {
+  long long d;
+  int rc = cli_parse_count(cmd, flag, v, lo, 1000000, &d);
+  if (!rc) *out = (int)d;
+  return rc;
 }
 
 static int train_common(const char *cmd, int argc, char **argv, int distill) {
@@ -75,39 +66,37 @@ static int train_common(const char *cmd, int argc, char **argv, int distill) {
     } else if (distill && cli_flag_value(argc, argv, &i, "--teacher", &v)) {
       o.teacher = v;
     } else if (distill && cli_flag_value(argc, argv, &i, "--alpha", &v)) {
-      rc = parse_float(cmd, "--alpha", v, &o.alpha);
+      rc = cli_parse_float(cmd, "--alpha", v, &o.alpha);
     } else if (distill && cli_flag_value(argc, argv, &i, "--temperature", &v)) {
-      rc = parse_float(cmd, "--temperature", v, &o.temperature);
+      rc = cli_parse_float(cmd, "--temperature", v, &o.temperature);
     } else if (cli_flag_value(argc, argv, &i, "--dataset", &v)) {
       o.dataset = v;
     } else if (cli_flag_value(argc, argv, &i, "--epochs", &v)) {
-      rc = parse_int(cmd, "--epochs", v, &o.epochs);
+      rc = parse_int(cmd, "--epochs", v, 1, &o.epochs);
     } else if (cli_flag_value(argc, argv, &i, "--batch", &v)) {
-      rc = parse_int(cmd, "--batch", v, &o.batch);
+      rc = parse_int(cmd, "--batch", v, 1, &o.batch);
     } else if (cli_flag_value(argc, argv, &i, "--lr", &v)) {
-      rc = parse_float(cmd, "--lr", v, &o.lr);
+      rc = cli_parse_float(cmd, "--lr", v, &o.lr);
     } else if (cli_flag_value(argc, argv, &i, "--momentum", &v)) {
-      rc = parse_float(cmd, "--momentum", v, &o.momentum);
+      rc = cli_parse_float(cmd, "--momentum", v, &o.momentum);
     } else if (cli_flag_value(argc, argv, &i, "--weight-decay", &v)) {
-      rc = parse_float(cmd, "--weight-decay", v, &o.weight_decay);
+      rc = cli_parse_float(cmd, "--weight-decay", v, &o.weight_decay);
     } else if (cli_flag_value(argc, argv, &i, "--optimizer", &v)) {
       o.optimizer = v;
     } else if (cli_flag_value(argc, argv, &i, "--schedule", &v)) {
       o.schedule = v;
     } else if (cli_flag_value(argc, argv, &i, "--warmup-epochs", &v)) {
-      char *end;
-      long w = strtol(v, &end, 10);
-      if (*end || end == v || w < 0 || w > 1000000)
-        return cli_usage_error(cmd, "bad count for %s", "--warmup-epochs");
-      o.warmup_epochs = (int)w;
+      rc = parse_int(cmd, "--warmup-epochs", v, 0, &o.warmup_epochs);
     } else if (cli_flag_value(argc, argv, &i, "--step-epochs", &v)) {
-      rc = parse_int(cmd, "--step-epochs", v, &o.step_epochs);
+      rc = parse_int(cmd, "--step-epochs", v, 1, &o.step_epochs);
     } else if (cli_flag_value(argc, argv, &i, "--val-split", &v)) {
-      rc = parse_float(cmd, "--val-split", v, &o.val_split);
+      rc = cli_parse_float(cmd, "--val-split", v, &o.val_split);
       if (!rc && (o.val_split < 0 || o.val_split >= 1))
         return cli_usage_error(cmd, "--val-split must be in [0, 1), not %s", v);
     } else if (cli_flag_value(argc, argv, &i, "--seed", &v)) {
-      o.seed = strtoull(v, NULL, 10);
+      long long seed;
+      rc = cli_parse_count(cmd, "--seed", v, 0, INT64_MAX, &seed);
+      o.seed = (uint64_t)seed;
     } else if (cli_flag_value(argc, argv, &i, "-o", &v) ||
                cli_flag_value(argc, argv, &i, "--output", &v)) {
       output = v;

@@ -1,5 +1,7 @@
 /* The `pare` command line: a thin layer over the public API.
  * Usage errors exit 2 with a one-line reason; failures exit 1. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,25 @@ int cli_usage_error(const char *cmd, const char *fmt, const char *arg) {
   fprintf(stderr, fmt, arg);
   fprintf(stderr, " (see `pare help%s%s`)\n", cmd ? " " : "", cmd ? cmd : "");
   return 2;
+}
+
+int cli_parse_float(const char *cmd, const char *flag, const char *v, float *out) {
+  char *end;
+  double d = strtod(v, &end);
+  if (*end || end == v || !isfinite(d)) return cli_usage_error(cmd, "bad number for %s", flag);
+  *out = (float)d;
+  return 0;
+}
+
+int cli_parse_count(const char *cmd, const char *flag, const char *v, long long lo, long long hi,
+                    long long *out) {
+  char *end;
+  errno = 0;
+  long long d = strtoll(v, &end, 10);
+  if (*end || end == v || errno || d < lo || d > hi)
+    return cli_usage_error(cmd, "bad count for %s", flag);
+  *out = d;
+  return 0;
 }
 
 int cli_fail(const char *cmd, const char *fmt, const char *arg) {

@@ -96,6 +96,9 @@ PY
   contains distill-bad-alpha "alpha"
   check train-warmup-too-long 1 "$pare" train --arch mlp --dataset "$tmp" --epochs 2 --warmup-epochs 2 -o "$tmp/x.pare"
   contains train-warmup-too-long "warm-up"
+  check train-bad-seed 2 "$pare" train --arch mlp --seed abc -o "$tmp/x.pare"; contains train-bad-seed "--seed"
+  check compress-fractional-epochs 2 "$pare" compress "$tmp/m.pare" --lowrank rank=4 --finetune-epochs 1.5 -o "$tmp/x.pare"
+  contains compress-fractional-epochs "--finetune-epochs"
   check train-no-output 2 "$pare" train --arch mlp
   check train-bad-arch 1 "$pare" train --arch resnet9000 --dataset "$tmp" -o "$tmp/x.pare"; contains train-bad-arch "simplecnn"
   check train-bad-opt 1 "$pare" train --optimizer rmsprop --dataset "$tmp" -o "$tmp/x.pare"; contains train-bad-opt "rmsprop"
