@@ -32,7 +32,6 @@ typedef struct cl_state {
   size_t scratch_bytes;
   int *fused_act; /* per node: the activation node fused into it, or -1 */
   char *skip;     /* per node: done by the node it is fused into (this run) */
-  int flags;      /* PARE_EXEC_CL_* it was made with */
 } cl_state;
 
 static void state_free(void *s) {
@@ -475,12 +474,11 @@ static pare_status run_reference_node(pare_plan *p, cl_state *s, int idx, pare_e
 }
 
 /* The plan's device state for rt, made on first use (or when rt or the
- * flags change). Constants start valid on the host only. */
-static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, int flags, cl_state **out,
-                             pare_error *err) {
+ * runtime changes). Constants start valid on the host only. */
+static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, cl_state **out, pare_error *err) {
   const pare_graph *g = p->graph;
   cl_state *s = p->device;
-  if (s && (s->rt_id != rt->id || s->flags != flags)) {
+  if (s && s->rt_id != rt->id) {
     p->device_free(s);
     p->device = s = NULL;
   }
@@ -495,7 +493,6 @@ static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, int flags, cl_st
     s->rt = rt;
     s->rt_id = rt->id;
     s->cl = rt->cl;
-    s->flags = flags;
     s->context = rt->context;
     rt->cl->clRetainContext(rt->context);
     s->n = g->n_values;
@@ -505,22 +502,20 @@ static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, int flags, cl_st
     p->device_free = state_free;
     if (!s->fused_act || !s->skip) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
     find_fusions(g, s->fused_act);
-    if (flags & PARE_EXEC_CL_NO_FUSION)
-      for (int i = 0; i < g->n_nodes; i++) s->fused_act[i] = -1;
     for (int i = 0; i < g->n_values; i++) s->v[i].host_valid = p->values[i].is_const != 0;
   }
   *out = s;
   return PARE_OK;
 }
 
-pare_status pare_exec_cl_begin(pare_plan *p, pare_cl_runtime *rt, int flags,
-                               const pare_tensor *inputs, int n_inputs, pare_error *err) {
+pare_status pare_exec_cl_begin(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,
+                               int n_inputs, pare_error *err) {
   const pare_graph *g = p->graph;
   if (n_inputs != g->n_inputs)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "the model takes %d input(s), %d given",
                           g->n_inputs, n_inputs);
   cl_state *s = NULL;
-  pare_status st = state_for(p, rt, flags, &s, err);
+  pare_status st = state_for(p, rt, &s, err);
   if (st != PARE_OK) return st;
   /* Constants and folded values stay where they are between runs; the
    * rest is produced anew. */
@@ -593,7 +588,7 @@ void pare_exec_cl_value_changed(pare_plan *p, int v, int on_device) {
 pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,
                              int n_inputs, pare_tensor *outputs, pare_error *err) {
   const pare_graph *g = p->graph;
-  pare_status st = pare_exec_cl_begin(p, rt, 0, inputs, n_inputs, err);
+  pare_status st = pare_exec_cl_begin(p, rt, inputs, n_inputs, err);
   for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) st = pare_exec_cl_run_node(p, i, err);
   for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) {
     int v = g->outputs[i];

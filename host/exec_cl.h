@@ -16,10 +16,10 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
 /* Node by node (the OpenCL trainer drives the executor this way):
  * begin binds the inputs' host data and invalidates every non-constant
  * value; run_node runs node i on the device where a kernel exists, else
- * on the reference with its inputs read back. Flags: */
-#define PARE_EXEC_CL_NO_FUSION 1 /* every node's output is materialized */
-pare_status pare_exec_cl_begin(pare_plan *p, pare_cl_runtime *rt, int flags,
-                               const pare_tensor *inputs, int n_inputs, pare_error *err);
+ * on the reference with its inputs read back; a Conv followed only by
+ * ReLU or Clip runs both, and the activation node is then skipped. */
+pare_status pare_exec_cl_begin(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,
+                               int n_inputs, pare_error *err);
 pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err);
 /* Value v made current on the device: its buffer (owned by the plan), or
  * NULL with err set. */

@@ -529,7 +529,7 @@ static pare_status forward(pare_trainer *t, const float *x, pare_error *err) {
   pare_tensor in = t->plan->values[t->x_value];
   in.data = (void *)x;
   in.owns = 0;
-  pare_status st = pare_exec_cl_begin(t->plan, t->cl->rt, 0, &in, 1, err);
+  pare_status st = pare_exec_cl_begin(t->plan, t->cl->rt, &in, 1, err);
   for (int i = 0; i < t->g->n_nodes && st == PARE_OK; i++) {
     if (t->plan->node_folded[i]) continue;
     size_t bn_n, bn_c, bn_inner;
