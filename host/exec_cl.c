@@ -16,6 +16,8 @@ typedef struct cl_value {
   cl_mem mem;     /* device copy, or NULL */
   int dev_valid;  /* device copy holds the current data */
   int host_valid; /* plan tensor's host data is current */
+  cl_mem scaled;  /* a constant times `scale` (Gemm's beta·C), or NULL */
+  float scale;
 } cl_value;
 
 /* Device state of one plan. It keeps the OpenCL context alive by itself,
@@ -36,8 +38,10 @@ typedef struct cl_state {
 
 static void state_free(void *s) {
   cl_state *st = s;
-  for (int i = 0; i < st->n; i++)
+  for (int i = 0; i < st->n; i++) {
     if (st->v[i].mem) st->cl->clReleaseMemObject(st->v[i].mem);
+    if (st->v[i].scaled) st->cl->clReleaseMemObject(st->v[i].scaled);
+  }
   if (st->scratch) st->cl->clReleaseMemObject(st->scratch);
   if (st->context) st->cl->clReleaseContext(st->context);
   free(st->v);
@@ -180,6 +184,26 @@ static pare_status out_buffer(pare_plan *p, cl_state *s, int v, pare_error *err)
   return PARE_OK;
 }
 
+/* Constant value v times `scale` on the device, kept between runs until v
+ * changes (pare_exec_cl_value_changed) or the scale does. */
+static pare_status scaled_value(pare_plan *p, cl_state *s, int v, float scale, pare_error *err) {
+  cl_value *cv = &s->v[v];
+  if (cv->scaled && cv->scale == scale) return PARE_OK;
+  pare_status st = to_host(p, s, v, err);
+  if (st != PARE_OK) return st;
+  const pare_tensor *c = &p->values[v];
+  int64_t cn = pare_tensor_numel(c);
+  float *host = malloc(sizeof(float) * (size_t)(cn > 0 ? cn : 1));
+  if (!host) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  for (int64_t i = 0; i < cn; i++) host[i] = scale * ((const float *)c->data)[i];
+  if (cv->scaled) s->cl->clReleaseMemObject(cv->scaled);
+  cv->scaled = NULL;
+  st = pare_cl_buffer(s->rt, CL_MEM_READ_ONLY, sizeof(float) * (size_t)cn, host, &cv->scaled, err);
+  free(host);
+  if (st == PARE_OK) cv->scale = scale;
+  return st;
+}
+
 static pare_status run_gemm(pare_plan *p, cl_state *s, const pare_node *n, pare_error *err) {
   const pare_tensor *a = &p->values[n->inputs[0]], *b = &p->values[n->inputs[1]];
   const pare_tensor *y = &p->values[n->outputs[0]];
@@ -216,23 +240,10 @@ static pare_status run_gemm(pare_plan *p, cl_state *s, const pare_node *n, pare_
   if (n->op == PARE_OP_GEMM && n->n_inputs > 2 && n->inputs[2] >= 0) {
     float beta = pare_node_attr_float(n, "beta", 1.0f);
     if (beta != 1.0f) {
-      /* Pre-scale the constant row vector once per run into a bias buffer
-       * (from the host copy, current again if training changed it). */
-      st = to_host(p, s, n->inputs[2], err);
+      st = scaled_value(p, s, n->inputs[2], beta, err);
       if (st != PARE_OK) return st;
-      const pare_tensor *c = &p->values[n->inputs[2]];
-      int64_t cn = pare_tensor_numel(c);
-      float *scaled = malloc(sizeof(float) * (size_t)(cn > 0 ? cn : 1));
-      if (!scaled) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-      for (int64_t i = 0; i < cn; i++) scaled[i] = beta * ((const float *)c->data)[i];
-      cl_mem bias;
-      st = pare_cl_buffer(s->rt, CL_MEM_READ_ONLY, sizeof(float) * (size_t)cn, scaled, &bias, err);
-      free(scaled);
-      if (st != PARE_OK) return st;
-      g.bias = bias;
-      st = pare_launch_gemm_f32(s->rt, &g, NULL, err);
-      s->rt->cl->clReleaseMemObject(bias);
-      return st;
+      g.bias = s->v[n->inputs[2]].scaled;
+      return pare_launch_gemm_f32(s->rt, &g, NULL, err);
     }
     st = to_device(p, s, n->inputs[2], err);
     if (st != PARE_OK) return st;
@@ -583,6 +594,8 @@ void pare_exec_cl_value_changed(pare_plan *p, int v, int on_device) {
   if (!s) return;
   s->v[v].dev_valid = on_device != 0;
   s->v[v].host_valid = on_device == 0;
+  if (s->v[v].scaled) s->cl->clReleaseMemObject(s->v[v].scaled);
+  s->v[v].scaled = NULL;
 }
 
 pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,
