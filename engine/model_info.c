@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/io/sparse_storage.h"
 #include "engine/context_internal.h"
 #include "engine/model_internal.h"
 
@@ -76,7 +77,9 @@ pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t batch,
       int64_t numel = pare_value_numel(v);
       if (li->weight_dtype == PARE_DT_UNDEFINED) li->weight_dtype = v->dtype;
       li->params += numel;
-      li->weight_bytes += v->nbytes;
+      size_t stored;
+      pare_value_storage(v, &stored);
+      li->weight_bytes += stored; /* as the .pare file holds it */
       if (v->dtype == PARE_DT_F32)
         for (int64_t e = 0; e < numel; e++) zeros += ((const float *)v->data)[e] == 0.0f;
     }

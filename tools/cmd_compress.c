@@ -1,5 +1,6 @@
-/* pare compress: low-rank factorization (pruning and quantization join
- * here as they land), then optional fine-tuning, into a new model file. */
+/* pare compress: pruning and/or low-rank factorization (quantization joins
+ * here as it lands), then optional fine-tuning, into a new model file. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,19 +31,119 @@ static void print_factor_table(const pare_factor_layer *l, int n) {
            (long long)after, 100.0 * (double)after / (double)before);
 }
 
+static void print_prune_table(const pare_prune_layer_info *l, int n) {
+  int64_t params = 0, zeros = 0, before = 0;
+  printf("%-24s %-6s %10s %10s %9s %10s  %s\n", "node", "op", "params", "after", "sparsity",
+         "channels", "");
+  for (int i = 0; i < n; i++) {
+    char ch[32];
+    snprintf(ch, sizeof ch, "%lld/%lld", (long long)l[i].channels, (long long)l[i].channels_before);
+    printf("%-24.24s %-6s %10lld %10lld %8.1f%% %10s  %s\n", l[i].node, l[i].op,
+           (long long)l[i].params_before, (long long)l[i].params,
+           l[i].params ? 100.0 * (double)l[i].zeros / (double)l[i].params : 0.0, ch,
+           l[i].pruned ? "pruned" : l[i].why);
+    before += l[i].params_before;
+    params += l[i].params;
+    zeros += l[i].zeros;
+  }
+  if (params)
+    printf("weights of these layers: %lld -> %lld nonzero (%.1f%% sparse, %.2fx fewer)\n",
+           (long long)before, (long long)(params - zeros), 100.0 * (double)zeros / (double)params,
+           params > zeros ? (double)before / (double)(params - zeros) : 0.0);
+}
+
+typedef struct finetune_opts {
+  const char *dataset, *schedule;
+  float lr;
+  long long batch, seed;
+  int keep_zeros;
+} finetune_opts;
+
+/* Trains the model saved at `path` for `epochs` and saves it back. */
+static int finetune(const char *cmd, pare_context *ctx, const char *path, int epochs, float lr,
+                    const char *schedule, const finetune_opts *f) {
+  pare_train_options o;
+  pare_train_options_init(&o);
+  o.arch = path;
+  o.dataset = f->dataset;
+  o.epochs = epochs;
+  o.lr = lr;
+  o.batch = (int)f->batch;
+  o.seed = (uint64_t)f->seed;
+  o.schedule = schedule;
+  o.keep_zeros = f->keep_zeros;
+  char err[1024];
+  pare_model *tuned = NULL;
+  int rc = 0;
+  if (pare_train(ctx, &o, &tuned, err, sizeof err) != PARE_OK)
+    rc = cli_fail(cmd, "fine-tuning: %s", err);
+  else if (pare_model_save(tuned, path) != PARE_OK)
+    rc = cli_fail(cmd, "%s", pare_model_last_error(tuned));
+  pare_model_destroy(tuned);
+  return rc;
+}
+
+static int prune(const char *cmd, pare_model *m, const char *mode, double amount,
+                 const char *dense) {
+  pare_prune_layer_info *layers = NULL;
+  int n = 0;
+  if (pare_model_prune(m, mode, amount, dense, &layers, &n) != PARE_OK)
+    return cli_fail(cmd, "%s", pare_model_last_error(m));
+  print_prune_table(layers, n);
+  pare_free(layers);
+  return 0;
+}
+
+/* Gradual pruning: before fine-tuning epoch e of E the sparsity is
+ * S·(1 − (1 − e/E)³), so the last epoch trains at S; the rate follows a
+ * cosine over the epochs, constant within each. */
+static int prune_gradually(const char *cmd, pare_context *ctx, const char *output, int epochs,
+                           const char *mode, double amount, const char *dense, float lr,
+                           const finetune_opts *f) {
+  for (int e = 1; e <= epochs; e++) {
+    char err[1024];
+    pare_model *m = NULL;
+    if (pare_model_load(output, &m, err, sizeof err) != PARE_OK) return cli_fail(cmd, "%s", err);
+    double r = 1.0 - (double)e / epochs;
+    double s = amount * (1.0 - r * r * r);
+    float lr_e = (float)(lr * 0.5 * (1.0 + cos(3.14159265358979 * (e - 1) / epochs)));
+    printf("gradual pruning, epoch %d/%d: sparsity %.3f, lr %g\n", e, epochs, s, (double)lr_e);
+    int rc = prune(cmd, m, mode, s, dense);
+    if (!rc && pare_model_save(m, output) != PARE_OK)
+      rc = cli_fail(cmd, "%s", pare_model_last_error(m));
+    pare_model_destroy(m);
+    if (!rc) rc = finetune(cmd, ctx, output, 1, lr_e, "constant", f);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 int cmd_compress(int argc, char **argv) {
   const char *cmd = "compress", *input = NULL, *output = NULL, *lowrank = NULL;
   const char *conv = "channel", *skip = NULL, *dataset = "fashion-mnist";
   const char *backend = "auto", *device = NULL;
-  const char *schedule = "cosine";
+  const char *schedule = "cosine", *prune_mode = "layer", *dense = NULL;
+  const char *prune_schedule = "oneshot";
   long long epochs = 0, batch = 64, seed = 1, measure = 0;
-  float lr = 0.01f;
+  float lr = 0.01f, amount = -1.0f;
   for (int i = 1; i < argc; i++) {
     const char *v;
     int rc = 0;
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       cli_print_usage(cmd);
       return 0;
+    } else if (cli_flag_value(argc, argv, &i, "--prune", &v)) {
+      rc = cli_parse_float(cmd, "--prune", v, &amount);
+      if (!rc && !(amount >= 0))
+        return cli_usage_error(cmd, "--prune must be a fraction or threshold >= 0, not %s", v);
+    } else if (cli_flag_value(argc, argv, &i, "--prune-mode", &v)) {
+      prune_mode = v;
+    } else if (cli_flag_value(argc, argv, &i, "--prune-schedule", &v)) {
+      prune_schedule = v;
+      if (strcmp(v, "oneshot") && strcmp(v, "gradual"))
+        return cli_usage_error(cmd, "--prune-schedule is oneshot or gradual, not '%s'", v);
+    } else if (cli_flag_value(argc, argv, &i, "--dense", &v)) {
+      dense = v;
     } else if (cli_flag_value(argc, argv, &i, "--lowrank", &v)) {
       lowrank = v;
     } else if (cli_flag_value(argc, argv, &i, "--lowrank-conv", &v)) {
@@ -80,7 +181,16 @@ int cmd_compress(int argc, char **argv) {
   }
   if (!input) return cli_usage_error(cmd, "no model given%s", "");
   if (!output) return cli_usage_error(cmd, "no output given (-o out.pare)%s", "");
-  if (!lowrank) return cli_usage_error(cmd, "nothing to do: give --lowrank%s", "");
+  if (!lowrank && amount < 0)
+    return cli_usage_error(cmd, "nothing to do: give --prune and/or --lowrank%s", "");
+  int gradual = amount >= 0 && !strcmp(prune_schedule, "gradual");
+  if (gradual && epochs < 1)
+    return cli_usage_error(cmd, "--prune-schedule gradual needs --finetune-epochs%s", "");
+  if (gradual && strcmp(prune_mode, "layer") && strcmp(prune_mode, "global"))
+    return cli_usage_error(cmd,
+                           "--prune-schedule gradual works with --prune-mode layer or global, "
+                           "not %s",
+                           prune_mode);
   char err[1024];
   pare_model *m = NULL;
   if (pare_model_load(input, &m, err, sizeof err) != PARE_OK) return cli_fail(cmd, "%s", err);
@@ -90,34 +200,26 @@ int cmd_compress(int argc, char **argv) {
     pare_model_destroy(m);
     return rc;
   }
+  if (amount >= 0 && !gradual) rc = prune(cmd, m, prune_mode, amount, dense);
   pare_factor_layer *layers = NULL;
   int n = 0;
-  if (pare_model_factorize(ctx, m, lowrank, conv, skip, (int64_t)measure, dataset, &layers, &n) !=
-      PARE_OK) {
-    rc = cli_fail(cmd, "%s", pare_model_last_error(m));
-  } else {
-    print_factor_table(layers, n);
-    if (pare_model_save(m, output) != PARE_OK) rc = cli_fail(cmd, "%s", pare_model_last_error(m));
+  if (!rc && lowrank) {
+    if (pare_model_factorize(ctx, m, lowrank, conv, skip, (int64_t)measure, dataset, &layers, &n) !=
+        PARE_OK)
+      rc = cli_fail(cmd, "%s", pare_model_last_error(m));
+    else
+      print_factor_table(layers, n);
   }
+  if (!rc && pare_model_save(m, output) != PARE_OK)
+    rc = cli_fail(cmd, "%s", pare_model_last_error(m));
   pare_free(layers);
   pare_model_destroy(m);
-  if (!rc && epochs > 0) { /* fine-tune the factored model in place */
-    pare_train_options o;
-    pare_train_options_init(&o);
-    o.arch = output;
-    o.dataset = dataset;
-    o.epochs = (int)epochs;
-    o.lr = lr;
-    o.batch = (int)batch;
-    o.seed = (uint64_t)seed;
-    o.schedule = schedule;
-    pare_model *tuned = NULL;
-    printf("fine-tuning %d epoch(s) at lr %g (%s)\n", o.epochs, lr, schedule);
-    if (pare_train(ctx, &o, &tuned, err, sizeof err) != PARE_OK)
-      rc = cli_fail(cmd, "fine-tuning: %s", err);
-    else if (pare_model_save(tuned, output) != PARE_OK)
-      rc = cli_fail(cmd, "%s", pare_model_last_error(tuned));
-    pare_model_destroy(tuned);
+  finetune_opts f = {dataset, schedule, lr, batch, seed, amount >= 0};
+  if (!rc && gradual)
+    rc = prune_gradually(cmd, ctx, output, (int)epochs, prune_mode, amount, dense, lr, &f);
+  if (!rc && epochs > 0 && !gradual) {
+    printf("fine-tuning %lld epoch(s) at lr %g (%s)\n", epochs, (double)lr, schedule);
+    rc = finetune(cmd, ctx, output, (int)epochs, lr, schedule, &f);
   }
   if (!rc) printf("saved %s\n", output);
   pare_context_destroy(ctx);

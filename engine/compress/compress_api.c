@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine/compress/lowrank.h"
+#include "engine/compress/prune.h"
 #include "engine/context_internal.h"
 #include "engine/model_internal.h"
 #include "engine/ref/svd.h"
@@ -162,6 +163,58 @@ static pare_status scan_accuracy(void *user, const pare_graph *g, double *accura
   return st;
 }
 
+/* The graph changes: weights mapped from a file become owned copies. */
+static pare_status own_weights(pare_model *m) {
+  for (int i = 0; i < m->graph->n_values; i++) {
+    pare_value *v = &m->graph->values[i];
+    if (v->borrowed && v->data && pare_value_set_data(v, v->data, v->nbytes, 0) != PARE_OK)
+      return pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
+  }
+  return PARE_OK;
+}
+
+pare_status pare_model_prune(pare_model *m, const char *mode, double amount, const char *dense,
+                             pare_prune_layer_info **layers, int *count) {
+  if (layers) *layers = NULL;
+  if (count) *count = 0;
+  if (!m) return PARE_ERR_INVALID_ARG;
+  pare_error_clear(&m->error);
+  pare_prune_options o;
+  pare_prune_options_init(&o);
+  if (!pare_prune_parse_mode(mode ? mode : "layer", &o))
+    return pare_error_set(&m->error, PARE_ERR_INVALID_ARG,
+                          "prune: mode '%s' is not layer, global, threshold, structured, "
+                          "structured-l2 or N:M (e.g. 2:4)",
+                          mode);
+  o.amount = amount;
+  o.dense = dense;
+  pare_status st = own_weights(m);
+  pare_prune_layer *rep = NULL;
+  int n = 0;
+  if (st == PARE_OK) st = pare_prune_apply(m->graph, &o, &rep, &n, &m->error);
+  pare_plan_destroy(m->plan);
+  m->plan = NULL;
+  if (st == PARE_OK && layers) {
+    pare_prune_layer_info *out = calloc((size_t)n + 1, sizeof *out);
+    if (!out) st = pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
+    for (int i = 0; out && i < n; i++) {
+      const pare_prune_layer *L = &rep[i];
+      pare_prune_layer_info *f = &out[i];
+      snprintf(f->node, sizeof f->node, "%s", L->node);
+      f->op = pare_op_name(L->op);
+      f->params_before = L->params_before, f->params = L->params;
+      f->zeros_before = L->zeros_before, f->zeros = L->zeros;
+      f->channels_before = L->channels_before, f->channels = L->channels;
+      f->pruned = L->pruned;
+      snprintf(f->why, sizeof f->why, "%s", L->why ? L->why : "");
+    }
+    *layers = out;
+    if (count && out) *count = n;
+  }
+  free(rep);
+  return st;
+}
+
 pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *spec,
                                  const char *conv, const char *skip, int64_t measure_batch,
                                  const char *dataset, pare_factor_layer **layers, int *count) {
@@ -193,12 +246,7 @@ pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *s
 #else
   (void)ctx;
 #endif
-  /* The graph changes: weights mapped from a file become owned first. */
-  for (int i = 0; i < m->graph->n_values; i++) {
-    pare_value *v = &m->graph->values[i];
-    if (v->borrowed && v->data && pare_value_set_data(v, v->data, v->nbytes, 0) != PARE_OK)
-      return pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
-  }
+  if (own_weights(m) != PARE_OK) return PARE_ERR_NO_MEMORY;
   pare_plan *shapes = NULL;
   if (measure_batch > 0) {
 #ifdef PARE_HAVE_OPENCL

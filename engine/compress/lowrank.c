@@ -48,19 +48,6 @@ int64_t pare_lowrank_choose_rank(const pare_lowrank_options *o, const float *s, 
   return r < 1 ? 1 : r > k ? k : r;
 }
 
-static int in_list(const char *list, const char *name) {
-  if (!list || !name) return 0;
-  size_t n = strlen(name);
-  for (const char *p = list; *p;) {
-    const char *end = strchr(p, ',');
-    size_t len = end ? (size_t)(end - p) : strlen(p);
-    if (len == n && !strncmp(p, name, n)) return 1;
-    if (!end) break;
-    p = end + 1;
-  }
-  return 0;
-}
-
 static pare_status reference_svd(void *user, size_t m, size_t n, const float *a, float *u, float *s,
                                  float *vt, pare_error *err) {
   (void)user;
@@ -491,14 +478,14 @@ pare_status pare_lowrank_apply(pare_graph *g, const pare_lowrank_options *o,
     pare_op op = g->nodes[i].op;
     if (op != PARE_OP_GEMM && op != PARE_OP_MATMUL && op != PARE_OP_CONV) continue;
     const char *name = g->nodes[i].name ? g->nodes[i].name : "";
-    if (o->only && !in_list(o->only, name)) continue;
+    if (o->only && !pare_name_in_list(o->only, name)) continue;
     pare_lowrank_layer *L = &rep[count++];
     snprintf(L->node, sizeof L->node, "%s", name);
     L->op = op;
     candidate c;
     L->why = eligible(g, i, o, &c);
     L->params_before = L->params_after = c.params;
-    if (!L->why && in_list(o->skip, name)) L->why = "skipped";
+    if (!L->why && pare_name_in_list(o->skip, name)) L->why = "skipped";
     if (L->why) continue;
     L->rows = c.rows, L->cols = c.cols;
     L->full_rank = c.rows < c.cols ? c.rows : c.cols;

@@ -56,6 +56,9 @@ double pare_now(void);
 /* Case-insensitive substring search; NULL when either is NULL or no match. */
 const char *pare_str_find_ci(const char *haystack, const char *needle);
 
+/* 1 when `name` is one of the items of a comma-separated list (NULL: 0). */
+int pare_name_in_list(const char *list, const char *name);
+
 /* snprintf into a fixed buffer that never overflows; returns dst. */
 char *pare_strlcpy(char *dst, const char *src, size_t size);
 

@@ -23,3 +23,16 @@ const char *pare_str_find_ci(const char *haystack, const char *needle) {
   }
   return n == 0 ? haystack : NULL;
 }
+
+int pare_name_in_list(const char *list, const char *name) {
+  if (!list || !name) return 0;
+  size_t n = strlen(name);
+  for (const char *p = list; *p;) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len == n && !strncmp(p, name, n)) return 1;
+    if (!end) break;
+    p = end + 1;
+  }
+  return 0;
+}

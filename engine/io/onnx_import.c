@@ -11,7 +11,6 @@
 
 #define ONNX_MIN_OPSET 1
 
-
 #define ONNX_MAX_OPSET 18
 
 /* The attributes each op accepts; anything else is refused by name. */
@@ -68,7 +67,6 @@ static int word_in(const char *word, const char *list) {
   }
   return 0;
 }
-
 
 static const char *onnx_type_name(int32_t t) {
   static const char *names[] = {"undefined",  "float",   "uint8",  "int8",   "uint16",

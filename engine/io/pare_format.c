@@ -21,6 +21,7 @@
 
 #include "engine/core/bytes.h"
 #include "engine/io/pare_format.h"
+#include "engine/io/sparse_storage.h"
 
 typedef struct header {
   char magic[8];
@@ -65,7 +66,8 @@ static uint32_t header_crc(const header *h, const section *table) {
 /* ---- pare_writer -------------------------------------------------------- */
 
 /* VALUES: the tensor table. */
-static void write_values(pare_writer *w, const pare_graph *g, const uint64_t *data_offsets) {
+static void write_values(pare_writer *w, const pare_graph *g, const uint64_t *data_offsets,
+                         const size_t *stored, const uint8_t *storage) {
   pare_put_i32(w, g->n_values);
   for (int i = 0; i < g->n_values; i++) {
     const pare_value *v = &g->values[i];
@@ -76,7 +78,7 @@ static void write_values(pare_writer *w, const pare_graph *g, const uint64_t *da
     for (int d = 0; d < (v->rank > 0 ? v->rank : 0); d++) pare_put_i64(w, v->dims[d]);
     pare_put_i32(w, v->is_param);
     pare_put_u64(w, v->kind == PARE_VALUE_CONSTANT ? data_offsets[i] : 0);
-    pare_put_u64(w, v->kind == PARE_VALUE_CONSTANT ? v->nbytes : 0);
+    pare_put_u64(w, v->kind == PARE_VALUE_CONSTANT ? stored[i] : 0);
     pare_put_i32(w, v->quant.axis);
     pare_put_i32(w, v->quant.count);
     for (int q = 0; q < v->quant.count; q++) {
@@ -87,6 +89,7 @@ static void write_values(pare_writer *w, const pare_graph *g, const uint64_t *da
     int32_t enc[9] = {e->kind, e->block_rows,    e->block_cols, e->n,     e->m,
                       e->rank, e->codebook_size, e->aux[0],     e->aux[1]};
     for (int k = 0; k < 9; k++) pare_put_i32(w, enc[k]);
+    pare_put_i32(w, storage[i]);
   }
 }
 
@@ -133,15 +136,23 @@ pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *s
   *data = NULL;
   *size = 0;
   uint64_t *offsets = calloc((size_t)g->n_values + 1, sizeof *offsets);
-  if (!offsets) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  size_t *stored = calloc((size_t)g->n_values + 1, sizeof *stored);
+  uint8_t *storage = calloc((size_t)g->n_values + 1, 1);
+  if (!offsets || !stored || !storage) {
+    free(offsets);
+    free(stored);
+    free(storage);
+    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  }
   size_t data_size = 0;
   for (int i = 0; i < g->n_values; i++) {
     if (g->values[i].kind != PARE_VALUE_CONSTANT) continue;
+    storage[i] = (uint8_t)pare_value_storage(&g->values[i], &stored[i]);
     offsets[i] = data_size;
-    data_size = align_up(data_size + g->values[i].nbytes);
+    data_size = align_up(data_size + stored[i]);
   }
   pare_writer values = {0}, graph = {0};
-  write_values(&values, g, offsets);
+  write_values(&values, g, offsets, stored, storage);
   write_graph(&graph, g);
   pare_status st = PARE_OK;
   unsigned char *buf = NULL;
@@ -172,9 +183,16 @@ pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *s
   }
   memcpy(buf + table[0].offset, values.buf, values.len);
   memcpy(buf + table[1].offset, graph.buf, graph.len);
-  for (int i = 0; i < g->n_values; i++)
-    if (g->values[i].kind == PARE_VALUE_CONSTANT && g->values[i].nbytes)
-      memcpy(buf + table[2].offset + offsets[i], g->values[i].data, g->values[i].nbytes);
+  for (int i = 0; i < g->n_values; i++) {
+    const pare_value *v = &g->values[i];
+    if (v->kind != PARE_VALUE_CONSTANT || !v->nbytes) continue;
+    unsigned char *at = buf + table[2].offset + offsets[i];
+    if (storage[i] == PARE_STORAGE_SPARSE)
+      pare_sparse_storage_encode(v->data, (size_t)pare_value_numel(v),
+                                 pare_dtype_bytes(v->dtype, 1), at);
+    else
+      memcpy(at, v->data, v->nbytes);
+  }
   table[2].crc = crc_of(buf + table[2].offset, data_size);
   h.crc = header_crc(&h, table);
   memcpy(buf, &h, sizeof h);
@@ -183,6 +201,8 @@ pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *s
   *size = h.file_size;
 done:
   free(offsets);
+  free(stored);
+  free(storage);
   free(values.buf);
   free(graph.buf);
   return st;
@@ -210,10 +230,52 @@ static int get_count(pare_reader *r, size_t min_bytes, int max) {
   return n;
 }
 
+/* The data of constant val: raw bytes (pointed into the mapping with
+ * `borrow`, else copied) or sparse storage (decoded into owned memory). */
+static pare_status read_constant(pare_value *val, const unsigned char *data, size_t data_size,
+                                 uint64_t off, uint64_t nbytes, int storage, int borrow,
+                                 const char *what, pare_error *err) {
+  int64_t numel = pare_value_numel(val);
+  size_t raw = numel < 0 ? 0 : pare_dtype_bytes(val->dtype, (size_t)numel);
+  size_t elem = pare_dtype_bytes(val->dtype, 1);
+  if (off > data_size || nbytes > data_size - off || numel < 0 ||
+      (storage == PARE_STORAGE_RAW && raw != nbytes) ||
+      (storage == PARE_STORAGE_SPARSE &&
+       (val->dtype == PARE_DT_I4 || elem * (size_t)numel != raw)) ||
+      (storage != PARE_STORAGE_RAW && storage != PARE_STORAGE_SPARSE))
+    return pare_error_set(err, PARE_ERR_FORMAT,
+                          "%s: tensor '%s' points outside the data section or has the wrong size",
+                          what, val->name);
+  if (storage == PARE_STORAGE_SPARSE) {
+    void *dense = malloc(raw ? raw : 1);
+    if (!dense) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    if (pare_sparse_storage_decode(data + off, (size_t)nbytes, (size_t)numel, elem, dense)) {
+      free(dense);
+      return pare_error_set(err, PARE_ERR_FORMAT, "%s: tensor '%s': corrupt sparse storage", what,
+                            val->name);
+    }
+    if (pare_value_set_data(val, dense, raw, 1) != PARE_OK) {
+      free(dense);
+      return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    }
+    return PARE_OK;
+  }
+  if (borrow) {
+    val->data = (void *)(data + off);
+    val->nbytes = (size_t)nbytes;
+    val->kind = PARE_VALUE_CONSTANT;
+    val->borrowed = 1;
+  } else if (pare_value_set_data(val, (void *)(data + off), (size_t)nbytes, 0) != PARE_OK) {
+    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  }
+  return PARE_OK;
+}
+
 /* VALUES. With `borrow`, constants point into `data` (a mapping the graph
  * keeps) instead of being copied. */
 static pare_status read_values(pare_reader *r, pare_graph *g, const unsigned char *data,
-                               size_t data_size, int borrow, const char *what, pare_error *err) {
+                               size_t data_size, int borrow, uint32_t version, const char *what,
+                               pare_error *err) {
   int nv = get_count(r, 40, 1 << 24);
   for (int i = 0; i < nv && !r->failed; i++) {
     char *name = pare_get_str(r);
@@ -232,23 +294,7 @@ static pare_status read_values(pare_reader *r, pare_graph *g, const unsigned cha
     pare_value *val = &g->values[v];
     val->is_param = pare_get_i32(r) != 0;
     uint64_t off = pare_get_u64(r), nbytes = pare_get_u64(r);
-    if (kind == PARE_VALUE_CONSTANT) {
-      int64_t numel = pare_shape_numel(rank, dims);
-      if (off > data_size || nbytes > data_size - off || numel < 0 ||
-          pare_dtype_bytes((pare_dtype)dtype, (size_t)numel) != nbytes)
-        return pare_error_set(err, PARE_ERR_FORMAT,
-                              "%s: tensor '%s' points outside the data section or has the "
-                              "wrong size",
-                              what, val->name);
-      if (borrow) {
-        val->data = (void *)(data + off);
-        val->nbytes = (size_t)nbytes;
-        val->kind = PARE_VALUE_CONSTANT;
-        val->borrowed = 1;
-      } else if (pare_value_set_data(val, (void *)(data + off), (size_t)nbytes, 0) != PARE_OK) {
-        return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-      }
-    }
+    val->kind = (pare_value_kind)kind;
     val->quant.axis = pare_get_i32(r);
     int qc = get_count(r, 8, 1 << 20);
     if (qc) {
@@ -276,6 +322,11 @@ static pare_status read_values(pare_reader *r, pare_graph *g, const unsigned cha
         e->aux[0] >= nv || e->aux[1] < -1 || e->aux[1] >= nv)
       return pare_error_set(err, PARE_ERR_FORMAT, "%s: tensor '%s' has a bad encoding", what,
                             val->name);
+    int storage = version >= 2 ? pare_get_i32(r) : PARE_STORAGE_RAW;
+    if (kind == PARE_VALUE_CONSTANT && !r->failed) {
+      pare_status st = read_constant(val, data, data_size, off, nbytes, storage, borrow, what, err);
+      if (st != PARE_OK) return st;
+    }
   }
   if (r->failed || r->left)
     return pare_error_set(err, PARE_ERR_FORMAT, "%s: the tensor table is truncated or corrupt",
@@ -393,9 +444,9 @@ static pare_status read_file_bytes(const void *data, size_t size, const char *wh
     return pare_error_set(err, PARE_ERR_FORMAT, "%s: not a .pare file (bad magic or too short)",
                           what);
   memcpy(&h, data, sizeof h);
-  if (h.version != PARE_FORMAT_VERSION)
+  if (h.version < 1 || h.version > PARE_FORMAT_VERSION)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED,
-                          "%s: .pare format version %u, this pare reads %u", what, h.version,
+                          "%s: .pare format version %u, this pare reads 1 to %u", what, h.version,
                           PARE_FORMAT_VERSION);
   if (h.file_size != size)
     return pare_error_set(err, PARE_ERR_FORMAT, "%s: truncated (%zu bytes, the header says %llu)",
@@ -432,8 +483,8 @@ static pare_status read_file_bytes(const void *data, size_t size, const char *wh
   if (!g) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   pare_reader rv = {bytes + table[0].offset, (size_t)table[0].size, 0};
   pare_reader rg = {bytes + table[1].offset, (size_t)table[1].size, 0};
-  pare_status st =
-      read_values(&rv, g, bytes + table[2].offset, (size_t)table[2].size, borrow, what, err);
+  pare_status st = read_values(&rv, g, bytes + table[2].offset, (size_t)table[2].size, borrow,
+                               h.version, what, err);
   if (st == PARE_OK) st = read_graph(&rg, g, what, err);
   if (st != PARE_OK) {
     pare_graph_destroy(g);

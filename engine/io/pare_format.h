@@ -6,7 +6,7 @@
 #include "engine/graph/graph.h"
 
 #define PARE_FORMAT_MAGIC   "PAREMDL\x01"
-#define PARE_FORMAT_VERSION 1u
+#define PARE_FORMAT_VERSION 2u
 #define PARE_FORMAT_ALIGN   64u
 
 /* Serializes g into a malloc'ed buffer. */

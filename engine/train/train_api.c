@@ -119,6 +119,26 @@ void pare_train_options_init(pare_train_options *o) {
   o->warmup_epochs = -1;
 }
 
+/* Masks that keep the zero weights of every weight tensor at zero. */
+static pare_status pin_zeros(pare_graph *g, pare_trainer *tr, pare_error *err) {
+  for (int v = 0; v < g->n_values; v++) {
+    const pare_value *p = &g->values[v];
+    if (!p->is_param || p->rank < 2 || p->dtype != PARE_DT_F32 || !p->data) continue;
+    size_t n = (size_t)pare_value_numel(p);
+    const float *w = p->data;
+    size_t zeros = 0;
+    for (size_t i = 0; i < n; i++) zeros += w[i] == 0.0f;
+    if (!zeros) continue;
+    uint8_t *mask = malloc(n);
+    if (!mask) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < n; i++) mask[i] = w[i] != 0.0f;
+    pare_status st = pare_trainer_set_mask(tr, v, mask, err);
+    free(mask);
+    if (st != PARE_OK) return st;
+  }
+  return PARE_OK;
+}
+
 pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_model **out,
                        char *error, size_t error_size) {
   pare_error err = {{0}};
@@ -240,6 +260,8 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
     if (st != PARE_OK) goto done;
     pare_trainer_set_steps(tr, resume.steps);
   }
+  if (o->keep_zeros) st = pin_zeros(g, tr, &err);
+  if (st != PARE_OK) goto done;
   order = malloc(sizeof(size_t) * total);
   int64_t sdims[3];
   int classes = 0;

@@ -245,6 +245,36 @@ PARE_API pare_status pare_model_factorize(pare_context *ctx, pare_model *m, cons
                                           const char *dataset, pare_factor_layer **layers,
                                           int *count);
 
+/* One Conv, Gemm or MatMul node as pare_model_prune left it. */
+typedef struct pare_prune_layer_info {
+  char node[128];
+  const char *op;
+  int64_t params_before, params;     /* weight elements */
+  int64_t zeros_before, zeros;       /* zero weights */
+  int64_t channels_before, channels; /* output channels */
+  int pruned;
+  char why[96]; /* why it was left as it is */
+} pare_prune_layer_info;
+
+/* Prunes the weights of every Conv, Gemm and MatMul node. mode:
+ *   "layer"      each layer to `amount` (0 <= amount < 1) zeros, smallest |w| first;
+ *   "global"     one magnitude cut over all those layers, `amount` zeros in total;
+ *   "threshold"  every |w| <= amount becomes zero;
+ *   "N:M"        e.g. "2:4": the N largest |w| of every M consecutive inputs of
+ *                each output stay (amount unused);
+ *   "structured" (or "structured-l2") removes `amount` of each layer's output
+ *                channels, smallest L1 (L2) norm first, and the matching inputs
+ *                of the layer that reads them (through activations, batch
+ *                norm, pooling and Flatten): the model really shrinks.
+ * dense: comma-separated nodes left as they are, where "first" and "last"
+ * name the first and last such layers and "none" prunes all; NULL means
+ * "first,last" (structured: "none"). *layers (pare_free; may be NULL)
+ * describes every such node. Fine-tune afterwards with keep_zeros set in
+ * pare_train_options so that the pruned weights stay zero. */
+PARE_API pare_status pare_model_prune(pare_model *m, const char *mode, double amount,
+                                      const char *dense, pare_prune_layer_info **layers,
+                                      int *count);
+
 /* ---- tensors on disk and datasets ----------------------------------- */
 
 /* Reads a NumPy .npy file (C order; <f4 <f2 <i8 <i4 |i1 |u1 |b1) into *out;
@@ -317,6 +347,8 @@ typedef struct pare_train_options {
   const char *resume;     /* a checkpoint to continue from (same batch, seed, optimizer) */
   int warmup_epochs;      /* the rate rises linearly from lr/10 over these first epochs;
                            * -1 (default): 1 when distilling with SGD, else 0 */
+  int keep_zeros;         /* 1: weights (parameters of rank >= 2) that are zero at the
+                           * start stay zero: fine-tuning a pruned model */
 } pare_train_options;
 
 /* Fills the defaults documented above (lr 0: 0.05 for SGD, 0.001 for Adam). */

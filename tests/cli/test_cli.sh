@@ -133,6 +133,24 @@ PY
   check compress-bad-rule 1 "$pare" compress "$tmp/m.pare" --lowrank best -o "$tmp/x.pare"; contains compress-bad-rule "energy=E"
   check compress-nothing 2 "$pare" compress "$tmp/m.pare" -o "$tmp/x.pare"; contains compress-nothing "--lowrank"
   check compress-missing 1 "$pare" compress "$tmp/nope.pare" --lowrank rank=4 -o "$tmp/x.pare"; contains compress-missing "nope.pare"
+  # Pruning: 80% zeros in fc1 and fc2, fine-tuned with the zeros kept (a
+  # second pass at 0 reads the sparsity back), a smaller file.
+  check prune 0 "$pare" compress "$tmp/m.pare" --prune 0.8 --dense last -o "$tmp/p.pare" --finetune-epochs 1 --dataset "$tmp" --batch 32
+  contains prune "80.0%"; contains prune "left dense"; contains prune "fine-tuning"
+  check prune-kept 0 "$pare" compress "$tmp/p.pare" --prune 0 --dense fc3 -o "$tmp/p0.pare"; contains prune-kept "80.0%"
+  [ "$(wc -c < "$tmp/p.pare")" -lt "$(( $(wc -c < "$tmp/m.pare") / 3 ))" ] && passes=$((passes + 1)) || { echo "FAIL pruned file not smaller"; fails=$((fails + 1)); }
+  check prune-eval 0 "$pare" eval "$tmp/p.pare" --dataset "$tmp"; contains prune-eval "top-1 accuracy"
+  check prune-structured 0 "$pare" compress "$tmp/m.pare" --prune 0.5 --prune-mode structured -o "$tmp/ps.pare"
+  contains prune-structured "150/300"; contains prune-structured "50/100"
+  check prune-structured-eval 0 "$pare" eval "$tmp/ps.pare" --dataset "$tmp"
+  check prune-nm 0 "$pare" compress "$tmp/m.pare" --prune-mode 2:4 --prune 0 --dense none -o "$tmp/pn.pare"; contains prune-nm "50.0%"
+  check prune-gradual 0 "$pare" compress "$tmp/m.pare" --prune 0.5 --prune-mode global --prune-schedule gradual --finetune-epochs 2 --dataset "$tmp" --batch 32 -o "$tmp/pg.pare"
+  contains prune-gradual "epoch 2/2: sparsity 0.500"
+  check prune-gradual-no-epochs 2 "$pare" compress "$tmp/m.pare" --prune 0.5 --prune-schedule gradual -o "$tmp/x.pare"
+  contains prune-gradual-no-epochs "needs --finetune-epochs"
+  check prune-bad-mode 1 "$pare" compress "$tmp/m.pare" --prune 0.5 --prune-mode 5:4 -o "$tmp/x.pare"; contains prune-bad-mode "'5:4'"
+  check prune-bad-amount 2 "$pare" compress "$tmp/m.pare" --prune -1 -o "$tmp/x.pare"; contains prune-bad-amount "--prune"
+  check prune-too-much 1 "$pare" compress "$tmp/m.pare" --prune 1 -o "$tmp/x.pare"; contains prune-too-much "[0, 1)"
   # Ctrl-C saves the model and a checkpoint; --resume finishes the run.
   "$pare" train --arch mlp --dataset "$tmp" --batch 8 --epochs 100000 -o "$tmp/i.pare" > "$tmp/i.log" 2>&1 &
   pid=$!

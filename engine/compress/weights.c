@@ -1,0 +1,39 @@
+/* Weight views of layers (weights.h). */
+#include "engine/compress/weights.h"
+
+#include <string.h>
+
+const char *pare_layer_weight_of(const pare_graph *g, int node, pare_layer_weight *lw) {
+  const pare_node *n = &g->nodes[node];
+  memset(lw, 0, sizeof *lw);
+  lw->node = node;
+  lw->bias = -1;
+  if (n->op != PARE_OP_CONV && n->op != PARE_OP_GEMM && n->op != PARE_OP_MATMUL)
+    return "not Conv, Gemm or MatMul";
+  if (n->n_inputs < 2 || n->inputs[1] < 0 || n->n_outputs < 1 || n->outputs[0] < 0)
+    return "no weight";
+  const pare_value *w = &g->values[n->inputs[1]];
+  if (w->kind != PARE_VALUE_CONSTANT || w->dtype != PARE_DT_F32 || !w->data)
+    return "the weight is not a constant fp32 tensor";
+  lw->weight = n->inputs[1];
+  if (n->n_inputs > 2 && n->inputs[2] >= 0 && n->op != PARE_OP_MATMUL) lw->bias = n->inputs[2];
+  if (n->op == PARE_OP_CONV) {
+    if (w->rank != 4) return "not a 2-D convolution";
+    lw->outs = w->dims[0];
+    lw->ins = w->dims[1] * w->dims[2] * w->dims[3];
+    lw->so = lw->ins, lw->si = 1;
+    lw->out_axis = 0, lw->in_axis = 1;
+    return NULL;
+  }
+  if (w->rank != 2) return "the weight is not 2-D";
+  if (n->op == PARE_OP_GEMM && pare_node_attr_int(n, "transB", 0)) { /* [N, K] */
+    lw->outs = w->dims[0], lw->ins = w->dims[1];
+    lw->so = lw->ins, lw->si = 1;
+    lw->out_axis = 0, lw->in_axis = 1;
+  } else { /* [K, N] */
+    lw->outs = w->dims[1], lw->ins = w->dims[0];
+    lw->so = 1, lw->si = lw->outs;
+    lw->out_axis = 1, lw->in_axis = 0;
+  }
+  return NULL;
+}

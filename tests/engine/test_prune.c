@@ -1,0 +1,350 @@
+/* Pruning (engine/compress/prune.c) and sparse storage in .pare files
+ * (engine/io/sparse_storage.c): magnitude modes leave exactly the zeros
+ * asked for and drop the smallest weights, N:M keeps the pattern, the dense
+ * list holds, structured pruning computes what the model with those
+ * channels zeroed computes, and sparse storage gives back the exact bytes
+ * and rejects corrupt input. */
+#include <math.h>
+#include <string.h>
+
+#include "engine/compress/prune.h"
+#include "engine/compress/weights.h"
+#include "engine/io/pare_format.h"
+#include "engine/io/sparse_storage.h"
+#include "engine/train/zoo.h"
+#include "tests/test_graph_util.h"
+
+static pare_graph *zoo(const char *arch) {
+  pare_graph *g = NULL;
+  pare_error err;
+  if (pare_zoo_build(arch, 7, &g, &err) != PARE_OK) fail_msg("%s", err.text);
+  return g;
+}
+
+static int64_t zeros_of(const pare_graph *g, int node) {
+  pare_layer_weight lw;
+  assert_null(pare_layer_weight_of(g, node, &lw));
+  const float *w = g->values[lw.weight].data;
+  int64_t z = 0;
+  for (int64_t i = 0; i < lw.outs * lw.ins; i++) z += w[i] == 0.0f;
+  return z;
+}
+
+static int node_named(const pare_graph *g, const char *name) {
+  for (int i = 0; i < g->n_nodes; i++)
+    if (!strcmp(g->nodes[i].name, name)) return i;
+  fail_msg("no node %s", name);
+  return -1;
+}
+
+/* The largest |w| pruned is no larger than the smallest kept, per layer. */
+static void assert_magnitude_order(const pare_graph *before, const pare_graph *after, int node) {
+  pare_layer_weight lw;
+  assert_null(pare_layer_weight_of(after, node, &lw));
+  const float *w0 = before->values[lw.weight].data, *w1 = after->values[lw.weight].data;
+  float max_cut = 0, min_kept = INFINITY;
+  for (int64_t i = 0; i < lw.outs * lw.ins; i++) {
+    if (w1[i] == 0.0f && fabsf(w0[i]) > max_cut) max_cut = fabsf(w0[i]);
+    if (w1[i] != 0.0f) {
+      assert_true(w1[i] == w0[i]); /* kept weights are untouched */
+      if (fabsf(w1[i]) < min_kept) min_kept = fabsf(w1[i]);
+    }
+  }
+  assert_true(max_cut <= min_kept);
+}
+
+static void prune(pare_graph *g, pare_prune_options *o, pare_prune_layer **rep, int *n) {
+  pare_error err;
+  if (pare_prune_apply(g, o, rep, n, &err) != PARE_OK) fail_msg("%s", err.text);
+}
+
+static void test_layer_mode(void **state) {
+  (void)state;
+  pare_graph *g = zoo("mlp"), *orig = zoo("mlp");
+  pare_prune_options o;
+  pare_prune_options_init(&o);
+  o.amount = 0.7;
+  o.dense = "last";
+  pare_prune_layer *rep;
+  int n;
+  prune(g, &o, &rep, &n);
+  assert_int_equal(n, 3);
+  int fc1 = node_named(g, "fc1"), fc2 = node_named(g, "fc2"), fc3 = node_named(g, "fc3");
+  assert_int_equal(zeros_of(g, fc1), (int64_t)(0.7 * 784 * 300));
+  assert_int_equal(zeros_of(g, fc2), (int64_t)(0.7 * 300 * 100));
+  assert_int_equal(zeros_of(g, fc3), 0); /* "last" stays dense */
+  assert_false(rep[2].pruned);
+  assert_int_equal(rep[0].zeros, zeros_of(g, fc1));
+  assert_magnitude_order(orig, g, fc1);
+  assert_magnitude_order(orig, g, fc2);
+  /* Pruning again to less changes nothing; to more, only adds zeros. */
+  o.amount = 0.5;
+  free(rep);
+  prune(g, &o, NULL, NULL);
+  assert_int_equal(zeros_of(g, fc1), (int64_t)(0.7 * 784 * 300));
+  pare_graph_destroy(g);
+  pare_graph_destroy(orig);
+}
+
+static void test_global_and_threshold(void **state) {
+  (void)state;
+  pare_graph *g = zoo("simplecnn"), *orig = zoo("simplecnn");
+  pare_prune_options o;
+  pare_prune_options_init(&o);
+  o.mode = PARE_PRUNE_GLOBAL;
+  o.amount = 0.8;
+  o.dense = "none";
+  pare_prune_layer *rep;
+  int n;
+  prune(g, &o, &rep, &n);
+  int64_t total = 0, zeros = 0;
+  float max_cut = 0, min_kept = INFINITY;
+  for (int i = 0; i < g->n_nodes; i++) {
+    pare_layer_weight lw;
+    if (pare_layer_weight_of(g, i, &lw)) continue;
+    total += lw.outs * lw.ins;
+    zeros += zeros_of(g, i);
+    const float *w0 = orig->values[lw.weight].data, *w1 = g->values[lw.weight].data;
+    for (int64_t k = 0; k < lw.outs * lw.ins; k++) {
+      if (w1[k] == 0.0f && fabsf(w0[k]) > max_cut) max_cut = fabsf(w0[k]);
+      if (w1[k] != 0.0f && fabsf(w1[k]) < min_kept) min_kept = fabsf(w1[k]);
+    }
+  }
+  assert_int_equal(zeros, (int64_t)(0.8 * (double)total));
+  assert_true(max_cut <= min_kept); /* one cut over all layers */
+  free(rep);
+  /* Threshold: exactly the weights at or below it. */
+  pare_graph_destroy(g);
+  g = zoo("simplecnn");
+  o.mode = PARE_PRUNE_THRESHOLD;
+  o.amount = 0.05;
+  o.dense = "conv1";
+  prune(g, &o, NULL, NULL);
+  for (int i = 0; i < g->n_nodes; i++) {
+    pare_layer_weight lw;
+    if (pare_layer_weight_of(g, i, &lw)) continue;
+    const float *w0 = orig->values[lw.weight].data, *w1 = g->values[lw.weight].data;
+    int dense = !strcmp(g->nodes[i].name, "conv1");
+    for (int64_t k = 0; k < lw.outs * lw.ins; k++)
+      assert_true(w1[k] == (!dense && fabsf(w0[k]) <= 0.05f ? 0.0f : w0[k]));
+  }
+  pare_graph_destroy(g);
+  pare_graph_destroy(orig);
+}
+
+static void test_nm(void **state) {
+  (void)state;
+  /* LeNet-5: conv inputs of 25 and 150 (not multiples of 4 or 8), Gemm of
+   * 400, 120, 84 inputs. */
+  for (int pattern = 0; pattern < 2; pattern++) {
+    int nn = pattern ? 4 : 2, mm = pattern ? 8 : 4;
+    pare_graph *g = zoo("lenet5"), *orig = zoo("lenet5");
+    pare_prune_options o;
+    pare_prune_options_init(&o);
+    o.mode = PARE_PRUNE_NM;
+    o.n = nn;
+    o.m = mm;
+    o.dense = "none";
+    prune(g, &o, NULL, NULL);
+    for (int i = 0; i < g->n_nodes; i++) {
+      pare_layer_weight lw;
+      if (pare_layer_weight_of(g, i, &lw)) continue;
+      const float *w0 = orig->values[lw.weight].data, *w1 = g->values[lw.weight].data;
+      for (int64_t r = 0; r < lw.outs; r++)
+        for (int64_t g0 = 0; g0 < lw.ins; g0 += mm) {
+          int64_t len = lw.ins - g0 < mm ? lw.ins - g0 : mm, kept = 0;
+          float min_kept = INFINITY, max_cut = 0;
+          for (int64_t k = g0; k < g0 + len; k++) {
+            int64_t at = r * lw.so + k * lw.si;
+            if (w1[at] != 0.0f) {
+              kept++;
+              if (fabsf(w1[at]) < min_kept) min_kept = fabsf(w1[at]);
+            } else if (fabsf(w0[at]) > max_cut) {
+              max_cut = fabsf(w0[at]);
+            }
+          }
+          assert_true(kept == (len < nn ? len : nn));
+          assert_true(max_cut <= min_kept);
+        }
+    }
+    pare_graph_destroy(g);
+    pare_graph_destroy(orig);
+  }
+}
+
+/* Structured pruning computes what the unpruned model computes with the
+ * removed channels' filters and biases zeroed (ReLU(0) = 0 and max-pool of
+ * zeros is zero, so the next layer sees nothing from them). */
+static void test_structured(void **state) {
+  (void)state;
+  const char *archs[] = {"simplecnn:6,10", "mlp"};
+  for (int a = 0; a < 2; a++) {
+    pare_graph *g = zoo(archs[a]), *ref = zoo(archs[a]);
+    pare_prune_options o;
+    pare_prune_options_init(&o);
+    o.mode = PARE_PRUNE_STRUCTURED;
+    o.amount = 0.5;
+    pare_prune_layer *rep;
+    int n;
+    prune(g, &o, &rep, &n);
+    /* The last layer's outputs are the model's: it keeps them all. */
+    assert_false(rep[n - 1].pruned);
+    for (int l = 0; l < n - 1; l++) {
+      assert_true(rep[l].pruned);
+      assert_int_equal(rep[l].channels, rep[l].channels_before - rep[l].channels_before / 2);
+    }
+    /* In ref, layer by layer, zero the channels with the smallest L1 norms
+     * and the next layer's inputs from them (as the pass removes them
+     * before it ranks the next layer's channels). */
+    int layer_nodes[8], nl = 0;
+    for (int i = 0; i < ref->n_nodes && nl < 8; i++) {
+      pare_layer_weight lw;
+      if (!pare_layer_weight_of(ref, i, &lw)) layer_nodes[nl++] = i;
+    }
+    assert_int_equal(nl, n);
+    for (int l = 0; l < n - 1; l++) {
+      pare_layer_weight lw, next;
+      pare_layer_weight_of(ref, layer_nodes[l], &lw);
+      pare_layer_weight_of(ref, layer_nodes[l + 1], &next);
+      int64_t drop = rep[l].channels_before - rep[l].channels, block = next.ins / lw.outs;
+      float *w = ref->values[lw.weight].data, *wn = ref->values[next.weight].data;
+      float *b = lw.bias >= 0 ? ref->values[lw.bias].data : NULL;
+      for (int64_t d = 0; d < drop; d++) {
+        int64_t best = -1;
+        double best_norm = INFINITY;
+        for (int64_t r = 0; r < lw.outs; r++) {
+          double s = 0;
+          for (int64_t k = 0; k < lw.ins; k++) s += fabs(w[r * lw.so + k * lw.si]);
+          if (s > 0 && s < best_norm) best_norm = s, best = r;
+        }
+        for (int64_t k = 0; k < lw.ins; k++) w[best * lw.so + k * lw.si] = 0.0f;
+        if (b) b[best] = 0.0f;
+        for (int64_t r = 0; r < next.outs; r++)
+          for (int64_t k = best * block; k < (best + 1) * block; k++)
+            wn[r * next.so + k * next.si] = 0.0f;
+      }
+    }
+    test_rng rng = {11};
+    int64_t dims4[4] = {3, 1, 28, 28};
+    float x[3 * 784];
+    test_fill(&rng, x, 3 * 784, 0, 1);
+    pare_tensor y0, y1;
+    test_run_ref(ref, x, 4, dims4, &y0);
+    test_run_ref(g, x, 4, dims4, &y1);
+    assert_int_equal(pare_tensor_numel(&y0), pare_tensor_numel(&y1));
+    for (int64_t i = 0; i < pare_tensor_numel(&y0); i++)
+      assert_float_equal(((float *)y0.data)[i], ((float *)y1.data)[i], 1e-4);
+    pare_tensor_release(&y0);
+    pare_tensor_release(&y1);
+    free(rep);
+    pare_graph_destroy(g);
+    pare_graph_destroy(ref);
+  }
+}
+
+static void test_bad_options(void **state) {
+  (void)state;
+  pare_graph *g = zoo("mlp");
+  pare_prune_options o;
+  pare_prune_options_init(&o);
+  pare_error err;
+  o.amount = 1.0;
+  assert_int_equal(pare_prune_apply(g, &o, NULL, NULL, &err), PARE_ERR_INVALID_ARG);
+  o.amount = NAN;
+  assert_int_equal(pare_prune_apply(g, &o, NULL, NULL, &err), PARE_ERR_INVALID_ARG);
+  assert_false(pare_prune_parse_mode("3:2", &o));
+  assert_false(pare_prune_parse_mode("2:4x", &o));
+  assert_false(pare_prune_parse_mode("blocks", &o));
+  assert_true(pare_prune_parse_mode("structured-l2", &o));
+  assert_int_equal(o.norm, 2);
+  assert_true(pare_prune_parse_mode("4:8", &o));
+  assert_int_equal(o.mode, PARE_PRUNE_NM);
+  pare_graph_destroy(g);
+}
+
+/* Sparse storage: exact bytes back for runs of zeros around the filler
+ * boundaries (255, 256, 257, 511, 512), -0.0, all zero, dense, and
+ * elements of 1, 4 and 8 bytes. */
+static void test_sparse_storage(void **state) {
+  (void)state;
+  test_rng rng = {3};
+  size_t elems[3] = {1, 4, 8};
+  for (int e = 0; e < 3; e++)
+    for (int pattern = 0; pattern < 6; pattern++) {
+      size_t elem = elems[e], count = 3000;
+      unsigned char *d = calloc(count, elem), *back = malloc(count * elem);
+      for (size_t i = 0; i < count; i++) {
+        int nonzero = pattern == 0   ? 0
+                      : pattern == 1 ? 1
+                      : pattern == 2 ? test_rng_below(&rng, 10) == 0
+                      : pattern == 3 ? (i == 255 || i == 512 || i == 1024 + 511 || i == 2999)
+                      : pattern == 4 ? (i % 257 == 256)
+                                     : (i == 0);
+        if (nonzero)
+          for (size_t b = 0; b < elem; b++)
+            d[i * elem + b] = (unsigned char)(1 + test_rng_below(&rng, 255));
+      }
+      if (pattern == 2) d[5 * elem + elem - 1] = 0x80; /* -0.0 in the last byte */
+      size_t size = pare_sparse_storage_size(d, count, elem);
+      unsigned char *enc = malloc(size);
+      pare_sparse_storage_encode(d, count, elem, enc);
+      assert_int_equal(pare_sparse_storage_decode(enc, size, count, elem, back), 0);
+      assert_memory_equal(d, back, count * elem);
+      /* Corruptions are refused: a size that does not match, a gap that
+       * runs past the end. */
+      assert_int_equal(pare_sparse_storage_decode(enc, size - 1, count, elem, back), -1);
+      assert_int_equal(pare_sparse_storage_decode(enc, size, 10, elem, back),
+                       pattern == 0 || pattern == 5 ? 0 : -1);
+      free(enc);
+      free(d);
+      free(back);
+    }
+}
+
+/* A pruned model saved and loaded computes the same outputs, bit for bit,
+ * and its file is smaller. */
+static void test_file_roundtrip(void **state) {
+  (void)state;
+  pare_graph *g = zoo("mlp");
+  pare_error err;
+  void *dense_buf, *sparse_buf;
+  size_t dense_size, sparse_size;
+  assert_int_equal(pare_format_write_buffer(g, &dense_buf, &dense_size, &err), PARE_OK);
+  pare_prune_options o;
+  pare_prune_options_init(&o);
+  o.mode = PARE_PRUNE_GLOBAL;
+  o.amount = 0.9;
+  o.dense = "none";
+  prune(g, &o, NULL, NULL);
+  assert_int_equal(pare_format_write_buffer(g, &sparse_buf, &sparse_size, &err), PARE_OK);
+  assert_true(sparse_size * 5 < dense_size); /* ~0.5 byte a weight against 4 */
+  pare_graph *back = NULL;
+  assert_int_equal(pare_format_read_buffer(sparse_buf, sparse_size, "t", &back, &err), PARE_OK);
+  test_rng rng = {5};
+  float x[2 * 784];
+  test_fill(&rng, x, 2 * 784, 0, 1);
+  int64_t dims[4] = {2, 1, 28, 28};
+  pare_tensor y0, y1;
+  test_run_ref(g, x, 4, dims, &y0);
+  test_run_ref(back, x, 4, dims, &y1);
+  assert_memory_equal(y0.data, y1.data, y0.nbytes);
+  pare_tensor_release(&y0);
+  pare_tensor_release(&y1);
+  free(dense_buf);
+  free(sparse_buf);
+  pare_graph_destroy(back);
+  pare_graph_destroy(g);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_layer_mode),
+      cmocka_unit_test(test_global_and_threshold),
+      cmocka_unit_test(test_nm),
+      cmocka_unit_test(test_structured),
+      cmocka_unit_test(test_bad_options),
+      cmocka_unit_test(test_sparse_storage),
+      cmocka_unit_test(test_file_roundtrip),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
