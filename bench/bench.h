@@ -11,9 +11,10 @@
 typedef struct pare_bench_opts {
   int warmup;
   int reps;
-  int ref_max_reps;   /* the reference is slow: at most this many timed runs */
-  const char *shapes; /* bench-specific shape list, or NULL for the defaults */
-  const char *model;  /* models: the .onnx or .pare file */
+  int ref_max_reps;     /* the reference is slow: at most this many timed runs */
+  const char *shapes;   /* bench-specific shape list, or NULL for the defaults */
+  const char *model;    /* models: the .onnx or .pare file */
+  const char *baseline; /* models: a second file timed in the same run (before/after) */
 } pare_bench_opts;
 
 typedef struct pare_bench_timing {
@@ -36,6 +37,11 @@ void pare_bench_row_gbs(pare_cl_runtime *rt, const char *kernel, const char *var
 /* A read-write device buffer of `bytes` (at least 1), filled from host when
  * not NULL; NULL on failure with err set. */
 cl_mem pare_bench_buffer(pare_cl_runtime *rt, size_t bytes, const void *host, pare_error *err);
+
+/* GEMM shapes from --shapes "M,N,K;M,N,K..." (at most 32, K <= max_k),
+ * else the defaults. Returns 0, or 2 after saying what is wrong. */
+int pare_bench_gemm_shapes(const pare_bench_opts *o, const size_t (*defaults)[3], int n_defaults,
+                           size_t max_k, size_t shapes[32][3], int *ns);
 
 /* Deterministic values in [-1, 1). */
 void pare_bench_fill(float *x, size_t n, uint64_t seed);

@@ -1,5 +1,6 @@
 /* pare-bench gemm_f32: pare's GEMM kernel vs CLBlast's SGEMM vs the
  * reference, on the same buffers, in one run. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,24 +55,9 @@ int pare_bench_gemm_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
                                        {64, 10, 1568}};
   size_t shapes[32][3];
   int ns = 0;
-  if (o->shapes) {
-    const char *p = o->shapes;
-    while (*p && ns < 32) {
-      unsigned long m, n, k;
-      int used = 0;
-      if (sscanf(p, "%lu,%lu,%lu%n", &m, &n, &k, &used) != 3 || !m || !n || !k) {
-        fprintf(stderr, "pare-bench: --shapes: expected M,N,K;M,N,K... at \"%s\"\n", p);
-        return 2;
-      }
-      shapes[ns][0] = m, shapes[ns][1] = n, shapes[ns][2] = k;
-      ns++;
-      p += used;
-      if (*p == ';') p++;
-    }
-  } else {
-    ns = (int)(sizeof defaults / sizeof defaults[0]);
-    memcpy(shapes, defaults, sizeof defaults);
-  }
+  if (pare_bench_gemm_shapes(o, defaults, (int)(sizeof defaults / sizeof defaults[0]), SIZE_MAX,
+                             shapes, &ns))
+    return 2;
   fprintf(stderr, "%-16s %10s %10s %10s %10s %9s\n", "shape MxNxK", "pare GF/s", "clblast",
           "reference", "vs clblast", "vs ref");
   int status = 0;

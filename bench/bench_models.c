@@ -41,6 +41,12 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
   }
   pare_tensor_view info;
   pare_model_input_info(m, 0, &info);
+  pare_model *base = NULL;
+  if (o->baseline && pare_model_load(o->baseline, &base, err, sizeof err) != PARE_OK) {
+    fprintf(stderr, "pare-bench models: baseline: %s\n", err);
+    pare_model_destroy(m);
+    return 1;
+  }
   pare_context *cl = NULL, *ref = NULL;
   pare_context_options oc = {0}, orf = {0};
   oc.backend = PARE_BACKEND_OPENCL;
@@ -69,10 +75,21 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     pare_bench_fill(c.in.data, (size_t)numel, 7);
     c.ctx = cl;
     pare_bench_timing tc = pare_bench_time(o->warmup, o->reps, run_model, &c);
+    pare_bench_timing tb = {0, 0, 1};
+    if (base) { /* the baseline on the same device, same input */
+      model_case cb = c;
+      cb.m = base;
+      tb = pare_bench_time(o->warmup, o->reps, run_model, &cb);
+    }
     c.ctx = ref;
     int ref_reps = o->reps < 3 ? o->reps : 3;
     pare_bench_timing tr = pare_bench_time(1, ref_reps, run_model, &c);
     free(c.in.data);
+    if (!tb.ok) {
+      fprintf(stderr, "pare-bench models: baseline: %s\n", pare_model_last_error(base));
+      status = 1;
+      break;
+    }
     if (!tc.ok || !tr.ok) {
       fprintf(stderr, "pare-bench models: %s\n", pare_model_last_error(m));
       status = 1;
@@ -82,16 +99,25 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     pare_context_device(cl, &dev);
     printf("{\"bench\": \"models\", \"model\": \"%s\", \"batch\": %lld, \"profile\": \"%s\", "
            "\"device\": \"%s\", \"ms_min\": %.4f, \"ms_median\": %.4f, \"reference_ms_median\": "
-           "%.4f, \"ratio_vs_reference\": %.3f}\n",
+           "%.4f, \"ratio_vs_reference\": %.3f",
            path, (long long)batches[b], dev.profile, dev.name, tc.ms_min, tc.ms_median,
            tr.ms_median, tr.ms_median / tc.ms_median);
+    if (base)
+      printf(", \"baseline\": \"%s\", \"baseline_ms_median\": %.4f, \"speedup_vs_baseline\": %.3f",
+             o->baseline, tb.ms_median, tb.ms_median / tc.ms_median);
+    printf("}\n");
     fflush(stdout);
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    fprintf(stderr, "%-10.10s %6lld %12.3f %12.3f %9.2fx\n", base, (long long)batches[b],
+    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    fprintf(stderr, "%-10.10s %6lld %12.3f %12.3f %9.2fx", name, (long long)batches[b],
             tc.ms_median, tr.ms_median, tr.ms_median / tc.ms_median);
+    if (base)
+      fprintf(stderr, "   baseline %.3f ms: %.2fx faster", tb.ms_median,
+              tb.ms_median / tc.ms_median);
+    fprintf(stderr, "\n");
   }
   pare_context_destroy(cl);
   pare_context_destroy(ref);
   pare_model_destroy(m);
+  pare_model_destroy(base);
   return status;
 }

@@ -1,5 +1,6 @@
 /* pare-bench svd_f32: the batched one-sided Jacobi SVD on the device vs
- * LAPACKE_sgesvd (thin U and Vt) looped over the batch on the host, in one
+ * LAPACKE_sgesvd (jobu = jobvt = 'S': thin U and Vt, like for like with the
+ * device's outputs) looped over the batch on the host, in one
  * run, for 64×(64×64), 16×(256×256) and 1×(1024×1024) (--shapes
  * BxMxN[,BxMxN...] replaces them). Without LAPACKE at build time the
  * baseline is pare_ref_svd_f32 (at most --ref-reps timed runs), and the rows

@@ -1,6 +1,8 @@
 /* Timing and data helpers shared by the benches. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench/bench.h"
 
@@ -62,4 +64,31 @@ cl_mem pare_bench_buffer(pare_cl_runtime *rt, size_t bytes, const void *host, pa
   if (pare_cl_buffer(rt, CL_MEM_READ_WRITE, bytes ? bytes : 1, host, &m, err) != PARE_OK)
     return NULL;
   return m;
+}
+
+int pare_bench_gemm_shapes(const pare_bench_opts *o, const size_t (*defaults)[3], int n_defaults,
+                           size_t max_k, size_t shapes[32][3], int *ns) {
+  *ns = 0;
+  if (!o->shapes) {
+    for (int i = 0; i < n_defaults && i < 32; i++) memcpy(shapes[i], defaults[i], sizeof shapes[i]);
+    *ns = n_defaults < 32 ? n_defaults : 32;
+    return 0;
+  }
+  for (const char *p = o->shapes; *p && *ns < 32;) {
+    unsigned long m, n, k;
+    int used = 0;
+    if (sscanf(p, "%lu,%lu,%lu%n", &m, &n, &k, &used) != 3 || !m || !n || !k || k > max_k) {
+      if (max_k < SIZE_MAX)
+        fprintf(stderr, "pare-bench: --shapes: expected M,N,K;M,N,K... (K <= %zu) at \"%s\"\n",
+                max_k, p);
+      else
+        fprintf(stderr, "pare-bench: --shapes: expected M,N,K;M,N,K... at \"%s\"\n", p);
+      return 2;
+    }
+    shapes[*ns][0] = m, shapes[*ns][1] = n, shapes[*ns][2] = k;
+    (*ns)++;
+    p += used;
+    if (*p == ';') p++;
+  }
+  return 0;
 }

@@ -29,6 +29,10 @@ static void usage(FILE *f) {
   fprintf(f, "usage: pare-bench [OPTIONS] BENCH...\n\n"
              "benches:\n"
              "  gemm_f32   fp32 GEMM: pare's kernel vs CLBlast vs the reference (alias: gemm)\n"
+             "  gemm_i8    int8 GEMM and weight-only int8/int4 GEMM vs pare's fp32 GEMM and\n"
+             "             CLBlast (alias: int8)\n"
+             "  sparse_f32 sparse weight x dense activation vs pare's dense GEMM and CLBlast\n"
+             "             (alias: sparse)\n"
              "  <stem>     any kernel of kernels/kernels.def: pare's kernel vs its baseline\n"
              "  startup    session start with an empty vs a warm program cache\n"
              "  models     whole-model latency, batch 1 and 64, OpenCL vs reference (--model)\n"
@@ -40,6 +44,8 @@ static void usage(FILE *f) {
              "  --warmup N     untimed runs first (default 2)\n"
              "  --ref-reps N   timed runs of the slow reference (default 1)\n"
              "  --model FILE   the model for `models` (.onnx or .pare)\n"
+             "  --baseline FILE  `models`: also time FILE on the device in the same run\n"
+             "                 (e.g. the model before compression) and print the speed-up\n"
              "  --shapes S     GEMM shapes as M,N,K;M,N,K (default: 128..1024 square and\n"
              "                 64,3136,576;256,196,2304;64,10,1568)\n\n"
              "Rows are JSON lines on stdout; a summary goes to stderr.\n"
@@ -60,7 +66,7 @@ static int parse_int(const char *flag, const char *v, int lo, int *out) {
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "--startup-child")) return pare_bench_startup_child(argv[2]);
   pare_onnx_enable();
-  pare_bench_opts o = {2, 7, 1, NULL, NULL};
+  pare_bench_opts o = {2, 7, 1, NULL, NULL, NULL};
   const char *benches[8];
   int nb = 0;
   for (int i = 1; i < argc; i++) {
@@ -80,6 +86,12 @@ int main(int argc, char **argv) {
         return 2;
       }
       o.model = argv[++i];
+    } else if (!strcmp(a, "--baseline")) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "pare-bench: --baseline needs a file\n");
+        return 2;
+      }
+      o.baseline = argv[++i];
     } else if (!strcmp(a, "--shapes")) {
       if (i + 1 >= argc) {
         fprintf(stderr, "pare-bench: --shapes needs a value\n");
@@ -89,8 +101,9 @@ int main(int argc, char **argv) {
     } else if (a[0] == '-') {
       fprintf(stderr, "pare-bench: unknown option '%s' (see pare-bench --help)\n", a);
       return 2;
-    } else if (find_bench(a) || !strcmp(a, "gemm") || !strcmp(a, "startup") ||
-               !strcmp(a, "models") || !strcmp(a, "training") || !strcmp(a, "all")) {
+    } else if (find_bench(a) || !strcmp(a, "gemm") || !strcmp(a, "int8") || !strcmp(a, "sparse") ||
+               !strcmp(a, "startup") || !strcmp(a, "models") || !strcmp(a, "training") ||
+               !strcmp(a, "all")) {
       if (nb < 8) benches[nb++] = a;
     } else {
       fprintf(stderr, "pare-bench: unknown bench '%s' (see pare-bench --help)\n", a);
@@ -111,7 +124,10 @@ int main(int argc, char **argv) {
   fprintf(stderr, "device: %s, profile %s\n", rt->info.name, rt->profile->name);
   int status = 0;
   for (int i = 0; i < nb && !status; i++) {
-    const char *b = !strcmp(benches[i], "gemm") ? "gemm_f32" : benches[i];
+    const char *b = !strcmp(benches[i], "gemm")     ? "gemm_f32"
+                    : !strcmp(benches[i], "sparse") ? "sparse_f32"
+                    : !strcmp(benches[i], "int8")   ? "gemm_i8"
+                                                    : benches[i];
     int all = !strcmp(b, "all");
     for (size_t k = 0; k < sizeof kernel_benches / sizeof kernel_benches[0] && !status; k++)
       if (all || !strcmp(b, kernel_benches[k].name)) {

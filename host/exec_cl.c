@@ -2,6 +2,7 @@
  * one exists, the reference for the rest. Layout-only ops (Reshape,
  * Flatten, Squeeze, Unsqueeze, Identity, Dropout) alias their input's
  * buffer instead of copying. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,8 @@
 #include "host/launch/launch.h"
 #include "host/launch/pool_f32.h"
 #include "host/launch/softmax_f32.h"
+#include "host/launch/sparse_f32.h"
+#include "host/tuning.h"
 
 typedef struct cl_value {
   cl_mem mem;     /* device copy, or NULL */
@@ -23,17 +26,31 @@ typedef struct cl_value {
 /* Device state of one plan. It keeps the OpenCL context alive by itself,
  * so a plan (or model) may outlive the pare_context it ran on; `rt` is
  * used only during a run with that same runtime (checked by id). */
+/* A Gemm/MatMul or Conv whose constant weight has zeros: it runs on the
+ * sparse kernels when they measured faster on this device for its shape
+ * and number of nonzeros (the measurement is kept in the tuning
+ * database), else on the dense ones. */
+typedef struct sparse_layer {
+  int state;     /* SPARSE_UNDECIDED, SPARSE_NO or SPARSE_YES */
+  pare_csr_cl w; /* the weight as [outputs × inputs] CSR */
+} sparse_layer;
+
+enum { SPARSE_UNDECIDED = 0, SPARSE_NO, SPARSE_YES };
+
 typedef struct cl_state {
   pare_cl_runtime *rt;
   uint64_t rt_id;
   const pare_cl_api *cl;
   cl_context context;
   cl_value *v; /* one per graph value */
-  int n;
+  int n, n_nodes;
   cl_mem scratch; /* grown as convolutions need */
   size_t scratch_bytes;
-  int *fused_act; /* per node: the activation node fused into it, or -1 */
-  char *skip;     /* per node: done by the node it is fused into (this run) */
+  int *fused_act;       /* per node: the activation node fused into it, or -1 */
+  char *skip;           /* per node: done by the node it is fused into (this run) */
+  sparse_layer *sparse; /* per node */
+  cl_mem sparse_out;    /* Yᵀ of a sparse fully connected layer, grown as needed */
+  size_t sparse_out_bytes;
 } cl_state;
 
 static void state_free(void *s) {
@@ -43,6 +60,16 @@ static void state_free(void *s) {
     if (st->v[i].scaled) st->cl->clReleaseMemObject(st->v[i].scaled);
   }
   if (st->scratch) st->cl->clReleaseMemObject(st->scratch);
+  if (st->sparse_out) st->cl->clReleaseMemObject(st->sparse_out);
+  /* st->rt may be gone by now (a plan can outlive its context): the
+   * buffers go through the API table. */
+  for (int i = 0; st->sparse && i < st->n_nodes; i++) {
+    cl_mem bufs[4] = {st->sparse[i].w.row_ptr, st->sparse[i].w.col_idx, st->sparse[i].w.values,
+                      st->sparse[i].w.scales};
+    for (int b = 0; b < 4; b++)
+      if (bufs[b]) st->cl->clReleaseMemObject(bufs[b]);
+  }
+  free(st->sparse);
   if (st->context) st->cl->clReleaseContext(st->context);
   free(st->v);
   free(st->fused_act);
@@ -93,7 +120,8 @@ int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
   case PARE_OP_EXP:
   case PARE_OP_SQRT:
   case PARE_OP_NEG:
-  case PARE_OP_RECIPROCAL: return 1;
+  case PARE_OP_RECIPROCAL:
+  case PARE_OP_SHRINK: return 1;
   case PARE_OP_CLIP:
     /* Bounds must be known when enqueuing: constants or attributes. */
     for (int k = 1; k < n->n_inputs; k++)
@@ -484,6 +512,201 @@ static pare_status run_reference_node(pare_plan *p, cl_state *s, int idx, pare_e
   return pare_op_impl_get(n->op)->run(&ctx);
 }
 
+/* ---- the sparse path ------------------------------------------------------ */
+
+static pare_status run_gemm_node(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  return run_gemm(p, s, &p->graph->nodes[idx], err);
+}
+
+/* Layers with more nonzeros than this are not timed: a sparse kernel
+ * cannot win there on any device pare knows (the choice itself is measured). */
+#define SPARSE_MAX_DENSITY 0.7
+
+/* The weight of node idx as an [outputs × inputs] matrix (a copy), when the
+ * node can take the sparse path: Gemm without transA, alpha 1 and a bias
+ * vector (or none) at beta 1; MatMul with a 2-D constant B; Conv with
+ * groups 1 and no activation fused but Relu. NULL otherwise. */
+static float *sparse_weight(const pare_plan *p, const cl_state *s, int idx, size_t *m, size_t *k) {
+  const pare_graph *g = p->graph;
+  const pare_node *n = &g->nodes[idx];
+  if (n->n_inputs < 2 || n->inputs[1] < 0) return NULL;
+  const pare_tensor *w = &p->values[n->inputs[1]];
+  if (!w->is_const || w->dtype != PARE_DT_F32 || !w->data) return NULL;
+  int transposed = 0;
+  if (n->op == PARE_OP_CONV) {
+    if (w->rank != 4 || pare_node_attr_int(n, "group", 1) != 1) return NULL;
+    if (s->fused_act[idx] >= 0 && g->nodes[s->fused_act[idx]].op != PARE_OP_RELU) return NULL;
+    *m = (size_t)w->dims[0];
+    *k = (size_t)(w->dims[1] * w->dims[2] * w->dims[3]);
+  } else {
+    if (w->rank != 2) return NULL;
+    if (n->op == PARE_OP_GEMM) {
+      if (pare_node_attr_int(n, "transA", 0) || pare_node_attr_float(n, "alpha", 1.0f) != 1.0f)
+        return NULL;
+      if (n->n_inputs > 2 && n->inputs[2] >= 0) {
+        const pare_tensor *c = &p->values[n->inputs[2]];
+        int64_t outs = pare_node_attr_int(n, "transB", 0) ? w->dims[0] : w->dims[1];
+        if (!c->is_const || pare_tensor_numel(c) != outs ||
+            pare_node_attr_float(n, "beta", 1.0f) != 1.0f)
+          return NULL;
+      }
+      transposed = !pare_node_attr_int(n, "transB", 0);
+    } else {
+      transposed = 1;
+    }
+    *m = (size_t)(transposed ? w->dims[1] : w->dims[0]);
+    *k = (size_t)(transposed ? w->dims[0] : w->dims[1]);
+  }
+  float *out = malloc(sizeof(float) * (*m) * (*k) + 1);
+  const float *src = w->data;
+  for (size_t r = 0; out && r < *m; r++)
+    for (size_t c = 0; c < *k; c++)
+      out[r * *k + c] = transposed ? src[c * *m + r] : src[r * *k + c];
+  return out;
+}
+
+static pare_status run_sparse_fc(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  const pare_node *n = &p->graph->nodes[idx];
+  const sparse_layer *L = &s->sparse[idx];
+  const pare_tensor *x = &p->values[n->inputs[0]];
+  size_t rows = L->w.k ? (size_t)pare_tensor_numel(x) / L->w.k : 0;
+  if (!rows || !L->w.m) return PARE_OK;
+  pare_status st = out_buffer(p, s, n->outputs[0], err);
+  if (st == PARE_OK) st = to_device(p, s, n->inputs[0], err);
+  int has_bias = n->op == PARE_OP_GEMM && n->n_inputs > 2 && n->inputs[2] >= 0;
+  if (st == PARE_OK && has_bias) st = to_device(p, s, n->inputs[2], err);
+  if (st != PARE_OK) return st;
+  cl_mem x_mem = s->v[n->inputs[0]].mem, y_mem = s->v[n->outputs[0]].mem;
+  cl_mem bias = has_bias ? s->v[n->inputs[2]].mem : NULL;
+  if (rows == 1) { /* a sparse matrix-vector product: no layout to change */
+    pare_sparse_f32_args a = {1, x_mem, 0, 1, 1, y_mem, 0, 1, 1, bias, 0};
+    return pare_launch_sparse_csr_f32(s->rt, &L->w, &a, NULL, err);
+  }
+  /* Y[rows × m] = X·Wᵀ as Yᵀ = W·Xᵀ with Xᵀ and Yᵀ row-major, so that the
+   * kernel reads and writes whole vectors along the batch; two transposes
+   * around it cost far less than gathering X column by column. */
+  size_t xt_bytes = sizeof(float) * rows * L->w.k, yt_bytes = sizeof(float) * rows * L->w.m;
+  st = scratch_for(s, xt_bytes, err);
+  if (st == PARE_OK && s->sparse_out_bytes < yt_bytes) {
+    if (s->sparse_out) s->cl->clReleaseMemObject(s->sparse_out);
+    s->sparse_out = NULL;
+    s->sparse_out_bytes = 0;
+    st = pare_cl_buffer(s->rt, CL_MEM_READ_WRITE, yt_bytes, NULL, &s->sparse_out, err);
+    if (st == PARE_OK) s->sparse_out_bytes = yt_bytes;
+  }
+  if (st == PARE_OK)
+    st = pare_launch_transpose2d_f32(s->rt, x_mem, 1, rows, L->w.k, s->scratch, NULL, err);
+  pare_sparse_f32_args a = {rows, s->scratch, 0, rows, 1, s->sparse_out, 0, rows, 1, bias, 0};
+  if (st == PARE_OK) st = pare_launch_sparse_csr_f32(s->rt, &L->w, &a, NULL, err);
+  if (st == PARE_OK)
+    st = pare_launch_transpose2d_f32(s->rt, s->sparse_out, 1, L->w.m, rows, y_mem, NULL, err);
+  return st;
+}
+
+static pare_status run_sparse_conv(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  const pare_graph *g = p->graph;
+  const pare_node *n = &g->nodes[idx];
+  pare_conv2d_f32_args a;
+  pare_status st = pare_exec_cl_conv_geometry(p, idx, &a, err);
+  if (st != PARE_OK) return st;
+  int act_node = s->fused_act[idx], y = n->outputs[0];
+  if (act_node >= 0) y = g->nodes[act_node].outputs[0];
+  int has_bias = n->n_inputs > 2 && n->inputs[2] >= 0;
+  st = out_buffer(p, s, y, err);
+  if (st == PARE_OK) st = to_device(p, s, n->inputs[0], err);
+  if (st == PARE_OK && has_bias) st = to_device(p, s, n->inputs[2], err);
+  if (st != PARE_OK) return st;
+  pare_sparse_conv c = {a.n,        a.c,          a.h,         a.w,        a.m,
+                        a.kh,       a.kw,         a.stride_h,  a.stride_w, a.pad_top,
+                        a.pad_left, a.pad_bottom, a.pad_right, a.dil_h,    a.dil_w};
+  return pare_launch_sparse_conv_f32(s->rt, &c, &s->sparse[idx].w, s->v[n->inputs[0]].mem,
+                                     has_bias ? s->v[n->inputs[2]].mem : NULL, act_node >= 0,
+                                     s->v[y].mem, NULL, err);
+}
+
+typedef pare_status (*node_fn)(pare_plan *p, cl_state *s, int idx, pare_error *err);
+
+/* Median milliseconds of a node's launch, after a warm-up run. */
+static pare_status time_node(pare_plan *p, cl_state *s, int idx, node_fn run, double *ms,
+                             pare_error *err) {
+  enum { REPS = 5 };
+  double t[REPS];
+  for (int r = -1; r < REPS; r++) {
+    double t0 = pare_now();
+    pare_status st = run(p, s, idx, err);
+    if (st == PARE_OK) st = pare_cl_finish(s->rt, err);
+    if (st != PARE_OK) return st;
+    if (r >= 0) t[r] = (pare_now() - t0) * 1e3;
+  }
+  for (int a = 1; a < REPS; a++)
+    for (int b = a; b > 0 && t[b] < t[b - 1]; b--) {
+      double x = t[b];
+      t[b] = t[b - 1];
+      t[b - 1] = x;
+    }
+  *ms = t[REPS / 2];
+  return PARE_OK;
+}
+
+/* Chooses the path of node idx on its first run: dense unless its weight
+ * is sparse enough to try and the sparse kernel measured faster for this
+ * shape and nonzero count (looked up in, or else measured into, the
+ * tuning database). A failure of the sparse kernels keeps the node dense. */
+static pare_status decide_sparse(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  sparse_layer *L = &s->sparse[idx];
+  L->state = SPARSE_NO;
+  const char *mode = pare_env("PARE_SPARSE"); /* auto (default), always, never */
+  if (mode && !strcmp(mode, "never")) return PARE_OK;
+  int always = mode && !strcmp(mode, "always");
+  const pare_node *n = &p->graph->nodes[idx];
+  size_t m = 0, k = 0;
+  float *w = sparse_weight(p, s, idx, &m, &k);
+  if (!w) return PARE_OK;
+  size_t nnz = 0;
+  for (size_t i = 0; i < m * k; i++) nnz += w[i] != 0.0f;
+  pare_csr h;
+  memset(&h, 0, sizeof h);
+  pare_error e = {0};
+  int ok = m * k > 0 && (double)nnz <= SPARSE_MAX_DENSITY * (double)(m * k) &&
+           pare_csr_from_dense_f32(m, k, w, &h) == PARE_REF_SPARSE_OK &&
+           pare_sparse_csr_upload(s->rt, &h, &L->w, &e) == PARE_OK;
+  free(w);
+  pare_csr_free(&h);
+  if (!ok) return PARE_OK;
+  char key[192];
+  const pare_tensor *x = &p->values[n->inputs[0]];
+  if (n->op == PARE_OP_CONV) {
+    snprintf(key, sizeof key, "sparse_f32.conv:x=%lldx%lldx%lldx%lld,w=%zux%zu,nnz=%zu",
+             (long long)x->dims[0], (long long)x->dims[1], (long long)x->dims[2],
+             (long long)x->dims[3], m, k, nnz);
+  } else {
+    snprintf(key, sizeof key, "sparse_f32.fc:rows=%lld,w=%zux%zu,nnz=%zu",
+             (long long)(pare_tensor_numel(x) / (int64_t)k), m, k, nnz);
+  }
+  double speedup = always ? 2.0 : 0.0;
+  if (!always && !pare_tuning_get(s->rt, key, &speedup)) {
+    double dense_ms, sparse_ms;
+    node_fn dense = n->op == PARE_OP_CONV ? run_conv : run_gemm_node;
+    node_fn sparse = n->op == PARE_OP_CONV ? run_sparse_conv : run_sparse_fc;
+    pare_status st = time_node(p, s, idx, dense, &dense_ms, err);
+    if (st != PARE_OK) return st;
+    if (time_node(p, s, idx, sparse, &sparse_ms, &e) != PARE_OK) {
+      pare_log_once("sparse-fallback", PARE_LOG_WARN,
+                    "sparse kernel failed on node '%s' (%s); it runs dense", n->name, e.text);
+      pare_sparse_csr_release(s->rt, &L->w);
+      return PARE_OK;
+    }
+    speedup = sparse_ms > 0 ? dense_ms / sparse_ms : 0;
+    pare_tuning_put(s->rt, key, speedup);
+  }
+  if (speedup > 1.0) {
+    L->state = SPARSE_YES;
+  } else {
+    pare_sparse_csr_release(s->rt, &L->w);
+  }
+  return PARE_OK;
+}
+
 /* The plan's device state for rt, made on first use (or when rt or the
  * runtime changes). Constants start valid on the host only. */
 static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, cl_state **out, pare_error *err) {
@@ -509,9 +732,12 @@ static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, cl_state **out, 
     s->n = g->n_values;
     s->fused_act = malloc(sizeof(int) * (size_t)(g->n_nodes + 1));
     s->skip = calloc((size_t)g->n_nodes + 1, 1);
+    s->sparse = calloc((size_t)g->n_nodes + 1, sizeof *s->sparse);
+    s->n_nodes = g->n_nodes;
     p->device = s;
     p->device_free = state_free;
-    if (!s->fused_act || !s->skip) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    if (!s->fused_act || !s->skip || !s->sparse)
+      return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
     find_fusions(g, s->fused_act);
     for (int i = 0; i < g->n_values; i++) s->v[i].host_valid = p->values[i].is_const != 0;
   }
@@ -559,10 +785,29 @@ pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err) {
   if (is_alias_op(n->op)) return run_alias(p, s, n, err);
   if (n->op == PARE_OP_CONV) {
     if (s->fused_act[i] >= 0) s->skip[s->fused_act[i]] = 1;
-    return run_conv(p, s, i, err);
+    if (s->sparse[i].state == SPARSE_UNDECIDED) {
+      pare_status st = decide_sparse(p, s, i, err);
+      if (st != PARE_OK) return st;
+    }
+    return s->sparse[i].state == SPARSE_YES ? run_sparse_conv(p, s, i, err)
+                                            : run_conv(p, s, i, err);
   }
-  if (n->op == PARE_OP_GEMM || n->op == PARE_OP_MATMUL) return run_gemm(p, s, n, err);
+  if (n->op == PARE_OP_GEMM || n->op == PARE_OP_MATMUL) {
+    if (s->sparse[i].state == SPARSE_UNDECIDED) {
+      pare_status st = decide_sparse(p, s, i, err);
+      if (st != PARE_OK) return st;
+    }
+    return s->sparse[i].state == SPARSE_YES ? run_sparse_fc(p, s, i, err)
+                                            : run_gemm_node(p, s, i, err);
+  }
   return run_simple(p, s, n, err);
+}
+
+int pare_exec_cl_sparse_nodes(const pare_plan *p) {
+  const cl_state *s = p->device;
+  int count = 0;
+  for (int i = 0; s && i < s->n_nodes; i++) count += s->sparse[i].state == SPARSE_YES;
+  return count;
 }
 
 cl_mem pare_exec_cl_device_value(pare_plan *p, int v, pare_error *err) {
@@ -596,6 +841,14 @@ void pare_exec_cl_value_changed(pare_plan *p, int v, int on_device) {
   s->v[v].host_valid = on_device == 0;
   if (s->v[v].scaled) s->cl->clReleaseMemObject(s->v[v].scaled);
   s->v[v].scaled = NULL;
+  /* A weight that changes (training) leaves the sparse path for good. */
+  for (int i = 0; i < s->n_nodes; i++) {
+    const pare_node *n = &p->graph->nodes[i];
+    if (n->n_inputs > 1 && n->inputs[1] == v) {
+      pare_sparse_csr_release(s->rt, &s->sparse[i].w);
+      s->sparse[i].state = SPARSE_NO;
+    }
+  }
 }
 
 pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,

@@ -38,4 +38,12 @@ void pare_exec_cl_value_changed(pare_plan *p, int v, int on_device);
 pare_status pare_exec_cl_conv_geometry(const pare_plan *p, int idx, pare_conv2d_f32_args *a,
                                        pare_error *err);
 
+/* Nodes of the plan that run on the sparse kernels (kernels/sparse_f32.cl).
+ * Each Conv, Gemm and MatMul whose constant weight is at least 30% zeros
+ * is timed on its first run in both forms and takes the faster (the
+ * figures are kept in the tuning database, host/tuning.h); PARE_SPARSE=
+ * always takes the sparse form without timing, never keeps every node
+ * dense. */
+int pare_exec_cl_sparse_nodes(const pare_plan *p);
+
 #endif

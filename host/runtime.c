@@ -7,6 +7,7 @@
 #include "host/device.h"
 #include "host/program_cache.h"
 #include "host/runtime.h"
+#include "host/tuning.h"
 
 static void release_program(pare_cl_runtime *rt, pare_rt_program *p) {
   for (int k = 0; k < p->kernel_count; k++) rt->cl->clReleaseKernel(p->kernels[k].kernel);
@@ -95,6 +96,7 @@ void pare_cl_runtime_destroy(pare_cl_runtime *rt) {
   for (int i = 0; i < rt->program_count; i++) release_program(rt, &rt->programs[i]);
   if (rt->queue) rt->cl->clReleaseCommandQueue(rt->queue);
   if (rt->context) rt->cl->clReleaseContext(rt->context);
+  pare_tuning_free(rt);
   pthread_mutex_destroy(&rt->lock);
   free(rt);
 }

@@ -42,6 +42,7 @@ typedef struct pare_cl_runtime {
   /* The last program build, for pare-bench's start-up figures. */
   double last_build_seconds;
   int last_build_cached; /* 1: loaded from the disk cache */
+  struct pare_tuning *tuning; /* host/tuning.c, loaded on first use */
 } pare_cl_runtime;
 
 typedef struct pare_cl_runtime_options {

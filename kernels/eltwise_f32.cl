@@ -89,6 +89,9 @@
 #define ELT_ACT_EXPR(T, x) (-(x))
 #elif ELT_ACT == 14 /* reciprocal */
 #define ELT_ACT_EXPR(T, x) ((T)(1.0f) / (x))
+#elif ELT_ACT == 15 /* shrink: alpha is lambd, beta the bias */
+#define ELT_ACT_EXPR(T, x)                                                                         \
+  ((x) < (T)(-alpha) ? (x) + (T)(beta) : ((x) > (T)(alpha) ? (x) - (T)(beta) : (T)(0.0f)))
 #else
 #error "unknown ELT_ACT"
 #endif
@@ -309,6 +312,28 @@ __kernel void elt_affine(const int n, const int chunk, const int C, const int in
       i += len;
       r = 0;
       c = c + 1 == C ? 0 : c + 1;
+    }
+  }
+}
+
+/* y[b][c][r] = x[b][r][c]: n = batch·rows·cols elements of a batch of
+ * [rows × cols] matrices, transposed; each work-item writes a contiguous
+ * chunk of y (reads stride through x). */
+__kernel void elt_transpose2d(const int n, const int chunk, const int rows, const int cols,
+                              __global const float *x, __global float *y) {
+  int start, end;
+  if (!elt_chunk(n, chunk, &start, &end)) return;
+  const int plane = rows * cols;
+  int b = start / plane, rest = start - b * plane;
+  int c = rest / rows, r = rest - c * rows;
+  for (int o = start; o < end; ++o) {
+    y[o] = x[b * plane + r * cols + c];
+    if (++r == rows) {
+      r = 0;
+      if (++c == cols) {
+        c = 0;
+        ++b;
+      }
     }
   }
 }

@@ -17,7 +17,10 @@ static void print_factor_table(const pare_factor_layer *l, int n) {
     char ms[40] = "-";
     if (l[i].ms_before > 0) snprintf(ms, sizeof ms, "%.3f/%.3f", l[i].ms_before, l[i].ms_after);
     char how[160];
-    snprintf(how, sizeof how, "%s", l[i].factored ? "factored" : l[i].why);
+    snprintf(how, sizeof how, "%s",
+             !l[i].factored    ? l[i].why
+             : l[i].data_aware ? "factored (fitted to its inputs)"
+                               : "factored");
     if (l[i].factored && l[i].accuracy > 0)
       snprintf(how, sizeof how, "factored (validation %.2f%%)", 100.0 * l[i].accuracy);
     printf("%-24.24s %-6s %11s %6lld %10lld %10lld %6.1f%% %17s  %s\n", l[i].node, l[i].op, shape,
@@ -57,6 +60,8 @@ typedef struct finetune_opts {
   float lr;
   long long batch, seed;
   int keep_zeros;
+  const char *teacher; /* distil from this model, or NULL */
+  float alpha, temperature;
 } finetune_opts;
 
 /* Trains the model saved at `path` for `epochs` and saves it back. */
@@ -72,6 +77,11 @@ static int finetune(const char *cmd, pare_context *ctx, const char *path, int ep
   o.seed = (uint64_t)f->seed;
   o.schedule = schedule;
   o.keep_zeros = f->keep_zeros;
+  if (f->teacher) {
+    o.teacher = f->teacher;
+    o.alpha = f->alpha;
+    o.temperature = f->temperature;
+  }
   char err[1024];
   pare_model *tuned = NULL;
   int rc = 0;
@@ -118,14 +128,44 @@ static int prune_gradually(const char *cmd, pare_context *ctx, const char *outpu
   return 0;
 }
 
+static void print_act_table(const pare_act_prune_info *l, int n) {
+  printf("%-24s %10s %14s %14s  %s\n", "layer (its input)", "threshold", "zeros before",
+         "zeros after", "");
+  for (int i = 0; i < n; i++)
+    printf("%-24.24s %10.4g %13.1f%% %13.1f%%  %s\n", l[i].node, (double)l[i].threshold,
+           100.0 * l[i].sparsity_before, 100.0 * l[i].sparsity,
+           l[i].pruned ? "pruned" : "already that sparse");
+}
+
+/* Activation pruning of the model saved at `path`, in place. */
+static int prune_activations(const char *cmd, const char *path, double sparsity,
+                             const char *dataset, long long images, const char *dense) {
+  char err[1024];
+  pare_model *m = NULL;
+  if (pare_model_load(path, &m, err, sizeof err) != PARE_OK) return cli_fail(cmd, "%s", err);
+  pare_act_prune_info *layers = NULL;
+  int n = 0, rc = 0;
+  if (pare_model_prune_activations(m, sparsity, dataset, images, dense, &layers, &n) != PARE_OK)
+    rc = cli_fail(cmd, "%s", pare_model_last_error(m));
+  else
+    print_act_table(layers, n);
+  if (!rc && pare_model_save(m, path) != PARE_OK)
+    rc = cli_fail(cmd, "%s", pare_model_last_error(m));
+  pare_free(layers);
+  pare_model_destroy(m);
+  return rc;
+}
+
 int cmd_compress(int argc, char **argv) {
   const char *cmd = "compress", *input = NULL, *output = NULL, *lowrank = NULL;
   const char *conv = "channel", *skip = NULL, *dataset = "fashion-mnist";
   const char *backend = "auto", *device = NULL;
   const char *schedule = "cosine", *prune_mode = "layer", *dense = NULL;
   const char *prune_schedule = "oneshot";
-  long long epochs = 0, batch = 64, seed = 1, measure = 0;
-  float lr = 0.01f, amount = -1.0f;
+  long long epochs = 0, batch = 64, seed = 1, measure = 0, data_images = 0;
+  float lr = 0.01f, amount = -1.0f, alpha = 0.5f, temperature = 4.0f, act_sparsity = 0.0f;
+  long long calib_images = 1000;
+  int distill = 0;
   for (int i = 1; i < argc; i++) {
     const char *v;
     int rc = 0;
@@ -142,10 +182,24 @@ int cmd_compress(int argc, char **argv) {
       prune_schedule = v;
       if (strcmp(v, "oneshot") && strcmp(v, "gradual"))
         return cli_usage_error(cmd, "--prune-schedule is oneshot or gradual, not '%s'", v);
+    } else if (cli_flag_value(argc, argv, &i, "--prune-activations", &v)) {
+      rc = cli_parse_float(cmd, "--prune-activations", v, &act_sparsity);
+      if (!rc && !(act_sparsity > 0 && act_sparsity < 1))
+        return cli_usage_error(cmd, "--prune-activations must be in (0, 1), not %s", v);
+    } else if (cli_flag_value(argc, argv, &i, "--calib-images", &v)) {
+      rc = cli_parse_count(cmd, "--calib-images", v, 1, 1 << 24, &calib_images);
+    } else if (!strcmp(argv[i], "--distill")) {
+      distill = 1;
+    } else if (cli_flag_value(argc, argv, &i, "--alpha", &v)) {
+      rc = cli_parse_float(cmd, "--alpha", v, &alpha);
+    } else if (cli_flag_value(argc, argv, &i, "--temperature", &v)) {
+      rc = cli_parse_float(cmd, "--temperature", v, &temperature);
     } else if (cli_flag_value(argc, argv, &i, "--dense", &v)) {
       dense = v;
     } else if (cli_flag_value(argc, argv, &i, "--lowrank", &v)) {
       lowrank = v;
+    } else if (cli_flag_value(argc, argv, &i, "--lowrank-data", &v)) {
+      rc = cli_parse_count(cmd, "--lowrank-data", v, 1, 1 << 24, &data_images);
     } else if (cli_flag_value(argc, argv, &i, "--lowrank-conv", &v)) {
       conv = v;
     } else if (cli_flag_value(argc, argv, &i, "--measure-batch", &v)) {
@@ -181,8 +235,10 @@ int cmd_compress(int argc, char **argv) {
   }
   if (!input) return cli_usage_error(cmd, "no model given%s", "");
   if (!output) return cli_usage_error(cmd, "no output given (-o out.pare)%s", "");
-  if (!lowrank && amount < 0)
-    return cli_usage_error(cmd, "nothing to do: give --prune and/or --lowrank%s", "");
+  if (!lowrank && amount < 0 && !(act_sparsity > 0))
+    return cli_usage_error(cmd, "nothing to do: give --prune, --lowrank or --prune-activations%s",
+                           "");
+  if (distill && epochs < 1) return cli_usage_error(cmd, "--distill needs --finetune-epochs%s", "");
   int gradual = amount >= 0 && !strcmp(prune_schedule, "gradual");
   if (gradual && epochs < 1)
     return cli_usage_error(cmd, "--prune-schedule gradual needs --finetune-epochs%s", "");
@@ -204,8 +260,8 @@ int cmd_compress(int argc, char **argv) {
   pare_factor_layer *layers = NULL;
   int n = 0;
   if (!rc && lowrank) {
-    if (pare_model_factorize(ctx, m, lowrank, conv, skip, (int64_t)measure, dataset, &layers, &n) !=
-        PARE_OK)
+    if (pare_model_factorize(ctx, m, lowrank, conv, skip, (int64_t)measure, dataset,
+                             (int64_t)data_images, &layers, &n) != PARE_OK)
       rc = cli_fail(cmd, "%s", pare_model_last_error(m));
     else
       print_factor_table(layers, n);
@@ -214,7 +270,12 @@ int cmd_compress(int argc, char **argv) {
     rc = cli_fail(cmd, "%s", pare_model_last_error(m));
   pare_free(layers);
   pare_model_destroy(m);
-  finetune_opts f = {dataset, schedule, lr, batch, seed, amount >= 0};
+  /* Activation thresholds are calibrated on the compressed model, before
+   * the fine-tuning that lets the layers adapt to them. */
+  if (!rc && act_sparsity > 0)
+    rc = prune_activations(cmd, output, act_sparsity, dataset, calib_images, NULL);
+  finetune_opts f = {dataset, schedule,   lr, batch, seed, amount >= 0, distill ? input : NULL,
+                     alpha,   temperature};
   if (!rc && gradual)
     rc = prune_gradually(cmd, ctx, output, (int)epochs, prune_mode, amount, dense, lr, &f);
   if (!rc && epochs > 0 && !gradual) {

@@ -248,10 +248,13 @@ static const command commands[] = {
      "usage: pare compress MODEL [--prune S] [--lowrank SPEC] -o OUT.pare\n"
      "  pruning:   --prune S  [--prune-mode layer|global|threshold|structured|structured-l2|N:M]\n"
      "             [--dense first,last|none|NODE,...] [--prune-schedule oneshot|gradual]\n"
+     "  activations: --prune-activations S [--calib-images 1000]\n"
      "  low rank:  --lowrank energy=E|ratio=R|rank=N|auto=D\n"
      "             [--lowrank-conv channel|spatial|none] [--skip NODE,...] [--measure-batch B]\n"
+     "             [--lowrank-data N]\n"
      "  training:  [--finetune-epochs N] [--lr 0.01] [--schedule cosine|constant|step]\n"
      "             [--batch 64] [--seed S] [--dataset fashion-mnist|DIR]\n"
+     "             [--distill [--alpha 0.5] [--temperature 4]]\n"
      "             [--backend ref|opencl|auto] [--device N]\n\n"
      "Pruning (--prune S) sets weights of Conv, Gemm and MatMul layers to zero:\n"
      "layer (default) prunes each layer to S zeros by magnitude, global makes one\n"
@@ -262,7 +265,10 @@ static const command commands[] = {
      "leave alone (first and last by default; none for structured). Fine-tuning\n"
      "keeps pruned weights at zero; --prune-schedule gradual raises the sparsity\n"
      "over the fine-tuning epochs (cubic, pruning before each epoch) instead of\n"
-     "pruning once. The file stores sparse weights compactly (docs/format.md).\n\n"
+     "pruning once. The file stores sparse weights compactly (docs/format.md).\n"
+     "--prune-activations S (before the fine-tuning) zeroes, at run time, the\n"
+     "activations entering each layer with |a| <= a per-layer threshold set on\n"
+     "--calib-images training images so that S of them are zero (a Shrink node).\n\n"
      "Low rank (--lowrank) replaces each Gemm, MatMul and Conv weight by two\n"
      "thinner layers from its truncated SVD: energy=E keeps the smallest rank\n"
      "holding E of the squared singular values, ratio=R at most R of the layer's\n"
@@ -272,9 +278,13 @@ static const command commands[] = {
      "as they are. Convolutions: channel SVD (k x k with r filters, then 1 x 1)\n"
      "or spatial SVD (k x 1, then 1 x k). --measure-batch B times each layer alone\n"
      "on the OpenCL device at batch B in both forms and keeps the product where\n"
-     "factoring is not faster.\n\n"
+     "factoring is not faster. --lowrank-data N fits Gemm/MatMul factors to the\n"
+     "layer's inputs on N training images (minimising the error on the data,\n"
+     "not on the weights), which keeps more accuracy at the same rank.\n\n"
      "--finetune-epochs trains the result on the dataset (SGD with momentum, the\n"
-     "learning rate annealed to 0 by a cosine unless --schedule says otherwise).",
+     "learning rate annealed to 0 by a cosine unless --schedule says otherwise);\n"
+     "--distill makes the uncompressed input model the teacher of that training\n"
+     "(loss alpha*CE + (1-alpha)*T^2*KL, as pare distill).",
      cmd_compress},
     {"version", "print the version", "usage: pare version   (or pare --version)", cmd_version},
     {"help", "show help for a command", "usage: pare help [COMMAND]", cmd_help},

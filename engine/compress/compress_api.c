@@ -1,10 +1,12 @@
 /* The public compression entry points (include/pare/pare.h). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/compress/lowrank.h"
 #include "engine/compress/prune.h"
+#include "engine/compress/weights.h"
 #include "engine/context_internal.h"
 #include "engine/model_internal.h"
 #include "engine/ref/svd.h"
@@ -215,9 +217,296 @@ pare_status pare_model_prune(pare_model *m, const char *mode, double amount, con
   return st;
 }
 
+/* Second moments E[x·xᵀ] of the input rows of every Gemm/MatMul with a
+ * constant 2-D weight, over images of the dataset's training split (data-
+ * aware low rank). */
+typedef struct moment {
+  char name[128];
+  int value;    /* the node's input */
+  int64_t cols; /* features */
+  int64_t rows; /* input rows summed */
+  float *m;     /* [cols×cols] */
+} moment;
+
+typedef struct moments {
+  moment *items;
+  int n;
+} moments;
+
+static const float *find_moment(void *user, const char *node, int64_t cols) {
+  const moments *ms = user;
+  for (int i = 0; i < ms->n; i++)
+    if (!strcmp(ms->items[i].name, node) && ms->items[i].cols == cols) return ms->items[i].m;
+  return NULL;
+}
+
+static void moments_free(moments *ms) {
+  for (int i = 0; i < ms->n; i++) free(ms->items[i].m);
+  free(ms->items);
+  ms->items = NULL;
+  ms->n = 0;
+}
+
+/* ---- calibration runs --------------------------------------------------- */
+
+enum { CALIB_BATCH = 200 };
+
+/* After each batch: the plan holds every value of the run; x the batch
+ * fed to the graph input (the plan does not keep it). */
+typedef pare_status (*calib_visit)(void *user, const pare_plan *p, const float *x, size_t count,
+                                   pare_error *err);
+
+/* Runs g on the reference backend over `images` images of the dataset's
+ * training split (spread over the whole split) and calls visit after each
+ * batch. */
+static pare_status calib_run(const pare_graph *g, const char *dataset, int64_t images,
+                             const char *what, calib_visit visit, void *user, pare_error *err) {
+  if (g->n_inputs != 1)
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "%s: the model needs one input", what);
+  pare_dataset *ds = NULL;
+  char msg[512];
+  pare_status st =
+      pare_dataset_open(dataset ? dataset : "fashion-mnist", "train", &ds, msg, sizeof msg);
+  if (st != PARE_OK) return pare_error_set(err, st, "%s: %s", what, msg);
+  int64_t sd[3];
+  int classes;
+  pare_dataset_info(ds, sd, &classes);
+  size_t total = pare_dataset_count(ds), n = (size_t)images < total ? (size_t)images : total;
+  int64_t sample = sd[0] * sd[1] * sd[2];
+  float *x = malloc(sizeof(float) * CALIB_BATCH * (size_t)sample);
+  size_t idx[CALIB_BATCH];
+  if (!x) st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  const pare_value *xv = &g->values[g->inputs[0]];
+  for (size_t first = 0; first < n && st == PARE_OK; first += CALIB_BATCH) {
+    size_t count = n - first < CALIB_BATCH ? n - first : CALIB_BATCH;
+    for (size_t i = 0; i < count; i++) idx[i] = (first + i) * (total / n);
+    st = pare_dataset_batch(ds, idx, count, x, NULL);
+    pare_tensor in;
+    memset(&in, 0, sizeof in);
+    in.dtype = PARE_DT_F32;
+    in.rank = xv->rank;
+    for (int d = 0; d < xv->rank; d++) in.dims[d] = xv->dims[d] > 0 ? xv->dims[d] : 1;
+    in.dims[0] = (int64_t)count;
+    in.data = x;
+    in.nbytes = sizeof(float) * count * (size_t)sample;
+    if (st == PARE_OK && pare_shape_numel(in.rank, in.dims) != (int64_t)count * sample)
+      st = pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "%s: the model's input does not hold one image per sample", what);
+    pare_plan *p = NULL;
+    pare_tensor out;
+    memset(&out, 0, sizeof out);
+    if (st == PARE_OK) st = pare_plan_create(g, &in, 1, &p, err);
+    if (st == PARE_OK) st = pare_plan_run_ref(p, &in, 1, &out, err);
+    if (st == PARE_OK) st = visit(user, p, x, count, err);
+    pare_tensor_release(&out);
+    pare_plan_destroy(p);
+  }
+  free(x);
+  pare_dataset_destroy(ds);
+  return st;
+}
+
+/* The data of value v after a calibration run (the graph input is x). */
+static const float *calib_value(const pare_plan *p, int v, const float *x, int64_t *count) {
+  const pare_graph *g = p->graph;
+  const pare_tensor *t = &p->values[v];
+  if (v == g->inputs[0]) {
+    *count = pare_tensor_numel(t);
+    return x;
+  }
+  *count = pare_tensor_numel(t);
+  return t->dtype == PARE_DT_F32 ? t->data : NULL;
+}
+
+static pare_status moments_visit(void *user, const pare_plan *p, const float *x, size_t count,
+                                 pare_error *err) {
+  (void)count;
+  (void)err;
+  moments *ms = user;
+  for (int k = 0; k < ms->n; k++) {
+    moment *mo = &ms->items[k];
+    int64_t elems;
+    const float *a = calib_value(p, mo->value, x, &elems);
+    if (!a || elems % mo->cols) continue;
+    int64_t rows = elems / mo->cols; /* E[x·xᵀ] summed here, divided at the end */
+    pare_ref_gemm_f32(1, 0, (size_t)mo->cols, (size_t)mo->cols, (size_t)rows, 1.0f, a,
+                      (size_t)mo->cols, a, (size_t)mo->cols, 1.0f, mo->m, (size_t)mo->cols, NULL);
+    mo->rows += rows;
+  }
+  return PARE_OK;
+}
+
+static pare_status input_moments(const pare_graph *g, const char *dataset, int64_t images,
+                                 moments *ms, pare_error *err) {
+  memset(ms, 0, sizeof *ms);
+  ms->items = calloc((size_t)g->n_nodes + 1, sizeof(moment));
+  if (!ms->items) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  for (int i = 0; i < g->n_nodes; i++) {
+    const pare_node *n = &g->nodes[i];
+    if ((n->op != PARE_OP_GEMM && n->op != PARE_OP_MATMUL) || n->n_inputs < 2 ||
+        pare_node_attr_int(n, "transA", 0))
+      continue;
+    const pare_value *w = &g->values[n->inputs[1]];
+    if (w->kind != PARE_VALUE_CONSTANT || w->rank != 2 || w->dtype != PARE_DT_F32) continue;
+    int tb = n->op == PARE_OP_GEMM && pare_node_attr_int(n, "transB", 0);
+    moment *mo = &ms->items[ms->n];
+    snprintf(mo->name, sizeof mo->name, "%s", n->name ? n->name : "");
+    mo->value = n->inputs[0];
+    mo->cols = tb ? w->dims[1] : w->dims[0];
+    mo->m = calloc((size_t)(mo->cols * mo->cols), sizeof(float));
+    if (!mo->m) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    ms->n++;
+  }
+  pare_status st = calib_run(g, dataset, images, "low-rank data", moments_visit, ms, err);
+  for (int k = 0; k < ms->n && st == PARE_OK; k++)
+    for (int64_t e = 0; e < ms->items[k].cols * ms->items[k].cols && ms->items[k].rows; e++)
+      ms->items[k].m[e] /= (float)ms->items[k].rows;
+  return st;
+}
+
+/* ---- activation pruning ------------------------------------------------------ */
+
+enum { ACT_SAMPLES = 1 << 20 };
+
+typedef struct act_layer {
+  int node, value; /* the layer and the activation it reads */
+  float *mag;      /* |a| seen, up to ACT_SAMPLES */
+  size_t n, zeros; /* sampled, and exact zeros among them */
+} act_layer;
+
+typedef struct act_stats {
+  act_layer *items;
+  int n;
+} act_stats;
+
+static pare_status act_visit(void *user, const pare_plan *p, const float *x, size_t count,
+                             pare_error *err) {
+  (void)count;
+  (void)err;
+  act_stats *as = user;
+  for (int k = 0; k < as->n; k++) {
+    act_layer *L = &as->items[k];
+    int64_t elems;
+    const float *a = calib_value(p, L->value, x, &elems);
+    /* An even stride over the batch, so every image adds samples. */
+    size_t left = ACT_SAMPLES - L->n, step = a && elems > 0 ? (size_t)elems / (left ? left : 1) : 0;
+    if (step < 1) step = 1;
+    for (int64_t i = 0; a && i < elems && L->n < ACT_SAMPLES; i += (int64_t)step) {
+      float v = fabsf(a[i]);
+      L->mag[L->n++] = v;
+      L->zeros += v == 0.0f;
+    }
+  }
+  return PARE_OK;
+}
+
+/* 1 when value v is the model's input, or a reshaping of it. */
+static int is_model_input(const pare_graph *g, int v) {
+  for (;;) {
+    for (int i = 0; i < g->n_inputs; i++)
+      if (g->inputs[i] == v) return 1;
+    int p = g->values[v].producer;
+    if (p < 0) return 0;
+    pare_op op = g->nodes[p].op;
+    if (op != PARE_OP_FLATTEN && op != PARE_OP_RESHAPE && op != PARE_OP_SQUEEZE &&
+        op != PARE_OP_UNSQUEEZE && op != PARE_OP_IDENTITY)
+      return 0;
+    v = g->nodes[p].inputs[0];
+  }
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+pare_status pare_model_prune_activations(pare_model *m, double sparsity, const char *dataset,
+                                         int64_t images, const char *dense,
+                                         pare_act_prune_info **layers, int *count) {
+  if (layers) *layers = NULL;
+  if (count) *count = 0;
+  if (!m) return PARE_ERR_INVALID_ARG;
+  pare_error_clear(&m->error);
+  if (!(sparsity > 0 && sparsity < 1) || images < 1)
+    return pare_error_set(&m->error, PARE_ERR_INVALID_ARG,
+                          "activation pruning: the sparsity must be in (0, 1) (got %g) and the "
+                          "calibration images at least 1",
+                          sparsity);
+  pare_graph *g = m->graph;
+  act_stats as = {calloc((size_t)g->n_nodes + 1, sizeof(act_layer)), 0};
+  pare_act_prune_info *out = calloc((size_t)g->n_nodes + 1, sizeof *out);
+  pare_status st =
+      as.items && out ? PARE_OK : pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
+  /* Layers with constant weights that read an activation (not the model's
+   * input: pixels are data, not activations). */
+  for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) {
+    const pare_node *n = &g->nodes[i];
+    pare_layer_weight lw;
+    if (pare_layer_weight_of(g, i, &lw) || is_model_input(g, n->inputs[0])) continue;
+    if (pare_name_in_list(dense, n->name)) continue;
+    act_layer *L = &as.items[as.n++];
+    L->node = i;
+    L->value = n->inputs[0];
+    L->mag = malloc(sizeof(float) * ACT_SAMPLES);
+    if (!L->mag) st = pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
+  }
+  if (st == PARE_OK)
+    st = calib_run(g, dataset, images, "activation pruning", act_visit, &as, &m->error);
+  int nout = 0;
+  /* Thresholds first (node indices shift as Shrink nodes go in), then the
+   * rewrites from the last layer back. */
+  for (int k = 0; k < as.n && st == PARE_OK; k++) {
+    act_layer *L = &as.items[k];
+    pare_act_prune_info *f = &out[nout++];
+    snprintf(f->node, sizeof f->node, "%s", g->nodes[L->node].name);
+    f->sparsity_before = L->n ? (double)L->zeros / (double)L->n : 0;
+    if (!L->n) continue;
+    qsort(L->mag, L->n, sizeof(float), cmp_float);
+    size_t at = (size_t)(sparsity * (double)L->n);
+    f->threshold = at ? L->mag[at - 1] : 0.0f;
+    size_t below = 0;
+    for (size_t i = 0; i < L->n; i++) below += L->mag[i] <= f->threshold;
+    f->sparsity = f->threshold > 0 ? (double)below / (double)L->n : f->sparsity_before;
+  }
+  for (int k = as.n - 1; k >= 0 && st == PARE_OK; k--) {
+    pare_act_prune_info *f = &out[k];
+    if (!(f->threshold > 0)) continue; /* already that sparse */
+    int i = as.items[k].node, src = as.items[k].value;
+    char name[300];
+    snprintf(name, sizeof name, "%s.pruned_input", f->node);
+    const pare_value *sv = &g->values[src];
+    int v = pare_graph_add_value(g, name, sv->dtype, sv->rank, sv->dims);
+    int at = v < 0 ? -1 : pare_graph_insert_node(g, i, name, PARE_OP_SHRINK, 1, 1);
+    pare_attr *lambd = at < 0 ? NULL : pare_node_add_attr(&g->nodes[at], "lambd", PARE_ATTR_FLOAT);
+    if (!lambd) {
+      st = pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
+      break;
+    }
+    lambd->f = f->threshold;
+    g->nodes[at].inputs[0] = src;
+    g->nodes[at].outputs[0] = v;
+    g->values[v].producer = at;
+    g->nodes[at + 1].inputs[0] = v; /* the layer, shifted by one */
+    f->pruned = 1;
+  }
+  for (int k = 0; k < as.n; k++) free(as.items[k].mag);
+  free(as.items);
+  pare_plan_destroy(m->plan);
+  m->plan = NULL;
+  if (st == PARE_OK) st = pare_graph_validate(g, &m->error);
+  if (st != PARE_OK || !layers) {
+    free(out);
+    return st;
+  }
+  *layers = out;
+  if (count) *count = nout;
+  return PARE_OK;
+}
+
 pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *spec,
                                  const char *conv, const char *skip, int64_t measure_batch,
-                                 const char *dataset, pare_factor_layer **layers, int *count) {
+                                 const char *dataset, int64_t data_images,
+                                 pare_factor_layer **layers, int *count) {
   if (layers) *layers = NULL;
   if (count) *count = 0;
   if (!m) return PARE_ERR_INVALID_ARG;
@@ -297,9 +586,16 @@ pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *s
       o.eval_user = &scan;
     }
   }
+  moments ms = {0};
+  if (st == PARE_OK && data_images > 0) {
+    st = input_moments(m->graph, dataset, data_images, &ms, &m->error);
+    o.input_moment = find_moment;
+    o.moment_user = &ms;
+  }
   pare_lowrank_layer *rep = NULL;
   int n = 0;
   if (st == PARE_OK) st = pare_lowrank_apply(m->graph, &o, &rep, &n, &m->error);
+  moments_free(&ms);
   pare_plan_destroy(shapes);
   pare_dataset_destroy(scan.ds);
   free(scan.idx);
@@ -322,6 +618,7 @@ pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *s
       f->ms_before = L->ms_before, f->ms_after = L->ms_after;
       f->accuracy = L->accuracy;
       f->factored = L->factored;
+      f->data_aware = L->data_aware;
       snprintf(f->why, sizeof f->why, "%s", L->why ? L->why : "");
     }
     *layers = out;

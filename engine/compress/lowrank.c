@@ -114,6 +114,7 @@ static int copy_attr(pare_node *dst, const pare_attr *src) {
 /* What node i factors into: the matrix, its shape, and how the two layers
  * are laid out. */
 typedef struct candidate {
+  const float *unwhiten; /* S⁻¹ [cols×cols] of a data-aware factoring, or NULL */
   int node, weight, bias;
   int64_t rows, cols; /* the matrix */
   int64_t per_rank;   /* parameters of both factors per unit of rank */
@@ -395,7 +396,84 @@ static pare_status factors(const candidate *c, int64_t k, int64_t r, const float
   for (int64_t t = 0; t < r; t++)
     for (int64_t j = 0; j < c->cols; j++)
       (*right)[t * c->cols + j] = sqrtf(s[t]) * vt[t * c->cols + j];
+  if (c->unwhiten) { /* right ← right·S⁻¹ */
+    float *row = malloc(sizeof(float) * (size_t)c->cols);
+    if (!row) {
+      free(*left);
+      free(*right);
+      *left = *right = NULL;
+      return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    }
+    for (int64_t t = 0; t < r; t++) {
+      float *rt = *right + t * c->cols;
+      for (int64_t j = 0; j < c->cols; j++) {
+        double acc = 0;
+        for (int64_t q = 0; q < c->cols; q++) acc += (double)rt[q] * c->unwhiten[q * c->cols + j];
+        row[j] = (float)acc;
+      }
+      memcpy(rt, row, sizeof(float) * (size_t)c->cols);
+    }
+    free(row);
+  }
   return PARE_OK;
+}
+
+/* S = (M + δ·I)^½ and S⁻¹ from the second moment M [n×n] (symmetric), by
+ * its eigen-decomposition (the SVD of a symmetric positive definite
+ * matrix); then m [rows×n] ← m·S. */
+static pare_status whiten(pare_lowrank_svd_fn svd, void *svd_user, const float *moment,
+                          int64_t rows, int64_t n, float *m, float **unwhiten, pare_error *err) {
+  *unwhiten = NULL;
+  size_t nn = (size_t)(n * n);
+  float *a = malloc(sizeof(float) * nn), *q = malloc(sizeof(float) * nn);
+  float *lam = malloc(sizeof(float) * (size_t)n), *qt = malloc(sizeof(float) * nn);
+  float *sq = malloc(sizeof(float) * nn), *inv = malloc(sizeof(float) * nn);
+  float *row = malloc(sizeof(float) * (size_t)n);
+  pare_status st = a && q && lam && qt && sq && inv && row
+                       ? PARE_OK
+                       : pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  if (st == PARE_OK) {
+    double power = 0;
+    for (int64_t i = 0; i < n; i++) power += moment[i * n + i];
+    double delta = 0.01 * power / (double)n;
+    if (!(delta > 0)) delta = 1e-6;
+    memcpy(a, moment, sizeof(float) * nn);
+    for (int64_t i = 0; i < n; i++) a[i * n + i] += (float)delta;
+    st = svd(svd_user, (size_t)n, (size_t)n, a, q, lam, qt, err);
+  }
+  if (st == PARE_OK) {
+    /* S = Q·diag(√λ)·Qᵀ, S⁻¹ = Q·diag(1/√λ)·Qᵀ (λ ≥ δ > 0). */
+    for (int64_t i = 0; i < n; i++)
+      for (int64_t j = 0; j < n; j++) {
+        double s1 = 0, s2 = 0;
+        for (int64_t k = 0; k < n; k++) {
+          double l = lam[k] > 0 ? lam[k] : 1e-30, p = (double)q[i * n + k] * q[j * n + k];
+          s1 += p * sqrt(l);
+          s2 += p / sqrt(l);
+        }
+        sq[i * n + j] = (float)s1;
+        inv[i * n + j] = (float)s2;
+      }
+    for (int64_t r = 0; r < rows; r++) { /* m ← m·S */
+      float *mr = m + r * n;
+      for (int64_t j = 0; j < n; j++) {
+        double acc = 0;
+        for (int64_t k = 0; k < n; k++) acc += (double)mr[k] * sq[k * n + j];
+        row[j] = (float)acc;
+      }
+      memcpy(mr, row, sizeof(float) * (size_t)n);
+    }
+    *unwhiten = inv;
+    inv = NULL;
+  }
+  free(a);
+  free(q);
+  free(lam);
+  free(qt);
+  free(sq);
+  free(inv);
+  free(row);
+  return st;
 }
 
 /* g with candidate c factored at rank r, scored by o->eval. */
@@ -412,6 +490,7 @@ static pare_status score(const pare_graph *g, const candidate *c, const pare_low
   candidate cc;
   if (st == PARE_OK && eligible(copy, c->node, o, &cc))
     st = pare_error_set(err, PARE_ERR_INTERNAL, "low-rank scan: the copy differs");
+  cc.unwhiten = c->unwhiten;
   if (st == PARE_OK) st = factors(&cc, k, r, u, s, vt, &left, &right, err);
   if (st == PARE_OK) st = rewrite(copy, &cc, r, left, right, err);
   if (st == PARE_OK) {
@@ -494,7 +573,16 @@ pare_status pare_lowrank_apply(pare_graph *g, const pare_lowrank_options *o,
     float *u = malloc(sizeof(float) * (size_t)(c.rows * k));
     float *s = malloc(sizeof(float) * (size_t)k);
     float *vt = malloc(sizeof(float) * (size_t)(k * c.cols));
+    float *unwhiten = NULL;
     if (!m || !u || !s || !vt) st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    const float *moment = st == PARE_OK && o->input_moment && op != PARE_OP_CONV
+                              ? o->input_moment(o->moment_user, name, c.cols)
+                              : NULL;
+    if (moment) {
+      st = whiten(svd, o->svd_user, moment, c.rows, c.cols, m, &unwhiten, err);
+      c.unwhiten = unwhiten;
+      L->data_aware = 1;
+    }
     if (st == PARE_OK) st = svd(o->svd_user, (size_t)c.rows, (size_t)c.cols, m, u, s, vt, err);
     if (st == PARE_OK) {
       int64_t r = pare_lowrank_choose_rank(o, s, k, c.per_rank, c.params);
@@ -542,6 +630,7 @@ pare_status pare_lowrank_apply(pare_graph *g, const pare_lowrank_options *o,
     free(u);
     free(s);
     free(vt);
+    free(unwhiten);
   }
   if (changed) pare_graph_remove_dead(g);
   if (st == PARE_OK && changed) st = pare_graph_validate(g, err);

@@ -54,6 +54,13 @@ typedef struct pare_lowrank_options {
   const struct pare_plan *shapes;
   pare_lowrank_eval_fn eval; /* AUTO: scores candidate graphs */
   void *eval_user;
+  /* Data-aware factoring of Gemm/MatMul (optional): the second moment
+   * E[x·xᵀ] [cols×cols] of node `node`'s input rows, or NULL. With it the
+   * factors minimise the error on those inputs, ‖(W − W_r)·x‖, instead of
+   * ‖W − W_r‖: the SVD is taken of W·S with S = (E[x·xᵀ] + δ·I)^½ and the
+   * right factor multiplied by S⁻¹ (δ: 1% of the mean input power). */
+  const float *(*input_moment)(void *user, const char *node, int64_t cols);
+  void *moment_user;
 } pare_lowrank_options;
 
 /* Defaults: energy 0.9, channel SVD for convolutions, reference SVD. */
@@ -66,7 +73,8 @@ typedef struct pare_lowrank_layer {
   int64_t full_rank;  /* min(rows, cols) */
   int64_t rank;       /* chosen (0 when not factored) */
   int64_t params_before, params_after;
-  double energy;              /* Σ_{i≤r} σ² / Σ σ² */
+  double energy;              /* Σ_{i≤r} σ² / Σ σ² (of W·S when data-aware) */
+  int data_aware;             /* fitted to the layer's inputs */
   double ms_before, ms_after; /* latency of the layer alone, both forms (0 unless timed) */
   double accuracy;            /* AUTO: validation accuracy with this layer (and the ones
                                * chosen before it) factored */

@@ -357,7 +357,8 @@ pare_status pare_prune_apply(pare_graph *g, const pare_prune_options *o, pare_pr
     L->params_before = (int64_t)n;
     L->zeros_before = L->zeros = count_zeros(g->values[lw.weight].data, n);
     L->channels_before = L->channels = lw.outs;
-    if (pare_name_in_list(dense, g->nodes[i].name) || (i == first && pare_name_in_list(dense, "first")) ||
+    if (pare_name_in_list(dense, g->nodes[i].name) ||
+        (i == first && pare_name_in_list(dense, "first")) ||
         (i == last && pare_name_in_list(dense, "last")))
       L->why = "left dense";
     else if (g->values[lw.weight].borrowed)

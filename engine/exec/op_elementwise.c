@@ -52,6 +52,11 @@ pare_status pare_op_activation(pare_op_ctx *ctx, pare_ref_act *act, float *a, fl
     *a = pare_node_attr_float(n, "alpha", 1.67326319217681884765625f);
     *b = pare_node_attr_float(n, "gamma", 1.05070102214813232421875f);
     break;
+  case PARE_OP_SHRINK:
+    *act = PARE_REF_ACT_SHRINK;
+    *a = pare_node_attr_float(n, "lambd", 0.5f);
+    *b = pare_node_attr_float(n, "bias", 0.0f);
+    break;
   case PARE_OP_HARD_SIGMOID:
     *act = PARE_REF_ACT_HARD_SIGMOID;
     *a = pare_node_attr_float(n, "alpha", 0.2f);
@@ -357,7 +362,8 @@ const pare_op_impl *pare_op_impl_elementwise(pare_op op) {
   case PARE_OP_EXP:
   case PARE_OP_SQRT:
   case PARE_OP_NEG:
-  case PARE_OP_RECIPROCAL: return &unary;
+  case PARE_OP_RECIPROCAL:
+  case PARE_OP_SHRINK: return &unary;
   case PARE_OP_IDENTITY:
   case PARE_OP_DROPOUT: return &copy;
   case PARE_OP_ADD:

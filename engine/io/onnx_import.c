@@ -25,6 +25,7 @@ static const char *allowed_attrs(pare_op op) {
   case PARE_OP_ELU: return "alpha";
   case PARE_OP_SELU: return "alpha gamma";
   case PARE_OP_HARD_SIGMOID: return "alpha beta";
+  case PARE_OP_SHRINK: return "bias lambd";
   case PARE_OP_ADD:
   case PARE_OP_SUB:
   case PARE_OP_MUL:

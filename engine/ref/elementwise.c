@@ -20,6 +20,7 @@ float pare_ref_act_apply(pare_ref_act act, float x, float alpha, float beta) {
   case PARE_REF_ACT_SQRT: return sqrtf(x);
   case PARE_REF_ACT_NEG: return -x;
   case PARE_REF_ACT_RECIPROCAL: return 1.0f / x;
+  case PARE_REF_ACT_SHRINK: return x < -alpha ? x + beta : x > alpha ? x - beta : 0.0f;
   }
   return x;
 }

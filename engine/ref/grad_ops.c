@@ -117,13 +117,14 @@ static double act_derivative(pare_ref_act act, double x, int has_y, double yv, d
   case PARE_REF_ACT_SQRT: return 0.5 / (has_y ? yv : sqrt(x));
   case PARE_REF_ACT_NEG: return -1.0;
   case PARE_REF_ACT_RECIPROCAL: return has_y ? -yv * yv : -1.0 / (x * x);
+  case PARE_REF_ACT_SHRINK: return x < -alpha || x > alpha ? 1.0 : 0.0;
   }
   return NAN;
 }
 
 int pare_ref_act_backward_f32(pare_ref_act act, const float *x, const float *y, const float *dy,
                               float *dx, size_t n, float alpha, float beta) {
-  if (act < PARE_REF_ACT_NONE || act > PARE_REF_ACT_RECIPROCAL) return PARE_REF_EINVAL;
+  if (act < PARE_REF_ACT_NONE || act > PARE_REF_ACT_SHRINK) return PARE_REF_EINVAL;
   if (n == 0) return PARE_REF_OK;
   if (!x || !dy || !dx) return PARE_REF_EINVAL;
   for (size_t i = 0; i < n; i++) {

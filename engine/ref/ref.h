@@ -30,6 +30,8 @@ typedef enum pare_ref_act {
   PARE_REF_ACT_SQRT,
   PARE_REF_ACT_NEG,
   PARE_REF_ACT_RECIPROCAL,
+  PARE_REF_ACT_SHRINK, /* x < -alpha ? x + beta : x > alpha ? x - beta : 0 (ONNX Shrink: lambd,
+                          bias) */
 } pare_ref_act;
 
 float pare_ref_act_apply(pare_ref_act act, float x, float alpha, float beta);

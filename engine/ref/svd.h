@@ -20,7 +20,8 @@ void pare_svd_params_init(pare_svd_params *p);
 /* A (m×n, row-major) = U·diag(s)·Vt with k = min(m, n): u is m×k, s is k,
  * vt is k×n, all row-major; s descending and >= 0; the columns of U and the
  * rows of Vt orthonormal, also where s_i = 0 (completed by Gram–Schmidt
- * against unit vectors). m < n works on the transpose. p may be NULL
+ * against unit vectors), to the rounding of their fp32 entries (one
+ * Newton–Schulz step after convergence). m < n works on the transpose. p may be NULL
  * (defaults). m == 0 or n == 0 writes nothing and succeeds. */
 int pare_ref_svd_f32(size_t m, size_t n, const float *a, float *u, float *s, float *vt,
                      const pare_svd_params *p);

@@ -82,6 +82,29 @@ static void complete_row(double *q, size_t len, const size_t *done, size_t ndone
   for (size_t r = 0; r < len; r++) x[r] /= nrm;
 }
 
+/* One Newton–Schulz step on the k rows of q (length len, near orthonormal):
+ * q <- q - ½(q·qᵀ - I)·q, which squares their distance from orthonormality
+ * (in double it leaves ~1e-15 of the ~1e-7 the convergence test allows).
+ * e is k×k, t k×len scratch. */
+static void reorthonormalize(double *q, size_t k, size_t len, double *e, double *t) {
+  for (size_t i = 0; i < k; i++)
+    for (size_t j = i; j < k; j++) {
+      double d = dot(q + i * len, q + j * len, len) - (i == j ? 1.0 : 0.0);
+      e[i * k + j] = d;
+      e[j * k + i] = d;
+    }
+  for (size_t i = 0; i < k; i++) {
+    double *ti = t + i * len;
+    memcpy(ti, q + i * len, len * sizeof *ti);
+    for (size_t j = 0; j < k; j++) {
+      const double f = -0.5 * e[i * k + j];
+      const double *qj = q + j * len;
+      for (size_t r = 0; r < len; r++) ti[r] += f * qj[r];
+    }
+  }
+  memcpy(q, t, k * len * sizeof *q);
+}
+
 int pare_ref_svd_f32(size_t m, size_t n, const float *a, float *u, float *s, float *vt,
                      const pare_svd_params *p) {
   pare_svd_params def;
@@ -100,8 +123,9 @@ int pare_ref_svd_f32(size_t m, size_t n, const float *a, float *u, float *s, flo
   double *w = malloc(k * big * sizeof *w), *v = calloc(k * k, sizeof *v);
   double *norm = malloc(k * sizeof *norm);
   size_t *order = malloc(k * sizeof *order), *done = malloc(k * sizeof *done);
-  if (!w || !v || !norm || !order || !done) {
-    free(w), free(v), free(norm), free(order), free(done);
+  double *e = malloc(k * k * sizeof *e), *t = malloc(k * big * sizeof *t);
+  if (!w || !v || !norm || !order || !done || !e || !t) {
+    free(w), free(v), free(norm), free(order), free(done), free(e), free(t);
     return PARE_REF_SVD_ENOMEM;
   }
   /* w row i = column i of B (B = A when tall, Aᵀ when wide). */
@@ -139,6 +163,10 @@ int pare_ref_svd_f32(size_t m, size_t n, const float *a, float *u, float *s, flo
       complete_row(w, big, done, ndone, i);
       done[ndone++] = i;
     }
+  /* The columns of W/‖W‖ are orthogonal only to the convergence tolerance
+   * and V's to the rounding of the rotations: one Newton–Schulz step each. */
+  reorthonormalize(w, k, big, e, t);
+  reorthonormalize(v, k, k, e, t);
 
   for (size_t c = 0; c < k; c++) {
     size_t i = order[c];
@@ -152,6 +180,6 @@ int pare_ref_svd_f32(size_t m, size_t n, const float *a, float *u, float *s, flo
       for (size_t j = 0; j < n; j++) vt[c * n + j] = (float)wi[j];
     }
   }
-  free(w), free(v), free(norm), free(order), free(done);
+  free(w), free(v), free(norm), free(order), free(done), free(e), free(t);
   return PARE_REF_SVD_OK;
 }

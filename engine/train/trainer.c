@@ -80,6 +80,7 @@ static int trainable_op(pare_op op) {
   case PARE_OP_HARD_SWISH:
   case PARE_OP_ELU:
   case PARE_OP_SELU:
+  case PARE_OP_SHRINK:
   case PARE_OP_MAX_POOL:
   case PARE_OP_AVERAGE_POOL:
   case PARE_OP_GLOBAL_AVERAGE_POOL:

@@ -42,7 +42,7 @@ static pare_status elt_run(pare_cl_runtime *rt, cl_kernel k, const char *name, c
 }
 
 static int act_valid(pare_ref_act act) {
-  return (int)act >= (int)PARE_REF_ACT_NONE && (int)act <= (int)PARE_REF_ACT_RECIPROCAL;
+  return (int)act >= (int)PARE_REF_ACT_NONE && (int)act <= (int)PARE_REF_ACT_SHRINK;
 }
 
 pare_status pare_launch_eltwise_unary_f32(pare_cl_runtime *rt, pare_ref_act act, float alpha,
@@ -279,6 +279,27 @@ pare_status pare_launch_eltwise_affine_f32(pare_cl_runtime *rt, cl_mem x, cl_mem
                     {sizeof(cl_mem), &shift}, {sizeof(cl_mem), &y}, {sizeof(float), &alpha},
                     {sizeof(float), &beta}};
   return elt_run(rt, k, "elt_affine", args, 10, total, chunk, g.wg, event, err);
+}
+
+pare_status pare_launch_transpose2d_f32(pare_cl_runtime *rt, cl_mem x, size_t batch, size_t rows,
+                                        size_t cols, cl_mem y, cl_event *event, pare_error *err) {
+  if (!x || !y || x == y)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "eltwise_f32: transpose needs two buffers");
+  if (batch == 0 || rows == 0 || cols == 0) return PARE_OK;
+  if (rows > ELT_MAX_ELEMS || cols > ELT_MAX_ELEMS || batch > ELT_MAX_ELEMS / rows / cols)
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED,
+                          "eltwise_f32: transpose of %zux%zux%zu (limit 2^31)", batch, rows, cols);
+  pare_cl_chunks g;
+  pare_status st = pare_cl_chunks_of(rt, "eltwise_f32", 4096, &g, err);
+  if (st != PARE_OK) return st;
+  cl_kernel k;
+  st = elt_kernel(rt, &g, 0, 0, "elt_transpose2d", &k, err);
+  if (st != PARE_OK) return st;
+  size_t total = batch * rows * cols, chunk = pare_cl_chunk_for(rt, &g, total);
+  cl_int cn = (cl_int)total, cc = (cl_int)chunk, cr = (cl_int)rows, ck = (cl_int)cols;
+  elt_arg args[] = {{sizeof cn, &cn}, {sizeof cc, &cc},     {sizeof cr, &cr},
+                    {sizeof ck, &ck}, {sizeof(cl_mem), &x}, {sizeof(cl_mem), &y}};
+  return elt_run(rt, k, "elt_transpose2d", args, 6, total, chunk, g.wg, event, err);
 }
 
 void pare_eltwise_fold_batchnorm(size_t c, const float *gamma, const float *beta, const float *mean,

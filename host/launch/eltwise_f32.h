@@ -60,4 +60,9 @@ pare_status pare_launch_eltwise_affine_f32(pare_cl_runtime *rt, cl_mem x, cl_mem
 void pare_eltwise_fold_batchnorm(size_t c, const float *gamma, const float *beta, const float *mean,
                                  const float *var, float eps, float *scale, float *shift);
 
+/* y = x transposed, batch by batch: x is batch × [rows × cols], y batch ×
+ * [cols × rows] (as pare_ref_transpose with perm {0, 2, 1}); y must not be x. */
+pare_status pare_launch_transpose2d_f32(pare_cl_runtime *rt, cl_mem x, size_t batch, size_t rows,
+                                        size_t cols, cl_mem y, cl_event *event, pare_error *err);
+
 #endif

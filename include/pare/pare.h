@@ -223,6 +223,7 @@ typedef struct pare_factor_layer {
   double ms_before, ms_after; /* the layer alone on the device, both forms (0: not timed) */
   double accuracy; /* auto: validation accuracy with it (and the layers after it) factored */
   int factored;    /* 1 when the node was replaced by two layers */
+  int data_aware;  /* fitted to the layer's inputs (data_images > 0) */
   char why[96];    /* why it was left as it is */
 } pare_factor_layer;
 
@@ -239,11 +240,14 @@ typedef struct pare_factor_layer {
  * reference). measure_batch > 0 (needs an OpenCL ctx): each layer is timed
  * alone on the device at that batch in both forms and left as it is where
  * the factored form is not faster. *layers (pare_free; may be NULL)
- * describes every candidate node. */
+ * describes every candidate node. data_images > 0: Gemm and MatMul factors
+ * are fitted to the layer's inputs on that many training images (they
+ * minimise ‖(W − W_r)·x‖ over those inputs x rather than ‖W − W_r‖;
+ * docs/compression.md), which loses less accuracy at the same rank. */
 PARE_API pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *spec,
                                           const char *conv, const char *skip, int64_t measure_batch,
-                                          const char *dataset, pare_factor_layer **layers,
-                                          int *count);
+                                          const char *dataset, int64_t data_images,
+                                          pare_factor_layer **layers, int *count);
 
 /* One Conv, Gemm or MatMul node as pare_model_prune left it. */
 typedef struct pare_prune_layer_info {
@@ -274,6 +278,27 @@ typedef struct pare_prune_layer_info {
 PARE_API pare_status pare_model_prune(pare_model *m, const char *mode, double amount,
                                       const char *dense, pare_prune_layer_info **layers,
                                       int *count);
+
+/* One layer considered by pare_model_prune_activations. */
+typedef struct pare_act_prune_info {
+  char node[128];                   /* the layer whose input is pruned */
+  float threshold;                  /* |a| <= threshold becomes 0 (0: left as it is) */
+  double sparsity_before, sparsity; /* zeros among its inputs on the calibration set */
+  int pruned;
+} pare_act_prune_info;
+
+/* Activation pruning: before every Conv, Gemm and MatMul that reads an
+ * activation (not the model's input), activations with |a| <= θ become
+ * zero at run time (an ONNX Shrink node, bias 0, lambd θ), θ per layer
+ * calibrated on `images` images of the dataset's training split (NULL:
+ * fashion-mnist) so that `sparsity` of the layer's inputs are zero
+ * (layers already that sparse, e.g. after a ReLU, are left alone). dense:
+ * comma-separated layers to leave alone, or NULL. *layers (pare_free; may
+ * be NULL) describes every layer considered. */
+PARE_API pare_status pare_model_prune_activations(pare_model *m, double sparsity,
+                                                  const char *dataset, int64_t images,
+                                                  const char *dense, pare_act_prune_info **layers,
+                                                  int *count);
 
 /* ---- tensors on disk and datasets ----------------------------------- */
 

@@ -301,6 +301,7 @@ static void test_act_backward(void **state) {
       {PARE_REF_ACT_SQRT, 0, 0, 0.3f, 4, {0}, 0},
       {PARE_REF_ACT_NEG, 0, 0, -3, 3, {0}, 0},
       {PARE_REF_ACT_RECIPROCAL, 0, 0, 0.5f, 3, {0}, 0},
+      {PARE_REF_ACT_SHRINK, 0.4f, 0.1f, -2, 2, {-0.4f, 0.4f}, 2},
   };
   test_rng rng = {0xac7};
   enum { N = 48 };

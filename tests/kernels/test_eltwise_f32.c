@@ -24,7 +24,6 @@
 #include "tests/test_cl.h"
 #include "tests/test_util.h"
 
-
 typedef struct tol {
   double ulps, abs;
 } tol;
@@ -98,6 +97,7 @@ static const act_case act_cases[] = {
     {PARE_REF_ACT_SQRT, "sqrt", 0, 0, {3, 0}},
     {PARE_REF_ACT_NEG, "neg", 0, 0, {0, 0}},
     {PARE_REF_ACT_RECIPROCAL, "reciprocal", 0, 0, {3, 0}},
+    {PARE_REF_ACT_SHRINK, "shrink", 0.3f, 0.1f, {0, 0}},
 };
 #define ACT_CASES (sizeof act_cases / sizeof act_cases[0])
 
@@ -457,12 +457,43 @@ static void test_affine(void **state) {
                    PARE_OK);
 }
 
+/* Batched 2-D transpose against pare_ref_transpose (perm {0, 2, 1}):
+ * bit-exact copies, awkward shapes. */
+static void test_transpose(void **state) {
+  (void)state;
+  test_rng r = {77};
+  static const size_t tshapes[][3] = {{1, 1, 1},    {1, 1, 37},   {1, 37, 1},  {3, 5, 7},
+                                      {2, 64, 784}, {7, 13, 129}, {1, 1000, 3}};
+  for (size_t s = 0; s < sizeof tshapes / sizeof tshapes[0]; s++) {
+    size_t b = tshapes[s][0], rows = tshapes[s][1], cols = tshapes[s][2], n = b * rows * cols;
+    float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float)),
+          *want = malloc(n * sizeof(float));
+    fill_special(&r, x, n, -2, 2);
+    int64_t dims[3] = {(int64_t)b, (int64_t)rows, (int64_t)cols}, perm[3] = {0, 2, 1};
+    assert_int_equal(pare_ref_transpose(x, sizeof(float), 3, dims, perm, want, NULL), PARE_REF_OK);
+    cl_mem dx = buf(n, x), dy = buf(n, NULL);
+    pare_error err;
+    if (pare_launch_transpose2d_f32(rt, dx, b, rows, cols, dy, NULL, &err) != PARE_OK)
+      fail_msg("%s", err.text);
+    read_back(dy, n, y);
+    assert_memory_equal(y, want, n * sizeof(float));
+    assert_int_equal(pare_launch_transpose2d_f32(rt, dx, b, rows, cols, dx, NULL, &err),
+                     PARE_ERR_INVALID_ARG);
+    rt->cl->clReleaseMemObject(dx);
+    rt->cl->clReleaseMemObject(dy);
+    free(x);
+    free(y);
+    free(want);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_unary),         cmocka_unit_test(test_unary_edges),
       cmocka_unit_test(test_binary),        cmocka_unit_test(test_binary_fused),
       cmocka_unit_test(test_binary_large),  cmocka_unit_test(test_binary_in_place),
       cmocka_unit_test(test_binary_errors), cmocka_unit_test(test_affine),
+      cmocka_unit_test(test_transpose),
   };
   return cmocka_run_group_tests_name("eltwise_f32", tests, test_cl_setup, test_cl_teardown);
 }

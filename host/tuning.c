@@ -1,0 +1,117 @@
+/* The per-device tuning database (tuning.h). */
+#include "host/tuning.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { KEY_MAX = 192 };
+
+typedef struct tuning_entry {
+  char key[KEY_MAX];
+  double value;
+} tuning_entry;
+
+struct pare_tuning {
+  tuning_entry *items;
+  int n, cap;
+  int loaded;
+};
+
+static void file_path(const pare_cl_runtime *rt, char *buf, size_t size) {
+  char id[3 * sizeof rt->info.name + 8];
+  snprintf(id, sizeof id, "%s|%s|%s", rt->info.name, rt->info.driver_version, rt->info.version);
+  snprintf(buf, size, "%s/tuning-%016llx.txt", rt->cache_dir,
+           (unsigned long long)pare_hash64(id, strlen(id), 0x7475ull));
+}
+
+static tuning_entry *find(struct pare_tuning *t, const char *key) {
+  for (int i = 0; i < t->n; i++)
+    if (!strcmp(t->items[i].key, key)) return &t->items[i];
+  return NULL;
+}
+
+static int set(struct pare_tuning *t, const char *key, double value) {
+  tuning_entry *e = find(t, key);
+  if (!e) {
+    if (t->n == t->cap) {
+      int cap = t->cap ? 2 * t->cap : 32;
+      tuning_entry *items = realloc(t->items, sizeof *items * (size_t)cap);
+      if (!items) return 0;
+      t->items = items;
+      t->cap = cap;
+    }
+    e = &t->items[t->n++];
+    snprintf(e->key, sizeof e->key, "%s", key);
+  }
+  e->value = value;
+  return 1;
+}
+
+/* The table of rt, read from its file on first use (lines that do not
+ * parse are skipped: the file is a cache, not a source of truth). Called
+ * with rt->lock held. */
+static struct pare_tuning *table(pare_cl_runtime *rt) {
+  if (!rt->tuning) rt->tuning = calloc(1, sizeof(struct pare_tuning));
+  struct pare_tuning *t = rt->tuning;
+  if (!t || t->loaded) return t;
+  t->loaded = 1;
+  if (!rt->cache_dir[0]) return t;
+  char path[1200];
+  file_path(rt, path, sizeof path);
+  void *data = NULL;
+  size_t size = 0;
+  pare_error err;
+  if (pare_file_read(path, &data, &size, &err) != PARE_OK) return t;
+  char *text = realloc(data, size + 1);
+  if (!text) {
+    free(data);
+    return t;
+  }
+  text[size] = 0;
+  for (char *line = text, *next; line; line = next) {
+    next = strchr(line, '\n');
+    if (next) *next++ = 0;
+    char key[KEY_MAX];
+    double value;
+    if (sscanf(line, "%191s %lf", key, &value) == 2) set(t, key, value);
+  }
+  free(text);
+  return t;
+}
+
+int pare_tuning_get(pare_cl_runtime *rt, const char *key, double *value) {
+  pthread_mutex_lock(&rt->lock);
+  struct pare_tuning *t = table(rt);
+  tuning_entry *e = t ? find(t, key) : NULL;
+  if (e) *value = e->value;
+  pthread_mutex_unlock(&rt->lock);
+  return e != NULL;
+}
+
+void pare_tuning_put(pare_cl_runtime *rt, const char *key, double value) {
+  if (strlen(key) >= KEY_MAX || strchr(key, ' ') || strchr(key, '\n')) return;
+  pthread_mutex_lock(&rt->lock);
+  struct pare_tuning *t = table(rt);
+  if (t && set(t, key, value) && rt->cache_dir[0]) {
+    size_t cap = (size_t)t->n * (KEY_MAX + 32) + 1, len = 0;
+    char *text = malloc(cap);
+    for (int i = 0; text && i < t->n; i++)
+      len +=
+          (size_t)snprintf(text + len, cap - len, "%s %.9g\n", t->items[i].key, t->items[i].value);
+    char path[1200];
+    file_path(rt, path, sizeof path);
+    pare_error err;
+    if (text) pare_file_write_atomic(path, text, len, &err);
+    free(text);
+  }
+  pthread_mutex_unlock(&rt->lock);
+}
+
+void pare_tuning_free(pare_cl_runtime *rt) {
+  struct pare_tuning *t = rt->tuning;
+  if (!t) return;
+  free(t->items);
+  free(t);
+  rt->tuning = NULL;
+}

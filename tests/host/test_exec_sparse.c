@@ -1,0 +1,156 @@
+/* The executor's sparse path: pruned models (magnitude and 2:4) run on the
+ * sparse kernels (PARE_SPARSE=always) compute what the reference computes,
+ * every eligible layer takes that path, a weight that changes leaves it;
+ * and the tuning database keeps values across runtimes and survives a
+ * damaged file. */
+#define _DEFAULT_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/compress/prune.h"
+#include "engine/train/zoo.h"
+#include "host/exec_cl.h"
+#include "host/tuning.h"
+#include "tests/test_cl.h"
+#include "tests/test_graph_util.h"
+
+static void run_both(const pare_graph *g, int64_t batch, int want_sparse) {
+  test_rng rng = {batch};
+  int64_t dims[4] = {batch, 1, 28, 28};
+  float *x = malloc(sizeof(float) * (size_t)(batch * 784));
+  test_fill(&rng, x, (size_t)(batch * 784), 0, 1);
+  pare_tensor ref;
+  test_run_ref(g, x, 4, dims, &ref);
+  pare_tensor in = {PARE_DT_F32, 4, {batch, 1, 28, 28}, x, sizeof(float) * (size_t)(batch * 784),
+                    0,           0};
+  pare_plan *p;
+  pare_error err;
+  if (pare_plan_create(g, &in, 1, &p, &err) != PARE_OK) fail_msg("%s", err.text);
+  pare_tensor out;
+  for (int run = 0; run < 2; run++) { /* the first run decides, the second reuses */
+    if (pare_plan_run_cl(p, rt, &in, 1, &out, &err) != PARE_OK) fail_msg("%s", err.text);
+    assert_int_equal(pare_tensor_numel(&out), pare_tensor_numel(&ref));
+    for (int64_t i = 0; i < pare_tensor_numel(&ref); i++)
+      assert_float_equal(((float *)out.data)[i], ((float *)ref.data)[i], 2e-4);
+    pare_tensor_release(&out);
+  }
+  assert_int_equal(pare_exec_cl_sparse_nodes(p), want_sparse);
+  /* A weight that changes (as in training) sends its node back to dense. */
+  if (want_sparse) {
+    for (int i = 0; i < g->n_nodes; i++)
+      if (g->nodes[i].op == PARE_OP_CONV || g->nodes[i].op == PARE_OP_GEMM)
+        pare_exec_cl_value_changed(p, g->nodes[i].inputs[1], 0);
+    assert_int_equal(pare_exec_cl_sparse_nodes(p), 0);
+  }
+  pare_plan_destroy(p);
+  pare_tensor_release(&ref);
+  free(x);
+}
+
+static pare_graph *pruned(const char *arch, const char *mode) {
+  pare_graph *g = NULL;
+  pare_error err;
+  if (pare_zoo_build(arch, 5, &g, &err) != PARE_OK) fail_msg("%s", err.text);
+  pare_prune_options o;
+  pare_prune_options_init(&o);
+  assert_true(pare_prune_parse_mode(mode, &o));
+  o.amount = 0.9;
+  o.dense = "none";
+  if (pare_prune_apply(g, &o, NULL, NULL, &err) != PARE_OK) fail_msg("%s", err.text);
+  return g;
+}
+
+static void test_sparse_models(void **state) {
+  (void)state;
+  setenv("PARE_SPARSE", "always", 1);
+  /* Every Conv and Gemm of these models is eligible (groups 1, Relu). */
+  const struct {
+    const char *arch, *mode;
+    int layers;
+  } cases[] = {{"mlp", "global", 3}, {"simplecnn", "layer", 3}, {"lenet5", "2:4", 5}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    pare_graph *g = pruned(cases[c].arch, cases[c].mode);
+    run_both(g, 1, cases[c].layers);
+    run_both(g, 7, cases[c].layers);
+    pare_graph_destroy(g);
+  }
+  /* A dense model has nothing to run sparse. */
+  pare_graph *g = NULL;
+  pare_error err;
+  assert_int_equal(pare_zoo_build("mlp", 5, &g, &err), PARE_OK);
+  run_both(g, 3, 0);
+  pare_graph_destroy(g);
+  setenv("PARE_SPARSE", "never", 1);
+  g = pruned("mlp", "global");
+  run_both(g, 3, 0);
+  pare_graph_destroy(g);
+  unsetenv("PARE_SPARSE");
+}
+
+/* A plan outlives the runtime it ran on: freeing it later touches no
+ * freed runtime (the sparse buffers included; ASan checks this). */
+static void test_plan_outlives_runtime(void **state) {
+  (void)state;
+  setenv("PARE_SPARSE", "always", 1);
+  pare_graph *g = pruned("mlp", "global");
+  pare_cl_runtime_options opt = {0};
+  opt.no_cache = 1;
+  pare_cl_runtime *own;
+  pare_error err;
+  assert_int_equal(pare_cl_runtime_create(&opt, &own, &err), PARE_OK);
+  float x[5 * 784] = {0};
+  pare_tensor in = {PARE_DT_F32, 4, {5, 1, 28, 28}, x, sizeof x, 0, 0}, out;
+  pare_plan *p;
+  assert_int_equal(pare_plan_create(g, &in, 1, &p, &err), PARE_OK);
+  assert_int_equal(pare_plan_run_cl(p, own, &in, 1, &out, &err), PARE_OK);
+  assert_int_equal(pare_exec_cl_sparse_nodes(p), 3);
+  pare_tensor_release(&out);
+  pare_cl_runtime_destroy(own);
+  pare_plan_destroy(p);
+  pare_graph_destroy(g);
+  unsetenv("PARE_SPARSE");
+}
+
+static void test_tuning_database(void **state) {
+  (void)state;
+  char dir[] = "/tmp/pare-tuning-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  pare_cl_runtime_options opt = {0};
+  opt.cache_dir = dir;
+  pare_error err;
+  pare_cl_runtime *a, *b;
+  assert_int_equal(pare_cl_runtime_create(&opt, &a, &err), PARE_OK);
+  double v = 0;
+  assert_false(pare_tuning_get(a, "k.one", &v));
+  pare_tuning_put(a, "k.one", 1.5);
+  pare_tuning_put(a, "k.two", -2);
+  pare_tuning_put(a, "k.one", 3.25);  /* replaces */
+  pare_tuning_put(a, "has space", 9); /* refused */
+  assert_true(pare_tuning_get(a, "k.one", &v));
+  assert_true(v == 3.25);
+  pare_cl_runtime_destroy(a);
+  /* A new runtime reads the file; junk lines in it are skipped. */
+  char path[512], cmd[700];
+  snprintf(cmd, sizeof cmd,
+           "for f in %s/tuning-*.txt; do printf 'garbage\\n\\n k.three 7 \\n' >> \"$f\"; done",
+           dir);
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(pare_cl_runtime_create(&opt, &b, &err), PARE_OK);
+  assert_true(pare_tuning_get(b, "k.one", &v) && v == 3.25);
+  assert_true(pare_tuning_get(b, "k.two", &v) && v == -2);
+  assert_true(pare_tuning_get(b, "k.three", &v) && v == 7);
+  assert_false(pare_tuning_get(b, "has", &v));
+  pare_cl_runtime_destroy(b);
+  snprintf(path, sizeof path, "rm -rf %s", dir);
+  assert_int_equal(system(path), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_sparse_models),
+      cmocka_unit_test(test_plan_outlives_runtime),
+      cmocka_unit_test(test_tuning_database),
+  };
+  return cmocka_run_group_tests(tests, test_cl_setup, test_cl_teardown);
+}
