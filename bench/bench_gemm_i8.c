@@ -127,7 +127,7 @@ static int bench_shape(pare_cl_runtime *rt, const pare_bench_opts *o, size_t m, 
    * from other processes drifting over the run hits all of them alike;
    * warm-up rounds first, then the median (and minimum) per variant. */
   pare_bench_timing t[5];
-  double ms[5][64];
+  double ms[5][64] = {{0}};
   int ok[5] = {1, 1, 1, 1, 1};
   const int reps = o->reps < 64 ? o->reps : 64;
   for (int round = 0; round < o->warmup + reps; round++)
@@ -179,26 +179,9 @@ int pare_bench_gemm_i8(pare_cl_runtime *rt, const pare_bench_opts *o) {
       {1024, 1024, 1024}, {64, 3136, 576}, {256, 196, 2304}, {64, 10, 1568}, {1, 4096, 4096}};
   size_t shapes[32][3];
   int ns = 0;
-  if (o->shapes) {
-    const char *p = o->shapes;
-    while (*p && ns < 32) {
-      unsigned long m, n, k;
-      int used = 0;
-      if (sscanf(p, "%lu,%lu,%lu%n", &m, &n, &k, &used) != 3 || !m || !n || !k ||
-          k > PARE_QUANT_MAX_K) {
-        fprintf(stderr, "pare-bench: --shapes: expected M,N,K;M,N,K... (K <= %d) at \"%s\"\n",
-                PARE_QUANT_MAX_K, p);
-        return 2;
-      }
-      shapes[ns][0] = m, shapes[ns][1] = n, shapes[ns][2] = k;
-      ns++;
-      p += used;
-      if (*p == ';') p++;
-    }
-  } else {
-    ns = (int)(sizeof defaults / sizeof defaults[0]);
-    memcpy(shapes, defaults, sizeof defaults);
-  }
+  if (pare_bench_gemm_shapes(o, defaults, (int)(sizeof defaults / sizeof defaults[0]),
+                             PARE_QUANT_MAX_K, shapes, &ns))
+    return 2;
   fprintf(stderr, "GOP/s (2·m·n·k per run); ratios are pare fp32 time / this time\n");
   fprintf(stderr, "%-16s %9s %9s %9s %9s %9s %9s %9s %9s\n", "shape MxNxK", "pare f32", "clblast",
           "int8", "w8", "w4", "int8/f32", "w8/f32", "w4/f32");

@@ -137,6 +137,46 @@ static void print_act_table(const pare_act_prune_info *l, int n) {
            l[i].pruned ? "pruned" : "already that sparse");
 }
 
+static void print_quant_table(const pare_quant_layer_info *l, int n) {
+  uint64_t before = 0, after = 0;
+  printf("%-24s %-6s %5s %10s %10s %9s %22s  %s\n", "node", "op", "bits", "bytes", "after",
+         "w error", "input range (scale, zp)", "");
+  for (int i = 0; i < n; i++) {
+    char range[64] = "-";
+    if (l[i].act_scale > 0)
+      snprintf(range, sizeof range, "[%.3g, %.3g] (%.3g, %d)", (double)l[i].act_lo,
+               (double)l[i].act_hi, (double)l[i].act_scale, (int)l[i].act_zero_point);
+    printf("%-24.24s %-6s %5d %10llu %10llu %8.3f%% %22s  %s\n", l[i].node, l[i].op,
+           l[i].weight_bits, (unsigned long long)l[i].bytes_before,
+           (unsigned long long)l[i].bytes_after, 100.0 * l[i].weight_error, range, l[i].why);
+    before += l[i].bytes_before;
+    after += l[i].weight_bits ? l[i].bytes_after : l[i].bytes_before;
+  }
+  if (after)
+    printf("weights of these layers: %llu -> %llu bytes (%.2fx smaller)\n",
+           (unsigned long long)before, (unsigned long long)after, (double)before / (double)after);
+}
+
+/* Post-training quantization of the model saved at `path`, in place. */
+static int quantize(const char *cmd, const char *path, const char *spec, const char *method,
+                    const char *dataset, long long images, const char *dense, int per_tensor) {
+  char err[1024];
+  pare_model *m = NULL;
+  if (pare_model_load(path, &m, err, sizeof err) != PARE_OK) return cli_fail(cmd, "%s", err);
+  pare_quant_layer_info *layers = NULL;
+  int n = 0, rc = 0;
+  if (pare_model_quantize(m, spec, method, dataset, images, dense, per_tensor, &layers, &n) !=
+      PARE_OK)
+    rc = cli_fail(cmd, "%s", pare_model_last_error(m));
+  else
+    print_quant_table(layers, n);
+  if (!rc && pare_model_save(m, path) != PARE_OK)
+    rc = cli_fail(cmd, "%s", pare_model_last_error(m));
+  pare_free(layers);
+  pare_model_destroy(m);
+  return rc;
+}
+
 /* Activation pruning of the model saved at `path`, in place. */
 static int prune_activations(const char *cmd, const char *path, double sparsity,
                              const char *dataset, long long images, const char *dense) {
@@ -165,6 +205,8 @@ int cmd_compress(int argc, char **argv) {
   long long epochs = 0, batch = 64, seed = 1, measure = 0, data_images = 0;
   float lr = 0.01f, amount = -1.0f, alpha = 0.5f, temperature = 4.0f, act_sparsity = 0.0f;
   long long calib_images = 1000;
+  const char *quant = NULL, *calib_method = "minmax", *quant_dense = NULL;
+  int per_tensor = 0;
   int distill = 0;
   for (int i = 1; i < argc; i++) {
     const char *v;
@@ -188,6 +230,14 @@ int cmd_compress(int argc, char **argv) {
         return cli_usage_error(cmd, "--prune-activations must be in (0, 1), not %s", v);
     } else if (cli_flag_value(argc, argv, &i, "--calib-images", &v)) {
       rc = cli_parse_count(cmd, "--calib-images", v, 1, 1 << 24, &calib_images);
+    } else if (cli_flag_value(argc, argv, &i, "--quant", &v)) {
+      quant = v;
+    } else if (cli_flag_value(argc, argv, &i, "--calib-method", &v)) {
+      calib_method = v;
+    } else if (cli_flag_value(argc, argv, &i, "--quant-dense", &v)) {
+      quant_dense = v;
+    } else if (!strcmp(argv[i], "--per-tensor")) {
+      per_tensor = 1;
     } else if (!strcmp(argv[i], "--distill")) {
       distill = 1;
     } else if (cli_flag_value(argc, argv, &i, "--alpha", &v)) {
@@ -235,9 +285,9 @@ int cmd_compress(int argc, char **argv) {
   }
   if (!input) return cli_usage_error(cmd, "no model given%s", "");
   if (!output) return cli_usage_error(cmd, "no output given (-o out.pare)%s", "");
-  if (!lowrank && amount < 0 && !(act_sparsity > 0))
-    return cli_usage_error(cmd, "nothing to do: give --prune, --lowrank or --prune-activations%s",
-                           "");
+  if (!lowrank && amount < 0 && !(act_sparsity > 0) && !quant)
+    return cli_usage_error(
+        cmd, "nothing to do: give --prune, --lowrank, --prune-activations or --quant%s", "");
   if (distill && epochs < 1) return cli_usage_error(cmd, "--distill needs --finetune-epochs%s", "");
   int gradual = amount >= 0 && !strcmp(prune_schedule, "gradual");
   if (gradual && epochs < 1)
@@ -282,6 +332,9 @@ int cmd_compress(int argc, char **argv) {
     printf("fine-tuning %lld epoch(s) at lr %g (%s)\n", epochs, (double)lr, schedule);
     rc = finetune(cmd, ctx, output, (int)epochs, lr, schedule, &f);
   }
+  /* Post-training quantization comes last, on the fine-tuned weights. */
+  if (!rc && quant)
+    rc = quantize(cmd, output, quant, calib_method, dataset, calib_images, quant_dense, per_tensor);
   if (!rc) printf("saved %s\n", output);
   pare_context_destroy(ctx);
   return rc;

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/compress/calib.h"
 #include "engine/compress/lowrank.h"
 #include "engine/compress/prune.h"
+#include "engine/compress/quantize.h"
 #include "engine/compress/weights.h"
 #include "engine/context_internal.h"
 #include "engine/model_internal.h"
@@ -247,77 +249,6 @@ static void moments_free(moments *ms) {
   ms->n = 0;
 }
 
-/* ---- calibration runs --------------------------------------------------- */
-
-enum { CALIB_BATCH = 200 };
-
-/* After each batch: the plan holds every value of the run; x the batch
- * fed to the graph input (the plan does not keep it). */
-typedef pare_status (*calib_visit)(void *user, const pare_plan *p, const float *x, size_t count,
-                                   pare_error *err);
-
-/* Runs g on the reference backend over `images` images of the dataset's
- * training split (spread over the whole split) and calls visit after each
- * batch. */
-static pare_status calib_run(const pare_graph *g, const char *dataset, int64_t images,
-                             const char *what, calib_visit visit, void *user, pare_error *err) {
-  if (g->n_inputs != 1)
-    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "%s: the model needs one input", what);
-  pare_dataset *ds = NULL;
-  char msg[512];
-  pare_status st =
-      pare_dataset_open(dataset ? dataset : "fashion-mnist", "train", &ds, msg, sizeof msg);
-  if (st != PARE_OK) return pare_error_set(err, st, "%s: %s", what, msg);
-  int64_t sd[3];
-  int classes;
-  pare_dataset_info(ds, sd, &classes);
-  size_t total = pare_dataset_count(ds), n = (size_t)images < total ? (size_t)images : total;
-  int64_t sample = sd[0] * sd[1] * sd[2];
-  float *x = malloc(sizeof(float) * CALIB_BATCH * (size_t)sample);
-  size_t idx[CALIB_BATCH];
-  if (!x) st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-  const pare_value *xv = &g->values[g->inputs[0]];
-  for (size_t first = 0; first < n && st == PARE_OK; first += CALIB_BATCH) {
-    size_t count = n - first < CALIB_BATCH ? n - first : CALIB_BATCH;
-    for (size_t i = 0; i < count; i++) idx[i] = (first + i) * (total / n);
-    st = pare_dataset_batch(ds, idx, count, x, NULL);
-    pare_tensor in;
-    memset(&in, 0, sizeof in);
-    in.dtype = PARE_DT_F32;
-    in.rank = xv->rank;
-    for (int d = 0; d < xv->rank; d++) in.dims[d] = xv->dims[d] > 0 ? xv->dims[d] : 1;
-    in.dims[0] = (int64_t)count;
-    in.data = x;
-    in.nbytes = sizeof(float) * count * (size_t)sample;
-    if (st == PARE_OK && pare_shape_numel(in.rank, in.dims) != (int64_t)count * sample)
-      st = pare_error_set(err, PARE_ERR_INVALID_ARG,
-                          "%s: the model's input does not hold one image per sample", what);
-    pare_plan *p = NULL;
-    pare_tensor out;
-    memset(&out, 0, sizeof out);
-    if (st == PARE_OK) st = pare_plan_create(g, &in, 1, &p, err);
-    if (st == PARE_OK) st = pare_plan_run_ref(p, &in, 1, &out, err);
-    if (st == PARE_OK) st = visit(user, p, x, count, err);
-    pare_tensor_release(&out);
-    pare_plan_destroy(p);
-  }
-  free(x);
-  pare_dataset_destroy(ds);
-  return st;
-}
-
-/* The data of value v after a calibration run (the graph input is x). */
-static const float *calib_value(const pare_plan *p, int v, const float *x, int64_t *count) {
-  const pare_graph *g = p->graph;
-  const pare_tensor *t = &p->values[v];
-  if (v == g->inputs[0]) {
-    *count = pare_tensor_numel(t);
-    return x;
-  }
-  *count = pare_tensor_numel(t);
-  return t->dtype == PARE_DT_F32 ? t->data : NULL;
-}
-
 static pare_status moments_visit(void *user, const pare_plan *p, const float *x, size_t count,
                                  pare_error *err) {
   (void)count;
@@ -326,7 +257,7 @@ static pare_status moments_visit(void *user, const pare_plan *p, const float *x,
   for (int k = 0; k < ms->n; k++) {
     moment *mo = &ms->items[k];
     int64_t elems;
-    const float *a = calib_value(p, mo->value, x, &elems);
+    const float *a = pare_calib_value(p, mo->value, x, &elems);
     if (!a || elems % mo->cols) continue;
     int64_t rows = elems / mo->cols; /* E[x·xᵀ] summed here, divided at the end */
     pare_ref_gemm_f32(1, 0, (size_t)mo->cols, (size_t)mo->cols, (size_t)rows, 1.0f, a,
@@ -357,7 +288,7 @@ static pare_status input_moments(const pare_graph *g, const char *dataset, int64
     if (!mo->m) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
     ms->n++;
   }
-  pare_status st = calib_run(g, dataset, images, "low-rank data", moments_visit, ms, err);
+  pare_status st = pare_calib_run(g, dataset, images, "low-rank data", moments_visit, ms, err);
   for (int k = 0; k < ms->n && st == PARE_OK; k++)
     for (int64_t e = 0; e < ms->items[k].cols * ms->items[k].cols && ms->items[k].rows; e++)
       ms->items[k].m[e] /= (float)ms->items[k].rows;
@@ -365,40 +296,6 @@ static pare_status input_moments(const pare_graph *g, const char *dataset, int64
 }
 
 /* ---- activation pruning ------------------------------------------------------ */
-
-enum { ACT_SAMPLES = 1 << 20 };
-
-typedef struct act_layer {
-  int node, value; /* the layer and the activation it reads */
-  float *mag;      /* |a| seen, up to ACT_SAMPLES */
-  size_t n, zeros; /* sampled, and exact zeros among them */
-} act_layer;
-
-typedef struct act_stats {
-  act_layer *items;
-  int n;
-} act_stats;
-
-static pare_status act_visit(void *user, const pare_plan *p, const float *x, size_t count,
-                             pare_error *err) {
-  (void)count;
-  (void)err;
-  act_stats *as = user;
-  for (int k = 0; k < as->n; k++) {
-    act_layer *L = &as->items[k];
-    int64_t elems;
-    const float *a = calib_value(p, L->value, x, &elems);
-    /* An even stride over the batch, so every image adds samples. */
-    size_t left = ACT_SAMPLES - L->n, step = a && elems > 0 ? (size_t)elems / (left ? left : 1) : 0;
-    if (step < 1) step = 1;
-    for (int64_t i = 0; a && i < elems && L->n < ACT_SAMPLES; i += (int64_t)step) {
-      float v = fabsf(a[i]);
-      L->mag[L->n++] = v;
-      L->zeros += v == 0.0f;
-    }
-  }
-  return PARE_OK;
-}
 
 /* 1 when value v is the model's input, or a reshaping of it. */
 static int is_model_input(const pare_graph *g, int v) {
@@ -433,7 +330,8 @@ pare_status pare_model_prune_activations(pare_model *m, double sparsity, const c
                           "calibration images at least 1",
                           sparsity);
   pare_graph *g = m->graph;
-  act_stats as = {calloc((size_t)g->n_nodes + 1, sizeof(act_layer)), 0};
+  pare_calib_sampling as = {calloc((size_t)g->n_nodes + 1, sizeof(pare_calib_samples)), 0};
+  int *layer_of = calloc((size_t)g->n_nodes + 1, sizeof(int));
   pare_act_prune_info *out = calloc((size_t)g->n_nodes + 1, sizeof *out);
   pare_status st =
       as.items && out ? PARE_OK : pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
@@ -444,34 +342,38 @@ pare_status pare_model_prune_activations(pare_model *m, double sparsity, const c
     pare_layer_weight lw;
     if (pare_layer_weight_of(g, i, &lw) || is_model_input(g, n->inputs[0])) continue;
     if (pare_name_in_list(dense, n->name)) continue;
-    act_layer *L = &as.items[as.n++];
-    L->node = i;
+    layer_of[as.n] = i;
+    pare_calib_samples *L = &as.items[as.n++];
     L->value = n->inputs[0];
-    L->mag = malloc(sizeof(float) * ACT_SAMPLES);
-    if (!L->mag) st = pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
+    L->min = INFINITY;
+    L->max = -INFINITY;
+    L->samples = malloc(sizeof(float) * PARE_CALIB_SAMPLES);
+    if (!L->samples) st = pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
   }
   if (st == PARE_OK)
-    st = calib_run(g, dataset, images, "activation pruning", act_visit, &as, &m->error);
+    st =
+        pare_calib_run(g, dataset, images, "activation pruning", pare_calib_sample, &as, &m->error);
   int nout = 0;
   /* Thresholds first (node indices shift as Shrink nodes go in), then the
    * rewrites from the last layer back. */
   for (int k = 0; k < as.n && st == PARE_OK; k++) {
-    act_layer *L = &as.items[k];
+    pare_calib_samples *L = &as.items[k];
     pare_act_prune_info *f = &out[nout++];
-    snprintf(f->node, sizeof f->node, "%s", g->nodes[L->node].name);
+    snprintf(f->node, sizeof f->node, "%s", g->nodes[layer_of[k]].name);
     f->sparsity_before = L->n ? (double)L->zeros / (double)L->n : 0;
     if (!L->n) continue;
-    qsort(L->mag, L->n, sizeof(float), cmp_float);
+    for (size_t i = 0; i < L->n; i++) L->samples[i] = fabsf(L->samples[i]);
+    qsort(L->samples, L->n, sizeof(float), cmp_float);
     size_t at = (size_t)(sparsity * (double)L->n);
-    f->threshold = at ? L->mag[at - 1] : 0.0f;
+    f->threshold = at ? L->samples[at - 1] : 0.0f;
     size_t below = 0;
-    for (size_t i = 0; i < L->n; i++) below += L->mag[i] <= f->threshold;
+    for (size_t i = 0; i < L->n; i++) below += L->samples[i] <= f->threshold;
     f->sparsity = f->threshold > 0 ? (double)below / (double)L->n : f->sparsity_before;
   }
   for (int k = as.n - 1; k >= 0 && st == PARE_OK; k--) {
     pare_act_prune_info *f = &out[k];
     if (!(f->threshold > 0)) continue; /* already that sparse */
-    int i = as.items[k].node, src = as.items[k].value;
+    int i = layer_of[k], src = as.items[k].value;
     char name[300];
     snprintf(name, sizeof name, "%s.pruned_input", f->node);
     const pare_value *sv = &g->values[src];
@@ -489,8 +391,9 @@ pare_status pare_model_prune_activations(pare_model *m, double sparsity, const c
     g->nodes[at + 1].inputs[0] = v; /* the layer, shifted by one */
     f->pruned = 1;
   }
-  for (int k = 0; k < as.n; k++) free(as.items[k].mag);
+  for (int k = 0; k < as.n; k++) free(as.items[k].samples);
   free(as.items);
+  free(layer_of);
   pare_plan_destroy(m->plan);
   m->plan = NULL;
   if (st == PARE_OK) st = pare_graph_validate(g, &m->error);
@@ -623,6 +526,58 @@ pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *s
     }
     *layers = out;
     if (count) *count = n;
+  }
+  free(rep);
+  return st;
+}
+
+pare_status pare_model_quantize(pare_model *m, const char *spec, const char *calib,
+                                const char *dataset, int64_t calib_images, const char *dense,
+                                int per_tensor, pare_quant_layer_info **layers, int *count) {
+  if (layers) *layers = NULL;
+  if (count) *count = 0;
+  if (!m) return PARE_ERR_INVALID_ARG;
+  pare_error_clear(&m->error);
+  pare_quant_options o;
+  pare_quant_options_init(&o);
+  if (!pare_quant_parse(spec, &o))
+    return pare_error_set(&m->error, PARE_ERR_INVALID_ARG,
+                          "quantize: '%s' is not int8, int4, fp16, wN or wNa8 (N = 2..8)",
+                          spec ? spec : "");
+  if (calib && !pare_calib_parse(calib, &o.method))
+    return pare_error_set(&m->error, PARE_ERR_INVALID_ARG,
+                          "quantize: calibration '%s' is not minmax, percentile, entropy or mse",
+                          calib);
+  if (calib_images < 1)
+    return pare_error_set(&m->error, PARE_ERR_INVALID_ARG,
+                          "quantize: at least one calibration image is needed");
+  o.per_channel = !per_tensor;
+  o.dense = dense;
+  if (dataset) o.dataset = dataset;
+  o.calib_images = calib_images;
+  pare_status st = own_weights(m);
+  pare_quant_layer *rep = NULL;
+  int n = 0;
+  if (st == PARE_OK) st = pare_quantize_apply(m->graph, &o, &rep, &n, &m->error);
+  pare_plan_destroy(m->plan);
+  m->plan = NULL;
+  if (st == PARE_OK && layers) {
+    pare_quant_layer_info *out = calloc((size_t)n + 1, sizeof *out);
+    if (!out) st = pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
+    for (int i = 0; out && i < n; i++) {
+      const pare_quant_layer *L = &rep[i];
+      pare_quant_layer_info *f = &out[i];
+      snprintf(f->node, sizeof f->node, "%s", L->node);
+      f->op = pare_op_name(L->op);
+      f->weight_bits = L->weight_bits;
+      f->weight_error = L->weight_error;
+      f->act_lo = L->act_lo, f->act_hi = L->act_hi;
+      f->act_scale = L->act_scale, f->act_zero_point = L->act_zero_point;
+      f->bytes_before = L->bytes_before, f->bytes_after = L->bytes_after;
+      snprintf(f->why, sizeof f->why, "%s", L->why ? L->why : "");
+    }
+    *layers = out;
+    if (count && out) *count = n;
   }
   free(rep);
   return st;

@@ -59,6 +59,10 @@ const char *pare_str_find_ci(const char *haystack, const char *needle);
 /* 1 when `name` is one of the items of a comma-separated list (NULL: 0). */
 int pare_name_in_list(const char *list, const char *name);
 
+/* IEEE binary16 conversions (to half: round to nearest even, overflow to inf). */
+float pare_f16_to_f32(uint16_t h);
+uint16_t pare_f32_to_f16(float f);
+
 /* snprintf into a fixed buffer that never overflows; returns dst. */
 char *pare_strlcpy(char *dst, const char *src, size_t size);
 

@@ -89,6 +89,7 @@ const pare_op_impl *pare_op_impl_elementwise(pare_op op);
 const pare_op_impl *pare_op_impl_linear(pare_op op);
 const pare_op_impl *pare_op_impl_layout(pare_op op);
 const pare_op_impl *pare_op_impl_nn(pare_op op);
+const pare_op_impl *pare_op_impl_quant(pare_op op);
 
 /* A plan: the graph bound to concrete input shapes. */
 typedef struct pare_plan {

@@ -140,5 +140,6 @@ const pare_op_impl *pare_op_impl_get(pare_op op) {
   if (!impl) impl = pare_op_impl_linear(op);
   if (!impl) impl = pare_op_impl_layout(op);
   if (!impl) impl = pare_op_impl_nn(op);
+  if (!impl) impl = pare_op_impl_quant(op);
   return impl;
 }

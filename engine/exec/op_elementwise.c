@@ -303,13 +303,13 @@ static pare_status cast_shape(pare_op_ctx *ctx) {
   pare_status st = pare_op_need_inputs(ctx, 1, 1);
   if (st != PARE_OK) return st;
   pare_dtype to = pare_dtype_from_onnx((int32_t)pare_node_attr_int(ctx->node, "to", 0));
-  if (to == PARE_DT_UNDEFINED || to == PARE_DT_F16 || to == PARE_DT_I4 ||
+  if (to == PARE_DT_UNDEFINED || to == PARE_DT_I4 ||
       pare_node_attr_int(ctx->node, "to", 0) == 11 /* double */)
     return pare_op_fail(ctx, PARE_ERR_UNSUPPORTED, "cast to ONNX type %lld",
                         (long long)pare_node_attr_int(ctx->node, "to", 0));
   const pare_tensor *x = ctx->in[0];
   if (!numeric(x->dtype) && x->dtype != PARE_DT_I8 && x->dtype != PARE_DT_U8 &&
-      x->dtype != PARE_DT_BOOL)
+      x->dtype != PARE_DT_BOOL && x->dtype != PARE_DT_F16)
     return pare_op_fail(ctx, PARE_ERR_UNSUPPORTED, "cast from %s", pare_dtype_name(x->dtype));
   pare_op_set_out(ctx, 0, to, x->rank, x->dims);
   return PARE_OK;
@@ -320,6 +320,7 @@ static double load_any(const pare_tensor *t, int64_t i) {
   case PARE_DT_I8: return ((const int8_t *)t->data)[i];
   case PARE_DT_U8: return ((const uint8_t *)t->data)[i];
   case PARE_DT_BOOL: return ((const uint8_t *)t->data)[i] != 0;
+  case PARE_DT_F16: return pare_f16_to_f32(((const uint16_t *)t->data)[i]);
   default: return load(t, i);
   }
 }
@@ -334,6 +335,7 @@ static pare_status cast_run(pare_op_ctx *ctx) {
     case PARE_DT_I8: ((int8_t *)y->data)[i] = (int8_t)(isnan(v) ? 0 : v); break;
     case PARE_DT_U8: ((uint8_t *)y->data)[i] = (uint8_t)(isnan(v) ? 0 : v); break;
     case PARE_DT_BOOL: ((uint8_t *)y->data)[i] = v != 0; break;
+    case PARE_DT_F16: ((uint16_t *)y->data)[i] = pare_f32_to_f16((float)v); break;
     case PARE_DT_I64:
     case PARE_DT_I32: store(y, i, isnan(v) ? 0 : trunc(v)); break;
     default: store(y, i, v); break;

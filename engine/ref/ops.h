@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "engine/ref/ref.h"
+#include "pare/pare.h"
 
 #define PARE_REF_MAX_RANK 8
 /* Convolution and pooling handle 1 to 3 spatial dimensions. */
@@ -303,5 +304,21 @@ int pare_ref_broadcast_binop_f32(pare_ref_binop op, const float *a, int a_rank,
  * per-channel slopes must be [C, 1, 1]). */
 int pare_ref_prelu_f32(const float *x, int rank, const int64_t *dims, const float *slope,
                        int s_rank, const int64_t *s_dims, float *y);
+
+/* ---- quantization (ONNX QuantizeLinear / DequantizeLinear) ------------------ */
+
+/* x [n] viewed as [outer, len, inner] with one (scale, zero point) per
+ * index of the middle axis (len 1: per tensor); zp may be NULL (0). dt:
+ * U8, I8, I4 (packed, low nibble first) or I32. Rounds half to even and
+ * saturates. EINVAL for another dtype or a scale that is not positive and
+ * finite. */
+int pare_ref_quantize_linear(const float *x, size_t n, size_t len, size_t inner, const float *scale,
+                             const int32_t *zp, pare_dtype dt, void *y);
+int pare_ref_dequantize_linear(const void *q, pare_dtype dt, size_t n, size_t len, size_t inner,
+                               const float *scale, const int32_t *zp, float *y);
+/* One value: saturate(round_half_even(x / scale) + zp) in dt's range. */
+int32_t pare_ref_quantize_value(float x, float scale, int32_t zp, pare_dtype dt);
+/* Element i of a quantized buffer. */
+int32_t pare_ref_q_get(const void *q, pare_dtype dt, size_t i);
 
 #endif

@@ -300,6 +300,35 @@ PARE_API pare_status pare_model_prune_activations(pare_model *m, double sparsity
                                                   const char *dense, pare_act_prune_info **layers,
                                                   int *count);
 
+/* One Conv, Gemm or MatMul as pare_model_quantize left it. */
+typedef struct pare_quant_layer_info {
+  char node[128];
+  const char *op;
+  int weight_bits;      /* 2..8, 16 (fp16), 0 when left in float */
+  double weight_error;  /* relative RMS error of its quantized weight */
+  float act_lo, act_hi; /* calibrated range of its input (uint8 activations) */
+  float act_scale;
+  int32_t act_zero_point;
+  uint64_t bytes_before, bytes_after; /* its weight's bytes */
+  char why[96];                       /* why it was left in float */
+} pare_quant_layer_info;
+
+/* Post-training quantization (docs/compression.md, "Quantization"). spec:
+ * "int8" (int8 weights, uint8 activations), "int4" (int4 weights, uint8
+ * activations), "fp16" (fp16 weights), "wN" (N-bit weights only, N =
+ * 2..8) or "wNa8". Weights are symmetric, per output channel unless
+ * per_tensor; activations asymmetric per tensor, their range calibrated
+ * on calib_images images of the dataset's training split (NULL:
+ * fashion-mnist) by calib: "minmax" (default), "percentile" (99.99%),
+ * "entropy" or "mse". dense: layers left in float ("first", "last", names)
+ * or NULL. The graph gains ONNX QuantizeLinear / DequantizeLinear (or Cast)
+ * nodes, so the file holds the small weights and every backend, and
+ * onnxruntime after export, runs the same integer numerics. */
+PARE_API pare_status pare_model_quantize(pare_model *m, const char *spec, const char *calib,
+                                         const char *dataset, int64_t calib_images,
+                                         const char *dense, int per_tensor,
+                                         pare_quant_layer_info **layers, int *count);
+
 /* ---- tensors on disk and datasets ----------------------------------- */
 
 /* Reads a NumPy .npy file (C order; <f4 <f2 <i8 <i4 |i1 |u1 |b1) into *out;

@@ -151,6 +151,19 @@ PY
   check prune-bad-mode 1 "$pare" compress "$tmp/m.pare" --prune 0.5 --prune-mode 5:4 -o "$tmp/x.pare"; contains prune-bad-mode "'5:4'"
   check prune-bad-amount 2 "$pare" compress "$tmp/m.pare" --prune -1 -o "$tmp/x.pare"; contains prune-bad-amount "--prune"
   check prune-too-much 1 "$pare" compress "$tmp/m.pare" --prune 1 -o "$tmp/x.pare"; contains prune-too-much "[0, 1)"
+  # Quantization: int8 weights and activations calibrated on the small
+  # dataset, then fp16; a smaller file that still evaluates.
+  check quant 0 "$pare" compress "$tmp/m.pare" --quant int8 --calib-images 50 --dataset "$tmp" -o "$tmp/q8.pare"
+  contains quant "3.9"; contains quant "(0.00392, 0)"
+  [ "$(wc -c < "$tmp/q8.pare")" -lt "$(( $(wc -c < "$tmp/m.pare") / 3 ))" ] && passes=$((passes + 1)) || { echo "FAIL int8 file not smaller"; fails=$((fails + 1)); }
+  check quant-eval 0 "$pare" eval "$tmp/q8.pare" --dataset "$tmp"; contains quant-eval "top-1 accuracy"
+  check quant-fp16 0 "$pare" compress "$tmp/m.pare" --quant fp16 -o "$tmp/q16.pare"; contains quant-fp16 "   16 "
+  check quant-bad 1 "$pare" compress "$tmp/m.pare" --quant int3 -o "$tmp/x.pare"; contains quant-bad "'int3'"
+  check quant-bad-calib 1 "$pare" compress "$tmp/m.pare" --quant int8 --calib-method kl --dataset "$tmp" -o "$tmp/x.pare"; contains quant-bad-calib "'kl'"
+  check act-prune 0 "$pare" compress "$tmp/m.pare" --prune-activations 0.9 --calib-images 50 --dataset "$tmp" -o "$tmp/ap.pare"
+  contains act-prune "pruned"
+  check act-prune-eval 0 "$pare" eval "$tmp/ap.pare" --dataset "$tmp"
+  check act-prune-bad 2 "$pare" compress "$tmp/m.pare" --prune-activations 1.5 -o "$tmp/x.pare"; contains act-prune-bad "(0, 1)"
   # Ctrl-C saves the model and a checkpoint; --resume finishes the run.
   "$pare" train --arch mlp --dataset "$tmp" --batch 8 --epochs 100000 -o "$tmp/i.pare" > "$tmp/i.log" 2>&1 &
   pid=$!
