@@ -11,7 +11,7 @@
 
 typedef struct elt_bench {
   pare_cl_runtime *rt;
-  int kind; /* 0 unary, 1 binary, 2 affine, 3 transpose */
+  int kind; /* 0 unary, 1 binary, 2 affine, 3 transpose, 4 quantize/dequantize pair */
   pare_ref_act act;
   int op;
   int a_rank, b_rank;
@@ -32,6 +32,8 @@ static int run_device(void *arg) {
     st = pare_launch_eltwise_binary_act_f32(c->rt, c->op, c->da, c->a_rank, c->a_dims, c->db,
                                             c->b_rank, c->b_dims, c->dy, c->act, 0.0f, 0.0f, NULL,
                                             &c->err);
+  else if (c->kind == 4)
+    st = pare_launch_fake_quant_f32(c->rt, c->da, c->dy, c->na, 0.0125f, 3, 0, 255, NULL, &c->err);
   else if (c->kind == 3)
     st = pare_launch_transpose2d_f32(c->rt, c->da, 1, (size_t)c->a_dims[0], (size_t)c->a_dims[1],
                                      c->dy, NULL, &c->err);
@@ -53,6 +55,8 @@ static int run_reference(void *arg) {
                                      c->b_rank, c->b_dims, c->y, NULL, NULL) != PARE_REF_OK)
       return 1;
     if (c->act != PARE_REF_ACT_NONE) pare_ref_act_f32(c->act, c->y, c->y, c->ny, 0.0f, 0.0f);
+  } else if (c->kind == 4) {
+    if (pare_ref_qdq_f32(c->a, c->na, 0.0125f, 3, 0, 255, c->y) != PARE_REF_OK) return 1;
   } else if (c->kind == 3) {
     int64_t perm[2] = {1, 0};
     if (pare_ref_transpose(c->a, sizeof(float), 2, c->a_dims, perm, c->y, NULL) != PARE_REF_OK)
@@ -98,6 +102,7 @@ int pare_bench_eltwise_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
       {"sub_broadcast_general", 1, PARE_REF_ACT_NONE, PARE_REF_SUB, 3, {B, 1, 784}, 2, {16, 1}},
       {"batchnorm_relu", 2, PARE_REF_ACT_RELU, 0, 4, {B, 16, 28, 28}, 1, {16}},
       {"transpose_fc_input", 3, PARE_REF_ACT_NONE, 0, 2, {B, 784}, 0, {0}},
+      {"quantize_dequantize_u8", 4, PARE_REF_ACT_NONE, 0, 4, {B, 16, 28, 28}, 0, {0}},
   };
   fprintf(stderr, "%-22s %-16s %10s %10s %8s\n", "case", "shape", "pare ms", "ref ms", "vs ref");
   int status = 0;

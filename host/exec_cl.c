@@ -86,6 +86,47 @@ static const pare_value *input_value(const pare_graph *g, const pare_node *n, in
   return k < n->n_inputs && n->inputs[k] >= 0 ? &g->values[n->inputs[k]] : NULL;
 }
 
+/* A per-tensor constant scalar of input k of n: its value as a double. */
+static int const_scalar(const pare_plan *p, const pare_node *n, int k, double *v) {
+  if (k >= n->n_inputs || n->inputs[k] < 0) return 0;
+  const pare_tensor *t = &p->values[n->inputs[k]];
+  if (!t->is_const || !t->data || pare_tensor_numel(t) != 1) return 0;
+  switch (t->dtype) {
+  case PARE_DT_F32: *v = *(const float *)t->data; return 1;
+  case PARE_DT_U8: *v = *(const uint8_t *)t->data; return 1;
+  case PARE_DT_I8: *v = *(const int8_t *)t->data; return 1;
+  default: return 0;
+  }
+}
+
+/* The DequantizeLinear that undoes QuantizeLinear n at once (the same
+ * per-tensor scale and zero point, and the only reader of n's integer
+ * output), or -1: the pair runs as one fake-quantization kernel. */
+static int qdq_partner(const pare_plan *p, const pare_node *n) {
+  const pare_graph *g = p->graph;
+  double s1, z1 = 0, s2, z2 = 0;
+  if (n->op != PARE_OP_QUANTIZE_LINEAR || n->n_outputs < 1 || !const_scalar(p, n, 1, &s1) ||
+      (n->n_inputs > 2 && n->inputs[2] >= 0 && !const_scalar(p, n, 2, &z1)))
+    return -1;
+  int q = n->outputs[0], reader = -1;
+  pare_dtype dt = p->values[q].dtype;
+  if (dt != PARE_DT_U8 && dt != PARE_DT_I8) return -1;
+  for (int k = 0; k < g->n_outputs; k++)
+    if (g->outputs[k] == q) return -1;
+  for (int j = 0; j < g->n_nodes; j++)
+    for (int k = 0; k < g->nodes[j].n_inputs; k++)
+      if (g->nodes[j].inputs[k] == q) {
+        if (reader >= 0) return -1;
+        reader = j;
+      }
+  if (reader < 0) return -1;
+  const pare_node *d = &g->nodes[reader];
+  if (d->op != PARE_OP_DEQUANTIZE_LINEAR || d->inputs[0] != q || !const_scalar(p, d, 1, &s2) ||
+      (d->n_inputs > 2 && d->inputs[2] >= 0 && !const_scalar(p, d, 2, &z2)))
+    return -1;
+  return s1 == s2 && z1 == z2 ? reader : -1;
+}
+
 int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
   const pare_graph *g = p->graph;
   if (n->n_inputs < 1 || n->inputs[0] < 0 || p->values[n->inputs[0]].dtype != PARE_DT_F32) return 0;
@@ -101,7 +142,7 @@ int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
      * bias) for the kernel; N is known when B is a constant. */
     const pare_value *b = input_value(g, n, 1), *c = input_value(g, n, 2);
     if (!c) return 1;
-    if (!b || b->rank != 2 || c->kind != PARE_VALUE_CONSTANT) return 0;
+    if (!b || b->rank != 2 || !p->values[n->inputs[2]].is_const) return 0;
     int64_t cols = pare_node_attr_int(n, "transB", 0) ? b->dims[0] : b->dims[1];
     return (c->rank == 1 || (c->rank == 2 && c->dims[0] == 1)) && pare_value_numel(c) == cols;
   }
@@ -122,6 +163,7 @@ int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
   case PARE_OP_NEG:
   case PARE_OP_RECIPROCAL:
   case PARE_OP_SHRINK: return 1;
+  case PARE_OP_QUANTIZE_LINEAR: return qdq_partner(p, n) >= 0;
   case PARE_OP_CLIP:
     /* Bounds must be known when enqueuing: constants or attributes. */
     for (int k = 1; k < n->n_inputs; k++)
@@ -153,10 +195,11 @@ int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
     return rank >= 1 && axis >= 0 && axis < rank && (legacy || axis == rank - 1);
   }
   case PARE_OP_CONV: {
-    /* 2-D, with constant weights (and bias). */
+    /* 2-D, with weights (and bias) known when planned: constants, or
+     * folded from constants (a dequantized weight). */
     const pare_value *w = input_value(g, n, 1), *b = input_value(g, n, 2);
-    return w && w->rank == 4 && w->kind == PARE_VALUE_CONSTANT &&
-           (!b || b->kind == PARE_VALUE_CONSTANT);
+    return w && w->rank == 4 && p->values[n->inputs[1]].is_const &&
+           (!b || p->values[n->inputs[2]].is_const);
   }
   default: return 0;
   }
@@ -512,6 +555,26 @@ static pare_status run_reference_node(pare_plan *p, cl_state *s, int idx, pare_e
   return pare_op_impl_get(n->op)->run(&ctx);
 }
 
+/* A QuantizeLinear → DequantizeLinear pair as one kernel into the
+ * DequantizeLinear's output. */
+static pare_status run_fake_quant(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  const pare_node *n = &p->graph->nodes[idx];
+  int j = qdq_partner(p, n), x = n->inputs[0];
+  if (j < 0) return pare_error_set(err, PARE_ERR_INTERNAL, "node '%s': no quantize pair", n->name);
+  s->skip[j] = 1;
+  int y = p->graph->nodes[j].outputs[0];
+  double scale, zp = 0;
+  const_scalar(p, n, 1, &scale);
+  if (n->n_inputs > 2 && n->inputs[2] >= 0) const_scalar(p, n, 2, &zp);
+  int is_u8 = p->values[n->outputs[0]].dtype == PARE_DT_U8;
+  pare_status st = to_device(p, s, x, err);
+  if (st == PARE_OK) st = out_buffer(p, s, y, err);
+  if (st != PARE_OK) return st;
+  return pare_launch_fake_quant_f32(s->rt, s->v[x].mem, s->v[y].mem,
+                                    (size_t)pare_tensor_numel(&p->values[x]), (float)scale,
+                                    (int32_t)zp, is_u8 ? 0 : -128, is_u8 ? 255 : 127, NULL, err);
+}
+
 /* ---- the sparse path ------------------------------------------------------ */
 
 static pare_status run_gemm_node(pare_plan *p, cl_state *s, int idx, pare_error *err) {
@@ -792,6 +855,7 @@ pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err) {
     return s->sparse[i].state == SPARSE_YES ? run_sparse_conv(p, s, i, err)
                                             : run_conv(p, s, i, err);
   }
+  if (n->op == PARE_OP_QUANTIZE_LINEAR) return run_fake_quant(p, s, i, err);
   if (n->op == PARE_OP_GEMM || n->op == PARE_OP_MATMUL) {
     if (s->sparse[i].state == SPARSE_UNDECIDED) {
       pare_status st = decide_sparse(p, s, i, err);

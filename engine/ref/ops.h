@@ -316,6 +316,10 @@ int pare_ref_quantize_linear(const float *x, size_t n, size_t len, size_t inner,
                              const int32_t *zp, pare_dtype dt, void *y);
 int pare_ref_dequantize_linear(const void *q, pare_dtype dt, size_t n, size_t len, size_t inner,
                                const float *scale, const int32_t *zp, float *y);
+/* y = DequantizeLinear(QuantizeLinear(x)) with one scale and zero point
+ * over the integer range [qmin, qmax]; y may be x. */
+int pare_ref_qdq_f32(const float *x, size_t n, float scale, int32_t zp, int32_t qmin, int32_t qmax,
+                     float *y);
 /* One value: saturate(round_half_even(x / scale) + zp) in dt's range. */
 int32_t pare_ref_quantize_value(float x, float scale, int32_t zp, pare_dtype dt);
 /* Element i of a quantized buffer. */

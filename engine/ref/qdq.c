@@ -19,7 +19,8 @@ static int32_t qmax_of(pare_dtype dt) {
 }
 
 int32_t pare_ref_quantize_value(float x, float scale, int32_t zp, pare_dtype dt) {
-  double q = nearbyint((double)x / (double)scale) + zp; /* ties to even (default rounding) */
+  /* The quotient in float, as ONNX runtimes compute it; ties to even. */
+  double q = (double)nearbyintf(x / scale) + zp;
   if (isnan(q)) q = zp;
   double lo = qmin_of(dt), hi = qmax_of(dt);
   return (int32_t)(q < lo ? lo : q > hi ? hi : q);
@@ -73,6 +74,18 @@ int pare_ref_dequantize_linear(const void *q, pare_dtype dt, size_t n, size_t le
   for (size_t i = 0; i < n; i++) {
     size_t c = slice_of(i, len, inner);
     y[i] = (float)((double)(pare_ref_q_get(q, dt, i) - (zp ? zp[c] : 0)) * (double)scale[c]);
+  }
+  return PARE_REF_OK;
+}
+
+int pare_ref_qdq_f32(const float *x, size_t n, float scale, int32_t zp, int32_t qmin, int32_t qmax,
+                     float *y) {
+  if (!(scale > 0) || !isfinite(scale) || qmin > qmax) return PARE_REF_EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    double q = (double)nearbyintf(x[i] / scale) + zp;
+    if (isnan(q)) q = zp;
+    q = q < qmin ? qmin : q > qmax ? qmax : q;
+    y[i] = (float)((q - zp) * (double)scale);
   }
   return PARE_REF_OK;
 }

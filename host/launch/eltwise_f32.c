@@ -281,6 +281,32 @@ pare_status pare_launch_eltwise_affine_f32(pare_cl_runtime *rt, cl_mem x, cl_mem
   return elt_run(rt, k, "elt_affine", args, 10, total, chunk, g.wg, event, err);
 }
 
+pare_status pare_launch_fake_quant_f32(pare_cl_runtime *rt, cl_mem x, cl_mem y, size_t n,
+                                       float scale, int32_t zero_point, int32_t qmin, int32_t qmax,
+                                       cl_event *event, pare_error *err) {
+  if (!(scale > 0) || !isfinite(scale) || qmin > qmax)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "eltwise_f32: fake quant scale %g, range [%d, %d]", (double)scale,
+                          (int)qmin, (int)qmax);
+  if (n == 0) return PARE_OK;
+  if (n > ELT_MAX_ELEMS)
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "eltwise_f32: fake quant of %zu (limit 2^31)",
+                          n);
+  pare_cl_chunks g;
+  pare_status st = pare_cl_chunks_of(rt, "eltwise_f32", 4096, &g, err);
+  if (st != PARE_OK) return st;
+  cl_kernel k;
+  st = elt_kernel(rt, &g, 0, 0, "elt_fake_quant", &k, err);
+  if (st != PARE_OK) return st;
+  size_t chunk = pare_cl_chunk_for(rt, &g, n);
+  cl_int cn = (cl_int)n, cc = (cl_int)chunk;
+  float lo = (float)(qmin - zero_point), hi = (float)(qmax - zero_point);
+  elt_arg args[] = {{sizeof cn, &cn},     {sizeof cc, &cc},        {sizeof(cl_mem), &x},
+                    {sizeof(cl_mem), &y}, {sizeof(float), &scale}, {sizeof(float), &lo},
+                    {sizeof(float), &hi}};
+  return elt_run(rt, k, "elt_fake_quant", args, 7, n, chunk, g.wg, event, err);
+}
+
 pare_status pare_launch_transpose2d_f32(pare_cl_runtime *rt, cl_mem x, size_t batch, size_t rows,
                                         size_t cols, cl_mem y, cl_event *event, pare_error *err) {
   if (!x || !y || x == y)

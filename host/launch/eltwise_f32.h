@@ -60,6 +60,13 @@ pare_status pare_launch_eltwise_affine_f32(pare_cl_runtime *rt, cl_mem x, cl_mem
 void pare_eltwise_fold_batchnorm(size_t c, const float *gamma, const float *beta, const float *mean,
                                  const float *var, float eps, float *scale, float *shift);
 
+/* y = DequantizeLinear(QuantizeLinear(x)) for a per-tensor scale and zero
+ * point over the integer range [qmin, qmax] (as pare_ref_qdq_f32);
+ * y may be x. PARE_ERR_INVALID_ARG for a scale that is not positive. */
+pare_status pare_launch_fake_quant_f32(pare_cl_runtime *rt, cl_mem x, cl_mem y, size_t n,
+                                       float scale, int32_t zero_point, int32_t qmin, int32_t qmax,
+                                       cl_event *event, pare_error *err);
+
 /* y = x transposed, batch by batch: x is batch × [rows × cols], y batch ×
  * [cols × rows] (as pare_ref_transpose with perm {0, 2, 1}); y must not be x. */
 pare_status pare_launch_transpose2d_f32(pare_cl_runtime *rt, cl_mem x, size_t batch, size_t rows,

@@ -487,13 +487,49 @@ static void test_transpose(void **state) {
   }
 }
 
+/* A QuantizeLinear → DequantizeLinear pair in one kernel against
+ * pare_ref_qdq_f32: bit-exact for uint8 and int8 ranges, specials
+ * included (NaN gives 0, infinities saturate). */
+static void test_fake_quant(void **state) {
+  (void)state;
+  test_rng r = {91};
+  const size_t sizes[] = {1, 17, 4099, 65537};
+  const struct {
+    float scale;
+    int32_t zp, qmin, qmax;
+  } q[] = {{0.0123f, 0, 0, 255}, {0.05f, 37, 0, 255}, {0.2f, -3, -128, 127}, {1e-3f, 128, 0, 255}};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+    for (size_t k = 0; k < sizeof q / sizeof q[0]; k++) {
+      size_t n = sizes[s];
+      float *x = malloc(n * 4), *got = malloc(n * 4), *want = malloc(n * 4);
+      fill_special(&r, x, n, -4, 4);
+      assert_int_equal(pare_ref_qdq_f32(x, n, q[k].scale, q[k].zp, q[k].qmin, q[k].qmax, want),
+                       PARE_REF_OK);
+      cl_mem dx = buf(n, x), dy = buf(n, NULL);
+      pare_error err;
+      if (pare_launch_fake_quant_f32(rt, dx, dy, n, q[k].scale, q[k].zp, q[k].qmin, q[k].qmax, NULL,
+                                     &err) != PARE_OK)
+        fail_msg("%s", err.text);
+      read_back(dy, n, got);
+      assert_memory_equal(got, want, n * 4);
+      rt->cl->clReleaseMemObject(dx);
+      rt->cl->clReleaseMemObject(dy);
+      free(x);
+      free(got);
+      free(want);
+    }
+  pare_error err;
+  assert_int_equal(pare_launch_fake_quant_f32(rt, NULL, NULL, 4, 0.0f, 0, 0, 255, NULL, &err),
+                   PARE_ERR_INVALID_ARG);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_unary),         cmocka_unit_test(test_unary_edges),
       cmocka_unit_test(test_binary),        cmocka_unit_test(test_binary_fused),
       cmocka_unit_test(test_binary_large),  cmocka_unit_test(test_binary_in_place),
       cmocka_unit_test(test_binary_errors), cmocka_unit_test(test_affine),
-      cmocka_unit_test(test_transpose),
+      cmocka_unit_test(test_transpose),     cmocka_unit_test(test_fake_quant),
   };
   return cmocka_run_group_tests_name("eltwise_f32", tests, test_cl_setup, test_cl_teardown);
 }

@@ -1,14 +1,16 @@
-/* The executor's sparse path: pruned models (magnitude and 2:4) run on the
- * sparse kernels (PARE_SPARSE=always) compute what the reference computes,
- * every eligible layer takes that path, a weight that changes leaves it;
- * and the tuning database keeps values across runtimes and survives a
- * damaged file. */
+/* The executor on compressed models: pruned models (magnitude and 2:4) run
+ * on the sparse kernels (PARE_SPARSE=always) compute what the reference
+ * computes, every eligible layer takes that path, a weight that changes
+ * leaves it; quantized (QDQ) models run their quantize/dequantize pairs on
+ * the device with the reference's numbers; the tuning database keeps
+ * values across runtimes and survives a damaged file. */
 #define _DEFAULT_SOURCE
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "engine/compress/prune.h"
+#include "engine/compress/quantize.h"
 #include "engine/train/zoo.h"
 #include "host/exec_cl.h"
 #include "host/tuning.h"
@@ -112,6 +114,28 @@ static void test_plan_outlives_runtime(void **state) {
   unsetenv("PARE_SPARSE");
 }
 
+/* int8 weights and uint8 activations (calibrated on Fashion-MNIST): the
+ * device output matches the reference to float rounding of the layers (the
+ * quantize/dequantize pairs agree exactly). */
+static void test_qdq_models(void **state) {
+  (void)state;
+  const char *archs[] = {"simplecnn", "mlp"};
+  for (int a = 0; a < 2; a++) {
+    pare_graph *g = NULL;
+    pare_error err;
+    assert_int_equal(pare_zoo_build(archs[a], 5, &g, &err), PARE_OK);
+    pare_quant_options o;
+    pare_quant_options_init(&o);
+    o.calib_images = 100;
+    if (pare_quantize_apply(g, &o, NULL, NULL, &err) != PARE_OK) {
+      pare_graph_destroy(g);
+      skip(); /* no Fashion-MNIST here */
+    }
+    run_both(g, 6, 0);
+    pare_graph_destroy(g);
+  }
+}
+
 static void test_tuning_database(void **state) {
   (void)state;
   char dir[] = "/tmp/pare-tuning-XXXXXX";
@@ -150,6 +174,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sparse_models),
       cmocka_unit_test(test_plan_outlives_runtime),
+      cmocka_unit_test(test_qdq_models),
       cmocka_unit_test(test_tuning_database),
   };
   return cmocka_run_group_tests(tests, test_cl_setup, test_cl_teardown);
