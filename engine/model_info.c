@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine/io/sparse_storage.h"
+#include "engine/ref/ops.h"
 #include "engine/context_internal.h"
 #include "engine/model_internal.h"
 
@@ -73,7 +74,10 @@ pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t batch,
     for (int k = 0; k < n->n_inputs; k++) {
       if (n->inputs[k] < 0) continue;
       const pare_value *v = &g->values[n->inputs[k]];
-      if (v->kind != PARE_VALUE_CONSTANT || !v->is_param) continue;
+      /* Weights: trainable constants, and the stored form of a quantized
+       * (DequantizeLinear) or fp16 (Cast) weight. */
+      int stored_weight = k == 0 && (n->op == PARE_OP_DEQUANTIZE_LINEAR || n->op == PARE_OP_CAST);
+      if (v->kind != PARE_VALUE_CONSTANT || (!v->is_param && !stored_weight)) continue;
       int64_t numel = pare_value_numel(v);
       if (li->weight_dtype == PARE_DT_UNDEFINED) li->weight_dtype = v->dtype;
       li->params += numel;
@@ -82,6 +86,11 @@ pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t batch,
       li->weight_bytes += stored; /* as the .pare file holds it */
       if (v->dtype == PARE_DT_F32)
         for (int64_t e = 0; e < numel; e++) zeros += ((const float *)v->data)[e] == 0.0f;
+      else if (v->dtype == PARE_DT_I8 || v->dtype == PARE_DT_U8 || v->dtype == PARE_DT_I4 ||
+               v->dtype == PARE_DT_F16)
+        for (int64_t e = 0; e < numel; e++)
+          zeros += v->dtype == PARE_DT_F16 ? (((const uint16_t *)v->data)[e] & 0x7fff) == 0
+                                           : pare_ref_q_get(v->data, v->dtype, (size_t)e) == 0;
     }
     li->sparsity = li->params ? (double)zeros / (double)li->params : 0.0;
     li->macs = macs_of(g, p, n);

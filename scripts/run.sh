@@ -1,10 +1,9 @@
 #!/bin/sh
-# The main job of the README. Until the Fashion-MNIST demo lands it builds
-# pare, lists the OpenCL devices and runs the GEMM and start-up benches.
+# The main job of the README: the Fashion-MNIST demo (scripts/demo.sh):
+# set-up, build, train SimpleCNN and LeNet-300-100, compress them with each
+# method and a combination, evaluate and time everything on this machine,
+# print the before/after tables and write HTML reports to demo-out/.
+# Arguments go to the demo (--quick for a short run).
 set -eu
 cd "$(dirname "$0")/.."
-sh scripts/setup.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build
-./build/tools/pare devices
-./build/bench/pare-bench gemm startup
+exec sh scripts/demo.sh "$@"

@@ -31,5 +31,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
 int cmd_compress(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 #endif

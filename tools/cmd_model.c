@@ -122,8 +122,8 @@ int cmd_info(int argc, char **argv) {
              "\"dtype\": \"%s\", \"sparsity\": %.4f, \"backend\": \"%s\"}%s\n",
              l->op, shape, (long long)l->params, (long long)l->macs,
              (unsigned long long)l->weight_bytes,
-             l->weight_dtype ? (l->weight_dtype == PARE_DT_F32 ? "f32" : "other") : "", l->sparsity,
-             l->backend, i + 1 < n ? "," : "");
+             l->weight_dtype ? pare_dtype_str(l->weight_dtype) : "", l->sparsity, l->backend,
+             i + 1 < n ? "," : "");
     }
     printf("], \"totals\": {\"params\": %lld, \"macs\": %lld, \"bytes\": %llu}}\n",
            (long long)params, (long long)macs, (unsigned long long)bytes);
@@ -139,10 +139,7 @@ int cmd_info(int argc, char **argv) {
       human_count(mac, sizeof mac, (double)l->macs);
       human_count(b, sizeof b, (double)l->weight_bytes);
       printf("%-24.24s %-18.18s %-20.20s %10s %10s %10s %-5s %7.1f%% %-9s\n", l->name, l->op, shape,
-             p, mac, b,
-             l->weight_dtype == PARE_DT_F32 ? "f32"
-             : l->weight_dtype              ? "other"
-                                            : "-",
+             p, mac, b, l->weight_dtype ? pare_dtype_str(l->weight_dtype) : "-",
              100.0 * l->sparsity, l->backend);
     }
     char p[32], mac[32], b[32];

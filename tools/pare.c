@@ -216,14 +216,16 @@ static const command commands[] = {
      "model takes 2-D input). DIR holds the four IDX .gz files.",
      cmd_eval},
     {"train", "train a model on Fashion-MNIST",
-     "usage: pare train [--arch simplecnn[:C1,C2]|lenet5|mlp|FILE] [--dataset fashion-mnist|DIR]\n"
+     "usage: pare train [--arch simplecnn[:C1,C2]|lenet5|mlp[:H1,H2]|FILE]\n"
+     "                  [--dataset fashion-mnist|DIR]\n"
      "                  [--epochs N] [--batch B] [--lr X] [--optimizer sgd|adam]\n"
      "                  [--momentum M] [--weight-decay W] [--schedule constant|step|cosine]\n"
      "                  [--step-epochs E] [--warmup-epochs W] [--val-split F] [--seed S]\n"
      "                  [--checkpoint FILE] [--resume] [--backend ref|opencl|auto] -o "
      "MODEL.pare\n\n"
      "Trains from scratch (built-in architectures, PyTorch's default init;\n"
-     "simplecnn:C1,C2 sets its two convolutions' widths, 16,32 by default) or\n"
+     "simplecnn:C1,C2 sets its two convolutions' widths, 16,32 by default;\n"
+     "mlp:H1,H2 its two hidden layers', 300,100 (LeNet-300-100) by default) or\n"
      "continues training a .pare/.onnx model, on the OpenCL device when there\n"
      "is one. Batches are shuffled from the seed every epoch; --val-split holds\n"
      "out a fixed fraction for validation; --warmup-epochs W raises the rate\n"
@@ -293,6 +295,17 @@ static const command commands[] = {
      "--distill makes the uncompressed input model the teacher of that training\n"
      "(loss alpha*CE + (1-alpha)*T^2*KL, as pare distill).",
      cmd_compress},
+    {"compare", "models side by side: accuracy, size, MACs, latency; CSV and HTML report",
+     "usage: pare compare BASE.pare [MODEL.pare ...] [--names a,b,...] [--html report.html]\n"
+     "                    [--csv table.csv] [--title T] [--dataset fashion-mnist|DIR]\n"
+     "                    [--limit N] [--reps 20] [--no-latency] [--backend ref|opencl|auto]\n\n"
+     "Evaluates each model on the dataset's test split (top-1 accuracy), reads its\n"
+     "size on disk, counts its weights (and those not zero) and MACs, and times a\n"
+     "run at batch 1 and 64 on the device (median of --reps after 3 warm-up runs).\n"
+     "The first model is the baseline of the drop, compression and speed-up\n"
+     "columns. --html writes a self-contained report with the table and plots of\n"
+     "accuracy against size and against latency; --csv the table.",
+     cmd_compare},
     {"version", "print the version", "usage: pare version   (or pare --version)", cmd_version},
     {"help", "show help for a command", "usage: pare help [COMMAND]", cmd_help},
 };

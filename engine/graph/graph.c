@@ -28,6 +28,8 @@ const char *pare_dtype_name(pare_dtype dt) {
   return (int)dt >= 0 && dt < PARE_DT_COUNT ? names[dt] : "invalid";
 }
 
+const char *pare_dtype_str(pare_dtype dt) { return pare_dtype_name(dt); }
+
 pare_dtype pare_dtype_from_onnx(int32_t onnx_type) {
   /* TensorProto.DataType numbers, from the ONNX specification. */
   switch (onnx_type) {

@@ -109,26 +109,39 @@ static int linear(builder *b, const char *name, int x, int64_t in, int64_t out) 
   return y;
 }
 
-const char *pare_zoo_names(void) { return "simplecnn[:C1,C2], lenet5, mlp"; }
+const char *pare_zoo_names(void) { return "simplecnn[:C1,C2], lenet5, mlp[:H1,H2]"; }
 
-/* "simplecnn" or "simplecnn:C1,C2" (channel widths 1..1024). */
-static int simplecnn_widths(const char *arch, int64_t *c1, int64_t *c2) {
-  *c1 = 16, *c2 = 32;
-  if (!strcmp(arch, "simplecnn")) return 1;
-  if (strncmp(arch, "simplecnn:", 10)) return 0;
+/* `name` or "name:A,B" (widths 1..1024; a and b keep their defaults for the
+ * plain name). */
+static int widths(const char *arch, const char *name, int64_t *a_out, int64_t *b_out) {
+  size_t len = strlen(name);
+  if (!strcmp(arch, name)) return 1;
+  if (strncmp(arch, name, len) || arch[len] != ':') return 0;
   char *end;
-  long a = strtol(arch + 10, &end, 10);
+  long a = strtol(arch + len + 1, &end, 10);
   if (*end != ',') return 0;
   long b = strtol(end + 1, &end, 10);
   if (*end || a < 1 || a > 1024 || b < 1 || b > 1024) return 0;
-  *c1 = a, *c2 = b;
+  *a_out = a, *b_out = b;
   return 1;
+}
+
+/* "simplecnn" (16, 32) or "simplecnn:C1,C2": its two convolutions' widths. */
+static int simplecnn_widths(const char *arch, int64_t *c1, int64_t *c2) {
+  *c1 = 16, *c2 = 32;
+  return widths(arch, "simplecnn", c1, c2);
+}
+
+/* "mlp" (LeNet-300-100) or "mlp:H1,H2": its two hidden layers' widths. */
+static int mlp_widths(const char *arch, int64_t *h1, int64_t *h2) {
+  *h1 = 300, *h2 = 100;
+  return widths(arch, "mlp", h1, h2);
 }
 
 int pare_zoo_is_builtin(const char *arch) {
   int64_t c1, c2;
-  return arch &&
-         (simplecnn_widths(arch, &c1, &c2) || !strcmp(arch, "lenet5") || !strcmp(arch, "mlp"));
+  return arch && (simplecnn_widths(arch, &c1, &c2) || !strcmp(arch, "lenet5") ||
+                  mlp_widths(arch, &c1, &c2));
 }
 
 pare_status pare_zoo_build(const char *arch, uint64_t seed, pare_graph **out, pare_error *err) {
@@ -166,11 +179,11 @@ pare_status pare_zoo_build(const char *arch, uint64_t seed, pare_graph **out, pa
     y = unary(&b, "relu3", PARE_OP_RELU, linear(&b, "fc1", y, 16 * 5 * 5, 120));
     y = unary(&b, "relu4", PARE_OP_RELU, linear(&b, "fc2", y, 120, 84));
     y = linear(&b, "fc3", y, 84, 10);
-  } else {
+  } else if (mlp_widths(arch, &c1, &c2)) {
     y = unary(&b, "flatten", PARE_OP_FLATTEN, x);
-    y = unary(&b, "relu1", PARE_OP_RELU, linear(&b, "fc1", y, 784, 300));
-    y = unary(&b, "relu2", PARE_OP_RELU, linear(&b, "fc2", y, 300, 100));
-    y = linear(&b, "fc3", y, 100, 10);
+    y = unary(&b, "relu1", PARE_OP_RELU, linear(&b, "fc1", y, 784, c1));
+    y = unary(&b, "relu2", PARE_OP_RELU, linear(&b, "fc2", y, c1, c2));
+    y = linear(&b, "fc3", y, c2, 10);
   }
   if (!b.failed && y >= 0) {
     free(g->values[y].name);

@@ -55,6 +55,9 @@ typedef enum pare_dtype {
   PARE_DT_COUNT
 } pare_dtype;
 
+/* "f32", "f16", "i64", "i32", "i8", "u8", "i4", "bool" ("undefined" for 0). */
+PARE_API const char *pare_dtype_str(pare_dtype dt);
+
 #define PARE_MAX_RANK 8
 
 /* A tensor passed in or out of a model: dense, row-major. */
@@ -361,6 +364,27 @@ PARE_API pare_status pare_dataset_info(const pare_dataset *ds, int64_t sample_di
  * labels as int64; either output may be NULL. */
 PARE_API pare_status pare_dataset_batch(const pare_dataset *ds, const size_t *indices, size_t count,
                                         float *images, int64_t *labels);
+
+/* ---- evaluation ------------------------------------------------------- */
+
+typedef struct pare_eval_result {
+  size_t samples, correct;
+  double accuracy; /* top-1 */
+  int classes;
+  int64_t *confusion; /* classes × classes, rows the true class (pare_free) */
+} pare_eval_result;
+
+/* Called after each batch with the running figures. */
+typedef void (*pare_eval_progress_fn)(size_t done, size_t total, size_t correct, void *user);
+
+/* Top-1 accuracy of a model whose one input takes the dataset's images
+ * (N×C×H×W, or N×(C·H·W)) and whose output is N × classes scores, over
+ * the first `limit` samples of the split (0: all), `batch` at a time
+ * (0: 64), on ctx's backend (NULL: reference). */
+PARE_API pare_status pare_model_evaluate(pare_context *ctx, pare_model *m, const char *dataset,
+                                         const char *split, size_t limit, int batch,
+                                         pare_eval_progress_fn progress, void *user,
+                                         pare_eval_result *out, char *error, size_t error_size);
 
 /* ---- training --------------------------------------------------------- */
 

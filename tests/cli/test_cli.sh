@@ -164,6 +164,22 @@ PY
   contains act-prune "pruned"
   check act-prune-eval 0 "$pare" eval "$tmp/ap.pare" --dataset "$tmp"
   check act-prune-bad 2 "$pare" compress "$tmp/m.pare" --prune-activations 1.5 -o "$tmp/x.pare"; contains act-prune-bad "(0, 1)"
+  # Comparison: a table, a CSV row per model, an HTML report whose two
+  # plots hold one point per model (parsed as XML).
+  check compare 0 "$pare" compare "$tmp/m.pare" "$tmp/p.pare" "$tmp/q8.pare" --names base,pruned,int8 --dataset "$tmp" --reps 2 --html "$tmp/r.html" --csv "$tmp/r.csv"
+  contains compare "pruned"; contains compare "speedup"; contains compare "report: "
+  [ "$(wc -l < "$tmp/r.csv")" -eq 4 ] && passes=$((passes + 1)) || { echo "FAIL compare csv rows"; fails=$((fails + 1)); }
+  python3 - "$tmp/r.html" <<'PY' && passes=$((passes + 1)) || { echo "FAIL compare html"; fails=$((fails + 1)); }
+import re, sys, xml.dom.minidom
+html = open(sys.argv[1]).read()
+svgs = re.findall(r"<svg.*?</svg>", html, re.S)
+assert len(svgs) == 2, len(svgs)
+for s in svgs:
+    points = xml.dom.minidom.parseString(s).getElementsByTagName("circle")
+    assert sorted(p.getAttribute("data-model") for p in points) == ["base", "int8", "pruned"]
+PY
+  check compare-missing 1 "$pare" compare "$tmp/m.pare" "$tmp/nope.pare" --dataset "$tmp" --no-latency; contains compare-missing "nope.pare"
+  check compare-none 2 "$pare" compare
   # Ctrl-C saves the model and a checkpoint; --resume finishes the run.
   "$pare" train --arch mlp --dataset "$tmp" --batch 8 --epochs 100000 -o "$tmp/i.pare" > "$tmp/i.log" 2>&1 &
   pid=$!

@@ -39,10 +39,15 @@ static void test_architectures(void **state) {
   check("simplecnn", 160 + 4640 + 15690);
   check("lenet5", 156 + 2416 + 48120 + 10164 + 850);
   check("mlp", 235500 + 30100 + 1010);
+  check("mlp:100,30", 78500 + 3030 + 310);
+  check("simplecnn:8,16", 80 + 1168 + 7850);
   pare_graph *g;
   pare_error err;
   assert_int_equal(pare_zoo_build("resnet9000", 1, &g, &err), PARE_ERR_INVALID_ARG);
   assert_non_null(strstr(err.text, "simplecnn"));
+  const char *bad[] = {"mlp:0,3", "mlp:3", "mlp:3,4,5", "mlp;3,4", "simplecnn:2000,3", "mlpx"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_int_equal(pare_zoo_build(bad[i], 1, &g, &err), PARE_ERR_INVALID_ARG);
 }
 
 int main(void) {

@@ -1,0 +1,75 @@
+#!/bin/sh
+# The Fashion-MNIST demo (the README's main job): trains SimpleCNN and
+# LeNet-300-100, compresses each with every method alone (pruning, int8,
+# int4, low rank, distillation) and with a combination (pruning + int8),
+# then evaluates and times them all on this machine's OpenCL device (the
+# reference backend without one) and prints one table per model, with an
+# HTML report and CSV beside it.
+#
+#   sh scripts/demo.sh [--quick] [--out DIR]
+#
+# --quick trains for fewer epochs (a smoke run in a few minutes); the full
+# run takes about 10 minutes on 2 cores. Models, tables and reports go to
+# DIR (default demo-out/).
+set -eu
+cd "$(dirname "$0")/.."
+QUICK=0
+OUT=demo-out
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --out) OUT="$2"; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "demo: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ "$QUICK" = 1 ]; then EPOCHS=3; FT=1; REPS=5; else EPOCHS=15; FT=2; REPS=20; fi
+
+if [ -z "${PARE_DEMO_NO_BUILD:-}" ]; then
+  sh scripts/setup.sh
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build >/dev/null
+fi
+PARE=${PARE:-./build/tools/pare}
+mkdir -p "$OUT"
+start=$(date +%s)
+step() { echo; echo "== $* ($(( $(date +%s) - start )) s)"; }
+quiet() { "$@" > "$OUT/log.txt" 2>&1 || { cat "$OUT/log.txt"; exit 1; }; }
+
+"$PARE" devices | head -n 3 || true
+
+# arch, student arch, low-rank options, then the models it makes.
+demo() {
+  name=$1 arch=$2 student=$3 lowrank=$4
+  base="$OUT/$name.pare"
+  step "$name: train $arch for $EPOCHS epochs"
+  quiet "$PARE" train --arch "$arch" --epochs "$EPOCHS" --weight-decay 5e-4 --schedule cosine -o "$base"
+  step "$name: prune 90% (global magnitude, gradual over $FT fine-tuning epochs)"
+  quiet "$PARE" compress "$base" --prune 0.9 --prune-mode global --dense none \
+    --prune-schedule gradual --finetune-epochs "$FT" -o "$OUT/$name-pruned.pare"
+  step "$name: int8 (weights and activations, min-max calibration)"
+  quiet "$PARE" compress "$base" --quant int8 -o "$OUT/$name-int8.pare"
+  step "$name: int4 weights, uint8 activations"
+  quiet "$PARE" compress "$base" --quant int4 --calib-method percentile -o "$OUT/$name-int4.pare"
+  step "$name: low rank ($lowrank) and $FT fine-tuning epochs"
+  # shellcheck disable=SC2086
+  quiet "$PARE" compress "$base" $lowrank --finetune-epochs "$FT" -o "$OUT/$name-lowrank.pare"
+  step "$name: distil into $student for $EPOCHS epochs"
+  quiet "$PARE" distill --teacher "$base" --student "$student" --epochs "$EPOCHS" --alpha 0.5 \
+    --temperature 4 --schedule cosine -o "$OUT/$name-distilled.pare"
+  step "$name: combined: prune 90% with fine-tuning, then int8"
+  quiet "$PARE" compress "$base" --prune 0.9 --prune-mode global --dense none \
+    --prune-schedule gradual --finetune-epochs "$FT" --quant int8 -o "$OUT/$name-combined.pare"
+  step "$name: compare"
+  "$PARE" compare "$base" "$OUT/$name-pruned.pare" "$OUT/$name-int8.pare" "$OUT/$name-int4.pare" \
+    "$OUT/$name-lowrank.pare" "$OUT/$name-distilled.pare" "$OUT/$name-combined.pare" \
+    --names "$name,pruned-90%,int8,int4,low-rank,distilled,prune+int8" --reps "$REPS" \
+    --title "pare on Fashion-MNIST: $name" --html "$OUT/$name.html" --csv "$OUT/$name.csv" |
+    tee "$OUT/$name.txt"
+}
+
+demo simplecnn simplecnn simplecnn:8,16 "--lowrank energy=0.9 --lowrank-conv channel"
+demo lenet-300-100 mlp mlp:100,30 "--lowrank ratio=0.25 --skip fc3"
+echo
+echo "demo finished in $(( $(date +%s) - start )) s; tables, CSV and HTML reports in $OUT/"

@@ -1,0 +1,28 @@
+/* Comparison tables of models and their self-contained HTML report (two
+ * SVG scatter plots: accuracy against bytes on disk and against batch-64
+ * latency), written atomically. Used by `pare compare`. */
+#ifndef PARE_TOOLS_REPORT_H
+#define PARE_TOOLS_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct report_row {
+  char name[64];
+  char path[512];
+  double accuracy;         /* top-1, 0..1 */
+  int64_t params, nonzero; /* weights, and those that are not zero */
+  int64_t macs;            /* multiply-accumulates of one image (dense count) */
+  uint64_t bytes;          /* the file on disk */
+  double ms_b1, ms_b64;    /* median latency at batch 1 and 64 (0: not measured) */
+} report_row;
+
+/* The table as text; row 0 is the baseline for drop, ratio and speed-up. */
+void report_print(FILE *f, const report_row *rows, int n);
+/* The same as CSV. */
+int report_write_csv(const char *path, const report_row *rows, int n, char *err, size_t err_size);
+/* The HTML report (title, the table, the plots). */
+int report_write_html(const char *path, const char *title, const report_row *rows, int n, char *err,
+                      size_t err_size);
+
+#endif
