@@ -81,9 +81,7 @@ pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t batch,
       int64_t numel = pare_value_numel(v);
       if (li->weight_dtype == PARE_DT_UNDEFINED) li->weight_dtype = v->dtype;
       li->params += numel;
-      size_t stored;
-      pare_value_storage(v, &stored);
-      li->weight_bytes += stored; /* as the .pare file holds it */
+      li->weight_bytes += pare_value_stored_bytes(v); /* as the .pare file holds it */
       if (v->dtype == PARE_DT_F32)
         for (int64_t e = 0; e < numel; e++) zeros += ((const float *)v->data)[e] == 0.0f;
       else if (v->dtype == PARE_DT_I8 || v->dtype == PARE_DT_U8 || v->dtype == PARE_DT_I4 ||

@@ -138,24 +138,28 @@ pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *s
   uint64_t *offsets = calloc((size_t)g->n_values + 1, sizeof *offsets);
   size_t *stored = calloc((size_t)g->n_values + 1, sizeof *stored);
   uint8_t *storage = calloc((size_t)g->n_values + 1, 1);
-  if (!offsets || !stored || !storage) {
-    free(offsets);
-    free(stored);
-    free(storage);
-    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-  }
+  uint8_t **encoded = calloc((size_t)g->n_values + 1, sizeof(uint8_t *));
+  pare_writer values = {0}, graph = {0};
+  pare_status st = PARE_OK;
+  unsigned char *buf = NULL;
   size_t data_size = 0;
+  if (!offsets || !stored || !storage || !encoded) {
+    st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    goto done;
+  }
   for (int i = 0; i < g->n_values; i++) {
     if (g->values[i].kind != PARE_VALUE_CONSTANT) continue;
-    storage[i] = (uint8_t)pare_value_storage(&g->values[i], &stored[i]);
+    int kind = pare_value_encode(&g->values[i], &encoded[i], &stored[i]);
+    if (kind < 0) {
+      st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+      goto done;
+    }
+    storage[i] = (uint8_t)kind;
     offsets[i] = data_size;
     data_size = align_up(data_size + stored[i]);
   }
-  pare_writer values = {0}, graph = {0};
   write_values(&values, g, offsets, stored, storage);
   write_graph(&graph, g);
-  pare_status st = PARE_OK;
-  unsigned char *buf = NULL;
   header h;
   section table[SECTION_COUNT];
   if (values.failed || graph.failed) {
@@ -186,12 +190,7 @@ pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *s
   for (int i = 0; i < g->n_values; i++) {
     const pare_value *v = &g->values[i];
     if (v->kind != PARE_VALUE_CONSTANT || !v->nbytes) continue;
-    unsigned char *at = buf + table[2].offset + offsets[i];
-    if (storage[i] == PARE_STORAGE_SPARSE)
-      pare_sparse_storage_encode(v->data, (size_t)pare_value_numel(v),
-                                 pare_dtype_bytes(v->dtype, 1), at);
-    else
-      memcpy(at, v->data, v->nbytes);
+    memcpy(buf + table[2].offset + offsets[i], encoded[i] ? encoded[i] : v->data, stored[i]);
   }
   table[2].crc = crc_of(buf + table[2].offset, data_size);
   h.crc = header_crc(&h, table);
@@ -200,6 +199,8 @@ pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *s
   *data = buf;
   *size = h.file_size;
 done:
+  for (int i = 0; encoded && i < g->n_values; i++) free(encoded[i]);
+  free(encoded);
   free(offsets);
   free(stored);
   free(storage);
@@ -237,22 +238,19 @@ static pare_status read_constant(pare_value *val, const unsigned char *data, siz
                                  const char *what, pare_error *err) {
   int64_t numel = pare_value_numel(val);
   size_t raw = numel < 0 ? 0 : pare_dtype_bytes(val->dtype, (size_t)numel);
-  size_t elem = pare_dtype_bytes(val->dtype, 1);
   if (off > data_size || nbytes > data_size - off || numel < 0 ||
       (storage == PARE_STORAGE_RAW && raw != nbytes) ||
-      (storage == PARE_STORAGE_SPARSE &&
-       (val->dtype == PARE_DT_I4 || elem * (size_t)numel != raw)) ||
-      (storage != PARE_STORAGE_RAW && storage != PARE_STORAGE_SPARSE))
+      (storage & ~(PARE_STORAGE_SPARSE | PARE_STORAGE_DEFLATE)))
     return pare_error_set(err, PARE_ERR_FORMAT,
                           "%s: tensor '%s' points outside the data section or has the wrong size",
                           what, val->name);
-  if (storage == PARE_STORAGE_SPARSE) {
+  if (storage != PARE_STORAGE_RAW) {
     void *dense = malloc(raw ? raw : 1);
     if (!dense) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-    if (pare_sparse_storage_decode(data + off, (size_t)nbytes, (size_t)numel, elem, dense)) {
+    if (pare_value_decode(data + off, (size_t)nbytes, storage, val->dtype, (size_t)numel, dense)) {
       free(dense);
-      return pare_error_set(err, PARE_ERR_FORMAT, "%s: tensor '%s': corrupt sparse storage", what,
-                            val->name);
+      return pare_error_set(err, PARE_ERR_FORMAT, "%s: tensor '%s': corrupt compressed storage",
+                            what, val->name);
     }
     if (pare_value_set_data(val, dense, raw, 1) != PARE_OK) {
       free(dense);

@@ -1,7 +1,9 @@
 /* Relative-index sparse storage of constant tensors (sparse_storage.h). */
 #include "engine/io/sparse_storage.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 static int is_zero(const uint8_t *p, size_t elem) {
   for (size_t b = 0; b < elem; b++)
@@ -69,16 +71,115 @@ int pare_sparse_storage_decode(const uint8_t *in, size_t size, size_t count, siz
   return 0;
 }
 
-int pare_value_storage(const pare_value *v, size_t *stored_bytes) {
-  *stored_bytes = v->nbytes;
+/* The elements of v one per byte when it is packed int4 (sign-extended). */
+static uint8_t *unpack_i4(const uint8_t *packed, size_t count) {
+  uint8_t *out = malloc(count ? count : 1);
+  for (size_t i = 0; out && i < count; i++) {
+    int v = (packed[i / 2] >> (4 * (i % 2))) & 15;
+    out[i] = (uint8_t)(int8_t)(v >= 8 ? v - 16 : v);
+  }
+  return out;
+}
+
+static void pack_i4(const uint8_t *bytes, size_t count, uint8_t *packed) {
+  memset(packed, 0, (count + 1) / 2);
+  for (size_t i = 0; i < count; i++) packed[i / 2] |= (uint8_t)((bytes[i] & 15) << (4 * (i % 2)));
+}
+
+/* u64 inflated size + zlib stream of data[0..n), or NULL. */
+static uint8_t *deflate_bytes(const uint8_t *data, size_t n, size_t *size) {
+  uLongf cap = compressBound((uLong)n);
+  uint8_t *out = malloc(8 + cap);
+  if (!out || compress2(out + 8, &cap, data, (uLong)n, 9) != Z_OK) {
+    free(out);
+    return NULL;
+  }
+  for (int b = 0; b < 8; b++) out[b] = (uint8_t)((uint64_t)n >> (8 * b));
+  *size = 8 + cap;
+  return out;
+}
+
+int pare_value_encode(const pare_value *v, uint8_t **out, size_t *size) {
+  *out = NULL;
+  *size = v->nbytes;
   int64_t n = pare_value_numel(v);
-  if (v->kind != PARE_VALUE_CONSTANT || !v->data || n < 64 || v->dtype == PARE_DT_I4 ||
-      v->dtype == PARE_DT_UNDEFINED)
+  if (v->kind != PARE_VALUE_CONSTANT || !v->data || n < 64 || v->dtype == PARE_DT_UNDEFINED ||
+      v->nbytes != pare_dtype_bytes(v->dtype, (size_t)n))
     return PARE_STORAGE_RAW;
-  size_t elem = pare_dtype_bytes(v->dtype, 1);
-  if (!elem || elem * (size_t)n != v->nbytes) return PARE_STORAGE_RAW;
-  size_t sparse = pare_sparse_storage_size(v->data, (size_t)n, elem);
-  if (sparse * 4 > v->nbytes * 3) return PARE_STORAGE_RAW;
-  *stored_bytes = sparse;
-  return PARE_STORAGE_SPARSE;
+  size_t count = (size_t)n, budget = v->nbytes - v->nbytes / 4; /* save a quarter or more */
+  int packed = v->dtype == PARE_DT_I4;
+  size_t elem = packed ? 1 : pare_dtype_bytes(v->dtype, 1);
+  uint8_t *bytes = packed ? unpack_i4(v->data, count) : (uint8_t *)v->data;
+  if (!bytes) return -1;
+  /* Sparse when it pays; then deflate whichever of the two is smaller. */
+  uint8_t *sparse = NULL;
+  size_t ssize = pare_sparse_storage_size(bytes, count, elem);
+  if (ssize <= budget && (sparse = malloc(ssize)))
+    pare_sparse_storage_encode(bytes, count, elem, sparse);
+  if (packed) free(bytes);
+  int kind = PARE_STORAGE_RAW;
+  if (sparse) {
+    kind = PARE_STORAGE_SPARSE;
+    *out = sparse;
+    *size = ssize;
+  }
+  size_t dsize = 0;
+  uint8_t *deflated =
+      sparse ? deflate_bytes(sparse, ssize, &dsize) : deflate_bytes(v->data, v->nbytes, &dsize);
+  if (deflated && dsize <= budget && dsize < *size) {
+    free(*out);
+    *out = deflated;
+    *size = dsize;
+    kind |= PARE_STORAGE_DEFLATE;
+  } else {
+    free(deflated);
+  }
+  return kind;
+}
+
+size_t pare_value_stored_bytes(const pare_value *v) {
+  uint8_t *buf;
+  size_t size;
+  if (pare_value_encode(v, &buf, &size) < 0) return v->nbytes;
+  free(buf);
+  return size;
+}
+
+int pare_value_decode(const uint8_t *in, size_t size, int storage, pare_dtype dt, size_t count,
+                      void *out) {
+  size_t raw = pare_dtype_bytes(dt, count);
+  int packed = dt == PARE_DT_I4;
+  size_t elem = packed ? 1 : pare_dtype_bytes(dt, 1);
+  if (storage & ~(PARE_STORAGE_SPARSE | PARE_STORAGE_DEFLATE) || !elem) return -1;
+  uint8_t *inflated = NULL;
+  if (storage & PARE_STORAGE_DEFLATE) { /* u64 size, then the zlib stream */
+    if (size < 8) return -1;
+    uint64_t n = 0;
+    for (int b = 0; b < 8; b++) n |= (uint64_t)in[b] << (8 * b);
+    /* Bounded: raw data never exceeds the tensor, sparse at most 9 bytes an element. */
+    if (n > (uint64_t)raw * 9 + 8 || !(inflated = malloc(n ? (size_t)n : 1))) return -1;
+    uLongf got = (uLongf)n;
+    if (uncompress(inflated, &got, in + 8, (uLong)(size - 8)) != Z_OK || got != n) {
+      free(inflated);
+      return -1;
+    }
+    in = inflated;
+    size = (size_t)n;
+  }
+  int rc = 0;
+  if (!(storage & PARE_STORAGE_SPARSE)) {
+    if (size != raw)
+      rc = -1;
+    else
+      memcpy(out, in, raw);
+  } else if (!packed) {
+    rc = pare_sparse_storage_decode(in, size, count, elem, out);
+  } else {
+    uint8_t *bytes = malloc(count ? count : 1);
+    rc = bytes ? pare_sparse_storage_decode(in, size, count, 1, bytes) : -1;
+    if (!rc) pack_i4(bytes, count, out);
+    free(bytes);
+  }
+  free(inflated);
+  return rc;
 }

@@ -1,5 +1,6 @@
 /* How a constant tensor is stored in a .pare file: as its raw bytes, or,
- * when mostly zero, as relative-index sparse storage:
+ * when mostly zero, as relative-index sparse storage, either of them
+ * possibly deflated (zlib) — whichever is smallest. Sparse storage:
  *
  *   u64 entries E, then E gap bytes, then E element values (elem bytes each)
  *
@@ -7,9 +8,12 @@
  * position −1), so a gap counts the zero elements skipped. Runs of more than
  * 255 zeros are bridged by filler entries of gap 255 whose value is zero.
  * An element is zero when all its bytes are (so −0.0 is kept, and decoding
- * gives back the exact bytes). Used for elements of whole bytes (not packed
- * int4). Sizes follow the density: at 90% zeros an fp32 tensor takes about
- * half a byte per weight, an int8 one about a fifth. */
+ * gives back the exact bytes). Packed int4 is stored one value a byte
+ * (sign-extended) and packed again when read. Sizes follow the density: at
+ * 90% zeros an fp32 tensor takes about half a byte per weight, an int8 one
+ * about a fifth; deflate then takes what the gaps and the few distinct
+ * quantized values still waste. Deflated storage: u64 size once inflated,
+ * then a zlib stream. */
 #ifndef PARE_ENGINE_IO_SPARSE_STORAGE_H
 #define PARE_ENGINE_IO_SPARSE_STORAGE_H
 
@@ -18,7 +22,8 @@
 
 #include "engine/graph/graph.h"
 
-enum { PARE_STORAGE_RAW = 0, PARE_STORAGE_SPARSE = 1 };
+/* Storage kinds: flags. */
+enum { PARE_STORAGE_RAW = 0, PARE_STORAGE_SPARSE = 1, PARE_STORAGE_DEFLATE = 2 };
 
 /* Bytes of the sparse storage of count elements of elem bytes. */
 size_t pare_sparse_storage_size(const void *data, size_t count, size_t elem);
@@ -29,8 +34,16 @@ void pare_sparse_storage_encode(const void *data, size_t count, size_t elem, uin
 int pare_sparse_storage_decode(const uint8_t *in, size_t size, size_t count, size_t elem,
                                void *out);
 
-/* How constant v is written, and its stored bytes: sparse storage when it
- * takes at most 3/4 of the raw bytes, else raw. */
-int pare_value_storage(const pare_value *v, size_t *stored_bytes);
+/* The stored form of constant v: *out (malloc'ed; NULL when raw: the data
+ * itself) of *size bytes; returns its storage kind. A form that saves less
+ * than a quarter of the raw bytes is not taken. -1: out of memory. */
+int pare_value_encode(const pare_value *v, uint8_t **out, size_t *size);
+/* Bytes of v as stored (pare_value_encode's size). */
+size_t pare_value_stored_bytes(const pare_value *v);
+/* Decodes stored bytes of a `storage` kind into out (count elements of dt,
+ * pare_dtype_bytes(dt, count) bytes). 0, or −1 when they do not describe
+ * such a tensor. */
+int pare_value_decode(const uint8_t *in, size_t size, int storage, pare_dtype dt, size_t count,
+                      void *out);
 
 #endif

@@ -301,6 +301,67 @@ static void test_sparse_storage(void **state) {
     }
 }
 
+/* Stored forms of whole values: the smallest of raw, sparse and deflated
+ * comes back byte for byte (fp32, int8 with few distinct values, packed
+ * int4 of odd length), and damaged bytes are refused. */
+static void test_value_codecs(void **state) {
+  (void)state;
+  test_rng rng = {8};
+  const struct {
+    pare_dtype dt;
+    int64_t n;
+    int zero_in; /* one element in zero_in nonzero */
+  } cases[] = {{PARE_DT_F32, 5000, 10},
+               {PARE_DT_I8, 6000, 1},
+               {PARE_DT_I8, 6001, 20},
+               {PARE_DT_I4, 4001, 12},
+               {PARE_DT_F32, 300, 1}};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    pare_graph *g = pare_graph_create();
+    int64_t dims[1] = {cases[c].n};
+    int v = pare_graph_add_value(g, "w", cases[c].dt, 1, dims);
+    size_t bytes = pare_dtype_bytes(cases[c].dt, (size_t)cases[c].n);
+    unsigned char *d = calloc(bytes, 1), *back = malloc(bytes);
+    for (int64_t i = 0; i < cases[c].n; i++) {
+      if (test_rng_below(&rng, (size_t)cases[c].zero_in)) continue;
+      if (cases[c].dt == PARE_DT_F32)
+        ((float *)d)[i] = test_rng_uniform(&rng, -1, 1);
+      else if (cases[c].dt == PARE_DT_I8)
+        ((int8_t *)d)[i] = (int8_t)(test_rng_below(&rng, 7) - 3); /* few distinct values */
+      else
+        d[i / 2] |= (unsigned char)((test_rng_below(&rng, 16) & 15) << (4 * (i % 2)));
+    }
+    pare_value_set_data(&g->values[v], d, bytes, 1);
+    uint8_t *enc;
+    size_t size;
+    int kind = pare_value_encode(&g->values[v], &enc, &size);
+    assert_true(kind >= 0);
+    if (kind == PARE_STORAGE_RAW) {
+      assert_null(enc);
+      assert_int_equal(size, bytes);
+    } else {
+      assert_true(size * 4 <= bytes * 3);
+      assert_int_equal(pare_value_decode(enc, size, kind, cases[c].dt, (size_t)cases[c].n, back),
+                       0);
+      assert_memory_equal(back, d, bytes);
+      assert_int_equal(pare_value_stored_bytes(&g->values[v]), size);
+      if (kind & PARE_STORAGE_DEFLATE) { /* a damaged stream */
+        enc[size / 2] ^= 0x5a;
+        assert_int_equal(pare_value_decode(enc, size, kind, cases[c].dt, (size_t)cases[c].n, back),
+                         -1);
+        assert_int_equal(pare_value_decode(enc, 7, kind, cases[c].dt, (size_t)cases[c].n, back),
+                         -1);
+      }
+    }
+    /* The mostly-zero cases shrink; the dense fp32 one stays raw. */
+    assert_true(cases[c].zero_in > 1 ? kind != PARE_STORAGE_RAW : 1);
+    assert_int_equal(pare_value_decode(enc ? enc : d, size, 4, cases[c].dt, 1, back), -1);
+    free(enc);
+    free(back);
+    pare_graph_destroy(g);
+  }
+}
+
 /* A pruned model saved and loaded computes the same outputs, bit for bit,
  * and its file is smaller. */
 static void test_file_roundtrip(void **state) {
@@ -345,6 +406,7 @@ int main(void) {
       cmocka_unit_test(test_bad_options),
       cmocka_unit_test(test_sparse_storage),
       cmocka_unit_test(test_file_roundtrip),
+      cmocka_unit_test(test_value_codecs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
