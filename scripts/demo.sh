@@ -1,7 +1,8 @@
 #!/bin/sh
 # The Fashion-MNIST demo (the README's main job): trains SimpleCNN and
 # LeNet-300-100, compresses each with every method alone (pruning, int8,
-# int4, low rank, distillation) and with a combination (pruning + int8),
+# int4, low rank, distillation), with a combination by hand (pruning +
+# int8) and with the automated search (pare auto),
 # then evaluates and times them all on this machine's OpenCL device (the
 # reference backend without one) and prints one table per model, with an
 # HTML report and CSV beside it.
@@ -58,13 +59,17 @@ demo() {
   step "$name: distil into $student for $EPOCHS epochs"
   quiet "$PARE" distill --teacher "$base" --student "$student" --epochs "$EPOCHS" --alpha 0.5 \
     --temperature 4 --schedule cosine -o "$OUT/$name-distilled.pare"
-  step "$name: combined: prune 90% with fine-tuning, then int8"
+  step "$name: combined by hand: prune 90% with fine-tuning, then int8"
   quiet "$PARE" compress "$base" --prune 0.9 --prune-mode global --dense none \
     --prune-schedule gradual --finetune-epochs "$FT" --quant int8 -o "$OUT/$name-combined.pare"
+  step "$name: automated (pare auto: per-layer sparsity and bits, max drop 0.5 points)"
+  quiet "$PARE" auto "$base" --max-drop 0.5 --objective size --finetune-epochs "$FT" \
+    --report "$OUT/$name-auto.html" -o "$OUT/$name-auto.pare"
   step "$name: compare"
   "$PARE" compare "$base" "$OUT/$name-pruned.pare" "$OUT/$name-int8.pare" "$OUT/$name-int4.pare" \
     "$OUT/$name-lowrank.pare" "$OUT/$name-distilled.pare" "$OUT/$name-combined.pare" \
-    --names "$name,pruned-90%,int8,int4,low-rank,distilled,prune+int8" --reps "$REPS" \
+    "$OUT/$name-auto.pare" \
+    --names "$name,pruned-90%,int8,int4,low-rank,distilled,prune+int8,auto" --reps "$REPS" \
     --title "pare on Fashion-MNIST: $name" --html "$OUT/$name.html" --csv "$OUT/$name.csv" |
     tee "$OUT/$name.txt"
 }

@@ -21,6 +21,9 @@ void cli_json_str(FILE *f, const char *s);
 int cli_flag_value(int argc, char **argv, int *i, const char *flag, const char **value);
 /* Opens a context from --backend ref|opencl|auto and --device. */
 int cli_open_context(const char *cmd, const char *backend, const char *device, pare_context **ctx);
+/* 1 when PARE_CLI_PARSE_ONLY=1: commands stop after parsing their arguments
+ * (exit 0 when they are valid), so that the parsing can be fuzzed. */
+int cli_parse_only(void);
 /* Prints the usage text of a command (from the command table). */
 void cli_print_usage(const char *cmd);
 
@@ -32,5 +35,6 @@ int cmd_train(int argc, char **argv);
 int cmd_distill(int argc, char **argv);
 int cmd_compress(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_auto(int argc, char **argv);
 
 #endif

@@ -130,6 +130,7 @@ int cmd_compare(int argc, char **argv) {
     if (rc) return rc;
   }
   if (!n) return cli_usage_error(cmd, "no model given%s", "");
+  if (cli_parse_only()) return 0;
   pare_context *ctx = NULL;
   int rc = cli_open_context(cmd, backend, device, &ctx);
   if (rc) return rc;

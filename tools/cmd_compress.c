@@ -297,6 +297,7 @@ int cmd_compress(int argc, char **argv) {
                            "--prune-schedule gradual works with --prune-mode layer or global, "
                            "not %s",
                            prune_mode);
+  if (cli_parse_only()) return 0;
   char err[1024];
   pare_model *m = NULL;
   if (pare_model_load(input, &m, err, sizeof err) != PARE_OK) return cli_fail(cmd, "%s", err);

@@ -52,6 +52,7 @@ int cmd_eval(int argc, char **argv) {
     }
   }
   if (!path) return cli_usage_error("eval", "no model given%s", "");
+  if (cli_parse_only()) return 0;
   char err[1024];
   pare_model *m = NULL;
   pare_context *ctx = NULL;

@@ -24,6 +24,7 @@ int cmd_import(int argc, char **argv) {
   }
   if (!in) return cli_usage_error("import", "no model given%s", "");
   if (!out) return cli_usage_error("import", "no output given (-o model.pare)%s", "");
+  if (cli_parse_only()) return 0;
   char err[1024];
   pare_model *m;
   if (pare_model_load(in, &m, err, sizeof err) != PARE_OK) return cli_fail("import", "%s", err);
@@ -86,6 +87,7 @@ int cmd_info(int argc, char **argv) {
   long long batch = strtoll(batch_s, &end, 10);
   if (*end || batch < 1)
     return cli_usage_error("info", "--batch needs a positive number, not '%s'", batch_s);
+  if (cli_parse_only()) return 0;
   char err[1024];
   pare_model *m;
   if (pare_model_load(path, &m, err, sizeof err) != PARE_OK) return cli_fail("info", "%s", err);
@@ -185,6 +187,7 @@ int cmd_run(int argc, char **argv) {
   }
   if (!path) return cli_usage_error("run", "no model given%s", "");
   if (!ni) return cli_usage_error("run", "no --input given%s", "");
+  if (cli_parse_only()) return 0;
   char err[1024];
   pare_model *m;
   if (pare_model_load(path, &m, err, sizeof err) != PARE_OK) return cli_fail("run", "%s", err);

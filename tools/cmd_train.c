@@ -124,6 +124,7 @@ static int train_common(const char *cmd, int argc, char **argv, int distill) {
       return cli_usage_error(cmd, "--resume: no checkpoint at %s", o.checkpoint);
     o.resume = o.checkpoint;
   }
+  if (cli_parse_only()) return 0;
   pare_context *ctx = NULL;
   int rc = cli_open_context(cmd, backend, device, &ctx);
   if (rc) return rc;

@@ -43,6 +43,11 @@ int cli_parse_count(const char *cmd, const char *flag, const char *v, long long 
   return 0;
 }
 
+int cli_parse_only(void) {
+  const char *v = getenv("PARE_CLI_PARSE_ONLY");
+  return v && !strcmp(v, "1");
+}
+
 int cli_fail(const char *cmd, const char *fmt, const char *arg) {
   fprintf(stderr, "pare %s: ", cmd);
   fprintf(stderr, fmt, arg);
@@ -151,6 +156,7 @@ static int cmd_devices(int argc, char **argv) {
     } else
       return cli_usage_error("devices", "unknown option '%s'", argv[i]);
   }
+  if (cli_parse_only()) return 0;
   size_t count = 0;
   char err[512];
   pare_status st = pare_devices_list(NULL, 0, &count, err, sizeof err);
@@ -306,6 +312,23 @@ static const command commands[] = {
      "columns. --html writes a self-contained report with the table and plots of\n"
      "accuracy against size and against latency; --csv the table.",
      cmd_compare},
+    {"auto", "automated compression: per-layer sparsity and bits under an accuracy budget",
+     "usage: pare auto MODEL.pare -o OUT.pare [--max-drop 0.5] [--objective size|latency]\n"
+     "                 [--dataset fashion-mnist|DIR] [--val-images 2000]\n"
+     "                 [--finetune-epochs 2] [--lr 0.01] [--distill] [--budget-minutes M]\n"
+     "                 [--report out.html] [--backend ref|opencl|auto] [--device N]\n\n"
+     "Chooses for each Conv, Gemm and MatMul a sparsity (0, 50, 70, 80, 90, 95%) and\n"
+     "a weight width (fp32, int8, int4): a scan measures every option of every\n"
+     "layer alone (validation accuracy on the first --val-images training images,\n"
+     "bytes on disk, and with --objective latency the batch-64 latency on the\n"
+     "device), then a greedy search takes the moves that save the most per point\n"
+     "of estimated accuracy, checking each on the validation images and undoing\n"
+     "those that pass --max-drop (points). The result is pruned, fine-tuned with\n"
+     "the zeros kept (--distill: from the original), then quantized with int8\n"
+     "activations. OUT.auto keeps the scan: a run stopped (Ctrl-C, or\n"
+     "--budget-minutes) resumes from it. Writes OUT-front.csv (every point, the\n"
+     "Pareto front marked) and with --report an HTML page of plots and tables.",
+     cmd_auto},
     {"version", "print the version", "usage: pare version   (or pare --version)", cmd_version},
     {"help", "show help for a command", "usage: pare help [COMMAND]", cmd_help},
 };

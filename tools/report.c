@@ -208,3 +208,79 @@ int report_write_html(const char *path, const char *title, const report_row *r, 
   put(&t, "</div></div>\n</body></html>\n");
   return write_text(path, &t, err, err_size);
 }
+
+/* 1 when no other point is at least as accurate and strictly cheaper in
+ * x (or cheaper and strictly more accurate). */
+static int on_front(const report_point *p, int n, int i, int by_ms) {
+  double xi = by_ms ? p[i].ms : p[i].bytes;
+  if (!(xi > 0)) return 0;
+  for (int j = 0; j < n; j++) {
+    double xj = by_ms ? p[j].ms : p[j].bytes;
+    if (j == i || !(xj > 0)) continue;
+    if ((p[j].accuracy >= p[i].accuracy && xj < xi) || (p[j].accuracy > p[i].accuracy && xj <= xi))
+      return 0;
+  }
+  return 1;
+}
+
+int report_write_front_csv(const char *path, const report_point *p, int n, char *err,
+                           size_t err_size) {
+  text t = {0};
+  put(&t, "config,accuracy,bytes,ms_batch64,front_size,front_latency\n");
+  for (int i = 0; i < n; i++)
+    put(&t, "\"%s\",%.6f,%.0f,%.5f,%d,%d\n", p[i].label, p[i].accuracy, p[i].bytes, p[i].ms,
+        on_front(p, n, i, 0), on_front(p, n, i, 1));
+  return write_text(path, &t, err, err_size);
+}
+
+/* The points as report rows (names are indices; the labels go in the table). */
+static report_row *rows_of(const report_point *p, int n) {
+  report_row *r = calloc((size_t)(n ? n : 1), sizeof *r);
+  for (int i = 0; r && i < n; i++) {
+    snprintf(r[i].name, sizeof r[i].name, "%d", i);
+    r[i].accuracy = p[i].accuracy;
+    r[i].bytes = (uint64_t)p[i].bytes;
+    r[i].ms_b64 = p[i].ms;
+  }
+  return r;
+}
+
+int report_write_front_html(const char *path, const char *title, const report_point *p, int n,
+                            char *err, size_t err_size) {
+  report_row *rows = rows_of(p, n);
+  if (!rows) {
+    snprintf(err, err_size, "out of memory");
+    return 1;
+  }
+  text t = {0};
+  put(&t, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
+  html_escape(&t, title);
+  put(&t, "</title>\n<style>body{font-family:sans-serif;margin:2em;color:#222}"
+          "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;"
+          "text-align:right}th{background:#eee}td:nth-child(2){text-align:left}"
+          "tr.front{background:#eaf4ea}.plots{display:flex;flex-wrap:wrap;gap:2em}</style>"
+          "</head><body>\n<h1>");
+  html_escape(&t, title);
+  put(&t, "</h1>\n<p>Every configuration measured on the validation images; the rows in "
+          "green lie on the Pareto front of accuracy against size.</p>\n<div class=\"plots\">"
+          "<div><h2>Accuracy against size</h2>\n");
+  svg_plot(&t, "front-bytes", "bytes on disk (log scale)", rows, n, x_bytes, 1);
+  int timed = 0;
+  for (int i = 0; i < n; i++) timed |= p[i].ms > 0;
+  if (timed) {
+    put(&t, "</div><div><h2>Accuracy against latency</h2>\n");
+    svg_plot(&t, "front-latency", "batch-64 latency (ms)", rows, n, x_latency, 0);
+  }
+  put(&t, "</div></div>\n<table id=\"points\"><tr><th>#</th><th>configuration (layer:sparsity/"
+          "bits)</th><th>accuracy</th><th>bytes</th><th>batch 64 ms</th><th>front</th></tr>\n");
+  for (int i = 0; i < n; i++) {
+    int front = on_front(p, n, i, 0);
+    put(&t, "<tr%s><td>%d</td><td>", front ? " class=\"front\"" : "", i);
+    html_escape(&t, p[i].label);
+    put(&t, "</td><td>%.2f%%</td><td>%.0f</td><td>%.3f</td><td>%s</td></tr>\n", 100 * p[i].accuracy,
+        p[i].bytes, p[i].ms, front ? "yes" : "");
+  }
+  put(&t, "</table>\n</body></html>\n");
+  free(rows);
+  return write_text(path, &t, err, err_size);
+}

@@ -17,6 +17,22 @@ typedef struct report_row {
   double ms_b1, ms_b64;    /* median latency at batch 1 and 64 (0: not measured) */
 } report_row;
 
+/* A configuration measured by `pare auto`. */
+typedef struct report_point {
+  char label[256];
+  double accuracy; /* validation top-1 */
+  double bytes, ms;
+} report_point;
+
+/* Every point, with a column saying which lie on the Pareto front
+ * (no other point is as accurate and smaller, or as accurate and faster). */
+int report_write_front_csv(const char *path, const report_point *p, int n, char *err,
+                           size_t err_size);
+/* The points as an HTML page: accuracy against bytes and against latency,
+ * the front's points marked, and the table. */
+int report_write_front_html(const char *path, const char *title, const report_point *p, int n,
+                            char *err, size_t err_size);
+
 /* The table as text; row 0 is the baseline for drop, ratio and speed-up. */
 void report_print(FILE *f, const report_row *rows, int n);
 /* The same as CSV. */

@@ -180,6 +180,16 @@ for s in svgs:
 PY
   check compare-missing 1 "$pare" compare "$tmp/m.pare" "$tmp/nope.pare" --dataset "$tmp" --no-latency; contains compare-missing "nope.pare"
   check compare-none 2 "$pare" compare
+  # Automated compression on the small dataset: a scan, a search, a final
+  # model; a second run resumes the whole scan from OUT.auto.
+  check auto 0 "$pare" auto "$tmp/m.pare" --dataset "$tmp" --val-images 100 --finetune-epochs 1 --max-drop 5 --report "$tmp/auto.html" -o "$tmp/auto.pare"
+  contains auto "final: validation"; contains auto "saved"
+  [ -s "$tmp/auto.pare.auto" ] && [ -s "$tmp/auto.pare-front.csv" ] && [ -s "$tmp/auto.html" ] && passes=$((passes + 1)) || { echo "FAIL auto outputs"; fails=$((fails + 1)); }
+  check auto-resume 0 "$pare" auto "$tmp/m.pare" --dataset "$tmp" --val-images 100 --finetune-epochs 1 --max-drop 5 -o "$tmp/auto.pare"
+  contains auto-resume "51 of 51 layer options already measured"
+  check auto-eval 0 "$pare" eval "$tmp/auto.pare" --dataset "$tmp"
+  check auto-bad-objective 2 "$pare" auto "$tmp/m.pare" --objective speed -o "$tmp/x.pare"; contains auto-bad-objective "'speed'"
+  check auto-no-output 2 "$pare" auto "$tmp/m.pare"
   # Ctrl-C saves the model and a checkpoint; --resume finishes the run.
   "$pare" train --arch mlp --dataset "$tmp" --batch 8 --epochs 100000 -o "$tmp/i.pare" > "$tmp/i.log" 2>&1 &
   pid=$!

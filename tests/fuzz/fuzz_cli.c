@@ -1,0 +1,37 @@
+/* libFuzzer target: bytes split at NUL into an argv for `pare`, run with
+ * PARE_CLI_PARSE_ONLY=1 so that every command stops after parsing its
+ * arguments: nothing is loaded, trained or written. The process works in
+ * the scratch folder, so that even a parsing bug could only write there. */
+#include "tests/fuzz/fuzz_common.h"
+
+int pare_cli_main(int argc, char **argv); /* tools/pare.c's main, renamed */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_MAX_ARGS 64
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static int ready;
+  if (!ready) {
+    fuzz_setup();
+    setenv("PARE_CLI_PARSE_ONLY", "1", 1);
+    if (chdir(fuzz_dir) != 0) abort();
+    ready = 1;
+  }
+  if (size > 4096) return 0;
+  /* One NUL-terminated copy; each NUL ends an argument. */
+  char *buf = malloc(size + 1);
+  if (!buf) return 0;
+  if (size) memcpy(buf, data, size);
+  buf[size] = '\0';
+  char *argv[FUZZ_MAX_ARGS + 2];
+  int argc = 0;
+  argv[argc++] = "pare";
+  for (size_t i = 0; i <= size && argc < FUZZ_MAX_ARGS + 1;) {
+    argv[argc++] = buf + i;
+    i += strlen(buf + i) + 1;
+  }
+  argv[argc] = NULL;
+  pare_cli_main(argc, argv);
+  free(buf);
+  return 0;
+}
