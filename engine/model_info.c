@@ -36,11 +36,8 @@ static int64_t macs_of(const pare_graph *g, const pare_plan *p, const pare_node 
   }
 }
 
-pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t batch,
-                              pare_layer_info **layers, int *count) {
-  if (!m || !layers || !count || batch < 1) return PARE_ERR_INVALID_ARG;
-  *layers = NULL;
-  *count = 0;
+/* A plan of m with every dynamic input dimension set to `batch`. */
+static pare_status plan_at_batch(pare_model *m, int64_t batch, pare_plan **p) {
   const pare_graph *g = m->graph;
   pare_tensor in[64];
   if (g->n_inputs > 64) return pare_error_set(&m->error, PARE_ERR_UNSUPPORTED, "too many inputs");
@@ -51,8 +48,34 @@ pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t batch,
     in[i].rank = v->rank < 0 ? 0 : v->rank;
     for (int d = 0; d < in[i].rank; d++) in[i].dims[d] = v->dims[d] < 0 ? batch : v->dims[d];
   }
+  return pare_plan_create(g, in, g->n_inputs, p, &m->error);
+}
+
+pare_status pare_model_memory(pare_model *m, int64_t batch, uint64_t *naive, uint64_t *planned,
+                              uint64_t *lower_bound) {
+  if (!m || batch < 1 || !naive || !planned || !lower_bound) return PARE_ERR_INVALID_ARG;
   pare_plan *p = NULL;
-  pare_status st = pare_plan_create(g, in, g->n_inputs, &p, &m->error);
+  pare_status st = plan_at_batch(m, batch, &p);
+  pare_memory_plan mp;
+  if (st == PARE_OK) st = pare_memory_plan_build(p, &mp, &m->error);
+  if (st == PARE_OK) {
+    *naive = mp.naive;
+    *planned = mp.planned;
+    *lower_bound = mp.lower_bound;
+    pare_memory_plan_free(&mp);
+  }
+  pare_plan_destroy(p);
+  return st;
+}
+
+pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t batch,
+                              pare_layer_info **layers, int *count) {
+  if (!m || !layers || !count || batch < 1) return PARE_ERR_INVALID_ARG;
+  *layers = NULL;
+  *count = 0;
+  const pare_graph *g = m->graph;
+  pare_plan *p = NULL;
+  pare_status st = plan_at_batch(m, batch, &p);
   if (st != PARE_OK) return st;
   pare_layer_info *out = calloc((size_t)g->n_nodes + 1, sizeof *out);
   if (!out) {

@@ -60,7 +60,7 @@ static void human_count(char *buf, size_t size, double v) {
 
 int cmd_info(int argc, char **argv) {
   const char *path = NULL, *backend = "auto", *device = NULL, *batch_s = "1";
-  int json = 0;
+  int json = 0, memory = 0;
   for (int i = 1; i < argc; i++) {
     const char *v;
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -68,6 +68,8 @@ int cmd_info(int argc, char **argv) {
       return 0;
     } else if (!strcmp(argv[i], "--json")) {
       json = 1;
+    } else if (!strcmp(argv[i], "--memory")) {
+      memory = 1;
     } else if (cli_flag_value(argc, argv, &i, "--batch", &v)) {
       batch_s = v;
     } else if (cli_flag_value(argc, argv, &i, "--backend", &v)) {
@@ -110,6 +112,11 @@ int cmd_info(int argc, char **argv) {
     macs += layers[i].macs;
     bytes += layers[i].weight_bytes;
   }
+  uint64_t naive = 0, planned = 0, lower = 0;
+  if (memory && pare_model_memory(m, batch, &naive, &planned, &lower) != PARE_OK) {
+    rc = cli_fail("info", "%s", pare_model_last_error(m));
+    goto done;
+  }
   if (json) {
     printf("{\"model\": ");
     cli_json_str(stdout, path);
@@ -127,8 +134,12 @@ int cmd_info(int argc, char **argv) {
              l->weight_dtype ? pare_dtype_str(l->weight_dtype) : "", l->sparsity, l->backend,
              i + 1 < n ? "," : "");
     }
-    printf("], \"totals\": {\"params\": %lld, \"macs\": %lld, \"bytes\": %llu}}\n",
-           (long long)params, (long long)macs, (unsigned long long)bytes);
+    printf("], \"totals\": {\"params\": %lld, \"macs\": %lld, \"bytes\": %llu}", (long long)params,
+           (long long)macs, (unsigned long long)bytes);
+    if (memory)
+      printf(", \"memory\": {\"naive\": %llu, \"planned\": %llu, \"lower_bound\": %llu}",
+             (unsigned long long)naive, (unsigned long long)planned, (unsigned long long)lower);
+    printf("}\n");
   } else {
     printf("%s: %d layer(s), batch %lld\n", path, n, batch);
     printf("%-24s %-18s %-20s %10s %10s %10s %-5s %8s %-9s\n", "name", "op", "output", "params",
@@ -149,6 +160,11 @@ int cmd_info(int argc, char **argv) {
     human_count(mac, sizeof mac, (double)macs);
     human_count(b, sizeof b, (double)bytes);
     printf("total: %s parameters, %s MACs, %s bytes of weights\n", p, mac, b);
+    if (memory)
+      printf("activation memory at batch %lld: naive %llu bytes, planned %llu (%.2fx the lower "
+             "bound), lower bound %llu\n",
+             batch, (unsigned long long)naive, (unsigned long long)planned,
+             lower ? (double)planned / (double)lower : 0.0, (unsigned long long)lower);
   }
 done:
   pare_free(layers);

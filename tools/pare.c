@@ -204,9 +204,14 @@ static const command commands[] = {
      "the import with an error naming the node.",
      cmd_import},
     {"info", "per-layer table: shapes, parameters, MACs, bytes, sparsity, backend",
-     "usage: pare info MODEL [--batch N] [--json] [--backend ref|opencl|auto] [--device D]\n\n"
+     "usage: pare info MODEL [--batch N] [--memory] [--json] [--backend ref|opencl|auto]\n"
+     "                 [--device D]\n\n"
      "MODEL is a .pare or .onnx file. Shapes are for a batch of N (default 1).\n"
-     "The backend column says where each node runs on the chosen backend.",
+     "The backend column says where each node runs on the chosen backend; bytes\n"
+     "are the weights as the .pare file stores them. --memory adds the activation\n"
+     "memory at that batch: naive (a buffer per tensor), planned (pare's arena:\n"
+     "layout ops alias, elementwise ops in place, greedy placement) and the lower\n"
+     "bound (the most bytes alive at one step).",
      cmd_info},
     {"run", "run a model on .npy inputs",
      "usage: pare run MODEL --input X.npy [--input NAME=Y.npy ...] [--output OUT.npy ...]\n"

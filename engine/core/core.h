@@ -35,6 +35,10 @@ int pare_log_enabled(pare_log_level level);
 
 /* Environment: NULL when unset or empty. */
 const char *pare_env(const char *name);
+/* The most bytes one tensor (and all the decoded constants of one model
+ * file) may take: PARE_MAX_TENSOR_BYTES when set, else 16 GiB. Untrusted
+ * shapes beyond it fail with an error instead of a huge allocation. */
+size_t pare_max_tensor_bytes(void);
 
 /* Files (engine/core/fileio.c). */
 /* Reads a whole file; *data is malloc'ed with a trailing NUL not counted in *size. */

@@ -126,4 +126,19 @@ pare_status pare_plan_run_ref(pare_plan *p, const pare_tensor *inputs, int n_inp
 struct pare_plan;
 int pare_exec_cl_supports(const struct pare_plan *p, const pare_node *n);
 
+/* Memory planning of a plan's activations (engine/exec/memory_plan.c):
+ * layout ops alias their input, elementwise ops run in place over an input
+ * that dies there, and the buffers go into one arena by greedy placement.
+ * Sizes are rounded up to 64 bytes. */
+typedef struct pare_memory_plan {
+  size_t naive;       /* every activation a buffer of its own */
+  size_t lower_bound; /* the most bytes alive at one step */
+  size_t planned;     /* the arena */
+  int buffers;        /* buffers after aliasing and in-place sharing */
+  size_t *offset;     /* per value: its offset in the arena, SIZE_MAX for constants */
+} pare_memory_plan;
+
+pare_status pare_memory_plan_build(const pare_plan *p, pare_memory_plan *mp, pare_error *err);
+void pare_memory_plan_free(pare_memory_plan *mp);
+
 #endif

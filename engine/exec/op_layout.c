@@ -326,11 +326,14 @@ static pare_status slice_args_of(pare_op_ctx *ctx, slice_args *a) {
     return pare_op_fail(ctx, PARE_ERR_FORMAT, "starts and ends inputs are required");
   st = pare_op_const_ints(ctx, 1, a->starts, PARE_MAX_RANK, &a->n);
   if (st == PARE_OK) st = pare_op_const_ints(ctx, 2, a->ends, PARE_MAX_RANK, &n_ends);
-  if (st == PARE_OK && ctx->n_in > 3 && ctx->in[3])
+  /* On failure a->n is unset: the defaults below must not run. */
+  if (st != PARE_OK) return st;
+  if (ctx->n_in > 3 && ctx->in[3])
     st = pare_op_const_ints(ctx, 3, a->axes, PARE_MAX_RANK, &n_axes);
   else
     for (int i = 0; i < a->n; i++) a->axes[i] = i, n_axes = a->n;
-  if (st == PARE_OK && ctx->n_in > 4 && ctx->in[4])
+  if (st != PARE_OK) return st;
+  if (ctx->n_in > 4 && ctx->in[4])
     st = pare_op_const_ints(ctx, 4, a->steps, PARE_MAX_RANK, &n_steps);
   else
     for (int i = 0; i < a->n; i++) a->steps[i] = 1, n_steps = a->n;

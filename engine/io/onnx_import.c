@@ -168,8 +168,14 @@ static pare_status tensor_from_proto(const Onnx__TensorProto *t, const char *dir
   if (present != n)
     return pare_error_set(err, PARE_ERR_FORMAT, "tensor '%s': %zu values for a shape of %zu", tn,
                           present, n);
-  if (external && bytes > ((size_t)1 << 40))
-    return pare_error_set(err, PARE_ERR_FORMAT, "tensor '%s': %zu bytes is implausible", tn, bytes);
+  /* External data is not in the buffer: its size comes from the shape
+   * alone, so it is capped (counted in elements, so that it cannot wrap). */
+  size_t cap = pare_max_tensor_bytes();
+  if (external && (n > cap / (src_elem ? src_elem : 1) || bytes > cap))
+    return pare_error_set(err, PARE_ERR_FORMAT,
+                          "tensor '%s': %zu elements exceed the %zu-byte limit "
+                          "(PARE_MAX_TENSOR_BYTES)",
+                          tn, n, cap);
   unsigned char *data = malloc(bytes ? bytes : 1);
   if (!data) return pare_error_set(err, PARE_ERR_NO_MEMORY, "tensor '%s': out of memory", tn);
   pare_status st = PARE_OK;

@@ -235,8 +235,10 @@ static int get_count(pare_reader *r, size_t min_bytes, int max) {
  * `borrow`, else copied) or sparse storage (decoded into owned memory). */
 static pare_status read_constant(pare_value *val, const unsigned char *data, size_t data_size,
                                  uint64_t off, uint64_t nbytes, int storage, int borrow,
-                                 const char *what, pare_error *err) {
+                                 size_t *decoded, const char *what, pare_error *err) {
   int64_t numel = pare_value_numel(val);
+  /* Element counts whose byte size would wrap are refused with the rest. */
+  if ((uint64_t)numel > SIZE_MAX / 8) numel = -1;
   size_t raw = numel < 0 ? 0 : pare_dtype_bytes(val->dtype, (size_t)numel);
   if (off > data_size || nbytes > data_size - off || numel < 0 ||
       (storage == PARE_STORAGE_RAW && raw != nbytes) ||
@@ -245,6 +247,15 @@ static pare_status read_constant(pare_value *val, const unsigned char *data, siz
                           "%s: tensor '%s' points outside the data section or has the wrong size",
                           what, val->name);
   if (storage != PARE_STORAGE_RAW) {
+    /* A few stored bytes may stand for a large run of zeros: what the file
+     * decodes to is capped, per tensor and in all. */
+    size_t cap = pare_max_tensor_bytes();
+    if (raw > cap || raw > cap - *decoded)
+      return pare_error_set(err, PARE_ERR_FORMAT,
+                            "%s: tensor '%s' decodes to %zu bytes, beyond the %zu-byte limit "
+                            "(PARE_MAX_TENSOR_BYTES)",
+                            what, val->name, raw, cap);
+    *decoded += raw;
     void *dense = malloc(raw ? raw : 1);
     if (!dense) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
     if (pare_value_decode(data + off, (size_t)nbytes, storage, val->dtype, (size_t)numel, dense)) {
@@ -275,6 +286,7 @@ static pare_status read_values(pare_reader *r, pare_graph *g, const unsigned cha
                                size_t data_size, int borrow, uint32_t version, const char *what,
                                pare_error *err) {
   int nv = get_count(r, 40, 1 << 24);
+  size_t decoded = 0;
   for (int i = 0; i < nv && !r->failed; i++) {
     char *name = pare_get_str(r);
     int kind = pare_get_i32(r), dtype = pare_get_i32(r), rank = pare_get_i32(r);
@@ -322,7 +334,8 @@ static pare_status read_values(pare_reader *r, pare_graph *g, const unsigned cha
                             val->name);
     int storage = version >= 2 ? pare_get_i32(r) : PARE_STORAGE_RAW;
     if (kind == PARE_VALUE_CONSTANT && !r->failed) {
-      pare_status st = read_constant(val, data, data_size, off, nbytes, storage, borrow, what, err);
+      pare_status st = read_constant(val, data, data_size, off, nbytes, storage, borrow, &decoded,
+                                     what, err);
       if (st != PARE_OK) return st;
     }
   }

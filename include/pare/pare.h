@@ -212,6 +212,13 @@ typedef struct pare_layer_info {
 PARE_API pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t batch,
                                        pare_layer_info **layers, int *count);
 
+/* Activation memory of a run at `batch` (docs/models.md, "Memory"): every
+ * activation in its own buffer (naive), the arena of pare's memory plan
+ * (layout ops alias, elementwise ops in place, greedy placement), and the
+ * most bytes alive at one step, which no placement can go under. */
+PARE_API pare_status pare_model_memory(pare_model *m, int64_t batch, uint64_t *naive,
+                                       uint64_t *planned, uint64_t *lower_bound);
+
 /* ---- compression -------------------------------------------------------- */
 
 /* One Gemm, MatMul or Conv considered by pare_model_factorize. */

@@ -20,7 +20,7 @@
 
 static char fuzz_dir[256];
 
-static void fuzz_cleanup(void) {
+static inline void fuzz_cleanup(void) {
   if (!fuzz_dir[0]) return;
   char cmd[400];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", fuzz_dir);
@@ -30,7 +30,7 @@ static void fuzz_cleanup(void) {
 /* Creates the scratch folder (once) and caps tensor allocations well below
  * libFuzzer's malloc limit, so that a graph asking for gigabytes is an
  * error, not an out-of-memory report. */
-static void fuzz_setup(void) {
+static inline void fuzz_setup(void) {
   if (fuzz_dir[0]) return;
   const char *tmp = getenv("TMPDIR");
   snprintf(fuzz_dir, sizeof fuzz_dir, "%s/pare-fuzz-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
@@ -44,7 +44,7 @@ static void fuzz_setup(void) {
 }
 
 /* Writes bytes to a file of the scratch folder; returns its path. */
-static const char *fuzz_write(const char *name, const void *data, size_t size) {
+static inline const char *fuzz_write(const char *name, const void *data, size_t size) {
   static char path[512];
   snprintf(path, sizeof path, "%s/%s", fuzz_dir, name);
   FILE *f = fopen(path, "wb");
@@ -59,7 +59,7 @@ static const char *fuzz_write(const char *name, const void *data, size_t size) {
 /* Plans g for zero inputs of its declared shapes and runs it once on the
  * reference backend, when every input shape is static and small. Errors
  * are fine; crashes, leaks and undefined behaviour are not. */
-static void fuzz_run_graph(const pare_graph *g) {
+static inline void fuzz_run_graph(const pare_graph *g) {
   pare_tensor in[16];
   int n = g->n_inputs;
   if (n > 16) return;
@@ -68,7 +68,10 @@ static void fuzz_run_graph(const pare_graph *g) {
   for (int i = 0; i < n; i++) {
     const pare_value *v = &g->values[g->inputs[i]];
     int64_t numel = pare_value_numel(v);
-    if (numel < 0 || v->dtype == PARE_DT_UNDEFINED || v->dtype == PARE_DT_I4) return;
+    if (numel < 0 || v->dtype == PARE_DT_UNDEFINED || v->dtype == PARE_DT_I4) {
+      if (getenv("PARE_FUZZ_VERBOSE")) fprintf(stderr, "fuzz: input %d is not static\n", i);
+      return;
+    }
     total += numel;
     if (total > FUZZ_MAX_INPUT_ELEMENTS) return;
     in[i].dtype = v->dtype;
@@ -83,7 +86,7 @@ static void fuzz_run_graph(const pare_graph *g) {
     in[i].owns = 1;
     if (!in[i].data) ok = 0;
   }
-  pare_error err;
+  pare_error err = {{0}};
   pare_plan *p = NULL;
   if (ok && pare_plan_create(g, in, n, &p, &err) == PARE_OK) {
     pare_tensor *out = calloc((size_t)g->n_outputs + 1, sizeof *out);
@@ -91,13 +94,14 @@ static void fuzz_run_graph(const pare_graph *g) {
       for (int i = 0; i < g->n_outputs; i++) pare_tensor_release(&out[i]);
     free(out);
   }
+  if (getenv("PARE_FUZZ_VERBOSE")) fprintf(stderr, "fuzz: run: %s\n", ok ? err.text : "no memory");
   pare_plan_destroy(p);
   for (int i = 0; i < n; i++) pare_tensor_release(&in[i]);
 }
 
 /* Saves g as .pare in memory and reads it back: what the writer emits the
  * reader must accept. */
-static void fuzz_roundtrip(const pare_graph *g) {
+static inline void fuzz_roundtrip(const pare_graph *g) {
   void *buf = NULL;
   size_t size = 0;
   pare_error err;

@@ -19,7 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   pare_graph *g = NULL;
   pare_error err;
-  if (pare_onnx_import_buffer(data, size, fuzz_dir, "fuzz.onnx", &g, &err) != PARE_OK) return 0;
+  if (pare_onnx_import_buffer(data, size, fuzz_dir, "fuzz.onnx", &g, &err) != PARE_OK) {
+    if (getenv("PARE_FUZZ_VERBOSE")) fprintf(stderr, "fuzz: import: %s\n", err.text);
+    return 0;
+  }
   fuzz_run_graph(g);
   if (pare_graph_optimize(g, &err) == PARE_OK) {
     fuzz_roundtrip(g);

@@ -1,0 +1,184 @@
+/* Memory planning of a plan's activations (exec.h): which values can share
+ * a buffer, when each buffer is alive, and where it goes in one arena.
+ *
+ *   aliases   the output of a layout op (Reshape, Flatten, Squeeze,
+ *             Unsqueeze, Identity, Dropout) is its input's buffer;
+ *   in place  an elementwise op whose input's buffer dies at it writes its
+ *             output over that buffer;
+ *   lifetime  a buffer lives from the step that produces it (graph inputs:
+ *             from the start) to its last reader (graph outputs: the end);
+ *   placement the buffers, largest first, each at the lowest 64-byte
+ *             aligned offset that overlaps no placed buffer alive at the
+ *             same time (greedy by size).
+ * The lower bound is the largest total of buffers alive at one step: no
+ * placement of these lifetimes can use less. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/exec/exec.h"
+
+enum { ALIGN = 64 };
+
+static int is_alias(pare_op op) {
+  return op == PARE_OP_RESHAPE || op == PARE_OP_FLATTEN || op == PARE_OP_SQUEEZE ||
+         op == PARE_OP_UNSQUEEZE || op == PARE_OP_IDENTITY || op == PARE_OP_DROPOUT;
+}
+
+static int is_elementwise(pare_op op) {
+  switch (op) {
+  case PARE_OP_RELU:
+  case PARE_OP_CLIP:
+  case PARE_OP_LEAKY_RELU:
+  case PARE_OP_SIGMOID:
+  case PARE_OP_TANH:
+  case PARE_OP_HARD_SIGMOID:
+  case PARE_OP_HARD_SWISH:
+  case PARE_OP_ELU:
+  case PARE_OP_SELU:
+  case PARE_OP_EXP:
+  case PARE_OP_SQRT:
+  case PARE_OP_NEG:
+  case PARE_OP_RECIPROCAL:
+  case PARE_OP_SHRINK:
+  case PARE_OP_BATCH_NORM: return 1;
+  default: return 0;
+  }
+}
+
+typedef struct buffer {
+  size_t size, offset;
+  int first, last; /* steps (node indices); -1 = before the first node */
+  int placed;
+} buffer;
+
+static size_t align_up(size_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+
+/* 1 when buffer a goes before b: larger first, then earlier. */
+static int before(const buffer *a, const buffer *b) {
+  return a->size != b->size ? a->size > b->size : a->first < b->first;
+}
+
+pare_status pare_memory_plan_build(const pare_plan *p, pare_memory_plan *mp, pare_error *err) {
+  memset(mp, 0, sizeof *mp);
+  const pare_graph *g = p->graph;
+  int nv = p->n_values, nn = g->n_nodes;
+  int *root = malloc(sizeof(int) * (size_t)(nv + 1)),
+      *last_use = malloc(sizeof(int) * (size_t)(nv + 1));
+  int *buf_of = malloc(sizeof(int) * (size_t)(nv + 1)), *order = NULL;
+  buffer *bufs = calloc((size_t)nv + 1, sizeof(buffer));
+  mp->offset = malloc(sizeof(size_t) * (size_t)(nv + 1));
+  if (!root || !last_use || !buf_of || !bufs || !mp->offset) {
+    free(root), free(last_use), free(buf_of), free(bufs);
+    pare_memory_plan_free(mp);
+    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  }
+  /* Activations: values not known at plan time. */
+  for (int v = 0; v < nv; v++) {
+    root[v] = p->values[v].is_const ? -1 : v;
+    last_use[v] = -2;
+    mp->offset[v] = SIZE_MAX;
+  }
+  for (int i = 0; i < nn; i++) {
+    if (p->node_folded[i]) continue;
+    for (int k = 0; k < g->nodes[i].n_inputs; k++) {
+      int v = g->nodes[i].inputs[k];
+      if (v >= 0 && v < nv) last_use[v] = i;
+    }
+  }
+  for (int k = 0; k < g->n_outputs; k++) last_use[g->outputs[k]] = nn; /* read after the run */
+  for (int v = 0; v < nv; v++) {
+    if (root[v] < 0) continue;
+    int64_t n = pare_tensor_numel(&p->values[v]);
+    mp->naive += align_up(pare_dtype_bytes(p->values[v].dtype, (size_t)(n > 0 ? n : 0)));
+  }
+  /* Sharing, in node order (a root's lifetime grows with its members'). */
+  for (int i = 0; i < nn; i++) {
+    const pare_node *n = &g->nodes[i];
+    if (p->node_folded[i] || n->n_inputs < 1 || n->n_outputs < 1) continue;
+    int x = n->inputs[0], y = n->outputs[0];
+    if (x < 0 || y < 0 || root[x] < 0 || root[y] < 0) continue;
+    int rx = root[x];
+    int64_t nx = pare_tensor_numel(&p->values[x]), ny = pare_tensor_numel(&p->values[y]);
+    int same_size = nx == ny && p->values[x].dtype == p->values[y].dtype;
+    int x_dies_here = last_use[x] == i;
+    for (int v = 0; v < nv && x_dies_here; v++) /* every member of x's buffer */
+      if (root[v] == rx && last_use[v] > i) x_dies_here = 0;
+    if ((is_alias(n->op) && same_size) ||
+        (is_elementwise(n->op) && same_size && x_dies_here && n->n_outputs == 1))
+      root[y] = rx;
+  }
+  /* Buffers: one per root, alive over its members' span. */
+  int nb = 0;
+  for (int v = 0; v < nv; v++) buf_of[v] = -1;
+  for (int v = 0; v < nv; v++) {
+    if (root[v] < 0) continue;
+    int r = root[v];
+    if (buf_of[r] < 0) {
+      buf_of[r] = nb;
+      bufs[nb].first = nn + 1;
+      bufs[nb].last = -1;
+      nb++;
+    }
+    buffer *b = &bufs[buf_of[r]];
+    int64_t n = pare_tensor_numel(&p->values[v]);
+    size_t size = align_up(pare_dtype_bytes(p->values[v].dtype, (size_t)(n > 0 ? n : 0)));
+    if (size > b->size) b->size = size;
+    int first = p->values[v].is_const ? nn : -1; /* graph inputs: from the start */
+    if (g->values[v].producer >= 0) first = g->values[v].producer;
+    if (first < b->first) b->first = first;
+    if (last_use[v] > b->last) b->last = last_use[v];
+    if (first > b->last) b->last = first; /* produced, never read: alive at its step */
+  }
+  /* The lower bound: the most bytes alive at one step. */
+  for (int t = -1; t <= nn; t++) {
+    size_t live = 0;
+    for (int b = 0; b < nb; b++)
+      if (bufs[b].first <= t && t <= bufs[b].last) live += bufs[b].size;
+    if (live > mp->lower_bound) mp->lower_bound = live;
+  }
+  /* Placement, largest first. */
+  order = malloc(sizeof(int) * (size_t)(nb + 1));
+  if (!order) {
+    free(root), free(last_use), free(buf_of), free(bufs);
+    pare_memory_plan_free(mp);
+    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  }
+  for (int b = 0; b < nb; b++) { /* insertion sort: buffers are few */
+    int k = b;
+    for (; k > 0 && before(&bufs[b], &bufs[order[k - 1]]); k--) order[k] = order[k - 1];
+    order[k] = b;
+  }
+  for (int k = 0; k < nb; k++) {
+    buffer *b = &bufs[order[k]];
+    size_t at = 0;
+    for (int moved = 1; moved;) { /* lowest offset clear of every overlapping placed buffer */
+      moved = 0;
+      for (int j = 0; j < nb; j++) {
+        const buffer *o = &bufs[j];
+        if (!o->placed || o->last < b->first || b->last < o->first) continue;
+        if (at < o->offset + o->size && o->offset < at + b->size) {
+          at = o->offset + o->size;
+          moved = 1;
+        }
+      }
+    }
+    b->offset = at;
+    b->placed = 1;
+    if (at + b->size > mp->planned) mp->planned = at + b->size;
+  }
+  for (int v = 0; v < nv; v++)
+    if (root[v] >= 0) mp->offset[v] = bufs[buf_of[root[v]]].offset;
+  mp->buffers = nb;
+  free(order);
+  free(root);
+  free(last_use);
+  free(buf_of);
+  free(bufs);
+  return PARE_OK;
+}
+
+void pare_memory_plan_free(pare_memory_plan *mp) {
+  free(mp->offset);
+  mp->offset = NULL;
+}
