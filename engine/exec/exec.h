@@ -56,6 +56,10 @@ int pare_op_softmax_axis(const pare_op_ctx *ctx, int *legacy);
 
 /* Conv's window, groups and pads from the node's attributes and inputs. */
 pare_status pare_op_conv_params(pare_op_ctx *ctx, pare_ref_conv_params *p);
+/* The window and group of a convolution node over input x and weight w of
+ * any dtype (ConvInteger, QLinearConv). */
+pare_status pare_op_conv_window(pare_op_ctx *ctx, const pare_tensor *x, const pare_tensor *w,
+                                pare_ref_conv_params *p);
 
 /* 1 when input `slot` of op decides output shapes (Reshape's shape,
  * Resize's scales and sizes, Slice's starts...): its value must be known

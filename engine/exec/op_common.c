@@ -29,7 +29,7 @@ pare_status pare_op_ref_fail(pare_op_ctx *ctx, int rc, const char *what) {
 pare_status pare_tensor_alloc(pare_tensor *t, pare_error *err) {
   int64_t n = pare_tensor_numel(t);
   if (n < 0) return pare_error_set(err, PARE_ERR_INTERNAL, "allocating a tensor of unknown shape");
-  size_t cap = pare_max_tensor_bytes(); /* shapes from a model: bounded */
+  size_t cap = pare_max_tensor_bytes();        /* shapes from a model: bounded */
   size_t per8 = pare_dtype_bytes(t->dtype, 8); /* bytes of 8 elements: no overflow below */
   if (per8 && (uint64_t)n / 8 > cap / per8)
     return pare_error_set(err, PARE_ERR_NO_MEMORY,

@@ -45,17 +45,22 @@ static pare_status f32_inputs(pare_op_ctx *ctx, int min, int max) {
 
 /* ---- Conv ---------------------------------------------------------- */
 
+pare_status pare_op_conv_window(pare_op_ctx *ctx, const pare_tensor *x, const pare_tensor *w,
+                                pare_ref_conv_params *p) {
+  int ns = x->rank - 2;
+  if (w->rank != ns + 2)
+    return pare_op_fail(ctx, PARE_ERR_FORMAT, "weight rank %d does not match input rank %d",
+                        w->rank, x->rank);
+  pare_ref_conv_params_init(p, ns < 1 ? 1 : ns);
+  pare_status st = window_of(ctx, ns, &p->win);
+  p->group = pare_node_attr_int(ctx->node, "group", 1);
+  return st;
+}
+
 pare_status pare_op_conv_params(pare_op_ctx *ctx, pare_ref_conv_params *p) {
   pare_status st = f32_inputs(ctx, 2, 3);
   if (st != PARE_OK) return st;
-  int ns = ctx->in[0]->rank - 2;
-  if (ctx->in[1]->rank != ns + 2)
-    return pare_op_fail(ctx, PARE_ERR_FORMAT, "weight rank %d does not match input rank %d",
-                        ctx->in[1]->rank, ctx->in[0]->rank);
-  pare_ref_conv_params_init(p, ns < 1 ? 1 : ns);
-  st = window_of(ctx, ns, &p->win);
-  p->group = pare_node_attr_int(ctx->node, "group", 1);
-  return st;
+  return pare_op_conv_window(ctx, ctx->in[0], ctx->in[1], p);
 }
 
 static pare_status conv_shape(pare_op_ctx *ctx) {

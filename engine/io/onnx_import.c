@@ -28,6 +28,8 @@ static const char *allowed_attrs(pare_op op) {
   case PARE_OP_SHRINK: return "bias lambd";
   case PARE_OP_QUANTIZE_LINEAR: return "axis saturate";
   case PARE_OP_DEQUANTIZE_LINEAR: return "axis";
+  case PARE_OP_CONV_INTEGER:
+  case PARE_OP_QLINEAR_CONV: return "auto_pad dilations group kernel_shape pads strides";
   case PARE_OP_ADD:
   case PARE_OP_SUB:
   case PARE_OP_MUL:

@@ -334,8 +334,8 @@ static pare_status read_values(pare_reader *r, pare_graph *g, const unsigned cha
                             val->name);
     int storage = version >= 2 ? pare_get_i32(r) : PARE_STORAGE_RAW;
     if (kind == PARE_VALUE_CONSTANT && !r->failed) {
-      pare_status st = read_constant(val, data, data_size, off, nbytes, storage, borrow, &decoded,
-                                     what, err);
+      pare_status st =
+          read_constant(val, data, data_size, off, nbytes, storage, borrow, &decoded, what, err);
       if (st != PARE_OK) return st;
     }
   }

@@ -173,9 +173,11 @@ int pare_ref_conv_shape(const pare_ref_conv_params *p, const int64_t *x_dims, co
   return PARE_REF_OK;
 }
 
-int pare_ref_conv_f32(const pare_ref_conv_params *p, const float *x, const int64_t *x_dims,
-                      const float *w, const int64_t *w_dims, const float *bias, float *y,
-                      int64_t *y_dims) {
+/* The convolution into float outputs (yf) or double ones (yd, exact sums
+ * of products of small integers). */
+static int conv_core(const pare_ref_conv_params *p, const float *x, const int64_t *x_dims,
+                     const float *w, const int64_t *w_dims, const float *bias, float *yf,
+                     double *yd, int64_t *y_dims) {
   conv_geom g;
   int rc = conv_geom_of(p, x_dims, w_dims, &g);
   if (rc != PARE_REF_OK) return rc;
@@ -211,13 +213,27 @@ int pare_ref_conv_f32(const pare_ref_conv_params *p, const float *x, const int64
                 }
               }
             }
-            y[yi++] = (float)acc;
+            if (yd)
+              yd[yi++] = acc;
+            else
+              yf[yi++] = (float)acc;
           }
         }
       }
     }
   }
   return PARE_REF_OK;
+}
+
+int pare_ref_conv_f32(const pare_ref_conv_params *p, const float *x, const int64_t *x_dims,
+                      const float *w, const int64_t *w_dims, const float *bias, float *y,
+                      int64_t *y_dims) {
+  return conv_core(p, x, x_dims, w, w_dims, bias, y, NULL, y_dims);
+}
+
+int pare_ref_conv_f64(const pare_ref_conv_params *p, const float *x, const int64_t *x_dims,
+                      const float *w, const int64_t *w_dims, double *y, int64_t *y_dims) {
+  return conv_core(p, x, x_dims, w, w_dims, NULL, NULL, y, y_dims);
 }
 
 /* ConvTranspose geometry: output dims and begin pads per the ONNX spec. */

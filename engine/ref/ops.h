@@ -95,6 +95,10 @@ int pare_ref_conv_shape(const pare_ref_conv_params *p, const int64_t *x_dims, co
 int pare_ref_conv_f32(const pare_ref_conv_params *p, const float *x, const int64_t *x_dims,
                       const float *w, const int64_t *w_dims, const float *bias, float *y,
                       int64_t *y_dims);
+/* The same sums left in double, no bias (exact for integer-valued inputs
+ * whose products and sums stay below 2^53: ConvInteger, QLinearConv). */
+int pare_ref_conv_f64(const pare_ref_conv_params *p, const float *x, const int64_t *x_dims,
+                      const float *w, const int64_t *w_dims, double *y, int64_t *y_dims);
 
 typedef struct pare_ref_conv_transpose_params {
   pare_ref_window win; /* win.kernel: 0s, or equal to the weight's spatial dims */

@@ -10,6 +10,7 @@
 #include "engine/exec/exec.h"
 #include "engine/io/onnx.h"
 #include "engine/io/pare_format.h"
+#include "tests/fuzz/regress_inputs.h"
 #include "tests/test_util.h"
 
 #ifndef ONNX_TESTDATA
@@ -198,8 +199,68 @@ static void test_truncated_and_flipped_onnx(void **state) {
   free(buf);
 }
 
+/* Plans and runs g once with zero inputs of its declared shapes; the
+ * status does not matter, only that nothing crashes. */
+static void run_with_zeros(const pare_graph *g) {
+  pare_tensor in[8];
+  memset(in, 0, sizeof in);
+  assert_true(g->n_inputs <= 8);
+  for (int i = 0; i < g->n_inputs; i++) {
+    const pare_value *v = &g->values[g->inputs[i]];
+    assert_true(pare_value_numel(v) >= 0 && pare_value_numel(v) < 1000000);
+    in[i].dtype = v->dtype;
+    in[i].rank = v->rank;
+    memcpy(in[i].dims, v->dims, sizeof in[i].dims);
+    in[i].nbytes = pare_dtype_bytes(v->dtype, (size_t)pare_value_numel(v));
+    in[i].data = calloc(1, in[i].nbytes + 1);
+    in[i].owns = 1;
+  }
+  pare_error err;
+  pare_plan *p = NULL;
+  pare_tensor out[8];
+  memset(out, 0, sizeof out);
+  assert_true(g->n_outputs <= 8);
+  if (pare_plan_create(g, in, g->n_inputs, &p, &err) == PARE_OK &&
+      pare_plan_run_ref(p, in, g->n_inputs, out, &err) == PARE_OK)
+    for (int i = 0; i < g->n_outputs; i++) pare_tensor_release(&out[i]);
+  pare_plan_destroy(p);
+  for (int i = 0; i < g->n_inputs; i++) pare_tensor_release(&in[i]);
+}
+
+/* Crashes the fuzz targets found (tests/fuzz/regress_inputs.h). */
+static void test_fuzz_regressions(void **state) {
+  (void)state;
+  pare_graph *g = NULL;
+  pare_error err;
+  /* Slice with non-constant starts and given axes: an error, no overflow. */
+  assert_int_equal(pare_onnx_import_buffer(fuzz_onnx_slice_axes, sizeof fuzz_onnx_slice_axes, NULL,
+                                           "fuzz", &g, &err),
+                   PARE_OK);
+  run_with_zeros(g);
+  pare_graph_destroy(g);
+  /* A sparse constant claiming petabytes: refused before any allocation. */
+  unsigned char copy[sizeof fuzz_pare_sparse_huge];
+  memcpy(copy, fuzz_pare_sparse_huge, sizeof copy);
+  pare_format_reseal(copy, sizeof copy);
+  g = NULL;
+  assert_int_equal(pare_format_read_buffer(copy, sizeof copy, "fuzz", &g, &err), PARE_ERR_FORMAT);
+  assert_non_null(strstr(err.text, "PARE_MAX_TENSOR_BYTES"));
+  /* An external-data TensorProto claiming 300 GB: refused by its shape. */
+  char path[] = "/tmp/pare-test-pb-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, fuzz_pb_external_huge, sizeof fuzz_pb_external_huge),
+                   (ssize_t)sizeof fuzz_pb_external_huge);
+  close(fd);
+  pare_onnx_tensor t;
+  assert_int_not_equal(pare_onnx_tensor_read_file(path, &t, &err), PARE_OK);
+  assert_non_null(strstr(err.text, "PARE_MAX_TENSOR_BYTES"));
+  unlink(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_fuzz_regressions),
       cmocka_unit_test(test_roundtrip_bit_identical),
       cmocka_unit_test(test_truncated_and_flipped_pare),
       cmocka_unit_test(test_mapped_load),

@@ -66,8 +66,8 @@ static int pare_seeds(const char *out, const char *node_dir) {
 }
 
 static int npy_seeds(const char *out) {
-  static const pare_dtype types[] = {PARE_DT_F32, PARE_DT_F16,  PARE_DT_I64, PARE_DT_I32,
-                                     PARE_DT_I8,  PARE_DT_U8,   PARE_DT_BOOL};
+  static const pare_dtype types[] = {PARE_DT_F32, PARE_DT_F16, PARE_DT_I64, PARE_DT_I32,
+                                     PARE_DT_I8,  PARE_DT_U8,  PARE_DT_BOOL};
   unsigned char data[256];
   for (size_t i = 0; i < sizeof data; i++) data[i] = (unsigned char)(i * 7u);
   int rc = 0;
@@ -80,10 +80,10 @@ static int npy_seeds(const char *out) {
       size_t numel = 1;
       for (int k = 0; k < rank; k++) numel *= (size_t)(v.dims[k] = 2 + k);
       v.data = data;
-      v.nbytes = numel * (types[t] == PARE_DT_F32 || types[t] == PARE_DT_I32   ? 4
-                          : types[t] == PARE_DT_I64                             ? 8
-                          : types[t] == PARE_DT_F16                             ? 2
-                                                                                : 1);
+      v.nbytes = numel * (types[t] == PARE_DT_F32 || types[t] == PARE_DT_I32 ? 4
+                          : types[t] == PARE_DT_I64                          ? 8
+                          : types[t] == PARE_DT_F16                          ? 2
+                                                                             : 1);
       char path[1024], err[256];
       snprintf(path, sizeof path, "%s/t%zu_r%d.npy", out, t, rank);
       rc |= pare_npy_write(path, &v, err, sizeof err) != PARE_OK;
@@ -192,8 +192,8 @@ int main(int argc, char **argv) {
     snprintf(dirs[i], sizeof dirs[i], "%s/%s", argv[1], sub[i]);
     mkdir(dirs[i], 0755);
   }
-  int rc = pare_seeds(dirs[0], argv[2]) | npy_seeds(dirs[1]) | idx_seeds(dirs[2]) |
-           cli_seeds(dirs[3]);
+  int rc =
+      pare_seeds(dirs[0], argv[2]) | npy_seeds(dirs[1]) | idx_seeds(dirs[2]) | cli_seeds(dirs[3]);
   if (rc) fprintf(stderr, "fuzz_make_seeds: could not write every seed\n");
   return rc;
 }
