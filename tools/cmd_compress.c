@@ -62,6 +62,7 @@ typedef struct finetune_opts {
   int keep_zeros;
   const char *teacher; /* distil from this model, or NULL */
   float alpha, temperature;
+  int qat_bits; /* quantization-aware fine-tuning, or 0 */
 } finetune_opts;
 
 /* Trains the model saved at `path` for `epochs` and saves it back. */
@@ -77,6 +78,7 @@ static int finetune(const char *cmd, pare_context *ctx, const char *path, int ep
   o.seed = (uint64_t)f->seed;
   o.schedule = schedule;
   o.keep_zeros = f->keep_zeros;
+  o.qat_bits = f->qat_bits;
   if (f->teacher) {
     o.teacher = f->teacher;
     o.alpha = f->alpha;
@@ -206,7 +208,7 @@ int cmd_compress(int argc, char **argv) {
   float lr = 0.01f, amount = -1.0f, alpha = 0.5f, temperature = 4.0f, act_sparsity = 0.0f;
   long long calib_images = 1000;
   const char *quant = NULL, *calib_method = "minmax", *quant_dense = NULL;
-  int per_tensor = 0;
+  int per_tensor = 0, qat = 0;
   int distill = 0;
   for (int i = 1; i < argc; i++) {
     const char *v;
@@ -238,6 +240,10 @@ int cmd_compress(int argc, char **argv) {
       quant_dense = v;
     } else if (!strcmp(argv[i], "--per-tensor")) {
       per_tensor = 1;
+    } else if (!strcmp(argv[i], "--qat")) {
+      qat = 1;
+    } else if (!strcmp(argv[i], "--qat")) {
+      qat = 1;
     } else if (!strcmp(argv[i], "--distill")) {
       distill = 1;
     } else if (cli_flag_value(argc, argv, &i, "--alpha", &v)) {
@@ -289,6 +295,9 @@ int cmd_compress(int argc, char **argv) {
     return cli_usage_error(
         cmd, "nothing to do: give --prune, --lowrank, --prune-activations or --quant%s", "");
   if (distill && epochs < 1) return cli_usage_error(cmd, "--distill needs --finetune-epochs%s", "");
+  if (qat &&
+      (!quant || epochs < 1 || (strcmp(quant, "int8") && strcmp(quant, "int4") && quant[0] != 'w')))
+    return cli_usage_error(cmd, "--qat needs an integer --quant and --finetune-epochs%s", "");
   int gradual = amount >= 0 && !strcmp(prune_schedule, "gradual");
   if (gradual && epochs < 1)
     return cli_usage_error(cmd, "--prune-schedule gradual needs --finetune-epochs%s", "");
@@ -325,8 +334,18 @@ int cmd_compress(int argc, char **argv) {
    * the fine-tuning that lets the layers adapt to them. */
   if (!rc && act_sparsity > 0)
     rc = prune_activations(cmd, output, act_sparsity, dataset, calib_images, NULL);
-  finetune_opts f = {dataset, schedule,   lr, batch, seed, amount >= 0, distill ? input : NULL,
-                     alpha,   temperature};
+  /* --qat: the fine-tuning sees the weights at the bits --quant will give. */
+  int qat_bits = 0;
+  if (qat) {
+    int w = 0;
+    qat_bits = !strcmp(quant, "int8")          ? 8
+               : !strcmp(quant, "int4")        ? 4
+               : sscanf(quant, "w%d", &w) == 1 ? w
+                                               : 0;
+  }
+  finetune_opts f = {
+      dataset, schedule,    lr,      batch, seed, amount >= 0, distill ? input : NULL,
+      alpha,   temperature, qat_bits};
   if (!rc && gradual)
     rc = prune_gradually(cmd, ctx, output, (int)epochs, prune_mode, amount, dense, lr, &f);
   if (!rc && epochs > 0 && !gradual) {

@@ -186,6 +186,7 @@ static int cmd_version(int argc, char **argv) {
 }
 
 static int cmd_help(int argc, char **argv);
+int cmd_export(int argc, char **argv); /* tools/cmd_export.c */
 
 static const command commands[] = {
     {"devices", "list OpenCL platforms and devices with their profiles",
@@ -203,6 +204,14 @@ static const command commands[] = {
      "it, and writes the result atomically. An unsupported op or attribute stops\n"
      "the import with an error naming the node.",
      cmd_import},
+    {"export", "write a model as ONNX (for onnxruntime and other runtimes)",
+     "usage: pare export MODEL -o OUT.onnx\n\n"
+     "MODEL is a .pare or .onnx file, compressed or not. Writes its nodes and\n"
+     "weights as ONNX, atomically; the opset is raised to what its ops need\n"
+     "(QuantizeLinear/DequantizeLinear with an axis: 13), int4 weights are\n"
+     "written as int8. Anything ONNX cannot express stops the export with an\n"
+     "error naming the node or value.",
+     cmd_export},
     {"info", "per-layer table: shapes, parameters, MACs, bytes, sparsity, backend",
      "usage: pare info MODEL [--batch N] [--memory] [--json] [--backend ref|opencl|auto]\n"
      "                 [--device D]\n\n"
@@ -264,6 +273,7 @@ static const command commands[] = {
      "  activations: --prune-activations S [--calib-images 1000]\n"
      "  quantization: --quant int8|int4|fp16|wN|wNa8 [--calib-method minmax|percentile|\n"
      "             entropy|mse] [--calib-images 1000] [--quant-dense first,last] [--per-tensor]\n"
+     "             [--qat]  (with --finetune-epochs: quantization-aware fine-tuning)\n"
      "  low rank:  --lowrank energy=E|ratio=R|rank=N|auto=D\n"
      "             [--lowrank-conv channel|spatial|none] [--skip NODE,...] [--measure-batch B]\n"
      "             [--lowrank-data N]\n"

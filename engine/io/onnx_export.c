@@ -30,8 +30,8 @@ typedef struct exporter {
   pare_error *err;
   void **blocks; /* the arena */
   size_t n_blocks, cap_blocks;
-  int base_opset;      /* the graph's */
-  int opset;           /* what is written */
+  int base_opset;        /* the graph's */
+  int opset;             /* what is written */
   const char *raised_by; /* a node that needs the higher opset (for messages) */
   /* Output arrays, sized for the worst case up front. */
   Onnx__NodeProto **nodes;
@@ -170,8 +170,8 @@ static Onnx__TensorProto *tensor_proto(exporter *e, int v, const char *name, par
     return NULL;
   }
   int64_t numel = pare_value_numel(val);
-  if (val->kind != PARE_VALUE_CONSTANT || val->rank < 0 || numel < 0 ||
-      (numel > 0 && !val->data) || val->nbytes < pare_dtype_bytes(val->dtype, (size_t)numel)) {
+  if (val->kind != PARE_VALUE_CONSTANT || val->rank < 0 || numel < 0 || (numel > 0 && !val->data) ||
+      val->nbytes < pare_dtype_bytes(val->dtype, (size_t)numel)) {
     *st = pare_error_set(e->err, PARE_ERR_FORMAT,
                          "ONNX export: constant '%s' has no data for its shape", vn);
     return NULL;
@@ -489,8 +489,8 @@ static const char *value_name(exporter *e, int v, const pare_node *n, pare_statu
   const char *s = e->g->values[v].name;
   if (!s || !s[0]) {
     *st = pare_error_set(e->err, PARE_ERR_FORMAT,
-                         "ONNX export: node '%s' (%s) uses a value without a name",
-                         node_label(n), op_label(n));
+                         "ONNX export: node '%s' (%s) uses a value without a name", node_label(n),
+                         op_label(n));
     return NULL;
   }
   return s;

@@ -139,6 +139,21 @@ static pare_status pin_zeros(pare_graph *g, pare_trainer *tr, pare_error *err) {
   return PARE_OK;
 }
 
+/* Quantization-aware training of every weight tensor. */
+static pare_status fake_quantize_weights(pare_graph *g, pare_trainer *tr, int bits,
+                                         pare_error *err) {
+  if (bits < 2 || bits > 16)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "quantization-aware training takes 2 to 16 bits, not %d", bits);
+  for (int v = 0; v < g->n_values; v++) {
+    const pare_value *p = &g->values[v];
+    if (!p->is_param || p->rank < 2 || p->dtype != PARE_DT_F32 || !p->data) continue;
+    pare_status st = pare_trainer_set_weight_quant(tr, v, bits, 1, err);
+    if (st != PARE_OK) return st;
+  }
+  return PARE_OK;
+}
+
 pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_model **out,
                        char *error, size_t error_size) {
   pare_error err = {{0}};
@@ -261,6 +276,7 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
     pare_trainer_set_steps(tr, resume.steps);
   }
   if (o->keep_zeros) st = pin_zeros(g, tr, &err);
+  if (st == PARE_OK && o->qat_bits) st = fake_quantize_weights(g, tr, o->qat_bits, &err);
   if (st != PARE_OK) goto done;
   order = malloc(sizeof(size_t) * total);
   int64_t sdims[3];

@@ -434,6 +434,10 @@ typedef struct pare_train_options {
                            * -1 (default): 1 when distilling with SGD, else 0 */
   int keep_zeros;         /* 1: weights (parameters of rank >= 2) that are zero at the
                            * start stay zero: fine-tuning a pruned model */
+  int qat_bits;           /* 2..16: quantization-aware training: the forward sees every
+                           * weight (rank >= 2) fake-quantized to this many bits,
+                           * symmetric per output channel, with float master weights
+                           * updated by the straight-through gradient; 0: off */
 } pare_train_options;
 
 /* Fills the defaults documented above (lr 0: 0.05 for SGD, 0.001 for Adam). */

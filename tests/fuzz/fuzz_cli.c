@@ -1,7 +1,7 @@
 /* libFuzzer target: bytes split at NUL into an argv for `pare`, run with
  * PARE_CLI_PARSE_ONLY=1 so that every command stops after parsing its
- * arguments: nothing is loaded, trained or written. The process works in
- * the scratch folder, so that even a parsing bug could only write there. */
+ * arguments: nothing is loaded, trained or written. (It does not change
+ * folder: libFuzzer reads relative corpus paths after the first run.) */
 #include "tests/fuzz/fuzz_common.h"
 
 int pare_cli_main(int argc, char **argv); /* tools/pare.c's main, renamed */
@@ -14,7 +14,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!ready) {
     fuzz_setup();
     setenv("PARE_CLI_PARSE_ONLY", "1", 1);
-    if (chdir(fuzz_dir) != 0) abort();
     ready = 1;
   }
   if (size > 4096) return 0;
