@@ -200,3 +200,47 @@ pare_status pare_model_run(pare_context *ctx, pare_model *m, const pare_tensor_v
   }
   return PARE_OK;
 }
+
+pare_status pare_model_profile(pare_context *ctx, pare_model *m, const pare_tensor_view *inputs,
+                               int n_inputs, int runs, pare_node_time **nodes, int *count) {
+  if (!m || !nodes || !count || runs < 1) return PARE_ERR_INVALID_ARG;
+  *nodes = NULL;
+  *count = 0;
+  const pare_graph *g = m->graph;
+  pare_tensor_view outs[64];
+  if (g->n_outputs > 64) return pare_error_set(&m->error, PARE_ERR_UNSUPPORTED, "too many outputs");
+  /* An untimed run plans the model (and builds the device programs). */
+  pare_status st = pare_model_run(ctx, m, inputs, n_inputs, outs, g->n_outputs);
+  for (int k = 0; st == PARE_OK && k < g->n_outputs; k++) pare_free(outs[k].data);
+  if (st != PARE_OK) return st;
+  double *ms = calloc((size_t)g->n_nodes + 1, sizeof(double));
+  pare_node_time *out = calloc((size_t)g->n_nodes + 1, sizeof *out);
+  if (!ms || !out) {
+    free(ms);
+    free(out);
+    return pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
+  }
+  for (int r = 0; r < runs && st == PARE_OK; r++) {
+    m->plan->node_ms = ms; /* the plan made by the first run, while shapes stay */
+    st = pare_model_run(ctx, m, inputs, n_inputs, outs, g->n_outputs);
+    if (m->plan) m->plan->node_ms = NULL;
+    for (int k = 0; st == PARE_OK && k < g->n_outputs; k++) pare_free(outs[k].data);
+  }
+  int on_opencl = ctx && pare_context_backend(ctx) == PARE_BACKEND_OPENCL;
+  for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) {
+    out[i].name = g->nodes[i].name;
+    out[i].op = pare_op_name(g->nodes[i].op);
+    out[i].ms = ms[i] / runs;
+    out[i].backend = m->plan->node_folded[i]                                     ? "folded"
+                     : on_opencl && pare_exec_cl_supports(m->plan, &g->nodes[i]) ? "opencl"
+                                                                                 : "reference";
+  }
+  free(ms);
+  if (st != PARE_OK) {
+    free(out);
+    return st;
+  }
+  *nodes = out;
+  *count = g->n_nodes;
+  return PARE_OK;
+}

@@ -919,7 +919,14 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
                              int n_inputs, pare_tensor *outputs, pare_error *err) {
   const pare_graph *g = p->graph;
   pare_status st = pare_exec_cl_begin(p, rt, inputs, n_inputs, err);
-  for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) st = pare_exec_cl_run_node(p, i, err);
+  for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) {
+    double t0 = p->node_ms ? pare_now() : 0;
+    st = pare_exec_cl_run_node(p, i, err);
+    if (p->node_ms && st == PARE_OK) { /* the node's work done, not just enqueued */
+      st = pare_cl_finish(rt, err);
+      p->node_ms[i] += (pare_now() - t0) * 1e3;
+    }
+  }
   for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) {
     int v = g->outputs[i];
     st = pare_exec_cl_host_value(p, v, err);

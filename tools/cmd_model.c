@@ -176,12 +176,18 @@ done:
 int cmd_run(int argc, char **argv) {
   const char *path = NULL, *backend = "auto", *device = NULL;
   const char *inputs[64], *outputs[64];
-  int ni = 0, no = 0;
+  int ni = 0, no = 0, profile = 0;
+  long long runs = 10;
   for (int i = 1; i < argc; i++) {
     const char *v;
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       cli_print_usage("run");
       return 0;
+    } else if (!strcmp(argv[i], "--profile")) {
+      profile = 1;
+    } else if (cli_flag_value(argc, argv, &i, "--runs", &v)) {
+      int prc = cli_parse_count("run", "--runs", v, 1, 1000000, &runs);
+      if (prc) return prc;
     } else if (cli_flag_value(argc, argv, &i, "--input", &v)) {
       if (ni == 64) return cli_usage_error("run", "too many inputs%s", "");
       inputs[ni++] = v;
@@ -234,6 +240,23 @@ int cmd_run(int argc, char **argv) {
   }
   pare_context *ctx = NULL;
   if (!rc) rc = cli_open_context("run", backend, device, &ctx);
+  if (!rc && profile) {
+    pare_node_time *t = NULL;
+    int n = 0;
+    if (pare_model_profile(ctx, m, in, ni, (int)runs, &t, &n) != PARE_OK) {
+      rc = cli_fail("run", "%s", pare_model_last_error(m));
+    } else {
+      double total = 0;
+      for (int i = 0; i < n; i++) total += t[i].ms;
+      printf("%-28s %-18s %-9s %10s %7s   (mean of %lld runs, each node waited for)\n", "node",
+             "op", "backend", "ms", "share", runs);
+      for (int i = 0; i < n; i++)
+        printf("%-28.28s %-18.18s %-9s %10.4f %6.1f%%\n", t[i].name, t[i].op, t[i].backend, t[i].ms,
+               total > 0 ? 100.0 * t[i].ms / total : 0.0);
+      printf("%-28s %-18s %-9s %10.4f %6.1f%%\n", "total", "", "", total, 100.0);
+    }
+    pare_free(t);
+  }
   if (!rc && pare_model_run(ctx, m, in, ni, out, n_out) != PARE_OK)
     rc = cli_fail("run", "%s", pare_model_last_error(m));
   for (int i = 0; i < n_out && !rc; i++) {

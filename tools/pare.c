@@ -224,10 +224,12 @@ static const command commands[] = {
      cmd_info},
     {"run", "run a model on .npy inputs",
      "usage: pare run MODEL --input X.npy [--input NAME=Y.npy ...] [--output OUT.npy ...]\n"
-     "                [--backend ref|opencl|auto] [--device D]\n\n"
+     "                [--profile [--runs 10]] [--backend ref|opencl|auto] [--device D]\n\n"
      "Inputs are .npy files or ONNX TensorProto .pb files, taken in the model's\n"
      "order, or by name with NAME=FILE. Outputs are written as .npy, in the\n"
-     "model's order; outputs without a file are described.",
+     "model's order; outputs without a file are described. --profile first\n"
+     "prints each node's time (mean of --runs runs after one untimed run; on a\n"
+     "device each node is waited for) and its share of the total.",
      cmd_run},
     {"eval", "top-1 accuracy and confusion matrix on a dataset",
      "usage: pare eval MODEL [--dataset fashion-mnist|DIR] [--split test|train] [--batch N]\n"

@@ -103,6 +103,8 @@ typedef struct pare_plan {
   char *node_folded;   /* 1: evaluated at plan time */
   pare_error *err;
   void *device;                     /* backend state (device buffers), or NULL */
+  double *node_ms; /* profiling: when set, each run adds each node's milliseconds here
+                    * (on a device every node is waited for) */
   void (*device_free)(void *state); /* releases `device` */
 } pare_plan;
 

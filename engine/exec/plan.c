@@ -187,7 +187,9 @@ pare_status pare_plan_run_ref(pare_plan *p, const pare_tensor *inputs, int n_inp
   pare_status st = PARE_OK;
   for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) {
     if (p->node_folded[i]) continue;
+    double t0 = p->node_ms ? pare_now() : 0;
     st = run_node(p, i, pare_op_impl_get(g->nodes[i].op), err);
+    if (p->node_ms) p->node_ms[i] += (pare_now() - t0) * 1e3;
   }
   for (int i = 0; i < g->n_outputs && st == PARE_OK; i++)
     st = pare_tensor_copy(&p->values[g->outputs[i]], &outputs[i], err);

@@ -344,6 +344,10 @@ static int crossing(const exporter *e, int version) {
 }
 
 static pare_status refuse(exporter *e, const pare_node *n, const char *why) {
+  if (e->opset <= e->base_opset)
+    return pare_error_set(e->err, PARE_ERR_UNSUPPORTED,
+                          "ONNX export: node '%s' (%s) cannot be written for opset %d: %s",
+                          node_label(n), op_label(n), e->opset, why);
   return pare_error_set(e->err, PARE_ERR_UNSUPPORTED,
                         "ONNX export: node '%s' (%s) is written for opset %d, and node '%s' needs "
                         "opset %d: %s",
@@ -373,27 +377,30 @@ static int input_not_f32(exporter *e, const pare_node *n, int slot) {
   return dt != PARE_DT_F32;
 }
 
-/* What changes when the node moves from the graph's opset to the one
- * written; refuses what cannot keep its meaning. */
+/* How the node is written for the opset chosen. Attributes that the opset
+ * takes as inputs move there (and ones it no longer has are dropped) even
+ * when the graph's own opset is that high: pare's executor reads both
+ * forms, ONNX runtimes only the one of their opset. Ops whose meaning
+ * changed are refused when the opset is raised across the change and the
+ * node cannot keep its meaning. */
 static pare_status plan_fix(exporter *e, const pare_node *n, node_fix *f) {
   memset(f, 0, sizeof *f);
   if ((n->op == PARE_OP_QUANTIZE_LINEAR || n->op == PARE_OP_CAST) && e->opset < 19)
     fix_drop(f, n, "saturate"); /* only about float8, which pare has not */
-  if (e->opset <= e->base_opset) return PARE_OK;
   switch (n->op) {
   case PARE_OP_GEMM:
   case PARE_OP_ADD:
   case PARE_OP_SUB:
   case PARE_OP_MUL:
   case PARE_OP_DIV:
-    if (crossing(e, 7)) {
+    if (e->opset >= 7) {
       if (pare_node_attr(n, "axis"))
         return refuse(e, n, "legacy broadcasting along an axis has no opset 7 form");
       fix_drop(f, n, "broadcast"); /* suffix broadcasting: numpy's does the same */
     }
     break;
   case PARE_OP_CLIP:
-    if (crossing(e, 11)) {
+    if (e->opset >= 11) {
       if ((pare_node_attr(n, "min") || pare_node_attr(n, "max")) && input_not_f32(e, n, 0))
         return refuse(e, n, "min/max attributes of a non-float Clip");
       fix_move(f, n, "min", 1);
@@ -424,23 +431,23 @@ static pare_status plan_fix(exporter *e, const pare_node *n, node_fix *f) {
     break;
   case PARE_OP_SQUEEZE:
   case PARE_OP_UNSQUEEZE:
-    if (crossing(e, 13)) fix_move(f, n, "axes", 1);
+    if (e->opset >= 13) fix_move(f, n, "axes", 1);
     break;
   case PARE_OP_REDUCE_MEAN:
-    if (crossing(e, 18)) fix_move(f, n, "axes", 1);
+    if (e->opset >= 18) fix_move(f, n, "axes", 1);
     break;
   case PARE_OP_RESHAPE:
-    if (crossing(e, 5)) fix_move(f, n, "shape", 1);
+    if (e->opset >= 5) fix_move(f, n, "shape", 1);
     break;
   case PARE_OP_SLICE:
-    if (crossing(e, 10)) {
+    if (e->opset >= 10) {
       fix_move(f, n, "starts", 1);
       fix_move(f, n, "ends", 2);
       fix_move(f, n, "axes", 3);
     }
     break;
   case PARE_OP_PAD:
-    if (crossing(e, 11)) {
+    if (e->opset >= 11) {
       if (pare_node_attr(n, "value") && input_not_f32(e, n, 0))
         return refuse(e, n, "the pad value of a non-float Pad");
       fix_move(f, n, "pads", 1);
@@ -450,16 +457,16 @@ static pare_status plan_fix(exporter *e, const pare_node *n, node_fix *f) {
   case PARE_OP_DROPOUT:
     if (crossing(e, 10) && n->n_outputs > 1 && n->outputs[1] >= 0)
       return refuse(e, n, "its mask output changed type in opset 10");
-    if (crossing(e, 7)) fix_drop(f, n, "is_test");
-    if (crossing(e, 12)) fix_drop(f, n, "ratio"); /* inference: the ratio is unused */
+    if (e->opset >= 7) fix_drop(f, n, "is_test");
+    if (e->opset >= 12) fix_drop(f, n, "ratio"); /* inference: the ratio is unused */
     break;
   case PARE_OP_BATCH_NORM:
-    if (crossing(e, 9)) {
+    if (e->opset >= 9) {
       if (pare_node_attr_int(n, "spatial", 1) != 1)
         return refuse(e, n, "spatial=0 has no form in opset 9 and later");
       fix_drop(f, n, "spatial");
     }
-    for (int k = 1; k < n->n_outputs; k++)
+    for (int k = 1; k < n->n_outputs && e->opset > e->base_opset; k++)
       if (n->outputs[k] >= 0) return refuse(e, n, "its training outputs changed over the opsets");
     break;
   case PARE_OP_CONCAT:

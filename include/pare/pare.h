@@ -192,6 +192,21 @@ PARE_API pare_status pare_model_run(pare_context *ctx, pare_model *m,
                                     const pare_tensor_view *inputs, int n_inputs,
                                     pare_tensor_view *outputs, int n_outputs);
 
+/* Where a run's time goes: one node of the model. */
+typedef struct pare_node_time {
+  const char *name, *op; /* valid while the model lives */
+  double ms;             /* mean over the runs; 0 for nodes folded when planned */
+  const char *backend;   /* "opencl", "reference" or "folded" */
+} pare_node_time;
+
+/* Runs the model `runs` times (after one untimed run) timing every node
+ * (on a device each node is waited for, so the sum exceeds a normal run's
+ * time by the synchronisations); *nodes (pare_free) lists every node in
+ * graph order. */
+PARE_API pare_status pare_model_profile(pare_context *ctx, pare_model *m,
+                                        const pare_tensor_view *inputs, int n_inputs, int runs,
+                                        pare_node_time **nodes, int *count);
+
 /* One node of a model, as `pare info` shows it. */
 typedef struct pare_layer_info {
   const char *name;

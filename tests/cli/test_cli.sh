@@ -62,6 +62,9 @@ if [ -f "$case_dir/model.onnx" ]; then
     check "run-$b" 0 "$pare" run "$tmp/m.pare" --input "$case_dir/test_data_set_0/input_0.pb" -o "$tmp/out-$b.npy" --backend $b
     [ -s "$tmp/out-$b.npy" ] && passes=$((passes + 1)) || { echo "FAIL run-$b wrote nothing"; fails=$((fails + 1)); }
   done
+  check run-profile 0 "$pare" run "$tmp/m.pare" --input "$case_dir/test_data_set_0/input_0.pb" --profile --runs 2
+  contains run-profile "share"; contains run-profile "total"
+  check run-profile-runs 2 "$pare" run "$tmp/m.pare" --input "$case_dir/test_data_set_0/input_0.pb" --profile --runs 0
   check run-no-input 2 "$pare" run "$tmp/m.pare"
   check run-bad-backend 2 "$pare" run "$tmp/m.pare" --input "$case_dir/test_data_set_0/input_0.pb" --backend cuda
   check run-bad-input 1 "$pare" run "$tmp/m.pare" --input "$tmp/m.pare"; contains run-bad-input "m.pare"

@@ -26,8 +26,15 @@ static int setup(void **state) {
   return mkdtemp(tmp_dir) ? 0 : -1;
 }
 
+/* PARE_TEST_EXPORT_KEEP=1 leaves the exported models (to try them in
+ * other runtimes). */
 static int teardown(void **state) {
   (void)state;
+  const char *keep = getenv("PARE_TEST_EXPORT_KEEP");
+  if (keep && !strcmp(keep, "1")) {
+    print_message("exported models kept in %s\n", tmp_dir);
+    return 0;
+  }
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
   return system(cmd) == 0 ? 0 : -1;
