@@ -444,6 +444,10 @@ int cmd_auto(int argc, char **argv) {
   }
   if (!rc && !r->base) rc = cli_usage_error(cmd, "no model given%s", "");
   if (!rc && !r->out) rc = cli_usage_error(cmd, "no output given (-o out.pare)%s", "");
+  if (!rc && cli_parse_only()) {
+    free(r);
+    return 0;
+  }
   if (rc) {
     free(r);
     return rc;

@@ -63,6 +63,16 @@ const char *pare_str_find_ci(const char *haystack, const char *needle);
 /* 1 when `name` is one of the items of a comma-separated list (NULL: 0). */
 int pare_name_in_list(const char *list, const char *name);
 
+/* Threads of the reference backend: PARE_THREADS, else the online cores
+ * (1..64). */
+int pare_thread_count(void);
+/* Runs fn(ctx, begin, end) over pieces of [0, n) on up to
+ * pare_thread_count() threads, fewer when `work` (multiply-adds, or any
+ * comparable count) is small; each index runs once, in order within its
+ * piece, so results match a serial loop. Returns when all are done. */
+typedef void (*pare_range_fn)(void *ctx, size_t begin, size_t end);
+void pare_parallel_for(size_t n, double work, pare_range_fn fn, void *ctx);
+
 /* IEEE binary16 conversions (to half: round to nearest even, overflow to inf). */
 float pare_f16_to_f32(uint16_t h);
 uint16_t pare_f32_to_f16(float f);

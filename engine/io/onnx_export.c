@@ -25,6 +25,9 @@ enum {
   ONNX_FLOAT16 = 10,
 };
 
+/* The oldest default-domain opset onnxruntime has kernels for. */
+#define ONNX_RUNTIME_MIN_OPSET 7
+
 typedef struct exporter {
   const pare_graph *g;
   pare_error *err;
@@ -43,6 +46,8 @@ typedef struct exporter {
   /* Shape inference by plans at batch 1 and 2, made when first needed. */
   pare_plan *plan[2];
   int plan_tried[2];
+  pare_dtype *guess; /* dtypes propagated along the nodes, made when first needed */
+  int guess_tried;
 } exporter;
 
 static void *ex_alloc(exporter *e, size_t size) {
@@ -75,6 +80,7 @@ static void ex_free(exporter *e) {
   free(e->nodes);
   free(e->inits);
   free(e->new_names);
+  free(e->guess);
   for (int i = 0; i < 2; i++) pare_plan_destroy(e->plan[i]);
 }
 
@@ -131,8 +137,47 @@ static const pare_plan *plan_at(exporter *e, int which) {
   return e->plan[which];
 }
 
+/* Element types by propagation along the nodes, for graphs that cannot be
+ * planned without data (a Reshape whose shape is a graph input, ...): most
+ * ops keep the type of their first input; the others are listed. */
+static pare_dtype guessed_dtype(exporter *e, int v) {
+  const pare_graph *g = e->g;
+  if (!e->guess_tried) {
+    e->guess_tried = 1;
+    e->guess = calloc((size_t)g->n_values + 1, sizeof *e->guess);
+    if (!e->guess) return PARE_DT_UNDEFINED;
+    for (int i = 0; i < g->n_values; i++) e->guess[i] = g->values[i].dtype;
+    for (int i = 0; i < g->n_inputs; i++)
+      if (e->guess[g->inputs[i]] == PARE_DT_UNDEFINED) e->guess[g->inputs[i]] = PARE_DT_F32;
+    for (int i = 0; i < g->n_nodes; i++) {
+      const pare_node *n = &g->nodes[i];
+      pare_dtype first = PARE_DT_UNDEFINED;
+      for (int k = 0; k < n->n_inputs && first == PARE_DT_UNDEFINED; k++)
+        if (n->inputs[k] >= 0) first = e->guess[n->inputs[k]];
+      for (int k = 0; k < n->n_outputs; k++) {
+        int o = n->outputs[k];
+        if (o < 0 || e->guess[o] != PARE_DT_UNDEFINED) continue;
+        pare_dtype dt = first;
+        if (n->op == PARE_OP_SHAPE || (n->op == PARE_OP_MAX_POOL && k == 1))
+          dt = PARE_DT_I64;
+        else if (n->op == PARE_OP_DROPOUT && k == 1)
+          dt = PARE_DT_BOOL;
+        else if (n->op == PARE_OP_DEQUANTIZE_LINEAR)
+          dt = PARE_DT_F32;
+        else if (n->op == PARE_OP_QUANTIZE_LINEAR)
+          dt = n->n_inputs > 2 && n->inputs[2] >= 0 ? e->guess[n->inputs[2]] : PARE_DT_U8;
+        else if (n->op == PARE_OP_CAST)
+          dt = pare_dtype_from_onnx((int32_t)pare_node_attr_int(n, "to", 0));
+        e->guess[o] = dt;
+      }
+    }
+  }
+  return e->guess ? e->guess[v] : PARE_DT_UNDEFINED;
+}
+
 /* dtype, rank and dims of value v (dynamic dims -1), from the graph or, when
- * it does not know them, from the plans. 0 when unknown. */
+ * it does not know them, from the plans, or for the dtype from
+ * propagation. 0 when the dtype stays unknown. */
 static int value_type(exporter *e, int v, pare_dtype *dt, int *rank, int64_t *dims) {
   const pare_value *val = &e->g->values[v];
   *dt = val->dtype;
@@ -140,7 +185,10 @@ static int value_type(exporter *e, int v, pare_dtype *dt, int *rank, int64_t *di
   if (val->rank >= 0) memcpy(dims, val->dims, sizeof(int64_t) * (size_t)val->rank);
   if (*dt != PARE_DT_UNDEFINED && *rank >= 0) return 1;
   const pare_plan *p1 = plan_at(e, 0);
-  if (!p1 || v >= p1->n_values) return *dt != PARE_DT_UNDEFINED;
+  if (!p1 || v >= p1->n_values) {
+    if (*dt == PARE_DT_UNDEFINED) *dt = guessed_dtype(e, v);
+    return *dt != PARE_DT_UNDEFINED;
+  }
   const pare_tensor *t = &p1->values[v];
   if (*dt == PARE_DT_UNDEFINED) *dt = t->dtype;
   if (*rank < 0 && t->rank >= 0) {
@@ -152,6 +200,7 @@ static int value_type(exporter *e, int v, pare_dtype *dt, int *rank, int64_t *di
     for (int d = 0; d < t->rank; d++)
       if (!t2 || t2->rank != t->rank || t2->dims[d] != t->dims[d]) dims[d] = -1;
   }
+  if (*dt == PARE_DT_UNDEFINED) *dt = guessed_dtype(e, v);
   return *dt != PARE_DT_UNDEFINED;
 }
 
@@ -348,6 +397,11 @@ static pare_status refuse(exporter *e, const pare_node *n, const char *why) {
     return pare_error_set(e->err, PARE_ERR_UNSUPPORTED,
                           "ONNX export: node '%s' (%s) cannot be written for opset %d: %s",
                           node_label(n), op_label(n), e->opset, why);
+  if (!e->raised_by)
+    return pare_error_set(e->err, PARE_ERR_UNSUPPORTED,
+                          "ONNX export: node '%s' (%s) is written for opset %d and cannot be "
+                          "raised to opset %d: %s",
+                          node_label(n), op_label(n), e->base_opset, e->opset, why);
   return pare_error_set(e->err, PARE_ERR_UNSUPPORTED,
                         "ONNX export: node '%s' (%s) is written for opset %d, and node '%s' needs "
                         "opset %d: %s",
@@ -478,13 +532,19 @@ static pare_status plan_fix(exporter *e, const pare_node *n, node_fix *f) {
   case PARE_OP_RESIZE:
     if (crossing(e, 11)) return refuse(e, n, "Resize changed its inputs and defaults in opset 11");
     break;
-  case PARE_OP_CAST:
-    if (crossing(e, 6)) {
-      const pare_attr *to = pare_node_attr(n, "to");
-      if (to && to->type == PARE_ATTR_STRING)
-        return refuse(e, n, "its 'to' is a type name (opset < 6)");
+  case PARE_OP_CAST: {
+    const pare_attr *to = pare_node_attr(n, "to");
+    if (crossing(e, 6) && to && to->type == PARE_ATTR_STRING)
+      return refuse(e, n, "its 'to' is a type name (opset < 6)");
+    if (to && to->type == PARE_ATTR_INT && to->i == 11) {
+      /* pare holds doubles as float (narrowed on import): a cast to double
+       * is a cast to float here, and is written so. */
+      fix_drop(f, n, "to");
+      f->set_name = "to";
+      f->set_value = ONNX_FLOAT;
     }
     break;
+  }
   default: break;
   }
   return PARE_OK;
@@ -572,6 +632,43 @@ static int dropped(const node_fix *f, const char *name) {
   return 0;
 }
 
+/* pare's PRelu also takes a slope [C] for an input [N,C,...] whose last
+ * dimension is not C (old exporters, opset < 7): it applies along axis 1.
+ * ONNX broadcasts from the right, so a constant slope of that kind is
+ * written as [C,1,...,1]. */
+static pare_status prelu_slope(exporter *e, const pare_node *n, Onnx__NodeProto *p) {
+  if (n->n_inputs < 2 || n->inputs[0] < 0 || n->inputs[1] < 0) return PARE_OK;
+  const pare_value *slope = &e->g->values[n->inputs[1]];
+  pare_dtype dt;
+  int rank;
+  int64_t dims[PARE_MAX_RANK];
+  if (slope->rank != 1 || !value_type(e, n->inputs[0], &dt, &rank, dims)) return PARE_OK;
+  int64_t c = slope->dims[0];
+  if (rank < 0 || !(rank > 2 && dims[1] == c && dims[rank - 1] != c)) return PARE_OK;
+  if (dims[rank - 1] < 0 || slope->kind != PARE_VALUE_CONSTANT)
+    return pare_error_set(e->err, PARE_ERR_UNSUPPORTED,
+                          "ONNX export: node '%s' (PRelu): its per-channel slope cannot be "
+                          "aligned to axis 1 (the slope is not a constant or the input's last "
+                          "dimension is unknown)",
+                          node_label(n));
+  char base[400];
+  snprintf(base, sizeof base, "%s_channels", slope->name);
+  const char *name = fresh_name(e, base);
+  if (!name) return oom(e);
+  pare_status st = PARE_OK;
+  Onnx__TensorProto *t = tensor_proto(e, n->inputs[1], name, &st);
+  if (!t) return st;
+  int64_t *d = ex_alloc(e, sizeof(int64_t) * (size_t)(rank - 1));
+  if (!d) return oom(e);
+  d[0] = c;
+  for (int k = 1; k < rank - 1; k++) d[k] = 1;
+  t->dims = d;
+  t->n_dims = (size_t)(rank - 1);
+  e->inits[e->n_inits++] = t;
+  p->input[1] = (char *)name;
+  return PARE_OK;
+}
+
 static pare_status node_proto(exporter *e, int ni) {
   const pare_node *n = &e->g->nodes[ni];
   const char *op_type = pare_op_name(n->op);
@@ -629,6 +726,10 @@ static pare_status node_proto(exporter *e, int ni) {
     if (!t) return st;
     e->inits[e->n_inits++] = t;
     p->input[slot] = (char *)name;
+  }
+  if (n->op == PARE_OP_PRELU) {
+    st = prelu_slope(e, n, p);
+    if (st != PARE_OK) return st;
   }
   while (n_in > 0 && !p->input[n_in - 1][0]) n_in--; /* trailing omitted inputs */
   p->n_input = (size_t)n_in;
@@ -742,7 +843,9 @@ static pare_status build(exporter *e, Onnx__ModelProto *m) {
   if (st != PARE_OK) return st;
   if (g->n_outputs < 1)
     return pare_error_set(e->err, PARE_ERR_INVALID_ARG, "ONNX export: the graph has no outputs");
-  /* The opset: the graph's, raised to what its nodes need. */
+  /* The opset: the graph's, raised to what its nodes need, and to 7, the
+   * oldest that onnxruntime runs, when every node keeps its meaning there
+   * (else the older opset is written as it is). */
   e->base_opset = g->opset > 0 ? g->opset : 13;
   e->opset = e->base_opset;
   for (int i = 0; i < g->n_nodes; i++) {
@@ -752,7 +855,18 @@ static pare_status build(exporter *e, Onnx__ModelProto *m) {
       e->raised_by = node_label(&g->nodes[i]);
     }
   }
-  size_t max_inits = (size_t)g->n_values + 3 * (size_t)g->n_nodes + (size_t)g->n_outputs + 1;
+  if (e->opset < ONNX_RUNTIME_MIN_OPSET) {
+    int own = e->opset;
+    e->opset = ONNX_RUNTIME_MIN_OPSET;
+    pare_error scratch;
+    pare_error *keep = e->err;
+    e->err = &scratch;
+    node_fix fix;
+    for (int i = 0; i < g->n_nodes && e->opset != own; i++)
+      if (plan_fix(e, &g->nodes[i], &fix) != PARE_OK) e->opset = own;
+    e->err = keep;
+  }
+  size_t max_inits = (size_t)g->n_values + 4 * (size_t)g->n_nodes + (size_t)g->n_outputs + 1;
   e->nodes = calloc((size_t)g->n_nodes + (size_t)g->n_outputs + 1, sizeof *e->nodes);
   e->inits = calloc(max_inits, sizeof *e->inits);
   char *used = calloc((size_t)g->n_values + 1, 1);

@@ -3,6 +3,7 @@
  * problem is lifted to 3 spatial dims by putting size-1 axes in front. */
 #include <stdint.h>
 
+#include "engine/core/core.h"
 #include "engine/ref/ops.h"
 
 /* Bounds that keep every product below 2^63: attributes up to 2^20, spatial
@@ -173,55 +174,72 @@ int pare_ref_conv_shape(const pare_ref_conv_params *p, const int64_t *x_dims, co
   return PARE_REF_OK;
 }
 
-/* The convolution into float outputs (yf) or double ones (yd, exact sums
- * of products of small integers). */
-static int conv_core(const pare_ref_conv_params *p, const float *x, const int64_t *x_dims,
-                     const float *w, const int64_t *w_dims, const float *bias, float *yf,
-                     double *yd, int64_t *y_dims) {
+typedef struct conv_job {
   conv_geom g;
-  int rc = conv_geom_of(p, x_dims, w_dims, &g);
-  if (rc != PARE_REF_OK) return rc;
-  if (y_dims) pare_ref_conv_shape(p, x_dims, w_dims, y_dims);
-  int64_t cg = g.c / g.group, mg = g.m / g.group;
-  int64_t in_plane = g.in[0] * g.in[1] * g.in[2];
-  int64_t k_plane = g.k[0] * g.k[1] * g.k[2];
-  size_t yi = 0;
-  for (int64_t n = 0; n < g.n; n++) {
-    for (int64_t m = 0; m < g.m; m++) {
-      int64_t c0 = (m / mg) * cg;
-      const float *wm = w + (size_t)(m * cg * k_plane);
-      for (int64_t o0 = 0; o0 < g.out[0]; o0++) {
-        for (int64_t o1 = 0; o1 < g.out[1]; o1++) {
-          for (int64_t o2 = 0; o2 < g.out[2]; o2++) {
-            double acc = bias ? (double)bias[m] : 0.0;
-            for (int64_t c = 0; c < cg; c++) {
-              const float *xc = x + (size_t)((n * g.c + c0 + c) * in_plane);
-              const float *wc = wm + (size_t)(c * k_plane);
-              for (int64_t k0 = 0; k0 < g.k[0]; k0++) {
-                int64_t i0 = o0 * g.s[0] + k0 * g.d[0] - g.pb[0];
-                if (i0 < 0 || i0 >= g.in[0]) continue;
-                for (int64_t k1 = 0; k1 < g.k[1]; k1++) {
-                  int64_t i1 = o1 * g.s[1] + k1 * g.d[1] - g.pb[1];
-                  if (i1 < 0 || i1 >= g.in[1]) continue;
-                  const float *xrow = xc + (size_t)((i0 * g.in[1] + i1) * g.in[2]);
-                  const float *wrow = wc + (size_t)((k0 * g.k[1] + k1) * g.k[2]);
-                  for (int64_t k2 = 0; k2 < g.k[2]; k2++) {
-                    int64_t i2 = o2 * g.s[2] + k2 * g.d[2] - g.pb[2];
-                    if (i2 < 0 || i2 >= g.in[2]) continue;
-                    acc += (double)xrow[i2] * (double)wrow[k2];
-                  }
+  const float *x, *w, *bias;
+  float *yf;
+  double *yd;
+} conv_job;
+
+/* Output planes [begin, end) of the (image, output channel) pairs. */
+static void conv_planes(void *ctx, size_t begin, size_t end) {
+  const conv_job *j = ctx;
+  const conv_geom *g = &j->g;
+  int64_t cg = g->c / g->group, mg = g->m / g->group;
+  int64_t in_plane = g->in[0] * g->in[1] * g->in[2];
+  int64_t k_plane = g->k[0] * g->k[1] * g->k[2];
+  size_t out_plane = (size_t)(g->out[0] * g->out[1] * g->out[2]);
+  for (size_t nm = begin; nm < end; nm++) {
+    int64_t n = (int64_t)nm / g->m, m = (int64_t)nm % g->m;
+    size_t yi = nm * out_plane;
+    int64_t c0 = (m / mg) * cg;
+    const float *wm = j->w + (size_t)(m * cg * k_plane);
+    for (int64_t o0 = 0; o0 < g->out[0]; o0++) {
+      for (int64_t o1 = 0; o1 < g->out[1]; o1++) {
+        for (int64_t o2 = 0; o2 < g->out[2]; o2++) {
+          double acc = j->bias ? (double)j->bias[m] : 0.0;
+          for (int64_t c = 0; c < cg; c++) {
+            const float *xc = j->x + (size_t)((n * g->c + c0 + c) * in_plane);
+            const float *wc = wm + (size_t)(c * k_plane);
+            for (int64_t k0 = 0; k0 < g->k[0]; k0++) {
+              int64_t i0 = o0 * g->s[0] + k0 * g->d[0] - g->pb[0];
+              if (i0 < 0 || i0 >= g->in[0]) continue;
+              for (int64_t k1 = 0; k1 < g->k[1]; k1++) {
+                int64_t i1 = o1 * g->s[1] + k1 * g->d[1] - g->pb[1];
+                if (i1 < 0 || i1 >= g->in[1]) continue;
+                const float *xrow = xc + (size_t)((i0 * g->in[1] + i1) * g->in[2]);
+                const float *wrow = wc + (size_t)((k0 * g->k[1] + k1) * g->k[2]);
+                for (int64_t k2 = 0; k2 < g->k[2]; k2++) {
+                  int64_t i2 = o2 * g->s[2] + k2 * g->d[2] - g->pb[2];
+                  if (i2 < 0 || i2 >= g->in[2]) continue;
+                  acc += (double)xrow[i2] * (double)wrow[k2];
                 }
               }
             }
-            if (yd)
-              yd[yi++] = acc;
-            else
-              yf[yi++] = (float)acc;
           }
+          if (j->yd)
+            j->yd[yi++] = acc;
+          else
+            j->yf[yi++] = (float)acc;
         }
       }
     }
   }
+}
+
+/* The convolution into float outputs (yf) or double ones (yd, exact sums
+ * of products of small integers); output planes split over threads. */
+static int conv_core(const pare_ref_conv_params *p, const float *x, const int64_t *x_dims,
+                     const float *w, const int64_t *w_dims, const float *bias, float *yf,
+                     double *yd, int64_t *y_dims) {
+  conv_job j = {{0}, x, w, bias, yf, yd};
+  int rc = conv_geom_of(p, x_dims, w_dims, &j.g);
+  if (rc != PARE_REF_OK) return rc;
+  if (y_dims) pare_ref_conv_shape(p, x_dims, w_dims, y_dims);
+  const conv_geom *g = &j.g;
+  double work = (double)g->n * (double)g->m * (double)(g->out[0] * g->out[1] * g->out[2]) *
+                (double)(g->c / g->group) * (double)(g->k[0] * g->k[1] * g->k[2]);
+  pare_parallel_for((size_t)(g->n * g->m), work, conv_planes, &j);
   return PARE_REF_OK;
 }
 

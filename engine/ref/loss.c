@@ -12,7 +12,13 @@
  * value log Σ_j exp(z_j·inv_t - mx), so log softmax_j = z_j·inv_t - mx - lse. */
 static double row_lse(const float *z, int64_t k, double inv_t, double *mx) {
   double m = -INFINITY;
-  for (int64_t j = 0; j < k; j++) m = fmax(m, (double)z[j] * inv_t);
+  /* A compare, not fmax(): GCC 12's aarch64 vectorizer (Debian 12's
+   * aarch64-linux-gnu-gcc) dies on an fmax reduction at -O3. Same result:
+   * NaNs are skipped either way. */
+  for (int64_t j = 0; j < k; j++) {
+    double v = (double)z[j] * inv_t;
+    if (v > m) m = v;
+  }
   double sum = 0.0;
   for (int64_t j = 0; j < k; j++) sum += exp((double)z[j] * inv_t - m);
   *mx = m;

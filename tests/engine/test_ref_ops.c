@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE
 /* The reference operators checked against values worked out by hand, the
  * expected outputs of ONNX's own node tests, and naive formulas written
  * here independently of engine/ref (im2col + GEMM, explicit scatter,
@@ -944,17 +945,65 @@ static void test_prelu(void **state) {
   assert_int_equal(pare_ref_prelu_f32(x, 3, xd, slope, 1, sd, y), PARE_REF_EINVAL);
 }
 
+/* The threaded reference gives the same bits with 1, 2, 3 and 7 threads
+ * (each output is summed by one thread in the serial order): GEMM and a
+ * grouped, strided, padded convolution large enough to be split. */
+static void test_threads_bit_exact(void **state) {
+  (void)state;
+  test_rng r = {12};
+  size_t m = 67, n = 129, k = 301;
+  float *a = malloc(m * k * 4), *b = malloc(k * n * 4), *c0 = malloc(m * n * 4),
+        *c1 = malloc(m * n * 4);
+  test_fill(&r, a, m * k, -1, 1);
+  test_fill(&r, b, k * n, -1, 1);
+  int64_t xd[4] = {3, 8, 33, 31}, wd[4] = {12, 4, 3, 3}, yd[4];
+  size_t nx = 3 * 8 * 33 * 31, nw = 12 * 4 * 9;
+  float *x = malloc(nx * 4), *w = malloc(nw * 4), *y0 = malloc(3 * 12 * 33 * 31 * 4),
+        *y1 = malloc(3 * 12 * 33 * 31 * 4);
+  test_fill(&r, x, nx, -1, 1);
+  test_fill(&r, w, nw, -1, 1);
+  pare_ref_conv_params p;
+  pare_ref_conv_params_init(&p, 2);
+  p.group = 2;
+  p.win.strides[0] = 2;
+  p.win.pads[0] = p.win.pads[1] = p.win.pads[2] = p.win.pads[3] = 1;
+  const char *counts[] = {"1", "2", "3", "7"};
+  for (int t = 0; t < 4; t++) {
+    setenv("PARE_THREADS", counts[t], 1);
+    float *c = t ? c1 : c0, *y = t ? y1 : y0;
+    pare_ref_gemm_f32(0, 0, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n, NULL);
+    assert_int_equal(pare_ref_conv_f32(&p, x, xd, w, wd, NULL, y, yd), PARE_REF_OK);
+    if (t) {
+      assert_memory_equal(c0, c1, m * n * 4);
+      size_t ny = (size_t)(yd[0] * yd[1] * yd[2] * yd[3]);
+      assert_memory_equal(y0, y1, ny * 4);
+    }
+  }
+  unsetenv("PARE_THREADS");
+  free(a), free(b), free(c0), free(c1), free(x), free(w), free(y0), free(y1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_conv_vs_im2col), cmocka_unit_test(test_conv_onnx_and_auto_pad),
-      cmocka_unit_test(test_conv_invalid),   cmocka_unit_test(test_conv_transpose),
-      cmocka_unit_test(test_pool_onnx),      cmocka_unit_test(test_pool_ceil_edges),
-      cmocka_unit_test(test_pool_vs_oracle), cmocka_unit_test(test_global_pool),
-      cmocka_unit_test(test_batchnorm),      cmocka_unit_test(test_softmax),
-      cmocka_unit_test(test_reduce_mean),    cmocka_unit_test(test_transpose_concat),
-      cmocka_unit_test(test_slice),          cmocka_unit_test(test_pad),
-      cmocka_unit_test(test_gather),         cmocka_unit_test(test_resize),
-      cmocka_unit_test(test_broadcast),      cmocka_unit_test(test_prelu),
+      cmocka_unit_test(test_threads_bit_exact),
+      cmocka_unit_test(test_conv_vs_im2col),
+      cmocka_unit_test(test_conv_onnx_and_auto_pad),
+      cmocka_unit_test(test_conv_invalid),
+      cmocka_unit_test(test_conv_transpose),
+      cmocka_unit_test(test_pool_onnx),
+      cmocka_unit_test(test_pool_ceil_edges),
+      cmocka_unit_test(test_pool_vs_oracle),
+      cmocka_unit_test(test_global_pool),
+      cmocka_unit_test(test_batchnorm),
+      cmocka_unit_test(test_softmax),
+      cmocka_unit_test(test_reduce_mean),
+      cmocka_unit_test(test_transpose_concat),
+      cmocka_unit_test(test_slice),
+      cmocka_unit_test(test_pad),
+      cmocka_unit_test(test_gather),
+      cmocka_unit_test(test_resize),
+      cmocka_unit_test(test_broadcast),
+      cmocka_unit_test(test_prelu),
   };
   return cmocka_run_group_tests_name("reference ops", tests, NULL, NULL);
 }

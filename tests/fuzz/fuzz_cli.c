@@ -32,9 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   argv[argc] = NULL;
   /* Only the commands known to honour PARE_CLI_PARSE_ONLY (a command added
    * later joins this list once it does). */
-  static const char *checked[] = {"import",  "info",      "run",     "eval",    "train",
-                                  "distill", "compress",  "compare", "devices", "version",
-                                  "help",    "--version", "-V",      "--help",  "-h"};
+  static const char *checked[] = {"import",    "info",    "run",    "eval",    "train",   "distill",
+                                  "compress",  "compare", "auto",   "devices", "version", "help",
+                                  "--version", "-V",      "--help", "-h"};
   int known = 0;
   for (size_t i = 0; i < sizeof checked / sizeof checked[0]; i++)
     known |= argc > 1 && !strcmp(argv[1], checked[i]);
