@@ -9,6 +9,7 @@
 #include "engine/io/importers.h"
 #include "engine/io/pare_format.h"
 #include "engine/model_internal.h"
+#include "engine/train/zoo.h"
 #ifdef PARE_HAVE_OPENCL
 #include "host/exec_cl.h"
 #endif
@@ -54,6 +55,26 @@ pare_status pare_model_load(const char *path, pare_model **out, char *error, siz
   }
   m->graph = g;
   pare_strlcpy(m->path, path, sizeof m->path);
+  *out = m;
+  return PARE_OK;
+}
+
+pare_status pare_model_create(const char *arch, uint64_t seed, pare_model **out, char *error,
+                              size_t error_size) {
+  if (!out) return PARE_ERR_INVALID_ARG;
+  *out = NULL;
+  pare_graph *g = NULL;
+  pare_error err = {{0}};
+  pare_status st = pare_zoo_build(arch, seed ? seed : 1, &g, &err);
+  pare_model *m = st == PARE_OK ? calloc(1, sizeof *m) : NULL;
+  if (st == PARE_OK && !m) st = pare_error_set(&err, PARE_ERR_NO_MEMORY, "out of memory");
+  if (st != PARE_OK) {
+    pare_graph_destroy(g);
+    if (error && error_size) pare_strlcpy(error, err.text, error_size);
+    return st;
+  }
+  m->graph = g;
+  pare_strlcpy(m->path, arch, sizeof m->path);
   *out = m;
   return PARE_OK;
 }

@@ -36,5 +36,6 @@ int cmd_distill(int argc, char **argv);
 int cmd_compress(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_auto(int argc, char **argv);
+int cmd_create(int argc, char **argv);
 
 #endif

@@ -280,3 +280,40 @@ int cmd_run(int argc, char **argv) {
   pare_model_destroy(m);
   return rc;
 }
+
+int cmd_create(int argc, char **argv) {
+  const char *arch = NULL, *output = NULL;
+  long long seed = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *v;
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      cli_print_usage("create");
+      return 0;
+    } else if (cli_flag_value(argc, argv, &i, "-o", &v) ||
+               cli_flag_value(argc, argv, &i, "--output", &v)) {
+      output = v;
+    } else if (cli_flag_value(argc, argv, &i, "--seed", &v)) {
+      int rc = cli_parse_count("create", "--seed", v, 0, INT64_MAX, &seed);
+      if (rc) return rc;
+    } else if (argv[i][0] == '-') {
+      return cli_usage_error("create", "unknown option '%s'", argv[i]);
+    } else if (!arch) {
+      arch = argv[i];
+    } else {
+      return cli_usage_error("create", "unexpected argument '%s'", argv[i]);
+    }
+  }
+  if (!arch) return cli_usage_error("create", "no architecture given%s", "");
+  if (!output) return cli_usage_error("create", "no output given (-o out.pare)%s", "");
+  if (cli_parse_only()) return 0;
+  char err[1024];
+  pare_model *m = NULL;
+  if (pare_model_create(arch, (uint64_t)seed, &m, err, sizeof err) != PARE_OK)
+    return cli_fail("create", "%s", err);
+  int rc = pare_model_save(m, output) != PARE_OK
+               ? cli_fail("create", "%s", pare_model_last_error(m))
+               : 0;
+  if (!rc) printf("saved %s (%s, untrained)\n", output, arch);
+  pare_model_destroy(m);
+  return rc;
+}

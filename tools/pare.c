@@ -346,6 +346,12 @@ static const command commands[] = {
      "--budget-minutes) resumes from it. Writes OUT-front.csv (every point, the\n"
      "Pareto front marked) and with --report an HTML page of plots and tables.",
      cmd_auto},
+    {"create", "a built-in architecture with fresh weights, as a .pare file",
+     "usage: pare create ARCH -o OUT.pare [--seed S]\n\n"
+     "ARCH: simplecnn[:C1,C2], lenet5, mlp[:H1,H2] (28x28 images, 10 classes), or\n"
+     "resnet18, mobilenetv2 (3x224x224 images, 1000 classes; for benchmarks and\n"
+     "memory figures). Weights are drawn as PyTorch initialises them.",
+     cmd_create},
     {"version", "print the version", "usage: pare version   (or pare --version)", cmd_version},
     {"help", "show help for a command", "usage: pare help [COMMAND]", cmd_help},
 };

@@ -888,28 +888,35 @@ static pare_status build(exporter *e, Onnx__ModelProto *m) {
     Onnx__TensorProto *t = tensor_proto(e, v, vn, &st);
     if (t) e->inits[e->n_inits++] = t;
   }
-  free(used);
   for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) st = node_proto(e, i);
-  if (st != PARE_OK) return st;
+  if (st != PARE_OK) {
+    free(used);
+    return st;
+  }
 
   Onnx__GraphProto *gp = ex_alloc(e, sizeof *gp);
   Onnx__ValueInfoProto **ins = ex_alloc(e, sizeof *ins * (size_t)(g->n_inputs + 1));
   Onnx__ValueInfoProto **outs = ex_alloc(e, sizeof *outs * (size_t)(g->n_outputs + 1));
-  if (!gp || !ins || !outs) return oom(e);
+  if (!gp || !ins || !outs) {
+    free(used);
+    return oom(e);
+  }
   onnx__graph_proto__init(gp);
   gp->name = g->name && g->name[0] ? g->name : "pare";
   for (int i = 0; i < g->n_inputs; i++) {
     int v = g->inputs[i];
     if (g->values[v].kind == PARE_VALUE_CONSTANT) continue; /* folded: an initializer now */
     st = value_info(e, v, 1, &ins[gp->n_input]);
-    if (st != PARE_OK) return st;
+    if (st != PARE_OK) break;
     gp->n_input++;
   }
-  for (int i = 0; i < g->n_outputs; i++) {
+  for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) {
     int v = g->outputs[i];
     st = value_info(e, v, 0, &outs[i]);
-    if (st != PARE_OK) return st;
-    if (g->values[v].kind == PARE_VALUE_CONSTANT) {
+    /* A constant that a node reads is an initializer already, which the
+     * output names. */
+    if (st == PARE_OK && g->values[v].kind == PARE_VALUE_CONSTANT && !used[v]) {
+      used[v] = 1; /* twice an output: one Identity */
       /* A constant output: an initializer under another name and an
        * Identity that gives it the output's name. */
       char base[400];
@@ -918,9 +925,12 @@ static pare_status build(exporter *e, Onnx__ModelProto *m) {
       Onnx__NodeProto *id = ex_alloc(e, sizeof *id);
       char **in = ex_alloc(e, sizeof(char *));
       char **out = ex_alloc(e, sizeof(char *));
-      if (!cn || !id || !in || !out) return oom(e);
+      if (!cn || !id || !in || !out) {
+        st = oom(e);
+        break;
+      }
       Onnx__TensorProto *t = tensor_proto(e, v, cn, &st);
-      if (!t) return st;
+      if (!t) break;
       e->inits[e->n_inits++] = t;
       onnx__node_proto__init(id);
       id->op_type = "Identity";
@@ -933,6 +943,8 @@ static pare_status build(exporter *e, Onnx__ModelProto *m) {
       e->nodes[e->n_nodes++] = id;
     }
   }
+  free(used);
+  if (st != PARE_OK) return st;
   gp->n_output = (size_t)g->n_outputs;
   gp->input = ins;
   gp->output = outs;

@@ -109,7 +109,160 @@ static int linear(builder *b, const char *name, int x, int64_t in, int64_t out) 
   return y;
 }
 
-const char *pare_zoo_names(void) { return "simplecnn[:C1,C2], lenet5, mlp[:H1,H2]"; }
+/* A convolution with stride, groups and optional bias. */
+static int conv_g(builder *b, const char *name, int x, int64_t cin, int64_t cout, int64_t k,
+                  int64_t stride, int64_t groups, int with_bias) {
+  char wn[96], bn[96];
+  snprintf(wn, sizeof wn, "%s.weight", name);
+  snprintf(bn, sizeof bn, "%s.bias", name);
+  int64_t wd[4] = {cout, cin / groups, k, k}, bd[1] = {cout};
+  int w = param(b, wn, 4, wd, cin / groups * k * k);
+  int ins[3] = {x, w, with_bias ? param(b, bn, 1, bd, cin / groups * k * k) : -1};
+  int y = node(b, name, PARE_OP_CONV, ins, with_bias ? 3 : 2);
+  int64_t ks[2] = {k, k}, st[2] = {stride, stride}, pads[4] = {k / 2, k / 2, k / 2, k / 2};
+  ints_attr(b, "kernel_shape", ks, 2);
+  ints_attr(b, "strides", st, 2);
+  ints_attr(b, "pads", pads, 4);
+  if (!b->failed && groups > 1) {
+    pare_attr *a = pare_node_add_attr(&b->g->nodes[b->g->n_nodes - 1], "group", PARE_ATTR_INT);
+    if (a)
+      a->i = groups;
+    else
+      b->failed = 1;
+  }
+  return y;
+}
+
+/* A constant that is not trained (batch-norm statistics, clip bounds). */
+static int constant(builder *b, const char *name, int rank, const int64_t *dims, float value) {
+  int v = pare_graph_add_value(b->g, name, PARE_DT_F32, rank, dims);
+  int64_t n = pare_shape_numel(rank, dims);
+  float *d = v < 0 ? NULL : malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+  if (!d) {
+    b->failed = 1;
+    return -1;
+  }
+  for (int64_t i = 0; i < n; i++) d[i] = value;
+  pare_value_set_data(&b->g->values[v], d, sizeof(float) * (size_t)n, 1);
+  return v;
+}
+
+/* Inference batch norm: scale 1, shift 0 (trainable), mean 0, variance 1. */
+static int batchnorm(builder *b, const char *name, int x, int64_t c) {
+  char n[4][112];
+  const char *parts[4] = {"weight", "bias", "running_mean", "running_var"};
+  int64_t d[1] = {c};
+  int ins[5] = {x, -1, -1, -1, -1};
+  for (int i = 0; i < 4; i++) {
+    snprintf(n[i], sizeof n[i], "%.90s.%s", name, parts[i]);
+    ins[1 + i] = constant(b, n[i], 1, d, i == 0 || i == 3 ? 1.0f : 0.0f);
+    if (i < 2 && ins[1 + i] >= 0) b->g->values[ins[1 + i]].is_param = 1;
+  }
+  return node(b, name, PARE_OP_BATCH_NORM, ins, 5);
+}
+
+/* Clip to [0, 6] with the bounds as constant inputs (opset 11 on). */
+static int relu6(builder *b, const char *name, int x) {
+  char lo[128], hi[128];
+  snprintf(lo, sizeof lo, "%.100s.min", name);
+  snprintf(hi, sizeof hi, "%.100s.max", name);
+  int ins[3] = {x, constant(b, lo, 0, NULL, 0.0f), constant(b, hi, 0, NULL, 6.0f)};
+  return node(b, name, PARE_OP_CLIP, ins, 3);
+}
+
+static int add2(builder *b, const char *name, int x, int y) {
+  int ins[2] = {x, y};
+  return node(b, name, PARE_OP_ADD, ins, 2);
+}
+
+/* conv → batch norm (→ activation: 0 none, 1 ReLU, 6 ReLU6). */
+static int conv_bn(builder *b, const char *name, int x, int64_t cin, int64_t cout, int64_t k,
+                   int64_t stride, int64_t groups, int act) {
+  char n[112];
+  int y = conv_g(b, name, x, cin, cout, k, stride, groups, 0);
+  snprintf(n, sizeof n, "%.100s.bn", name);
+  y = batchnorm(b, n, y, cout);
+  snprintf(n, sizeof n, "%.100s.act", name);
+  return act == 1 ? unary(b, n, PARE_OP_RELU, y) : act == 6 ? relu6(b, n, y) : y;
+}
+
+/* ResNet-18 (He et al., 2016) for 3×224×224 images and 1000 classes. */
+static int resnet18(builder *b, int x) {
+  int y = conv_bn(b, "conv1", x, 3, 64, 7, 2, 1, 1);
+  y = node(b, "maxpool", PARE_OP_MAX_POOL, &y, 1);
+  int64_t k3[2] = {3, 3}, s2[2] = {2, 2}, p1[4] = {1, 1, 1, 1};
+  ints_attr(b, "kernel_shape", k3, 2);
+  ints_attr(b, "strides", s2, 2);
+  ints_attr(b, "pads", p1, 4);
+  int64_t cin = 64;
+  const int64_t widths[4] = {64, 128, 256, 512};
+  for (int stage = 0; stage < 4; stage++)
+    for (int blk = 0; blk < 2; blk++) {
+      int64_t c = widths[stage], stride = stage > 0 && blk == 0 ? 2 : 1;
+      char n[64], m[80];
+      snprintf(n, sizeof n, "layer%d.%d", stage + 1, blk);
+      snprintf(m, sizeof m, "%s.conv1", n);
+      int h = conv_bn(b, m, y, cin, c, 3, stride, 1, 1);
+      snprintf(m, sizeof m, "%s.conv2", n);
+      h = conv_bn(b, m, h, c, c, 3, 1, 1, 0);
+      int skip = y;
+      if (stride != 1 || cin != c) {
+        snprintf(m, sizeof m, "%s.downsample", n);
+        skip = conv_bn(b, m, y, cin, c, 1, stride, 1, 0);
+      }
+      snprintf(m, sizeof m, "%s.add", n);
+      y = add2(b, m, h, skip);
+      snprintf(m, sizeof m, "%s.relu", n);
+      y = unary(b, m, PARE_OP_RELU, y);
+      cin = c;
+    }
+  y = unary(b, "avgpool", PARE_OP_GLOBAL_AVERAGE_POOL, y);
+  y = unary(b, "flatten", PARE_OP_FLATTEN, y);
+  return linear(b, "fc", y, 512, 1000);
+}
+
+/* MobileNetV2 (Sandler et al., 2018), width 1.0, for 3×224×224 images. */
+static int mobilenetv2(builder *b, int x) {
+  int y = conv_bn(b, "features.0", x, 3, 32, 3, 2, 1, 6);
+  static const int64_t cfg[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
+                                    {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
+  int64_t cin = 32;
+  int idx = 1;
+  for (int s = 0; s < 7; s++)
+    for (int64_t r = 0; r < cfg[s][2]; r++, idx++) {
+      int64_t t = cfg[s][0], c = cfg[s][1], stride = r == 0 ? cfg[s][3] : 1, hidden = cin * t;
+      char n[64], m[80];
+      snprintf(n, sizeof n, "features.%d", idx);
+      int h = y;
+      if (t != 1) {
+        snprintf(m, sizeof m, "%s.expand", n);
+        h = conv_bn(b, m, h, cin, hidden, 1, 1, 1, 6);
+      }
+      snprintf(m, sizeof m, "%s.dw", n);
+      h = conv_bn(b, m, h, hidden, hidden, 3, stride, hidden, 6);
+      snprintf(m, sizeof m, "%s.project", n);
+      h = conv_bn(b, m, h, hidden, c, 1, 1, 1, 0);
+      if (stride == 1 && cin == c) {
+        snprintf(m, sizeof m, "%s.add", n);
+        h = add2(b, m, h, y);
+      }
+      y = h;
+      cin = c;
+    }
+  y = conv_bn(b, "features.18", y, 320, 1280, 1, 1, 1, 6);
+  y = unary(b, "avgpool", PARE_OP_GLOBAL_AVERAGE_POOL, y);
+  y = unary(b, "flatten", PARE_OP_FLATTEN, y);
+  return linear(b, "classifier", y, 1280, 1000);
+}
+
+const char *pare_zoo_names(void) {
+  return "simplecnn[:C1,C2], lenet5, mlp[:H1,H2], resnet18, mobilenetv2";
+}
+
+/* Built for 3×224×224 images and 1000 classes (benchmarks, memory). */
+static int imagenet_arch(const char *arch) {
+  return !strcmp(arch, "resnet18") || !strcmp(arch, "mobilenetv2");
+}
 
 /* `name` or "name:A,B" (widths 1..1024; a and b keep their defaults for the
  * plain name). */
@@ -141,7 +294,7 @@ static int mlp_widths(const char *arch, int64_t *h1, int64_t *h2) {
 int pare_zoo_is_builtin(const char *arch) {
   int64_t c1, c2;
   return arch && (simplecnn_widths(arch, &c1, &c2) || !strcmp(arch, "lenet5") ||
-                  mlp_widths(arch, &c1, &c2));
+                  mlp_widths(arch, &c1, &c2) || imagenet_arch(arch));
 }
 
 pare_status pare_zoo_build(const char *arch, uint64_t seed, pare_graph **out, pare_error *err) {
@@ -157,6 +310,7 @@ pare_status pare_zoo_build(const char *arch, uint64_t seed, pare_graph **out, pa
   g->name = malloc(strlen(arch) + 1);
   if (g->name) strcpy(g->name, arch);
   int64_t in_dims[4] = {-1, 1, 28, 28};
+  if (imagenet_arch(arch)) in_dims[1] = 3, in_dims[2] = in_dims[3] = 224;
   int x = pare_graph_add_value(g, "input", PARE_DT_F32, 4, in_dims);
   g->inputs = malloc(sizeof(int));
   g->outputs = malloc(sizeof(int));
@@ -179,6 +333,10 @@ pare_status pare_zoo_build(const char *arch, uint64_t seed, pare_graph **out, pa
     y = unary(&b, "relu3", PARE_OP_RELU, linear(&b, "fc1", y, 16 * 5 * 5, 120));
     y = unary(&b, "relu4", PARE_OP_RELU, linear(&b, "fc2", y, 120, 84));
     y = linear(&b, "fc3", y, 84, 10);
+  } else if (!strcmp(arch, "resnet18")) {
+    y = resnet18(&b, x);
+  } else if (!strcmp(arch, "mobilenetv2")) {
+    y = mobilenetv2(&b, x);
   } else if (mlp_widths(arch, &c1, &c2)) {
     y = unary(&b, "flatten", PARE_OP_FLATTEN, x);
     y = unary(&b, "relu1", PARE_OP_RELU, linear(&b, "fc1", y, 784, c1));

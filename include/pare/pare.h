@@ -174,6 +174,13 @@ typedef struct pare_model pare_model;
  * *out is NULL and `error` (may be NULL) names the file, node or tensor. */
 PARE_API pare_status pare_model_load(const char *path, pare_model **out, char *error,
                                      size_t error_size);
+/* A built-in architecture with fresh weights (PyTorch's default init from
+ * `seed`): "simplecnn[:C1,C2]", "lenet5", "mlp[:H1,H2]" (28×28 images, 10
+ * classes), "resnet18", "mobilenetv2" (3×224×224 images, 1000 classes:
+ * for benchmarks and memory figures). */
+PARE_API pare_status pare_model_create(const char *arch, uint64_t seed, pare_model **out,
+                                       char *error, size_t error_size);
+
 /* Writes the model as a .pare file, atomically. */
 PARE_API pare_status pare_model_save(pare_model *m, const char *path);
 PARE_API void pare_model_destroy(pare_model *m);

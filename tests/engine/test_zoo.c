@@ -13,6 +13,23 @@ static int64_t param_count(const pare_graph *g) {
   return n;
 }
 
+/* The ImageNet-sized architectures: parameters and a plan for one image
+ * (running them on the reference is left to the benchmarks). */
+static void check_params_only(const char *arch, int64_t params) {
+  pare_graph *g;
+  pare_error err;
+  if (pare_zoo_build(arch, 1, &g, &err) != PARE_OK) fail_msg("%s: %s", arch, err.text);
+  assert_int_equal(param_count(g), params);
+  pare_tensor in = {PARE_DT_F32, 4, {1, 3, 224, 224}, NULL, 0, 0, 0};
+  pare_plan *p;
+  if (pare_plan_create(g, &in, 1, &p, &err) != PARE_OK) fail_msg("%s: %s", arch, err.text);
+  const pare_tensor *y = &p->values[g->outputs[0]];
+  assert_int_equal(y->rank, 2);
+  assert_int_equal(y->dims[1], 1000);
+  pare_plan_destroy(p);
+  pare_graph_destroy(g);
+}
+
 static void check(const char *arch, int64_t params) {
   pare_graph *g;
   pare_error err;
@@ -40,6 +57,9 @@ static void test_architectures(void **state) {
   check("lenet5", 156 + 2416 + 48120 + 10164 + 850);
   check("mlp", 235500 + 30100 + 1010);
   check("mlp:100,30", 78500 + 3030 + 310);
+  /* torchvision's counts (batch-norm statistics are not parameters). */
+  check_params_only("resnet18", 11689512);
+  check_params_only("mobilenetv2", 3504872);
   check("simplecnn:8,16", 80 + 1168 + 7850);
   pare_graph *g;
   pare_error err;

@@ -404,6 +404,35 @@ static void test_refuses_legacy_softmax(void **state) {
   pare_graph_destroy(g);
 }
 
+/* Outputs that are constants (all folded): one only an output, one read
+ * by a node too. */
+static void test_constant_outputs(void **state) {
+  (void)state;
+  pare_graph *g = pare_graph_create();
+  assert_non_null(g);
+  g->opset = 13;
+  g->inputs = malloc(sizeof(int));
+  g->outputs = malloc(3 * sizeof(int));
+  assert_true(g->inputs && g->outputs);
+  int64_t xd[2] = {-1, 3}, cd[1] = {3};
+  int x = pare_graph_add_value(g, "x", PARE_DT_F32, 2, xd);
+  g->inputs[g->n_inputs++] = x;
+  float c[3] = {1.5f, -2, 0.25f};
+  int64_t k[2] = {7, -7};
+  int cv = add_const(g, "c", PARE_DT_F32, 1, cd, c, sizeof c);
+  int64_t kd[1] = {2};
+  int kv = add_const(g, "k", PARE_DT_I64, 1, kd, k, sizeof k);
+  int ai[2] = {x, cv};
+  int y = add_node(g, "add", PARE_OP_ADD, ai, 2, "y");
+  g->outputs[g->n_outputs++] = y;
+  g->outputs[g->n_outputs++] = kv;
+  g->outputs[g->n_outputs++] = cv;
+  float xs[6] = {1, 2, 3, 4, 5, 6};
+  pare_tensor in = {PARE_DT_F32, 2, {2, 3}, xs, sizeof xs, 0, 0};
+  round_trip(g, &in, 1, "constant_outputs", NULL);
+  pare_graph_destroy(g);
+}
+
 static void test_unwritable_path(void **state) {
   (void)state;
   pare_graph *g;
@@ -451,6 +480,7 @@ int main(void) {
       cmocka_unit_test(test_int4_written_as_int8),
       cmocka_unit_test(test_refuses_int4_quantize),
       cmocka_unit_test(test_refuses_legacy_softmax),
+      cmocka_unit_test(test_constant_outputs),
       cmocka_unit_test(test_unwritable_path),
       cmocka_unit_test(test_public_api),
   };
