@@ -196,6 +196,15 @@ PY
   check auto-eval 0 "$pare" eval "$tmp/auto.pare" --dataset "$tmp"
   check auto-bad-objective 2 "$pare" auto "$tmp/m.pare" --objective speed -o "$tmp/x.pare"; contains auto-bad-objective "'speed'"
   check auto-no-output 2 "$pare" auto "$tmp/m.pare"
+  # Export to ONNX and back: the int8 model runs the same after the trip.
+  check export 0 "$pare" export "$tmp/q8.pare" -o "$tmp/q8.onnx"
+  check export-import 0 "$pare" import "$tmp/q8.onnx" -o "$tmp/q8-back.pare"
+  check export-eval 0 "$pare" eval "$tmp/q8-back.pare" --dataset "$tmp" --json
+  contains export-eval '"accuracy"'
+  check export-no-output 2 "$pare" export "$tmp/q8.pare"
+  check export-bad-path 1 "$pare" export "$tmp/q8.pare" -o "$tmp/no-such-dir/x.onnx"; contains export-bad-path "no-such-dir"
+  check create 0 "$pare" create mlp:20,10 -o "$tmp/c.pare"; contains create "untrained"
+  check create-bad 1 "$pare" create vgg99 -o "$tmp/x.pare"; contains create-bad "resnet18"
   # Ctrl-C saves the model and a checkpoint; --resume finishes the run.
   "$pare" train --arch mlp --dataset "$tmp" --batch 8 --epochs 100000 -o "$tmp/i.pare" > "$tmp/i.log" 2>&1 &
   pid=$!
