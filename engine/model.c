@@ -117,14 +117,14 @@ pare_status pare_model_output_info(const pare_model *m, int i, pare_tensor_view 
 }
 
 /* Orders the caller's inputs as the graph's: by name when named. */
-static pare_status order_inputs(pare_model *m, const pare_tensor_view *inputs, int n,
-                                pare_tensor *ordered) {
+static pare_status order_inputs(const pare_model *m, pare_error *err,
+                                const pare_tensor_view *inputs, int n, pare_tensor *ordered) {
   const pare_graph *g = m->graph;
   if (n != g->n_inputs)
-    return pare_error_set(&m->error, PARE_ERR_INVALID_ARG, "%s takes %d input(s), %d given",
-                          m->path, g->n_inputs, n);
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "%s takes %d input(s), %d given", m->path,
+                          g->n_inputs, n);
   char used[64] = {0};
-  if (n > 64) return pare_error_set(&m->error, PARE_ERR_UNSUPPORTED, "more than 64 inputs");
+  if (n > 64) return pare_error_set(err, PARE_ERR_UNSUPPORTED, "more than 64 inputs");
   for (int i = 0; i < n; i++) {
     int slot = i;
     if (inputs[i].name) {
@@ -132,16 +132,15 @@ static pare_status order_inputs(pare_model *m, const pare_tensor_view *inputs, i
       for (int k = 0; k < g->n_inputs; k++)
         if (!strcmp(g->values[g->inputs[k]].name, inputs[i].name)) slot = k;
       if (slot < 0)
-        return pare_error_set(&m->error, PARE_ERR_INVALID_ARG, "%s has no input named '%s'",
-                              m->path, inputs[i].name);
+        return pare_error_set(err, PARE_ERR_INVALID_ARG, "%s has no input named '%s'", m->path,
+                              inputs[i].name);
     }
     if (used[slot])
-      return pare_error_set(&m->error, PARE_ERR_INVALID_ARG, "input '%s' given twice",
+      return pare_error_set(err, PARE_ERR_INVALID_ARG, "input '%s' given twice",
                             g->values[g->inputs[slot]].name);
     used[slot] = 1;
     if (inputs[i].rank < 0 || inputs[i].rank > PARE_MAX_RANK)
-      return pare_error_set(&m->error, PARE_ERR_INVALID_ARG, "input %d: bad rank %d", i,
-                            inputs[i].rank);
+      return pare_error_set(err, PARE_ERR_INVALID_ARG, "input %d: bad rank %d", i, inputs[i].rank);
     pare_tensor *t = &ordered[slot];
     memset(t, 0, sizeof *t);
     t->dtype = inputs[i].dtype;
@@ -151,7 +150,7 @@ static pare_status order_inputs(pare_model *m, const pare_tensor_view *inputs, i
     if (numel < 0 || pare_dtype_bytes(t->dtype, (size_t)numel) != inputs[i].nbytes ||
         (numel > 0 && !inputs[i].data))
       return pare_error_set(
-          &m->error, PARE_ERR_INVALID_ARG, "input '%s': %zu bytes of data do not fit its %s shape",
+          err, PARE_ERR_INVALID_ARG, "input '%s': %zu bytes of data do not fit its %s shape",
           g->values[g->inputs[slot]].name, inputs[i].nbytes, pare_dtype_name(t->dtype));
     t->data = inputs[i].data;
     t->nbytes = inputs[i].nbytes;
@@ -160,10 +159,10 @@ static pare_status order_inputs(pare_model *m, const pare_tensor_view *inputs, i
 }
 
 /* 1 when the cached plan was made for these input shapes and values. */
-static int plan_fits(const pare_model *m, const pare_tensor *in, int n) {
-  if (!m->plan) return 0;
+static int plan_fits(const pare_model *m, const pare_plan *plan, const pare_tensor *in, int n) {
+  if (!plan) return 0;
   for (int i = 0; i < n; i++) {
-    const pare_tensor *t = &m->plan->values[m->graph->inputs[i]];
+    const pare_tensor *t = &plan->values[m->graph->inputs[i]];
     if (t->dtype != in[i].dtype || t->rank != in[i].rank ||
         memcmp(t->dims, in[i].dims, sizeof(int64_t) * (size_t)t->rank))
       return 0;
@@ -173,42 +172,44 @@ static int plan_fits(const pare_model *m, const pare_tensor *in, int n) {
   return 1;
 }
 
-pare_status pare_model_run(pare_context *ctx, pare_model *m, const pare_tensor_view *inputs,
-                           int n_inputs, pare_tensor_view *outputs, int n_outputs) {
-  if (!m) return PARE_ERR_INVALID_ARG;
-  pare_error_clear(&m->error);
+/* A run of m with the plan in *plan (remade when the input shapes
+ * change), errors into err: the model's own state, or a session's. The
+ * model is only read. */
+static pare_status run_model(pare_context *ctx, pare_model *m, pare_plan **plan, pare_error *err,
+                             const pare_tensor_view *inputs, int n_inputs,
+                             pare_tensor_view *outputs, int n_outputs) {
+  pare_error_clear(err);
   if (!ctx || (n_inputs > 0 && !inputs) || !outputs)
-    return pare_error_set(&m->error, PARE_ERR_INVALID_ARG, "pare_model_run: NULL argument");
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "pare_model_run: NULL argument");
   const pare_graph *g = m->graph;
   if (n_outputs != g->n_outputs)
-    return pare_error_set(&m->error, PARE_ERR_INVALID_ARG, "%s has %d output(s), room for %d given",
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "%s has %d output(s), room for %d given",
                           m->path, g->n_outputs, n_outputs);
   pare_tensor ordered[64];
-  pare_status st = order_inputs(m, inputs, n_inputs, ordered);
+  pare_status st = order_inputs(m, err, inputs, n_inputs, ordered);
   if (st != PARE_OK) return st;
-  if (!plan_fits(m, ordered, n_inputs)) {
-    pare_plan_destroy(m->plan);
-    m->plan = NULL;
-    st = pare_plan_create(g, ordered, n_inputs, &m->plan, &m->error);
+  if (!plan_fits(m, *plan, ordered, n_inputs)) {
+    pare_plan_destroy(*plan);
+    *plan = NULL;
+    st = pare_plan_create(g, ordered, n_inputs, plan, err);
     if (st != PARE_OK) return st;
   }
   pare_tensor outs[64];
-  if (n_outputs > 64)
-    return pare_error_set(&m->error, PARE_ERR_UNSUPPORTED, "more than 64 outputs");
+  if (n_outputs > 64) return pare_error_set(err, PARE_ERR_UNSUPPORTED, "more than 64 outputs");
   st = PARE_ERR_NO_DEVICE;
 #ifdef PARE_HAVE_OPENCL
   if (ctx->backend == PARE_BACKEND_OPENCL) {
-    st = pare_plan_run_cl(m->plan, ctx->rt, ordered, n_inputs, outs, &m->error);
+    st = pare_plan_run_cl(*plan, ctx->rt, ordered, n_inputs, outs, err);
     if (st != PARE_OK) {
-      pare_error_set(&ctx->error, st, "%s", m->error.text);
+      pare_error_set(&ctx->error, st, "%s", err->text);
       /* Device state of the plan belongs to the runtime about to go. */
-      if (m->plan->device && m->plan->device_free) m->plan->device_free(m->plan->device);
-      m->plan->device = NULL;
+      if ((*plan)->device && (*plan)->device_free) (*plan)->device_free((*plan)->device);
+      (*plan)->device = NULL;
       if (!pare_context_fall_back(ctx, "running the model")) return st;
     }
   }
 #endif
-  if (st != PARE_OK) st = pare_plan_run_ref(m->plan, ordered, n_inputs, outs, &m->error);
+  if (st != PARE_OK) st = pare_plan_run_ref(*plan, ordered, n_inputs, outs, err);
   if (st != PARE_OK) return st;
   for (int i = 0; i < n_outputs; i++) {
     memset(&outputs[i], 0, sizeof outputs[i]);
@@ -221,6 +222,40 @@ pare_status pare_model_run(pare_context *ctx, pare_model *m, const pare_tensor_v
   }
   return PARE_OK;
 }
+
+pare_status pare_model_run(pare_context *ctx, pare_model *m, const pare_tensor_view *inputs,
+                           int n_inputs, pare_tensor_view *outputs, int n_outputs) {
+  if (!m) return PARE_ERR_INVALID_ARG;
+  return run_model(ctx, m, &m->plan, &m->error, inputs, n_inputs, outputs, n_outputs);
+}
+
+struct pare_session {
+  pare_model *model;
+  pare_plan *plan;
+  pare_error error;
+};
+
+pare_status pare_session_create(pare_model *m, pare_session **out) {
+  if (!m || !out) return PARE_ERR_INVALID_ARG;
+  *out = calloc(1, sizeof **out);
+  if (!*out) return PARE_ERR_NO_MEMORY;
+  (*out)->model = m;
+  return PARE_OK;
+}
+
+void pare_session_destroy(pare_session *s) {
+  if (!s) return;
+  pare_plan_destroy(s->plan);
+  free(s);
+}
+
+pare_status pare_session_run(pare_context *ctx, pare_session *s, const pare_tensor_view *inputs,
+                             int n_inputs, pare_tensor_view *outputs, int n_outputs) {
+  if (!s) return PARE_ERR_INVALID_ARG;
+  return run_model(ctx, s->model, &s->plan, &s->error, inputs, n_inputs, outputs, n_outputs);
+}
+
+const char *pare_session_last_error(const pare_session *s) { return s ? s->error.text : ""; }
 
 pare_status pare_model_profile(pare_context *ctx, pare_model *m, const pare_tensor_view *inputs,
                                int n_inputs, int runs, pare_node_time **nodes, int *count) {

@@ -214,6 +214,20 @@ PARE_API pare_status pare_model_profile(pare_context *ctx, pare_model *m,
                                         const pare_tensor_view *inputs, int n_inputs, int runs,
                                         pare_node_time **nodes, int *count);
 
+/* Sessions: a model's run state (its plan and device buffers) apart from
+ * the model, so that threads can run one loaded model at once, each with
+ * its own session and its own context (contexts and the plain
+ * pare_model_run keep state and are for one thread at a time). The model
+ * must outlive its sessions and not change while they run. */
+typedef struct pare_session pare_session;
+PARE_API pare_status pare_session_create(pare_model *m, pare_session **out);
+PARE_API void pare_session_destroy(pare_session *s);
+/* pare_model_run with the session's state. */
+PARE_API pare_status pare_session_run(pare_context *ctx, pare_session *s,
+                                      const pare_tensor_view *inputs, int n_inputs,
+                                      pare_tensor_view *outputs, int n_outputs);
+PARE_API const char *pare_session_last_error(const pare_session *s);
+
 /* One node of a model, as `pare info` shows it. */
 typedef struct pare_layer_info {
   const char *name;
