@@ -366,10 +366,9 @@ static pare_status time_both(const pare_graph *g, const candidate *c, const pare
       memcpy(l, left, sizeof(float) * (size_t)(c->rows * r));
       memcpy(rr, right, sizeof(float) * (size_t)(r * c->cols));
       st = rewrite(m, &mc, r, l, rr, err);
-      if (st == PARE_OK) {
-        pare_graph_remove_dead(m);
-        st = o->time(o->time_user, m, after, err);
-      }
+      if (st == PARE_OK && pare_graph_remove_dead(m) != PARE_OK)
+        st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+      if (st == PARE_OK) st = o->time(o->time_user, m, after, err);
     }
   }
   pare_graph_destroy(m);
@@ -493,10 +492,9 @@ static pare_status score(const pare_graph *g, const candidate *c, const pare_low
   cc.unwhiten = c->unwhiten;
   if (st == PARE_OK) st = factors(&cc, k, r, u, s, vt, &left, &right, err);
   if (st == PARE_OK) st = rewrite(copy, &cc, r, left, right, err);
-  if (st == PARE_OK) {
-    pare_graph_remove_dead(copy);
-    st = o->eval(o->eval_user, copy, acc, err);
-  }
+  if (st == PARE_OK && pare_graph_remove_dead(copy) != PARE_OK)
+    st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  if (st == PARE_OK) st = o->eval(o->eval_user, copy, acc, err);
   pare_graph_destroy(copy);
   return st;
 }
@@ -632,7 +630,8 @@ pare_status pare_lowrank_apply(pare_graph *g, const pare_lowrank_options *o,
     free(vt);
     free(unwhiten);
   }
-  if (changed) pare_graph_remove_dead(g);
+  if (st == PARE_OK && changed && pare_graph_remove_dead(g) != PARE_OK)
+    st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   if (st == PARE_OK && changed) st = pare_graph_validate(g, err);
   if (layers && st == PARE_OK) {
     /* Report in graph order. */

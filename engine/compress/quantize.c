@@ -394,8 +394,9 @@ pare_status pare_quantize_apply(pare_graph *g, const pare_quant_options *o,
   free(as.items);
   free(todo);
   if (st == PARE_OK) {
-    pare_graph_remove_dead(g);
-    st = pare_graph_validate(g, err);
+    st = pare_graph_remove_dead(g);
+    if (st != PARE_OK) pare_error_set(err, st, "out of memory");
+    if (st == PARE_OK) st = pare_graph_validate(g, err);
   }
   if (st != PARE_OK || !layers) {
     free(rep);

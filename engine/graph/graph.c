@@ -247,13 +247,15 @@ int64_t pare_value_numel(const pare_value *v) {
   return v->rank < 0 ? -1 : pare_shape_numel(v->rank, v->dims);
 }
 
-void pare_graph_remove_dead(pare_graph *g) {
+pare_status pare_graph_remove_dead(pare_graph *g) {
   char *live_value = calloc((size_t)g->n_values + 1, 1);
   char *live_node = calloc((size_t)g->n_nodes + 1, 1);
-  if (!live_value || !live_node) {
+  int *remap = malloc(sizeof(int) * (size_t)(g->n_values + 1));
+  if (!live_value || !live_node || !remap) { /* nothing changed yet */
     free(live_value);
     free(live_node);
-    return;
+    free(remap);
+    return PARE_ERR_NO_MEMORY;
   }
   for (int i = 0; i < g->n_outputs; i++) live_value[g->outputs[i]] = 1;
   for (int i = g->n_nodes - 1; i >= 0; i--) {
@@ -277,8 +279,7 @@ void pare_graph_remove_dead(pare_graph *g) {
   for (int i = 0; i < g->n_nodes; i++)
     for (int o = 0; o < g->nodes[i].n_outputs; o++)
       if (g->nodes[i].outputs[o] >= 0) live_value[g->nodes[i].outputs[o]] = 1;
-  int *remap = malloc(sizeof(int) * (size_t)(g->n_values + 1));
-  if (remap) {
+  {
     int nv = 0;
     for (int i = 0; i < g->n_values; i++) {
       if (live_value[i]) {
@@ -315,6 +316,7 @@ void pare_graph_remove_dead(pare_graph *g) {
       if (g->nodes[i].outputs[o] >= 0) g->values[g->nodes[i].outputs[o]].producer = i;
   free(live_value);
   free(live_node);
+  return PARE_OK;
 }
 
 pare_status pare_graph_validate(const pare_graph *g, pare_error *err) {

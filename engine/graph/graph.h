@@ -159,8 +159,9 @@ int64_t pare_shape_numel(int rank, const int64_t *dims);
 int64_t pare_value_numel(const pare_value *v);
 
 /* Removes nodes whose outputs reach no graph output, and values nothing
- * uses; keeps the topological order. */
-void pare_graph_remove_dead(pare_graph *g);
+ * uses; keeps the topological order. PARE_ERR_NO_MEMORY (the graph left as
+ * it was) when its bookkeeping cannot be allocated. */
+pare_status pare_graph_remove_dead(pare_graph *g);
 
 /* Checks that the graph is well formed (indices in range, every input
  * produced before use or constant or a graph input, one producer per

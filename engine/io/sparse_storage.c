@@ -86,17 +86,21 @@ static void pack_i4(const uint8_t *bytes, size_t count, uint8_t *packed) {
   for (size_t i = 0; i < count; i++) packed[i / 2] |= (uint8_t)((bytes[i] & 15) << (4 * (i % 2)));
 }
 
-/* u64 inflated size + zlib stream of data[0..n), or NULL. */
-static uint8_t *deflate_bytes(const uint8_t *data, size_t n, size_t *size) {
+/* u64 inflated size + zlib stream of data[0..n) into *out, or *out NULL
+ * when zlib cannot; -1 when out of memory. */
+static int deflate_bytes(const uint8_t *data, size_t n, uint8_t **result, size_t *size) {
+  *result = NULL;
   uLongf cap = compressBound((uLong)n);
   uint8_t *out = malloc(8 + cap);
-  if (!out || compress2(out + 8, &cap, data, (uLong)n, 9) != Z_OK) {
+  if (!out) return -1;
+  if (compress2(out + 8, &cap, data, (uLong)n, 9) != Z_OK) {
     free(out);
-    return NULL;
+    return 0;
   }
   for (int b = 0; b < 8; b++) out[b] = (uint8_t)((uint64_t)n >> (8 * b));
   *size = 8 + cap;
-  return out;
+  *result = out;
+  return 0;
 }
 
 int pare_value_encode(const pare_value *v, uint8_t **out, size_t *size) {
@@ -114,8 +118,13 @@ int pare_value_encode(const pare_value *v, uint8_t **out, size_t *size) {
   /* Sparse when it pays; then deflate whichever of the two is smaller. */
   uint8_t *sparse = NULL;
   size_t ssize = pare_sparse_storage_size(bytes, count, elem);
-  if (ssize <= budget && (sparse = malloc(ssize)))
+  if (ssize <= budget) {
+    if (!(sparse = malloc(ssize))) {
+      if (packed) free(bytes);
+      return -1;
+    }
     pare_sparse_storage_encode(bytes, count, elem, sparse);
+  }
   if (packed) free(bytes);
   int kind = PARE_STORAGE_RAW;
   if (sparse) {
@@ -124,8 +133,14 @@ int pare_value_encode(const pare_value *v, uint8_t **out, size_t *size) {
     *size = ssize;
   }
   size_t dsize = 0;
-  uint8_t *deflated =
-      sparse ? deflate_bytes(sparse, ssize, &dsize) : deflate_bytes(v->data, v->nbytes, &dsize);
+  uint8_t *deflated = NULL;
+  if ((sparse ? deflate_bytes(sparse, ssize, &deflated, &dsize)
+              : deflate_bytes(v->data, v->nbytes, &deflated, &dsize)) < 0) {
+    free(sparse);
+    *out = NULL; /* it was sparse */
+    *size = v->nbytes;
+    return -1;
+  }
   if (deflated && dsize <= budget && dsize < *size) {
     free(*out);
     *out = deflated;

@@ -132,7 +132,8 @@ pare_status pare_pass_fold_batchnorm(pare_graph *g, int *folded, pare_error *err
     if (r < 0) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory folding BN");
     *folded += r;
   }
-  if (*folded) pare_graph_remove_dead(g);
+  if (*folded && pare_graph_remove_dead(g) != PARE_OK)
+    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   return PARE_OK;
 }
 
@@ -140,7 +141,8 @@ pare_status pare_graph_optimize(pare_graph *g, pare_error *err) {
   int n = 0;
   pare_status st = pare_pass_fold_constants(g, &n, err);
   if (st == PARE_OK) st = pare_pass_fold_batchnorm(g, &n, err);
-  if (st == PARE_OK) pare_graph_remove_dead(g);
+  if (st == PARE_OK && pare_graph_remove_dead(g) != PARE_OK)
+    st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   if (st == PARE_OK) st = pare_graph_validate(g, err);
   return st;
 }

@@ -60,6 +60,7 @@ pare_status pare_pass_fold_constants(pare_graph *g, int *folded, pare_error *err
     }
     (*folded)++;
   }
-  if (*folded) pare_graph_remove_dead(g);
+  if (*folded && pare_graph_remove_dead(g) != PARE_OK)
+    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   return PARE_OK;
 }
