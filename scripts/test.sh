@@ -1,8 +1,9 @@
 #!/bin/sh
 # The test command of the README: set-up, a warnings-as-errors build, and
 # the default ctest suite (labels: unit, kernel, host, onnx, train, cli, install).
-# Also builds the reference-only library (PARE_OPENCL=OFF) and runs the unit,
-# onnx, host, train and cli tests under ASan/UBSan.
+# Also builds the reference-only library (PARE_OPENCL=OFF), runs the unit,
+# onnx, host, train and cli tests under ASan/UBSan, and the threaded tests
+# under ThreadSanitizer.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
@@ -17,4 +18,7 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPARE_SANITIZE=addre
   -DPARE_BENCH=OFF -DPARE_WERROR=ON >/dev/null
 cmake --build build-asan
 (cd build-asan && ctest --output-on-failure -L 'unit|onnx|host|train|cli')
+# Threads under ThreadSanitizer: sessions of one model, the threaded
+# reference backend.
+sh scripts/tsan.sh
 cd build && ctest --output-on-failure "$@"
