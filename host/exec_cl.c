@@ -136,6 +136,7 @@ int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
       if (n->outputs[k] >= 0) return 0;
     return n->n_outputs >= 1;
   }
+  if (pare_op_is_unary_elementwise(n->op) && n->op != PARE_OP_CLIP) return 1;
   switch (n->op) {
   case PARE_OP_GEMM: {
     /* C, when present, must be a constant row of N values (a per-column
@@ -150,19 +151,6 @@ int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
     const pare_value *b = input_value(g, n, 1);
     return b && b->rank == 2;
   }
-  case PARE_OP_RELU:
-  case PARE_OP_LEAKY_RELU:
-  case PARE_OP_SIGMOID:
-  case PARE_OP_TANH:
-  case PARE_OP_HARD_SIGMOID:
-  case PARE_OP_HARD_SWISH:
-  case PARE_OP_ELU:
-  case PARE_OP_SELU:
-  case PARE_OP_EXP:
-  case PARE_OP_SQRT:
-  case PARE_OP_NEG:
-  case PARE_OP_RECIPROCAL:
-  case PARE_OP_SHRINK: return 1;
   case PARE_OP_QUANTIZE_LINEAR: return qdq_partner(p, n) >= 0;
   case PARE_OP_CLIP:
     /* Bounds must be known when enqueuing: constants or attributes. */

@@ -133,23 +133,8 @@ static int sole_consumer(const pare_graph *g, int v) {
 }
 
 static int passes_channels(pare_op op) {
-  switch (op) {
-  case PARE_OP_RELU:
-  case PARE_OP_CLIP:
-  case PARE_OP_LEAKY_RELU:
-  case PARE_OP_SIGMOID:
-  case PARE_OP_TANH:
-  case PARE_OP_HARD_SIGMOID:
-  case PARE_OP_HARD_SWISH:
-  case PARE_OP_ELU:
-  case PARE_OP_SELU:
-  case PARE_OP_BATCH_NORM:
-  case PARE_OP_MAX_POOL:
-  case PARE_OP_AVERAGE_POOL:
-  case PARE_OP_IDENTITY:
-  case PARE_OP_DROPOUT: return 1;
-  default: return 0;
-  }
+  return pare_op_is_unary_elementwise(op) || op == PARE_OP_BATCH_NORM || op == PARE_OP_MAX_POOL ||
+         op == PARE_OP_AVERAGE_POOL || op == PARE_OP_IDENTITY || op == PARE_OP_DROPOUT;
 }
 
 /* The path from a layer's output to the one layer that reads its channels. */

@@ -25,25 +25,10 @@ static int is_alias(pare_op op) {
          op == PARE_OP_UNSQUEEZE || op == PARE_OP_IDENTITY || op == PARE_OP_DROPOUT;
 }
 
+/* Ops that may write over their input: each output value depends on the
+ * same input value only. */
 static int is_elementwise(pare_op op) {
-  switch (op) {
-  case PARE_OP_RELU:
-  case PARE_OP_CLIP:
-  case PARE_OP_LEAKY_RELU:
-  case PARE_OP_SIGMOID:
-  case PARE_OP_TANH:
-  case PARE_OP_HARD_SIGMOID:
-  case PARE_OP_HARD_SWISH:
-  case PARE_OP_ELU:
-  case PARE_OP_SELU:
-  case PARE_OP_EXP:
-  case PARE_OP_SQRT:
-  case PARE_OP_NEG:
-  case PARE_OP_RECIPROCAL:
-  case PARE_OP_SHRINK:
-  case PARE_OP_BATCH_NORM: return 1;
-  default: return 0;
-  }
+  return pare_op_is_unary_elementwise(op) || op == PARE_OP_BATCH_NORM;
 }
 
 typedef struct buffer {

@@ -351,21 +351,8 @@ static const pare_op_impl binary = {binary_shape, binary_run};
 static const pare_op_impl prelu = {prelu_shape, prelu_run};
 
 const pare_op_impl *pare_op_impl_elementwise(pare_op op) {
+  if (pare_op_is_unary_elementwise(op)) return &unary;
   switch (op) {
-  case PARE_OP_RELU:
-  case PARE_OP_CLIP:
-  case PARE_OP_LEAKY_RELU:
-  case PARE_OP_SIGMOID:
-  case PARE_OP_TANH:
-  case PARE_OP_HARD_SIGMOID:
-  case PARE_OP_HARD_SWISH:
-  case PARE_OP_ELU:
-  case PARE_OP_SELU:
-  case PARE_OP_EXP:
-  case PARE_OP_SQRT:
-  case PARE_OP_NEG:
-  case PARE_OP_RECIPROCAL:
-  case PARE_OP_SHRINK: return &unary;
   case PARE_OP_IDENTITY:
   case PARE_OP_DROPOUT: return &copy;
   case PARE_OP_ADD:

@@ -28,6 +28,26 @@ const char *pare_dtype_name(pare_dtype dt) {
   return (int)dt >= 0 && dt < PARE_DT_COUNT ? names[dt] : "invalid";
 }
 
+int pare_op_is_unary_elementwise(pare_op op) {
+  switch (op) {
+  case PARE_OP_RELU:
+  case PARE_OP_CLIP:
+  case PARE_OP_LEAKY_RELU:
+  case PARE_OP_SIGMOID:
+  case PARE_OP_TANH:
+  case PARE_OP_HARD_SIGMOID:
+  case PARE_OP_HARD_SWISH:
+  case PARE_OP_ELU:
+  case PARE_OP_SELU:
+  case PARE_OP_EXP:
+  case PARE_OP_SQRT:
+  case PARE_OP_NEG:
+  case PARE_OP_RECIPROCAL:
+  case PARE_OP_SHRINK: return 1;
+  default: return 0;
+  }
+}
+
 const char *pare_dtype_str(pare_dtype dt) { return pare_dtype_name(dt); }
 
 pare_dtype pare_dtype_from_onnx(int32_t onnx_type) {

@@ -74,6 +74,11 @@ typedef enum pare_op {
   PARE_OP_COUNT
 } pare_op;
 
+/* 1 for the one-input elementwise ops that map each value alone (the
+ * activations, Exp, Sqrt, Neg, Reciprocal, Shrink): the ones the
+ * executor's pare_op_activation describes. */
+int pare_op_is_unary_elementwise(pare_op op);
+
 /* "Conv" for PARE_OP_CONV; NULL for unknown. */
 const char *pare_op_name(pare_op op);
 /* PARE_OP_COUNT when the ONNX op_type is not supported. */
@@ -121,8 +126,8 @@ typedef struct pare_graph {
   int n_outputs;
   int opset; /* ONNX default-domain opset the model was written for */
   char *name;
-  pare_error *err;     /* where graph functions report; may be NULL */
-  void *mapping;       /* the .pare file mapped read-only, or NULL */
+  pare_error *err; /* where graph functions report; may be NULL */
+  void *mapping;   /* the .pare file mapped read-only, or NULL */
   size_t mapping_size;
 } pare_graph;
 
