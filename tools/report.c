@@ -142,8 +142,12 @@ static void svg_plot(text *t, const char *id, const char *xlabel, const report_r
     put(t, "<text x=\"%g\" y=\"%g\" font-size=\"11\" text-anchor=\"end\">%.2f</text>\n", L - 6,
         sy + 4, fy);
     double fx = x0 + (x1 - x0) * k / 4, sx = L + (W - L - R) * k / 4;
-    put(t, "<text x=\"%g\" y=\"%g\" font-size=\"11\" text-anchor=\"middle\">%.3g</text>\n", sx,
-        H - B + 16, logx ? pow(10, fx) : fx);
+    put(t, "<text x=\"%g\" y=\"%g\" font-size=\"11\" text-anchor=\"%s\">%.3g</text>\n", sx,
+        H - B + 16,
+        k == 4   ? "end"
+        : k == 0 ? "start"
+                 : "middle",
+        logx ? pow(10, fx) : fx);
   }
   put(t, "<text x=\"%g\" y=\"%g\" font-size=\"12\" text-anchor=\"middle\">", (L + W - R) / 2,
       H - 10);
@@ -163,8 +167,9 @@ static void svg_plot(text *t, const char *id, const char *xlabel, const report_r
     put(t, "\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"><title>", sx, sy,
         i == 0 ? "#c0392b" : "#2e86c1");
     html_escape(t, r[i].name);
-    put(t, ": %.2f%%</title></circle>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">",
-        100 * r[i].accuracy, sx + 7, sy - 6);
+    int right = sx > W - R - 90; /* near the right edge: the label goes left of the point */
+    put(t, ": %.2f%%</title></circle>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\"%s>",
+        100 * r[i].accuracy, right ? sx - 7 : sx + 7, sy - 6, right ? " text-anchor=\"end\"" : "");
     html_escape(t, r[i].name);
     put(t, "</text>\n");
   }
