@@ -20,6 +20,8 @@ typedef struct pare_bench_opts {
 typedef struct pare_bench_timing {
   double ms_min, ms_median;
   int ok;
+  double ms_p90, ms_p99; /* percentiles of the timed runs (nearest rank) */
+  double ms_first;       /* the first run, warm-up included: the cold start */
 } pare_bench_timing;
 
 /* Times `run` (one complete iteration, device work finished when it

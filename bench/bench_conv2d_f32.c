@@ -162,7 +162,7 @@ static int bench_shape(pare_cl_runtime *rt, const pare_bench_opts *o, const conv
   double flops = 2.0 * (double)ny * (double)(cg * s->k * s->k);
 
   /* The baseline first (it overwrites y without bias), then pare. */
-  pare_bench_timing tc = {0, 0, 0};
+  pare_bench_timing tc = {0};
   pare_gemm_f32_args probe = {0};
   if (pare_clblast_gemm_f32(rt, &probe, NULL, &err) != PARE_ERR_UNSUPPORTED)
     tc = pare_bench_time(o->warmup, o->reps, run_clblast, &b);
@@ -173,7 +173,7 @@ static int bench_shape(pare_cl_runtime *rt, const pare_bench_opts *o, const conv
     goto done;
   }
   int ref_reps = o->reps < o->ref_max_reps ? o->reps : o->ref_max_reps;
-  pare_bench_timing tr = {0, 0, 0};
+  pare_bench_timing tr = {0};
   double max_err = -1;
   if (ref_reps > 0) {
     tr = pare_bench_time(0, ref_reps, run_reference, &b);

@@ -131,7 +131,7 @@ static int bench_shape(pare_cl_runtime *rt, const pare_bench_opts *o, const grad
   }
   /* The reference is slow: one timed run, in this same process. */
   int ref_reps = o->ref_max_reps < 1 ? 0 : 1;
-  pare_bench_timing tr = {0, 0, 0};
+  pare_bench_timing tr = {0};
   double max_err = -1;
   if (ref_reps > 0) {
     tr = pare_bench_time(0, ref_reps, run_reference, &b);

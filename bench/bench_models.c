@@ -75,7 +75,8 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     pare_bench_fill(c.in.data, (size_t)numel, 7);
     c.ctx = cl;
     pare_bench_timing tc = pare_bench_time(o->warmup, o->reps, run_model, &c);
-    pare_bench_timing tb = {0, 0, 1};
+    pare_bench_timing tb = {0};
+    tb.ok = 1;
     if (base) { /* the baseline on the same device, same input */
       model_case cb = c;
       cb.m = base;
@@ -99,9 +100,10 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     pare_context_device(cl, &dev);
     printf("{\"bench\": \"models\", \"model\": \"%s\", \"batch\": %lld, \"profile\": \"%s\", "
            "\"device\": \"%s\", \"ms_min\": %.4f, \"ms_median\": %.4f, \"reference_ms_median\": "
-           "%.4f, \"ratio_vs_reference\": %.3f",
+           "%.4f, \"ratio_vs_reference\": %.3f, \"ms_p90\": %.4f, \"ms_p99\": %.4f, "
+           "\"first_run_ms\": %.4f",
            path, (long long)batches[b], dev.profile, dev.name, tc.ms_min, tc.ms_median,
-           tr.ms_median, tr.ms_median / tc.ms_median);
+           tr.ms_median, tr.ms_median / tc.ms_median, tc.ms_p90, tc.ms_p99, tc.ms_first);
     if (base)
       printf(", \"baseline\": \"%s\", \"baseline_ms_median\": %.4f, \"speedup_vs_baseline\": %.3f",
              o->baseline, tb.ms_median, tb.ms_median / tc.ms_median);

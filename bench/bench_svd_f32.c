@@ -117,7 +117,7 @@ static int bench_case(pare_cl_runtime *rt, const pare_bench_opts *o, size_t batc
   int breps = o->ref_max_reps < reps ? o->ref_max_reps : reps, bwarm = warmup > 0 ? 1 : 0;
 #endif
   pare_bench_timing tb =
-      breps > 0 ? pare_bench_time(bwarm, breps, run_baseline, &c) : (pare_bench_timing){0, 0, 0};
+      breps > 0 ? pare_bench_time(bwarm, breps, run_baseline, &c) : (pare_bench_timing){0};
   double base_ms = tb.ok ? tb.ms_median : 0;
   if (tb.ok) json_row(rt, SVD_BASELINE, &c, tb, 0);
   json_row(rt, "pare", &c, td, base_ms);

@@ -17,7 +17,7 @@ double pare_bench_median(double *v, int n) {
 }
 
 pare_bench_timing pare_bench_time(int warmup, int reps, int (*run)(void *arg), void *arg) {
-  pare_bench_timing t = {0, 0, 0};
+  pare_bench_timing t = {0};
   if (reps < 1) return t;
   double *ms = calloc((size_t)reps, sizeof *ms);
   if (!ms) return t;
@@ -27,12 +27,16 @@ pare_bench_timing pare_bench_time(int warmup, int reps, int (*run)(void *arg), v
       free(ms);
       return t;
     }
-    if (i >= warmup) ms[i - warmup] = (pare_now() - t0) * 1e3;
+    double elapsed = (pare_now() - t0) * 1e3;
+    if (i == 0) t.ms_first = elapsed;
+    if (i >= warmup) ms[i - warmup] = elapsed;
   }
   t.ms_min = ms[0];
   for (int i = 1; i < reps; i++)
     if (ms[i] < t.ms_min) t.ms_min = ms[i];
-  t.ms_median = pare_bench_median(ms, reps);
+  t.ms_median = pare_bench_median(ms, reps); /* sorts ms */
+  t.ms_p90 = ms[(size_t)((reps - 1) * 0.90 + 0.5)];
+  t.ms_p99 = ms[(size_t)((reps - 1) * 0.99 + 0.5)];
   t.ok = 1;
   free(ms);
   return t;
