@@ -62,6 +62,8 @@ int pare_bench_training(pare_cl_runtime *rt, const pare_bench_opts *o);
 int pare_bench_startup(pare_cl_runtime *rt, const pare_bench_opts *o, const char *self);
 /* --compare BASE NEW: ratios of the median times of rows in both files. */
 int pare_bench_compare(const char *base_path, const char *new_path);
+/* --plot RUN OUT.svg: GFLOP/s against size, and latency bars. */
+int pare_bench_plot(const char *in_path, const char *out_path);
 /* The child side of the start-up bench (`pare-bench --startup-child DIR`). */
 int pare_bench_startup_child(const char *cache_dir);
 

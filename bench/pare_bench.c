@@ -44,6 +44,8 @@ static void usage(FILE *f) {
              "  --warmup N     untimed runs first (default 2)\n"
              "  --ref-reps N   timed runs of the slow reference (default 1)\n"
              "  --model FILE   the model for `models` (.onnx or .pare)\n"
+             "  --plot RUN.jsonl OUT.svg   (alone) GFLOP/s against m*n*k per kernel and\n"
+             "                 variant, and latency bars of the models rows\n"
              "  --compare BASE.jsonl NEW.jsonl   (alone) the rows of two runs side by side:\n"
              "                 baseline ms / new ms for every row both have\n"
              "  --baseline FILE  `models`: also time FILE on the device in the same run\n"
@@ -67,6 +69,13 @@ static int parse_int(const char *flag, const char *v, int lo, int *out) {
 
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "--startup-child")) return pare_bench_startup_child(argv[2]);
+  if (argc >= 2 && !strcmp(argv[1], "--plot")) {
+    if (argc != 4) {
+      fprintf(stderr, "usage: pare-bench --plot RUN.jsonl OUT.svg\n");
+      return 2;
+    }
+    return pare_bench_plot(argv[2], argv[3]);
+  }
   if (argc >= 2 && !strcmp(argv[1], "--compare")) {
     if (argc != 4) {
       fprintf(stderr, "usage: pare-bench --compare BASE.jsonl NEW.jsonl\n");
