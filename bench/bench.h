@@ -60,6 +60,10 @@ int pare_bench_models(const pare_bench_opts *o, const char *path);
 int pare_bench_training(pare_cl_runtime *rt, const pare_bench_opts *o);
 
 int pare_bench_startup(pare_cl_runtime *rt, const pare_bench_opts *o, const char *self);
+/* The text of field `name` in one of pare-bench's flat JSON lines (a
+ * string without its quotes, a number as written), or "" when absent. */
+void pare_bench_json_field(const char *line, const char *name, char *out, size_t size);
+
 /* --compare BASE NEW: ratios of the median times of rows in both files. */
 int pare_bench_compare(const char *base_path, const char *new_path);
 /* --plot RUN OUT.svg: GFLOP/s against size, and latency bars. */

@@ -96,3 +96,18 @@ int pare_bench_gemm_shapes(const pare_bench_opts *o, const size_t (*defaults)[3]
   }
   return 0;
 }
+
+void pare_bench_json_field(const char *line, const char *name, char *out, size_t size) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\": ", name);
+  const char *p = strstr(line, pat);
+  out[0] = '\0';
+  if (!p) return;
+  p += strlen(pat);
+  size_t n = 0;
+  if (*p == '"')
+    for (p++; *p && *p != '"' && n + 1 < size; p++) out[n++] = *p;
+  else
+    for (; *p && *p != ',' && *p != '}' && n + 1 < size; p++) out[n++] = *p;
+  out[n] = '\0';
+}

@@ -15,24 +15,6 @@ typedef struct row {
   double ms;
 } row;
 
-/* The text of field `name` in a flat JSON object (string without quotes,
- * or the number as written), or "" when absent. */
-static void field(const char *line, const char *name, char *out, size_t size) {
-  char pat[64];
-  snprintf(pat, sizeof pat, "\"%s\": ", name);
-  const char *p = strstr(line, pat);
-  out[0] = '\0';
-  if (!p) return;
-  p += strlen(pat);
-  size_t n = 0;
-  if (*p == '"') {
-    for (p++; *p && *p != '"' && n + 1 < size; p++) out[n++] = *p;
-  } else {
-    for (; *p && *p != ',' && *p != '}' && n + 1 < size; p++) out[n++] = *p;
-  }
-  out[n] = '\0';
-}
-
 static int load(const char *path, row *rows, int *count) {
   FILE *f = fopen(path, "r");
   if (!f) {
@@ -45,14 +27,14 @@ static int load(const char *path, row *rows, int *count) {
   *count = 0;
   while (fgets(line, sizeof line, f) && *count < MAX_ROWS) {
     char ms[64];
-    field(line, "ms_median", ms, sizeof ms);
+    pare_bench_json_field(line, "ms_median", ms, sizeof ms);
     if (!ms[0]) continue;
     row *r = &rows[*count];
     size_t len = 0;
     r->key[0] = '\0';
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
       char v[160];
-      field(line, keys[k], v, sizeof v);
+      pare_bench_json_field(line, keys[k], v, sizeof v);
       if (v[0] && len < KEY)
         len += (size_t)snprintf(r->key + len, KEY - len, "%s%s=%s", len ? " " : "", keys[k], v);
     }

@@ -16,21 +16,6 @@ typedef struct point {
   double x, y; /* size and GFLOP/s, or (index, ms) for bars */
 } point;
 
-static void field(const char *line, const char *name, char *out, size_t size) {
-  char pat[64];
-  snprintf(pat, sizeof pat, "\"%s\": ", name);
-  const char *p = strstr(line, pat);
-  out[0] = '\0';
-  if (!p) return;
-  p += strlen(pat);
-  size_t n = 0;
-  if (*p == '"')
-    for (p++; *p && *p != '"' && n + 1 < size; p++) out[n++] = *p;
-  else
-    for (; *p && *p != ',' && *p != '}' && n + 1 < size; p++) out[n++] = *p;
-  out[n] = '\0';
-}
-
 static const char *colors[] = {"#2e86c1", "#c0392b", "#27ae60", "#8e44ad", "#d68910", "#17a589",
                                "#5d6d7e", "#cb4335", "#1f618d", "#7d3c98", "#b7950b", "#148f77"};
 
@@ -45,11 +30,11 @@ int pare_bench_plot(const char *in_path, const char *out_path) {
   char line[4096];
   while (pts && bars && fgets(line, sizeof line, f)) {
     char gf[64], shape[96], kernel[64], variant[64], ms[64], model[256], batch[32], fmt[32];
-    field(line, "gflops", gf, sizeof gf);
-    field(line, "shape", shape, sizeof shape);
-    field(line, "kernel", kernel, sizeof kernel);
-    field(line, "variant", variant, sizeof variant);
-    field(line, "format", fmt, sizeof fmt);
+    pare_bench_json_field(line, "gflops", gf, sizeof gf);
+    pare_bench_json_field(line, "shape", shape, sizeof shape);
+    pare_bench_json_field(line, "kernel", kernel, sizeof kernel);
+    pare_bench_json_field(line, "variant", variant, sizeof variant);
+    pare_bench_json_field(line, "format", fmt, sizeof fmt);
     unsigned long m, n, k;
     if (gf[0] && sscanf(shape, "%lux%lux%lu", &m, &n, &k) == 3 && np < MAX_POINTS) {
       point *p = &pts[np++];
@@ -59,14 +44,14 @@ int pare_bench_plot(const char *in_path, const char *out_path) {
       p->y = atof(gf);
       continue;
     }
-    field(line, "ms_median", ms, sizeof ms);
-    field(line, "model", model, sizeof model);
-    field(line, "batch", batch, sizeof batch);
+    pare_bench_json_field(line, "ms_median", ms, sizeof ms);
+    pare_bench_json_field(line, "model", model, sizeof model);
+    pare_bench_json_field(line, "batch", batch, sizeof batch);
     if (ms[0] && model[0] && nb < MAX_POINTS) {
       point *b = &bars[nb++];
       const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
       char peer[64];
-      field(line, "peer", peer, sizeof peer);
+      pare_bench_json_field(line, "peer", peer, sizeof peer);
       snprintf(b->label, sizeof b->label, "%.40s b%.8s %.20s", base, batch,
                peer[0] ? peer : "pare");
       b->y = atof(ms);
