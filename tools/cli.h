@@ -24,6 +24,11 @@ int cli_open_context(const char *cmd, const char *backend, const char *device, p
 /* 1 when PARE_CLI_PARSE_ONLY=1: commands stop after parsing their arguments
  * (exit 0 when they are valid), so that the parsing can be fuzzed. */
 int cli_parse_only(void);
+/* Milliseconds on a monotonic clock. */
+double cli_now_ms(void);
+/* Median latency of m on ctx at `batch` (dynamic dims of the input set to
+ * it, a fixed input), over `reps` runs after 3 warm-up runs; 0 or 1. */
+int cli_latency(pare_context *ctx, pare_model *m, int64_t batch, int reps, double *ms);
 /* Prints the usage text of a command (from the command table). */
 void cli_print_usage(const char *cmd);
 

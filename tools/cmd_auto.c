@@ -44,19 +44,8 @@ typedef struct auto_run {
   double started;
 } auto_run;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double sp_of(int o) { return sparsities[o % N_SP]; }
 static int bits_of(int o) { return widths[o / N_SP]; }
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* Comma-separated names of every layer but `keep` (-1: all). */
 static void others(const auto_run *r, int keep, const int *cfg, int want_bits, char *out,
@@ -104,38 +93,6 @@ static int apply(const auto_run *r, const int *cfg, int prune_only, int act, con
   return rc;
 }
 
-static int time_b64(pare_context *ctx, pare_model *m, int reps, double *ms) {
-  pare_tensor_view info, in;
-  pare_model_input_info(m, 0, &info);
-  memset(&in, 0, sizeof in);
-  in.dtype = PARE_DT_F32;
-  in.rank = info.rank;
-  int64_t numel = 1;
-  for (int d = 0; d < info.rank; d++) {
-    in.dims[d] = d == 0 ? 64 : info.dims[d] > 0 ? info.dims[d] : 1;
-    numel *= in.dims[d];
-  }
-  in.nbytes = sizeof(float) * (size_t)numel;
-  float *x = calloc((size_t)numel, sizeof(float));
-  double *t = malloc(sizeof(double) * (size_t)reps);
-  int rc = !x || !t;
-  in.data = x;
-  for (int k = -2; k < reps && !rc; k++) {
-    pare_tensor_view out;
-    double t0 = now_s();
-    if (pare_model_run(ctx, m, &in, 1, &out, 1) != PARE_OK) rc = 1;
-    if (!rc && k >= 0) t[k] = (now_s() - t0) * 1e3;
-    if (!rc) pare_free(out.data);
-  }
-  if (!rc) {
-    qsort(t, (size_t)reps, sizeof(double), cmp_double);
-    *ms = t[reps / 2];
-  }
-  free(x);
-  free(t);
-  return rc;
-}
-
 /* Validation accuracy, bytes and (latency objective) time of a model file. */
 static int measure_file(auto_run *r, const char *path, measure *out, char *err, size_t err_size) {
   pare_model *m = NULL;
@@ -149,7 +106,7 @@ static int measure_file(auto_run *r, const char *path, measure *out, char *err, 
     pare_free(e.confusion);
     out->bytes = stat(path, &sb) == 0 ? (double)sb.st_size : 0;
     out->ms = 0;
-    if (!strcmp(r->objective, "latency") && time_b64(r->ctx, m, r->reps, &out->ms)) {
+    if (!strcmp(r->objective, "latency") && cli_latency(r->ctx, m, 64, r->reps, &out->ms)) {
       snprintf(err, err_size, "%s", pare_model_last_error(m));
       rc = 1;
     }
@@ -229,7 +186,7 @@ static int scan(auto_run *r, char *err, size_t err_size) {
   for (int l = 0; l < r->nl; l++)
     for (int o = 1; o < N_OPT; o++) {
       if (r->scan[l][o].done) continue;
-      if (r->deadline > 0 && now_s() - r->started > r->deadline) {
+      if (r->deadline > 0 && (cli_now_ms() / 1e3) - r->started > r->deadline) {
         fprintf(stderr, "\nthe time budget is spent: %d layer options left unmeasured\n",
                 total - done);
         return 0;
@@ -453,7 +410,7 @@ int cmd_auto(int argc, char **argv) {
     return rc;
   }
   r->val_images = val;
-  r->started = now_s();
+  r->started = (cli_now_ms() / 1e3);
   r->deadline = minutes > 0 ? 60.0 * minutes : 0;
   snprintf(r->tmp, sizeof r->tmp, "%s.auto-trial.pare", r->out);
   snprintf(r->state, sizeof r->state, "%s.auto", r->out);

@@ -11,59 +11,6 @@
 #include "tools/cli.h"
 #include "tools/report.h"
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Median latency of a run at `batch` (random input), after warm-up runs. */
-static int latency(pare_context *ctx, pare_model *m, int64_t batch, int reps, double *ms) {
-  pare_tensor_view info, in;
-  pare_model_input_info(m, 0, &info);
-  memset(&in, 0, sizeof in);
-  in.dtype = PARE_DT_F32;
-  in.rank = info.rank;
-  int64_t numel = 1;
-  for (int d = 0; d < info.rank; d++) {
-    in.dims[d] = d == 0 ? batch : info.dims[d] > 0 ? info.dims[d] : 1;
-    numel *= in.dims[d];
-  }
-  in.nbytes = sizeof(float) * (size_t)numel;
-  float *x = malloc(in.nbytes);
-  double *t = malloc(sizeof(double) * (size_t)reps);
-  if (!x || !t) {
-    free(x);
-    free(t);
-    return 1;
-  }
-  for (int64_t i = 0; i < numel; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f;
-  in.data = x;
-  int rc = 0;
-  for (int r = -3; r < reps && !rc; r++) {
-    pare_tensor_view out;
-    double t0 = now_ms();
-    if (pare_model_run(ctx, m, &in, 1, &out, 1) != PARE_OK) {
-      rc = 1;
-      break;
-    }
-    if (r >= 0) t[r] = now_ms() - t0;
-    pare_free(out.data);
-  }
-  if (!rc) {
-    qsort(t, (size_t)reps, sizeof(double), cmp_double);
-    *ms = t[reps / 2];
-  }
-  free(x);
-  free(t);
-  return rc;
-}
-
 /* Name i of a comma-separated list, else the file's base name. */
 static void name_of(const char *names, int i, const char *path, char *out, size_t size) {
   const char *p = names;
@@ -171,7 +118,8 @@ int cmd_compare(int argc, char **argv) {
     }
     if (!no_latency) {
       if (tty) fprintf(stderr, "\r%s: timing batch 1 and 64...                    ", r->name);
-      if (latency(ctx, m, 1, (int)reps, &r->ms_b1) || latency(ctx, m, 64, (int)reps, &r->ms_b64))
+      if (cli_latency(ctx, m, 1, (int)reps, &r->ms_b1) ||
+          cli_latency(ctx, m, 64, (int)reps, &r->ms_b64))
         rc = cli_fail(cmd, "%s", pare_model_last_error(m));
     }
     if (tty) fprintf(stderr, "\r%60s\r", "");

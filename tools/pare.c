@@ -1,10 +1,12 @@
 /* The `pare` command line: a thin layer over the public API.
  * Usage errors exit 2 with a one-line reason; failures exit 1. */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pare/pare_onnx.h"
 #include "tools/cli.h"
@@ -41,6 +43,59 @@ int cli_parse_count(const char *cmd, const char *flag, const char *v, long long 
     return cli_usage_error(cmd, "bad count for %s", flag);
   *out = d;
   return 0;
+}
+
+double cli_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median latency of a run at `batch` (random input), after warm-up runs. */
+int cli_latency(pare_context *ctx, pare_model *m, int64_t batch, int reps, double *ms) {
+  pare_tensor_view info, in;
+  pare_model_input_info(m, 0, &info);
+  memset(&in, 0, sizeof in);
+  in.dtype = PARE_DT_F32;
+  in.rank = info.rank;
+  int64_t numel = 1;
+  for (int d = 0; d < info.rank; d++) {
+    in.dims[d] = d == 0 ? batch : info.dims[d] > 0 ? info.dims[d] : 1;
+    numel *= in.dims[d];
+  }
+  in.nbytes = sizeof(float) * (size_t)numel;
+  float *x = malloc(in.nbytes);
+  double *t = malloc(sizeof(double) * (size_t)reps);
+  if (!x || !t) {
+    free(x);
+    free(t);
+    return 1;
+  }
+  for (int64_t i = 0; i < numel; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f;
+  in.data = x;
+  int rc = 0;
+  for (int r = -3; r < reps && !rc; r++) {
+    pare_tensor_view out;
+    double t0 = cli_now_ms();
+    if (pare_model_run(ctx, m, &in, 1, &out, 1) != PARE_OK) {
+      rc = 1;
+      break;
+    }
+    if (r >= 0) t[r] = cli_now_ms() - t0;
+    pare_free(out.data);
+  }
+  if (!rc) {
+    qsort(t, (size_t)reps, sizeof(double), cmp_double);
+    *ms = t[reps / 2];
+  }
+  free(x);
+  free(t);
+  return rc;
 }
 
 int cli_parse_only(void) {
