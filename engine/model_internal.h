@@ -11,4 +11,13 @@ struct pare_model {
   pare_error error;
 };
 
+/* Top-1 accuracy of m on samples idx[0..n) of ds (idx NULL: 0..n-1), `batch`
+ * at a time on ctx: *correct, and the confusion matrix (classes², may be
+ * NULL) counted up. The loop of pare_model_evaluate, the trainer's
+ * validation and the low-rank scan. */
+pare_status pare_accuracy_on(pare_context *ctx, pare_model *m, const pare_dataset *ds,
+                             const size_t *idx, size_t n, int batch, int64_t *confusion,
+                             size_t *correct, pare_eval_progress_fn progress, void *user,
+                             pare_error *err);
+
 #endif

@@ -57,7 +57,7 @@ static void others(const auto_run *r, int keep, const int *cfg, int want_bits, c
     len += (size_t)snprintf(out + len, len < size ? size - len : 0, "%s%s", len ? "," : "",
                             r->names[l]);
   }
-  if (!out[0]) snprintf(out, size, "-"); /* a name no layer has: none left dense */
+  if (!out[0]) snprintf(out, size, "none"); /* the dense lists' word for no layer */
 }
 
 /* The model with layer options cfg applied (pruning only when prune_only),

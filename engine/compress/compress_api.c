@@ -118,7 +118,6 @@ typedef struct scan_set {
   pare_dataset *ds;
   size_t *idx;
   size_t n;
-  int64_t sample; /* floats per image */
 } scan_set;
 
 enum { SCAN_IMAGES = 2000, SCAN_BATCH = 250 };
@@ -129,40 +128,10 @@ static pare_status scan_accuracy(void *user, const pare_graph *g, double *accura
   struct pare_model tmp;
   memset(&tmp, 0, sizeof tmp);
   tmp.graph = (pare_graph *)g;
-  if (g->n_inputs != 1)
-    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "low-rank auto: the model needs one input");
-  const pare_value *xv = &g->values[g->inputs[0]];
-  float *x = malloc(sizeof(float) * SCAN_BATCH * (size_t)v->sample);
-  int64_t labels[SCAN_BATCH];
-  pare_status st = x ? PARE_OK : pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   size_t correct = 0;
-  for (size_t first = 0; first < v->n && st == PARE_OK; first += SCAN_BATCH) {
-    size_t count = v->n - first < SCAN_BATCH ? v->n - first : SCAN_BATCH;
-    st = pare_dataset_batch(v->ds, v->idx + first, count, x, labels);
-    pare_tensor_view in;
-    memset(&in, 0, sizeof in);
-    in.dtype = PARE_DT_F32;
-    in.rank = xv->rank;
-    for (int d = 0; d < xv->rank; d++) in.dims[d] = xv->dims[d] > 0 ? xv->dims[d] : 1;
-    in.dims[0] = (int64_t)count;
-    in.data = x;
-    in.nbytes = sizeof(float) * count * (size_t)v->sample;
-    pare_tensor_view out;
-    if (st == PARE_OK && pare_model_run(v->ctx, &tmp, &in, 1, &out, 1) != PARE_OK)
-      st = pare_error_set(err, PARE_ERR_INVALID_ARG, "low-rank auto: %s", tmp.error.text);
-    if (st != PARE_OK) break;
-    const float *y = out.data;
-    int64_t k = out.rank == 2 ? out.dims[1] : 0;
-    for (size_t i = 0; i < count && k > 0; i++) {
-      int64_t best = 0;
-      for (int64_t c = 1; c < k; c++)
-        if (y[i * (size_t)k + (size_t)c] > y[i * (size_t)k + (size_t)best]) best = c;
-      correct += best == labels[i];
-    }
-    pare_free(out.data);
-  }
+  pare_status st = pare_accuracy_on(v->ctx, &tmp, v->ds, v->idx, v->n, SCAN_BATCH, NULL, &correct,
+                                    NULL, NULL, err);
   pare_plan_destroy(tmp.plan);
-  free(x);
   *accuracy = v->n ? (double)correct / (double)v->n : 0;
   return st;
 }
@@ -474,15 +443,12 @@ pare_status pare_model_factorize(pare_context *ctx, pare_model *m, const char *s
     char msg[512];
     st = pare_dataset_open(dataset ? dataset : "fashion-mnist", "train", &scan.ds, msg, sizeof msg);
     if (st != PARE_OK) pare_error_set(&m->error, st, "low-rank auto: %s", msg);
-    int64_t sd[3];
-    int classes;
     size_t total = scan.ds ? pare_dataset_count(scan.ds) : 0;
     scan.n = total < SCAN_IMAGES ? total : SCAN_IMAGES;
     scan.idx = st == PARE_OK ? malloc(sizeof(size_t) * (scan.n + 1)) : NULL;
-    if (st == PARE_OK && (!scan.idx || pare_dataset_info(scan.ds, sd, &classes) != PARE_OK))
+    if (st == PARE_OK && !scan.idx)
       st = pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
     if (st == PARE_OK) {
-      scan.sample = sd[0] * sd[1] * sd[2];
       for (size_t i = 0; i < scan.n; i++) scan.idx[i] = i * (total / scan.n); /* spread out */
       scan.ctx = ctx;
       o.eval = scan_accuracy;

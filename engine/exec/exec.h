@@ -102,7 +102,7 @@ typedef struct pare_plan {
   int n_values;        /* the graph's count when planned (values added later have none) */
   char *node_folded;   /* 1: evaluated at plan time */
   pare_error *err;
-  void *device;                     /* backend state (device buffers), or NULL */
+  void *device;    /* backend state (device buffers), or NULL */
   double *node_ms; /* profiling: when set, each run adds each node's milliseconds here
                     * (on a device every node is waited for) */
   void (*device_free)(void *state); /* releases `device` */
@@ -140,7 +140,6 @@ typedef struct pare_memory_plan {
   size_t naive;       /* every activation a buffer of its own */
   size_t lower_bound; /* the most bytes alive at one step */
   size_t planned;     /* the arena */
-  int buffers;        /* buffers after aliasing and in-place sharing */
   size_t *offset;     /* per value: its offset in the arena, SIZE_MAX for constants */
 } pare_memory_plan;
 

@@ -154,7 +154,6 @@ pare_status pare_memory_plan_build(const pare_plan *p, pare_memory_plan *mp, par
   }
   for (int v = 0; v < nv; v++)
     if (root[v] >= 0) mp->offset[v] = bufs[buf_of[root[v]]].offset;
-  mp->buffers = nb;
   free(order);
   free(root);
   free(last_use);

@@ -69,40 +69,6 @@ static pare_tensor_view input_view(const pare_graph *g, float *x, int64_t count,
   return v;
 }
 
-/* Top-1 accuracy of g on the samples idx[0..n), on ctx. */
-static pare_status accuracy_on(pare_context *ctx, pare_model *m, const pare_dataset *ds,
-                               const size_t *idx, size_t n, int batch, int64_t sample, double *acc,
-                               pare_error *err) {
-  float *x = malloc(sizeof(float) * (size_t)sample * (size_t)batch);
-  int64_t *labels = malloc(sizeof(int64_t) * (size_t)batch);
-  pare_status st = (!x || !labels) ? PARE_ERR_NO_MEMORY : PARE_OK;
-  size_t correct = 0;
-  for (size_t first = 0; first < n && st == PARE_OK; first += (size_t)batch) {
-    size_t count = n - first < (size_t)batch ? n - first : (size_t)batch;
-    pare_dataset_batch(ds, idx + first, count, x, labels);
-    pare_tensor_view in = input_view(m->graph, x, (int64_t)count, sample);
-    pare_tensor_view out;
-    st = pare_model_run(ctx, m, &in, 1, &out, 1);
-    if (st != PARE_OK) {
-      pare_error_set(err, st, "%s", pare_model_last_error(m));
-      break;
-    }
-    const float *s = out.data;
-    int64_t k = out.dims[1];
-    for (size_t i = 0; i < count; i++) {
-      int64_t best = 0;
-      for (int64_t c = 1; c < k; c++)
-        if (s[i * (size_t)k + (size_t)c] > s[i * (size_t)k + (size_t)best]) best = c;
-      correct += best == labels[i];
-    }
-    pare_free(out.data);
-  }
-  free(x);
-  free(labels);
-  *acc = n ? (double)correct / (double)n : 0.0;
-  return st;
-}
-
 void pare_train_options_init(pare_train_options *o) {
   memset(o, 0, sizeof *o);
   o->arch = "simplecnn";
@@ -367,8 +333,10 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
         if (n_val && st == PARE_OK) {
           pare_plan_destroy(model->plan);
           model->plan = NULL;
-          st = accuracy_on(ctx, model, ds, order + n_train, n_val, 256, sample, &p.val_accuracy,
-                           &err);
+          size_t right = 0;
+          st = pare_accuracy_on(ctx, model, ds, order + n_train, n_val, 256, NULL, &right, NULL,
+                                NULL, &err);
+          p.val_accuracy = (double)right / (double)n_val;
         }
         at.epoch = e + 1, at.batch = 0, at.steps = pare_trainer_steps(tr);
         if (o->checkpoint && st == PARE_OK)
