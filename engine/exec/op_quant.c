@@ -152,10 +152,13 @@ static int is_int8ish(pare_dtype dt) { return dt == PARE_DT_U8 || dt == PARE_DT_
  * int8 output as QLinear ops do (round half to even, saturate). */
 static void store(pare_tensor *y, size_t i, double acc, double multiplier, int32_t zp) {
   if (y->dtype == PARE_DT_I32) {
-    ((int32_t *)y->data)[i] = (int32_t)acc;
+    ((int32_t *)y->data)[i] = (int32_t)(acc < INT32_MIN   ? INT32_MIN
+                                        : acc > INT32_MAX ? INT32_MAX
+                                                          : acc);
     return;
   }
   double q = nearbyint(acc * multiplier) + zp;
+  if (isnan(q)) q = zp; /* a zero or NaN scale */
   double lo = y->dtype == PARE_DT_U8 ? 0 : -128, hi = y->dtype == PARE_DT_U8 ? 255 : 127;
   q = q < lo ? lo : q > hi ? hi : q;
   if (y->dtype == PARE_DT_U8)

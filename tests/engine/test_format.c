@@ -238,6 +238,14 @@ static void test_fuzz_regressions(void **state) {
                    PARE_OK);
   run_with_zeros(g);
   pare_graph_destroy(g);
+  /* QLinearMatMul with all scales zero: outputs saturate, no NaN cast. */
+  g = NULL;
+  assert_int_equal(pare_onnx_import_buffer(fuzz_onnx_qlinear_zero_scale,
+                                           sizeof fuzz_onnx_qlinear_zero_scale, NULL, "fuzz", &g,
+                                           &err),
+                   PARE_OK);
+  run_with_zeros(g);
+  pare_graph_destroy(g);
   /* A sparse constant claiming petabytes: refused before any allocation. */
   unsigned char copy[sizeof fuzz_pare_sparse_huge];
   memcpy(copy, fuzz_pare_sparse_huge, sizeof copy);
