@@ -1,6 +1,8 @@
 /* How a constant tensor is stored in a .pare file: as its raw bytes, or,
  * when mostly zero, as relative-index sparse storage, either of them
- * possibly deflated (zlib) — whichever is smallest. Sparse storage:
+ * possibly deflated (zlib) — whichever is smallest; a tensor of wide
+ * elements with at most 256 distinct values (shared weights) may instead
+ * take codebook storage. Sparse storage:
  *
  *   u64 entries E, then E gap bytes, then E element values (elem bytes each)
  *
@@ -13,7 +15,14 @@
  * 90% zeros an fp32 tensor takes about half a byte per weight, an int8 one
  * about a fifth; deflate then takes what the gaps and the few distinct
  * quantized values still waste. Deflated storage: u64 size once inflated,
- * then a zlib stream. */
+ * then a zlib stream.
+ *
+ * Codebook storage (elements of 2 bytes or more): u16 K (1..256), the K
+ * distinct values, then one index byte per element, raw or sparse, either
+ * possibly deflated (the storage flags beside CODEBOOK say which); the
+ * all-zero value is index 0, so a pruned tensor's indices are as sparse as
+ * its values. At 16 shared values deflate codes each index in about 4
+ * bits or less. */
 #ifndef PARE_ENGINE_IO_SPARSE_STORAGE_H
 #define PARE_ENGINE_IO_SPARSE_STORAGE_H
 
@@ -23,7 +32,12 @@
 #include "engine/graph/graph.h"
 
 /* Storage kinds: flags. */
-enum { PARE_STORAGE_RAW = 0, PARE_STORAGE_SPARSE = 1, PARE_STORAGE_DEFLATE = 2 };
+enum {
+  PARE_STORAGE_RAW = 0,
+  PARE_STORAGE_SPARSE = 1,
+  PARE_STORAGE_DEFLATE = 2,
+  PARE_STORAGE_CODEBOOK = 4
+};
 
 /* Bytes of the sparse storage of count elements of elem bytes. */
 size_t pare_sparse_storage_size(const void *data, size_t count, size_t elem);

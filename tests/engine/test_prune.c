@@ -301,9 +301,10 @@ static void test_sparse_storage(void **state) {
     }
 }
 
-/* Stored forms of whole values: the smallest of raw, sparse and deflated
- * comes back byte for byte (fp32, int8 with few distinct values, packed
- * int4 of odd length), and damaged bytes are refused. */
+/* Stored forms of whole values: the smallest of raw, sparse, deflated and
+ * codebook comes back byte for byte (fp32, int8 with few distinct values,
+ * packed int4 of odd length, fp32 of 16, 256 and 257 shared values), and
+ * damaged bytes are refused. */
 static void test_value_codecs(void **state) {
   (void)state;
   test_rng rng = {8};
@@ -311,11 +312,11 @@ static void test_value_codecs(void **state) {
     pare_dtype dt;
     int64_t n;
     int zero_in; /* one element in zero_in nonzero */
-  } cases[] = {{PARE_DT_F32, 5000, 10},
-               {PARE_DT_I8, 6000, 1},
-               {PARE_DT_I8, 6001, 20},
-               {PARE_DT_I4, 4001, 12},
-               {PARE_DT_F32, 300, 1}};
+    int levels;  /* fp32: values drawn from this many (0: any) */
+  } cases[] = {{PARE_DT_F32, 5000, 10, 0}, {PARE_DT_I8, 6000, 1, 0},    {PARE_DT_I8, 6001, 20, 0},
+               {PARE_DT_I4, 4001, 12, 0},  {PARE_DT_F32, 300, 1, 0},    {PARE_DT_F32, 5000, 10, 15},
+               {PARE_DT_F32, 4000, 1, 16}, {PARE_DT_F32, 9000, 1, 255}, {PARE_DT_F32, 9000, 1, 257},
+               {PARE_DT_F32, 70, 2, 3}};
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
     pare_graph *g = pare_graph_create();
     int64_t dims[1] = {cases[c].n};
@@ -324,7 +325,9 @@ static void test_value_codecs(void **state) {
     unsigned char *d = calloc(bytes, 1), *back = malloc(bytes);
     for (int64_t i = 0; i < cases[c].n; i++) {
       if (test_rng_below(&rng, (size_t)cases[c].zero_in)) continue;
-      if (cases[c].dt == PARE_DT_F32)
+      if (cases[c].dt == PARE_DT_F32 && cases[c].levels)
+        ((float *)d)[i] = 0.01f * (float)(1 + test_rng_below(&rng, (size_t)cases[c].levels));
+      else if (cases[c].dt == PARE_DT_F32)
         ((float *)d)[i] = test_rng_uniform(&rng, -1, 1);
       else if (cases[c].dt == PARE_DT_I8)
         ((int8_t *)d)[i] = (int8_t)(test_rng_below(&rng, 7) - 3); /* few distinct values */
@@ -353,15 +356,29 @@ static void test_value_codecs(void **state) {
                          -1);
       }
     }
-    /* Mostly-zero data goes sparse; dense int8 of seven values deflates;
+    /* Shared fp32 values (with zero, at most 256) take a codebook; other
+     * mostly-zero data goes sparse; dense int8 of seven values deflates;
      * dense random fp32 stays raw. */
-    if (cases[c].zero_in > 1)
+    int shared = cases[c].levels + (cases[c].zero_in > 1);
+    if (cases[c].levels && shared <= 256) {
+      assert_true(kind & PARE_STORAGE_CODEBOOK);
+      /* An index beyond the codebook is refused. */
+      if (kind == PARE_STORAGE_CODEBOOK && cases[c].levels <= 16) {
+        enc[size - 1] = 0xff;
+        assert_int_equal(pare_value_decode(enc, size, kind, cases[c].dt, (size_t)cases[c].n, back),
+                         -1);
+      }
+      if (cases[c].levels <= 16 && cases[c].n >= 1000) /* about 4 bits a weight, or less */
+        assert_true(size * 8 <= (size_t)cases[c].n * 5);
+    } else if (cases[c].levels) {
+      assert_false(kind & PARE_STORAGE_CODEBOOK);
+    } else if (cases[c].zero_in > 1)
       assert_true(kind & PARE_STORAGE_SPARSE);
     else if (cases[c].dt == PARE_DT_I8)
       assert_int_equal(kind, PARE_STORAGE_DEFLATE);
     else
       assert_int_equal(kind, PARE_STORAGE_RAW);
-    assert_int_equal(pare_value_decode(enc ? enc : d, size, 4, cases[c].dt, 1, back), -1);
+    assert_int_equal(pare_value_decode(enc ? enc : d, size, 8, cases[c].dt, 1, back), -1);
     free(enc);
     free(back);
     pare_graph_destroy(g);
