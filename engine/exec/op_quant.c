@@ -205,6 +205,24 @@ static pare_status check_int_inputs(pare_op_ctx *ctx, const int_slots *s) {
   }
   if (s->yz >= 0 && !slot(ctx, s->yz))
     return pare_op_fail(ctx, PARE_ERR_UNSUPPORTED, "the output zero point is needed");
+  /* How many values each scale and zero point may hold: one, or one per
+   * output channel (w's; its first axis for a convolution, its last for a
+   * product) or per row of x (a product's zero point). */
+  int conv = ctx->node->op == PARE_OP_CONV_INTEGER || ctx->node->op == PARE_OP_QLINEAR_CONV;
+  int64_t channels = w->rank < 1 ? 1 : conv ? w->dims[0] : w->dims[w->rank - 1];
+  int64_t rows = conv || x->rank < 2 ? 1 : x->dims[x->rank - 2];
+  const struct {
+    int slot;
+    int64_t many;
+  } counts[] = {{s->xs, 1},    {s->ys, 1},        {s->yz, 1},
+                {s->xz, rows}, {s->ws, channels}, {s->wz, channels}};
+  for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+    const pare_tensor *t = slot(ctx, counts[k].slot);
+    int64_t n = t ? pare_tensor_numel(t) : 1;
+    if (n != 1 && n != counts[k].many)
+      return pare_op_fail(ctx, PARE_ERR_FORMAT, "input %d holds %lld values: 1 or %lld expected",
+                          counts[k].slot, (long long)n, (long long)counts[k].many);
+  }
   return PARE_OK;
 }
 

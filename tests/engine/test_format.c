@@ -212,7 +212,7 @@ static void run_with_zeros(const pare_graph *g) {
     in[i].rank = v->rank;
     memcpy(in[i].dims, v->dims, sizeof in[i].dims);
     in[i].nbytes = pare_dtype_bytes(v->dtype, (size_t)pare_value_numel(v));
-    in[i].data = calloc(1, in[i].nbytes + 1);
+    in[i].data = calloc(1, in[i].nbytes ? in[i].nbytes : 1);
     in[i].owns = 1;
   }
   pare_error err;
@@ -242,6 +242,14 @@ static void test_fuzz_regressions(void **state) {
   g = NULL;
   assert_int_equal(pare_onnx_import_buffer(fuzz_onnx_qlinear_zero_scale,
                                            sizeof fuzz_onnx_qlinear_zero_scale, NULL, "fuzz", &g,
+                                           &err),
+                   PARE_OK);
+  run_with_zeros(g);
+  pare_graph_destroy(g);
+  /* A weight zero point of the wrong count: refused when planned. */
+  g = NULL;
+  assert_int_equal(pare_onnx_import_buffer(fuzz_onnx_zero_point_count,
+                                           sizeof fuzz_onnx_zero_point_count, NULL, "fuzz", &g,
                                            &err),
                    PARE_OK);
   run_with_zeros(g);
