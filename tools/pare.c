@@ -323,10 +323,11 @@ static const command commands[] = {
      "turns it off; the default SGD rate is then 0.05/T). A recipe that gained\n"
      "over the student alone: --alpha 0.5 --temperature 4 (docs/training.md).",
      cmd_distill},
-    {"compress", "prune and/or factorize a model's layers, then fine-tune",
-     "usage: pare compress MODEL [--prune S] [--lowrank SPEC] -o OUT.pare\n"
+    {"compress", "prune, factorize, share or quantize a model's weights, then fine-tune",
+     "usage: pare compress MODEL [--prune S] [--lowrank SPEC] [--share-bits B] -o OUT.pare\n"
      "  pruning:   --prune S  [--prune-mode layer|global|threshold|structured|structured-l2|N:M]\n"
      "             [--dense first,last|none|NODE,...] [--prune-schedule oneshot|gradual]\n"
+     "  weight sharing: --share-bits 1..8 [--share-dense first,last|NODE,...]\n"
      "  activations: --prune-activations S [--calib-images 1000]\n"
      "  quantization: --quant int8|int4|fp16|wN|wNa8 [--calib-method minmax|percentile|\n"
      "             entropy|mse] [--calib-images 1000] [--quant-dense first,last] [--per-tensor]\n"
@@ -351,6 +352,13 @@ static const command commands[] = {
      "--prune-activations S (before the fine-tuning) zeroes, at run time, the\n"
      "activations entering each layer with |a| <= a per-layer threshold set on\n"
      "--calib-images training images so that S of them are zero (a Shrink node).\n\n"
+     "Weight sharing (--share-bits B, after pruning and low rank) clusters each\n"
+     "layer's nonzero weights by k-means and replaces them by their centroids: at\n"
+     "most 2^B distinct values per layer, zero included when the layer has zeros\n"
+     "(they stay zero). --share-dense names layers to leave alone (none by\n"
+     "default). With --finetune-epochs the model trains one epoch at a time (the\n"
+     "rate a cosine over the epochs, zeros kept) and is shared again after each,\n"
+     "so the centroids follow the training. Not with an integer --quant.\n\n"
      "Low rank (--lowrank) replaces each Gemm, MatMul and Conv weight by two\n"
      "thinner layers from its truncated SVD: energy=E keeps the smallest rank\n"
      "holding E of the squared singular values, ratio=R at most R of the layer's\n"

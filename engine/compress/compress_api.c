@@ -8,6 +8,7 @@
 #include "engine/compress/lowrank.h"
 #include "engine/compress/prune.h"
 #include "engine/compress/quantize.h"
+#include "engine/compress/share.h"
 #include "engine/compress/weights.h"
 #include "engine/context_internal.h"
 #include "engine/model_internal.h"
@@ -179,6 +180,41 @@ pare_status pare_model_prune(pare_model *m, const char *mode, double amount, con
       f->zeros_before = L->zeros_before, f->zeros = L->zeros;
       f->channels_before = L->channels_before, f->channels = L->channels;
       f->pruned = L->pruned;
+      snprintf(f->why, sizeof f->why, "%s", L->why ? L->why : "");
+    }
+    *layers = out;
+    if (count && out) *count = n;
+  }
+  free(rep);
+  return st;
+}
+
+pare_status pare_model_share_weights(pare_model *m, int bits, const char *dense,
+                                     pare_share_layer_info **layers, int *count) {
+  if (layers) *layers = NULL;
+  if (count) *count = 0;
+  if (!m) return PARE_ERR_INVALID_ARG;
+  pare_error_clear(&m->error);
+  if (bits < 1 || bits > 8) /* before the weights are copied */
+    return pare_share_apply(m->graph, bits, dense, NULL, NULL, &m->error);
+  pare_status st = own_weights(m);
+  pare_share_layer *rep = NULL;
+  int n = 0;
+  if (st == PARE_OK) st = pare_share_apply(m->graph, bits, dense, &rep, &n, &m->error);
+  pare_plan_destroy(m->plan);
+  m->plan = NULL;
+  if (st == PARE_OK && layers) {
+    pare_share_layer_info *out = calloc((size_t)n + 1, sizeof *out);
+    if (!out) st = pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
+    for (int i = 0; out && i < n; i++) {
+      const pare_share_layer *L = &rep[i];
+      pare_share_layer_info *f = &out[i];
+      snprintf(f->node, sizeof f->node, "%s", L->node);
+      f->op = pare_op_name(L->op);
+      f->params = L->params, f->zeros = L->zeros;
+      f->values = L->values, f->bits = L->bits;
+      f->rms_error = L->rms_error;
+      f->shared = L->shared;
       snprintf(f->why, sizeof f->why, "%s", L->why ? L->why : "");
     }
     *layers = out;

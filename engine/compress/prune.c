@@ -73,12 +73,6 @@ static void zero_below(float *w, size_t n, float cut, int64_t *budget) {
     }
 }
 
-static int64_t count_zeros(const float *w, size_t n) {
-  int64_t z = 0;
-  for (size_t i = 0; i < n; i++) z += w[i] == 0.0f;
-  return z;
-}
-
 static int64_t count_below(const float *w, size_t n, float cut) {
   int64_t c = 0;
   for (size_t i = 0; i < n; i++) c += fabsf(w[i]) < cut;
@@ -87,7 +81,7 @@ static int64_t count_below(const float *w, size_t n, float cut) {
 
 /* Exactly `target` zeros in w (those already zero count). */
 static pare_status prune_to(float *w, size_t n, int64_t target, pare_error *err) {
-  if (target <= count_zeros(w, n)) return PARE_OK;
+  if (target <= pare_count_zeros(w, n)) return PARE_OK;
   float *mag = malloc(sizeof(float) * (n ? n : 1));
   if (!mag) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   for (size_t i = 0; i < n; i++) mag[i] = fabsf(w[i]);
@@ -319,14 +313,7 @@ pare_status pare_prune_apply(pare_graph *g, const pare_prune_options *o, pare_pr
   const char *dense = o->dense                           ? o->dense
                       : o->mode == PARE_PRUNE_STRUCTURED ? "none"
                                                          : "first,last";
-  int first = -1, last = -1, count = 0;
-  for (int i = 0; i < g->n_nodes; i++) {
-    pare_layer_weight lw;
-    if (pare_layer_weight_of(g, i, &lw)) continue;
-    if (first < 0) first = i;
-    last = i;
-    count++;
-  }
+  int first, last, count = pare_layer_ends(g, &first, &last);
   pare_prune_layer *rep = calloc((size_t)count + 1, sizeof *rep);
   if (!rep) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   pare_status st = PARE_OK;
@@ -340,11 +327,9 @@ pare_status pare_prune_apply(pare_graph *g, const pare_prune_options *o, pare_pr
     L->op = g->nodes[i].op;
     size_t n = (size_t)(lw.outs * lw.ins);
     L->params_before = (int64_t)n;
-    L->zeros_before = L->zeros = count_zeros(g->values[lw.weight].data, n);
+    L->zeros_before = L->zeros = pare_count_zeros(g->values[lw.weight].data, n);
     L->channels_before = L->channels = lw.outs;
-    if (pare_name_in_list(dense, g->nodes[i].name) ||
-        (i == first && pare_name_in_list(dense, "first")) ||
-        (i == last && pare_name_in_list(dense, "last")))
+    if (pare_layer_listed(g, i, dense, first, last))
       L->why = "left dense";
     else if (g->values[lw.weight].borrowed)
       L->why = "the weight is mapped read-only";
@@ -419,7 +404,7 @@ pare_status pare_prune_apply(pare_graph *g, const pare_prune_options *o, pare_pr
     if (pare_layer_weight_of(g, i, &lw)) continue;
     pare_prune_layer *L = &rep[r++];
     L->params = lw.outs * lw.ins;
-    L->zeros = count_zeros(g->values[lw.weight].data, (size_t)L->params);
+    L->zeros = pare_count_zeros(g->values[lw.weight].data, (size_t)L->params);
     L->channels = lw.outs;
   }
   if (st != PARE_OK || !layers) {

@@ -317,17 +317,11 @@ pare_status pare_quantize_apply(pare_graph *g, const pare_quant_options *o,
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "quantize: weights take 2..8 bits or fp16, activations 8 bits or none "
                           "(fp16 goes without)");
-  int first = -1, last = -1, count = 0;
-  for (int i = 0; i < g->n_nodes; i++) {
-    pare_layer_weight lw;
-    if (g->nodes[i].op != PARE_OP_CONV && g->nodes[i].op != PARE_OP_GEMM &&
-        g->nodes[i].op != PARE_OP_MATMUL)
-      continue;
-    count++;
-    if (pare_layer_weight_of(g, i, &lw)) continue;
-    if (first < 0) first = i;
-    last = i;
-  }
+  int first, last, count = 0;
+  pare_layer_ends(g, &first, &last);
+  for (int i = 0; i < g->n_nodes; i++)
+    count += g->nodes[i].op == PARE_OP_CONV || g->nodes[i].op == PARE_OP_GEMM ||
+             g->nodes[i].op == PARE_OP_MATMUL;
   pare_quant_layer *rep = calloc((size_t)count + 1, sizeof *rep);
   int *todo = calloc((size_t)count + 1, sizeof(int));
   pare_calib_sampling as = {calloc((size_t)count + 1, sizeof(pare_calib_samples)), 0};
@@ -343,9 +337,7 @@ pare_status pare_quantize_apply(pare_graph *g, const pare_quant_options *o,
     pare_layer_weight lw;
     todo[nr] = -1;
     if ((L->why = pare_layer_weight_of(g, i, &lw))) {
-    } else if (pare_name_in_list(o->dense, n->name) ||
-               (i == first && pare_name_in_list(o->dense, "first")) ||
-               (i == last && pare_name_in_list(o->dense, "last"))) {
+    } else if (pare_layer_listed(g, i, o->dense, first, last)) {
       L->why = "left in float";
     } else {
       todo[nr] = i;

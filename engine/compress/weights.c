@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "engine/core/core.h"
+
 const char *pare_layer_weight_of(const pare_graph *g, int node, pare_layer_weight *lw) {
   const pare_node *n = &g->nodes[node];
   memset(lw, 0, sizeof *lw);
@@ -36,4 +38,29 @@ const char *pare_layer_weight_of(const pare_graph *g, int node, pare_layer_weigh
     lw->out_axis = 1, lw->in_axis = 0;
   }
   return NULL;
+}
+
+int pare_layer_ends(const pare_graph *g, int *first, int *last) {
+  int count = 0;
+  *first = *last = -1;
+  for (int i = 0; i < g->n_nodes; i++) {
+    pare_layer_weight lw;
+    if (pare_layer_weight_of(g, i, &lw)) continue;
+    if (*first < 0) *first = i;
+    *last = i;
+    count++;
+  }
+  return count;
+}
+
+int pare_layer_listed(const pare_graph *g, int node, const char *list, int first, int last) {
+  return pare_name_in_list(list, g->nodes[node].name) ||
+         (node == first && pare_name_in_list(list, "first")) ||
+         (node == last && pare_name_in_list(list, "last"));
+}
+
+int64_t pare_count_zeros(const float *w, size_t n) {
+  int64_t z = 0;
+  for (size_t i = 0; i < n; i++) z += w[i] == 0.0f;
+  return z;
 }

@@ -18,4 +18,16 @@ typedef struct pare_layer_weight {
  * fp32 tensor of rank 2 (4 for Conv). */
 const char *pare_layer_weight_of(const pare_graph *g, int node, pare_layer_weight *lw);
 
+/* The first and last nodes that have such a weight (-1 when none); returns
+ * how many nodes have one. */
+int pare_layer_ends(const pare_graph *g, int *first, int *last);
+
+/* 1 when the comma-separated `list` names node `node`, or holds "first"
+ * (or "last") and node is `first` (`last`), as found by pare_layer_ends.
+ * The lists of layers left alone by the compression passes. */
+int pare_layer_listed(const pare_graph *g, int node, const char *list, int first, int last);
+
+/* How many of the n weights are zero (either sign). */
+int64_t pare_count_zeros(const float *w, size_t n);
+
 #endif

@@ -375,6 +375,29 @@ PARE_API pare_status pare_model_quantize(pare_model *m, const char *spec, const 
                                          const char *dense, int per_tensor,
                                          pare_quant_layer_info **layers, int *count);
 
+/* One Conv, Gemm or MatMul node as pare_model_share_weights left it. */
+typedef struct pare_share_layer_info {
+  char node[128];
+  const char *op;
+  int64_t params, zeros; /* weight elements, zeros among them */
+  int64_t values;        /* distinct values afterwards, zero included (0: not shared) */
+  int bits;              /* codebook of 2^bits values, 0 when left as it is */
+  double rms_error;      /* relative RMS error of the shared weight */
+  int shared;
+  char why[96]; /* why it was left as it is */
+} pare_share_layer_info;
+
+/* Weight sharing (docs/compression.md, "Weight sharing"): a 1-D k-means
+ * over the nonzero weights of every Conv, Gemm and MatMul replaces each
+ * weight by its cluster's centroid, so that a layer holds at most 2^bits
+ * distinct values (bits 1..8): 2^bits centroids, or 2^bits - 1 and zero
+ * when the layer has zeros (pruned weights stay exactly zero). The weights
+ * stay fp32. dense: comma-separated nodes left as they are, where "first"
+ * and "last" name the first and last such layers; NULL or "none" shares
+ * all. *layers (pare_free; may be NULL) describes every such node. */
+PARE_API pare_status pare_model_share_weights(pare_model *m, int bits, const char *dense,
+                                              pare_share_layer_info **layers, int *count);
+
 /* ---- tensors on disk and datasets ----------------------------------- */
 
 /* Reads a NumPy .npy file (C order; <f4 <f2 <i8 <i4 |i1 |u1 |b1) into *out;

@@ -154,6 +154,24 @@ PY
   check prune-bad-mode 1 "$pare" compress "$tmp/m.pare" --prune 0.5 --prune-mode 5:4 -o "$tmp/x.pare"; contains prune-bad-mode "'5:4'"
   check prune-bad-amount 2 "$pare" compress "$tmp/m.pare" --prune -1 -o "$tmp/x.pare"; contains prune-bad-amount "--prune"
   check prune-too-much 1 "$pare" compress "$tmp/m.pare" --prune 1 -o "$tmp/x.pare"; contains prune-too-much "[0, 1)"
+  # Weight sharing after pruning: every layer at most 16 values (zero one of
+  # them in the pruned layers), a file smaller than the pruned one, a model
+  # that evaluates; one fine-tuning epoch
+  # shares again; an integer --quant is refused, fp16 is not.
+  check share 0 "$pare" compress "$tmp/m.pare" --prune 0.8 --dense last --share-bits 4 -o "$tmp/sh.pare"
+  contains share "shared, 4 bits"
+  printf '%s\n' "$LAST" | awk '/shared, 4 bits/ { n++; if ($5 > 16 || $5 < 2) bad = 1 } END { exit !(n == 3 && !bad) }' \
+    && passes=$((passes + 1)) || { echo "FAIL share: not 3 layers of at most 16 values: $LAST"; fails=$((fails + 1)); }
+  check share-info 0 "$pare" info "$tmp/sh.pare"; contains share-info "total:"
+  [ "$(wc -c < "$tmp/sh.pare")" -lt "$(wc -c < "$tmp/p0.pare")" ] && passes=$((passes + 1)) || { echo "FAIL shared file not smaller than pruned"; fails=$((fails + 1)); }
+  check share-eval 0 "$pare" eval "$tmp/sh.pare" --dataset "$tmp"; contains share-eval "top-1 accuracy"
+  check share-finetune 0 "$pare" compress "$tmp/m.pare" --prune 0.8 --share-bits 3 --finetune-epochs 1 --dataset "$tmp" --batch 32 -o "$tmp/shf.pare"
+  contains share-finetune "epoch 1/1"; contains share-finetune "shared, 3 bits"
+  check share-again 0 "$pare" compress "$tmp/shf.pare" --share-bits 3 -o "$tmp/x.pare"; contains share-again " 0.000%"
+  check share-int8 2 "$pare" compress "$tmp/m.pare" --prune 0.8 --share-bits 4 --quant int8 -o "$tmp/x.pare"
+  contains share-int8 "--share-bits cannot be combined with --quant int8"
+  check share-fp16 0 "$pare" compress "$tmp/m.pare" --share-bits 4 --quant fp16 -o "$tmp/x.pare"
+  check share-bad-bits 2 "$pare" compress "$tmp/m.pare" --share-bits 9 -o "$tmp/x.pare"; contains share-bad-bits "--share-bits is 1..8"
   # Quantization: int8 weights and activations calibrated on the small
   # dataset, then fp16; a smaller file that still evaluates.
   check quant 0 "$pare" compress "$tmp/m.pare" --quant int8 --calib-images 50 --dataset "$tmp" -o "$tmp/q8.pare"

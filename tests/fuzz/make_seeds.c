@@ -157,6 +157,8 @@ static int cli_seeds(const char *out) {
       "distill|--teacher|t.pare|--student|mlp:300,100|--alpha|0.5|--temperature|4|-o|s.pare",
       "compress|m.pare|--prune|0.5|--prune-mode|2:4|--dense|first,last|--prune-schedule|gradual|"
       "--finetune-epochs|2|-o|c.pare",
+      "compress|m.pare|--prune|0.9|--share-bits|4|--share-dense|last|--finetune-epochs|2|--quant|"
+      "fp16|-o|c.pare",
       "compress|m.pare|--lowrank|energy=0.9|--lowrank-conv|spatial|--skip|a,b|--measure-batch|8|"
       "--lowrank-data|100|-o|c.pare",
       "compress|m.pare|--quant|int8|--calib-method|entropy|--calib-images|100|--quant-dense|first|"
