@@ -15,6 +15,7 @@ typedef struct pare_bench_opts {
   const char *shapes;   /* bench-specific shape list, or NULL for the defaults */
   const char *model;    /* models: the .onnx or .pare file */
   const char *baseline; /* models: a second file timed in the same run (before/after) */
+  const char *peers;    /* models: a Python with onnxruntime, torch and onnx2torch, or NULL */
 } pare_bench_opts;
 
 typedef struct pare_bench_timing {

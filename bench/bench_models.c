@@ -1,11 +1,88 @@
 /* pare-bench models: whole-model latency at batch 1 and 64 on the OpenCL
- * backend and on the reference backend, in the same run; onnxruntime's
- * figure for the same file comes from bench/peers/ort_bench.py. */
+ * backend and on the reference backend, in the same run; with --peers,
+ * onnxruntime and PyTorch on the same ONNX file right after
+ * (bench/peers/ort_bench.py, torch_bench.py). */
+#define _DEFAULT_SOURCE /* popen, mkstemps */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "bench/bench.h"
+#include "engine/io/onnx_export.h"
+#include "engine/model_internal.h"
+
+enum { N_BATCHES = 2 };
+static const int64_t batches[N_BATCHES] = {1, 64};
+
+typedef struct peer {
+  const char *script, *name;
+  double ms[N_BATCHES]; /* medians; 0 when missing */
+} peer;
+
+/* Runs one peer script on the ONNX file and collects its medians; its JSON
+ * lines go to stdout with pare's. */
+static void run_peer(const pare_bench_opts *o, const char *onnx, int threads, peer *p) {
+  const char *dir = getenv("PARE_PEERS_DIR") ? getenv("PARE_PEERS_DIR") : PARE_PEERS_DIR;
+  if (strchr(o->peers, '\'') || strchr(dir, '\'') || strchr(onnx, '\'')) {
+    fprintf(stderr, "pare-bench models: a quote in a path; peers not run\n");
+    return;
+  }
+  /* Peers pick their kernels over the first runs (oneDNN, MLAS): at least
+   * ten untimed runs. */
+  int warmup = o->warmup > 10 ? o->warmup : 10;
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, "'%s' '%s/%s' '%s' --reps %d --warmup %d --threads %d", o->peers, dir,
+           p->script, onnx, o->reps, warmup, threads);
+  FILE *f = popen(cmd, "r");
+  if (!f) return;
+  char line[2048];
+  while (fgets(line, sizeof line, f)) {
+    char batch[32], ms[32];
+    pare_bench_json_field(line, "batch", batch, sizeof batch);
+    pare_bench_json_field(line, "ms_median", ms, sizeof ms);
+    for (int b = 0; b < N_BATCHES; b++)
+      if (atoll(batch) == batches[b]) p->ms[b] = atof(ms);
+    fputs(line, stdout);
+  }
+  if (pclose(f)) fprintf(stderr, "pare-bench models: %s failed: %s\n", p->name, cmd);
+  fflush(stdout);
+}
+
+/* onnxruntime and PyTorch on the model (exported to ONNX first when it is
+ * a .pare), then the side-by-side table on stderr. */
+static void run_peers(const pare_bench_opts *o, const char *path, const pare_model *m,
+                      const double *cl_ms, const double *ref_ms) {
+  char tmp[] = "/tmp/pare-bench-XXXXXX.onnx";
+  const char *onnx = path;
+  size_t len = strlen(path);
+  if (len < 5 || strcmp(path + len - 5, ".onnx")) {
+    int fd = mkstemps(tmp, 5);
+    pare_error err;
+    if (fd < 0 || (close(fd), pare_onnx_export(m->graph, tmp, &err)) != PARE_OK) {
+      fprintf(stderr, "pare-bench models: exporting %s for the peers: %s\n", path,
+              fd < 0 ? "no temporary file" : err.text);
+      if (fd >= 0) unlink(tmp);
+      return;
+    }
+    onnx = tmp;
+  }
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  int threads = cpus > 0 ? (int)cpus : 1;
+  peer peers[2] = {{"ort_bench.py", "onnxruntime", {0}}, {"torch_bench.py", "PyTorch", {0}}};
+  for (int k = 0; k < 2; k++) run_peer(o, onnx, threads, &peers[k]);
+  if (onnx == tmp) unlink(tmp);
+  fprintf(stderr,
+          "\nsame run, %d threads for the peers: peer ms / pare ms (above 1: pare faster)\n",
+          threads);
+  fprintf(stderr, "%6s %12s %13s %12s %10s %12s %10s\n", "batch", "pare opencl", "pare reference",
+          "onnxruntime", "ort/pare", "pytorch", "torch/pare");
+  for (int b = 0; b < N_BATCHES; b++)
+    fprintf(stderr, "%6lld %12.3f %13.3f %12.3f %9.2fx %12.3f %9.2fx\n", (long long)batches[b],
+            cl_ms[b], ref_ms[b], peers[0].ms[b], peers[0].ms[b] / cl_ms[b], peers[1].ms[b],
+            peers[1].ms[b] / cl_ms[b]);
+}
 
 typedef struct model_case {
   pare_context *ctx;
@@ -56,10 +133,10 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     fprintf(stderr, "pare-bench models: %s\n", cl ? pare_context_last_error(cl) : "no context");
     status = 1;
   }
-  static const int64_t batches[] = {1, 64};
+  double cl_ms[N_BATCHES] = {0}, ref_ms[N_BATCHES] = {0};
   fprintf(stderr, "%-10s %6s %12s %12s %10s\n", "model", "batch", "opencl ms", "reference ms",
           "vs ref");
-  for (int b = 0; b < 2 && !status; b++) {
+  for (int b = 0; b < N_BATCHES && !status; b++) {
     model_case c = {NULL, m, {0}};
     c.in.dtype = PARE_DT_F32;
     c.in.rank = info.rank;
@@ -96,6 +173,8 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
       status = 1;
       break;
     }
+    cl_ms[b] = tc.ms_median;
+    ref_ms[b] = tr.ms_median;
     pare_device_info dev;
     pare_context_device(cl, &dev);
     printf("{\"bench\": \"models\", \"model\": \"%s\", \"batch\": %lld, \"profile\": \"%s\", "
@@ -104,6 +183,16 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
            "\"first_run_ms\": %.4f",
            path, (long long)batches[b], dev.profile, dev.name, tc.ms_min, tc.ms_median,
            tr.ms_median, tr.ms_median / tc.ms_median, tc.ms_p90, tc.ms_p99, tc.ms_first);
+    /* Throughput, and memory: the activation arena pare's plan gives at this
+     * batch (with the naive total beside it) and the process's peak RSS. */
+    uint64_t naive = 0, planned = 0, lower = 0;
+    pare_model_memory(m, batches[b], &naive, &planned, &lower);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf(", \"images_per_s\": %.1f, \"activation_bytes_planned\": %llu, "
+           "\"activation_bytes_naive\": %llu, \"peak_rss_kb\": %ld",
+           1000.0 * (double)batches[b] / tc.ms_median, (unsigned long long)planned,
+           (unsigned long long)naive, ru.ru_maxrss);
     if (base)
       printf(", \"baseline\": \"%s\", \"baseline_ms_median\": %.4f, \"speedup_vs_baseline\": %.3f",
              o->baseline, tb.ms_median, tb.ms_median / tc.ms_median);
@@ -117,6 +206,7 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
               tb.ms_median / tc.ms_median);
     fprintf(stderr, "\n");
   }
+  if (!status && o->peers) run_peers(o, path, m, cl_ms, ref_ms);
   pare_context_destroy(cl);
   pare_context_destroy(ref);
   pare_model_destroy(m);

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench/bench.h"
+#include "git_revision.h"
 #include "pare/pare_onnx.h"
 
 static const struct {
@@ -50,10 +52,32 @@ static void usage(FILE *f) {
              "                 baseline ms / new ms for every row both have\n"
              "  --baseline FILE  `models`: also time FILE on the device in the same run\n"
              "                 (e.g. the model before compression) and print the speed-up\n"
+             "  --peers PYTHON   `models`: also time the same model in onnxruntime and\n"
+             "                 PyTorch (bench/peers/ort_bench.py, torch_bench.py; PYTHON has\n"
+             "                 onnxruntime, torch and onnx2torch) and print them side by side\n"
              "  --shapes S     GEMM shapes as M,N,K;M,N,K (default: 128..1024 square and\n"
              "                 64,3136,576;256,196,2304;64,10,1568)\n\n"
              "Rows are JSON lines on stdout; a summary goes to stderr.\n"
              "PARE_DEVICE and PARE_PROFILE choose the device and profile.\n");
+}
+
+/* The first JSON line of a run: what every row below was measured with
+ * (revision, device, profile, settings, command line). --compare and
+ * --plot skip it (it has no timings). */
+static void run_header(const pare_cl_runtime *rt, const pare_bench_opts *o, int argc, char **argv) {
+  time_t now = time(NULL);
+  char date[32];
+  strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  printf("{\"bench\": \"run\", \"git\": \"%s\", \"date\": \"%s\", \"device\": \"%s\", "
+         "\"profile\": \"%s\", \"driver\": \"%s\", \"warmup\": %d, \"reps\": %d, \"ref_reps\": %d, "
+         "\"args\": \"",
+         PARE_GIT_REVISION, date, rt->info.name, rt->profile->name, rt->info.driver_version,
+         o->warmup, o->reps, o->ref_max_reps);
+  for (int i = 1; i < argc; i++) {
+    if (i > 1) printf(" ");
+    for (const char *c = argv[i]; *c; c++) printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+  }
+  printf("\"}\n");
 }
 
 static int parse_int(const char *flag, const char *v, int lo, int *out) {
@@ -84,7 +108,7 @@ int main(int argc, char **argv) {
     return pare_bench_compare(argv[2], argv[3]);
   }
   pare_onnx_enable();
-  pare_bench_opts o = {2, 7, 1, NULL, NULL, NULL};
+  pare_bench_opts o = {2, 7, 1, NULL, NULL, NULL, NULL};
   const char *benches[8];
   int nb = 0;
   for (int i = 1; i < argc; i++) {
@@ -110,6 +134,12 @@ int main(int argc, char **argv) {
         return 2;
       }
       o.baseline = argv[++i];
+    } else if (!strcmp(a, "--peers")) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "pare-bench: --peers needs a Python interpreter\n");
+        return 2;
+      }
+      o.peers = argv[++i];
     } else if (!strcmp(a, "--shapes")) {
       if (i + 1 >= argc) {
         fprintf(stderr, "pare-bench: --shapes needs a value\n");
@@ -140,6 +170,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   fprintf(stderr, "device: %s, profile %s\n", rt->info.name, rt->profile->name);
+  run_header(rt, &o, argc, argv);
   int status = 0;
   for (int i = 0; i < nb && !status; i++) {
     const char *b = !strcmp(benches[i], "gemm")     ? "gemm_f32"

@@ -2,12 +2,18 @@
 # package, so that find_package(pare) and pkg-config --libs pare both work.
 include(CMakePackageConfigHelpers)
 
-install(TARGETS pare pare_static pare_onnx pare_onnx_static EXPORT pareTargets
+set(_pare_libs pare pare_static)
+if(PARE_ONNX)
+  list(APPEND _pare_libs pare_onnx pare_onnx_static)
+endif()
+install(TARGETS ${_pare_libs} EXPORT pareTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS pare_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(TARGET pare_cli)
+  install(TARGETS pare_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 if(TARGET pare-bench)
   install(TARGETS pare-bench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
@@ -24,7 +30,10 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/pareConfig.cmake
         DESTINATION ${PARE_CMAKE_DIR})
 
 set(PARE_PC_REQUIRES_PRIVATE "")
-set(PARE_PC_LIBS_PRIVATE "-lprotobuf-c -lz -lm -lpthread -ldl")
+set(PARE_PC_LIBS_PRIVATE "-lz -lm -lpthread -ldl")
+if(PARE_ONNX)
+  set(PARE_PC_LIBS_PRIVATE "-lprotobuf-c ${PARE_PC_LIBS_PRIVATE}")
+endif()
 if(PARE_OPENCL AND PARE_OPENCL_LOADER STREQUAL "link")
   set(PARE_PC_REQUIRES_PRIVATE "OpenCL")
 endif()

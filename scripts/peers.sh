@@ -3,8 +3,9 @@
 # PyPI into .venv-peers/, several GB): exports SimpleCNN trained on
 # Fashion-MNIST and a few torchvision classifiers to ONNX with PyTorch,
 # checks pare's outputs against PyTorch's on both backends (1e-4 of the
-# output's magnitude), evaluates SimpleCNN through the CLI, and compares
-# pare with onnxruntime on SimpleCNN. Not part of the default test suite.
+# output's magnitude), evaluates SimpleCNN through the CLI, and times pare
+# against onnxruntime and PyTorch on SimpleCNN and MobileNetV2 in the same
+# run (`pare-bench models --peers`). Not part of the default test suite.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
@@ -13,7 +14,7 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
 fi
-"$venv/bin/pip" install -q numpy onnx onnxruntime torch torchvision
+"$venv/bin/pip" install -q numpy onnx onnxruntime torch torchvision onnx2torch
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build
 out=build/peers
@@ -22,4 +23,6 @@ out=build/peers
 "$venv/bin/python" bench/peers/check_exported.py "$out" --pare build/tools/pare --backend ref
 ./build/tools/pare eval "$out/simplecnn.onnx" --dataset fashion-mnist
 echo "PyTorch's accuracy for the same weights: $(cat "$out/simplecnn.accuracy")"
-PARE_BENCH=build/bench/pare-bench sh bench/peers/run_models.sh "$out/simplecnn.onnx" "$venv/bin/python"
+for m in simplecnn mobilenet_v2; do
+  ./build/bench/pare-bench models --model "$out/$m.onnx" --peers "$venv/bin/python" --reps 21
+done

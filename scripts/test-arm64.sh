@@ -15,6 +15,8 @@
 #    with pare-bench: built, and its device-free tests run. There is no arm64
 #    OpenCL device here (see docs/android.md), so the kernel tests are not run.
 # 3. Checks that libpare.so needs no protobuf-c and prints its stripped size.
+# 4. The app build (PARE_ONNX=OFF, OpenCL through dlopen): libpare alone,
+#    with no protobuf-c anywhere in its build, and its stripped size.
 #
 # Build folders: build-arm64 and build-arm64-cl (ARM64_BUILD_DIR overrides
 # the prefix). CMAKE_BUILD_PARALLEL_LEVEL sets the build's parallelism.

@@ -16,13 +16,15 @@
 #   ANDROID_PLATFORM      android-24 (default) or later: the oldest API pare builds for
 #   PARE_OPENCL_HEADERS   a folder holding CL/cl.h (Khronos OpenCL-Headers, or a copy of
 #                         Debian's /usr/include/CL): the NDK ships no OpenCL headers
-#   PARE_ANDROID_PREFIX   where protobuf-c's runtime library was installed for this ABI
-#                         (lib/libprotobuf-c.*, include/protobuf-c/, lib/pkgconfig/
-#                         libprotobuf-c.pc): pare's CMakeLists needs it for libpare_onnx
+#   PARE_ANDROID_PREFIX   optional: where protobuf-c's runtime library was installed for
+#                         this ABI (lib/libprotobuf-c.*, include/protobuf-c/,
+#                         lib/pkgconfig/libprotobuf-c.pc), for libpare_onnx and the tools
 #
 # It also sets pare's defaults for Android: PARE_OPENCL_LOADER=dlopen (there
 # is no ICD loader; vendors ship libOpenCL.so under their own names),
-# PARE_CLBLAST=OFF and PARE_TESTS=OFF (cmocka is not in the NDK).
+# PARE_CLBLAST=OFF and PARE_TESTS=OFF (cmocka is not in the NDK); without
+# PARE_ANDROID_PREFIX, PARE_ONNX=OFF: libpare alone, which apps link, and no
+# protobuf-c in the build at all.
 
 # The toolchain file is read again for every try_compile, where -D values
 # are not passed on: keep what the first read resolved in the environment.
@@ -89,6 +91,9 @@ endif()
 set(PARE_OPENCL_LOADER dlopen CACHE STRING "How libpare reaches OpenCL: link (ICD loader) or dlopen")
 set(PARE_CLBLAST OFF CACHE BOOL "Use CLBlast as the fp32 GEMM baseline/path when found")
 set(PARE_TESTS OFF CACHE BOOL "Build the tests")
+if(NOT PARE_ANDROID_PREFIX)
+  set(PARE_ONNX OFF CACHE BOOL "Build ONNX import/export (protobuf-c), the tools, tests and benches")
+endif()
 
 # OpenCL: headers only. With the dlopen loader libpare never links an
 # OpenCL library, but CMakeLists.txt calls find_package(OpenCL REQUIRED),

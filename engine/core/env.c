@@ -1,4 +1,5 @@
 /* Environment variables, with empty treated as unset. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "engine/core/core.h"
@@ -11,5 +12,7 @@ const char *pare_env(const char *name) {
 size_t pare_max_tensor_bytes(void) {
   const char *v = pare_env("PARE_MAX_TENSOR_BYTES");
   unsigned long long cap = v ? strtoull(v, NULL, 10) : 0;
-  return cap ? (size_t)cap : (size_t)1 << 34;
+  if (!cap) cap = 1ull << 34; /* 16 GiB */
+  /* 32-bit targets: no tensor can exceed half the address space. */
+  return cap > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)cap;
 }

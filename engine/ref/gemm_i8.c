@@ -92,7 +92,8 @@ static int32_t dot_i8(size_t k, const int8_t *a, int32_t a_zero, const int8_t *b
 static int gemm_args_ok(size_t m, size_t n, size_t k, const void *a, size_t lda, int32_t a_zero,
                         const void *b, size_t ldb, const void *c, size_t ldc) {
   return a && b && c && k >= 1 && k <= PARE_QUANT_MAX_K && lda >= k && ldb >= k && ldc >= n &&
-         a_zero >= -128 && a_zero <= 127 && m < ((size_t)1 << 40) && n < ((size_t)1 << 40);
+         a_zero >= -128 && a_zero <= 127 && (m >> 20 >> 20) == 0 &&
+         (n >> 20 >> 20) == 0; /* < 2^40 */
 }
 
 int pare_ref_gemm_i8(size_t m, size_t n, size_t k, const int8_t *a, size_t lda, int32_t a_zero,
