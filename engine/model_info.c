@@ -8,7 +8,7 @@
 #include "engine/context_internal.h"
 #include "engine/model_internal.h"
 
-static int64_t macs_of(const pare_graph *g, const pare_plan *p, const pare_node *n) {
+int64_t pare_node_macs(const pare_graph *g, const pare_plan *p, const pare_node *n) {
   const pare_tensor *out =
       n->n_outputs > 0 && n->outputs[0] >= 0 ? &p->values[n->outputs[0]] : NULL;
   if (!out || n->n_inputs < 2 || n->inputs[0] < 0 || n->inputs[1] < 0) return 0;
@@ -114,7 +114,7 @@ pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t batch,
                                            : pare_ref_q_get(v->data, v->dtype, (size_t)e) == 0;
     }
     li->sparsity = li->params ? (double)zeros / (double)li->params : 0.0;
-    li->macs = macs_of(g, p, n);
+    li->macs = pare_node_macs(g, p, n);
     li->backend = p->node_folded[i]                          ? "folded"
                   : on_opencl && pare_exec_cl_supports(p, n) ? "opencl"
                                                              : "reference";

@@ -15,6 +15,10 @@ struct pare_model {
  * at a time on ctx: *correct, and the confusion matrix (classes², may be
  * NULL) counted up. The loop of pare_model_evaluate, the trainer's
  * validation and the low-rank scan. */
+/* Multiply-adds of node n (Conv, ConvTranspose, Gemm, MatMul; 0 for the
+ * rest) with the shapes planned in p. */
+int64_t pare_node_macs(const pare_graph *g, const pare_plan *p, const pare_node *n);
+
 pare_status pare_accuracy_on(pare_context *ctx, pare_model *m, const pare_dataset *ds,
                              const size_t *idx, size_t n, int batch, int64_t *confusion,
                              size_t *correct, pare_eval_progress_fn progress, void *user,

@@ -2,6 +2,7 @@
  * geometry (output dims, auto_pad) that pooling shares. Internally every
  * problem is lifted to 3 spatial dims by putting size-1 axes in front. */
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "engine/core/core.h"
 #include "engine/ref/ops.h"
@@ -317,57 +318,64 @@ int pare_ref_conv_transpose_shape(const pare_ref_conv_transpose_params *p, const
   return PARE_REF_OK;
 }
 
-/* For output coordinate o along one axis and kernel tap k, the input
- * coordinate whose scatter lands on o, or -1 when none does. */
-static int64_t transpose_source(const conv_geom *g, int axis, int64_t o, int64_t k) {
-  int64_t t = o + g->pb[axis] - k * g->d[axis];
-  if (t < 0 || t % g->s[axis] != 0) return -1;
-  t /= g->s[axis];
-  return t < g->in[axis] ? t : -1;
+/* The kernel taps [*lo, *hi) along `axis` through which input position i
+ * lands inside the output: 0 <= i*s - pb + k*d < out. */
+static void tap_range(const conv_geom *g, int axis, int64_t i, int64_t *lo, int64_t *hi) {
+  int64_t base = i * g->s[axis] - g->pb[axis], d = g->d[axis];
+  int64_t first = base >= 0 ? 0 : (-base + d - 1) / d; /* smallest k with base+k*d >= 0 */
+  int64_t last = base >= g->out[axis] ? 0 : (g->out[axis] - 1 - base) / d + 1; /* one past */
+  *lo = first;
+  *hi = last < g->k[axis] ? last : g->k[axis];
+  if (*hi < *lo) *hi = *lo;
 }
 
+/* Scatter form: every input element times every kernel tap is added to
+ * the output it lands on, so the work is the layer's true multiply-adds
+ * (a gather over output positions would test every tap at every output,
+ * stride^d times more, which a large kernel makes prohibitive). Sums are
+ * kept in double, one output plane at a time. */
 int pare_ref_conv_transpose_f32(const pare_ref_conv_transpose_params *p, const float *x,
                                 const int64_t *x_dims, const float *w, const int64_t *w_dims,
                                 const float *bias, float *y, int64_t *y_dims) {
   conv_geom g;
   int rc = conv_transpose_geom_of(p, x_dims, w_dims, &g, NULL);
   if (rc != PARE_REF_OK) return rc;
-  if (y_dims) pare_ref_conv_transpose_shape(p, x_dims, w_dims, y_dims, NULL);
   int64_t cg = g.c / g.group, mg = g.m / g.group;
   int64_t in_plane = g.in[0] * g.in[1] * g.in[2];
   int64_t k_plane = g.k[0] * g.k[1] * g.k[2];
-  size_t yi = 0;
+  int64_t out_plane = g.out[0] * g.out[1] * g.out[2];
+  double *acc = malloc(sizeof(double) * (size_t)(out_plane > 0 ? out_plane : 1));
+  if (!acc) return PARE_REF_ENOMEM;
+  if (y_dims) pare_ref_conv_transpose_shape(p, x_dims, w_dims, y_dims, NULL);
   for (int64_t n = 0; n < g.n; n++) {
     for (int64_t m = 0; m < g.m; m++) {
       int64_t c0 = (m / mg) * cg, mm = m % mg;
-      for (int64_t o0 = 0; o0 < g.out[0]; o0++) {
-        for (int64_t o1 = 0; o1 < g.out[1]; o1++) {
-          for (int64_t o2 = 0; o2 < g.out[2]; o2++) {
-            double acc = bias ? (double)bias[m] : 0.0;
-            for (int64_t k0 = 0; k0 < g.k[0]; k0++) {
-              int64_t i0 = transpose_source(&g, 0, o0, k0);
-              if (i0 < 0) continue;
-              for (int64_t k1 = 0; k1 < g.k[1]; k1++) {
-                int64_t i1 = transpose_source(&g, 1, o1, k1);
-                if (i1 < 0) continue;
-                for (int64_t k2 = 0; k2 < g.k[2]; k2++) {
-                  int64_t i2 = transpose_source(&g, 2, o2, k2);
-                  if (i2 < 0) continue;
-                  int64_t xoff = (i0 * g.in[1] + i1) * g.in[2] + i2;
-                  int64_t koff = (k0 * g.k[1] + k1) * g.k[2] + k2;
-                  for (int64_t c = 0; c < cg; c++) {
-                    float xv = x[(size_t)((n * g.c + c0 + c) * in_plane + xoff)];
-                    float wv = w[(size_t)(((c0 + c) * mg + mm) * k_plane + koff)];
-                    acc += (double)xv * (double)wv;
-                  }
+      for (int64_t o = 0; o < out_plane; o++) acc[o] = bias ? (double)bias[m] : 0.0;
+      for (int64_t c = 0; c < cg; c++) {
+        const float *xc = x + (size_t)((n * g.c + c0 + c) * in_plane);
+        const float *wc = w + (size_t)(((c0 + c) * mg + mm) * k_plane);
+        for (int64_t i0 = 0; i0 < g.in[0]; i0++)
+          for (int64_t i1 = 0; i1 < g.in[1]; i1++)
+            for (int64_t i2 = 0; i2 < g.in[2]; i2++) {
+              double xv = xc[(i0 * g.in[1] + i1) * g.in[2] + i2];
+              int64_t lo[3], hi[3], i[3] = {i0, i1, i2};
+              for (int a = 0; a < 3; a++) tap_range(&g, a, i[a], &lo[a], &hi[a]);
+              for (int64_t k0 = lo[0]; k0 < hi[0]; k0++) {
+                int64_t o0 = i0 * g.s[0] - g.pb[0] + k0 * g.d[0];
+                for (int64_t k1 = lo[1]; k1 < hi[1]; k1++) {
+                  int64_t o1 = i1 * g.s[1] - g.pb[1] + k1 * g.d[1];
+                  double *ao = acc + (o0 * g.out[1] + o1) * g.out[2];
+                  const float *wk = wc + (k0 * g.k[1] + k1) * g.k[2];
+                  for (int64_t k2 = lo[2]; k2 < hi[2]; k2++)
+                    ao[i2 * g.s[2] - g.pb[2] + k2 * g.d[2]] += xv * wk[k2];
                 }
               }
             }
-            y[yi++] = (float)acc;
-          }
-        }
       }
+      float *ym = y + (size_t)((n * g.m + m) * out_plane);
+      for (int64_t o = 0; o < out_plane; o++) ym[o] = (float)acc[o];
     }
   }
+  free(acc);
   return PARE_REF_OK;
 }

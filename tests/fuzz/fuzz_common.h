@@ -13,10 +13,14 @@
 
 #include "engine/exec/exec.h"
 #include "engine/io/pare_format.h"
+#include "engine/model_internal.h"
 #include "engine/passes/passes.h"
 
 /* Inputs larger than this many elements in all are not run. */
 #define FUZZ_MAX_INPUT_ELEMENTS 1000000
+/* Multiply-adds above which a graph is planned but not run (about half a
+ * second in the instrumented build). */
+#define FUZZ_MAX_MACS 10000000
 
 static char fuzz_dir[256];
 
@@ -88,7 +92,16 @@ static inline void fuzz_run_graph(const pare_graph *g) {
   }
   pare_error err = {{0}};
   pare_plan *p = NULL;
-  if (ok && pare_plan_create(g, in, n, &p, &err) == PARE_OK) {
+  /* A graph of more than FUZZ_MAX_MACS multiply-adds is planned, not run:
+   * the reference backend would spend seconds on one input (a legitimate
+   * workload, not a hang) and starve the search. */
+  int64_t macs = 0;
+  if (ok && pare_plan_create(g, in, n, &p, &err) == PARE_OK)
+    for (int i = 0; i < g->n_nodes && macs <= FUZZ_MAX_MACS; i++)
+      macs += pare_node_macs(g, p, &g->nodes[i]);
+  if (p && macs > FUZZ_MAX_MACS && getenv("PARE_FUZZ_VERBOSE"))
+    fprintf(stderr, "fuzz: %lld multiply-adds: not run\n", (long long)macs);
+  if (p && macs <= FUZZ_MAX_MACS) {
     pare_tensor *out = calloc((size_t)g->n_outputs + 1, sizeof *out);
     if (out && pare_plan_run_ref(p, in, n, out, &err) == PARE_OK)
       for (int i = 0; i < g->n_outputs; i++) pare_tensor_release(&out[i]);
