@@ -122,6 +122,12 @@ pare_status pare_plan_create_ex(const pare_graph *g, const pare_tensor *inputs, 
                           n->name, pare_op_name(n->op));
       break;
     }
+    /* Every op writes its first output; the kernels rely on it. */
+    if (n->n_outputs < 1 || n->outputs[0] < 0) {
+      st = pare_error_set(err, PARE_ERR_FORMAT, "node '%s' (%s): its first output is missing",
+                          n->name, pare_op_name(n->op));
+      break;
+    }
     pare_tensor *in[MAX_IO], *outs[MAX_IO];
     pare_op_ctx ctx;
     bind(p, n, in, outs, &ctx, err);

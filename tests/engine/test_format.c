@@ -254,6 +254,13 @@ static void test_fuzz_regressions(void **state) {
                    PARE_OK);
   run_with_zeros(g);
   pare_graph_destroy(g);
+  /* A node without an output: refused when planned. */
+  g = NULL;
+  assert_int_equal(pare_onnx_import_buffer(fuzz_onnx_no_output, sizeof fuzz_onnx_no_output, NULL,
+                                           "fuzz", &g, &err),
+                   PARE_OK);
+  run_with_zeros(g);
+  pare_graph_destroy(g);
   /* A sparse constant claiming petabytes: refused before any allocation. */
   unsigned char copy[sizeof fuzz_pare_sparse_huge];
   memcpy(copy, fuzz_pare_sparse_huge, sizeof copy);
