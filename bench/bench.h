@@ -16,6 +16,7 @@ typedef struct pare_bench_opts {
   const char *model;    /* models: the .onnx or .pare file */
   const char *baseline; /* models: a second file timed in the same run (before/after) */
   const char *peers;    /* models: a Python with onnxruntime, torch and onnx2torch, or NULL */
+  int unfused;          /* models: also time the model with no fusion, interleaved */
 } pare_bench_opts;
 
 typedef struct pare_bench_timing {
@@ -28,6 +29,12 @@ typedef struct pare_bench_timing {
 /* Times `run` (one complete iteration, device work finished when it
  * returns; nonzero = failure): `warmup` untimed runs, then `reps` timed. */
 pare_bench_timing pare_bench_time(int warmup, int reps, int (*run)(void *arg), void *arg);
+
+/* The same for n variants timed interleaved (each round runs variant 0,
+ * 1, ..., n-1 once, so that drifting machine load hits them alike): t[v]
+ * for run(arg, v). Returns 1 (every t[v].ok 0) when a run fails. */
+int pare_bench_time_variants(int warmup, int reps, int n, int (*run)(void *arg, int variant),
+                             void *arg, pare_bench_timing *t);
 
 double pare_bench_median(double *v, int n);
 
@@ -54,7 +61,8 @@ void pare_bench_fill(float *x, size_t n, uint64_t seed);
 #include "kernels/kernels.def"
 #undef PARE_KERNEL
 
-/* Whole-model latency at batch 1 and 64, OpenCL vs reference. */
+/* Whole-model latency at batch 1 and 64, OpenCL vs reference (and fused
+ * vs unfused with --unfused). */
 int pare_bench_models(const pare_bench_opts *o, const char *path);
 /* Training throughput of the built-in architectures (--model ARCH picks
  * one), OpenCL trainer vs reference trainer. */

@@ -1,7 +1,9 @@
 /* pare-bench models: whole-model latency at batch 1 and 64 on the OpenCL
- * backend and on the reference backend, in the same run; with --peers,
- * onnxruntime and PyTorch on the same ONNX file right after
- * (bench/peers/ort_bench.py, torch_bench.py). */
+ * backend and on the reference backend, in the same run; with --unfused,
+ * the same model with no operator fusion (a second copy loaded under
+ * PARE_NO_FUSE=1 on a no_fuse context) timed interleaved with the fused
+ * one; with --peers, onnxruntime and PyTorch on the same ONNX file right
+ * after (bench/peers/ort_bench.py, torch_bench.py). */
 #define _DEFAULT_SOURCE /* popen, mkstemps */
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +101,24 @@ static int run_model(void *arg) {
   return 0;
 }
 
+/* Variant v of an array of cases (fused, unfused). */
+static int run_case(void *arg, int v) { return run_model((model_case *)arg + v); }
+
+/* The model loaded again with PARE_NO_FUSE=1 set meanwhile, so that an
+ * ONNX file keeps its BatchNormalization nodes. */
+static pare_status load_unfused(const char *path, pare_model **out, char *err, size_t size) {
+  const char *was = getenv("PARE_NO_FUSE");
+  char saved[64] = "";
+  if (was) snprintf(saved, sizeof saved, "%s", was);
+  setenv("PARE_NO_FUSE", "1", 1);
+  pare_status st = pare_model_load(path, out, err, size);
+  if (was)
+    setenv("PARE_NO_FUSE", saved, 1);
+  else
+    unsetenv("PARE_NO_FUSE");
+  return st;
+}
+
 int pare_bench_models(const pare_bench_opts *o, const char *path) {
   if (!path) {
     fprintf(stderr, "pare-bench models: --model FILE (.onnx or .pare) is required\n");
@@ -124,18 +144,27 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     pare_model_destroy(m);
     return 1;
   }
-  pare_context *cl = NULL, *ref = NULL;
-  pare_context_options oc = {0}, orf = {0};
-  oc.backend = PARE_BACKEND_OPENCL;
+  pare_model *unf = NULL;
+  if (o->unfused && load_unfused(path, &unf, err, sizeof err) != PARE_OK) {
+    fprintf(stderr, "pare-bench models: %s\n", err);
+    pare_model_destroy(m);
+    pare_model_destroy(base);
+    return 1;
+  }
+  pare_context *cl = NULL, *ref = NULL, *clu = NULL;
+  pare_context_options oc = {0}, orf = {0}, ou = {0};
+  oc.backend = ou.backend = PARE_BACKEND_OPENCL;
   orf.backend = PARE_BACKEND_REFERENCE;
+  ou.no_fuse = 1;
   int status = 0;
-  if (pare_context_create(&oc, &cl) != PARE_OK || pare_context_create(&orf, &ref) != PARE_OK) {
+  if (pare_context_create(&oc, &cl) != PARE_OK || pare_context_create(&orf, &ref) != PARE_OK ||
+      (unf && pare_context_create(&ou, &clu) != PARE_OK)) {
     fprintf(stderr, "pare-bench models: %s\n", cl ? pare_context_last_error(cl) : "no context");
     status = 1;
   }
   double cl_ms[N_BATCHES] = {0}, ref_ms[N_BATCHES] = {0};
-  fprintf(stderr, "%-10s %6s %12s %12s %10s\n", "model", "batch", "opencl ms", "reference ms",
-          "vs ref");
+  fprintf(stderr, "%-10s %6s %12s %12s %10s%s\n", "model", "batch", "opencl ms", "reference ms",
+          "vs ref", unf ? "   unfused ms  fused speed-up" : "");
   for (int b = 0; b < N_BATCHES && !status; b++) {
     model_case c = {NULL, m, {0}};
     c.in.dtype = PARE_DT_F32;
@@ -151,7 +180,14 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     if (!c.in.data) return 1;
     pare_bench_fill(c.in.data, (size_t)numel, 7);
     c.ctx = cl;
-    pare_bench_timing tc = pare_bench_time(o->warmup, o->reps, run_model, &c);
+    /* With --unfused: [0] fused, [1] unfused, interleaved round by round. */
+    model_case pair[2] = {c, c};
+    pair[1].ctx = clu;
+    pair[1].m = unf;
+    pare_bench_timing tv[2];
+    memset(tv, 0, sizeof tv);
+    if (unf) pare_bench_time_variants(o->warmup, o->reps, 2, run_case, pair, tv);
+    pare_bench_timing tc = unf ? tv[0] : pare_bench_time(o->warmup, o->reps, run_model, &c);
     pare_bench_timing tb = {0};
     tb.ok = 1;
     if (base) { /* the baseline on the same device, same input */
@@ -161,15 +197,18 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     }
     c.ctx = ref;
     int ref_reps = o->reps < 3 ? o->reps : 3;
-    pare_bench_timing tr = pare_bench_time(1, ref_reps, run_model, &c);
+    pare_bench_timing tr = {0};
+    tr.ok = 1;
+    if (o->ref_max_reps > 0) tr = pare_bench_time(1, ref_reps, run_model, &c);
     free(c.in.data);
     if (!tb.ok) {
       fprintf(stderr, "pare-bench models: baseline: %s\n", pare_model_last_error(base));
       status = 1;
       break;
     }
-    if (!tc.ok || !tr.ok) {
-      fprintf(stderr, "pare-bench models: %s\n", pare_model_last_error(m));
+    if (!tc.ok || !tr.ok || (unf && !tv[1].ok)) {
+      fprintf(stderr, "pare-bench models: %s\n",
+              unf && !tv[1].ok ? pare_model_last_error(unf) : pare_model_last_error(m));
       status = 1;
       break;
     }
@@ -177,12 +216,17 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     ref_ms[b] = tr.ms_median;
     pare_device_info dev;
     pare_context_device(cl, &dev);
-    printf("{\"bench\": \"models\", \"model\": \"%s\", \"batch\": %lld, \"profile\": \"%s\", "
-           "\"device\": \"%s\", \"ms_min\": %.4f, \"ms_median\": %.4f, \"reference_ms_median\": "
-           "%.4f, \"ratio_vs_reference\": %.3f, \"ms_p90\": %.4f, \"ms_p99\": %.4f, "
-           "\"first_run_ms\": %.4f",
-           path, (long long)batches[b], dev.profile, dev.name, tc.ms_min, tc.ms_median,
-           tr.ms_median, tr.ms_median / tc.ms_median, tc.ms_p90, tc.ms_p99, tc.ms_first);
+    printf("{\"bench\": \"models\", \"model\": \"%s\", \"batch\": %lld, %s\"profile\": \"%s\", "
+           "\"device\": \"%s\", \"ms_min\": %.4f, \"ms_median\": %.4f, \"ms_p90\": %.4f, "
+           "\"ms_p99\": %.4f, \"first_run_ms\": %.4f",
+           path, (long long)batches[b], unf ? "\"variant\": \"fused\", " : "", dev.profile,
+           dev.name, tc.ms_min, tc.ms_median, tc.ms_p90, tc.ms_p99, tc.ms_first);
+    if (tr.ms_median > 0)
+      printf(", \"reference_ms_median\": %.4f, \"ratio_vs_reference\": %.3f", tr.ms_median,
+             tr.ms_median / tc.ms_median);
+    if (unf)
+      printf(", \"unfused_ms_median\": %.4f, \"speedup_vs_unfused\": %.3f", tv[1].ms_median,
+             tv[1].ms_median / tc.ms_median);
     /* Throughput, and memory: the activation arena pare's plan gives at this
      * batch (with the naive total beside it) and the process's peak RSS. */
     uint64_t naive = 0, planned = 0, lower = 0;
@@ -197,10 +241,20 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
       printf(", \"baseline\": \"%s\", \"baseline_ms_median\": %.4f, \"speedup_vs_baseline\": %.3f",
              o->baseline, tb.ms_median, tb.ms_median / tc.ms_median);
     printf("}\n");
+    if (unf)
+      printf("{\"bench\": \"models\", \"model\": \"%s\", \"batch\": %lld, \"variant\": "
+             "\"unfused\", \"profile\": \"%s\", \"device\": \"%s\", \"ms_min\": %.4f, "
+             "\"ms_median\": %.4f, \"ms_p90\": %.4f, \"ms_p99\": %.4f, \"first_run_ms\": %.4f, "
+             "\"images_per_s\": %.1f, \"fused_ms_median\": %.4f, \"fused_speedup\": %.3f}\n",
+             path, (long long)batches[b], dev.profile, dev.name, tv[1].ms_min, tv[1].ms_median,
+             tv[1].ms_p90, tv[1].ms_p99, tv[1].ms_first,
+             1000.0 * (double)batches[b] / tv[1].ms_median, tc.ms_median,
+             tv[1].ms_median / tc.ms_median);
     fflush(stdout);
     const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     fprintf(stderr, "%-10.10s %6lld %12.3f %12.3f %9.2fx", name, (long long)batches[b],
-            tc.ms_median, tr.ms_median, tr.ms_median / tc.ms_median);
+            tc.ms_median, tr.ms_median, tr.ms_median > 0 ? tr.ms_median / tc.ms_median : 0.0);
+    if (unf) fprintf(stderr, "   %10.3f %13.2fx", tv[1].ms_median, tv[1].ms_median / tc.ms_median);
     if (base)
       fprintf(stderr, "   baseline %.3f ms: %.2fx faster", tb.ms_median,
               tb.ms_median / tc.ms_median);
@@ -208,7 +262,9 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
   }
   if (!status && o->peers) run_peers(o, path, m, cl_ms, ref_ms);
   pare_context_destroy(cl);
+  pare_context_destroy(clu);
   pare_context_destroy(ref);
+  pare_model_destroy(unf);
   pare_model_destroy(m);
   pare_model_destroy(base);
   return status;

@@ -16,29 +16,52 @@ double pare_bench_median(double *v, int n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-pare_bench_timing pare_bench_time(int warmup, int reps, int (*run)(void *arg), void *arg) {
-  pare_bench_timing t = {0};
-  if (reps < 1) return t;
-  double *ms = calloc((size_t)reps, sizeof *ms);
-  if (!ms) return t;
-  for (int i = 0; i < warmup + reps; i++) {
-    double t0 = pare_now();
-    if (run(arg) != 0) {
-      free(ms);
-      return t;
+int pare_bench_time_variants(int warmup, int reps, int n, int (*run)(void *arg, int variant),
+                             void *arg, pare_bench_timing *t) {
+  memset(t, 0, sizeof *t * (size_t)n);
+  double *ms = reps > 0 ? calloc((size_t)(reps * n), sizeof *ms) : NULL;
+  if (!ms) return 1;
+  for (int i = 0; i < warmup + reps; i++)
+    for (int v = 0; v < n; v++) {
+      double t0 = pare_now();
+      if (run(arg, v) != 0) {
+        free(ms);
+        memset(t, 0, sizeof *t * (size_t)n);
+        return 1;
+      }
+      double elapsed = (pare_now() - t0) * 1e3;
+      if (i == 0) t[v].ms_first = elapsed;
+      if (i >= warmup) ms[v * reps + i - warmup] = elapsed;
     }
-    double elapsed = (pare_now() - t0) * 1e3;
-    if (i == 0) t.ms_first = elapsed;
-    if (i >= warmup) ms[i - warmup] = elapsed;
+  for (int v = 0; v < n; v++) {
+    double *m = ms + v * reps;
+    t[v].ms_min = m[0];
+    for (int i = 1; i < reps; i++)
+      if (m[i] < t[v].ms_min) t[v].ms_min = m[i];
+    t[v].ms_median = pare_bench_median(m, reps); /* sorts m */
+    t[v].ms_p90 = m[(size_t)((reps - 1) * 0.90 + 0.5)];
+    t[v].ms_p99 = m[(size_t)((reps - 1) * 0.99 + 0.5)];
+    t[v].ok = 1;
   }
-  t.ms_min = ms[0];
-  for (int i = 1; i < reps; i++)
-    if (ms[i] < t.ms_min) t.ms_min = ms[i];
-  t.ms_median = pare_bench_median(ms, reps); /* sorts ms */
-  t.ms_p90 = ms[(size_t)((reps - 1) * 0.90 + 0.5)];
-  t.ms_p99 = ms[(size_t)((reps - 1) * 0.99 + 0.5)];
-  t.ok = 1;
   free(ms);
+  return 0;
+}
+
+typedef struct one_run {
+  int (*run)(void *arg);
+  void *arg;
+} one_run;
+
+static int run_one(void *arg, int variant) {
+  (void)variant;
+  one_run *r = arg;
+  return r->run(r->arg);
+}
+
+pare_bench_timing pare_bench_time(int warmup, int reps, int (*run)(void *arg), void *arg) {
+  pare_bench_timing t;
+  one_run r = {run, arg};
+  pare_bench_time_variants(warmup, reps, 1, run_one, &r, &t);
   return t;
 }
 

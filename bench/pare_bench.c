@@ -44,7 +44,8 @@ static void usage(FILE *f) {
              "options:\n"
              "  --reps N       timed runs per case (default 7); the median is reported\n"
              "  --warmup N     untimed runs first (default 2)\n"
-             "  --ref-reps N   timed runs of the slow reference (default 1)\n"
+             "  --ref-reps N   timed runs of the slow reference (default 1; `models`: at\n"
+             "                 most 3, and 0 leaves the reference out)\n"
              "  --model FILE   the model for `models` (.onnx or .pare)\n"
              "  --plot RUN.jsonl OUT.svg   (alone) GFLOP/s against m*n*k per kernel and\n"
              "                 variant, and latency bars of the models rows\n"
@@ -52,6 +53,10 @@ static void usage(FILE *f) {
              "                 baseline ms / new ms for every row both have\n"
              "  --baseline FILE  `models`: also time FILE on the device in the same run\n"
              "                 (e.g. the model before compression) and print the speed-up\n"
+             "  --unfused      `models`: also time the model with no fusion (every node its\n"
+             "                 own launch, BatchNormalization unfolded: PARE_NO_FUSE=1),\n"
+             "                 interleaved with the fused runs; rows get \"variant\"\n"
+             "                 \"fused\"/\"unfused\" and the fused speed-up\n"
              "  --peers PYTHON   `models`: also time the same model in onnxruntime and\n"
              "                 PyTorch (bench/peers/ort_bench.py, torch_bench.py; PYTHON has\n"
              "                 onnxruntime, torch and onnx2torch) and print them side by side\n"
@@ -108,7 +113,7 @@ int main(int argc, char **argv) {
     return pare_bench_compare(argv[2], argv[3]);
   }
   pare_onnx_enable();
-  pare_bench_opts o = {2, 7, 1, NULL, NULL, NULL, NULL};
+  pare_bench_opts o = {2, 7, 1, NULL, NULL, NULL, NULL, 0};
   const char *benches[8];
   int nb = 0;
   for (int i = 1; i < argc; i++) {
@@ -134,6 +139,8 @@ int main(int argc, char **argv) {
         return 2;
       }
       o.baseline = argv[++i];
+    } else if (!strcmp(a, "--unfused")) {
+      o.unfused = 1;
     } else if (!strcmp(a, "--peers")) {
       if (i + 1 >= argc) {
         fprintf(stderr, "pare-bench: --peers needs a Python interpreter\n");

@@ -16,6 +16,7 @@ pare_status pare_context_create(const pare_context_options *options, pare_contex
   pare_context *ctx = calloc(1, sizeof *ctx);
   if (!ctx) return PARE_ERR_NO_MEMORY;
   ctx->requested = options->backend;
+  ctx->no_fuse = options->no_fuse != 0;
   ctx->backend = PARE_BACKEND_REFERENCE;
   if (options->backend == PARE_BACKEND_REFERENCE) {
     *out = ctx;

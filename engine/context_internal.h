@@ -14,6 +14,7 @@ struct pare_context {
   pare_backend backend; /* PARE_BACKEND_OPENCL or PARE_BACKEND_REFERENCE, never AUTO */
   pare_backend requested;
   pare_cl_runtime *rt; /* NULL for the reference backend */
+  int no_fuse;         /* pare_context_options.no_fuse */
   pare_error error;
 };
 

@@ -158,9 +158,11 @@ static pare_status order_inputs(const pare_model *m, pare_error *err,
   return PARE_OK;
 }
 
-/* 1 when the cached plan was made for these input shapes and values. */
-static int plan_fits(const pare_model *m, const pare_plan *plan, const pare_tensor *in, int n) {
-  if (!plan) return 0;
+/* 1 when the cached plan was made for these input shapes and values, and
+ * with these flags. */
+static int plan_fits(const pare_model *m, const pare_plan *plan, int flags, const pare_tensor *in,
+                     int n) {
+  if (!plan || plan->flags != flags) return 0;
   for (int i = 0; i < n; i++) {
     const pare_tensor *t = &plan->values[m->graph->inputs[i]];
     if (t->dtype != in[i].dtype || t->rank != in[i].rank ||
@@ -188,10 +190,11 @@ static pare_status run_model(pare_context *ctx, pare_model *m, pare_plan **plan,
   pare_tensor ordered[64];
   pare_status st = order_inputs(m, err, inputs, n_inputs, ordered);
   if (st != PARE_OK) return st;
-  if (!plan_fits(m, *plan, ordered, n_inputs)) {
+  int flags = ctx->no_fuse ? PARE_PLAN_NO_FUSE : 0;
+  if (!plan_fits(m, *plan, flags, ordered, n_inputs)) {
     pare_plan_destroy(*plan);
     *plan = NULL;
-    st = pare_plan_create(g, ordered, n_inputs, plan, err);
+    st = pare_plan_create_ex(g, ordered, n_inputs, flags, plan, err);
     if (st != PARE_OK) return st;
   }
   pare_tensor outs[64];

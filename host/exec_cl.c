@@ -1,11 +1,15 @@
 /* The OpenCL executor: device buffers per value, a kernel per node where
  * one exists, the reference for the rest. Layout-only ops (Reshape,
  * Flatten, Squeeze, Unsqueeze, Identity, Dropout) alias their input's
- * buffer instead of copying. */
+ * buffer instead of copying. Unless the plan says PARE_PLAN_NO_FUSE (or
+ * PARE_NO_FUSE=1), a Conv runs the nodes after it in its epilogue
+ * (find_fusions): BatchNormalization folded into its weights, a residual
+ * Add, ReLU or Clip; a Gemm/MatMul the ReLU or Clip after it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/passes/passes.h"
 #include "host/exec_cl.h"
 #include "host/launch/conv2d_f32.h"
 #include "host/launch/eltwise_f32.h"
@@ -37,6 +41,17 @@ typedef struct sparse_layer {
 
 enum { SPARSE_UNDECIDED = 0, SPARSE_NO, SPARSE_YES };
 
+/* What a Conv or Gemm/MatMul node runs in one launch: the nodes after it
+ * that it absorbs (-1: none), which are then skipped, and the value it
+ * writes (the last absorbed node's output; its own output when none). */
+typedef struct fusion {
+  int bn;       /* BatchNormalization folded into the Conv's weight and bias */
+  int add;      /* Add of a residual, in the Conv's epilogue */
+  int residual; /* that Add's other input */
+  int act;      /* Relu or Clip, applied last */
+  int out;
+} fusion;
+
 typedef struct cl_state {
   pare_cl_runtime *rt;
   uint64_t rt_id;
@@ -46,7 +61,10 @@ typedef struct cl_state {
   int n, n_nodes;
   cl_mem scratch; /* grown as convolutions need */
   size_t scratch_bytes;
-  int *fused_act;       /* per node: the activation node fused into it, or -1 */
+  fusion *fuse;         /* per node */
+  cl_mem (*consts)[2];  /* per node, made on first use: a Conv's weight and bias with
+                         * a BatchNormalization folded in; a BatchNormalization's
+                         * scale and shift */
   char *skip;           /* per node: done by the node it is fused into (this run) */
   sparse_layer *sparse; /* per node */
   cl_mem sparse_out;    /* Yᵀ of a sparse fully connected layer, grown as needed */
@@ -70,9 +88,13 @@ static void state_free(void *s) {
       if (bufs[b]) st->cl->clReleaseMemObject(bufs[b]);
   }
   free(st->sparse);
+  for (int i = 0; st->consts && i < st->n_nodes; i++)
+    for (int b = 0; b < 2; b++)
+      if (st->consts[i][b]) st->cl->clReleaseMemObject(st->consts[i][b]);
+  free(st->consts);
   if (st->context) st->cl->clReleaseContext(st->context);
   free(st->v);
-  free(st->fused_act);
+  free(st->fuse);
   free(st->skip);
   free(st);
 }
@@ -99,6 +121,17 @@ static int const_scalar(const pare_plan *p, const pare_node *n, int k, double *v
   }
 }
 
+/* The node that is the only reader of value v (v is no graph output and
+ * feeds one input slot), or -1. */
+static int only_reader(const pare_graph *g, int v) {
+  int reader = -1, count = 0;
+  for (int k = 0; k < g->n_outputs; k++) count += g->outputs[k] == v;
+  for (int j = 0; j < g->n_nodes; j++)
+    for (int k = 0; k < g->nodes[j].n_inputs; k++)
+      if (g->nodes[j].inputs[k] == v) reader = j, count++;
+  return count == 1 ? reader : -1;
+}
+
 /* The DequantizeLinear that undoes QuantizeLinear n at once (the same
  * per-tensor scale and zero point, and the only reader of n's integer
  * output), or -1: the pair runs as one fake-quantization kernel. */
@@ -108,23 +141,36 @@ static int qdq_partner(const pare_plan *p, const pare_node *n) {
   if (n->op != PARE_OP_QUANTIZE_LINEAR || n->n_outputs < 1 || !const_scalar(p, n, 1, &s1) ||
       (n->n_inputs > 2 && n->inputs[2] >= 0 && !const_scalar(p, n, 2, &z1)))
     return -1;
-  int q = n->outputs[0], reader = -1;
+  int q = n->outputs[0];
   pare_dtype dt = p->values[q].dtype;
   if (dt != PARE_DT_U8 && dt != PARE_DT_I8) return -1;
-  for (int k = 0; k < g->n_outputs; k++)
-    if (g->outputs[k] == q) return -1;
-  for (int j = 0; j < g->n_nodes; j++)
-    for (int k = 0; k < g->nodes[j].n_inputs; k++)
-      if (g->nodes[j].inputs[k] == q) {
-        if (reader >= 0) return -1;
-        reader = j;
-      }
+  int reader = only_reader(g, q);
   if (reader < 0) return -1;
   const pare_node *d = &g->nodes[reader];
   if (d->op != PARE_OP_DEQUANTIZE_LINEAR || d->inputs[0] != q || !const_scalar(p, d, 1, &s2) ||
       (d->n_inputs > 2 && d->inputs[2] >= 0 && !const_scalar(p, d, 2, &z2)))
     return -1;
   return s1 == s2 && z1 == z2 ? reader : -1;
+}
+
+/* The data of value v when it is an fp32 constant of `count` values. */
+static const float *const_f32(const pare_plan *p, int v, int64_t count) {
+  const pare_tensor *t = v >= 0 ? &p->values[v] : NULL;
+  return t && t->is_const && t->data && t->dtype == PARE_DT_F32 && pare_tensor_numel(t) == count
+             ? t->data
+             : NULL;
+}
+
+/* Inference BatchNormalization n with constant parameters: a per-channel
+ * affine on the device. */
+static int bn_supported(const pare_plan *p, const pare_node *n) {
+  const pare_tensor *x = &p->values[n->inputs[0]];
+  if (n->n_inputs != 5 || x->rank < 2 || pare_node_attr_int(n, "training_mode", 0)) return 0;
+  for (int k = 1; k < n->n_outputs; k++)
+    if (n->outputs[k] >= 0) return 0;
+  for (int k = 1; k < 5; k++)
+    if (!const_f32(p, n->inputs[k], x->dims[1])) return 0;
+  return n->n_outputs >= 1 && n->outputs[0] >= 0;
 }
 
 int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
@@ -152,6 +198,7 @@ int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
     return b && b->rank == 2;
   }
   case PARE_OP_QUANTIZE_LINEAR: return qdq_partner(p, n) >= 0;
+  case PARE_OP_BATCH_NORM: return bn_supported(p, n);
   case PARE_OP_CLIP:
     /* Bounds must be known when enqueuing: constants or attributes. */
     for (int k = 1; k < n->n_inputs; k++)
@@ -263,7 +310,33 @@ static pare_status scaled_value(pare_plan *p, cl_state *s, int v, float scale, p
   return st;
 }
 
-static pare_status run_gemm(pare_plan *p, cl_state *s, const pare_node *n, pare_error *err) {
+/* The activation node `a` fused into the node before it, as
+ * PARE_GEMM_ACT_* (PARE_CONV2D_ACT_*) with its clip bounds; -1 when it is
+ * not Relu or Clip with constant bounds. */
+static int fusable_act(const pare_graph *g, const pare_node *a, float *lo, float *hi) {
+  if (a->op == PARE_OP_RELU) return PARE_GEMM_ACT_RELU;
+  if (a->op != PARE_OP_CLIP) return -1;
+  *lo = pare_node_attr_float(a, "min", -3.402823466e38f);
+  *hi = pare_node_attr_float(a, "max", 3.402823466e38f);
+  for (int k = 1; k <= 2 && k < a->n_inputs; k++) {
+    if (a->inputs[k] < 0) continue;
+    const pare_value *v = &g->values[a->inputs[k]];
+    if (v->kind != PARE_VALUE_CONSTANT || v->dtype != PARE_DT_F32 || pare_value_numel(v) != 1)
+      return -1;
+    *(k == 1 ? lo : hi) = *(const float *)v->data;
+  }
+  return PARE_GEMM_ACT_CLIP;
+}
+
+/* The activation fused into node idx (PARE_GEMM_ACT_NONE when none). */
+static int fused_act(const pare_plan *p, const cl_state *s, int idx, float *lo, float *hi) {
+  *lo = *hi = 0.0f;
+  int a = s->fuse[idx].act;
+  return a >= 0 ? fusable_act(p->graph, &p->graph->nodes[a], lo, hi) : PARE_GEMM_ACT_NONE;
+}
+
+static pare_status run_gemm(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  const pare_node *n = &p->graph->nodes[idx];
   const pare_tensor *a = &p->values[n->inputs[0]], *b = &p->values[n->inputs[1]];
   const pare_tensor *y = &p->values[n->outputs[0]];
   pare_gemm_f32_args g;
@@ -288,61 +361,97 @@ static pare_status run_gemm(pare_plan *p, cl_state *s, const pare_node *n, pare_
   g.ldc = g.n;
   g.beta = 0.0f;
   if (g.m == 0 || g.n == 0) return PARE_OK;
-  pare_status st = out_buffer(p, s, n->outputs[0], err);
+  float lo, hi;
+  int act = fused_act(p, s, idx, &lo, &hi), out = s->fuse[idx].out;
+  pare_status st = out_buffer(p, s, out, err);
   if (st != PARE_OK) return st;
   st = to_device(p, s, n->inputs[0], err);
   if (st == PARE_OK) st = to_device(p, s, n->inputs[1], err);
   if (st != PARE_OK) return st;
   g.a = s->v[n->inputs[0]].mem;
   g.b = s->v[n->inputs[1]].mem;
-  g.c = s->v[n->outputs[0]].mem;
+  g.c = s->v[out].mem;
   if (n->op == PARE_OP_GEMM && n->n_inputs > 2 && n->inputs[2] >= 0) {
     float beta = pare_node_attr_float(n, "beta", 1.0f);
     if (beta != 1.0f) {
       st = scaled_value(p, s, n->inputs[2], beta, err);
       if (st != PARE_OK) return st;
       g.bias = s->v[n->inputs[2]].scaled;
-      return pare_launch_gemm_f32(s->rt, &g, NULL, err);
+    } else {
+      st = to_device(p, s, n->inputs[2], err);
+      if (st != PARE_OK) return st;
+      g.bias = s->v[n->inputs[2]].mem;
     }
-    st = to_device(p, s, n->inputs[2], err);
-    if (st != PARE_OK) return st;
-    g.bias = s->v[n->inputs[2]].mem;
   }
-  return pare_launch_gemm_f32(s->rt, &g, NULL, err);
+  return pare_launch_gemm_f32_act(s->rt, &g, act, lo, hi, NULL, err);
 }
 
-/* The activation a Conv can fuse: Relu, or Clip with constant bounds. */
-static int fusable_act(const pare_graph *g, const pare_node *a, float *lo, float *hi) {
-  if (a->op == PARE_OP_RELU) return PARE_CONV2D_ACT_RELU;
-  if (a->op != PARE_OP_CLIP) return -1;
-  *lo = pare_node_attr_float(a, "min", -3.402823466e38f);
-  *hi = pare_node_attr_float(a, "max", 3.402823466e38f);
-  for (int k = 1; k <= 2 && k < a->n_inputs; k++) {
-    if (a->inputs[k] < 0) continue;
-    const pare_value *v = &g->values[a->inputs[k]];
-    if (v->kind != PARE_VALUE_CONSTANT || v->dtype != PARE_DT_F32 || pare_value_numel(v) != 1)
-      return -1;
-    *(k == 1 ? lo : hi) = *(const float *)v->data;
-  }
-  return PARE_CONV2D_ACT_CLIP;
+/* 1 when BatchNormalization node b, the only reader of Conv c's output,
+ * can be folded into c's weight and bias (all fp32 constants). */
+static int bn_foldable(const pare_plan *p, int c, int b) {
+  const pare_node *conv = &p->graph->nodes[c], *bn = &p->graph->nodes[b];
+  if (bn->op != PARE_OP_BATCH_NORM || bn->inputs[0] != conv->outputs[0] || !bn_supported(p, bn))
+    return 0;
+  const pare_tensor *w = &p->values[conv->inputs[1]];
+  int has_bias = conv->n_inputs > 2 && conv->inputs[2] >= 0;
+  return w->rank == 4 && const_f32(p, conv->inputs[1], pare_tensor_numel(w)) &&
+         (!has_bias || const_f32(p, conv->inputs[2], w->dims[0]));
 }
 
-/* For every Conv whose output feeds only a fusable activation (and is not
- * a graph output), the index of that activation node; else -1. */
-static void find_fusions(const pare_graph *g, int *fused) {
-  for (int i = 0; i < g->n_nodes; i++) fused[i] = -1;
+/* When Add node a adds value y and another value of y's shape that exists
+ * before node i runs (a graph input, a constant, or an output of an
+ * earlier node), that other value; else -1. */
+static int residual_of(const pare_plan *p, int a, int y, int i) {
+  const pare_graph *g = p->graph;
+  const pare_node *n = &g->nodes[a];
+  if (n->op != PARE_OP_ADD || n->n_inputs != 2 || n->n_outputs < 1 || n->outputs[0] < 0 ||
+      !pare_exec_cl_supports(p, n))
+    return -1;
+  int r = n->inputs[0] == y ? n->inputs[1] : n->inputs[0];
+  if (r < 0 || r == y || g->values[r].producer >= i) return -1;
+  const pare_tensor *rt = &p->values[r], *yt = &p->values[y];
+  if (rt->dtype != PARE_DT_F32 || rt->rank != yt->rank ||
+      memcmp(rt->dims, yt->dims, sizeof(int64_t) * (size_t)yt->rank))
+    return -1;
+  return r;
+}
+
+/* The one place that decides what runs fused. A Conv absorbs, each step
+ * only when the value so far has that node as its only reader: a
+ * BatchNormalization (folded), then an Add of a residual computed earlier
+ * (same shape), then a Relu or Clip with constant bounds. A Gemm or MatMul
+ * absorbs the Relu or Clip. Nothing is fused for PARE_PLAN_NO_FUSE or
+ * PARE_NO_FUSE=1; plans that keep parameters (training) fuse only a Conv's
+ * activation, which the OpenCL trainer's backward pass expects. */
+static void find_fusions(const pare_plan *p, fusion *f) {
+  const pare_graph *g = p->graph;
+  int fuse = pare_plan_fuses(p), training = (p->flags & PARE_PLAN_KEEP_PARAMS) != 0;
   for (int i = 0; i < g->n_nodes; i++) {
     const pare_node *n = &g->nodes[i];
-    if (n->op != PARE_OP_CONV || n->n_outputs < 1 || n->outputs[0] < 0) continue;
-    int y = n->outputs[0], reader = -1, count = 0;
-    for (int k = 0; k < g->n_outputs; k++) count += g->outputs[k] == y;
-    for (int j = 0; j < g->n_nodes; j++)
-      for (int k = 0; k < g->nodes[j].n_inputs; k++)
-        if (g->nodes[j].inputs[k] == y) reader = j, count++;
+    f[i] = (fusion){-1, -1, -1, -1, n->n_outputs > 0 ? n->outputs[0] : -1};
+    int conv = n->op == PARE_OP_CONV, gemm = n->op == PARE_OP_GEMM || n->op == PARE_OP_MATMUL;
+    if (!fuse || !(conv || (gemm && !training)) || f[i].out < 0 || p->node_folded[i] ||
+        !pare_exec_cl_supports(p, n))
+      continue;
+    int y = f[i].out, r = only_reader(g, y), res;
+    if (conv && !training && r > i && bn_foldable(p, i, r)) {
+      f[i].bn = r;
+      y = g->nodes[r].outputs[0];
+      r = only_reader(g, y);
+    }
+    if (conv && !training && r > i && (res = residual_of(p, r, y, i)) >= 0) {
+      f[i].add = r;
+      f[i].residual = res;
+      y = g->nodes[r].outputs[0];
+      r = only_reader(g, y);
+    }
     float lo, hi;
-    if (count == 1 && reader > i && g->nodes[reader].inputs[0] == y &&
-        fusable_act(g, &g->nodes[reader], &lo, &hi) >= 0)
-      fused[i] = reader;
+    if (r > i && g->nodes[r].inputs[0] == y && g->nodes[r].n_outputs >= 1 &&
+        g->nodes[r].outputs[0] >= 0 && fusable_act(g, &g->nodes[r], &lo, &hi) >= 0) {
+      f[i].act = r;
+      y = g->nodes[r].outputs[0];
+    }
+    f[i].out = y;
   }
 }
 
@@ -391,27 +500,91 @@ static pare_status scratch_for(cl_state *s, size_t need, pare_error *err) {
   return st;
 }
 
+/* Device constants of node idx, made once (and again after
+ * pare_exec_cl_value_changed on an input): for a Conv with a folded
+ * BatchNormalization its new weight and bias, for a BatchNormalization its
+ * scale and shift. */
+static pare_status node_consts(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  if (s->consts[idx][0]) return PARE_OK;
+  const pare_graph *g = p->graph;
+  const pare_node *n = &g->nodes[idx];
+  const pare_node *bn = n->op == PARE_OP_CONV ? &g->nodes[s->fuse[idx].bn] : n;
+  const pare_tensor *w = n->op == PARE_OP_CONV ? &p->values[n->inputs[1]] : NULL;
+  int64_t c = w ? w->dims[0] : p->values[n->inputs[0]].dims[1];
+  int64_t numel = w ? pare_tensor_numel(w) : c;
+  const float *par[4];
+  for (int k = 0; k < 4; k++) par[k] = const_f32(p, bn->inputs[1 + k], c);
+  float eps = pare_node_attr_float(bn, "epsilon", 1e-5f);
+  float *a = malloc(sizeof(float) * (size_t)(numel + 1)),
+        *b = malloc(sizeof(float) * (size_t)(c + 1));
+  pare_status st = a && b ? PARE_OK : pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  if (st == PARE_OK && w) {
+    int has_bias = n->n_inputs > 2 && n->inputs[2] >= 0;
+    pare_bn_fold_f32(numel, c, 0, w->data, has_bias ? const_f32(p, n->inputs[2], c) : NULL, par[0],
+                     par[1], par[2], par[3], eps, a, b);
+  } else if (st == PARE_OK) {
+    pare_eltwise_fold_batchnorm((size_t)c, par[0], par[1], par[2], par[3], eps, a, b);
+  }
+  if (st == PARE_OK)
+    st = pare_cl_buffer(s->rt, CL_MEM_READ_ONLY, sizeof(float) * (size_t)numel, a,
+                        &s->consts[idx][0], err);
+  if (st == PARE_OK)
+    st = pare_cl_buffer(s->rt, CL_MEM_READ_ONLY, sizeof(float) * (size_t)c, b, &s->consts[idx][1],
+                        err);
+  free(a);
+  free(b);
+  return st;
+}
+
+static void release_consts(cl_state *s, int idx) {
+  for (int b = 0; b < 2; b++)
+    if (s->consts[idx][b]) s->cl->clReleaseMemObject(s->consts[idx][b]);
+  s->consts[idx][0] = s->consts[idx][1] = NULL;
+}
+
+/* Inference BatchNormalization as its own launch (unfused runs). */
+static pare_status run_batchnorm(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  const pare_node *n = &p->graph->nodes[idx];
+  int x = n->inputs[0], y = n->outputs[0];
+  const pare_tensor *xt = &p->values[x];
+  pare_status st = out_buffer(p, s, y, err);
+  if (st == PARE_OK) st = to_device(p, s, x, err);
+  if (st == PARE_OK) st = node_consts(p, s, idx, err);
+  if (st != PARE_OK) return st;
+  size_t planes = (size_t)(xt->dims[0] * xt->dims[1]);
+  size_t inner = planes ? (size_t)pare_tensor_numel(xt) / planes : 0;
+  return pare_launch_eltwise_affine_f32(s->rt, s->v[x].mem, s->consts[idx][0], s->consts[idx][1],
+                                        (size_t)xt->dims[0], (size_t)xt->dims[1], inner,
+                                        PARE_REF_ACT_NONE, 0.0f, 0.0f, s->v[y].mem, NULL, err);
+}
+
 static pare_status run_conv(pare_plan *p, cl_state *s, int idx, pare_error *err) {
   const pare_graph *g = p->graph;
   const pare_node *n = &g->nodes[idx];
+  const fusion *f = &s->fuse[idx];
   pare_conv2d_f32_args a;
   pare_status st = pare_exec_cl_conv_geometry(p, idx, &a, err);
   if (st != PARE_OK) return st;
-  /* The fused activation writes straight into its own output value. */
-  int act_node = s->fused_act[idx], y = n->outputs[0];
+  /* A fused node's output goes straight into the last absorbed node's value. */
+  int y = f->out;
   int has_bias = n->n_inputs > 2 && n->inputs[2] >= 0;
-  if (act_node >= 0) {
-    a.act = fusable_act(g, &g->nodes[act_node], &a.act_min, &a.act_max);
-    y = g->nodes[act_node].outputs[0];
-  }
+  a.act = fused_act(p, s, idx, &a.act_min, &a.act_max);
   st = out_buffer(p, s, y, err);
   if (st == PARE_OK) st = to_device(p, s, n->inputs[0], err);
-  if (st == PARE_OK) st = to_device(p, s, n->inputs[1], err);
-  if (st == PARE_OK && has_bias) st = to_device(p, s, n->inputs[2], err);
+  if (st == PARE_OK && f->residual >= 0) st = to_device(p, s, f->residual, err);
+  if (st == PARE_OK && f->bn >= 0) {
+    st = node_consts(p, s, idx, err);
+    a.weight = s->consts[idx][0];
+    a.bias = s->consts[idx][1];
+  } else if (st == PARE_OK) {
+    st = to_device(p, s, n->inputs[1], err);
+    if (st == PARE_OK && has_bias) st = to_device(p, s, n->inputs[2], err);
+    a.weight = s->v[n->inputs[1]].mem;
+    a.bias = has_bias ? s->v[n->inputs[2]].mem : NULL;
+  }
   if (st != PARE_OK) return st;
   a.x = s->v[n->inputs[0]].mem;
-  a.weight = s->v[n->inputs[1]].mem;
-  a.bias = has_bias ? s->v[n->inputs[2]].mem : NULL;
+  a.residual = f->residual >= 0 ? s->v[f->residual].mem : NULL;
   a.y = s->v[y].mem;
   size_t need = pare_conv2d_f32_scratch_bytes(s->rt, &a);
   st = scratch_for(s, need, err);
@@ -565,10 +738,6 @@ static pare_status run_fake_quant(pare_plan *p, cl_state *s, int idx, pare_error
 
 /* ---- the sparse path ------------------------------------------------------ */
 
-static pare_status run_gemm_node(pare_plan *p, cl_state *s, int idx, pare_error *err) {
-  return run_gemm(p, s, &p->graph->nodes[idx], err);
-}
-
 /* Layers with more nonzeros than this are not timed: a sparse kernel
  * cannot win there on any device pare knows (the choice itself is measured). */
 #define SPARSE_MAX_DENSITY 0.7
@@ -576,7 +745,8 @@ static pare_status run_gemm_node(pare_plan *p, cl_state *s, int idx, pare_error 
 /* The weight of node idx as an [outputs × inputs] matrix (a copy), when the
  * node can take the sparse path: Gemm without transA, alpha 1 and a bias
  * vector (or none) at beta 1; MatMul with a 2-D constant B; Conv with
- * groups 1 and no activation fused but Relu. NULL otherwise. */
+ * groups 1 and no BatchNormalization or residual fused; nothing fused but
+ * a Relu. NULL otherwise. */
 static float *sparse_weight(const pare_plan *p, const cl_state *s, int idx, size_t *m, size_t *k) {
   const pare_graph *g = p->graph;
   const pare_node *n = &g->nodes[idx];
@@ -584,9 +754,11 @@ static float *sparse_weight(const pare_plan *p, const cl_state *s, int idx, size
   const pare_tensor *w = &p->values[n->inputs[1]];
   if (!w->is_const || w->dtype != PARE_DT_F32 || !w->data) return NULL;
   int transposed = 0;
+  const fusion *f = &s->fuse[idx];
+  if (f->bn >= 0 || f->add >= 0 || (f->act >= 0 && g->nodes[f->act].op != PARE_OP_RELU))
+    return NULL;
   if (n->op == PARE_OP_CONV) {
     if (w->rank != 4 || pare_node_attr_int(n, "group", 1) != 1) return NULL;
-    if (s->fused_act[idx] >= 0 && g->nodes[s->fused_act[idx]].op != PARE_OP_RELU) return NULL;
     *m = (size_t)w->dims[0];
     *k = (size_t)(w->dims[1] * w->dims[2] * w->dims[3]);
   } else {
@@ -622,15 +794,16 @@ static pare_status run_sparse_fc(pare_plan *p, cl_state *s, int idx, pare_error 
   const pare_tensor *x = &p->values[n->inputs[0]];
   size_t rows = L->w.k ? (size_t)pare_tensor_numel(x) / L->w.k : 0;
   if (!rows || !L->w.m) return PARE_OK;
-  pare_status st = out_buffer(p, s, n->outputs[0], err);
+  int relu = s->fuse[idx].act >= 0;
+  pare_status st = out_buffer(p, s, s->fuse[idx].out, err);
   if (st == PARE_OK) st = to_device(p, s, n->inputs[0], err);
   int has_bias = n->op == PARE_OP_GEMM && n->n_inputs > 2 && n->inputs[2] >= 0;
   if (st == PARE_OK && has_bias) st = to_device(p, s, n->inputs[2], err);
   if (st != PARE_OK) return st;
-  cl_mem x_mem = s->v[n->inputs[0]].mem, y_mem = s->v[n->outputs[0]].mem;
+  cl_mem x_mem = s->v[n->inputs[0]].mem, y_mem = s->v[s->fuse[idx].out].mem;
   cl_mem bias = has_bias ? s->v[n->inputs[2]].mem : NULL;
   if (rows == 1) { /* a sparse matrix-vector product: no layout to change */
-    pare_sparse_f32_args a = {1, x_mem, 0, 1, 1, y_mem, 0, 1, 1, bias, 0};
+    pare_sparse_f32_args a = {1, x_mem, 0, 1, 1, y_mem, 0, 1, 1, bias, relu};
     return pare_launch_sparse_csr_f32(s->rt, &L->w, &a, NULL, err);
   }
   /* Y[rows × m] = X·Wᵀ as Yᵀ = W·Xᵀ with Xᵀ and Yᵀ row-major, so that the
@@ -647,7 +820,7 @@ static pare_status run_sparse_fc(pare_plan *p, cl_state *s, int idx, pare_error 
   }
   if (st == PARE_OK)
     st = pare_launch_transpose2d_f32(s->rt, x_mem, 1, rows, L->w.k, s->scratch, NULL, err);
-  pare_sparse_f32_args a = {rows, s->scratch, 0, rows, 1, s->sparse_out, 0, rows, 1, bias, 0};
+  pare_sparse_f32_args a = {rows, s->scratch, 0, rows, 1, s->sparse_out, 0, rows, 1, bias, relu};
   if (st == PARE_OK) st = pare_launch_sparse_csr_f32(s->rt, &L->w, &a, NULL, err);
   if (st == PARE_OK)
     st = pare_launch_transpose2d_f32(s->rt, s->sparse_out, 1, L->w.m, rows, y_mem, NULL, err);
@@ -660,8 +833,7 @@ static pare_status run_sparse_conv(pare_plan *p, cl_state *s, int idx, pare_erro
   pare_conv2d_f32_args a;
   pare_status st = pare_exec_cl_conv_geometry(p, idx, &a, err);
   if (st != PARE_OK) return st;
-  int act_node = s->fused_act[idx], y = n->outputs[0];
-  if (act_node >= 0) y = g->nodes[act_node].outputs[0];
+  int relu = s->fuse[idx].act >= 0, y = s->fuse[idx].out;
   int has_bias = n->n_inputs > 2 && n->inputs[2] >= 0;
   st = out_buffer(p, s, y, err);
   if (st == PARE_OK) st = to_device(p, s, n->inputs[0], err);
@@ -671,8 +843,8 @@ static pare_status run_sparse_conv(pare_plan *p, cl_state *s, int idx, pare_erro
                         a.kh,       a.kw,         a.stride_h,  a.stride_w, a.pad_top,
                         a.pad_left, a.pad_bottom, a.pad_right, a.dil_h,    a.dil_w};
   return pare_launch_sparse_conv_f32(s->rt, &c, &s->sparse[idx].w, s->v[n->inputs[0]].mem,
-                                     has_bias ? s->v[n->inputs[2]].mem : NULL, act_node >= 0,
-                                     s->v[y].mem, NULL, err);
+                                     has_bias ? s->v[n->inputs[2]].mem : NULL, relu, s->v[y].mem,
+                                     NULL, err);
 }
 
 typedef pare_status (*node_fn)(pare_plan *p, cl_state *s, int idx, pare_error *err);
@@ -737,7 +909,7 @@ static pare_status decide_sparse(pare_plan *p, cl_state *s, int idx, pare_error 
   double speedup = always ? 2.0 : 0.0;
   if (!always && !pare_tuning_get(s->rt, key, &speedup)) {
     double dense_ms, sparse_ms;
-    node_fn dense = n->op == PARE_OP_CONV ? run_conv : run_gemm_node;
+    node_fn dense = n->op == PARE_OP_CONV ? run_conv : run_gemm;
     node_fn sparse = n->op == PARE_OP_CONV ? run_sparse_conv : run_sparse_fc;
     pare_status st = time_node(p, s, idx, dense, &dense_ms, err);
     if (st != PARE_OK) return st;
@@ -781,15 +953,18 @@ static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, cl_state **out, 
     s->context = rt->context;
     rt->cl->clRetainContext(rt->context);
     s->n = g->n_values;
-    s->fused_act = malloc(sizeof(int) * (size_t)(g->n_nodes + 1));
+    s->fuse = malloc(sizeof *s->fuse * (size_t)(g->n_nodes + 1));
+    s->consts = calloc((size_t)g->n_nodes + 1, sizeof *s->consts);
     s->skip = calloc((size_t)g->n_nodes + 1, 1);
     s->sparse = calloc((size_t)g->n_nodes + 1, sizeof *s->sparse);
     s->n_nodes = g->n_nodes;
+    if (!s->fuse || !s->consts || !s->skip || !s->sparse) {
+      state_free(s);
+      return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    }
     p->device = s;
     p->device_free = state_free;
-    if (!s->fused_act || !s->skip || !s->sparse)
-      return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-    find_fusions(g, s->fused_act);
+    find_fusions(p, s->fuse);
     for (int i = 0; i < g->n_values; i++) s->v[i].host_valid = p->values[i].is_const != 0;
   }
   *out = s;
@@ -834,8 +1009,12 @@ pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err) {
   const pare_node *n = &p->graph->nodes[i];
   if (!pare_exec_cl_supports(p, n)) return run_reference_node(p, s, i, err);
   if (is_alias_op(n->op)) return run_alias(p, s, n, err);
+  const fusion *f = &s->fuse[i];
+  int absorbed[3] = {f->bn, f->add, f->act};
+  for (int k = 0; k < 3; k++)
+    if (absorbed[k] >= 0) s->skip[absorbed[k]] = 1;
+  if (n->op == PARE_OP_BATCH_NORM) return run_batchnorm(p, s, i, err);
   if (n->op == PARE_OP_CONV) {
-    if (s->fused_act[i] >= 0) s->skip[s->fused_act[i]] = 1;
     if (s->sparse[i].state == SPARSE_UNDECIDED) {
       pare_status st = decide_sparse(p, s, i, err);
       if (st != PARE_OK) return st;
@@ -849,8 +1028,7 @@ pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err) {
       pare_status st = decide_sparse(p, s, i, err);
       if (st != PARE_OK) return st;
     }
-    return s->sparse[i].state == SPARSE_YES ? run_sparse_fc(p, s, i, err)
-                                            : run_gemm_node(p, s, i, err);
+    return s->sparse[i].state == SPARSE_YES ? run_sparse_fc(p, s, i, err) : run_gemm(p, s, i, err);
   }
   return run_simple(p, s, n, err);
 }
@@ -859,6 +1037,14 @@ int pare_exec_cl_sparse_nodes(const pare_plan *p) {
   const cl_state *s = p->device;
   int count = 0;
   for (int i = 0; s && i < s->n_nodes; i++) count += s->sparse[i].state == SPARSE_YES;
+  return count;
+}
+
+int pare_exec_cl_fused_nodes(const pare_plan *p) {
+  const cl_state *s = p->device;
+  int count = 0;
+  for (int i = 0; s && i < s->n_nodes; i++)
+    count += (s->fuse[i].bn >= 0) + (s->fuse[i].add >= 0) + (s->fuse[i].act >= 0);
   return count;
 }
 
@@ -893,13 +1079,20 @@ void pare_exec_cl_value_changed(pare_plan *p, int v, int on_device) {
   s->v[v].host_valid = on_device == 0;
   if (s->v[v].scaled) s->cl->clReleaseMemObject(s->v[v].scaled);
   s->v[v].scaled = NULL;
-  /* A weight that changes (training) leaves the sparse path for good. */
+  /* A weight that changes (training) leaves the sparse path for good;
+   * constants made from it are made again. */
+  const pare_graph *g = p->graph;
   for (int i = 0; i < s->n_nodes; i++) {
-    const pare_node *n = &p->graph->nodes[i];
+    const pare_node *n = &g->nodes[i];
     if (n->n_inputs > 1 && n->inputs[1] == v) {
       pare_sparse_csr_release(s->rt, &s->sparse[i].w);
       s->sparse[i].state = SPARSE_NO;
     }
+    int bn = s->fuse[i].bn;
+    for (int k = 1; k < n->n_inputs; k++) /* weights, biases, statistics */
+      if (n->inputs[k] == v) release_consts(s, i);
+    for (int k = 1; bn >= 0 && k < g->nodes[bn].n_inputs; k++)
+      if (g->nodes[bn].inputs[k] == v) release_consts(s, i);
   }
 }
 

@@ -16,8 +16,9 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
 /* Node by node (the OpenCL trainer drives the executor this way):
  * begin binds the inputs' host data and invalidates every non-constant
  * value; run_node runs node i on the device where a kernel exists, else
- * on the reference with its inputs read back; a Conv followed only by
- * ReLU or Clip runs both, and the activation node is then skipped. */
+ * on the reference with its inputs read back; a Conv or Gemm runs the
+ * nodes fused into it (see pare_exec_cl_fused_nodes), which are then
+ * skipped. */
 pare_status pare_exec_cl_begin(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,
                                int n_inputs, pare_error *err);
 pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err);
@@ -45,5 +46,16 @@ pare_status pare_exec_cl_conv_geometry(const pare_plan *p, int idx, pare_conv2d_
  * always takes the sparse form without timing, never keeps every node
  * dense. */
 int pare_exec_cl_sparse_nodes(const pare_plan *p);
+
+/* Nodes of the plan that run inside the launch of another (0 before the
+ * first run). A Conv absorbs the BatchNormalization after it (folded into
+ * its weight and bias on the host, in double, once), then an Add of a
+ * residual of the same shape computed earlier, then a Relu or Clip with
+ * constant bounds; a Gemm or MatMul absorbs a Relu or Clip; each step
+ * only where the value so far has no other reader. Plans made with
+ * PARE_PLAN_NO_FUSE, or any plan under PARE_NO_FUSE=1, fuse nothing (every
+ * node its own launch); plans that keep parameters (training) fuse only a
+ * Conv's activation. */
+int pare_exec_cl_fused_nodes(const pare_plan *p);
 
 #endif

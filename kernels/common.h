@@ -10,6 +10,20 @@
 #define PARE_ACT_NONE 0
 #define PARE_ACT_RELU 1
 #endif
+
+/* The activation fused into the conv2d_f32 and gemm_f32 epilogues, in
+ * place on v, a float or a vector of type T: ACT (a compile-time constant)
+ * 1 is ReLU, 2 clips to [lo, hi], anything else does nothing (the host's
+ * PARE_CONV2D_ACT_* and PARE_GEMM_ACT_*). Comparisons are false for NaN, so
+ * NaN passes through, as ONNX Relu and Clip give it. */
+#define PARE_EPILOGUE_ACT(ACT, T, v, lo, hi)                                                       \
+  do {                                                                                             \
+    if ((ACT) == 1) (v) = select((v), (T)(0.0f), (v) < (T)(0.0f));                                 \
+    if ((ACT) == 2) {                                                                              \
+      (v) = select((v), (T)(lo), (v) < (T)(lo));                                                   \
+      (v) = select((v), (T)(hi), (v) > (T)(hi));                                                   \
+    }                                                                                              \
+  } while (0)
 #endif
 
 #endif

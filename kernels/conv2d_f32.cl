@@ -1,6 +1,7 @@
 /* fp32 2-D convolution (ONNX Conv, NCHW) for pare.
  *
- *   y[n, m, oh, ow] = act(bias[m] + sum_{c, kh, kw} x[n, g*CG + c, ih, iw] * w[m, c, kh, kw])
+ *   y[n, m, oh, ow] = act(bias[m] + sum_{c, kh, kw} x[n, g*CG + c, ih, iw] * w[m, c, kh, kw]
+ *                         + res[n, m, oh, ow])
  *   ih = oh*SH + kh*DH - PT, iw = ow*SW + kw*DW - PL, g = m / MG,
  *
  * where CG = C/group input and MG = M/group output channels per group and
@@ -12,8 +13,8 @@
  *    c, kh, kw like the weight), then the tuned gemm_f32 computes, per group,
  *    W_g[MG x CG*KH*KW] * col_g into [MG x NB*OH*OW]. That is NCHW directly
  *    when NB == 1; otherwise conv2d_epilogue scatters the [M][NB][OH*OW]
- *    product into y. conv2d_epilogue also adds the bias and applies the
- *    activation (in place when NB == 1). 1x1 stride-1 unpadded convolutions
+ *    product into y. conv2d_epilogue also adds the bias and the residual
+ *    and applies the activation (in place when NB == 1). 1x1 stride-1 unpadded convolutions
  *    skip im2col: x itself is the patch matrix of each image.
  *
  *  - direct: conv2d_direct, for convolutions with one or two output
@@ -22,13 +23,16 @@
  *    `rows` output rows of one (n, m) plane in register vectors of CONV_VW
  *    outputs along ow, with vector loads of input rows (stride 1) where the
  *    window lies inside the input, and guarded scalar code for the few
- *    columns that reach into the pads; bias and activation fused.
+ *    columns that reach into the pads; bias, residual and activation fused.
  *
  * Variants (-D): CONV_ACT 0 none, 1 relu (max(v, 0)), 2 clip to [lo, hi]
  * (lo and hi are kernel arguments); NaN passes through both. CONV_VW: vector width of conv2d_direct
  * and conv2d_epilogue (1, 2, 4, 8 or 16). All indices are int: the host refuses buffers past 2^31
  * elements. The bias is a run-time flag (has_bias; bias is then [M]), so
- * one program serves convolutions with and without it. No load ever leaves the x, w, bias or
+ * one program serves convolutions with and without it; so is the residual
+ * (has_res; res is then laid out as y: a ResNet block's skip connection,
+ * added after the bias and before the activation, as an ONNX Add between
+ * the Conv and the activation would). No load ever leaves the x, w, bias or
  * scratch buffers.
  */
 
@@ -55,34 +59,15 @@
 #define CONV_VSTORE(v, p) CONV_CAT(vstore, CONV_VW)((v), 0, (p))
 #endif
 
-/* The activation on one value and on a vector; comparisons are false for
- * NaN, so NaN stays NaN (as ONNX Relu and Clip). */
+/* The activation on one value and on a vector (kernels/common.h). */
 CONV_INLINE float conv_act1(float v, const float lo, const float hi) {
-#if CONV_ACT == 1
-  v = v < 0.0f ? 0.0f : v;
-#elif CONV_ACT == 2
-  v = v < lo ? lo : v;
-  v = v > hi ? hi : v;
-#endif
-  (void)lo;
-  (void)hi;
+  PARE_EPILOGUE_ACT(CONV_ACT, float, v, lo, hi);
   return v;
 }
 
 CONV_INLINE CONV_VEC conv_actv(CONV_VEC v, const float lo, const float hi) {
-#if CONV_VW == 1
-  return conv_act1(v, lo, hi);
-#else
-#if CONV_ACT == 1
-  v = select(v, (CONV_VEC)(0.0f), v < (CONV_VEC)(0.0f));
-#elif CONV_ACT == 2
-  v = select(v, (CONV_VEC)(lo), v < (CONV_VEC)(lo));
-  v = select(v, (CONV_VEC)(hi), v > (CONV_VEC)(hi));
-#endif
-  (void)lo;
-  (void)hi;
+  PARE_EPILOGUE_ACT(CONV_ACT, CONV_VEC, v, lo, hi);
   return v;
-#endif
 }
 
 /* Patch matrix of images n0 .. n0+NB-1 (global id 1 = j*blocks + b walks
@@ -130,22 +115,35 @@ __kernel void conv2d_im2col(__global const float *x, __global float *col, const 
   }
 }
 
-/* Bias and activation on GEMM results, and the scatter from the
+/* Bias, residual and activation on GEMM results, and the scatter from the
  * [M][NB*P] product of a chunk to NCHW: global id 0 is m, id 1 the image j:
- *   y[y_off + (j*M + m)*P + p] = act(src[src_off + m*ld + j*P + p] + bias[m]).
+ *   y[i] = act(src[src_off + m*ld + j*P + p] + bias[m] + res[i]),
+ *   i = y_off + (j*M + m)*P + p.
  * src and y may be the same buffer with the same layout (NB == 1, ld == P):
  * each element is read and then written by the same work-item. */
 __kernel void conv2d_epilogue(__global const float *src, const int src_off, const int ld,
                               __global float *y, const int y_off, __global const float *bias,
-                              const int has_bias, const int M, const int P, const int NB,
-                              const float lo, const float hi) {
+                              const int has_bias, __global const float *res, const int has_res,
+                              const int M, const int P, const int NB, const float lo,
+                              const float hi) {
   const int m = (int)get_global_id(0);
   const int j = (int)get_global_id(1);
   if (m >= M || j >= NB) return;
   __global const float *s = src + src_off + m * ld + j * P;
   __global float *d = y + y_off + (j * M + m) * P;
+  __global const float *r = res + y_off + (j * M + m) * P;
   const float b = has_bias ? bias[m] : 0.0f;
   int p = 0;
+  if (has_res) {
+#if CONV_VW > 1
+    for (; p + CONV_VW <= P; p += CONV_VW) {
+      const CONV_VEC v = CONV_VLOAD(s + p) + (CONV_VEC)(b) + CONV_VLOAD(r + p);
+      CONV_VSTORE(conv_actv(v, lo, hi), d + p);
+    }
+#endif
+    for (; p < P; ++p) d[p] = conv_act1(s[p] + b + r[p], lo, hi);
+    return;
+  }
 #if CONV_VW > 1
   for (; p + CONV_VW <= P; p += CONV_VW) {
     const CONV_VEC v = CONV_VLOAD(s + p) + (CONV_VEC)(b);
@@ -201,7 +199,8 @@ CONV_INLINE float conv_direct_one(__global const float *xg, __global const float
  * one by one with guarded loads. Rows of the window above or below the
  * input are skipped. */
 __kernel void conv2d_direct(__global const float *x, __global const float *w,
-                            __global const float *bias, const int has_bias, __global float *y,
+                            __global const float *bias, const int has_bias,
+                            __global const float *res, const int has_res, __global float *y,
                             const int N, const int C, const int H, const int W, const int M,
                             const int KH, const int KW, const int SH, const int SW, const int DH,
                             const int DW, const int PT, const int PL, const int OH, const int OW,
@@ -216,6 +215,7 @@ __kernel void conv2d_direct(__global const float *x, __global const float *w,
   __global const float *xg = x + (n * C + (m / MG) * CG) * H * W;
   __global const float *wm = w + m * CG * KH * KW;
   __global float *ym = y + nm * OH * OW;
+  __global const float *rm = res + nm * OH * OW;
   const float b = has_bias ? bias[m] : 0.0f;
 
   /* Interior columns: ow*SW - PL >= 0 and ow*SW + (KW-1)*DW - PL <= W-1. */
@@ -226,11 +226,12 @@ __kernel void conv2d_direct(__global const float *x, __global const float *w,
 
   for (int oh = oh_begin; oh < oh_end; ++oh) {
     __global float *yrow = ym + oh * OW;
+    __global const float *rrow = rm + oh * OW;
     for (int ow = 0; ow < OW; ++ow) {
       if (ow == ia) ow = vec_end;
       if (ow >= OW) break;
       const float v = conv_direct_one(xg, wm, CG, H, W, KH, KW, SH, SW, DH, DW, PT, PL, oh, ow);
-      yrow[ow] = conv_act1(v + b, lo, hi);
+      yrow[ow] = conv_act1(has_res ? v + b + rrow[ow] : v + b, lo, hi);
     }
     for (int own = ia; own < vec_end; own += CONV_VW) {
       const int ow0 = min(own, vec_end - CONV_VW);
@@ -245,7 +246,9 @@ __kernel void conv2d_direct(__global const float *x, __global const float *w,
             acc = fma((CONV_VEC)(wk[kw]), conv_load_row(row, kw * DW, SW), acc);
         }
       }
-      CONV_VSTORE(conv_actv(acc + (CONV_VEC)(b), lo, hi), yrow + ow0);
+      acc += (CONV_VEC)(b);
+      if (has_res) acc += CONV_VLOAD(rrow + ow0);
+      CONV_VSTORE(conv_actv(acc, lo, hi), yrow + ow0);
     }
   }
 }

@@ -1,6 +1,6 @@
 /* fp32 GEMM for pare.
  *
- *   C[M x N] = alpha * op(A) * op(B) + beta * C + (has_bias ? bias[n] : 0)
+ *   C[M x N] = act(alpha * op(A) * op(B) + beta * C + (has_bias ? bias[n] : 0))
  *
  * All matrices are row-major. op(A) is M x K, op(B) is K x N:
  *   op(A)(m,k) = TRANS_A ? A[k*lda + m] : A[m*lda + k]
@@ -64,6 +64,12 @@
 #endif
 /* 1: use fma() (exact fused multiply-add); 0: use mad() (may be faster on
  * devices without hardware FMA). */
+/* The activation applied last (a Gemm fused with the Relu or Clip after
+ * it): 0 none, 1 relu, 2 clip to [lo, hi] (PARE_EPILOGUE_ACT). */
+#ifndef GEMM_ACT
+#define GEMM_ACT 0
+#endif
+
 #ifndef GEMM_USE_FMA
 #define GEMM_USE_FMA 1
 #endif
@@ -75,15 +81,15 @@
 #define GEMM_INLINE inline __attribute__((always_inline))
 
 #define GEMM_CAT_(a, b) a##b
-#define GEMM_CAT(a, b) GEMM_CAT_(a, b)
+#define GEMM_CAT(a, b)  GEMM_CAT_(a, b)
 
 #if GEMM_VW == 1
-#define GEMM_VEC float
-#define GEMM_VLOAD(p) (*(p))
+#define GEMM_VEC          float
+#define GEMM_VLOAD(p)     (*(p))
 #define GEMM_VSTORE(v, p) (*(p) = (v))
 #else
-#define GEMM_VEC GEMM_CAT(float, GEMM_VW)
-#define GEMM_VLOAD(p) GEMM_CAT(vload, GEMM_VW)(0, (p))
+#define GEMM_VEC          GEMM_CAT(float, GEMM_VW)
+#define GEMM_VLOAD(p)     GEMM_CAT(vload, GEMM_VW)(0, (p))
 #define GEMM_VSTORE(v, p) GEMM_CAT(vstore, GEMM_VW)((v), 0, (p))
 #endif
 
@@ -95,22 +101,21 @@
 
 /* Element (m,k) of op(A) and (k,n) of op(B), relative to offset pointers. */
 #if TRANS_A
-#define GEMM_A(m, k) A[(k) * lda + (m)]
+#define GEMM_A(m, k) A[(k)*lda + (m)]
 #else
-#define GEMM_A(m, k) A[(m) * lda + (k)]
+#define GEMM_A(m, k) A[(m)*lda + (k)]
 #endif
 #if TRANS_B
-#define GEMM_B(k, n) B[(n) * ldb + (k)]
+#define GEMM_B(k, n) B[(n)*ldb + (k)]
 #else
-#define GEMM_B(k, n) B[(k) * ldb + (n)]
+#define GEMM_B(k, n) B[(k)*ldb + (n)]
 #endif
 
 /* One row of op(B) restricted to the tile columns n0 + v*VW ... as vector v.
  * full != 0: all GEMM_TN columns exist, loads are unguarded.
  * full == 0: columns are clamped to N-1 (values for columns >= N are junk
  * that is never stored). */
-GEMM_INLINE GEMM_VEC gemm_load_b(__global const float *B, int ldb, int k, int n0,
-                            int N, int full) {
+GEMM_INLINE GEMM_VEC gemm_load_b(__global const float *B, int ldb, int k, int n0, int N, int full) {
 #if !TRANS_B && GEMM_VW > 1
   if (full) return GEMM_VLOAD(B + k * ldb + n0);
 #endif
@@ -131,10 +136,9 @@ GEMM_INLINE GEMM_VEC gemm_load_b(__global const float *B, int ldb, int k, int n0
 /* Accumulates into acc the products over k in [kb, ke) for the register tile
  * of op(A) rows rows[0..TM) (already clamped into [0, M)) and op(B) columns
  * n0 .. n0 + GEMM_TN - 1. full: see gemm_load_b. */
-GEMM_INLINE void gemm_tile(const int kb, const int ke, __global const float *A,
-                           const int lda, __global const float *B, const int ldb,
-                           const int n0, const int N, const int full, const int *rows,
-                           GEMM_VEC acc[GEMM_TM][GEMM_NV]) {
+GEMM_INLINE void gemm_tile(const int kb, const int ke, __global const float *A, const int lda,
+                           __global const float *B, const int ldb, const int n0, const int N,
+                           const int full, const int *rows, GEMM_VEC acc[GEMM_TM][GEMM_NV]) {
   /* Per-row base pointers into op(A) and the k stride between elements. */
   __global const float *ap[GEMM_TM];
 #if TRANS_A
@@ -208,9 +212,8 @@ GEMM_INLINE float gemm_hsum(GEMM_VEC x) {
 }
 
 GEMM_INLINE void gemm_tile_dot(const int K, __global const float *A, const int lda,
-                               __global const float *B, const int ldb, const int n0,
-                               const int N, const int *rows,
-                               GEMM_VEC acc[GEMM_TM][GEMM_NV]) {
+                               __global const float *B, const int ldb, const int n0, const int N,
+                               const int *rows, GEMM_VEC acc[GEMM_TM][GEMM_NV]) {
   __global const float *ap[GEMM_TM];
 #pragma unroll
   for (int i = 0; i < GEMM_TM; ++i) ap[i] = A + rows[i] * lda;
@@ -266,12 +269,12 @@ GEMM_INLINE void gemm_tile_dot(const int K, __global const float *A, const int l
 
 /* Launch: global = (ceil(M/GEMM_TM), ceil(N/GEMM_TN)) rounded up to the local
  * size, any local size. Argument order is part of the host contract. */
-__kernel void gemm_f32(const int M, const int N, const int K, const float alpha,
-                       const float beta,
+__kernel void gemm_f32(const int M, const int N, const int K, const float alpha, const float beta,
                        __global const float *Abuf, const int offA, const int lda,
                        __global const float *Bbuf, const int offB, const int ldb,
                        __global float *Cbuf, const int offC, const int ldc,
-                       __global const float *bias, const int has_bias) {
+                       __global const float *bias, const int has_bias, const float lo,
+                       const float hi) {
   const int tm = (int)get_global_id(0);
   const int tn = (int)get_global_id(1);
   const int tiles_m = (M + GEMM_TM - 1) / GEMM_TM;
@@ -323,8 +326,7 @@ __kernel void gemm_f32(const int M, const int N, const int K, const float alpha,
   }
 #endif
 
-  const int interior = m0 == m_own && n0 == n_own && m0 + GEMM_TM <= M &&
-                       n0 + GEMM_TN <= N;
+  const int interior = m0 == m_own && n0 == n_own && m0 + GEMM_TM <= M && n0 + GEMM_TN <= N;
   if (interior) {
     /* Whole tile is ours: vector stores. */
 #pragma unroll
@@ -335,6 +337,7 @@ __kernel void gemm_f32(const int M, const int N, const int K, const float alpha,
         GEMM_VEC r = alpha * acc[i][v];
         if (beta != 0.0f) r += beta * GEMM_VLOAD(c + v * GEMM_VW);
         if (has_bias) r += GEMM_VLOAD(bias + n0 + v * GEMM_VW);
+        PARE_EPILOGUE_ACT(GEMM_ACT, GEMM_VEC, r, lo, hi);
         GEMM_VSTORE(r, c + v * GEMM_VW);
       }
     }
@@ -360,6 +363,7 @@ __kernel void gemm_f32(const int M, const int N, const int K, const float alpha,
           float r = alpha * t[j];
           if (beta != 0.0f) r += beta * C[m * ldc + n];
           if (has_bias) r += bias[n];
+          PARE_EPILOGUE_ACT(GEMM_ACT, float, r, lo, hi);
           C[m * ldc + n] = r;
         }
       }

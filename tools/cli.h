@@ -19,8 +19,11 @@ int cli_fail(const char *cmd, const char *fmt, const char *arg);
 void cli_json_str(FILE *f, const char *s);
 /* 1 when argv[i] is `flag` and a value follows (then *value is set, i advanced). */
 int cli_flag_value(int argc, char **argv, int *i, const char *flag, const char **value);
-/* Opens a context from --backend ref|opencl|auto and --device. */
+/* Opens a context from --backend ref|opencl|auto and --device (and
+ * --no-fuse: pare_context_options.no_fuse). */
 int cli_open_context(const char *cmd, const char *backend, const char *device, pare_context **ctx);
+int cli_open_context_fuse(const char *cmd, const char *backend, const char *device, int no_fuse,
+                          pare_context **ctx);
 /* 1 when PARE_CLI_PARSE_ONLY=1: commands stop after parsing their arguments
  * (exit 0 when they are valid), so that the parsing can be fuzzed. */
 int cli_parse_only(void);

@@ -1,4 +1,5 @@
 /* pare import, pare info and pare run. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,7 +177,7 @@ done:
 int cmd_run(int argc, char **argv) {
   const char *path = NULL, *backend = "auto", *device = NULL;
   const char *inputs[64], *outputs[64];
-  int ni = 0, no = 0, profile = 0;
+  int ni = 0, no = 0, profile = 0, no_fuse = 0;
   long long runs = 10;
   for (int i = 1; i < argc; i++) {
     const char *v;
@@ -185,6 +186,8 @@ int cmd_run(int argc, char **argv) {
       return 0;
     } else if (!strcmp(argv[i], "--profile")) {
       profile = 1;
+    } else if (!strcmp(argv[i], "--no-fuse")) {
+      no_fuse = 1;
     } else if (cli_flag_value(argc, argv, &i, "--runs", &v)) {
       int prc = cli_parse_count("run", "--runs", v, 1, 1000000, &runs);
       if (prc) return prc;
@@ -210,6 +213,8 @@ int cmd_run(int argc, char **argv) {
   if (!path) return cli_usage_error("run", "no model given%s", "");
   if (!ni) return cli_usage_error("run", "no --input given%s", "");
   if (cli_parse_only()) return 0;
+  /* The ONNX importer reads it: BatchNormalization stays a node. */
+  if (no_fuse) setenv("PARE_NO_FUSE", "1", 1);
   char err[1024];
   pare_model *m;
   if (pare_model_load(path, &m, err, sizeof err) != PARE_OK) return cli_fail("run", "%s", err);
@@ -239,7 +244,7 @@ int cmd_run(int argc, char **argv) {
     in[i].name = names[i][0] ? names[i] : NULL;
   }
   pare_context *ctx = NULL;
-  if (!rc) rc = cli_open_context("run", backend, device, &ctx);
+  if (!rc) rc = cli_open_context_fuse("run", backend, device, no_fuse, &ctx);
   if (!rc && profile) {
     pare_node_time *t = NULL;
     int n = 0;

@@ -140,7 +140,13 @@ int cli_flag_value(int argc, char **argv, int *i, const char *flag, const char *
 }
 
 int cli_open_context(const char *cmd, const char *backend, const char *device, pare_context **ctx) {
+  return cli_open_context_fuse(cmd, backend, device, 0, ctx);
+}
+
+int cli_open_context_fuse(const char *cmd, const char *backend, const char *device, int no_fuse,
+                          pare_context **ctx) {
   pare_context_options opt = {0};
+  opt.no_fuse = no_fuse;
   if (!strcmp(backend, "ref") || !strcmp(backend, "reference"))
     opt.backend = PARE_BACKEND_REFERENCE;
   else if (!strcmp(backend, "opencl"))
@@ -279,12 +285,17 @@ static const command commands[] = {
      cmd_info},
     {"run", "run a model on .npy inputs",
      "usage: pare run MODEL --input X.npy [--input NAME=Y.npy ...] [--output OUT.npy ...]\n"
-     "                [--profile [--runs 10]] [--backend ref|opencl|auto] [--device D]\n\n"
+     "                [--profile [--runs 10]] [--no-fuse] [--backend ref|opencl|auto]\n"
+     "                [--device D]\n\n"
      "Inputs are .npy files or ONNX TensorProto .pb files, taken in the model's\n"
      "order, or by name with NAME=FILE. Outputs are written as .npy, in the\n"
      "model's order; outputs without a file are described. --profile first\n"
      "prints each node's time (mean of --runs runs after one untimed run; on a\n"
-     "device each node is waited for) and its share of the total.",
+     "device each node is waited for) and its share of the total.\n\n"
+     "On OpenCL a Conv runs the BatchNormalization (folded into its weights),\n"
+     "residual Add and Relu/Clip after it in one launch, a Gemm its Relu/Clip.\n"
+     "--no-fuse runs every node as its own launch (as PARE_NO_FUSE=1 does), an\n"
+     "ONNX model then keeping its BatchNormalization nodes: for comparisons.",
      cmd_run},
     {"eval", "top-1 accuracy and confusion matrix on a dataset",
      "usage: pare eval MODEL [--dataset fashion-mnist|DIR] [--split test|train] [--batch N]\n"
@@ -413,7 +424,9 @@ static const command commands[] = {
      "usage: pare create ARCH -o OUT.pare [--seed S]\n\n"
      "ARCH: simplecnn[:C1,C2], lenet5, mlp[:H1,H2] (28x28 images, 10 classes), or\n"
      "resnet18, mobilenetv2 (3x224x224 images, 1000 classes; for benchmarks and\n"
-     "memory figures). Weights are drawn as PyTorch initialises them.",
+     "memory figures), or resnet-block (ResNet-18's first basic block,\n"
+     "conv3x3-bn-relu-conv3x3-bn-add-relu on 64x56x56; for fusion benchmarks).\n"
+     "Weights are drawn as PyTorch initialises them; batch norm stays unfolded.",
      cmd_create},
     {"version", "print the version", "usage: pare version   (or pare --version)", cmd_version},
     {"help", "show help for a command", "usage: pare help [COMMAND]", cmd_help},

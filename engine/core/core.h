@@ -35,6 +35,8 @@ int pare_log_enabled(pare_log_level level);
 
 /* Environment: NULL when unset or empty. */
 const char *pare_env(const char *name);
+/* 1 when the variable is set to exactly "1" (switches such as PARE_NO_FUSE). */
+int pare_env_on(const char *name);
 /* The most bytes one tensor (and all the decoded constants of one model
  * file) may take: PARE_MAX_TENSOR_BYTES when set, else 16 GiB. Untrusted
  * shapes beyond it fail with an error instead of a huge allocation. */

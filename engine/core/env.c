@@ -1,12 +1,18 @@
 /* Environment variables, with empty treated as unset. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/core/core.h"
 
 const char *pare_env(const char *name) {
   const char *v = getenv(name);
   return (v && v[0]) ? v : NULL;
+}
+
+int pare_env_on(const char *name) {
+  const char *v = pare_env(name);
+  return v && !strcmp(v, "1");
 }
 
 size_t pare_max_tensor_bytes(void) {

@@ -106,6 +106,7 @@ typedef struct pare_plan {
   double *node_ms; /* profiling: when set, each run adds each node's milliseconds here
                     * (on a device every node is waited for) */
   void (*device_free)(void *state); /* releases `device` */
+  int flags;                        /* PARE_PLAN_* given when it was made */
 } pare_plan;
 
 /* Binds input shapes (dtype, rank, dims of inputs[i] for graph input i),
@@ -118,9 +119,15 @@ pare_status pare_plan_create(const pare_graph *g, const pare_tensor *inputs, int
 /* PARE_PLAN_KEEP_PARAMS: never fold a node that reads a trainable
  * parameter (training updates them in place between runs). */
 #define PARE_PLAN_KEEP_PARAMS 1
+/* PARE_PLAN_NO_FUSE: the OpenCL executor runs every node as its own launch
+ * (no epilogue fusion, BatchNormalization not folded): for comparisons. */
+#define PARE_PLAN_NO_FUSE 2
 pare_status pare_plan_create_ex(const pare_graph *g, const pare_tensor *inputs, int n_inputs,
                                 int flags, pare_plan **out, pare_error *err);
 void pare_plan_destroy(pare_plan *p);
+/* 1 when a backend may fuse nodes of p: neither PARE_PLAN_NO_FUSE nor the
+ * environment's PARE_NO_FUSE=1 says otherwise. */
+int pare_plan_fuses(const pare_plan *p);
 
 /* Runs the plan on the reference backend with the input data; outputs[i]
  * receives graph output i (allocated, owned by the caller). */

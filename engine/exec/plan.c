@@ -51,6 +51,7 @@ pare_status pare_plan_create_ex(const pare_graph *g, const pare_tensor *inputs, 
   pare_plan *p = calloc(1, sizeof *p);
   if (!p) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   p->graph = g;
+  p->flags = flags;
   p->values = calloc((size_t)g->n_values + 1, sizeof *p->values);
   p->n_values = g->n_values;
   p->node_folded = calloc((size_t)g->n_nodes + 1, 1);
@@ -154,6 +155,10 @@ pare_status pare_plan_create_ex(const pare_graph *g, const pare_tensor *inputs, 
   }
   *out = p;
   return PARE_OK;
+}
+
+int pare_plan_fuses(const pare_plan *p) {
+  return !(p->flags & PARE_PLAN_NO_FUSE) && !pare_env_on("PARE_NO_FUSE");
 }
 
 void pare_plan_destroy(pare_plan *p) {

@@ -6,9 +6,10 @@
 #include "engine/passes/passes.h"
 #include "pare/pare_onnx.h"
 
+/* PARE_NO_FUSE=1 keeps BatchNormalization as its own node (unfused runs). */
 static pare_status import_model(const char *path, pare_graph **out, pare_error *err) {
   pare_status st = pare_onnx_import_file(path, out, err);
-  if (st == PARE_OK) st = pare_graph_optimize(*out, err);
+  if (st == PARE_OK) st = pare_graph_optimize_ex(*out, !pare_env_on("PARE_NO_FUSE"), err);
   if (st != PARE_OK) {
     pare_graph_destroy(*out);
     *out = NULL;

@@ -35,6 +35,21 @@ static int new_const(pare_graph *g, const char *base, const char *suffix, const 
   return v;
 }
 
+void pare_bn_fold_f32(int64_t numel, int64_t channels, int channel_last, const float *w,
+                      const float *bias, const float *gamma, const float *beta, const float *mean,
+                      const float *var, float eps, float *w_out, float *b_out) {
+  for (int64_t c = 0; c < channels; c++) {
+    double s = (double)gamma[c] / sqrt((double)var[c] + (double)eps);
+    b_out[c] = (float)(((bias ? (double)bias[c] : 0.0) - (double)mean[c]) * s + (double)beta[c]);
+  }
+  int64_t per_channel = channels ? numel / channels : 0;
+  for (int64_t i = 0; i < numel; i++) {
+    int64_t c = channel_last ? i % channels : i / per_channel;
+    double s = (double)gamma[c] / sqrt((double)var[c] + (double)eps);
+    w_out[i] = (float)((double)w[i] * s);
+  }
+}
+
 static int fold_one(pare_graph *g, int li, int bi) {
   pare_node *layer = &g->nodes[li];
   const pare_node *bn = &g->nodes[bi];
@@ -70,18 +85,8 @@ static int fold_one(pare_graph *g, int li, int bi) {
     free(nb);
     return -1;
   }
-  const float *wd = w->data;
-  for (int64_t c = 0; c < channels; c++) {
-    double s = (double)gamma[c] / sqrt((double)var[c] + (double)eps);
-    nb[c] = (float)(((bias ? (double)bias[c] : 0.0) - (double)mean[c]) * s + (double)beta[c]);
-  }
-  for (int64_t i = 0; i < numel; i++) {
-    int64_t c = layer->op == PARE_OP_CONV ? i / (numel / channels)
-                : gemm_trans_b            ? i / w->dims[1]
-                                          : i % w->dims[1];
-    double s = (double)gamma[c] / sqrt((double)var[c] + (double)eps);
-    nw[i] = (float)((double)wd[i] * s);
-  }
+  pare_bn_fold_f32(numel, channels, layer->op != PARE_OP_CONV && !gemm_trans_b, w->data, bias,
+                   gamma, beta, mean, var, eps, nw, nb);
   char base[300];
   snprintf(base, sizeof base, "%s", layer->name);
   pare_value wcopy = *w; /* the array may move while adding values */
@@ -138,9 +143,13 @@ pare_status pare_pass_fold_batchnorm(pare_graph *g, int *folded, pare_error *err
 }
 
 pare_status pare_graph_optimize(pare_graph *g, pare_error *err) {
+  return pare_graph_optimize_ex(g, 1, err);
+}
+
+pare_status pare_graph_optimize_ex(pare_graph *g, int fold_bn, pare_error *err) {
   int n = 0;
   pare_status st = pare_pass_fold_constants(g, &n, err);
-  if (st == PARE_OK) st = pare_pass_fold_batchnorm(g, &n, err);
+  if (st == PARE_OK && fold_bn) st = pare_pass_fold_batchnorm(g, &n, err);
   if (st == PARE_OK && pare_graph_remove_dead(g) != PARE_OK)
     st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   if (st == PARE_OK) st = pare_graph_validate(g, err);

@@ -30,6 +30,20 @@ void pare_ref_act_f32(pare_ref_act act, const float *in, float *out, size_t n, f
   for (size_t i = 0; i < n; i++) out[i] = pare_ref_act_apply(act, in[i], alpha, beta);
 }
 
+void pare_ref_epilogue_f32(float *y, const float *residual, size_t n, pare_ref_act act, float lo,
+                           float hi) {
+  for (size_t i = 0; i < n; i++) {
+    float v = residual ? y[i] + residual[i] : y[i];
+    if (act == PARE_REF_ACT_RELU) {
+      v = v < 0.0f ? 0.0f : v;
+    } else if (act == PARE_REF_ACT_CLIP) {
+      v = v < lo ? lo : v;
+      v = v > hi ? hi : v;
+    }
+    y[i] = v;
+  }
+}
+
 float pare_ref_binop_apply(pare_ref_binop op, float a, float b) {
   switch (op) {
   case PARE_REF_ADD: return a + b;

@@ -48,6 +48,13 @@ typedef enum pare_ref_binop {
   PARE_REF_MIN,
 } pare_ref_binop;
 
+/* The epilogue that pare's Conv and Gemm kernels fuse, over n outputs of
+ * the layer (bias already added): y[i] = act(y[i] + residual[i]), residual
+ * NULL for none, act NONE, RELU or CLIP to [lo, hi]. As those kernels do, it
+ * passes NaN through the activation (unlike pare_ref_act_apply). */
+void pare_ref_epilogue_f32(float *y, const float *residual, size_t n, pare_ref_act act, float lo,
+                           float hi);
+
 float pare_ref_binop_apply(pare_ref_binop op, float a, float b);
 /* out[i] = a[i] op b[i] over n values (no broadcasting here). */
 void pare_ref_binop_f32(pare_ref_binop op, const float *a, const float *b, float *out, size_t n);

@@ -186,6 +186,26 @@ static int conv_bn(builder *b, const char *name, int x, int64_t cin, int64_t cou
   return act == 1 ? unary(b, n, PARE_OP_RELU, y) : act == 6 ? relu6(b, n, y) : y;
 }
 
+/* A basic block of ResNet: conv3×3-bn-relu-conv3×3-bn, plus x (through a
+ * 1×1 conv-bn when the shape changes), relu. */
+static int basic_block(builder *b, const char *name, int x, int64_t cin, int64_t c,
+                       int64_t stride) {
+  char m[80];
+  snprintf(m, sizeof m, "%.60s.conv1", name);
+  int h = conv_bn(b, m, x, cin, c, 3, stride, 1, 1);
+  snprintf(m, sizeof m, "%.60s.conv2", name);
+  h = conv_bn(b, m, h, c, c, 3, 1, 1, 0);
+  int skip = x;
+  if (stride != 1 || cin != c) {
+    snprintf(m, sizeof m, "%.60s.downsample", name);
+    skip = conv_bn(b, m, x, cin, c, 1, stride, 1, 0);
+  }
+  snprintf(m, sizeof m, "%.60s.add", name);
+  int y = add2(b, m, h, skip);
+  snprintf(m, sizeof m, "%.60s.relu", name);
+  return unary(b, m, PARE_OP_RELU, y);
+}
+
 /* ResNet-18 (He et al., 2016) for 3×224×224 images and 1000 classes. */
 static int resnet18(builder *b, int x) {
   int y = conv_bn(b, "conv1", x, 3, 64, 7, 2, 1, 1);
@@ -199,21 +219,9 @@ static int resnet18(builder *b, int x) {
   for (int stage = 0; stage < 4; stage++)
     for (int blk = 0; blk < 2; blk++) {
       int64_t c = widths[stage], stride = stage > 0 && blk == 0 ? 2 : 1;
-      char n[64], m[80];
+      char n[64];
       snprintf(n, sizeof n, "layer%d.%d", stage + 1, blk);
-      snprintf(m, sizeof m, "%s.conv1", n);
-      int h = conv_bn(b, m, y, cin, c, 3, stride, 1, 1);
-      snprintf(m, sizeof m, "%s.conv2", n);
-      h = conv_bn(b, m, h, c, c, 3, 1, 1, 0);
-      int skip = y;
-      if (stride != 1 || cin != c) {
-        snprintf(m, sizeof m, "%s.downsample", n);
-        skip = conv_bn(b, m, y, cin, c, 1, stride, 1, 0);
-      }
-      snprintf(m, sizeof m, "%s.add", n);
-      y = add2(b, m, h, skip);
-      snprintf(m, sizeof m, "%s.relu", n);
-      y = unary(b, m, PARE_OP_RELU, y);
+      y = basic_block(b, n, y, cin, c, stride);
       cin = c;
     }
   y = unary(b, "avgpool", PARE_OP_GLOBAL_AVERAGE_POOL, y);
@@ -256,7 +264,7 @@ static int mobilenetv2(builder *b, int x) {
 }
 
 const char *pare_zoo_names(void) {
-  return "simplecnn[:C1,C2], lenet5, mlp[:H1,H2], resnet18, mobilenetv2";
+  return "simplecnn[:C1,C2], lenet5, mlp[:H1,H2], resnet18, mobilenetv2, resnet-block";
 }
 
 /* Built for 3×224×224 images and 1000 classes (benchmarks, memory). */
@@ -293,8 +301,9 @@ static int mlp_widths(const char *arch, int64_t *h1, int64_t *h2) {
 
 int pare_zoo_is_builtin(const char *arch) {
   int64_t c1, c2;
-  return arch && (simplecnn_widths(arch, &c1, &c2) || !strcmp(arch, "lenet5") ||
-                  mlp_widths(arch, &c1, &c2) || imagenet_arch(arch));
+  return arch &&
+         (simplecnn_widths(arch, &c1, &c2) || !strcmp(arch, "lenet5") ||
+          mlp_widths(arch, &c1, &c2) || imagenet_arch(arch) || !strcmp(arch, "resnet-block"));
 }
 
 pare_status pare_zoo_build(const char *arch, uint64_t seed, pare_graph **out, pare_error *err) {
@@ -311,6 +320,7 @@ pare_status pare_zoo_build(const char *arch, uint64_t seed, pare_graph **out, pa
   if (g->name) strcpy(g->name, arch);
   int64_t in_dims[4] = {-1, 1, 28, 28};
   if (imagenet_arch(arch)) in_dims[1] = 3, in_dims[2] = in_dims[3] = 224;
+  if (!strcmp(arch, "resnet-block")) in_dims[1] = 64, in_dims[2] = in_dims[3] = 56;
   int x = pare_graph_add_value(g, "input", PARE_DT_F32, 4, in_dims);
   g->inputs = malloc(sizeof(int));
   g->outputs = malloc(sizeof(int));
@@ -337,6 +347,8 @@ pare_status pare_zoo_build(const char *arch, uint64_t seed, pare_graph **out, pa
     y = resnet18(&b, x);
   } else if (!strcmp(arch, "mobilenetv2")) {
     y = mobilenetv2(&b, x);
+  } else if (!strcmp(arch, "resnet-block")) {
+    y = basic_block(&b, "layer1.0", x, 64, 64, 1); /* ResNet-18's first block */
   } else if (mlp_widths(arch, &c1, &c2)) {
     y = unary(&b, "flatten", PARE_OP_FLATTEN, x);
     y = unary(&b, "relu1", PARE_OP_RELU, linear(&b, "fc1", y, 784, c1));

@@ -43,6 +43,8 @@ static pare_status check_args(const pare_conv2d_f32_args *a, const char *shape, 
   if (a->act < PARE_CONV2D_ACT_NONE || a->act > PARE_CONV2D_ACT_CLIP)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "conv2d_f32 (%s): unknown activation %d",
                           shape, a->act);
+  if (a->residual && a->residual == a->y)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "conv2d_f32 (%s): the residual is y", shape);
   return PARE_OK;
 }
 
@@ -77,6 +79,8 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
   cl_int CG = (cl_int)pl->cg, MG = (cl_int)pl->mg;
   cl_int has_bias = a->bias != NULL;
   cl_mem bias = a->bias ? a->bias : a->weight; /* never read without has_bias */
+  cl_int has_res = a->residual != NULL;
+  cl_mem res = a->residual ? a->residual : a->x; /* never read without has_res */
   float lo = a->act_min, hi = a->act_max;
   pare_status st;
   cl_kernel k;
@@ -88,6 +92,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
     if (st != PARE_OK) return st;
     pare_cl_arg args[] = {{sizeof(cl_mem), &a->x}, {sizeof(cl_mem), &a->weight},
                           {sizeof(cl_mem), &bias}, {sizeof has_bias, &has_bias},
+                          {sizeof(cl_mem), &res},  {sizeof has_res, &has_res},
                           {sizeof(cl_mem), &a->y}, {sizeof N, &N},
                           {sizeof C, &C},          {sizeof H, &H},
                           {sizeof W, &W},          {sizeof M, &M},
@@ -105,7 +110,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
     return st;
   }
 
-  int need_epilogue = has_bias || a->act != PARE_CONV2D_ACT_NONE || pl->nb > 1;
+  int need_epilogue = has_bias || has_res || a->act != PARE_CONV2D_ACT_NONE || pl->nb > 1;
   cl_kernel kcol = NULL, kepi = NULL;
   if (pl->path == PARE_CONV2D_IM2COL) {
     st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, defines, "conv2d_im2col", &kcol, err);
@@ -179,6 +184,8 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
                             {sizeof y_off, &y_off},
                             {sizeof(cl_mem), &bias},
                             {sizeof has_bias, &has_bias},
+                            {sizeof(cl_mem), &res},
+                            {sizeof has_res, &has_res},
                             {sizeof M, &M},
                             {sizeof P, &P},
                             {sizeof NB, &NB},

@@ -1,22 +1,25 @@
 /* Launcher of kernels/conv2d_f32.cl: fp32 NCHW 2-D convolution (ONNX Conv)
- * with groups, stride, dilation, asymmetric pads, fused bias and
+ * with groups, stride, dilation, asymmetric pads, fused bias, residual and
  * activation, on device buffers. */
 #ifndef PARE_HOST_LAUNCH_CONV2D_F32_H
 #define PARE_HOST_LAUNCH_CONV2D_F32_H
 
 #include "host/launch/launch.h"
 
-/* The activations conv2d_f32 fuses (pare_conv2d_f32_args.act). */
-#define PARE_CONV2D_ACT_NONE 0
-#define PARE_CONV2D_ACT_RELU 1
-#define PARE_CONV2D_ACT_CLIP 2
+/* The activations conv2d_f32 fuses (pare_conv2d_f32_args.act): those of
+ * gemm_f32's epilogue. */
+#define PARE_CONV2D_ACT_NONE PARE_GEMM_ACT_NONE
+#define PARE_CONV2D_ACT_RELU PARE_GEMM_ACT_RELU
+#define PARE_CONV2D_ACT_CLIP PARE_GEMM_ACT_CLIP
 
 /* x [n, c, h, w], weight [m, c/group, kh, kw], bias [m] (may be NULL) and
  * y [n, m, oh, ow]: dense fp32 buffers at offset 0. oh and ow are the ONNX
  * output dims: (h + pad_top + pad_bottom - ((kh-1)·dil_h + 1)) / stride_h + 1
  * and likewise for w. act: PARE_CONV2D_ACT_*; act_min and act_max bound
  * the clip. scratch: a buffer of pare_conv2d_f32_scratch_bytes() bytes, NULL
- * when that is 0. */
+ * when that is 0. residual (may be NULL): a buffer shaped as y, added after
+ * the bias and before the activation (y = act(conv + bias + residual), the
+ * second convolution of a ResNet block); it must not be y. */
 typedef struct pare_conv2d_f32_args {
   size_t n, c, h, w;
   size_t m, kh, kw;
@@ -27,7 +30,8 @@ typedef struct pare_conv2d_f32_args {
   cl_mem x, weight, bias /* may be NULL */, y;
   int act; /* 0 none, 1 relu, 2 clip */
   float act_min, act_max;
-  cl_mem scratch; /* may be NULL when pare_conv2d_f32_scratch_bytes() is 0 */
+  cl_mem scratch;  /* may be NULL when pare_conv2d_f32_scratch_bytes() is 0 */
+  cl_mem residual; /* may be NULL */
 } pare_conv2d_f32_args;
 
 /* Bytes of device scratch the launch of `a` needs on rt's device (0 for

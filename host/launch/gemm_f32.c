@@ -9,6 +9,13 @@ static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
 pare_status pare_launch_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *g, cl_event *event,
                                  pare_error *err) {
+  return pare_launch_gemm_f32_act(rt, g, PARE_GEMM_ACT_NONE, 0.0f, 0.0f, event, err);
+}
+
+pare_status pare_launch_gemm_f32_act(pare_cl_runtime *rt, const pare_gemm_f32_args *g, int act,
+                                     float lo, float hi, cl_event *event, pare_error *err) {
+  if (act < PARE_GEMM_ACT_NONE || act > PARE_GEMM_ACT_CLIP)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "gemm_f32: unknown activation %d", act);
   if (g->m == 0 || g->n == 0) return PARE_OK;
   if (g->k == 0)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "gemm_f32: K == 0 is handled on the host");
@@ -27,8 +34,11 @@ pare_status pare_launch_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *
                           p->name, tm, vw, nv);
   char defines[256];
   snprintf(defines, sizeof defines,
-           "-DTRANS_A=%d -DTRANS_B=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d", g->trans_a ? 1 : 0,
-           g->trans_b ? 1 : 0, tm, vw, nv);
+           "-DTRANS_A=%d -DTRANS_B=%d -DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_NV=%d%s", g->trans_a ? 1 : 0,
+           g->trans_b ? 1 : 0, tm, vw, nv,
+           act == PARE_GEMM_ACT_RELU   ? " -DGEMM_ACT=1"
+           : act == PARE_GEMM_ACT_CLIP ? " -DGEMM_ACT=2"
+                                       : "");
   cl_kernel k;
   pare_status st = pare_cl_kernel(rt, PARE_KERNEL_gemm_f32, defines, "gemm_f32", &k, err);
   if (st != PARE_OK) return st;
@@ -55,7 +65,9 @@ pare_status pare_launch_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *
               {sizeof offC, &offC},
               {sizeof ldc, &ldc},
               {sizeof(cl_mem), &bias},
-              {sizeof has_bias, &has_bias}};
+              {sizeof has_bias, &has_bias},
+              {sizeof lo, &lo},
+              {sizeof hi, &hi}};
   for (cl_uint i = 0; i < sizeof args / sizeof args[0] && st == PARE_OK; i++)
     st = pare_cl_set_arg(rt, k, i, args[i].size, args[i].value, "gemm_f32", err);
   if (st == PARE_OK) {

@@ -19,6 +19,16 @@ typedef struct pare_gemm_f32_args {
 pare_status pare_launch_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *args,
                                  cl_event *event, pare_error *err);
 
+/* The activations gemm_f32 applies last (a Gemm fused with the Relu or Clip
+ * that reads it), the same values as PARE_CONV2D_ACT_*; NaN passes through. */
+#define PARE_GEMM_ACT_NONE 0
+#define PARE_GEMM_ACT_RELU 1
+#define PARE_GEMM_ACT_CLIP 2
+
+/* The same with C = act(...): PARE_GEMM_ACT_*, clip bounds lo and hi. */
+pare_status pare_launch_gemm_f32_act(pare_cl_runtime *rt, const pare_gemm_f32_args *args, int act,
+                                     float lo, float hi, cl_event *event, pare_error *err);
+
 /* The same product through CLBlast (no bias): the baseline for benchmarks.
  * PARE_ERR_UNSUPPORTED when libpare was built without CLBlast. */
 pare_status pare_clblast_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *args,

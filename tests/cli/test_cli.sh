@@ -64,6 +64,10 @@ if [ -f "$case_dir/model.onnx" ]; then
   done
   check run-profile 0 "$pare" run "$tmp/m.pare" --input "$case_dir/test_data_set_0/input_0.pb" --profile --runs 2
   contains run-profile "share"; contains run-profile "total"
+  # --no-fuse: every node its own launch, the same outputs within fp32 rounding.
+  check run-no-fuse 0 "$pare" run "$tmp/m.pare" --input "$case_dir/test_data_set_0/input_0.pb" -o "$tmp/out-nf.npy" --no-fuse
+  [ -s "$tmp/out-nf.npy" ] && passes=$((passes + 1)) || { echo "FAIL run-no-fuse wrote nothing"; fails=$((fails + 1)); }
+  check run-no-fuse-help 0 "$pare" run --help; contains run-no-fuse-help "--no-fuse"
   check run-profile-runs 2 "$pare" run "$tmp/m.pare" --input "$case_dir/test_data_set_0/input_0.pb" --profile --runs 0
   check run-no-input 2 "$pare" run "$tmp/m.pare"
   check run-bad-backend 2 "$pare" run "$tmp/m.pare" --input "$case_dir/test_data_set_0/input_0.pb" --backend cuda

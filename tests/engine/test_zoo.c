@@ -61,6 +61,20 @@ static void test_architectures(void **state) {
   check_params_only("resnet18", 11689512);
   check_params_only("mobilenetv2", 3504872);
   check("simplecnn:8,16", 80 + 1168 + 7850);
+  /* Two 3x3 convolutions without bias, two batch norms' scale and shift;
+   * the block keeps its input's shape. */
+  pare_graph *blk;
+  pare_error e;
+  assert_int_equal(pare_zoo_build("resnet-block", 1, &blk, &e), PARE_OK);
+  assert_int_equal(param_count(blk), 2 * 64 * 64 * 9 + 4 * 64);
+  pare_tensor bin = {PARE_DT_F32, 4, {1, 64, 56, 56}, NULL, 0, 0, 0};
+  pare_plan *bp;
+  assert_int_equal(pare_plan_create(blk, &bin, 1, &bp, &e), PARE_OK);
+  const pare_tensor *by = &bp->values[blk->outputs[0]];
+  assert_int_equal(by->rank, 4);
+  assert_memory_equal(by->dims, bin.dims, sizeof(int64_t) * 4);
+  pare_plan_destroy(bp);
+  pare_graph_destroy(blk);
   pare_graph *g;
   pare_error err;
   assert_int_equal(pare_zoo_build("resnet9000", 1, &g, &err), PARE_ERR_INVALID_ARG);

@@ -1,6 +1,6 @@
 /* pare's conv2d_f32 kernels (every plan: direct, 1x1 GEMM, im2col + GEMM
- * with one or several images per chunk) against the reference Conv plus an
- * activation applied here, over awkward shapes. */
+ * with one or several images per chunk) against the reference Conv and the
+ * reference epilogue (residual, activation), over awkward shapes. */
 #include <string.h>
 
 #include "engine/ref/ops.h"
@@ -8,26 +8,21 @@
 #include "tests/test_cl.h"
 #include "tests/test_util.h"
 
-
 typedef struct conv_case {
   size_t n, c, h, w, m, kh, kw, group;
   size_t sh, sw, dh, dw, pt, pl, pb, pr;
   int bias, act;
 } conv_case;
 
-static float act_ref(float v, int act, float lo, float hi) {
-  if (act == PARE_CONV2D_ACT_RELU) return v < 0.0f ? 0.0f : v;
-  if (act == PARE_CONV2D_ACT_CLIP) return v < lo ? lo : (v > hi ? hi : v);
-  return v;
-}
-
-static void check_case(test_rng *r, const conv_case *cc) {
+/* One case; with_res adds a residual (a buffer shaped as y) before the
+ * activation. */
+static void check_case(test_rng *r, const conv_case *cc, int with_res) {
   char what[256];
   snprintf(what, sizeof what,
            "conv n=%zu c=%zu %zux%zu m=%zu k=%zux%zu g=%zu s=%zux%zu d=%zux%zu "
-           "pads=%zu,%zu,%zu,%zu bias=%d act=%d",
+           "pads=%zu,%zu,%zu,%zu bias=%d act=%d res=%d",
            cc->n, cc->c, cc->h, cc->w, cc->m, cc->kh, cc->kw, cc->group, cc->sh, cc->sw, cc->dh,
-           cc->dw, cc->pt, cc->pl, cc->pb, cc->pr, cc->bias, cc->act);
+           cc->dw, cc->pt, cc->pl, cc->pb, cc->pr, cc->bias, cc->act, with_res);
   pare_ref_conv_params p;
   pare_ref_conv_params_init(&p, 2);
   p.group = (int64_t)cc->group;
@@ -47,28 +42,34 @@ static void check_case(test_rng *r, const conv_case *cc) {
   size_t nx = cc->n * cc->c * cc->h * cc->w, nw = cc->m * cg * cc->kh * cc->kw;
   size_t ny = (size_t)(yd[0] * yd[1] * yd[2] * yd[3]);
   float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc(cc->m * 4);
-  float *want = malloc(ny * 4), *got = malloc(ny * 4);
-  assert_true(x && w && b && want && got);
+  float *want = malloc(ny * 4), *got = malloc(ny * 4), *res = malloc(ny * 4 + 4);
+  assert_true(x && w && b && want && got && res);
   test_fill(r, x, nx, -1.0f, 1.0f);
   test_fill(r, w, nw, -1.0f, 1.0f);
   test_fill(r, b, cc->m, -1.0f, 1.0f);
+  test_fill(r, res, ny, -2.0f, 2.0f);
   for (size_t i = 0; i < ny; i++) got[i] = NAN; /* every output must be written */
   assert_int_equal(pare_ref_conv_f32(&p, x, xd, w, wd, cc->bias ? b : NULL, want, NULL),
                    PARE_REF_OK);
   const float lo = -0.25f, hi = 0.3f;
-  for (size_t i = 0; i < ny; i++) want[i] = act_ref(want[i], cc->act, lo, hi);
+  pare_ref_act act = cc->act == PARE_CONV2D_ACT_RELU   ? PARE_REF_ACT_RELU
+                     : cc->act == PARE_CONV2D_ACT_CLIP ? PARE_REF_ACT_CLIP
+                                                       : PARE_REF_ACT_NONE;
+  pare_ref_epilogue_f32(want, with_res ? res : NULL, ny, act, lo, hi);
 
   pare_error err;
-  cl_mem bx, bw, bb = NULL, by, bs = NULL;
+  cl_mem bx, bw, bb = NULL, by, bs = NULL, br = NULL;
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, nx * 4, x, &bx, &err), PARE_OK);
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, nw * 4, w, &bw, &err), PARE_OK);
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, ny * 4, got, &by, &err), PARE_OK);
   if (cc->bias)
     assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, cc->m * 4, b, &bb, &err), PARE_OK);
+  if (with_res)
+    assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, ny * 4 + 4, res, &br, &err), PARE_OK);
   pare_conv2d_f32_args a = {
       cc->n,  cc->c,  cc->h,  cc->w,  cc->m,   cc->kh, cc->kw, cc->group,     cc->sh,
       cc->sw, cc->dh, cc->dw, cc->pt, cc->pl,  cc->pb, cc->pr, (size_t)yd[2], (size_t)yd[3],
-      bx,     bw,     bb,     by,     cc->act, lo,     hi,     NULL};
+      bx,     bw,     bb,     by,     cc->act, lo,     hi,     NULL,          br};
   size_t scratch = pare_conv2d_f32_scratch_bytes(rt, &a);
   if (scratch) {
     assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, scratch, NULL, &bs, &err), PARE_OK);
@@ -81,7 +82,9 @@ static void check_case(test_rng *r, const conv_case *cc) {
   assert_int_equal(rt->cl->clWaitForEvents(1, &ev), CL_SUCCESS);
   rt->cl->clReleaseEvent(ev);
   assert_int_equal(pare_cl_read(rt, by, 0, ny * 4, got, &err), PARE_OK);
-  double tol = test_dot_tolerance(cg * cc->kh * cc->kw + 1, 1.0, 1.0);
+  /* The residual adds one rounding of a value up to about K + 3. */
+  double tol = test_dot_tolerance(cg * cc->kh * cc->kw + 1, 1.0, 1.0) +
+               (with_res ? (double)(cg * cc->kh * cc->kw + 3) * 0x1p-23 : 0.0);
   test_assert_close(got, want, ny, tol, what);
 
   rt->cl->clReleaseMemObject(bx);
@@ -89,6 +92,8 @@ static void check_case(test_rng *r, const conv_case *cc) {
   rt->cl->clReleaseMemObject(by);
   if (bb) rt->cl->clReleaseMemObject(bb);
   if (bs) rt->cl->clReleaseMemObject(bs);
+  if (br) rt->cl->clReleaseMemObject(br);
+  free(res);
   free(x);
   free(w);
   free(b);
@@ -121,7 +126,10 @@ static void test_fixed_shapes(void **state) {
       {3, 2, 50, 3, 2, 2, 2, 2, 3, 1, 2, 1, 1, 0, 0, 1, 1, 0},     /* g == C == M, k 2x2 */
   };
   test_rng r = {0x2545f4914f6cdd1du};
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&r, &cases[i]);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    check_case(&r, &cases[i], 0);
+    check_case(&r, &cases[i], 1);
+  }
 }
 
 /* Random shapes drawn from awkward sizes. */
@@ -166,7 +174,7 @@ static void test_random_shapes(void **state) {
     if (cc.w + cc.pl + cc.pr < ew) cc.pr += ew - (cc.w + cc.pl + cc.pr);
     cc.bias = (int)test_rng_below(&r, 2);
     cc.act = (int)test_rng_below(&r, 3);
-    check_case(&r, &cc);
+    check_case(&r, &cc, (int)test_rng_below(&r, 2));
   }
 }
 
@@ -176,8 +184,8 @@ static void test_errors(void **state) {
   pare_error err;
   cl_mem buf;
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 4096, NULL, &buf, &err), PARE_OK);
-  pare_conv2d_f32_args a = {1, 3, 8, 8, 4, 3,   3,   2,    1,   1, 1, 1, 1,
-                            1, 1, 1, 8, 8, buf, buf, NULL, buf, 0, 0, 0, NULL};
+  pare_conv2d_f32_args a = {1, 3, 8, 8, 4,   3,   3,    2,   1, 1, 1, 1,    1,   1,
+                            1, 1, 8, 8, buf, buf, NULL, buf, 0, 0, 0, NULL, NULL};
   assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_INVALID_ARG);
   assert_non_null(strstr(err.text, "conv2d_f32"));
   assert_non_null(strstr(err.text, "x 1x3x8x8"));
@@ -188,6 +196,10 @@ static void test_errors(void **state) {
   a.act = 7;
   assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_INVALID_ARG);
   a.act = 0;
+  a.residual = buf; /* the residual may not be the output */
+  assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_INVALID_ARG);
+  assert_non_null(strstr(err.text, "residual"));
+  a.residual = NULL;
   /* An im2col plan without its scratch. */
   if (pare_conv2d_f32_scratch_bytes(rt, &a) > 0) {
     assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_INVALID_ARG);

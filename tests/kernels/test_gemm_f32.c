@@ -1,5 +1,6 @@
 /* pare's GEMM kernel and the CLBlast path against the reference GEMM, over
- * random shapes that sit on and around every tile edge. */
+ * random shapes that sit on and around every tile edge; the kernel's fused
+ * ReLU / clip epilogue against the reference epilogue. */
 #include <string.h>
 
 #include "engine/ref/ref.h"
@@ -7,14 +8,18 @@
 #include "tests/test_cl.h"
 #include "tests/test_util.h"
 
-
 typedef pare_status (*gemm_fn)(pare_cl_runtime *, const pare_gemm_f32_args *, cl_event *,
                                pare_error *);
 
-/* Runs one case through `fn` and compares with the reference. */
+/* Clip bounds of the epilogue tests. */
+static const float clip_lo = -0.3f, clip_hi = 0.4f;
+
+/* Runs one case through `fn` (act PARE_GEMM_ACT_NONE) or through
+ * pare_launch_gemm_f32_act with that activation, and compares with the
+ * reference. */
 static void check_case(gemm_fn fn, const char *name, test_rng *r, int ta, int tb, size_t m,
                        size_t n, size_t k, size_t pad, size_t off, float alpha, float beta,
-                       int with_bias) {
+                       int with_bias, int act) {
   size_t a_rows = ta ? k : m, a_cols = ta ? m : k;
   size_t b_rows = tb ? n : k, b_cols = tb ? k : n;
   size_t lda = a_cols + pad, ldb = b_cols + pad, ldc = n + pad;
@@ -37,6 +42,11 @@ static void check_case(gemm_fn fn, const char *name, test_rng *r, int ta, int tb
   memcpy(want, c, nc * sizeof *c);
   pare_ref_gemm_f32(ta, tb, m, n, k, alpha, a + off, lda, b + off, ldb, beta, want + off, ldc,
                     with_bias ? bias : NULL);
+  pare_ref_act ract = act == PARE_GEMM_ACT_RELU   ? PARE_REF_ACT_RELU
+                      : act == PARE_GEMM_ACT_CLIP ? PARE_REF_ACT_CLIP
+                                                  : PARE_REF_ACT_NONE;
+  for (size_t i = 0; i < m; i++)
+    pare_ref_epilogue_f32(want + off + i * ldc, NULL, n, ract, clip_lo, clip_hi);
 
   pare_error err;
   cl_mem ba, bb, bc, bbias = NULL;
@@ -47,14 +57,17 @@ static void check_case(gemm_fn fn, const char *name, test_rng *r, int ta, int tb
     assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, n * 4, bias, &bbias, &err), PARE_OK);
   pare_gemm_f32_args g = {ta, tb,    m,   n,   k,   alpha, beta, ba, bb,
                           bc, bbias, off, off, off, lda,   ldb,  ldc};
-  pare_status st = fn(rt, &g, NULL, &err);
+  pare_status st = act == PARE_GEMM_ACT_NONE
+                       ? fn(rt, &g, NULL, &err)
+                       : pare_launch_gemm_f32_act(rt, &g, act, clip_lo, clip_hi, NULL, &err);
   if (st != PARE_OK) fail_msg("%s: %s", name, err.text);
   assert_int_equal(pare_cl_read(rt, bc, 0, nc * 4, c, &err), PARE_OK);
 
   double tol = test_dot_tolerance(k, fabs(alpha), 1.0) + 4e-7 * (fabs(beta) + 1.0);
   char what[160];
-  snprintf(what, sizeof what, "%s ta=%d tb=%d m=%zu n=%zu k=%zu pad=%zu off=%zu bias=%d beta=%g",
-           name, ta, tb, m, n, k, pad, off, with_bias, beta);
+  snprintf(what, sizeof what,
+           "%s ta=%d tb=%d m=%zu n=%zu k=%zu pad=%zu off=%zu bias=%d beta=%g act=%d", name, ta, tb,
+           m, n, k, pad, off, with_bias, beta, act);
   test_assert_close(c, want, nc, tol, what);
   rt->cl->clReleaseMemObject(ba);
   rt->cl->clReleaseMemObject(bb);
@@ -71,7 +84,8 @@ static void check_case(gemm_fn fn, const char *name, test_rng *r, int ta, int tb
 static const size_t edge_sizes[] = {1,  2,  3,  5,  7,  8,  13, 15, 16,  17,  31,
                                     32, 33, 37, 48, 63, 64, 65, 97, 127, 128, 129};
 
-static void run_shapes(gemm_fn fn, const char *name, int with_bias_allowed) {
+/* Shapes over every transpose; act -1 draws PARE_GEMM_ACT_* per case. */
+static void run_shapes(gemm_fn fn, const char *name, int with_bias_allowed, int act) {
   test_rng r = {0x9e3779b97f4a7c15u};
   size_t ns = sizeof edge_sizes / sizeof edge_sizes[0];
   for (int ta = 0; ta < 2; ta++) {
@@ -83,21 +97,36 @@ static void run_shapes(gemm_fn fn, const char *name, int with_bias_allowed) {
         size_t off = (i % 4 == 3) ? 1 + test_rng_below(&r, 7) : 0;
         float beta = (i % 2) ? 0.0f : 0.5f;
         float alpha = (i % 5 == 4) ? -1.5f : 1.0f;
+        int a = act >= 0 ? act : (int)test_rng_below(&r, 3);
         check_case(fn, name, &r, ta, tb, m, n, k, pad, off, alpha, beta,
-                   with_bias_allowed && (i % 3 == 0));
+                   with_bias_allowed && (i % 3 == 0), a);
       }
     }
   }
   /* Larger CNN-like shapes, NN only. */
-  check_case(fn, name, &r, 0, 0, 64, 313, 147, 0, 0, 1.0f, 0.0f, with_bias_allowed);
-  check_case(fn, name, &r, 0, 0, 67, 196, 1031, 0, 0, 1.0f, 1.0f, 0);
-  check_case(fn, name, &r, 0, 0, 1, 1031, 3, 0, 0, 1.0f, 0.0f, 0);
-  check_case(fn, name, &r, 0, 0, 1031, 1, 5, 0, 0, 1.0f, 0.0f, 0);
+  int a = act >= 0 ? act : PARE_GEMM_ACT_RELU;
+  check_case(fn, name, &r, 0, 0, 64, 313, 147, 0, 0, 1.0f, 0.0f, with_bias_allowed, a);
+  check_case(fn, name, &r, 0, 0, 67, 196, 1031, 0, 0, 1.0f, 1.0f, 0, a);
+  check_case(fn, name, &r, 0, 0, 1, 1031, 3, 0, 0, 1.0f, 0.0f, 0, a);
+  check_case(fn, name, &r, 0, 0, 1031, 1, 5, 0, 0, 1.0f, 0.0f, 0, a);
 }
 
 static void test_own_gemm(void **state) {
   (void)state;
-  run_shapes(pare_launch_gemm_f32, "gemm_f32", 1);
+  run_shapes(pare_launch_gemm_f32, "gemm_f32", 1, PARE_GEMM_ACT_NONE);
+}
+
+/* The fused activation (a Gemm followed by Relu or Clip in a model), with
+ * and without bias, on interior and edge tiles; unknown activations are
+ * refused. */
+static void test_own_gemm_act(void **state) {
+  (void)state;
+  run_shapes(pare_launch_gemm_f32, "gemm_f32", 1, -1);
+  pare_error err;
+  pare_gemm_f32_args g = {0};
+  g.m = g.n = g.k = 1;
+  assert_int_equal(pare_launch_gemm_f32_act(rt, &g, 3, 0, 0, NULL, &err), PARE_ERR_INVALID_ARG);
+  assert_non_null(strstr(err.text, "activation"));
 }
 
 static void test_clblast_gemm(void **state) {
@@ -105,7 +134,7 @@ static void test_clblast_gemm(void **state) {
   pare_error err;
   pare_gemm_f32_args none = {0};
   if (pare_clblast_gemm_f32(rt, &none, NULL, &err) == PARE_ERR_UNSUPPORTED) skip();
-  run_shapes(pare_clblast_gemm_f32, "clblast", 0);
+  run_shapes(pare_clblast_gemm_f32, "clblast", 0, PARE_GEMM_ACT_NONE);
 }
 
 /* The public entry point on host memory gives the reference's answer. */
@@ -142,6 +171,7 @@ static void test_public_gemm(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_own_gemm),
+      cmocka_unit_test(test_own_gemm_act),
       cmocka_unit_test(test_clblast_gemm),
       cmocka_unit_test(test_public_gemm),
   };
