@@ -18,7 +18,7 @@
 # 4. The app build (PARE_ONNX=OFF, OpenCL through dlopen): libpare alone,
 #    with no protobuf-c anywhere in its build, and its stripped size.
 #
-# Build folders: build-arm64 and build-arm64-cl (ARM64_BUILD_DIR overrides
+# Build folders: build-arm64, build-arm64-cl and build-arm64-app (ARM64_BUILD_DIR overrides
 # the prefix). CMAKE_BUILD_PARALLEL_LEVEL sets the build's parallelism.
 set -eu
 cd "$(dirname "$0")/.."
@@ -118,4 +118,18 @@ fi
 echo "libpare.so (arm64, OpenCL, dlopen loader): needs $(aarch64-linux-gnu-readelf -d "$lcl" |
   sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
 echo "  stripped: $(size_of "$lcl") bytes"
+
+# --- 4. The app build: the runtime alone, no protobuf-c in the build at all.
+bapp="$bdir-app"
+step "app build: PARE_ONNX=OFF, OpenCL through dlopen ($bapp)"
+cmake -S . -B "$bapp" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=Release \
+  -DPARE_ONNX=OFF -DPARE_OPENCL=ON -DPARE_OPENCL_LOADER=dlopen -DPARE_WERROR=ON >/dev/null
+cmake --build "$bapp"
+if grep -qi protobuf "$bapp/build.ninja" || grep -v '^//' "$bapp/CMakeCache.txt" | grep -qi protobuf; then
+  echo "FAIL: the PARE_ONNX=OFF build mentions protobuf"; exit 1
+fi
+lapp=$(ls "$bapp"/libpare.so.*.*.* | head -1)
+echo "libpare.so (arm64, app build: OpenCL via dlopen, no ONNX): needs $(aarch64-linux-gnu-readelf -d "$lapp" |
+  sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
+echo "  stripped: $(size_of "$lapp") bytes"
 step "done"
