@@ -46,8 +46,9 @@ def constants_as_initializers(proto):
 def main():
     a = parse_args()
     torch.set_num_threads(a.threads)
-    proto = onnx.load(a.model)
-    net = convert(constants_as_initializers(onnx.load(a.model))).eval()
+    # The rewrite only adds initializers: the graph inputs stay as they are.
+    proto = constants_as_initializers(onnx.load(a.model))
+    net = convert(proto).eval()
     inits = {i.name for i in proto.graph.initializer}
     inp = [i for i in proto.graph.input if i.name not in inits][0]
     dims = [d.dim_value if d.HasField("dim_value") else 0 for d in inp.type.tensor_type.shape.dim]
