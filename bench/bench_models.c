@@ -80,10 +80,15 @@ static void run_peers(const pare_bench_opts *o, const char *path, const pare_mod
           threads);
   fprintf(stderr, "%6s %12s %13s %12s %10s %12s %10s\n", "batch", "pare opencl", "pare reference",
           "onnxruntime", "ort/pare", "pytorch", "torch/pare");
-  for (int b = 0; b < N_BATCHES; b++)
-    fprintf(stderr, "%6lld %12.3f %13.3f %12.3f %9.2fx %12.3f %9.2fx\n", (long long)batches[b],
-            cl_ms[b], ref_ms[b], peers[0].ms[b], peers[0].ms[b] / cl_ms[b], peers[1].ms[b],
-            peers[1].ms[b] / cl_ms[b]);
+  for (int b = 0; b < N_BATCHES; b++) {
+    fprintf(stderr, "%6lld %12.3f %13.3f", (long long)batches[b], cl_ms[b], ref_ms[b]);
+    for (int k = 0; k < 2; k++) /* a peer that failed shows as "-" */
+      if (peers[k].ms[b] > 0)
+        fprintf(stderr, " %12.3f %9.2fx", peers[k].ms[b], peers[k].ms[b] / cl_ms[b]);
+      else
+        fprintf(stderr, " %12s %10s", "-", "-");
+    fprintf(stderr, "\n");
+  }
 }
 
 typedef struct model_case {
