@@ -12,10 +12,16 @@ int64_t pare_node_macs(const pare_graph *g, const pare_plan *p, const pare_node 
   const pare_tensor *out =
       n->n_outputs > 0 && n->outputs[0] >= 0 ? &p->values[n->outputs[0]] : NULL;
   if (!out || n->n_inputs < 2 || n->inputs[0] < 0 || n->inputs[1] < 0) return 0;
-  const pare_tensor *x = &p->values[n->inputs[0]], *w = &p->values[n->inputs[1]];
+  /* The quantized forms keep their weights at another input: QLinearConv's
+   * is input 3 (after x, its scale and zero point), QLinearMatMul's b too. */
+  int wi = n->op == PARE_OP_QLINEAR_CONV || n->op == PARE_OP_QLINEAR_MATMUL ? 3 : 1;
+  if (n->n_inputs <= wi || n->inputs[wi] < 0) return 0;
+  const pare_tensor *x = &p->values[n->inputs[0]], *w = &p->values[n->inputs[wi]];
   int64_t out_numel = pare_tensor_numel(out);
   switch (n->op) {
-  case PARE_OP_CONV: {
+  case PARE_OP_CONV:
+  case PARE_OP_CONV_INTEGER:
+  case PARE_OP_QLINEAR_CONV: {
     /* Each output element reduces over C/group · kernel elements. */
     int64_t per = 1;
     for (int i = 1; i < w->rank; i++) per *= w->dims[i];
@@ -31,7 +37,9 @@ int64_t pare_node_macs(const pare_graph *g, const pare_plan *p, const pare_node 
     int64_t k = x->rank == 2 ? (ta ? x->dims[0] : x->dims[1]) : 0;
     return out_numel * k;
   }
-  case PARE_OP_MATMUL: return x->rank >= 1 ? out_numel * x->dims[x->rank - 1] : 0;
+  case PARE_OP_MATMUL:
+  case PARE_OP_MATMUL_INTEGER:
+  case PARE_OP_QLINEAR_MATMUL: return x->rank >= 1 ? out_numel * x->dims[x->rank - 1] : 0;
   default: (void)g; return 0;
   }
 }

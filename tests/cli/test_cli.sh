@@ -56,6 +56,12 @@ if [ -f "$case_dir/model.onnx" ]; then
       && passes=$((passes + 1)) || { echo "FAIL info --json"; fails=$((fails + 1)); }
   fi
   check info-bad-batch 2 "$pare" info "$tmp/m.pare" --batch zero
+  # Quantized products count their multiply-adds too: [2,2,4] x [2,4,3].
+  check info-qlinear 0 "$pare" info "$data/node/test_qlinearmatmul_3D/model.onnx" --json
+  if command -v python3 >/dev/null; then
+    printf '%s' "$LAST" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["layers"][0]["macs"] == 48, d["layers"][0]' \
+      && passes=$((passes + 1)) || { echo "FAIL info --json: QLinearMatMul multiply-adds"; fails=$((fails + 1)); }
+  fi
   backends=ref
   [ "$backend" = opencl ] && backends="ref opencl"
   for b in $backends; do

@@ -24,6 +24,26 @@
 
 static char fuzz_dir[256];
 
+/* What one node costs the reference backend, roughly: its multiply-adds,
+ * a pooling window per output element, and one unit per element written
+ * (so long chains of elementwise ops on large tensors count too). */
+static inline int64_t fuzz_node_work(const pare_graph *g, const pare_plan *p, const pare_node *nd) {
+  int64_t work = pare_node_macs(g, p, nd);
+  if (nd->n_outputs < 1 || nd->outputs[0] < 0) return work;
+  int64_t out = pare_tensor_numel(&p->values[nd->outputs[0]]);
+  if (nd->op == PARE_OP_MAX_POOL || nd->op == PARE_OP_AVERAGE_POOL) {
+    int k = 0;
+    const int64_t *ks = pare_node_attr_ints(nd, "kernel_shape", &k);
+    int64_t window = 1;
+    for (int i = 0; i < k && ks && window <= FUZZ_MAX_MACS; i++) window *= ks[i] > 0 ? ks[i] : 1;
+    work += out * window;
+  } else if (nd->op == PARE_OP_GLOBAL_AVERAGE_POOL || nd->op == PARE_OP_GLOBAL_MAX_POOL) {
+    if (nd->n_inputs > 0 && nd->inputs[0] >= 0)
+      work += pare_tensor_numel(&p->values[nd->inputs[0]]);
+  }
+  return work + out;
+}
+
 static inline void fuzz_cleanup(void) {
   if (!fuzz_dir[0]) return;
   char cmd[400];
@@ -92,15 +112,15 @@ static inline void fuzz_run_graph(const pare_graph *g) {
   }
   pare_error err = {{0}};
   pare_plan *p = NULL;
-  /* A graph of more than FUZZ_MAX_MACS multiply-adds is planned, not run:
+  /* A graph of more than FUZZ_MAX_MACS units of work is planned, not run:
    * the reference backend would spend seconds on one input (a legitimate
    * workload, not a hang) and starve the search. */
   int64_t macs = 0;
   if (ok && pare_plan_create(g, in, n, &p, &err) == PARE_OK)
     for (int i = 0; i < g->n_nodes && macs <= FUZZ_MAX_MACS; i++)
-      macs += pare_node_macs(g, p, &g->nodes[i]);
+      macs += fuzz_node_work(g, p, &g->nodes[i]);
   if (p && macs > FUZZ_MAX_MACS && getenv("PARE_FUZZ_VERBOSE"))
-    fprintf(stderr, "fuzz: %lld multiply-adds: not run\n", (long long)macs);
+    fprintf(stderr, "fuzz: %lld units of work: not run\n", (long long)macs);
   if (p && macs <= FUZZ_MAX_MACS) {
     pare_tensor *out = calloc((size_t)g->n_outputs + 1, sizeof *out);
     if (out && pare_plan_run_ref(p, in, n, out, &err) == PARE_OK)
