@@ -168,23 +168,29 @@ I8_INLINE int i8_requant(int acc, int mult, int shift, int zo, int qmin, int qma
 #define I8_OUT_T char
 #endif
 
-/* Launch: global = (ceil(M/I8_TM), ceil(ceil(N/I8_TN)/I8_NREP)) rounded up
- * to the local size. Output (m, n) uses channel chan0 + (I8_CHAN_ROWS ? m : n) of the
+/* Launch: global = (ceil(M/I8_TM), ceil(ceil(N/I8_TN)/I8_NREP), batch), the
+ * first two rounded up to the local size. Output (m, n) uses channel chan0 + (I8_CHAN_ROWS ? m : n) of the
  * per-channel buffers. wsum is read only when zp != 0, bias only when has_bias; mult and
- * shift only for int8 output, scale only for fp32 output. */
+ * shift only for int8 output, scale only for fp32 output, which is clamped to
+ * [act_lo, act_hi] (a fused ReLU or Clip; ±INFINITY for none). */
 __kernel void gemm_i8(const int M, const int N, const int K, __global const char *Abuf,
                       const int offA, const int lda, __global const char *Bbuf, const int offB,
                       const int ldb, __global const int *bias, const int has_bias,
                       __global const int *wsum, const int zp, const int chan0,
                       __global const int *mult, __global const int *shift,
                       __global const float *scale, __global I8_OUT_T *Cbuf, const int offC,
-                      const int ldc, const int zo, const int qmin, const int qmax) {
+                      const int ldc, const int zo, const int qmin, const int qmax,
+                      const float act_lo, const float act_hi, const int strideB,
+                      const int strideC) {
   const int tm = (int)get_global_id(0);
   const int tiles_n = (N + I8_TN - 1) / I8_TN;
   if (tm >= (M + I8_TM - 1) / I8_TM || (int)get_global_id(1) * I8_NREP >= tiles_n) return;
+  /* Global dimension 2 walks a batch of products sharing A (a convolution's
+   * weights): B and C move by their strides. */
+  const int bz = (int)get_global_id(2);
   __global const char *A = Abuf + offA;
-  __global const char *B = Bbuf + offB;
-  __global I8_OUT_T *C = Cbuf + offC;
+  __global const char *B = Bbuf + offB + bz * strideB;
+  __global I8_OUT_T *C = Cbuf + offC + bz * strideC;
 
   const int m_own = tm * I8_TM;
   const int m0 = (m_own + I8_TM > M && M >= I8_TM) ? M - I8_TM : m_own;
@@ -236,7 +242,7 @@ __kernel void gemm_i8(const int M, const int N, const int K, __global const char
         if (has_bias) s += bias[c];
         if (zp != 0) s -= zp * wsum[c];
 #if I8_OUT_F32
-        C[m * ldc + n] = convert_float(s) * scale[c];
+        C[m * ldc + n] = fmin(fmax(convert_float(s) * scale[c], act_lo), act_hi);
 #else
         C[m * ldc + n] = (char)i8_requant(s, mult[c], shift[c], zo, qmin, qmax);
 #endif
@@ -261,18 +267,20 @@ __kernel void i8_row_sums(const int channels, const int K, __global const char *
   sums[c] = s;
 }
 
-/* Patch rows of one image and one group: col[p·ldcol + (ci·KH + u)·KW + v]
- * = x[c0 + ci][oh·SH + u·DH − PT][ow·SW + v·DW − PL], or xz outside the
- * input. global = (P = OH·OW, cg), rounded up. */
+/* Patch rows of one group of images: image b's col[b·strideCol + p·ldcol +
+ * (ci·KH + u)·KW + v] = x[b·strideX + c0 + ci][oh·SH + u·DH − PT][ow·SW +
+ * v·DW − PL], or xz outside the input. global = (P = OH·OW, cg, images),
+ * the first two rounded up. */
 __kernel void im2col_i8(const int H, const int W, const int OW, const int P, const int cg,
                         const int KH, const int KW, const int SH, const int SW, const int DH,
                         const int DW, const int PT, const int PL, __global const char *xbuf,
-                        const int offX, const char xz, __global char *col, const int ldcol) {
-  const int p = (int)get_global_id(0), ci = (int)get_global_id(1);
+                        const int offX, const char xz, __global char *col, const int ldcol,
+                        const int strideX, const int strideCol) {
+  const int p = (int)get_global_id(0), ci = (int)get_global_id(1), b = (int)get_global_id(2);
   if (p >= P || ci >= cg) return;
   const int oh = p / OW, ow = p - oh * OW;
-  __global const char *x = xbuf + offX + ci * H * W;
-  __global char *out = col + p * ldcol + ci * KH * KW;
+  __global const char *x = xbuf + offX + b * strideX + ci * H * W;
+  __global char *out = col + b * strideCol + p * ldcol + ci * KH * KW;
   for (int u = 0; u < KH; ++u) {
     const int r = oh * SH + u * DH - PT;
     const int rin = r >= 0 && r < H;
@@ -285,21 +293,30 @@ __kernel void im2col_i8(const int H, const int W, const int OW, const int P, con
 
 /* Direct convolution: one output row (image b, channel o, row i) per
  * work-item, global = (OH, N·OC) rounded up. Taps outside the input add
- * nothing (they would hold the zero point). */
+ * nothing (they would hold the zero point). Output as gemm_i8's: int8
+ * requantized (mult, shift, zo, qmin, qmax) or, with I8_OUT_F32, fp32
+ * dequantized by scale[o] and clamped to [act_lo, act_hi]. */
 __kernel void conv_i8_direct(const int N, const int C, const int H, const int W, const int OC,
                              const int OH, const int OW, const int groups, const int KH,
                              const int KW, const int SH, const int SW, const int DH, const int DW,
                              const int PT, const int PL, __global const char *x, const int xz,
                              __global const char *w, __global const int *bias, const int has_bias,
-                             __global const int *mult, __global const int *shift, __global char *y,
-                             const int zo, const int qmin, const int qmax) {
+                             __global const int *mult, __global const int *shift,
+                             __global I8_OUT_T *y, const int zo, const int qmin, const int qmax,
+                             __global const float *scale, const float act_lo,
+                             const float act_hi) {
   const int i = (int)get_global_id(0), bo = (int)get_global_id(1);
   if (i >= OH || bo >= N * OC) return;
   const int b = bo / OC, o = bo - b * OC;
   const int cg = C / groups, mg = OC / groups, g = o / mg;
   __global const char *wo = w + o * cg * KH * KW;
-  __global char *yrow = y + (bo * OH + i) * OW;
-  const int b0 = has_bias ? bias[o] : 0, mo = mult[o], so = shift[o];
+  __global I8_OUT_T *yrow = y + (bo * OH + i) * OW;
+#if I8_OUT_F32
+  const float sc = scale[o];
+#else
+  const int mo = mult[o], so = shift[o];
+#endif
+  const int b0 = has_bias ? bias[o] : 0;
   for (int j = 0; j < OW; ++j) {
     int acc = b0;
     for (int ci = 0; ci < cg; ++ci) {
@@ -315,7 +332,11 @@ __kernel void conv_i8_direct(const int N, const int C, const int H, const int W,
         }
       }
     }
+#if I8_OUT_F32
+    yrow[j] = fmin(fmax(convert_float(acc) * sc, act_lo), act_hi);
+#else
     yrow[j] = (char)i8_requant(acc, mo, so, zo, qmin, qmax);
+#endif
   }
 }
 

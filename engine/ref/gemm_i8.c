@@ -145,42 +145,69 @@ int pare_conv_i8_out_dims(const pare_conv_i8_shape *s, size_t *oh, size_t *ow) {
   return PARE_REF_QUANT_OK;
 }
 
-int pare_ref_conv2d_i8(const pare_conv_i8_shape *s, const int8_t *x, int32_t x_zero,
-                       const int8_t *w, const int32_t *bias, const pare_requant *rq, int8_t *y) {
+/* The int32 accumulator of output (b, o, i, j) of an int8 convolution. */
+static int32_t conv_acc(const pare_conv_i8_shape *s, const int8_t *x, int32_t x_zero,
+                        const int8_t *w, const int32_t *bias, size_t b, size_t o, size_t i,
+                        size_t j) {
+  const size_t cg = s->c / s->groups, mg = s->oc / s->groups, g = o / mg;
+  const int8_t *wo = w + o * cg * s->kh * s->kw;
+  int64_t acc = bias ? bias[o] : 0;
+  for (size_t ci = 0; ci < cg; ci++) {
+    const int8_t *xc = x + ((b * s->c) + g * cg + ci) * s->h * s->w;
+    for (size_t u = 0; u < s->kh; u++) {
+      /* Input row i·stride + u·dil − pad_top, skipped when outside. */
+      size_t r = i * s->stride_h + u * s->dil_h;
+      if (r < s->pad_top || r - s->pad_top >= s->h) continue;
+      r -= s->pad_top;
+      for (size_t v = 0; v < s->kw; v++) {
+        size_t q = j * s->stride_w + v * s->dil_w;
+        if (q < s->pad_left || q - s->pad_left >= s->w) continue;
+        q -= s->pad_left;
+        acc += (int64_t)(xc[r * s->w + q] - x_zero) * wo[(ci * s->kh + u) * s->kw + v];
+      }
+    }
+  }
+  return (int32_t)acc;
+}
+
+/* Both convolutions: int8 y requantized by rq, or fp32 yf dequantized by scale. */
+static int conv2d_i8(const pare_conv_i8_shape *s, const int8_t *x, int32_t x_zero, const int8_t *w,
+                     const int32_t *bias, const pare_requant *rq, int8_t *y, const float *scale,
+                     float *yf) {
   size_t oh, ow;
   if (pare_conv_i8_out_dims(s, &oh, &ow) != PARE_REF_QUANT_OK) return PARE_REF_QUANT_EINVAL;
   if (s->n == 0) return PARE_REF_QUANT_OK;
-  const size_t cg = s->c / s->groups, mg = s->oc / s->groups;
-  if (!x || !w || !y || x_zero < -128 || x_zero > 127 || !requant_ok(rq, s->oc) ||
-      cg * s->kh * s->kw > PARE_QUANT_MAX_K)
+  const size_t cg = s->c / s->groups;
+  if (!x || !w || (!y && !yf) || x_zero < -128 || x_zero > 127 ||
+      (y ? !requant_ok(rq, s->oc) : !scale) || cg * s->kh * s->kw > PARE_QUANT_MAX_K)
     return PARE_REF_QUANT_EINVAL;
   for (size_t b = 0; b < s->n; b++)
-    for (size_t o = 0; o < s->oc; o++) {
-      const size_t g = o / mg;
-      const int8_t *wo = w + o * cg * s->kh * s->kw;
+    for (size_t o = 0; o < s->oc; o++)
       for (size_t i = 0; i < oh; i++)
         for (size_t j = 0; j < ow; j++) {
-          int64_t acc = bias ? bias[o] : 0;
-          for (size_t ci = 0; ci < cg; ci++) {
-            const int8_t *xc = x + ((b * s->c) + g * cg + ci) * s->h * s->w;
-            for (size_t u = 0; u < s->kh; u++) {
-              /* Input row i·stride + u·dil − pad_top, skipped when outside. */
-              size_t r = i * s->stride_h + u * s->dil_h;
-              if (r < s->pad_top || r - s->pad_top >= s->h) continue;
-              r -= s->pad_top;
-              for (size_t v = 0; v < s->kw; v++) {
-                size_t q = j * s->stride_w + v * s->dil_w;
-                if (q < s->pad_left || q - s->pad_left >= s->w) continue;
-                q -= s->pad_left;
-                acc += (int64_t)(xc[r * s->w + q] - x_zero) * wo[(ci * s->kh + u) * s->kw + v];
-              }
-            }
+          int32_t acc = conv_acc(s, x, x_zero, w, bias, b, o, i, j);
+          size_t at = ((b * s->oc + o) * oh + i) * ow + j;
+          if (y) {
+            y[at] = (int8_t)pare_quant_requantize(acc, rq->multiplier[o], rq->shift[o],
+                                                  rq->zero_point, rq->qmin, rq->qmax);
+          } else {
+            float v = (float)acc;
+            yf[at] = v * scale[o];
           }
-          y[((b * s->oc + o) * oh + i) * ow + j] = (int8_t)pare_quant_requantize(
-              (int32_t)acc, rq->multiplier[o], rq->shift[o], rq->zero_point, rq->qmin, rq->qmax);
         }
-    }
   return PARE_REF_QUANT_OK;
+}
+
+int pare_ref_conv2d_i8(const pare_conv_i8_shape *s, const int8_t *x, int32_t x_zero,
+                       const int8_t *w, const int32_t *bias, const pare_requant *rq, int8_t *y) {
+  if (!y) return PARE_REF_QUANT_EINVAL;
+  return conv2d_i8(s, x, x_zero, w, bias, rq, y, NULL, NULL);
+}
+
+int pare_ref_conv2d_i8_f32(const pare_conv_i8_shape *s, const int8_t *x, int32_t x_zero,
+                           const int8_t *w, const int32_t *bias, const float *scale, float *y) {
+  if (!y) return PARE_REF_QUANT_EINVAL;
+  return conv2d_i8(s, x, x_zero, w, bias, NULL, NULL, scale, y);
 }
 
 int pare_ref_gemm_w8_f32(size_t m, size_t n, size_t k, const float *a, size_t lda, const int8_t *w,

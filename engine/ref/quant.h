@@ -124,6 +124,10 @@ int pare_conv_i8_out_dims(const pare_conv_i8_shape *s, size_t *oh, size_t *ow);
 int pare_ref_conv2d_i8(const pare_conv_i8_shape *s, const int8_t *x, int32_t x_zero,
                        const int8_t *w, const int32_t *bias, const pare_requant *rq, int8_t *y);
 
+/* The same accumulators dequantized (fp32 y): y = (float)acc·scale[o]. */
+int pare_ref_conv2d_i8_f32(const pare_conv_i8_shape *s, const int8_t *x, int32_t x_zero,
+                           const int8_t *w, const int32_t *bias, const float *scale, float *y);
+
 /* Weight-only GEMM: C[i·ldc + j] = scale[j]·Σ_p A[i·lda + p]·W[j][p] +
  * (bias ? bias[j] : 0), A fp32 (m×k), W int8 (n×k, ldw) or int4 (n rows of
  * ldw >= ceil(k/2) bytes, see the scheme above). Accumulates in double;

@@ -5,6 +5,7 @@
  * released right after their last launch is enqueued (OpenCL keeps them
  * alive until the queue is done with them). */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -109,9 +110,11 @@ pare_status pare_launch_i8_row_sums(pare_cl_runtime *rt, size_t channels, size_t
 }
 
 /* gemm_i8 proper; chan_rows: the channel of an output is its row, chan0
- * that of the first row (column). */
+ * that of the first row (column); `batch` products that share A, B and C
+ * moving by stride_b and stride_c elements. */
 static pare_status gemm_i8(pare_cl_runtime *rt, const pare_gemm_i8_args *g, int chan_rows,
-                           int chan0, cl_event *event, pare_error *err) {
+                           int chan0, size_t batch, size_t stride_b, size_t stride_c,
+                           cl_event *event, pare_error *err) {
   const size_t chans = chan_rows ? g->m : g->n;
   i8_tune t;
   pare_status st = tune_of(rt, &t, err);
@@ -148,6 +151,8 @@ static pare_status gemm_i8(pare_cl_runtime *rt, const pare_gemm_i8_args *g, int 
     cl_mem bias = g->bias ? g->bias : g->b, ws = wsum ? wsum : g->b;
     cl_mem mult = g->out_f32 ? g->b : g->multiplier, shift = g->out_f32 ? g->b : g->shift;
     cl_mem scale = g->out_f32 ? g->scale : g->b;
+    cl_float lo = g->act ? g->act_min : -INFINITY, hi = g->act ? g->act_max : INFINITY;
+    cl_int sb = (cl_int)stride_b, sc = (cl_int)stride_c;
     const pare_cl_arg args[] = {{sizeof M, &M},
                                 {sizeof N, &N},
                                 {sizeof K, &K},
@@ -170,14 +175,18 @@ static pare_status gemm_i8(pare_cl_runtime *rt, const pare_gemm_i8_args *g, int 
                                 {sizeof ldc, &ldc},
                                 {sizeof zo, &zo},
                                 {sizeof qmin, &qmin},
-                                {sizeof qmax, &qmax}};
+                                {sizeof qmax, &qmax},
+                                {sizeof lo, &lo},
+                                {sizeof hi, &hi},
+                                {sizeof sb, &sb},
+                                {sizeof sc, &sc}};
     st = set_args(rt, k, "gemm_i8", args, sizeof args / sizeof args[0], err);
     if (st == PARE_OK) {
-      size_t local[2] = {t.wg0, t.wg1};
+      size_t local[3] = {t.wg0, t.wg1, 1};
       const size_t tiles_n = (g->n + (size_t)tn - 1) / (size_t)tn;
-      size_t global[2] = {round_up((g->m + (size_t)tm - 1) / (size_t)tm, t.wg0),
-                          round_up((tiles_n + (size_t)t.nrep - 1) / (size_t)t.nrep, t.wg1)};
-      st = pare_cl_launch(rt, k, "gemm_i8", 2, global, local, event, err);
+      size_t global[3] = {round_up((g->m + (size_t)tm - 1) / (size_t)tm, t.wg0),
+                          round_up((tiles_n + (size_t)t.nrep - 1) / (size_t)t.nrep, t.wg1), batch};
+      st = pare_cl_launch(rt, k, "gemm_i8", 3, global, local, event, err);
     }
     rt->cl->clReleaseKernel(k);
   }
@@ -221,7 +230,10 @@ pare_status pare_launch_gemm_i8(pare_cl_runtime *rt, const pare_gemm_i8_args *g,
   if (!view_fits(g->off_a, g->m, g->lda, g->k) || !view_fits(g->off_b, g->n, g->ldb, g->k) ||
       !view_fits(g->off_c, g->m, g->ldc, g->n))
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "%s: sizes beyond 2^31 elements", what);
-  return gemm_i8(rt, g, 0, 0, event, err);
+  if (g->out_f32 && g->act && !(g->act_min <= g->act_max))
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "%s: bad clamp [%g, %g]", what,
+                          (double)g->act_min, (double)g->act_max);
+  return gemm_i8(rt, g, 0, 0, 1, 0, 0, event, err);
 }
 
 pare_status pare_launch_conv2d_i8(pare_cl_runtime *rt, const pare_conv2d_i8_args *a,
@@ -239,9 +251,15 @@ pare_status pare_launch_conv2d_i8(pare_cl_runtime *rt, const pare_conv2d_i8_args
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "%s: NULL buffer", what);
   if (a->x_zero < -128 || a->x_zero > 127)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "%s: bad zero point %d", what, (int)a->x_zero);
-  pare_status st =
-      check_requant(what, 0, a->multiplier, a->shift, NULL, a->y_zero, a->qmin, a->qmax, err);
+  pare_status st = check_requant(what, a->out_f32, a->multiplier, a->shift, a->scale, a->y_zero,
+                                 a->qmin, a->qmax, err);
   if (st != PARE_OK) return st;
+  if (a->out_f32 && a->act && !(a->act_min <= a->act_max))
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "%s: bad clamp [%g, %g]", what,
+                          (double)a->act_min, (double)a->act_max);
+  const char *out_define = a->out_f32 ? "-DI8_OUT_F32=1" : "";
+  cl_float lo = a->out_f32 && a->act ? a->act_min : -INFINITY,
+           hi = a->out_f32 && a->act ? a->act_max : INFINITY;
   const size_t cg = s->c / s->groups, mg = s->oc / s->groups, taps = s->kh * s->kw;
   const size_t kc = cg * taps, p = oh * ow;
   if (kc > PARE_QUANT_MAX_K)
@@ -261,39 +279,26 @@ pare_status pare_launch_conv2d_i8(pare_cl_runtime *rt, const pare_conv2d_i8_args
          PL = (cl_int)s->pad_left;
   if (mg <= (size_t)direct_max_mg) {
     cl_kernel k;
-    st = pare_cl_kernel(rt, PARE_KERNEL_gemm_i8, "", "conv_i8_direct", &k, err);
+    st = pare_cl_kernel(rt, PARE_KERNEL_gemm_i8, out_define, "conv_i8_direct", &k, err);
     if (st != PARE_OK) return st;
     cl_int N = (cl_int)s->n, C = (cl_int)s->c, OC = (cl_int)s->oc, G = (cl_int)s->groups;
     cl_int xz = a->x_zero, has_bias = a->bias != NULL, zo = a->y_zero, qmin = a->qmin,
            qmax = a->qmax;
-    cl_mem bias = a->bias ? a->bias : a->multiplier;
-    const pare_cl_arg args[] = {{sizeof N, &N},
-                                {sizeof C, &C},
-                                {sizeof H, &H},
-                                {sizeof W, &W},
-                                {sizeof OC, &OC},
-                                {sizeof OH, &OH},
-                                {sizeof OW, &OW},
-                                {sizeof G, &G},
-                                {sizeof KH, &KH},
-                                {sizeof KW, &KW},
-                                {sizeof SH, &SH},
-                                {sizeof SW, &SW},
-                                {sizeof DH, &DH},
-                                {sizeof DW, &DW},
-                                {sizeof PT, &PT},
-                                {sizeof PL, &PL},
-                                {sizeof a->x, &a->x},
-                                {sizeof xz, &xz},
-                                {sizeof a->w, &a->w},
-                                {sizeof bias, &bias},
-                                {sizeof has_bias, &has_bias},
-                                {sizeof a->multiplier, &a->multiplier},
-                                {sizeof a->shift, &a->shift},
-                                {sizeof a->y, &a->y},
-                                {sizeof zo, &zo},
-                                {sizeof qmin, &qmin},
-                                {sizeof qmax, &qmax}};
+    /* Buffers a variant never reads still need a valid cl_mem. */
+    cl_mem bias = a->bias ? a->bias : a->w;
+    cl_mem mult = a->out_f32 ? a->w : a->multiplier, shift = a->out_f32 ? a->w : a->shift;
+    cl_mem scale = a->out_f32 ? a->scale : a->w;
+    const pare_cl_arg args[] = {
+        {sizeof N, &N},         {sizeof C, &C},         {sizeof H, &H},
+        {sizeof W, &W},         {sizeof OC, &OC},       {sizeof OH, &OH},
+        {sizeof OW, &OW},       {sizeof G, &G},         {sizeof KH, &KH},
+        {sizeof KW, &KW},       {sizeof SH, &SH},       {sizeof SW, &SW},
+        {sizeof DH, &DH},       {sizeof DW, &DW},       {sizeof PT, &PT},
+        {sizeof PL, &PL},       {sizeof a->x, &a->x},   {sizeof xz, &xz},
+        {sizeof a->w, &a->w},   {sizeof bias, &bias},   {sizeof has_bias, &has_bias},
+        {sizeof mult, &mult},   {sizeof shift, &shift}, {sizeof a->y, &a->y},
+        {sizeof zo, &zo},       {sizeof qmin, &qmin},   {sizeof qmax, &qmax},
+        {sizeof scale, &scale}, {sizeof lo, &lo},       {sizeof hi, &hi}};
     st = set_args(rt, k, "conv_i8_direct", args, sizeof args / sizeof args[0], err);
     if (st == PARE_OK) {
       size_t local[2] = {1, cpu ? 1 : 64};
@@ -303,10 +308,15 @@ pare_status pare_launch_conv2d_i8(pare_cl_runtime *rt, const pare_conv2d_i8_args
     rt->cl->clReleaseKernel(k);
     return st;
   }
-  /* im2col + GEMM per image and group: W_g (mg × kc) · col (p × kc)ᵀ. */
+  /* im2col + GEMM per group and run of images: W_g (mg × kc) · col_b
+   * (p × kc)ᵀ for each image b of the run, one batched launch each. */
+  const int col_mib = pare_profile_int(rt->profile, "gemm_i8.col_mib", 64);
+  size_t run = ((size_t)(col_mib > 0 ? col_mib : 1) << 20) / (p * kc);
+  if (run < 1) run = 1;
+  if (run > s->n) run = s->n;
   cl_mem col = NULL, wsum = a->wsum, tmp = NULL;
   cl_kernel kc_k = NULL;
-  st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, p * kc, NULL, &col, err);
+  st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, run * p * kc, NULL, &col, err);
   if (st == PARE_OK && a->x_zero != 0 && !wsum) {
     st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, s->oc * sizeof(cl_int), NULL, &tmp, err);
     if (st == PARE_OK) st = pare_launch_i8_row_sums(rt, s->oc, kc, a->w, 0, kc, tmp, NULL, err);
@@ -314,21 +324,37 @@ pare_status pare_launch_conv2d_i8(pare_cl_runtime *rt, const pare_conv2d_i8_args
   }
   if (st == PARE_OK) st = pare_cl_kernel(rt, PARE_KERNEL_gemm_i8, "", "im2col_i8", &kc_k, err);
   cl_int P = (cl_int)p, CG = (cl_int)cg, LD = (cl_int)kc;
+  cl_int strideX = (cl_int)(s->c * s->h * s->w), strideCol = (cl_int)(p * kc);
   cl_char xz = (cl_char)a->x_zero;
-  for (size_t b = 0; b < s->n && st == PARE_OK; b++)
+  for (size_t b = 0; b < s->n && st == PARE_OK; b += run)
     for (size_t gi = 0; gi < s->groups && st == PARE_OK; gi++) {
+      const size_t images = s->n - b < run ? s->n - b : run;
       cl_int offX = (cl_int)((b * s->c + gi * cg) * s->h * s->w);
-      const pare_cl_arg args[] = {{sizeof H, &H},   {sizeof W, &W},       {sizeof OW, &OW},
-                                  {sizeof P, &P},   {sizeof CG, &CG},     {sizeof KH, &KH},
-                                  {sizeof KW, &KW}, {sizeof SH, &SH},     {sizeof SW, &SW},
-                                  {sizeof DH, &DH}, {sizeof DW, &DW},     {sizeof PT, &PT},
-                                  {sizeof PL, &PL}, {sizeof a->x, &a->x}, {sizeof offX, &offX},
-                                  {sizeof xz, &xz}, {sizeof col, &col},   {sizeof LD, &LD}};
+      const pare_cl_arg args[] = {{sizeof H, &H},
+                                  {sizeof W, &W},
+                                  {sizeof OW, &OW},
+                                  {sizeof P, &P},
+                                  {sizeof CG, &CG},
+                                  {sizeof KH, &KH},
+                                  {sizeof KW, &KW},
+                                  {sizeof SH, &SH},
+                                  {sizeof SW, &SW},
+                                  {sizeof DH, &DH},
+                                  {sizeof DW, &DW},
+                                  {sizeof PT, &PT},
+                                  {sizeof PL, &PL},
+                                  {sizeof a->x, &a->x},
+                                  {sizeof offX, &offX},
+                                  {sizeof xz, &xz},
+                                  {sizeof col, &col},
+                                  {sizeof LD, &LD},
+                                  {sizeof strideX, &strideX},
+                                  {sizeof strideCol, &strideCol}};
       st = set_args(rt, kc_k, "im2col_i8", args, sizeof args / sizeof args[0], err);
       if (st == PARE_OK) {
-        size_t local[2] = {64, 1};
-        size_t global[2] = {round_up(p, local[0]), cg};
-        st = pare_cl_launch(rt, kc_k, "im2col_i8", 2, global, local, NULL, err);
+        size_t local[3] = {64, 1, 1};
+        size_t global[3] = {round_up(p, local[0]), cg, images};
+        st = pare_cl_launch(rt, kc_k, "im2col_i8", 3, global, local, NULL, err);
       }
       if (st != PARE_OK) break;
       pare_gemm_i8_args g = {0};
@@ -340,9 +366,11 @@ pare_status pare_launch_conv2d_i8(pare_cl_runtime *rt, const pare_conv2d_i8_args
       g.wsum = wsum;
       g.multiplier = a->multiplier, g.shift = a->shift;
       g.c_zero = a->y_zero, g.qmin = a->qmin, g.qmax = a->qmax;
+      g.out_f32 = a->out_f32, g.scale = a->scale;
+      g.act = a->act, g.act_min = a->act_min, g.act_max = a->act_max;
       g.c = a->y, g.off_c = (b * s->oc + gi * mg) * p, g.ldc = p;
-      const int last = b + 1 == s->n && gi + 1 == s->groups;
-      st = gemm_i8(rt, &g, 1, (int)(gi * mg), last ? event : NULL, err);
+      const int last = b + images >= s->n && gi + 1 == s->groups;
+      st = gemm_i8(rt, &g, 1, (int)(gi * mg), images, p * kc, s->oc * p, last ? event : NULL, err);
     }
   if (kc_k) rt->cl->clReleaseKernel(kc_k);
   if (col) rt->cl->clReleaseMemObject(col);

@@ -34,6 +34,10 @@ typedef struct pare_gemm_i8_args {
   cl_mem multiplier, shift;   /* int8 C: int32 [n] each */
   int32_t c_zero, qmin, qmax; /* int8 C: zero point and clamp */
   cl_mem scale;               /* fp32 C: float [n] = s_a·s_w[j] */
+  /* fp32 C: nonzero clamps each output to [act_min, act_max] (a fused ReLU
+   * or Clip); int8 C takes its activation through qmin/qmax. */
+  int act;
+  float act_min, act_max;
   cl_mem c;
   size_t off_c, ldc;
 } pare_gemm_i8_args;
@@ -46,20 +50,26 @@ pare_status pare_launch_i8_row_sums(pare_cl_runtime *rt, size_t channels, size_t
                                     size_t off_w, size_t ldw, cl_mem sums, cl_event *event,
                                     pare_error *err);
 
-/* NCHW int8 convolution (pare_ref_conv2d_i8). Plans: a direct kernel when
- * an output channel's group has few channels (depthwise; profile key
- * gemm_i8.direct_max_mg, 2), else per image and group im2col into a
- * temporary buffer and gemm_i8 with the channels along the rows. */
+/* NCHW int8 convolution (pare_ref_conv2d_i8, or with out_f32
+ * pare_ref_conv2d_i8_f32 clamped as gemm_i8's fp32 output). Plans: a direct
+ * kernel when an output channel's group has few channels (depthwise;
+ * profile key gemm_i8.direct_max_mg, 2), else per group im2col of a run of
+ * images into a temporary buffer (at most gemm_i8.col_mib, 64 MiB) and one batched gemm_i8
+ * with the channels along the rows. */
 typedef struct pare_conv2d_i8_args {
   pare_conv_i8_shape shape;
   cl_mem x; /* int8 n×c×h×w */
   int32_t x_zero;
-  cl_mem w;    /* int8 oc×(c/groups)×kh×kw */
-  cl_mem bias; /* int32 [oc], or NULL */
-  cl_mem wsum; /* int32 [oc] row sums of w, or NULL (computed per call) */
-  cl_mem multiplier, shift;
-  int32_t y_zero, qmin, qmax;
-  cl_mem y; /* int8 n×oc×oh×ow */
+  cl_mem w;                   /* int8 oc×(c/groups)×kh×kw */
+  cl_mem bias;                /* int32 [oc], or NULL */
+  cl_mem wsum;                /* int32 [oc] row sums of w, or NULL (computed per call) */
+  cl_mem multiplier, shift;   /* int8 y */
+  int32_t y_zero, qmin, qmax; /* int8 y */
+  int out_f32;                /* 0: int8 y, 1: fp32 y */
+  cl_mem scale;               /* fp32 y: float [oc] = s_x·s_w[o] */
+  int act;                    /* fp32 y: clamp to [act_min, act_max] */
+  float act_min, act_max;
+  cl_mem y; /* n×oc×oh×ow, int8 or fp32 */
 } pare_conv2d_i8_args;
 
 pare_status pare_launch_conv2d_i8(pare_cl_runtime *rt, const pare_conv2d_i8_args *args,

@@ -12,6 +12,7 @@
  * rounding (ties, negative values, shifts 0..31). */
 #include <float.h>
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 
 #include "engine/ref/quant.h"
@@ -257,6 +258,13 @@ static void run_gemm(const gemm_case *cs, int out_f32, uint64_t seed) {
                    : pare_ref_gemm_i8(m, n, k, a + oa, lda, cs->za, b + ob, ldb,
                                       cs->bias ? bias : NULL, &rq, (int8_t *)want + oc, ldc);
   assert_int_equal(rc, PARE_REF_QUANT_OK);
+  /* Odd seeds clamp the fp32 output as a fused Clip would. */
+  const int act = out_f32 && (seed & 1);
+  for (size_t i = 0; act && i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      float *v = (float *)want + oc + i * ldc + j;
+      *v = fminf(fmaxf(*v, -0.2f), 0.3f);
+    }
   cl_mem da = dev(oa + m * lda, a), db = dev(ob + n * ldb, b), dbias = dev(n * 4, bias),
          dm = dev(n * 4, mult), dsh = dev(n * 4, shift), dsc = dev(n * 4, scale),
          dws = dev(n * 4, ws), dc = dev(csz * esz, want);
@@ -269,6 +277,7 @@ static void run_gemm(const gemm_case *cs, int out_f32, uint64_t seed) {
   g.out_f32 = out_f32;
   g.multiplier = dm, g.shift = dsh, g.c_zero = cs->zo, g.qmin = cs->qmin, g.qmax = cs->qmax;
   g.scale = dsc;
+  g.act = act, g.act_min = -0.2f, g.act_max = 0.3f;
   g.c = dc, g.off_c = oc, g.ldc = ldc;
   pare_error err;
   /* Outputs start as junk: every owned element must be written, the
@@ -393,6 +402,47 @@ static void test_gemm_paths(void **state) {
 
 /* ---- convolution ---- */
 
+/* The fp32-output convolution against pare_ref_conv2d_i8_f32, clamped by
+ * act (0 none, 1 ReLU, 2 Clip [-0.25, 0.5]); bit for bit. */
+static void run_conv_f32(const pare_conv_i8_shape *s, int32_t xz, int act, uint64_t seed) {
+  test_rng r = {seed};
+  size_t oh, ow;
+  assert_int_equal(pare_conv_i8_out_dims(s, &oh, &ow), 0);
+  const size_t kc = s->c / s->groups * s->kh * s->kw;
+  const size_t nx = s->n * s->c * s->h * s->w, nw = s->oc * kc, ny = s->n * s->oc * oh * ow;
+  int8_t *x = xmalloc(nx), *w = xmalloc(nw);
+  float *want = xmalloc(ny * 4), *got = xmalloc(ny * 4), *scale = xmalloc(s->oc * 4);
+  int32_t *bias = xmalloc(s->oc * 4);
+  fill_i8(&r, x, nx, -128, 127);
+  fill_i8(&r, w, nw, -127, 127);
+  for (size_t o = 0; o < s->oc; o++) {
+    bias[o] = (int32_t)test_rng_below(&r, 20001) - 10000;
+    scale[o] = test_rng_uniform(&r, 1e-6f, 1e-4f);
+  }
+  const float lo = act == 1 ? 0.0f : -0.25f, hi = act == 1 ? 3.0e38f : 0.5f;
+  assert_int_equal(pare_ref_conv2d_i8_f32(s, x, xz, w, bias, scale, want), 0);
+  for (size_t i = 0; act && i < ny; i++) want[i] = fminf(fmaxf(want[i], lo), hi);
+  cl_mem dx = dev(nx, x), dw = dev(nw, w), db = dev(s->oc * 4, bias), ds = dev(s->oc * 4, scale),
+         dy = dev(ny * 4, NULL);
+  pare_error err;
+  memset(got, 0x77, ny * 4);
+  assert_int_equal(pare_cl_write(rt, dy, 0, ny * 4, got, &err), PARE_OK);
+  pare_conv2d_i8_args a = {0};
+  a.shape = *s;
+  a.x = dx, a.x_zero = xz, a.w = dw, a.bias = db;
+  a.out_f32 = 1, a.scale = ds, a.act = act != 0, a.act_min = lo, a.act_max = hi, a.y = dy;
+  if (pare_launch_conv2d_i8(rt, &a, NULL, &err) != PARE_OK) fail_msg("conv2d_i8_f32: %s", err.text);
+  get(dy, ny * 4, got);
+  for (size_t i = 0; i < ny; i++)
+    if (memcmp(&got[i], &want[i], 4))
+      fail_msg("conv2d_i8_f32 x %zux%zux%zux%zu oc %zu k %zux%zu g %zu act %d (%s): y[%zu] = %g, "
+               "want %g",
+               s->n, s->c, s->h, s->w, s->oc, s->kh, s->kw, s->groups, act, rt->profile->name, i,
+               (double)got[i], (double)want[i]);
+  rel(dx), rel(dw), rel(db), rel(ds), rel(dy);
+  free(x), free(w), free(want), free(got), free(scale), free(bias);
+}
+
 static void run_conv(const pare_conv_i8_shape *s, int32_t xz, int32_t zo, int act, int with_wsum,
                      int pow2, uint64_t seed) {
   test_rng r = {seed};
@@ -446,14 +496,17 @@ static const pare_conv_i8_shape conv_shapes[] = {
     {1, 6, 7, 7, 9, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},   /* groups 3, 3 outputs per group */
     {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0},   /* 1×1×1×1 */
     {1, 2, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 2, 2, 2, 2},   /* padding wider than the window */
+    {5, 3, 6, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* a batch of 5 */
 };
 
 static void conv_all(uint64_t seed) {
   const int32_t zs[] = {-128, 127, 0, 17};
-  for (size_t i = 0; i < sizeof conv_shapes / sizeof conv_shapes[0]; i++)
+  for (size_t i = 0; i < sizeof conv_shapes / sizeof conv_shapes[0]; i++) {
     for (int pow2 = 0; pow2 < 2; pow2++)
       run_conv(&conv_shapes[i], zs[i % 4], zs[(i + 2) % 4], (int)(i % 3), (int)(i % 2), pow2,
                seed + i);
+    run_conv_f32(&conv_shapes[i], zs[(i + 1) % 4], (int)(i % 3), seed + 100 + i);
+  }
 }
 
 static void test_conv(void **state) {
@@ -468,6 +521,11 @@ static void test_conv_plans(void **state) {
   conv_all(600);
   use_params("gemm_i8.direct_max_mg", 0, NULL, 0);
   conv_all(700);
+  /* im2col buffers of 1 MiB at most: runs of images. */
+  use_params("gemm_i8.direct_max_mg", 0, "gemm_i8.col_mib", 1);
+  pare_conv_i8_shape big = {9, 16, 30, 30, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  run_conv(&big, 3, -2, 1, 0, 0, 800);
+  run_conv_f32(&big, -7, 2, 801);
   restore();
 }
 
