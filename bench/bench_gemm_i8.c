@@ -17,6 +17,7 @@
 #include "bench/bench.h"
 #include "engine/core/core.h"
 #include "engine/ref/quant.h"
+#include "host/launch/conv2d_f32.h"
 #include "host/launch/gemm_i8.h"
 #include "host/launch/launch.h"
 
@@ -174,6 +175,112 @@ done:
   return status;
 }
 
+/* The int8 convolution with fp32 output (what the executor runs for a
+ * quantized Conv: quantize x, integer convolution, dequantize with a fused
+ * ReLU) against pare's fp32 convolution on the same shape, interleaved. */
+typedef struct conv_bench {
+  pare_cl_runtime *rt;
+  int which; /* 0 fp32 conv, 1 quantize + int8 conv */
+  pare_conv2d_f32_args f;
+  pare_conv2d_i8_args q;
+  cl_mem xf;
+  size_t x_count;
+  pare_error err;
+} conv_bench;
+
+static int run_conv_one(void *arg) {
+  conv_bench *c = arg;
+  pare_status st = c->which == 0 ? pare_launch_conv2d_f32(c->rt, &c->f, NULL, &c->err)
+                                 : pare_launch_quantize_i8(c->rt, c->x_count, c->xf, 0, 0.02f, -3,
+                                                           c->q.x, 0, NULL, &c->err);
+  if (st == PARE_OK && c->which == 1) st = pare_launch_conv2d_i8(c->rt, &c->q, NULL, &c->err);
+  if (st != PARE_OK) return 1;
+  return pare_cl_finish(c->rt, &c->err) != PARE_OK;
+}
+
+static int bench_conv(pare_cl_runtime *rt, const pare_bench_opts *o, const char *name, size_t n,
+                      size_t c, size_t hw, size_t oc, size_t kk, size_t pad) {
+  pare_error err;
+  pare_conv2d_f32_args f;
+  memset(&f, 0, sizeof f);
+  f.n = n, f.c = c, f.h = f.w = hw, f.m = oc, f.kh = f.kw = kk, f.group = 1;
+  f.stride_h = f.stride_w = f.dil_h = f.dil_w = 1;
+  f.pad_top = f.pad_left = f.pad_bottom = f.pad_right = pad;
+  f.oh = f.ow = hw + 2 * pad - kk + 1;
+  f.act = PARE_CONV2D_ACT_RELU;
+  /* The int8 weight rows padded with zeros to whole vectors, as the
+   * executor keeps them. */
+  const size_t kc = c * kk * kk, ldw = (kc + 31) / 32 * 32;
+  const size_t nx = n * c * hw * hw, nw = oc * kc, ny = n * oc * f.oh * f.ow;
+  float *xf = malloc(nx * 4), *wf = malloc(nw * 4), *sc = malloc(oc * 4);
+  int8_t *w8 = calloc(oc, ldw);
+  int32_t *ws = malloc(oc * 4);
+  cl_mem mem[8] = {0};
+  int status = !xf || !wf || !sc || !w8 || !ws;
+  if (!status) {
+    pare_bench_fill(xf, nx, 11);
+    pare_bench_fill(wf, nw, 12);
+    for (size_t i = 0; i < oc; i++) {
+      fill_bytes(w8 + i * ldw, kc, 13 + i);
+      sc[i] = 1e-4f;
+    }
+    pare_ref_i8_row_sums(oc, kc, w8, ldw, ws);
+  }
+  const size_t sizes[8] = {nx * 4, nw * 4, ny * 4, nx, oc * ldw, oc * 4, oc * 4, 0};
+  const void *host[8] = {xf, wf, NULL, NULL, w8, sc, ws, NULL};
+  size_t scratch = 0;
+  for (int i = 0; i < 7 && !status; i++)
+    if (!(mem[i] = pare_bench_buffer(rt, sizes[i], host[i], &err))) status = 1;
+  if (!status) {
+    f.x = mem[0], f.weight = mem[1], f.y = mem[2];
+    scratch = pare_conv2d_f32_scratch_bytes(rt, &f);
+    if (scratch && !(mem[7] = pare_bench_buffer(rt, scratch, NULL, &err))) status = 1;
+    f.scratch = mem[7];
+  }
+  if (status) {
+    fprintf(stderr, "pare-bench: conv %s: out of memory\n", name);
+    goto done;
+  }
+  conv_bench b;
+  memset(&b, 0, sizeof b);
+  b.rt = rt, b.f = f, b.xf = mem[0], b.x_count = nx;
+  pare_conv_i8_shape *q = &b.q.shape;
+  q->n = n, q->c = c, q->h = q->w = hw, q->oc = oc, q->kh = q->kw = kk, q->groups = 1;
+  q->stride_h = q->stride_w = q->dil_h = q->dil_w = 1;
+  q->pad_top = q->pad_left = q->pad_bottom = q->pad_right = pad;
+  b.q.x = mem[3], b.q.x_zero = -3, b.q.w = mem[4], b.q.ldw = ldw, b.q.wsum = mem[6];
+  b.q.out_f32 = 1, b.q.scale = mem[5], b.q.act = 1, b.q.act_min = 0.0f, b.q.act_max = 3e38f;
+  b.q.y = mem[2];
+  double ms[2][64] = {{0}};
+  const int reps = o->reps < 64 ? o->reps : 64;
+  for (int round = 0; round < o->warmup + reps && !status; round++)
+    for (int w = 0; w < 2 && !status; w++) {
+      b.which = w;
+      double t0 = pare_now();
+      if (run_conv_one(&b)) {
+        fprintf(stderr, "pare-bench: conv %s variant %d failed: %s\n", name, w, b.err.text);
+        status = 1;
+      }
+      if (round >= o->warmup) ms[w][round - o->warmup] = (pare_now() - t0) * 1e3;
+    }
+  if (!status) {
+    double f32 = pare_bench_median(ms[0], reps), i8 = pare_bench_median(ms[1], reps);
+    double ops = 2.0 * (double)ny * (double)(c * kk * kk);
+    printf("{\"kernel\": \"gemm_i8\", \"variant\": \"conv_int8\", \"profile\": \"%s\", "
+           "\"device\": \"%s\", \"shape\": \"%s\", \"ms_median\": %.4f, "
+           "\"f32_ms_median\": %.4f, \"ratio_vs_pare_f32\": %.3f}\n",
+           rt->profile->name, rt->info.name, name, i8, f32, f32 / i8);
+    fflush(stdout);
+    fprintf(stderr, "%-28s %9.1f %9.1f %8.2fx\n", name, ops / (f32 * 1e6), ops / (i8 * 1e6),
+            f32 / i8);
+  }
+done:
+  for (int i = 0; i < 8; i++)
+    if (mem[i]) rt->cl->clReleaseMemObject(mem[i]);
+  free(xf), free(wf), free(sc), free(w8), free(ws);
+  return status;
+}
+
 int pare_bench_gemm_i8(pare_cl_runtime *rt, const pare_bench_opts *o) {
   static const size_t defaults[][3] = {
       {1024, 1024, 1024}, {64, 3136, 576}, {256, 196, 2304}, {64, 10, 1568}, {1, 4096, 4096}};
@@ -188,5 +295,11 @@ int pare_bench_gemm_i8(pare_cl_runtime *rt, const pare_bench_opts *o) {
   int status = 0;
   for (int s = 0; s < ns && !status; s++)
     status = bench_shape(rt, o, shapes[s][0], shapes[s][1], shapes[s][2]);
+  /* Convolutions: SimpleCNN's two at batch 64, a ResNet-18 stage-3 layer. */
+  fprintf(stderr, "\nConv with ReLU, fp32 in and out; GOP/s; ratio: fp32 time / int8 time\n");
+  fprintf(stderr, "%-28s %9s %9s %9s\n", "conv NxCxHW->OC kxk", "pare f32", "int8", "int8/f32");
+  if (!status) status = bench_conv(rt, o, "64x1x28->16 3x3", 64, 1, 28, 16, 3, 1);
+  if (!status) status = bench_conv(rt, o, "64x16x14->32 3x3", 64, 16, 14, 32, 3, 1);
+  if (!status) status = bench_conv(rt, o, "1x256x14->256 3x3", 1, 256, 14, 256, 3, 1);
   return status;
 }

@@ -257,8 +257,13 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
              tv[1].ms_median / tc.ms_median);
     fflush(stdout);
     const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    fprintf(stderr, "%-10.10s %6lld %12.3f %12.3f %9.2fx", name, (long long)batches[b],
-            tc.ms_median, tr.ms_median, tr.ms_median > 0 ? tr.ms_median / tc.ms_median : 0.0);
+    /* With the reference left out (--ref-reps 0) its columns show "-". */
+    if (tr.ms_median > 0)
+      fprintf(stderr, "%-10.10s %6lld %12.3f %12.3f %9.2fx", name, (long long)batches[b],
+              tc.ms_median, tr.ms_median, tr.ms_median / tc.ms_median);
+    else
+      fprintf(stderr, "%-10.10s %6lld %12.3f %12s %10s", name, (long long)batches[b], tc.ms_median,
+              "-", "-");
     if (unf) fprintf(stderr, "   %10.3f %13.2fx", tv[1].ms_median, tv[1].ms_median / tc.ms_median);
     if (base)
       fprintf(stderr, "   baseline %.3f ms: %.2fx faster", tb.ms_median,

@@ -5,12 +5,14 @@
  * PARE_NO_FUSE=1), a Conv runs the nodes after it in its epilogue
  * (find_fusions): BatchNormalization folded into its weights, a residual
  * Add, ReLU or Clip; a Gemm/MatMul the ReLU or Clip after it. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/passes/passes.h"
 #include "host/exec_cl.h"
+#include "host/exec_int8.h"
 #include "host/launch/conv2d_f32.h"
 #include "host/launch/eltwise_f32.h"
 #include "host/launch/launch.h"
@@ -69,7 +71,15 @@ typedef struct cl_state {
   sparse_layer *sparse; /* per node */
   cl_mem sparse_out;    /* Yᵀ of a sparse fully connected layer, grown as needed */
   size_t sparse_out_bytes;
+  pare_int8_layer *int8; /* per node: the integer form (int8[i].w set) or none */
+  char *absorbed;        /* per node: a QuantizeLinear/DequantizeLinear an integer
+                          * layer does itself (fixed when the state is made) */
+  cl_mem xq;             /* the quantized input of an integer layer, grown as needed */
+  size_t xq_bytes;
 } cl_state;
+
+/* One way of running node idx (timed against another to choose). */
+typedef pare_status (*node_fn)(pare_plan *p, cl_state *s, int idx, pare_error *err);
 
 static void state_free(void *s) {
   cl_state *st = s;
@@ -88,6 +98,10 @@ static void state_free(void *s) {
       if (bufs[b]) st->cl->clReleaseMemObject(bufs[b]);
   }
   free(st->sparse);
+  for (int i = 0; st->int8 && i < st->n_nodes; i++) pare_int8_layer_release(&st->int8[i], st->cl);
+  free(st->int8);
+  free(st->absorbed);
+  if (st->xq) st->cl->clReleaseMemObject(st->xq);
   for (int i = 0; st->consts && i < st->n_nodes; i++)
     for (int b = 0; b < 2; b++)
       if (st->consts[i][b]) st->cl->clReleaseMemObject(st->consts[i][b]);
@@ -106,51 +120,6 @@ static int is_alias_op(pare_op op) {
 
 static const pare_value *input_value(const pare_graph *g, const pare_node *n, int k) {
   return k < n->n_inputs && n->inputs[k] >= 0 ? &g->values[n->inputs[k]] : NULL;
-}
-
-/* A per-tensor constant scalar of input k of n: its value as a double. */
-static int const_scalar(const pare_plan *p, const pare_node *n, int k, double *v) {
-  if (k >= n->n_inputs || n->inputs[k] < 0) return 0;
-  const pare_tensor *t = &p->values[n->inputs[k]];
-  if (!t->is_const || !t->data || pare_tensor_numel(t) != 1) return 0;
-  switch (t->dtype) {
-  case PARE_DT_F32: *v = *(const float *)t->data; return 1;
-  case PARE_DT_U8: *v = *(const uint8_t *)t->data; return 1;
-  case PARE_DT_I8: *v = *(const int8_t *)t->data; return 1;
-  default: return 0;
-  }
-}
-
-/* The node that is the only reader of value v (v is no graph output and
- * feeds one input slot), or -1. */
-static int only_reader(const pare_graph *g, int v) {
-  int reader = -1, count = 0;
-  for (int k = 0; k < g->n_outputs; k++) count += g->outputs[k] == v;
-  for (int j = 0; j < g->n_nodes; j++)
-    for (int k = 0; k < g->nodes[j].n_inputs; k++)
-      if (g->nodes[j].inputs[k] == v) reader = j, count++;
-  return count == 1 ? reader : -1;
-}
-
-/* The DequantizeLinear that undoes QuantizeLinear n at once (the same
- * per-tensor scale and zero point, and the only reader of n's integer
- * output), or -1: the pair runs as one fake-quantization kernel. */
-static int qdq_partner(const pare_plan *p, const pare_node *n) {
-  const pare_graph *g = p->graph;
-  double s1, z1 = 0, s2, z2 = 0;
-  if (n->op != PARE_OP_QUANTIZE_LINEAR || n->n_outputs < 1 || !const_scalar(p, n, 1, &s1) ||
-      (n->n_inputs > 2 && n->inputs[2] >= 0 && !const_scalar(p, n, 2, &z1)))
-    return -1;
-  int q = n->outputs[0];
-  pare_dtype dt = p->values[q].dtype;
-  if (dt != PARE_DT_U8 && dt != PARE_DT_I8) return -1;
-  int reader = only_reader(g, q);
-  if (reader < 0) return -1;
-  const pare_node *d = &g->nodes[reader];
-  if (d->op != PARE_OP_DEQUANTIZE_LINEAR || d->inputs[0] != q || !const_scalar(p, d, 1, &s2) ||
-      (d->n_inputs > 2 && d->inputs[2] >= 0 && !const_scalar(p, d, 2, &z2)))
-    return -1;
-  return s1 == s2 && z1 == z2 ? reader : -1;
 }
 
 /* The data of value v when it is an fp32 constant of `count` values. */
@@ -197,7 +166,7 @@ int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
     const pare_value *b = input_value(g, n, 1);
     return b && b->rank == 2;
   }
-  case PARE_OP_QUANTIZE_LINEAR: return qdq_partner(p, n) >= 0;
+  case PARE_OP_QUANTIZE_LINEAR: return pare_exec_qdq_partner(p, n) >= 0;
   case PARE_OP_BATCH_NORM: return bn_supported(p, n);
   case PARE_OP_CLIP:
     /* Bounds must be known when enqueuing: constants or attributes. */
@@ -433,17 +402,17 @@ static void find_fusions(const pare_plan *p, fusion *f) {
     if (!fuse || !(conv || (gemm && !training)) || f[i].out < 0 || p->node_folded[i] ||
         !pare_exec_cl_supports(p, n))
       continue;
-    int y = f[i].out, r = only_reader(g, y), res;
+    int y = f[i].out, r = pare_exec_only_reader(g, y), res;
     if (conv && !training && r > i && bn_foldable(p, i, r)) {
       f[i].bn = r;
       y = g->nodes[r].outputs[0];
-      r = only_reader(g, y);
+      r = pare_exec_only_reader(g, y);
     }
     if (conv && !training && r > i && (res = residual_of(p, r, y, i)) >= 0) {
       f[i].add = r;
       f[i].residual = res;
       y = g->nodes[r].outputs[0];
-      r = only_reader(g, y);
+      r = pare_exec_only_reader(g, y);
     }
     float lo, hi;
     if (r > i && g->nodes[r].inputs[0] == y && g->nodes[r].n_outputs >= 1 &&
@@ -720,13 +689,13 @@ static pare_status run_reference_node(pare_plan *p, cl_state *s, int idx, pare_e
  * DequantizeLinear's output. */
 static pare_status run_fake_quant(pare_plan *p, cl_state *s, int idx, pare_error *err) {
   const pare_node *n = &p->graph->nodes[idx];
-  int j = qdq_partner(p, n), x = n->inputs[0];
+  int j = pare_exec_qdq_partner(p, n), x = n->inputs[0];
   if (j < 0) return pare_error_set(err, PARE_ERR_INTERNAL, "node '%s': no quantize pair", n->name);
   s->skip[j] = 1;
   int y = p->graph->nodes[j].outputs[0];
   double scale, zp = 0;
-  const_scalar(p, n, 1, &scale);
-  if (n->n_inputs > 2 && n->inputs[2] >= 0) const_scalar(p, n, 2, &zp);
+  pare_exec_const_scalar(p, n, 1, &scale);
+  if (n->n_inputs > 2 && n->inputs[2] >= 0) pare_exec_const_scalar(p, n, 2, &zp);
   int is_u8 = p->values[n->outputs[0]].dtype == PARE_DT_U8;
   pare_status st = to_device(p, s, x, err);
   if (st == PARE_OK) st = out_buffer(p, s, y, err);
@@ -734,6 +703,107 @@ static pare_status run_fake_quant(pare_plan *p, cl_state *s, int idx, pare_error
   return pare_launch_fake_quant_f32(s->rt, s->v[x].mem, s->v[y].mem,
                                     (size_t)pare_tensor_numel(&p->values[x]), (float)scale,
                                     (int32_t)zp, is_u8 ? 0 : -128, is_u8 ? 255 : 127, NULL, err);
+}
+
+/* ---- the integer path ----------------------------------------------------- */
+
+/* Marks each Conv, Gemm and MatMul that runs on the integer kernels (see
+ * exec_int8.h) and the QuantizeLinear/DequantizeLinear pair it absorbs.
+ * Only where fusing is on, for inference plans, and when nothing but a
+ * Relu or Clip is fused into the layer. */
+static void find_int8_layers(const pare_plan *p, cl_state *s) {
+  const pare_graph *g = p->graph;
+  if (!pare_plan_fuses(p) || (p->flags & PARE_PLAN_KEEP_PARAMS)) return;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const fusion *f = &s->fuse[i];
+    if (f->bn >= 0 || f->add >= 0 || !pare_exec_cl_supports(p, &g->nodes[i])) continue;
+    pare_int8_layer *L = &s->int8[i];
+    if (!pare_int8_layer_match(p, i, L)) continue;
+    if (s->absorbed[L->q] || s->absorbed[L->dq]) { /* taken by another layer */
+      pare_int8_layer_release(L, NULL);
+      continue;
+    }
+    s->absorbed[L->q] = s->absorbed[L->dq] = 1;
+  }
+}
+
+static pare_status run_int8(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  const pare_node *n = &p->graph->nodes[idx];
+  pare_int8_layer *L = &s->int8[idx];
+  float lo, hi;
+  int act = fused_act(p, s, idx, &lo, &hi), y = s->fuse[idx].out;
+  if (act == PARE_GEMM_ACT_RELU) lo = 0.0f, hi = INFINITY;
+  const int64_t count = pare_tensor_numel(&p->values[L->x]);
+  if (count <= 0 || pare_tensor_numel(&p->values[y]) <= 0) return PARE_OK;
+  pare_conv2d_f32_args geom;
+  pare_status st = PARE_OK;
+  if (n->op == PARE_OP_CONV) st = pare_exec_cl_conv_geometry(p, idx, &geom, err);
+  if (st == PARE_OK) st = out_buffer(p, s, y, err);
+  if (st == PARE_OK) st = to_device(p, s, L->x, err);
+  if (st == PARE_OK && s->xq_bytes < (size_t)count) {
+    if (s->xq) s->cl->clReleaseMemObject(s->xq);
+    s->xq = NULL;
+    s->xq_bytes = 0;
+    st = pare_cl_buffer(s->rt, CL_MEM_READ_WRITE, (size_t)count, NULL, &s->xq, err);
+    if (st == PARE_OK) s->xq_bytes = (size_t)count;
+  }
+  if (st != PARE_OK) return st;
+  return pare_int8_layer_run(s->rt, L, n->op == PARE_OP_CONV ? &geom : NULL, (size_t)count / L->k,
+                             s->v[L->x].mem, (size_t)count, s->xq, s->v[y].mem,
+                             act != PARE_GEMM_ACT_NONE, lo, hi, err);
+}
+
+int pare_exec_cl_int8_nodes(const pare_plan *p) {
+  const cl_state *s = p->device;
+  int count = 0;
+  for (int i = 0; s && i < s->n_nodes; i++) count += s->int8[i].w && s->int8[i].chosen > 0;
+  return count;
+}
+
+static pare_status time_node(pare_plan *p, cl_state *s, int idx, node_fn run, double *ms,
+                             pare_error *err);
+
+/* The float form of an integer layer, for timing: fake quantization, then
+ * the dense fp32 kernel. */
+static pare_status run_int8_as_float(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  pare_status st = run_fake_quant(p, s, s->int8[idx].q, err);
+  if (st != PARE_OK) return st;
+  return p->graph->nodes[idx].op == PARE_OP_CONV ? run_conv(p, s, idx, err)
+                                                 : run_gemm(p, s, idx, err);
+}
+
+/* Chooses the form of integer layer idx on its first run: the one that
+ * measured faster for this shape (looked up in, or else measured into, the
+ * tuning database; PARE_INT8=always takes the integer form untimed). A
+ * failure of the integer kernels keeps the float form. */
+static pare_status decide_int8(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  pare_int8_layer *L = &s->int8[idx];
+  const pare_node *n = &p->graph->nodes[idx];
+  const pare_tensor *x = &p->values[L->x];
+  char key[192];
+  int len = snprintf(key, sizeof key, "int8.%s:x=", n->op == PARE_OP_CONV ? "conv" : "fc");
+  for (int d = 0; d < x->rank && len < 120; d++)
+    len += snprintf(key + len, sizeof key - (size_t)len, "%s%lld", d ? "x" : "",
+                    (long long)x->dims[d]);
+  snprintf(key + len, sizeof key - (size_t)len, ",w=%zux%zu", L->n, L->k);
+  const char *mode = pare_env("PARE_INT8");
+  double speedup = mode && !strcmp(mode, "always") ? 2.0 : 0.0;
+  if (speedup == 0.0 && !pare_tuning_get(s->rt, key, &speedup)) {
+    double float_ms, int8_ms;
+    pare_error e = {0};
+    pare_status st = time_node(p, s, idx, run_int8_as_float, &float_ms, err);
+    if (st != PARE_OK) return st;
+    if (time_node(p, s, idx, run_int8, &int8_ms, &e) != PARE_OK) {
+      pare_log_once("int8-fallback", PARE_LOG_WARN,
+                    "integer kernels failed on node '%s' (%s); it runs in float", n->name, e.text);
+      L->chosen = -1;
+      return PARE_OK;
+    }
+    speedup = int8_ms > 0 ? float_ms / int8_ms : 0;
+    pare_tuning_put(s->rt, key, speedup);
+  }
+  L->chosen = speedup > 1.0 ? 1 : -1;
+  return PARE_OK;
 }
 
 /* ---- the sparse path ------------------------------------------------------ */
@@ -847,8 +917,6 @@ static pare_status run_sparse_conv(pare_plan *p, cl_state *s, int idx, pare_erro
                                      NULL, err);
 }
 
-typedef pare_status (*node_fn)(pare_plan *p, cl_state *s, int idx, pare_error *err);
-
 /* Median milliseconds of a node's launch, after a warm-up run. */
 static pare_status time_node(pare_plan *p, cl_state *s, int idx, node_fn run, double *ms,
                              pare_error *err) {
@@ -957,14 +1025,17 @@ static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, cl_state **out, 
     s->consts = calloc((size_t)g->n_nodes + 1, sizeof *s->consts);
     s->skip = calloc((size_t)g->n_nodes + 1, 1);
     s->sparse = calloc((size_t)g->n_nodes + 1, sizeof *s->sparse);
+    s->int8 = calloc((size_t)g->n_nodes + 1, sizeof *s->int8);
+    s->absorbed = calloc((size_t)g->n_nodes + 1, 1);
     s->n_nodes = g->n_nodes;
-    if (!s->fuse || !s->consts || !s->skip || !s->sparse) {
+    if (!s->fuse || !s->consts || !s->skip || !s->sparse || !s->int8 || !s->absorbed) {
       state_free(s);
       return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
     }
     p->device = s;
     p->device_free = state_free;
     find_fusions(p, s->fuse);
+    find_int8_layers(p, s);
     for (int i = 0; i < g->n_values; i++) s->v[i].host_valid = p->values[i].is_const != 0;
   }
   *out = s;
@@ -1005,7 +1076,7 @@ pare_status pare_exec_cl_begin(pare_plan *p, pare_cl_runtime *rt, const pare_ten
 pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err) {
   cl_state *s = p->device;
   if (!s) return pare_error_set(err, PARE_ERR_INTERNAL, "pare_exec_cl_begin was not called");
-  if (p->node_folded[i] || s->skip[i]) return PARE_OK;
+  if (p->node_folded[i] || s->skip[i] || s->absorbed[i]) return PARE_OK;
   const pare_node *n = &p->graph->nodes[i];
   if (!pare_exec_cl_supports(p, n)) return run_reference_node(p, s, i, err);
   if (is_alias_op(n->op)) return run_alias(p, s, n, err);
@@ -1013,6 +1084,16 @@ pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err) {
   int absorbed[3] = {f->bn, f->add, f->act};
   for (int k = 0; k < 3; k++)
     if (absorbed[k] >= 0) s->skip[absorbed[k]] = 1;
+  if (s->int8[i].w) {
+    if (!s->int8[i].chosen) {
+      pare_status st = decide_int8(p, s, i, err);
+      if (st != PARE_OK) return st;
+    }
+    if (s->int8[i].chosen > 0) return run_int8(p, s, i, err);
+    /* The float form: the absorbed pair as fake quantization first. */
+    pare_status st = run_fake_quant(p, s, s->int8[i].q, err);
+    if (st != PARE_OK) return st;
+  }
   if (n->op == PARE_OP_BATCH_NORM) return run_batchnorm(p, s, i, err);
   if (n->op == PARE_OP_CONV) {
     if (s->sparse[i].state == SPARSE_UNDECIDED) {

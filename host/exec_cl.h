@@ -58,4 +58,9 @@ int pare_exec_cl_sparse_nodes(const pare_plan *p);
  * Conv's activation. */
 int pare_exec_cl_fused_nodes(const pare_plan *p);
 
+/* Conv, Gemm and MatMul nodes of the plan that run on the integer kernels
+ * (host/exec_int8.h: a QuantizeLinear → DequantizeLinear input and an int8
+ * weight), 0 before the first run. */
+int pare_exec_cl_int8_nodes(const pare_plan *p);
+
 #endif

@@ -168,8 +168,8 @@ I8_INLINE int i8_requant(int acc, int mult, int shift, int zo, int qmin, int qma
 #define I8_OUT_T char
 #endif
 
-/* Launch: global = (ceil(M/I8_TM), ceil(ceil(N/I8_TN)/I8_NREP), batch), the
- * first two rounded up to the local size. Output (m, n) uses channel chan0 + (I8_CHAN_ROWS ? m : n) of the
+/* Launch: global = (ceil(M/I8_TM), ceil(ceil(N/I8_TN)/I8_NREP), batch),
+ * each rounded up to the local size. Output (m, n) uses channel chan0 + (I8_CHAN_ROWS ? m : n) of the
  * per-channel buffers. wsum is read only when zp != 0, bias only when has_bias; mult and
  * shift only for int8 output, scale only for fp32 output, which is clamped to
  * [act_lo, act_hi] (a fused ReLU or Clip; ±INFINITY for none). */
@@ -180,14 +180,15 @@ __kernel void gemm_i8(const int M, const int N, const int K, __global const char
                       __global const int *mult, __global const int *shift,
                       __global const float *scale, __global I8_OUT_T *Cbuf, const int offC,
                       const int ldc, const int zo, const int qmin, const int qmax,
-                      const float act_lo, const float act_hi, const int strideB,
-                      const int strideC) {
+                      const float act_lo, const float act_hi, const int batch,
+                      const int strideB, const int strideC) {
   const int tm = (int)get_global_id(0);
   const int tiles_n = (N + I8_TN - 1) / I8_TN;
-  if (tm >= (M + I8_TM - 1) / I8_TM || (int)get_global_id(1) * I8_NREP >= tiles_n) return;
   /* Global dimension 2 walks a batch of products sharing A (a convolution's
    * weights): B and C move by their strides. */
   const int bz = (int)get_global_id(2);
+  if (tm >= (M + I8_TM - 1) / I8_TM || (int)get_global_id(1) * I8_NREP >= tiles_n || bz >= batch)
+    return;
   __global const char *A = Abuf + offA;
   __global const char *B = Bbuf + offB + bz * strideB;
   __global I8_OUT_T *C = Cbuf + offC + bz * strideC;
@@ -300,7 +301,8 @@ __kernel void conv_i8_direct(const int N, const int C, const int H, const int W,
                              const int OH, const int OW, const int groups, const int KH,
                              const int KW, const int SH, const int SW, const int DH, const int DW,
                              const int PT, const int PL, __global const char *x, const int xz,
-                             __global const char *w, __global const int *bias, const int has_bias,
+                             __global const char *w, const int ldw, __global const int *bias,
+                             const int has_bias,
                              __global const int *mult, __global const int *shift,
                              __global I8_OUT_T *y, const int zo, const int qmin, const int qmax,
                              __global const float *scale, const float act_lo,
@@ -309,7 +311,7 @@ __kernel void conv_i8_direct(const int N, const int C, const int H, const int W,
   if (i >= OH || bo >= N * OC) return;
   const int b = bo / OC, o = bo - b * OC;
   const int cg = C / groups, mg = OC / groups, g = o / mg;
-  __global const char *wo = w + o * cg * KH * KW;
+  __global const char *wo = w + o * ldw;
   __global I8_OUT_T *yrow = y + (bo * OH + i) * OW;
 #if I8_OUT_F32
   const float sc = scale[o];

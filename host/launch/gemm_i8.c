@@ -21,7 +21,7 @@ typedef struct i8_tune {
   int nrep;   /* column tiles per work-item */
   int kw;     /* portable path vector width along k */
   int wq_tm, wq_tn;
-  size_t wg0, wg1;
+  size_t wg0, wg1, wg2;
 } i8_tune;
 
 static pare_status tune_of(pare_cl_runtime *rt, i8_tune *t, pare_error *err) {
@@ -56,9 +56,11 @@ static pare_status tune_of(pare_cl_runtime *rt, i8_tune *t, pare_error *err) {
   t->wq_tn = pare_profile_int(p, "gemm_i8.wq_tn", cpu ? 4 : 2);
   t->wg0 = (size_t)pare_profile_int(p, "gemm_i8.wg0", cpu ? 1 : 8);
   t->wg1 = (size_t)pare_profile_int(p, "gemm_i8.wg1", cpu ? 1 : 8);
+  t->wg2 = (size_t)pare_profile_int(p, "gemm_i8.wg2", cpu ? 16 : 1);
   if (path < 0 || path > 2 || t->tm < 1 || t->tm > 8 || t->tn < 1 || t->tn > 8 || t->nrep < 1 ||
       t->nrep > 64 || (t->kw != 4 && t->kw != 8 && t->kw != 16) || t->wq_tm < 1 || t->wq_tm > 8 ||
-      t->wq_tn < 1 || t->wq_tn > 8 || t->wg0 < 1 || t->wg1 < 1 || t->wg0 > 1024 || t->wg1 > 1024)
+      t->wq_tn < 1 || t->wq_tn > 8 || t->wg0 < 1 || t->wg1 < 1 || t->wg0 > 1024 || t->wg1 > 1024 ||
+      t->wg2 < 1 || t->wg2 > 64)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "profile %s: bad gemm_i8 parameters", p->name);
   return PARE_OK;
 }
@@ -152,7 +154,7 @@ static pare_status gemm_i8(pare_cl_runtime *rt, const pare_gemm_i8_args *g, int 
     cl_mem mult = g->out_f32 ? g->b : g->multiplier, shift = g->out_f32 ? g->b : g->shift;
     cl_mem scale = g->out_f32 ? g->scale : g->b;
     cl_float lo = g->act ? g->act_min : -INFINITY, hi = g->act ? g->act_max : INFINITY;
-    cl_int sb = (cl_int)stride_b, sc = (cl_int)stride_c;
+    cl_int nb = (cl_int)batch, sb = (cl_int)stride_b, sc = (cl_int)stride_c;
     const pare_cl_arg args[] = {{sizeof M, &M},
                                 {sizeof N, &N},
                                 {sizeof K, &K},
@@ -178,14 +180,19 @@ static pare_status gemm_i8(pare_cl_runtime *rt, const pare_gemm_i8_args *g, int 
                                 {sizeof qmax, &qmax},
                                 {sizeof lo, &lo},
                                 {sizeof hi, &hi},
+                                {sizeof nb, &nb},
                                 {sizeof sb, &sb},
                                 {sizeof sc, &sc}};
     st = set_args(rt, k, "gemm_i8", args, sizeof args / sizeof args[0], err);
     if (st == PARE_OK) {
-      size_t local[3] = {t.wg0, t.wg1, 1};
+      /* Images share a work-group (up to gemm_i8.wg2): on a CPU each group
+       * is a call, and one call per small product costs more than it. */
+      size_t wg2 = batch < (size_t)t.wg2 ? batch : (size_t)t.wg2;
+      size_t local[3] = {t.wg0, t.wg1, wg2};
       const size_t tiles_n = (g->n + (size_t)tn - 1) / (size_t)tn;
       size_t global[3] = {round_up((g->m + (size_t)tm - 1) / (size_t)tm, t.wg0),
-                          round_up((tiles_n + (size_t)t.nrep - 1) / (size_t)t.nrep, t.wg1), batch};
+                          round_up((tiles_n + (size_t)t.nrep - 1) / (size_t)t.nrep, t.wg1),
+                          round_up(batch, wg2)};
       st = pare_cl_launch(rt, k, "gemm_i8", 3, global, local, event, err);
     }
     rt->cl->clReleaseKernel(k);
@@ -261,7 +268,10 @@ pare_status pare_launch_conv2d_i8(pare_cl_runtime *rt, const pare_conv2d_i8_args
   cl_float lo = a->out_f32 && a->act ? a->act_min : -INFINITY,
            hi = a->out_f32 && a->act ? a->act_max : INFINITY;
   const size_t cg = s->c / s->groups, mg = s->oc / s->groups, taps = s->kh * s->kw;
-  const size_t kc = cg * taps, p = oh * ow;
+  const size_t kc0 = cg * taps, p = oh * ow, kc = a->ldw ? a->ldw : kc0;
+  if (kc < kc0)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "%s: weight row stride %zu below %zu", what,
+                          kc, kc0);
   if (kc > PARE_QUANT_MAX_K)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "%s: reduction %zu beyond %d", what, kc,
                           PARE_QUANT_MAX_K);
@@ -283,22 +293,27 @@ pare_status pare_launch_conv2d_i8(pare_cl_runtime *rt, const pare_conv2d_i8_args
     if (st != PARE_OK) return st;
     cl_int N = (cl_int)s->n, C = (cl_int)s->c, OC = (cl_int)s->oc, G = (cl_int)s->groups;
     cl_int xz = a->x_zero, has_bias = a->bias != NULL, zo = a->y_zero, qmin = a->qmin,
-           qmax = a->qmax;
+           qmax = a->qmax, LDW = (cl_int)kc;
     /* Buffers a variant never reads still need a valid cl_mem. */
     cl_mem bias = a->bias ? a->bias : a->w;
     cl_mem mult = a->out_f32 ? a->w : a->multiplier, shift = a->out_f32 ? a->w : a->shift;
     cl_mem scale = a->out_f32 ? a->scale : a->w;
-    const pare_cl_arg args[] = {
-        {sizeof N, &N},         {sizeof C, &C},         {sizeof H, &H},
-        {sizeof W, &W},         {sizeof OC, &OC},       {sizeof OH, &OH},
-        {sizeof OW, &OW},       {sizeof G, &G},         {sizeof KH, &KH},
-        {sizeof KW, &KW},       {sizeof SH, &SH},       {sizeof SW, &SW},
-        {sizeof DH, &DH},       {sizeof DW, &DW},       {sizeof PT, &PT},
-        {sizeof PL, &PL},       {sizeof a->x, &a->x},   {sizeof xz, &xz},
-        {sizeof a->w, &a->w},   {sizeof bias, &bias},   {sizeof has_bias, &has_bias},
-        {sizeof mult, &mult},   {sizeof shift, &shift}, {sizeof a->y, &a->y},
-        {sizeof zo, &zo},       {sizeof qmin, &qmin},   {sizeof qmax, &qmax},
-        {sizeof scale, &scale}, {sizeof lo, &lo},       {sizeof hi, &hi}};
+    const pare_cl_arg args[] = {{sizeof N, &N},         {sizeof C, &C},
+                                {sizeof H, &H},         {sizeof W, &W},
+                                {sizeof OC, &OC},       {sizeof OH, &OH},
+                                {sizeof OW, &OW},       {sizeof G, &G},
+                                {sizeof KH, &KH},       {sizeof KW, &KW},
+                                {sizeof SH, &SH},       {sizeof SW, &SW},
+                                {sizeof DH, &DH},       {sizeof DW, &DW},
+                                {sizeof PT, &PT},       {sizeof PL, &PL},
+                                {sizeof a->x, &a->x},   {sizeof xz, &xz},
+                                {sizeof a->w, &a->w},   {sizeof LDW, &LDW},
+                                {sizeof bias, &bias},   {sizeof has_bias, &has_bias},
+                                {sizeof mult, &mult},   {sizeof shift, &shift},
+                                {sizeof a->y, &a->y},   {sizeof zo, &zo},
+                                {sizeof qmin, &qmin},   {sizeof qmax, &qmax},
+                                {sizeof scale, &scale}, {sizeof lo, &lo},
+                                {sizeof hi, &hi}};
     st = set_args(rt, k, "conv_i8_direct", args, sizeof args / sizeof args[0], err);
     if (st == PARE_OK) {
       size_t local[2] = {1, cpu ? 1 : 64};
@@ -309,7 +324,10 @@ pare_status pare_launch_conv2d_i8(pare_cl_runtime *rt, const pare_conv2d_i8_args
     return st;
   }
   /* im2col + GEMM per group and run of images: W_g (mg × kc) · col_b
-   * (p × kc)ᵀ for each image b of the run, one batched launch each. */
+   * (p × kc)ᵀ for each image b of the run, one batched launch each. With
+   * zero-padded weight rows the patch rows are as long (their tails left
+   * unwritten: they meet zero weights) and the product runs over whole
+   * vectors. */
   const int col_mib = pare_profile_int(rt->profile, "gemm_i8.col_mib", 64);
   size_t run = ((size_t)(col_mib > 0 ? col_mib : 1) << 20) / (p * kc);
   if (run < 1) run = 1;

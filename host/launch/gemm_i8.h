@@ -60,7 +60,11 @@ typedef struct pare_conv2d_i8_args {
   pare_conv_i8_shape shape;
   cl_mem x; /* int8 n×c×h×w */
   int32_t x_zero;
-  cl_mem w;                   /* int8 oc×(c/groups)×kh×kw */
+  cl_mem w; /* int8 oc×(c/groups)×kh×kw */
+  /* Bytes from one weight row to the next (0: (c/groups)·kh·kw). Longer
+   * rows must end in zeros; the product then runs over ldw values, which a
+   * multiple of the kernel's vector length keeps free of scalar tails. */
+  size_t ldw;
   cl_mem bias;                /* int32 [oc], or NULL */
   cl_mem wsum;                /* int32 [oc] row sums of w, or NULL (computed per call) */
   cl_mem multiplier, shift;   /* int8 y */
