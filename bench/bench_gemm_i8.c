@@ -210,7 +210,7 @@ static int bench_conv(pare_cl_runtime *rt, const pare_bench_opts *o, const char 
   f.act = PARE_CONV2D_ACT_RELU;
   /* The int8 weight rows padded with zeros to whole vectors, as the
    * executor keeps them. */
-  const size_t kc = c * kk * kk, ldw = (kc + 31) / 32 * 32;
+  const size_t kc = c * kk * kk, ldw = (kc + 63) / 64 * 64;
   const size_t nx = n * c * hw * hw, nw = oc * kc, ny = n * oc * f.oh * f.ow;
   float *xf = malloc(nx * 4), *wf = malloc(nw * 4), *sc = malloc(oc * 4);
   int8_t *w8 = calloc(oc, ldw);

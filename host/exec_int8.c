@@ -127,7 +127,7 @@ static int match_weight(const pare_plan *p, int idx, pare_int8_layer *L, double 
   if (axis < 0) axis += wq->rank;
   if (scales != 1 && (axis != chan_axis || scales != (int64_t)channels)) return 0;
   L->n = channels, L->k = k;
-  L->ldw = n->op == PARE_OP_CONV ? (k + 31) / 32 * 32 : k;
+  L->ldw = n->op == PARE_OP_CONV ? (k + 63) / 64 * 64 : k;
   if (L->ldw > PARE_QUANT_MAX_K) L->ldw = k;
   L->w = calloc(channels, L->ldw);
   *sw = malloc(sizeof(double) * channels);

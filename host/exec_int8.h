@@ -31,7 +31,7 @@ typedef struct pare_int8_layer {
   float x_scale;                   /* s_x */
   int32_t x_zero;                  /* int8 zero point */
   size_t n, k;                     /* output channels and reduction length */
-  size_t ldw;                      /* bytes per weight row: k, or for a Conv k rounded up to 32
+  size_t ldw;                      /* bytes per weight row: k, or for a Conv k rounded up to 64
                                     * with zeros (whole vectors, no scalar tails) */
   int8_t *w;                       /* n rows of ldw, one per output channel */
   float *scale;                    /* [n]: s_x·s_w[c] */

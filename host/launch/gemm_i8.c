@@ -24,14 +24,26 @@ typedef struct i8_tune {
   size_t wg0, wg1, wg2;
 } i8_tune;
 
+/* The host CPU has AVX-512 VNNI (a CPU device runs on it). */
+static int host_has_vnni(void) {
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+#else
+  return 0;
+#endif
+}
+
 static pare_status tune_of(pare_cl_runtime *rt, i8_tune *t, pare_error *err) {
   const pare_profile *p = rt->profile;
   const int cpu = pare_cl_is_cpu(rt);
   /* path: -1 auto, 0 portable, 1 x86 pmaddwd, 2 dot built-in, 3 the dot
-   * code with an emulated built-in (tests). */
+   * code with an emulated built-in (tests), 4 x86 VNNI (only on a CPU
+   * device whose host has it; else path 1). */
   int path = pare_profile_int(p, "gemm_i8.path", -1);
   int dot = 0;
-  if (path == -1) path = rt->info.int8_dot ? 2 : cpu ? 1 : 0;
+  if (path == -1) path = rt->info.int8_dot ? 2 : cpu ? 4 : 0;
+  if (path == 4 && !(cpu && host_has_vnni())) path = cpu ? 1 : 0;
   if (path == 2) {
     if (!strcmp(rt->info.int8_dot_ext, "cl_khr_integer_dot_product"))
       dot = 1;
@@ -57,7 +69,7 @@ static pare_status tune_of(pare_cl_runtime *rt, i8_tune *t, pare_error *err) {
   t->wg0 = (size_t)pare_profile_int(p, "gemm_i8.wg0", cpu ? 1 : 8);
   t->wg1 = (size_t)pare_profile_int(p, "gemm_i8.wg1", cpu ? 1 : 8);
   t->wg2 = (size_t)pare_profile_int(p, "gemm_i8.wg2", cpu ? 16 : 1);
-  if (path < 0 || path > 2 || t->tm < 1 || t->tm > 8 || t->tn < 1 || t->tn > 8 || t->nrep < 1 ||
+  if (path < 0 || path > 4 || t->tm < 1 || t->tm > 8 || t->tn < 1 || t->tn > 8 || t->nrep < 1 ||
       t->nrep > 64 || (t->kw != 4 && t->kw != 8 && t->kw != 16) || t->wq_tm < 1 || t->wq_tm > 8 ||
       t->wq_tn < 1 || t->wq_tn > 8 || t->wg0 < 1 || t->wg1 < 1 || t->wg0 > 1024 || t->wg1 > 1024 ||
       t->wg2 < 1 || t->wg2 > 64)
@@ -122,7 +134,8 @@ static pare_status gemm_i8(pare_cl_runtime *rt, const pare_gemm_i8_args *g, int 
   pare_status st = tune_of(rt, &t, err);
   if (st != PARE_OK) return st;
   cl_mem wsum = g->wsum, tmp = NULL;
-  if (g->a_zero != 0 && !wsum) {
+  /* The VNNI path always takes off a zero-point term (its offset). */
+  if ((g->a_zero != 0 || t.path == 4) && !wsum) {
     /* The weights are A (channels along rows) or B. */
     st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, chans * sizeof(cl_int), NULL, &tmp, err);
     if (st == PARE_OK)
@@ -335,7 +348,7 @@ pare_status pare_launch_conv2d_i8(pare_cl_runtime *rt, const pare_conv2d_i8_args
   cl_mem col = NULL, wsum = a->wsum, tmp = NULL;
   cl_kernel kc_k = NULL;
   st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, run * p * kc, NULL, &col, err);
-  if (st == PARE_OK && a->x_zero != 0 && !wsum) {
+  if (st == PARE_OK && (a->x_zero != 0 || t.path == 4) && !wsum) {
     st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, s->oc * sizeof(cl_int), NULL, &tmp, err);
     if (st == PARE_OK) st = pare_launch_i8_row_sums(rt, s->oc, kc, a->w, 0, kc, tmp, NULL, err);
     wsum = tmp;

@@ -381,9 +381,10 @@ static void test_gemm_paths(void **state) {
     int v2;
   } over[] = {{"gemm_i8.path", 0, "gemm_i8.kw", 16}, {"gemm_i8.path", 0, "gemm_i8.kw", 8},
               {"gemm_i8.path", 0, "gemm_i8.kw", 4},  {"gemm_i8.path", 1, NULL, 0},
-              {"gemm_i8.path", 3, NULL, 0},          {"gemm_i8.tm", 3, "gemm_i8.tn", 5},
-              {"gemm_i8.tm", 1, "gemm_i8.tn", 8},    {"gemm_i8.wg0", 2, "gemm_i8.wg1", 3},
-              {"gemm_i8.nrep", 3, "gemm_i8.tn", 2},  {"gemm_i8.tm", 4, "gemm_i8.tn", 4}};
+              {"gemm_i8.path", 3, NULL, 0},          {"gemm_i8.path", 4, NULL, 0},
+              {"gemm_i8.tm", 3, "gemm_i8.tn", 5},    {"gemm_i8.tm", 1, "gemm_i8.tn", 8},
+              {"gemm_i8.wg0", 2, "gemm_i8.wg1", 3},  {"gemm_i8.nrep", 3, "gemm_i8.tn", 2},
+              {"gemm_i8.tm", 4, "gemm_i8.tn", 4}};
   const size_t few[][3] = {{1, 1, 1}, {5, 7, 33}, {17, 23, 100}, {9, 65, 70}, {2, 3, 4096}};
   for (size_t o = 0; o < sizeof over / sizeof over[0]; o++) {
     use_params(over[o].k1, over[o].v1, over[o].k2, over[o].v2);
