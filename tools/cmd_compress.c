@@ -112,17 +112,20 @@ static float epoch_lr(float lr, int e, int epochs) {
   return (float)(lr * 0.5 * (1.0 + cos(3.14159265358979 * (e - 1) / epochs)));
 }
 
-/* Gradual pruning: before fine-tuning epoch e of E the sparsity is
- * S·(1 − (1 − e/E)³), so the last epoch trains at S; the rate follows a
- * cosine over the epochs, constant within each. */
+/* Gradual pruning: the sparsity rises over the first R = ramp·E of the E
+ * fine-tuning epochs (at least one), S·(1 − (1 − e/R)³) before epoch e,
+ * and the epochs after R train at S; the rate follows a cosine over all
+ * the epochs, constant within each. */
 static int prune_gradually(const char *cmd, pare_context *ctx, const char *output, int epochs,
-                           const char *mode, double amount, const char *dense, float lr,
-                           const finetune_opts *f) {
+                           double ramp, const char *mode, double amount, const char *dense,
+                           float lr, const finetune_opts *f) {
+  int ramp_epochs = (int)(ramp * epochs + 0.5);
+  if (ramp_epochs < 1) ramp_epochs = 1;
   for (int e = 1; e <= epochs; e++) {
     char err[1024];
     pare_model *m = NULL;
     if (pare_model_load(output, &m, err, sizeof err) != PARE_OK) return cli_fail(cmd, "%s", err);
-    double r = 1.0 - (double)e / epochs;
+    double r = e >= ramp_epochs ? 0.0 : 1.0 - (double)e / ramp_epochs;
     double s = amount * (1.0 - r * r * r);
     float lr_e = epoch_lr(lr, e, epochs);
     printf("gradual pruning, epoch %d/%d: sparsity %.3f, lr %g\n", e, epochs, s, (double)lr_e);
@@ -263,6 +266,7 @@ int cmd_compress(int argc, char **argv) {
   const char *backend = "auto", *device = NULL;
   const char *schedule = "cosine", *prune_mode = "layer", *dense = NULL;
   const char *prune_schedule = "oneshot";
+  float ramp = 1.0f;
   long long epochs = 0, batch = 64, seed = 1, measure = 0, data_images = 0;
   float lr = 0.01f, amount = -1.0f, alpha = 0.5f, temperature = 4.0f, act_sparsity = 0.0f;
   long long calib_images = 1000;
@@ -287,6 +291,12 @@ int cmd_compress(int argc, char **argv) {
       prune_schedule = v;
       if (strcmp(v, "oneshot") && strcmp(v, "gradual"))
         return cli_usage_error(cmd, "--prune-schedule is oneshot or gradual, not '%s'", v);
+    } else if (cli_flag_value(argc, argv, &i, "--prune-ramp", &v)) {
+      rc = cli_parse_float(cmd, "--prune-ramp", v, &ramp);
+      if (!rc && !(ramp > 0 && ramp <= 1))
+        return cli_usage_error(cmd, "--prune-ramp is a fraction of the epochs in (0, 1], not '%s'",
+                               v);
+      if (rc) return rc;
     } else if (cli_flag_value(argc, argv, &i, "--prune-activations", &v)) {
       rc = cli_parse_float(cmd, "--prune-activations", v, &act_sparsity);
       if (!rc && !(act_sparsity > 0 && act_sparsity < 1))
@@ -426,7 +436,7 @@ int cmd_compress(int argc, char **argv) {
       dataset, schedule,    lr,      batch, seed, amount >= 0 || share_bits, distill ? input : NULL,
       alpha,   temperature, qat_bits};
   if (!rc && gradual)
-    rc = prune_gradually(cmd, ctx, output, (int)epochs, prune_mode, amount, dense, lr, &f);
+    rc = prune_gradually(cmd, ctx, output, (int)epochs, ramp, prune_mode, amount, dense, lr, &f);
   if (!rc && epochs > 0 && share_bits)
     rc = finetune_shared(cmd, ctx, output, (int)epochs, (int)share_bits, share_dense, lr, &f);
   else if (!rc && epochs > 0 && !gradual) {

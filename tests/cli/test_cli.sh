@@ -159,6 +159,11 @@ PY
   check prune-nm 0 "$pare" compress "$tmp/m.pare" --prune-mode 2:4 --prune 0 --dense none -o "$tmp/pn.pare"; contains prune-nm "50.0%"
   check prune-gradual 0 "$pare" compress "$tmp/m.pare" --prune 0.5 --prune-mode global --prune-schedule gradual --finetune-epochs 2 --dataset "$tmp" --batch 32 -o "$tmp/pg.pare"
   contains prune-gradual "epoch 2/2: sparsity 0.500"
+  # --prune-ramp 0.5 of 2 epochs: the full sparsity from the first.
+  check prune-ramp 0 "$pare" compress "$tmp/m.pare" --prune 0.5 --prune-mode global --prune-schedule gradual --prune-ramp 0.5 --finetune-epochs 2 --dataset "$tmp" --batch 32 -o "$tmp/pg.pare"
+  contains prune-ramp "epoch 1/2: sparsity 0.500"
+  check prune-ramp-bad 2 "$pare" compress "$tmp/m.pare" --prune 0.5 --prune-schedule gradual --prune-ramp 0 --finetune-epochs 2 -o "$tmp/x.pare"
+  contains prune-ramp-bad "--prune-ramp"
   check prune-gradual-no-epochs 2 "$pare" compress "$tmp/m.pare" --prune 0.5 --prune-schedule gradual -o "$tmp/x.pare"
   contains prune-gradual-no-epochs "needs --finetune-epochs"
   check prune-bad-mode 1 "$pare" compress "$tmp/m.pare" --prune 0.5 --prune-mode 5:4 -o "$tmp/x.pare"; contains prune-bad-mode "'5:4'"
