@@ -290,9 +290,9 @@ pare_status pare_model_profile(pare_context *ctx, pare_model *m, const pare_tens
     out[i].name = g->nodes[i].name;
     out[i].op = pare_op_name(g->nodes[i].op);
     out[i].ms = ms[i] / runs;
-    out[i].backend = m->plan->node_folded[i]                                     ? "folded"
-                     : on_opencl && pare_exec_cl_supports(m->plan, &g->nodes[i]) ? "opencl"
-                                                                                 : "reference";
+    out[i].backend = m->plan->node_folded[i] ? "folded"
+                     : on_opencl             ? pare_exec_cl_node_form(m->plan, i)
+                                             : "reference";
   }
   free(ms);
   if (st != PARE_OK) {

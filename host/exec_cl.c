@@ -760,6 +760,16 @@ int pare_exec_cl_int8_nodes(const pare_plan *p) {
   return count;
 }
 
+const char *pare_exec_cl_node_form(const pare_plan *p, int i) {
+  const cl_state *s = p->device;
+  if (!pare_exec_cl_supports(p, &p->graph->nodes[i]) && !(s && s->absorbed[i])) return "reference";
+  if (!s) return "opencl";
+  if (s->absorbed[i] || s->skip[i]) return "absorbed";
+  if (s->int8[i].w && s->int8[i].chosen > 0) return "int8";
+  if (s->sparse[i].state == SPARSE_YES) return "sparse";
+  return "opencl";
+}
+
 static pare_status time_node(pare_plan *p, cl_state *s, int idx, node_fn run, double *ms,
                              pare_error *err);
 

@@ -63,4 +63,9 @@ int pare_exec_cl_fused_nodes(const pare_plan *p);
  * weight), 0 before the first run. */
 int pare_exec_cl_int8_nodes(const pare_plan *p);
 
+/* How node i ran in the plan's last run: "int8", "sparse", "absorbed" (a
+ * node fused into another's launch, or the quantize pair of an integer
+ * layer), "opencl" (its own kernel) or "reference" (declared in
+ * engine/exec/exec.h, which builds without OpenCL also see). */
+
 #endif

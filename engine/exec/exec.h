@@ -138,6 +138,9 @@ pare_status pare_plan_run_ref(pare_plan *p, const pare_tensor *inputs, int n_inp
  * the node runs on the reference backend within an OpenCL run). */
 struct pare_plan;
 int pare_exec_cl_supports(const struct pare_plan *p, const pare_node *n);
+/* How node i ran in the plan's last OpenCL run (host/exec_cl.h);
+ * "reference" in builds without OpenCL. */
+const char *pare_exec_cl_node_form(const struct pare_plan *p, int i);
 
 /* Memory planning of a plan's activations (engine/exec/memory_plan.c):
  * layout ops alias their input, elementwise ops run in place over an input

@@ -219,4 +219,10 @@ int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
   (void)n;
   return 0;
 }
+
+const char *pare_exec_cl_node_form(const pare_plan *p, int i) {
+  (void)p;
+  (void)i;
+  return "reference";
+}
 #endif

@@ -207,7 +207,9 @@ PARE_API pare_status pare_model_run(pare_context *ctx, pare_model *m,
 typedef struct pare_node_time {
   const char *name, *op; /* valid while the model lives */
   double ms;             /* mean over the runs; 0 for nodes folded when planned */
-  const char *backend;   /* "opencl", "reference" or "folded" */
+  const char *backend;   /* "opencl", "reference" or "folded"; on OpenCL also "int8" (a
+                          * layer on the integer kernels), "sparse" (on the sparse
+                          * kernels) or "absorbed" (done inside another node's launch) */
 } pare_node_time;
 
 /* Runs the model `runs` times (after one untimed run) timing every node
