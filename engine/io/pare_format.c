@@ -4,9 +4,11 @@
  *     u64 file size, u32 section count, u32 CRC-32 of header and section
  *     table, u64 section table offset, reserved
  *   section table: per section u32 kind, u32 CRC-32 of its bytes, u64
- *     offset, u64 size, u64 reserved
+ *     offset, u64 size, u64 inflated size (version 3: nonzero when the
+ *     section is stored as a zlib stream of that many bytes)
  *   sections: VALUES (the tensor table), GRAPH (nodes, inputs, outputs),
- *     DATA (weights, each tensor at a 64-byte aligned offset)
+ *     DATA (weights; each tensor stored raw at a 64-byte aligned offset,
+ *     the compressed forms packed after one another)
  * All little-endian. The loader maps the file and points constants into
  * the mapping, so weights are never copied.
  */
@@ -35,7 +37,7 @@ _Static_assert(sizeof(header) == 64, ".pare header layout");
 
 typedef struct section {
   uint32_t kind, crc;
-  uint64_t offset, size, reserved;
+  uint64_t offset, size, inflated; /* inflated: 0 stored as is */
 } section;
 _Static_assert(sizeof(section) == 32, ".pare section layout");
 
@@ -127,12 +129,68 @@ static void write_graph(pare_writer *w, const pare_graph *g) {
   for (int i = 0; i < g->n_outputs; i++) pare_put_i32(w, g->outputs[i]);
 }
 
+/* Replaces w's bytes by their zlib stream when that is smaller; returns
+ * the original length then, 0 when w is kept as it is. Out of memory marks
+ * w failed. */
+static uint64_t deflate_section(pare_writer *w) {
+  if (w->failed || w->len < 64) return 0;
+  uLongf out_len = compressBound((uLong)w->len);
+  unsigned char *out = malloc(out_len);
+  if (!out) {
+    w->failed = 1;
+    return 0;
+  }
+  int rc = compress2(out, &out_len, w->buf, (uLong)w->len, 9);
+  if (rc == Z_MEM_ERROR) w->failed = 1;
+  if (rc != Z_OK || out_len >= w->len) {
+    free(out);
+    return 0;
+  }
+  uint64_t raw = w->len;
+  free(w->buf);
+  w->buf = out;
+  w->len = out_len;
+  return raw;
+}
+
+/* The bytes of section sec (stored at `bytes`): the file's own, or, for a
+ * deflated one, its inflated copy in *owned (free it). Inflated sizes are
+ * bounded by deflate's own ratio (1032:1) and the tensor cap. */
+static pare_status section_bytes(const section *sec, const unsigned char *bytes, const char *name,
+                                 const char *what, const unsigned char **out, size_t *out_size,
+                                 unsigned char **owned, pare_error *err) {
+  *owned = NULL;
+  *out = bytes + sec->offset;
+  *out_size = (size_t)sec->size;
+  if (!sec->inflated) return PARE_OK;
+  if (sec->inflated > 1032 * sec->size + 64 || sec->inflated > pare_max_tensor_bytes())
+    return pare_error_set(err, PARE_ERR_FORMAT, "%s: %s section claims %llu bytes inflated", what,
+                          name, (unsigned long long)sec->inflated);
+  unsigned char *buf = malloc((size_t)sec->inflated);
+  if (!buf) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  uLongf len = (uLongf)sec->inflated;
+  if (uncompress(buf, &len, bytes + sec->offset, (uLong)sec->size) != Z_OK ||
+      len != sec->inflated) {
+    free(buf);
+    return pare_error_set(err, PARE_ERR_FORMAT, "%s: %s section does not inflate", what, name);
+  }
+  *owned = buf;
+  *out = buf;
+  *out_size = (size_t)len;
+  return PARE_OK;
+}
+
 static size_t align_up(size_t x) {
   return (x + PARE_FORMAT_ALIGN - 1) / PARE_FORMAT_ALIGN * PARE_FORMAT_ALIGN;
 }
 
 pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *size,
                                      pare_error *err) {
+  return pare_format_write_buffer_tables(g, 1, data, size, err);
+}
+
+pare_status pare_format_write_buffer_tables(const pare_graph *g, int deflate_tables, void **data,
+                                            size_t *size, pare_error *err) {
   *data = NULL;
   *size = 0;
   uint64_t *offsets = calloc((size_t)g->n_values + 1, sizeof *offsets);
@@ -155,11 +213,17 @@ pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *s
       goto done;
     }
     storage[i] = (uint8_t)kind;
-    offsets[i] = data_size;
-    data_size = align_up(data_size + stored[i]);
+    /* Raw tensors are mapped in place: aligned. The others are decoded
+     * into memory when loaded, so they need no alignment. */
+    offsets[i] = kind == PARE_STORAGE_RAW ? align_up(data_size) : data_size;
+    data_size = offsets[i] + stored[i];
   }
   write_values(&values, g, offsets, stored, storage);
   write_graph(&graph, g);
+  /* The tables deflated where that is smaller (names and zeros pack well:
+   * most of a small model's file besides its weights). */
+  uint64_t values_raw = deflate_tables ? deflate_section(&values) : 0;
+  uint64_t graph_raw = deflate_tables ? deflate_section(&graph) : 0;
   header h;
   section table[SECTION_COUNT];
   if (values.failed || graph.failed) {
@@ -174,9 +238,9 @@ pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *s
   h.section_count = SECTION_COUNT;
   h.table_offset = sizeof h;
   table[0] = (section){SECTION_VALUES, crc_of(values.buf, values.len), sizeof h + sizeof table,
-                       values.len, 0};
+                       values.len, values_raw};
   table[1] = (section){SECTION_GRAPH, crc_of(graph.buf, graph.len), table[0].offset + table[0].size,
-                       graph.len, 0};
+                       graph.len, graph_raw};
   table[2] = (section){SECTION_DATA, 0, align_up(table[1].offset + table[1].size), data_size, 0};
   h.file_size = table[2].offset + data_size;
   buf = calloc(1, h.file_size);
@@ -490,15 +554,28 @@ static pare_status read_file_bytes(const void *data, size_t size, const char *wh
   for (uint64_t i = table[1].offset + table[1].size; i < table[2].offset; i++)
     if (bytes[i])
       return pare_error_set(err, PARE_ERR_FORMAT, "%s: nonzero padding before the data", what);
-  pare_graph *g = pare_graph_create();
-  if (!g) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-  pare_reader rv = {bytes + table[0].offset, (size_t)table[0].size, 0};
-  pare_reader rg = {bytes + table[1].offset, (size_t)table[1].size, 0};
-  pare_status st = read_values(&rv, g, bytes + table[2].offset, (size_t)table[2].size, borrow,
-                               h.version, what, err);
-  if (st == PARE_OK) st = read_graph(&rg, g, what, err);
+  if (h.version < 3 && (table[0].inflated || table[1].inflated || table[2].inflated))
+    return pare_error_set(err, PARE_ERR_FORMAT, "%s: nonzero reserved section field", what);
+  if (table[2].inflated)
+    return pare_error_set(err, PARE_ERR_FORMAT, "%s: the DATA section cannot be deflated", what);
+  const unsigned char *vb, *gb;
+  size_t vn, gn;
+  unsigned char *vown = NULL, *gown = NULL;
+  pare_status st = section_bytes(&table[0], bytes, "VALUES", what, &vb, &vn, &vown, err);
+  if (st == PARE_OK) st = section_bytes(&table[1], bytes, "GRAPH", what, &gb, &gn, &gown, err);
+  pare_graph *g = st == PARE_OK ? pare_graph_create() : NULL;
+  if (st == PARE_OK && !g) st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  if (st == PARE_OK) {
+    pare_reader rv = {vb, vn, 0};
+    pare_reader rg = {gb, gn, 0};
+    st = read_values(&rv, g, bytes + table[2].offset, (size_t)table[2].size, borrow, h.version,
+                     what, err);
+    if (st == PARE_OK) st = read_graph(&rg, g, what, err);
+  }
+  free(vown);
+  free(gown);
   if (st != PARE_OK) {
-    pare_graph_destroy(g);
+    if (g) pare_graph_destroy(g);
     return st;
   }
   *out = g;

@@ -6,12 +6,18 @@
 #include "engine/graph/graph.h"
 
 #define PARE_FORMAT_MAGIC   "PAREMDL\x01"
-#define PARE_FORMAT_VERSION 2u
+#define PARE_FORMAT_VERSION 3u
 #define PARE_FORMAT_ALIGN   64u
 
-/* Serializes g into a malloc'ed buffer. */
+/* Serializes g into a malloc'ed buffer (the tensor table and graph
+ * deflated where that is smaller). */
 pare_status pare_format_write_buffer(const pare_graph *g, void **data, size_t *size,
                                      pare_error *err);
+/* The same with the tables' deflation chosen: 0 stores them as they are
+ * (fuzz seeds and damage tests, whose mutations should reach the parser
+ * rather than stop at zlib). */
+pare_status pare_format_write_buffer_tables(const pare_graph *g, int deflate_tables, void **data,
+                                            size_t *size, pare_error *err);
 /* Writes g to path atomically (temporary file, then rename). */
 pare_status pare_format_save(const pare_graph *g, const char *path, pare_error *err);
 

@@ -128,13 +128,91 @@ static void test_mapped_load(void **state) {
 }
 
 /* A .pare buffer of a real model. */
-static void model_buffer(void **buf, size_t *size) {
+/* A small model as .pare, its tables deflated or not. */
+static void model_buffer_tables(int deflate_tables, void **buf, size_t *size) {
   pare_graph *g = NULL;
   pare_error err;
   const char *path = ONNX_TESTDATA "/pytorch-converted/test_Linear/model.onnx";
   if (pare_onnx_import_file(path, &g, &err) != PARE_OK) fail_msg("%s", err.text);
-  assert_int_equal(pare_format_write_buffer(g, buf, size, &err), PARE_OK);
+  assert_int_equal(pare_format_write_buffer_tables(g, deflate_tables, buf, size, &err), PARE_OK);
   pare_graph_destroy(g);
+}
+
+static void model_buffer(void **buf, size_t *size) { model_buffer_tables(0, buf, size); }
+
+/* Section table entry i of a .pare buffer: offset 64 + 32·i; fields kind,
+ * crc (u32), offset, size, inflated (u64). */
+static uint64_t section_field(const unsigned char *b, int i, int field) {
+  uint64_t v;
+  memcpy(&v, b + 64 + 32 * i + 8 + 8 * field, 8);
+  return v;
+}
+
+static void set_section_field(unsigned char *b, int i, int field, uint64_t v) {
+  memcpy(b + 64 + 32 * i + 8 + 8 * field, &v, 8);
+}
+
+/* Version 3: the tensor table and graph stored deflated load as the plain
+ * ones do; a deflated section that lies about its size, a zip bomb claim,
+ * a deflated DATA section and a version 2 file with the field set are
+ * refused, each with its reason. */
+static void test_deflated_tables(void **state) {
+  (void)state;
+  void *plain, *packed;
+  size_t plain_size, packed_size;
+  model_buffer_tables(0, &plain, &plain_size);
+  model_buffer_tables(1, &packed, &packed_size);
+  unsigned char *b = packed;
+  assert_true(packed_size < plain_size);
+  uint32_t version;
+  memcpy(&version, b + 8, 4);
+  assert_int_equal(version, 3);
+  assert_true(section_field(b, 0, 2) > section_field(b, 0, 1)); /* VALUES inflates */
+  assert_int_equal(section_field(b, 2, 2), 0);                  /* DATA never */
+  pare_graph *g1 = NULL, *g2 = NULL;
+  pare_error err;
+  assert_int_equal(pare_format_read_buffer(plain, plain_size, "plain", &g1, &err), PARE_OK);
+  assert_int_equal(pare_format_read_buffer(packed, packed_size, "packed", &g2, &err), PARE_OK);
+  assert_int_equal(g1->n_values, g2->n_values);
+  assert_int_equal(g1->n_nodes, g2->n_nodes);
+  for (int i = 0; i < g1->n_values; i++) {
+    assert_string_equal(g1->values[i].name, g2->values[i].name);
+    assert_int_equal(g1->values[i].nbytes, g2->values[i].nbytes);
+    if (g1->values[i].nbytes)
+      assert_memory_equal(g1->values[i].data, g2->values[i].data, g1->values[i].nbytes);
+  }
+  pare_graph_destroy(g1);
+  pare_graph_destroy(g2);
+  unsigned char *copy = malloc(packed_size);
+  const struct {
+    int section, field;
+    uint64_t value; /* 0: the field + 1 */
+    const char *why;
+  } lies[] = {{0, 2, 0, "does not inflate"},
+              {1, 2, 1, "does not inflate"},
+              {0, 2, 1ull << 40, "claims"},
+              {2, 2, 5, "DATA section cannot be deflated"}};
+  for (size_t k = 0; k < sizeof lies / sizeof lies[0]; k++) {
+    memcpy(copy, packed, packed_size);
+    uint64_t v = lies[k].value ? lies[k].value : section_field(copy, lies[k].section, 2) + 1;
+    set_section_field(copy, lies[k].section, lies[k].field, v);
+    pare_format_reseal(copy, packed_size);
+    pare_graph *g = NULL;
+    assert_int_equal(pare_format_read_buffer(copy, packed_size, "lie", &g, &err), PARE_ERR_FORMAT);
+    assert_null(g);
+    if (!strstr(err.text, lies[k].why)) fail_msg("case %zu: '%s'", k, err.text);
+  }
+  /* The same field set in a version 2 file. */
+  memcpy(copy, packed, packed_size);
+  uint32_t v2 = 2;
+  memcpy(copy + 8, &v2, 4);
+  pare_format_reseal(copy, packed_size);
+  pare_graph *g = NULL;
+  assert_int_equal(pare_format_read_buffer(copy, packed_size, "v2", &g, &err), PARE_ERR_FORMAT);
+  assert_non_null(strstr(err.text, "reserved"));
+  free(copy);
+  free(plain);
+  free(packed);
 }
 
 static void test_truncated_and_flipped_pare(void **state) {
@@ -168,6 +246,21 @@ static void test_truncated_and_flipped_pare(void **state) {
       copy[test_rng_below(&r, span)] = (unsigned char)test_rng_next(&r);
     pare_format_reseal(copy, size);
     if (pare_format_read_buffer(copy, size, "meta", &g, &err) == PARE_OK) pare_graph_destroy(g);
+    g = NULL;
+  }
+  free(copy);
+  free(buf);
+  /* The same damage to a file with deflated tables: zlib and the inflated
+   * size checks see it first. */
+  model_buffer_tables(1, &buf, &size);
+  copy = malloc(size);
+  for (int i = 0; i < 1000; i++) {
+    memcpy(copy, buf, size);
+    size_t span = size < 512 ? size : 512;
+    for (int k = 0; k < 1 + i % 3; k++)
+      copy[test_rng_below(&r, span)] = (unsigned char)test_rng_next(&r);
+    pare_format_reseal(copy, size);
+    if (pare_format_read_buffer(copy, size, "packed", &g, &err) == PARE_OK) pare_graph_destroy(g);
     g = NULL;
   }
   free(copy);
@@ -286,6 +379,7 @@ int main(void) {
       cmocka_unit_test(test_fuzz_regressions),
       cmocka_unit_test(test_roundtrip_bit_identical),
       cmocka_unit_test(test_truncated_and_flipped_pare),
+      cmocka_unit_test(test_deflated_tables),
       cmocka_unit_test(test_mapped_load),
       cmocka_unit_test(test_truncated_and_flipped_onnx),
   };

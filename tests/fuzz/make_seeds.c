@@ -49,12 +49,21 @@ static int pare_seeds(const char *out, const char *node_dir) {
       pare_error err;
       void *buf = NULL;
       size_t size = 0;
+      /* Every model with its tables as they are (mutations reach the
+       * parser), every other one also deflated (mutations reach zlib and
+       * the inflated-size checks). */
       if (written < 40 && pare_onnx_import_file(path, &g, &err) == PARE_OK &&
           pare_graph_optimize(g, &err) == PARE_OK &&
-          pare_format_write_buffer(g, &buf, &size, &err) == PARE_OK) {
+          pare_format_write_buffer_tables(g, 0, &buf, &size, &err) == PARE_OK) {
         char name[600];
         snprintf(name, sizeof name, "%s.pare", names[i]);
         rc |= write_file(out, name, buf, size);
+        free(buf);
+        buf = NULL;
+        if (written % 2 == 0 && pare_format_write_buffer(g, &buf, &size, &err) == PARE_OK) {
+          snprintf(name, sizeof name, "%s.z.pare", names[i]);
+          rc |= write_file(out, name, buf, size);
+        }
         written++;
       }
       free(buf);
