@@ -118,8 +118,9 @@ static int is_alias_op(pare_op op) {
          op == PARE_OP_UNSQUEEZE || op == PARE_OP_IDENTITY || op == PARE_OP_DROPOUT;
 }
 
-static const pare_value *input_value(const pare_graph *g, const pare_node *n, int k) {
-  return k < n->n_inputs && n->inputs[k] >= 0 ? &g->values[n->inputs[k]] : NULL;
+/* The plan's tensor of input k of n (shaped when planned), or NULL. */
+static const pare_tensor *plan_input(const pare_plan *p, const pare_node *n, int k) {
+  return k < n->n_inputs && n->inputs[k] >= 0 ? &p->values[n->inputs[k]] : NULL;
 }
 
 /* The data of value v when it is an fp32 constant of `count` values. */
@@ -155,15 +156,16 @@ int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
   switch (n->op) {
   case PARE_OP_GEMM: {
     /* C, when present, must be a constant row of N values (a per-column
-     * bias) for the kernel; N is known when B is a constant. */
-    const pare_value *b = input_value(g, n, 1), *c = input_value(g, n, 2);
+     * bias) for the kernel. Shapes from the plan: a value computed from
+     * constants (a dequantized weight) may have none in the graph. */
+    const pare_tensor *b = plan_input(p, n, 1), *c = plan_input(p, n, 2);
     if (!c) return 1;
-    if (!b || b->rank != 2 || !p->values[n->inputs[2]].is_const) return 0;
+    if (!b || b->rank != 2 || !c->is_const) return 0;
     int64_t cols = pare_node_attr_int(n, "transB", 0) ? b->dims[0] : b->dims[1];
-    return (c->rank == 1 || (c->rank == 2 && c->dims[0] == 1)) && pare_value_numel(c) == cols;
+    return (c->rank == 1 || (c->rank == 2 && c->dims[0] == 1)) && pare_tensor_numel(c) == cols;
   }
   case PARE_OP_MATMUL: {
-    const pare_value *b = input_value(g, n, 1);
+    const pare_tensor *b = plan_input(p, n, 1);
     return b && b->rank == 2;
   }
   case PARE_OP_QUANTIZE_LINEAR: return pare_exec_qdq_partner(p, n) >= 0;
@@ -201,9 +203,8 @@ int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
   case PARE_OP_CONV: {
     /* 2-D, with weights (and bias) known when planned: constants, or
      * folded from constants (a dequantized weight). */
-    const pare_value *w = input_value(g, n, 1), *b = input_value(g, n, 2);
-    return w && w->rank == 4 && p->values[n->inputs[1]].is_const &&
-           (!b || p->values[n->inputs[2]].is_const);
+    const pare_tensor *w = plan_input(p, n, 1), *b = plan_input(p, n, 2);
+    return w && w->rank == 4 && w->is_const && (!b || b->is_const);
   }
   default: return 0;
   }

@@ -18,6 +18,14 @@ pare_status pare_pass_fold_constants(pare_graph *g, int *folded, pare_error *err
       for (int o = 0; o < n->n_outputs; o++)
         if (n->outputs[o] == g->outputs[k]) all_const = 0; /* keep outputs computed */
     if (!all_const || n->op == PARE_OP_DROPOUT) continue;
+    /* A DequantizeLinear of 8-bit integer constants is how a quantized
+     * weight is stored (QDQ models): kept, so that the file holds the
+     * integers and the executor can run the layer on integer kernels; a
+     * plan still folds it (engine/exec/plan.c). */
+    if (n->op == PARE_OP_DEQUANTIZE_LINEAR && n->n_inputs > 0 && n->inputs[0] >= 0 &&
+        (g->values[n->inputs[0]].dtype == PARE_DT_I8 ||
+         g->values[n->inputs[0]].dtype == PARE_DT_U8))
+      continue;
     const pare_op_impl *impl = pare_op_impl_get(n->op);
     if (!impl) continue;
     pare_tensor tin[MAX_IO], tout[MAX_IO];

@@ -156,6 +156,111 @@ static void test_qdq_models(void **state) {
   unsetenv("PARE_INT8");
 }
 
+/* ---- QDQ graphs as other tools write them ---- */
+
+static int qdq_const(pare_graph *g, const char *name, pare_dtype dt, int rank, const int64_t *dims,
+                     const void *data, size_t elem) {
+  int v = pare_graph_add_value(g, name, dt, rank, dims);
+  size_t bytes = elem * (size_t)pare_shape_numel(rank, dims);
+  pare_value_set_data(&g->values[v], (void *)data, bytes, 0);
+  return v;
+}
+
+static int qdq_node(pare_graph *g, const char *name, pare_op op, int n_in, const int *ins) {
+  int y = pare_graph_add_value(g, name, PARE_DT_UNDEFINED, -1, NULL);
+  int k = pare_graph_add_node(g, name, op, n_in, 1);
+  memcpy(g->nodes[k].inputs, ins, sizeof(int) * (size_t)n_in);
+  g->nodes[k].outputs[0] = y;
+  g->values[y].producer = k;
+  return y;
+}
+
+/* x → QuantizeLinear (int8, zero point −7) → DequantizeLinear → layer on
+ * DequantizeLinear(int8 weight) → Relu, the way onnxruntime's quantizer
+ * writes models: a MatMul whose weight has one scale per column (axis 1,
+ * one column of scale 0) and a reduction of 70 (not whole vectors), or a
+ * padded Conv with one scale for the whole weight and a bias. */
+static pare_graph *qdq_graph(int conv, test_rng *r) {
+  pare_graph *g = pare_graph_create();
+  g->opset = 13;
+  static float xs = 1.0f / 100, ws_all[9], bias[6], one_scale = 0.02f;
+  static int8_t xz = -7, w8[6 * 3 * 3 * 3 > 70 * 9 ? 6 * 3 * 3 * 3 : 70 * 9];
+  int64_t xd4[4] = {2, 3, 9, 9}, xd2[2] = {5, 70}, wd4[4] = {6, 3, 3, 3}, wd2[2] = {70, 9};
+  int64_t one[1] = {1}, nine[1] = {9}, six[1] = {6};
+  for (size_t i = 0; i < sizeof w8; i++) w8[i] = (int8_t)(test_rng_below(r, 255) - 127);
+  for (int i = 0; i < 9; i++) ws_all[i] = i == 4 ? 0.0f : test_rng_uniform(r, 0.005f, 0.02f);
+  for (int i = 0; i < 6; i++) bias[i] = test_rng_uniform(r, -0.3f, 0.3f);
+  int x = pare_graph_add_value(g, "x", PARE_DT_F32, conv ? 4 : 2, conv ? xd4 : xd2);
+  g->inputs = malloc(sizeof(int));
+  g->inputs[0] = x;
+  g->n_inputs = 1;
+  int s = qdq_const(g, "x_scale", PARE_DT_F32, 0, one, &xs, 4);
+  int z = qdq_const(g, "x_zero", PARE_DT_I8, 0, one, &xz, 1);
+  int q = qdq_node(g, "x_q", PARE_OP_QUANTIZE_LINEAR, 3, (int[]){x, s, z});
+  int xdq = qdq_node(g, "x_dq", PARE_OP_DEQUANTIZE_LINEAR, 3, (int[]){q, s, z});
+  int w = qdq_const(g, "w_q", PARE_DT_I8, conv ? 4 : 2, conv ? wd4 : wd2, w8, 1);
+  int ws = conv ? qdq_const(g, "w_scale", PARE_DT_F32, 0, one, &one_scale, 4)
+                : qdq_const(g, "w_scale", PARE_DT_F32, 1, nine, ws_all, 4);
+  int wdq = qdq_node(g, "w_dq", PARE_OP_DEQUANTIZE_LINEAR, 2, (int[]){w, ws});
+  if (!conv) pare_node_add_attr(&g->nodes[g->values[wdq].producer], "axis", PARE_ATTR_INT)->i = 1;
+  int h;
+  if (conv) {
+    int b = qdq_const(g, "b", PARE_DT_F32, 1, six, bias, 4);
+    h = qdq_node(g, "conv", PARE_OP_CONV, 3, (int[]){xdq, wdq, b});
+    pare_attr *a = pare_node_add_attr(&g->nodes[g->values[h].producer], "pads", PARE_ATTR_INTS);
+    a->ints = malloc(sizeof(int64_t) * 4);
+    for (int i = 0; i < 4; i++) a->ints[i] = 1;
+    a->count = 4;
+  } else {
+    h = qdq_node(g, "matmul", PARE_OP_MATMUL, 2, (int[]){xdq, wdq});
+  }
+  int y = qdq_node(g, "relu", PARE_OP_RELU, 1, (int[]){h});
+  g->outputs = malloc(sizeof(int));
+  g->outputs[0] = y;
+  g->n_outputs = 1;
+  return g;
+}
+
+static void run_qdq_graph(int conv, int int8) {
+  test_rng r = {77 + (uint64_t)conv};
+  pare_graph *g = qdq_graph(conv, &r);
+  int64_t dims[4] = {2, 3, 9, 9};
+  if (!conv) dims[0] = 5, dims[1] = 70;
+  size_t n = (size_t)pare_shape_numel(conv ? 4 : 2, dims);
+  float *x = malloc(sizeof(float) * n);
+  test_fill(&r, x, n, -0.5f, 1.0f);
+  pare_tensor ref;
+  test_run_ref(g, x, conv ? 4 : 2, dims, &ref);
+  pare_tensor in = {PARE_DT_F32, conv ? 4 : 2, {0}, x, sizeof(float) * n, 0, 0}, out;
+  memcpy(in.dims, dims, sizeof dims);
+  pare_plan *p;
+  pare_error err;
+  if (pare_plan_create(g, &in, 1, &p, &err) != PARE_OK) fail_msg("%s", err.text);
+  if (pare_plan_run_cl(p, rt, &in, 1, &out, &err) != PARE_OK) fail_msg("%s", err.text);
+  assert_int_equal(pare_exec_cl_int8_nodes(p), int8);
+  /* The float form matches to rounding; the integer one to the bias's
+   * rounding (half a step of s_x·s_w, about 1e-4 here). */
+  double tol = int8 ? 2e-4 : 1e-5;
+  for (int64_t i = 0; i < pare_tensor_numel(&ref); i++)
+    assert_float_equal(((float *)out.data)[i], ((float *)ref.data)[i], tol);
+  pare_tensor_release(&out);
+  pare_tensor_release(&ref);
+  pare_plan_destroy(p);
+  pare_graph_destroy(g);
+  free(x);
+}
+
+static void test_qdq_graphs(void **state) {
+  (void)state;
+  for (int conv = 0; conv < 2; conv++) {
+    setenv("PARE_INT8", "always", 1);
+    run_qdq_graph(conv, 1);
+    setenv("PARE_INT8", "0", 1);
+    run_qdq_graph(conv, 0);
+  }
+  unsetenv("PARE_INT8");
+}
+
 static void test_tuning_database(void **state) {
   (void)state;
   char dir[] = "/tmp/pare-tuning-XXXXXX";
@@ -192,9 +297,8 @@ static void test_tuning_database(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_sparse_models),
-      cmocka_unit_test(test_plan_outlives_runtime),
-      cmocka_unit_test(test_qdq_models),
+      cmocka_unit_test(test_sparse_models),   cmocka_unit_test(test_plan_outlives_runtime),
+      cmocka_unit_test(test_qdq_models),      cmocka_unit_test(test_qdq_graphs),
       cmocka_unit_test(test_tuning_database),
   };
   return cmocka_run_group_tests(tests, test_cl_setup, test_cl_teardown);
