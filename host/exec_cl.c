@@ -763,7 +763,8 @@ int pare_exec_cl_int8_nodes(const pare_plan *p) {
 
 const char *pare_exec_cl_node_form(const pare_plan *p, int i) {
   const cl_state *s = p->device;
-  if (!pare_exec_cl_supports(p, &p->graph->nodes[i]) && !(s && s->absorbed[i])) return "reference";
+  if (!pare_exec_cl_supports(p, &p->graph->nodes[i]) && !(s && (s->absorbed[i] || s->skip[i])))
+    return "reference";
   if (!s) return "opencl";
   if (s->absorbed[i] || s->skip[i]) return "absorbed";
   if (s->int8[i].w && s->int8[i].chosen > 0) return "int8";
