@@ -385,10 +385,11 @@ int cmd_compress(int argc, char **argv) {
   int gradual = amount >= 0 && !strcmp(prune_schedule, "gradual");
   if (gradual && epochs < 1)
     return cli_usage_error(cmd, "--prune-schedule gradual needs --finetune-epochs%s", "");
-  if (gradual && strcmp(prune_mode, "layer") && strcmp(prune_mode, "global"))
+  if (gradual && strcmp(prune_mode, "layer") && strcmp(prune_mode, "global") &&
+      strcmp(prune_mode, "lamp"))
     return cli_usage_error(cmd,
-                           "--prune-schedule gradual works with --prune-mode layer or global, "
-                           "not %s",
+                           "--prune-schedule gradual works with --prune-mode layer, global or "
+                           "lamp, not %s",
                            prune_mode);
   if (gradual && share_bits)
     return cli_usage_error(cmd, "--share-bits works with --prune-schedule oneshot, not gradual%s",

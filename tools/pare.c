@@ -336,7 +336,8 @@ static const command commands[] = {
      cmd_distill},
     {"compress", "prune, factorize, share or quantize a model's weights, then fine-tune",
      "usage: pare compress MODEL [--prune S] [--lowrank SPEC] [--share-bits B] -o OUT.pare\n"
-     "  pruning:   --prune S  [--prune-mode layer|global|threshold|structured|structured-l2|N:M]\n"
+     "  pruning:   --prune S  [--prune-mode layer|global|lamp|threshold|structured|\n"
+     "             structured-l2|N:M]\n"
      "             [--dense first,last|none|NODE,...] [--prune-schedule oneshot|gradual]\n"
      "             [--prune-ramp 1.0]\n"
      "  weight sharing: --share-bits 1..8 [--share-dense first,last|NODE,...]\n"
@@ -353,7 +354,9 @@ static const command commands[] = {
      "             [--backend ref|opencl|auto] [--device N]\n\n"
      "Pruning (--prune S) sets weights of Conv, Gemm and MatMul layers to zero:\n"
      "layer (default) prunes each layer to S zeros by magnitude, global makes one\n"
-     "magnitude cut over all of them, threshold zeroes |w| <= S, N:M (2:4, 4:8)\n"
+     "magnitude cut over all of them, lamp one cut over all of them by LAMP score\n"
+     "(w^2 over the layer's sum of the squares at least as large: no layer is\n"
+     "emptied, small layers keep more), threshold zeroes |w| <= S, N:M (2:4, 4:8)\n"
      "keeps the N largest of every M inputs of an output; structured removes S of\n"
      "each layer's output channels (smallest L1 or L2 norm) and the inputs of the\n"
      "layer that reads them, so the model really shrinks. --dense names layers to\n"

@@ -27,6 +27,7 @@ int pare_prune_parse_mode(const char *text, pare_prune_options *o) {
     int norm;
   } modes[] = {{"layer", PARE_PRUNE_LAYER, 1},
                {"global", PARE_PRUNE_GLOBAL, 1},
+               {"lamp", PARE_PRUNE_LAMP, 1},
                {"threshold", PARE_PRUNE_THRESHOLD, 1},
                {"structured", PARE_PRUNE_STRUCTURED, 1},
                {"structured-l1", PARE_PRUNE_STRUCTURED, 1},
@@ -68,6 +69,54 @@ static void zero_below(float *w, size_t n, float cut, int64_t *budget) {
     if (fabsf(w[i]) < cut && w[i] != 0.0f) w[i] = 0.0f;
   for (size_t i = 0; i<n && * budget> 0; i++)
     if (fabsf(w[i]) == cut && w[i] != 0.0f) {
+      w[i] = 0.0f;
+      (*budget)--;
+    }
+}
+
+/* LAMP scores (Lee et al., "Layer-adaptive sparsity for the magnitude-based
+ * pruning", ICLR 2021) of one layer's weights: w² divided by the sum of w'²
+ * over the weights w' of the layer with |w'| >= |w|. The largest weight of
+ * every layer scores 1, so one global cut on the scores never empties a
+ * layer, and a layer's share of the cut follows how its magnitudes are
+ * spread rather than their scale. Zeros score 0. Returns 0, or -1 out of
+ * memory. */
+static int lamp_scores(const float *w, size_t n, float *score) {
+  size_t *order = malloc(sizeof(size_t) * (n ? n : 1));
+  float *mag = malloc(sizeof(float) * (n ? n : 1));
+  if (!order || !mag) {
+    free(order);
+    free(mag);
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) mag[i] = fabsf(w[i]);
+  /* Indices by increasing magnitude (a shell sort: no qsort context). */
+  for (size_t i = 0; i < n; i++) order[i] = i;
+  for (size_t gap = n / 2; gap > 0; gap /= 2)
+    for (size_t i = gap; i < n; i++)
+      for (size_t j = i; j >= gap && mag[order[j - gap]] > mag[order[j]]; j -= gap) {
+        size_t t = order[j];
+        order[j] = order[j - gap];
+        order[j - gap] = t;
+      }
+  double tail = 0; /* Σ w'² over this weight and the larger ones */
+  for (size_t r = n; r-- > 0;) {
+    double sq = (double)mag[order[r]] * mag[order[r]];
+    tail += sq;
+    score[order[r]] = tail > 0 ? (float)(sq / tail) : 0.0f;
+  }
+  free(order);
+  free(mag);
+  return 0;
+}
+
+/* Zeroes the weights whose score is below cut, then those at cut while
+ * *budget lasts. */
+static void zero_scored_below(float *w, const float *score, size_t n, float cut, int64_t *budget) {
+  for (size_t i = 0; i < n; i++)
+    if (score[i] < cut && w[i] != 0.0f) w[i] = 0.0f;
+  for (size_t i = 0; i<n && * budget> 0; i++)
+    if (score[i] == cut && w[i] != 0.0f) {
       w[i] = 0.0f;
       (*budget)--;
     }
@@ -340,7 +389,8 @@ pare_status pare_prune_apply(pare_graph *g, const pare_prune_options *o, pare_pr
   /* Global magnitude: one cut over the weights of every pruned layer. */
   float cut = 0;
   int64_t ties = 0;
-  if (o->mode == PARE_PRUNE_GLOBAL && global_n > 0) {
+  const int lamp = o->mode == PARE_PRUNE_LAMP;
+  if ((o->mode == PARE_PRUNE_GLOBAL || lamp) && global_n > 0) {
     float *mag = malloc(sizeof(float) * global_n);
     if (!mag) st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
     size_t at = 0;
@@ -349,7 +399,14 @@ pare_status pare_prune_apply(pare_graph *g, const pare_prune_options *o, pare_pr
       if (pare_layer_weight_of(g, i, &lw)) continue;
       if (!rep[r++].pruned) continue;
       const float *w = g->values[lw.weight].data;
-      for (int64_t k = 0; k < lw.outs * lw.ins; k++) mag[at++] = fabsf(w[k]);
+      size_t n = (size_t)(lw.outs * lw.ins);
+      if (lamp) {
+        if (lamp_scores(w, n, mag + at))
+          st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+        at += n;
+      } else {
+        for (size_t k = 0; k < n; k++) mag[at++] = fabsf(w[k]);
+      }
     }
     int64_t target = (int64_t)(o->amount * (double)global_n);
     if (st == PARE_OK && target > 0) {
@@ -373,6 +430,18 @@ pare_status pare_prune_apply(pare_graph *g, const pare_prune_options *o, pare_pr
     case PARE_PRUNE_GLOBAL:
       if (cut >= 0) zero_below(w, n, cut, &ties);
       break;
+    case PARE_PRUNE_LAMP: {
+      if (cut < 0) break;
+      float *score = malloc(sizeof(float) * (n ? n : 1));
+      if (!score || lamp_scores(w, n, score)) {
+        free(score);
+        st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+        break;
+      }
+      zero_scored_below(w, score, n, cut, &ties);
+      free(score);
+      break;
+    }
     case PARE_PRUNE_THRESHOLD:
       for (size_t k = 0; k < n; k++)
         if (fabsf(w[k]) <= (float)o->amount) w[k] = 0.0f;

@@ -14,6 +14,8 @@ typedef enum pare_prune_mode {
   PARE_PRUNE_THRESHOLD,  /* |w| <= amount becomes zero */
   PARE_PRUNE_NM,         /* n nonzeros (the largest |w|) in every m consecutive inputs */
   PARE_PRUNE_STRUCTURED, /* remove `amount` of each layer's output channels, smallest norm first */
+  PARE_PRUNE_LAMP,       /* one cut over all layers by LAMP score (w² over the sum of the
+                          * squares of the layer's weights at least as large) */
 } pare_prune_mode;
 
 typedef struct pare_prune_options {

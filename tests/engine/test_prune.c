@@ -132,6 +132,46 @@ static void test_global_and_threshold(void **state) {
   pare_graph_destroy(orig);
 }
 
+/* LAMP: a layer scaled down 1000× keeps its largest weight (a global
+ * magnitude cut would empty it), the total is exact, and within a layer
+ * the order is by magnitude. */
+static void test_lamp(void **state) {
+  (void)state;
+  pare_graph *gs[2] = {zoo("simplecnn"), zoo("simplecnn")}, *g = gs[0], *orig = gs[1];
+  for (int c = 0; c < 2; c++)
+    for (int i = 0; i < gs[c]->n_nodes; i++) {
+      pare_layer_weight lw;
+      if (strcmp(gs[c]->nodes[i].name, "conv1") || pare_layer_weight_of(gs[c], i, &lw)) continue;
+      float *w = gs[c]->values[lw.weight].data;
+      for (int64_t k = 0; k < lw.outs * lw.ins; k++) w[k] *= 1e-3f;
+    }
+  pare_prune_options o;
+  pare_prune_options_init(&o);
+  assert_true(pare_prune_parse_mode("lamp", &o));
+  o.amount = 0.9;
+  o.dense = "none";
+  prune(g, &o, NULL, NULL);
+  int64_t total = 0, zeros = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    pare_layer_weight lw;
+    if (pare_layer_weight_of(g, i, &lw)) continue;
+    int64_t n = lw.outs * lw.ins, z = zeros_of(g, i);
+    total += n;
+    zeros += z;
+    assert_true(z < n); /* no layer emptied */
+    const float *w0 = orig->values[lw.weight].data, *w1 = g->values[lw.weight].data;
+    float max_cut = 0, min_kept = INFINITY;
+    for (int64_t k = 0; k < n; k++) {
+      if (w1[k] == 0.0f && fabsf(w0[k]) > max_cut) max_cut = fabsf(w0[k]);
+      if (w1[k] != 0.0f && fabsf(w1[k]) < min_kept) min_kept = fabsf(w1[k]);
+    }
+    assert_true(max_cut <= min_kept);
+  }
+  assert_int_equal(zeros, (int64_t)(0.9 * (double)total));
+  pare_graph_destroy(g);
+  pare_graph_destroy(orig);
+}
+
 static void test_nm(void **state) {
   (void)state;
   /* LeNet-5: conv inputs of 25 and 150 (not multiples of 4 or 8), Gemm of
@@ -422,13 +462,10 @@ static void test_file_roundtrip(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_layer_mode),
-      cmocka_unit_test(test_global_and_threshold),
-      cmocka_unit_test(test_nm),
-      cmocka_unit_test(test_structured),
-      cmocka_unit_test(test_bad_options),
-      cmocka_unit_test(test_sparse_storage),
-      cmocka_unit_test(test_file_roundtrip),
+      cmocka_unit_test(test_layer_mode),     cmocka_unit_test(test_global_and_threshold),
+      cmocka_unit_test(test_lamp),           cmocka_unit_test(test_nm),
+      cmocka_unit_test(test_structured),     cmocka_unit_test(test_bad_options),
+      cmocka_unit_test(test_sparse_storage), cmocka_unit_test(test_file_roundtrip),
       cmocka_unit_test(test_value_codecs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
