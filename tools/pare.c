@@ -356,7 +356,7 @@ static const command commands[] = {
      "layer (default) prunes each layer to S zeros by magnitude, global makes one\n"
      "magnitude cut over all of them, lamp one cut over all of them by LAMP score\n"
      "(w^2 over the layer's sum of the squares at least as large: no layer is\n"
-     "emptied, small layers keep more), threshold zeroes |w| <= S, N:M (2:4, 4:8)\n"
+     "emptied, whatever its scale), threshold zeroes |w| <= S, N:M (2:4, 4:8)\n"
      "keeps the N largest of every M inputs of an output; structured removes S of\n"
      "each layer's output channels (smallest L1 or L2 norm) and the inputs of the\n"
      "layer that reads them, so the model really shrinks. --dense names layers to\n"
