@@ -63,15 +63,26 @@ static float magnitude_cut(float *mag, size_t n, size_t target) {
   return mag[target - 1];
 }
 
-/* Zeroes every |w| < cut, then |w| == cut while *budget lasts. */
-static void zero_below(float *w, size_t n, float cut, int64_t *budget) {
+/* Zeroes the weights whose key is below cut, then those at cut while
+ * *budget lasts; the key of w[i] is key[i], or |w[i]| when key is NULL. */
+static void zero_below(float *w, const float *key, size_t n, float cut, int64_t *budget) {
   for (size_t i = 0; i < n; i++)
-    if (fabsf(w[i]) < cut && w[i] != 0.0f) w[i] = 0.0f;
+    if ((key ? key[i] : fabsf(w[i])) < cut && w[i] != 0.0f) w[i] = 0.0f;
   for (size_t i = 0; i<n && * budget> 0; i++)
-    if (fabsf(w[i]) == cut && w[i] != 0.0f) {
+    if ((key ? key[i] : fabsf(w[i])) == cut && w[i] != 0.0f) {
       w[i] = 0.0f;
       (*budget)--;
     }
+}
+
+typedef struct ranked {
+  float mag;
+  uint32_t at;
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b) {
+  float x = ((const ranked *)a)->mag, y = ((const ranked *)b)->mag;
+  return (x > y) - (x < y);
 }
 
 /* LAMP scores (Lee et al., "Layer-adaptive sparsity for the magnitude-based
@@ -82,44 +93,18 @@ static void zero_below(float *w, size_t n, float cut, int64_t *budget) {
  * spread rather than their scale. Zeros score 0. Returns 0, or -1 out of
  * memory. */
 static int lamp_scores(const float *w, size_t n, float *score) {
-  size_t *order = malloc(sizeof(size_t) * (n ? n : 1));
-  float *mag = malloc(sizeof(float) * (n ? n : 1));
-  if (!order || !mag) {
-    free(order);
-    free(mag);
-    return -1;
-  }
-  for (size_t i = 0; i < n; i++) mag[i] = fabsf(w[i]);
-  /* Indices by increasing magnitude (a shell sort: no qsort context). */
-  for (size_t i = 0; i < n; i++) order[i] = i;
-  for (size_t gap = n / 2; gap > 0; gap /= 2)
-    for (size_t i = gap; i < n; i++)
-      for (size_t j = i; j >= gap && mag[order[j - gap]] > mag[order[j]]; j -= gap) {
-        size_t t = order[j];
-        order[j] = order[j - gap];
-        order[j - gap] = t;
-      }
+  ranked *r = malloc(sizeof *r * (n ? n : 1));
+  if (!r) return -1;
+  for (size_t i = 0; i < n; i++) r[i] = (ranked){fabsf(w[i]), (uint32_t)i};
+  qsort(r, n, sizeof *r, cmp_ranked);
   double tail = 0; /* Σ w'² over this weight and the larger ones */
-  for (size_t r = n; r-- > 0;) {
-    double sq = (double)mag[order[r]] * mag[order[r]];
+  for (size_t k = n; k-- > 0;) {
+    double sq = (double)r[k].mag * r[k].mag;
     tail += sq;
-    score[order[r]] = tail > 0 ? (float)(sq / tail) : 0.0f;
+    score[r[k].at] = tail > 0 ? (float)(sq / tail) : 0.0f;
   }
-  free(order);
-  free(mag);
+  free(r);
   return 0;
-}
-
-/* Zeroes the weights whose score is below cut, then those at cut while
- * *budget lasts. */
-static void zero_scored_below(float *w, const float *score, size_t n, float cut, int64_t *budget) {
-  for (size_t i = 0; i < n; i++)
-    if (score[i] < cut && w[i] != 0.0f) w[i] = 0.0f;
-  for (size_t i = 0; i<n && * budget> 0; i++)
-    if (score[i] == cut && w[i] != 0.0f) {
-      w[i] = 0.0f;
-      (*budget)--;
-    }
 }
 
 static int64_t count_below(const float *w, size_t n, float cut) {
@@ -137,7 +122,7 @@ static pare_status prune_to(float *w, size_t n, int64_t target, pare_error *err)
   float cut = magnitude_cut(mag, n, (size_t)target);
   free(mag);
   int64_t ties = target - count_below(w, n, cut);
-  zero_below(w, n, cut, &ties);
+  zero_below(w, NULL, n, cut, &ties);
   return PARE_OK;
 }
 
@@ -386,13 +371,16 @@ pare_status pare_prune_apply(pare_graph *g, const pare_prune_options *o, pare_pr
       L->pruned = 1;
     if (L->pruned) global_n += n;
   }
-  /* Global magnitude: one cut over the weights of every pruned layer. */
-  float cut = 0;
+  /* Global and LAMP: one cut over a key of every weight of every pruned
+   * layer (|w|, or its LAMP score), the keys kept in layer order for the
+   * zeroing below. */
+  float cut = 0, *keys = NULL;
   int64_t ties = 0;
   const int lamp = o->mode == PARE_PRUNE_LAMP;
   if ((o->mode == PARE_PRUNE_GLOBAL || lamp) && global_n > 0) {
-    float *mag = malloc(sizeof(float) * global_n);
-    if (!mag) st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    keys = malloc(sizeof(float) * global_n);
+    float *sorted = malloc(sizeof(float) * global_n);
+    if (!keys || !sorted) st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
     size_t at = 0;
     for (int i = 0, r = 0; i < g->n_nodes && st == PARE_OK; i++) {
       pare_layer_weight lw;
@@ -400,24 +388,24 @@ pare_status pare_prune_apply(pare_graph *g, const pare_prune_options *o, pare_pr
       if (!rep[r++].pruned) continue;
       const float *w = g->values[lw.weight].data;
       size_t n = (size_t)(lw.outs * lw.ins);
-      if (lamp) {
-        if (lamp_scores(w, n, mag + at))
-          st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-        at += n;
-      } else {
-        for (size_t k = 0; k < n; k++) mag[at++] = fabsf(w[k]);
-      }
+      if (!lamp)
+        for (size_t k = 0; k < n; k++) keys[at + k] = fabsf(w[k]);
+      else if (lamp_scores(w, n, keys + at))
+        st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+      at += n;
     }
     int64_t target = (int64_t)(o->amount * (double)global_n);
     if (st == PARE_OK && target > 0) {
-      cut = magnitude_cut(mag, global_n, (size_t)target);
+      memcpy(sorted, keys, sizeof(float) * global_n);
+      cut = magnitude_cut(sorted, global_n, (size_t)target);
       int64_t below = 0;
-      for (size_t k = 0; k < global_n; k++) below += mag[k] < cut;
+      for (size_t k = 0; k < global_n; k++) below += keys[k] < cut;
       ties = target - below;
     }
-    free(mag);
+    free(sorted);
     if (target == 0) cut = -1; /* nothing to prune */
   }
+  size_t key_at = 0;
   for (int i = 0, r = 0; i < g->n_nodes && st == PARE_OK; i++) {
     pare_layer_weight lw;
     if (pare_layer_weight_of(g, i, &lw)) continue;
@@ -428,20 +416,10 @@ pare_status pare_prune_apply(pare_graph *g, const pare_prune_options *o, pare_pr
     switch (o->mode) {
     case PARE_PRUNE_LAYER: st = prune_to(w, n, (int64_t)(o->amount * (double)n), err); break;
     case PARE_PRUNE_GLOBAL:
-      if (cut >= 0) zero_below(w, n, cut, &ties);
+    case PARE_PRUNE_LAMP:
+      if (cut >= 0) zero_below(w, keys + key_at, n, cut, &ties);
+      key_at += n;
       break;
-    case PARE_PRUNE_LAMP: {
-      if (cut < 0) break;
-      float *score = malloc(sizeof(float) * (n ? n : 1));
-      if (!score || lamp_scores(w, n, score)) {
-        free(score);
-        st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-        break;
-      }
-      zero_scored_below(w, score, n, cut, &ties);
-      free(score);
-      break;
-    }
     case PARE_PRUNE_THRESHOLD:
       for (size_t k = 0; k < n; k++)
         if (fabsf(w[k]) <= (float)o->amount) w[k] = 0.0f;
@@ -467,6 +445,7 @@ pare_status pare_prune_apply(pare_graph *g, const pare_prune_options *o, pare_pr
     }
     }
   }
+  free(keys);
   /* Every layer as it is now (structured pruning also shrinks consumers). */
   for (int i = 0, r = 0; i < g->n_nodes && st == PARE_OK; i++) {
     pare_layer_weight lw;
