@@ -65,6 +65,14 @@
 #define I8_CAT_(a, b) a##b
 #define I8_CAT(a, b)  I8_CAT_(a, b)
 
+/* Horizontal sums of int32 vectors, one per accumulator width. */
+I8_INLINE int i8_hsum4(int4 x) {
+  int2 w = x.lo + x.hi;
+  return w.x + w.y;
+}
+I8_INLINE int i8_hsum8(int8 x) { return i8_hsum4(x.lo + x.hi); }
+I8_INLINE int i8_hsum16(int16 x) { return i8_hsum8(x.lo + x.hi); }
+
 /* The VNNI path needs zmm registers (the compiler targeting AVX-512BW),
  * else it is the pmaddwd path; that one needs AVX-512BW or AVX2. */
 #if I8_PATH == 4 && !defined(__AVX512BW__)
@@ -114,12 +122,7 @@ I8_INLINE i8_acc i8_dpbusd(i8_acc acc, i8_op u, i8_op w) {
 #define I8_LOAD_B(p)      i8_load(p)
 #define I8_MAC(acc, a, b) ((acc) = i8_dpbusd((acc), (a), (b)))
 #endif
-I8_INLINE int i8_hsum(int16 x) {
-  int8 y = x.lo + x.hi;
-  int4 z = y.lo + y.hi;
-  int2 w = z.lo + z.hi;
-  return w.x + w.y;
-}
+#define i8_hsum i8_hsum16
 #elif I8_PATH == 1 && defined(__AVX512BW__)
 /* 32 k values per step: one sign-extending load to 32 shorts, pmaddwd. */
 #undef I8_KW
@@ -132,12 +135,7 @@ I8_INLINE i8_op i8_load(__global const char *p) {
   return __builtin_convertvector(*(__global const i8_c32v *)p, i8_s32v);
 }
 #define I8_MAC(acc, a, b) ((acc) += __builtin_ia32_pmaddwd512((a), (b)))
-I8_INLINE int i8_hsum(int16 x) {
-  int8 y = x.lo + x.hi;
-  int4 z = y.lo + y.hi;
-  int2 w = z.lo + z.hi;
-  return w.x + w.y;
-}
+#define i8_hsum i8_hsum16
 #elif I8_PATH == 1
 #undef I8_KW
 #define I8_KW             16
@@ -149,11 +147,7 @@ I8_INLINE i8_op i8_load(__global const char *p) {
   return __builtin_convertvector(*(__global const i8_c16v *)p, i8_s16v);
 }
 #define I8_MAC(acc, a, b) ((acc) += __builtin_ia32_pmaddwd256((a), (b)))
-I8_INLINE int i8_hsum(int8 x) {
-  int4 z = x.lo + x.hi;
-  int2 w = z.lo + z.hi;
-  return w.x + w.y;
-}
+#define i8_hsum i8_hsum8
 #elif I8_PATH == 2
 /* Dot-product built-ins on char4, four per step of 16. */
 #undef I8_KW
@@ -184,20 +178,7 @@ typedef I8_CAT(int, I8_KW) i8_op;
 typedef I8_CAT(int, I8_KW) i8_acc;
 #define i8_load(p)        I8_CAT(convert_int, I8_KW)(I8_CAT(vload, I8_KW)(0, (p)))
 #define I8_MAC(acc, a, b) ((acc) += (a) * (b))
-I8_INLINE int i8_hsum(i8_acc x) {
-#if I8_KW == 16
-  int8 y = x.lo + x.hi;
-#elif I8_KW == 8
-  int8 y = x;
-#endif
-#if I8_KW >= 8
-  int4 z = y.lo + y.hi;
-#else
-  int4 z = x;
-#endif
-  int2 w = z.lo + z.hi;
-  return w.x + w.y;
-}
+#define i8_hsum I8_CAT(i8_hsum, I8_KW)
 #endif
 
 #ifndef I8_LOAD_A
