@@ -61,7 +61,7 @@ typedef struct cl_state {
   cl_context context;
   cl_value *v; /* one per graph value */
   int n, n_nodes;
-  cl_mem scratch; /* grown as convolutions need */
+  cl_mem scratch; /* grown as convolutions (and integer layers' quantized inputs) need */
   size_t scratch_bytes;
   fusion *fuse;         /* per node */
   cl_mem (*consts)[2];  /* per node, made on first use: a Conv's weight and bias with
@@ -74,8 +74,6 @@ typedef struct cl_state {
   pare_int8_layer *int8; /* per node: the integer form (int8[i].w set) or none */
   char *absorbed;        /* per node: a QuantizeLinear/DequantizeLinear an integer
                           * layer does itself (fixed when the state is made) */
-  cl_mem xq;             /* the quantized input of an integer layer, grown as needed */
-  size_t xq_bytes;
 } cl_state;
 
 /* One way of running node idx (timed against another to choose). */
@@ -101,7 +99,6 @@ static void state_free(void *s) {
   for (int i = 0; st->int8 && i < st->n_nodes; i++) pare_int8_layer_release(&st->int8[i], st->cl);
   free(st->int8);
   free(st->absorbed);
-  if (st->xq) st->cl->clReleaseMemObject(st->xq);
   for (int i = 0; st->consts && i < st->n_nodes; i++)
     for (int b = 0; b < 2; b++)
       if (st->consts[i][b]) st->cl->clReleaseMemObject(st->consts[i][b]);
@@ -718,13 +715,10 @@ static void find_int8_layers(const pare_plan *p, cl_state *s) {
   for (int i = 0; i < g->n_nodes; i++) {
     const fusion *f = &s->fuse[i];
     if (f->bn >= 0 || f->add >= 0 || !pare_exec_cl_supports(p, &g->nodes[i])) continue;
+    /* The pair's output has this layer as its only reader (the match
+     * checks it), so no two layers claim one pair. */
     pare_int8_layer *L = &s->int8[i];
-    if (!pare_int8_layer_match(p, i, L)) continue;
-    if (s->absorbed[L->q] || s->absorbed[L->dq]) { /* taken by another layer */
-      pare_int8_layer_release(L, NULL);
-      continue;
-    }
-    s->absorbed[L->q] = s->absorbed[L->dq] = 1;
+    if (pare_int8_layer_match(p, i, L)) s->absorbed[L->q] = s->absorbed[L->dq] = 1;
   }
 }
 
@@ -741,16 +735,12 @@ static pare_status run_int8(pare_plan *p, cl_state *s, int idx, pare_error *err)
   if (n->op == PARE_OP_CONV) st = pare_exec_cl_conv_geometry(p, idx, &geom, err);
   if (st == PARE_OK) st = out_buffer(p, s, y, err);
   if (st == PARE_OK) st = to_device(p, s, L->x, err);
-  if (st == PARE_OK && s->xq_bytes < (size_t)count) {
-    if (s->xq) s->cl->clReleaseMemObject(s->xq);
-    s->xq = NULL;
-    s->xq_bytes = 0;
-    st = pare_cl_buffer(s->rt, CL_MEM_READ_WRITE, (size_t)count, NULL, &s->xq, err);
-    if (st == PARE_OK) s->xq_bytes = (size_t)count;
-  }
+  /* The quantized input goes to the scratch buffer (no fp32 convolution
+   * runs in between to need it). */
+  if (st == PARE_OK) st = scratch_for(s, (size_t)count, err);
   if (st != PARE_OK) return st;
   return pare_int8_layer_run(s->rt, L, n->op == PARE_OP_CONV ? &geom : NULL, (size_t)count / L->k,
-                             s->v[L->x].mem, (size_t)count, s->xq, s->v[y].mem,
+                             s->v[L->x].mem, (size_t)count, s->scratch, s->v[y].mem,
                              act != PARE_GEMM_ACT_NONE, lo, hi, err);
 }
 
@@ -772,8 +762,9 @@ const char *pare_exec_cl_node_form(const pare_plan *p, int i) {
   return "opencl";
 }
 
-static pare_status time_node(pare_plan *p, cl_state *s, int idx, node_fn run, double *ms,
-                             pare_error *err);
+static pare_status measured_speedup(pare_plan *p, cl_state *s, int idx, const char *key,
+                                    node_fn base, node_fn alt, const char *what, double *speedup,
+                                    pare_error *err);
 
 /* The float form of an integer layer, for timing: fake quantization, then
  * the dense fp32 kernel. */
@@ -799,20 +790,11 @@ static pare_status decide_int8(pare_plan *p, cl_state *s, int idx, pare_error *e
                     (long long)x->dims[d]);
   snprintf(key + len, sizeof key - (size_t)len, ",w=%zux%zu", L->n, L->k);
   const char *mode = pare_env("PARE_INT8");
-  double speedup = mode && !strcmp(mode, "always") ? 2.0 : 0.0;
-  if (speedup == 0.0 && !pare_tuning_get(s->rt, key, &speedup)) {
-    double float_ms, int8_ms;
-    pare_error e = {0};
-    pare_status st = time_node(p, s, idx, run_int8_as_float, &float_ms, err);
+  double speedup = 2.0;
+  if (!(mode && !strcmp(mode, "always"))) {
+    pare_status st =
+        measured_speedup(p, s, idx, key, run_int8_as_float, run_int8, "integer", &speedup, err);
     if (st != PARE_OK) return st;
-    if (time_node(p, s, idx, run_int8, &int8_ms, &e) != PARE_OK) {
-      pare_log_once("int8-fallback", PARE_LOG_WARN,
-                    "integer kernels failed on node '%s' (%s); it runs in float", n->name, e.text);
-      L->chosen = -1;
-      return PARE_OK;
-    }
-    speedup = int8_ms > 0 ? float_ms / int8_ms : 0;
-    pare_tuning_put(s->rt, key, speedup);
   }
   L->chosen = speedup > 1.0 ? 1 : -1;
   return PARE_OK;
@@ -951,6 +933,29 @@ static pare_status time_node(pare_plan *p, cl_state *s, int idx, node_fn run, do
   return PARE_OK;
 }
 
+/* The speed-up of running node idx with `alt` instead of `base`: looked up
+ * in the tuning database under key, else timed (time_node, each way) and
+ * stored there. A failure of `alt` gives 0, with a warning once that the
+ * `what` kernels failed; a failure of `base` is the error returned. */
+static pare_status measured_speedup(pare_plan *p, cl_state *s, int idx, const char *key,
+                                    node_fn base, node_fn alt, const char *what, double *speedup,
+                                    pare_error *err) {
+  if (pare_tuning_get(s->rt, key, speedup)) return PARE_OK;
+  double base_ms, alt_ms;
+  pare_error e = {0};
+  pare_status st = time_node(p, s, idx, base, &base_ms, err);
+  if (st != PARE_OK) return st;
+  if (time_node(p, s, idx, alt, &alt_ms, &e) != PARE_OK) {
+    pare_log_once(what, PARE_LOG_WARN, "%s kernels failed on node '%s' (%s); it runs without them",
+                  what, p->graph->nodes[idx].name, e.text);
+    *speedup = 0;
+    return PARE_OK;
+  }
+  *speedup = alt_ms > 0 ? base_ms / alt_ms : 0;
+  pare_tuning_put(s->rt, key, *speedup);
+  return PARE_OK;
+}
+
 /* Chooses the path of node idx on its first run: dense unless its weight
  * is sparse enough to try and the sparse kernel measured faster for this
  * shape and nonzero count (looked up in, or else measured into, the
@@ -986,21 +991,12 @@ static pare_status decide_sparse(pare_plan *p, cl_state *s, int idx, pare_error 
     snprintf(key, sizeof key, "sparse_f32.fc:rows=%lld,w=%zux%zu,nnz=%zu",
              (long long)(pare_tensor_numel(x) / (int64_t)k), m, k, nnz);
   }
-  double speedup = always ? 2.0 : 0.0;
-  if (!always && !pare_tuning_get(s->rt, key, &speedup)) {
-    double dense_ms, sparse_ms;
-    node_fn dense = n->op == PARE_OP_CONV ? run_conv : run_gemm;
-    node_fn sparse = n->op == PARE_OP_CONV ? run_sparse_conv : run_sparse_fc;
-    pare_status st = time_node(p, s, idx, dense, &dense_ms, err);
+  double speedup = 2.0;
+  if (!always) {
+    pare_status st = measured_speedup(p, s, idx, key, n->op == PARE_OP_CONV ? run_conv : run_gemm,
+                                      n->op == PARE_OP_CONV ? run_sparse_conv : run_sparse_fc,
+                                      "sparse", &speedup, err);
     if (st != PARE_OK) return st;
-    if (time_node(p, s, idx, sparse, &sparse_ms, &e) != PARE_OK) {
-      pare_log_once("sparse-fallback", PARE_LOG_WARN,
-                    "sparse kernel failed on node '%s' (%s); it runs dense", n->name, e.text);
-      pare_sparse_csr_release(s->rt, &L->w);
-      return PARE_OK;
-    }
-    speedup = sparse_ms > 0 ? dense_ms / sparse_ms : 0;
-    pare_tuning_put(s->rt, key, speedup);
   }
   if (speedup > 1.0) {
     L->state = SPARSE_YES;

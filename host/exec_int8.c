@@ -182,7 +182,7 @@ static int match_layer(const pare_plan *p, int idx, const float **bias, double *
 int pare_int8_layer_match(const pare_plan *p, int idx, pare_int8_layer *L) {
   memset(L, 0, sizeof *L);
   const char *env = pare_env("PARE_INT8");
-  if (env && !strcmp(env, "0")) return 0;
+  if (env && !strcmp(env, "never")) return 0;
   const pare_graph *g = p->graph;
   const pare_node *n = &g->nodes[idx];
   if ((n->op != PARE_OP_CONV && n->op != PARE_OP_GEMM && n->op != PARE_OP_MATMUL) ||

@@ -16,8 +16,8 @@
  * being the pair's fake quantization and the fp32 kernel) and keeps the
  * faster, the figure going to the tuning database. Not matched: plans that keep parameters
  * (training), PARE_PLAN_NO_FUSE or PARE_NO_FUSE=1 (which also turn off every other fusion),
- * PARE_INT8=0, layers whose bias does not fit the int32 range the kernels keep exact, reductions
- * beyond PARE_QUANT_MAX_K, and any other shape of graph. */
+ * PARE_INT8=never, layers whose bias does not fit the int32 range the kernels keep exact,
+ * reductions beyond PARE_QUANT_MAX_K, and any other shape of graph. */
 #ifndef PARE_HOST_EXEC_INT8_H
 #define PARE_HOST_EXEC_INT8_H
 

@@ -129,7 +129,7 @@ static void test_plan_outlives_runtime(void **state) {
 }
 
 /* int8 weights and uint8 activations (calibrated on Fashion-MNIST). In
- * float (PARE_INT8=0) the device output matches the reference to float
+ * float (PARE_INT8=never) the device output matches the reference to float
  * rounding of the layers (the quantize/dequantize pairs agree exactly);
  * on the integer kernels (PARE_INT8=always: every layer, three in each
  * model) to the bias's rounding to the accumulator's scale, which can move
@@ -139,7 +139,7 @@ static void test_qdq_models(void **state) {
   const char *archs[] = {"simplecnn", "mlp"};
   for (int a = 0; a < 4; a++) {
     const int int8 = a >= 2;
-    setenv("PARE_INT8", int8 ? "always" : "0", 1);
+    setenv("PARE_INT8", int8 ? "always" : "never", 1);
     pare_graph *g = NULL;
     pare_error err;
     assert_int_equal(pare_zoo_build(archs[a % 2], 5, &g, &err), PARE_OK);
@@ -255,7 +255,7 @@ static void test_qdq_graphs(void **state) {
   for (int conv = 0; conv < 2; conv++) {
     setenv("PARE_INT8", "always", 1);
     run_qdq_graph(conv, 1);
-    setenv("PARE_INT8", "0", 1);
+    setenv("PARE_INT8", "never", 1);
     run_qdq_graph(conv, 0);
   }
   unsetenv("PARE_INT8");
