@@ -400,17 +400,17 @@ static void find_fusions(const pare_plan *p, fusion *f) {
     if (!fuse || !(conv || (gemm && !training)) || f[i].out < 0 || p->node_folded[i] ||
         !pare_exec_cl_supports(p, n))
       continue;
-    int y = f[i].out, r = pare_exec_only_reader(g, y), res;
+    int y = f[i].out, r = pare_graph_only_reader(g, y), res;
     if (conv && !training && r > i && bn_foldable(p, i, r)) {
       f[i].bn = r;
       y = g->nodes[r].outputs[0];
-      r = pare_exec_only_reader(g, y);
+      r = pare_graph_only_reader(g, y);
     }
     if (conv && !training && r > i && (res = residual_of(p, r, y, i)) >= 0) {
       f[i].add = r;
       f[i].residual = res;
       y = g->nodes[r].outputs[0];
-      r = pare_exec_only_reader(g, y);
+      r = pare_graph_only_reader(g, y);
     }
     float lo, hi;
     if (r > i && g->nodes[r].inputs[0] == y && g->nodes[r].n_outputs >= 1 &&

@@ -10,15 +10,6 @@
 #include "host/exec_int8.h"
 #include "host/launch/gemm_i8.h"
 
-int pare_exec_only_reader(const pare_graph *g, int v) {
-  int reader = -1, count = 0;
-  for (int k = 0; k < g->n_outputs; k++) count += g->outputs[k] == v;
-  for (int j = 0; j < g->n_nodes; j++)
-    for (int k = 0; k < g->nodes[j].n_inputs; k++)
-      if (g->nodes[j].inputs[k] == v) reader = j, count++;
-  return count == 1 ? reader : -1;
-}
-
 int pare_exec_const_scalar(const pare_plan *p, const pare_node *n, int k, double *v) {
   if (k >= n->n_inputs || n->inputs[k] < 0) return 0;
   const pare_tensor *t = &p->values[n->inputs[k]];
@@ -41,7 +32,7 @@ int pare_exec_qdq_partner(const pare_plan *p, const pare_node *n) {
   int q = n->outputs[0];
   pare_dtype dt = p->values[q].dtype;
   if (dt != PARE_DT_U8 && dt != PARE_DT_I8) return -1;
-  int reader = pare_exec_only_reader(g, q);
+  int reader = pare_graph_only_reader(g, q);
   if (reader < 0) return -1;
   const pare_node *d = &g->nodes[reader];
   if (d->op != PARE_OP_DEQUANTIZE_LINEAR || d->inputs[0] != q ||
@@ -68,7 +59,7 @@ static int match_input(const pare_plan *p, int idx, pare_int8_layer *L) {
   int xd = n->inputs[0];
   int dq = g->values[xd].producer;
   if (dq < 0 || g->nodes[dq].op != PARE_OP_DEQUANTIZE_LINEAR || p->node_folded[dq] ||
-      pare_exec_only_reader(g, xd) != idx)
+      pare_graph_only_reader(g, xd) != idx)
     return 0;
   int qv = g->nodes[dq].inputs[0];
   int q = qv >= 0 ? g->values[qv].producer : -1;

@@ -41,10 +41,6 @@ typedef struct pare_int8_layer {
   int chosen;                      /* the executor's choice: 0 not yet, 1 integer, -1 float */
 } pare_int8_layer;
 
-/* The node that is the only reader of value v (v is no graph output and
- * feeds one input slot), or -1. */
-int pare_exec_only_reader(const pare_graph *g, int v);
-
 /* A constant scalar input k of n (f32, u8 or i8) as a double. */
 int pare_exec_const_scalar(const pare_plan *p, const pare_node *n, int k, double *v);
 

@@ -158,6 +158,15 @@ int pare_graph_find_value(const pare_graph *g, const char *name) {
   return -1;
 }
 
+int pare_graph_only_reader(const pare_graph *g, int v) {
+  int reader = -1, count = 0;
+  for (int k = 0; k < g->n_outputs; k++) count += g->outputs[k] == v;
+  for (int j = 0; j < g->n_nodes; j++)
+    for (int k = 0; k < g->nodes[j].n_inputs; k++)
+      if (g->nodes[j].inputs[k] == v) reader = j, count++;
+  return count == 1 ? reader : -1;
+}
+
 pare_status pare_value_set_data(pare_value *v, void *data, size_t nbytes, int own) {
   void *copy = data;
   if (!own) {

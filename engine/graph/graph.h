@@ -139,6 +139,9 @@ int pare_graph_add_value(pare_graph *g, const char *name, pare_dtype dtype, int 
                          const int64_t *dims);
 /* Index of the value of that name, or -1. */
 int pare_graph_find_value(const pare_graph *g, const char *name);
+/* The node that is the only reader of value v (v is no graph output and
+ * feeds exactly one input slot of one node), or -1. */
+int pare_graph_only_reader(const pare_graph *g, int v);
 /* Makes value v a constant with a copy of `data` (or takes it when own != 0). */
 pare_status pare_value_set_data(pare_value *v, void *data, size_t nbytes, int own);
 

@@ -6,15 +6,6 @@
 
 #include "engine/passes/passes.h"
 
-/* Number of nodes reading value v (graph outputs count as readers). */
-static int readers(const pare_graph *g, int v) {
-  int n = 0;
-  for (int i = 0; i < g->n_nodes; i++)
-    for (int k = 0; k < g->nodes[i].n_inputs; k++) n += g->nodes[i].inputs[k] == v;
-  for (int i = 0; i < g->n_outputs; i++) n += g->outputs[i] == v;
-  return n;
-}
-
 static const float *const_f32(const pare_graph *g, int v, int64_t count) {
   if (v < 0) return NULL;
   const pare_value *val = &g->values[v];
@@ -130,7 +121,7 @@ pare_status pare_pass_fold_batchnorm(pare_graph *g, int *folded, pare_error *err
     if (extra_outputs) continue;
     int x = bn->inputs[0];
     int li = g->values[x].producer;
-    if (li < 0 || readers(g, x) != 1) continue;
+    if (li < 0 || pare_graph_only_reader(g, x) < 0) continue;
     pare_op op = g->nodes[li].op;
     if (op != PARE_OP_CONV && op != PARE_OP_GEMM) continue;
     int r = fold_one(g, li, bi);
