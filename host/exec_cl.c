@@ -120,14 +120,6 @@ static const pare_tensor *plan_input(const pare_plan *p, const pare_node *n, int
   return k < n->n_inputs && n->inputs[k] >= 0 ? &p->values[n->inputs[k]] : NULL;
 }
 
-/* The data of value v when it is an fp32 constant of `count` values. */
-static const float *const_f32(const pare_plan *p, int v, int64_t count) {
-  const pare_tensor *t = v >= 0 ? &p->values[v] : NULL;
-  return t && t->is_const && t->data && t->dtype == PARE_DT_F32 && pare_tensor_numel(t) == count
-             ? t->data
-             : NULL;
-}
-
 /* Inference BatchNormalization n with constant parameters: a per-channel
  * affine on the device. */
 static int bn_supported(const pare_plan *p, const pare_node *n) {
@@ -136,7 +128,7 @@ static int bn_supported(const pare_plan *p, const pare_node *n) {
   for (int k = 1; k < n->n_outputs; k++)
     if (n->outputs[k] >= 0) return 0;
   for (int k = 1; k < 5; k++)
-    if (!const_f32(p, n->inputs[k], x->dims[1])) return 0;
+    if (!pare_plan_const_f32(p, n->inputs[k], x->dims[1])) return 0;
   return n->n_outputs >= 1 && n->outputs[0] >= 0;
 }
 
@@ -361,8 +353,8 @@ static int bn_foldable(const pare_plan *p, int c, int b) {
     return 0;
   const pare_tensor *w = &p->values[conv->inputs[1]];
   int has_bias = conv->n_inputs > 2 && conv->inputs[2] >= 0;
-  return w->rank == 4 && const_f32(p, conv->inputs[1], pare_tensor_numel(w)) &&
-         (!has_bias || const_f32(p, conv->inputs[2], w->dims[0]));
+  return w->rank == 4 && pare_plan_const_f32(p, conv->inputs[1], pare_tensor_numel(w)) &&
+         (!has_bias || pare_plan_const_f32(p, conv->inputs[2], w->dims[0]));
 }
 
 /* When Add node a adds value y and another value of y's shape that exists
@@ -480,15 +472,16 @@ static pare_status node_consts(pare_plan *p, cl_state *s, int idx, pare_error *e
   int64_t c = w ? w->dims[0] : p->values[n->inputs[0]].dims[1];
   int64_t numel = w ? pare_tensor_numel(w) : c;
   const float *par[4];
-  for (int k = 0; k < 4; k++) par[k] = const_f32(p, bn->inputs[1 + k], c);
+  for (int k = 0; k < 4; k++) par[k] = pare_plan_const_f32(p, bn->inputs[1 + k], c);
   float eps = pare_node_attr_float(bn, "epsilon", 1e-5f);
   float *a = malloc(sizeof(float) * (size_t)(numel + 1)),
         *b = malloc(sizeof(float) * (size_t)(c + 1));
   pare_status st = a && b ? PARE_OK : pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   if (st == PARE_OK && w) {
     int has_bias = n->n_inputs > 2 && n->inputs[2] >= 0;
-    pare_bn_fold_f32(numel, c, 0, w->data, has_bias ? const_f32(p, n->inputs[2], c) : NULL, par[0],
-                     par[1], par[2], par[3], eps, a, b);
+    pare_bn_fold_f32(numel, c, 0, w->data,
+                     has_bias ? pare_plan_const_f32(p, n->inputs[2], c) : NULL, par[0], par[1],
+                     par[2], par[3], eps, a, b);
   } else if (st == PARE_OK) {
     pare_eltwise_fold_batchnorm((size_t)c, par[0], par[1], par[2], par[3], eps, a, b);
   }
@@ -692,8 +685,8 @@ static pare_status run_fake_quant(pare_plan *p, cl_state *s, int idx, pare_error
   s->skip[j] = 1;
   int y = p->graph->nodes[j].outputs[0];
   double scale, zp = 0;
-  pare_exec_const_scalar(p, n, 1, &scale);
-  if (n->n_inputs > 2 && n->inputs[2] >= 0) pare_exec_const_scalar(p, n, 2, &zp);
+  pare_plan_const_scalar(p, n, 1, &scale);
+  if (n->n_inputs > 2 && n->inputs[2] >= 0) pare_plan_const_scalar(p, n, 2, &zp);
   int is_u8 = p->values[n->outputs[0]].dtype == PARE_DT_U8;
   pare_status st = to_device(p, s, x, err);
   if (st == PARE_OK) st = out_buffer(p, s, y, err);

@@ -10,24 +10,12 @@
 #include "host/exec_int8.h"
 #include "host/launch/gemm_i8.h"
 
-int pare_exec_const_scalar(const pare_plan *p, const pare_node *n, int k, double *v) {
-  if (k >= n->n_inputs || n->inputs[k] < 0) return 0;
-  const pare_tensor *t = &p->values[n->inputs[k]];
-  if (!t->is_const || !t->data || pare_tensor_numel(t) != 1) return 0;
-  switch (t->dtype) {
-  case PARE_DT_F32: *v = *(const float *)t->data; return 1;
-  case PARE_DT_U8: *v = *(const uint8_t *)t->data; return 1;
-  case PARE_DT_I8: *v = *(const int8_t *)t->data; return 1;
-  default: return 0;
-  }
-}
-
 int pare_exec_qdq_partner(const pare_plan *p, const pare_node *n) {
   const pare_graph *g = p->graph;
   double s1, z1 = 0, s2, z2 = 0;
   if (n->op != PARE_OP_QUANTIZE_LINEAR || n->n_outputs < 1 || n->outputs[0] < 0 ||
-      !pare_exec_const_scalar(p, n, 1, &s1) ||
-      (n->n_inputs > 2 && n->inputs[2] >= 0 && !pare_exec_const_scalar(p, n, 2, &z1)))
+      !pare_plan_const_scalar(p, n, 1, &s1) ||
+      (n->n_inputs > 2 && n->inputs[2] >= 0 && !pare_plan_const_scalar(p, n, 2, &z1)))
     return -1;
   int q = n->outputs[0];
   pare_dtype dt = p->values[q].dtype;
@@ -36,19 +24,10 @@ int pare_exec_qdq_partner(const pare_plan *p, const pare_node *n) {
   if (reader < 0) return -1;
   const pare_node *d = &g->nodes[reader];
   if (d->op != PARE_OP_DEQUANTIZE_LINEAR || d->inputs[0] != q ||
-      !pare_exec_const_scalar(p, d, 1, &s2) ||
-      (d->n_inputs > 2 && d->inputs[2] >= 0 && !pare_exec_const_scalar(p, d, 2, &z2)))
+      !pare_plan_const_scalar(p, d, 1, &s2) ||
+      (d->n_inputs > 2 && d->inputs[2] >= 0 && !pare_plan_const_scalar(p, d, 2, &z2)))
     return -1;
   return s1 == s2 && z1 == z2 ? reader : -1;
-}
-
-/* The fp32 constant data of input k of n when it holds `count` values. */
-static const float *const_f32_input(const pare_plan *p, const pare_node *n, int k, int64_t count) {
-  if (k >= n->n_inputs || n->inputs[k] < 0) return NULL;
-  const pare_tensor *t = &p->values[n->inputs[k]];
-  return t->is_const && t->data && t->dtype == PARE_DT_F32 && pare_tensor_numel(t) == count
-             ? t->data
-             : NULL;
 }
 
 /* The input side: node idx's input 0 is the output of a DequantizeLinear
@@ -67,8 +46,8 @@ static int match_input(const pare_plan *p, int idx, pare_int8_layer *L) {
   const pare_node *qn = &g->nodes[q];
   if (qn->inputs[0] < 0 || p->values[qn->inputs[0]].dtype != PARE_DT_F32) return 0;
   double sx, zx = 0;
-  pare_exec_const_scalar(p, qn, 1, &sx);
-  if (qn->n_inputs > 2 && qn->inputs[2] >= 0) pare_exec_const_scalar(p, qn, 2, &zx);
+  pare_plan_const_scalar(p, qn, 1, &sx);
+  if (qn->n_inputs > 2 && qn->inputs[2] >= 0) pare_plan_const_scalar(p, qn, 2, &zx);
   /* uint8 q − z equals int8 (q − 128) − (z − 128): the same integers. */
   double z = zx - (p->values[qv].dtype == PARE_DT_U8 ? 128 : 0);
   if (!(sx > 0 && sx <= 3.4e38) || (float)sx <= 0.0f || z < -128 || z > 127) return 0;
@@ -164,7 +143,7 @@ static int match_layer(const pare_plan *p, int idx, const float **bias, double *
   }
   int bi = n->op == PARE_OP_MATMUL ? -1 : 2;
   if (bi > 0 && n->n_inputs > bi && n->inputs[bi] >= 0) {
-    *bias = const_f32_input(p, n, bi, outs);
+    *bias = pare_plan_const_f32(p, n->inputs[bi], outs);
     if (!*bias) return 0;
   }
   return 1;

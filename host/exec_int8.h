@@ -41,9 +41,6 @@ typedef struct pare_int8_layer {
   int chosen;                      /* the executor's choice: 0 not yet, 1 integer, -1 float */
 } pare_int8_layer;
 
-/* A constant scalar input k of n (f32, u8 or i8) as a double. */
-int pare_exec_const_scalar(const pare_plan *p, const pare_node *n, int k, double *v);
-
 /* The DequantizeLinear that undoes QuantizeLinear n at once (the same
  * per-tensor scale and zero point, and the only reader of n's integer
  * output), or -1. */

@@ -128,6 +128,12 @@ void pare_plan_destroy(pare_plan *p);
 /* 1 when a backend may fuse nodes of p: neither PARE_PLAN_NO_FUSE nor the
  * environment's PARE_NO_FUSE=1 says otherwise. */
 int pare_plan_fuses(const pare_plan *p);
+/* Constants of a plan (values known when it was made, folded ones
+ * included): the data of value v when it is an fp32 constant of `count`
+ * values, else NULL; and input k of n as a double when it is a constant
+ * scalar (f32, u8 or i8), returning 1, else 0. */
+const float *pare_plan_const_f32(const pare_plan *p, int v, int64_t count);
+int pare_plan_const_scalar(const pare_plan *p, const pare_node *n, int k, double *v);
 
 /* Runs the plan on the reference backend with the input data; outputs[i]
  * receives graph output i (allocated, owned by the caller). */

@@ -161,6 +161,25 @@ int pare_plan_fuses(const pare_plan *p) {
   return !(p->flags & PARE_PLAN_NO_FUSE) && !pare_env_on("PARE_NO_FUSE");
 }
 
+const float *pare_plan_const_f32(const pare_plan *p, int v, int64_t count) {
+  const pare_tensor *t = v >= 0 ? &p->values[v] : NULL;
+  return t && t->is_const && t->data && t->dtype == PARE_DT_F32 && pare_tensor_numel(t) == count
+             ? t->data
+             : NULL;
+}
+
+int pare_plan_const_scalar(const pare_plan *p, const pare_node *n, int k, double *v) {
+  if (k >= n->n_inputs || n->inputs[k] < 0) return 0;
+  const pare_tensor *t = &p->values[n->inputs[k]];
+  if (!t->is_const || !t->data || pare_tensor_numel(t) != 1) return 0;
+  switch (t->dtype) {
+  case PARE_DT_F32: *v = *(const float *)t->data; return 1;
+  case PARE_DT_U8: *v = *(const uint8_t *)t->data; return 1;
+  case PARE_DT_I8: *v = *(const int8_t *)t->data; return 1;
+  default: return 0;
+  }
+}
+
 void pare_plan_destroy(pare_plan *p) {
   if (!p) return;
   if (p->device && p->device_free) p->device_free(p->device);
