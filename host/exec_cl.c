@@ -71,7 +71,7 @@ typedef struct cl_state {
   sparse_layer *sparse; /* per node */
   cl_mem sparse_out;    /* Yᵀ of a sparse fully connected layer, grown as needed */
   size_t sparse_out_bytes;
-  pare_int8_layer *int8; /* per node: the integer form (int8[i].w set) or none */
+  pare_int8_layer *int8; /* per node: the integer form (int8[i].n set) or none */
   char *absorbed;        /* per node: a QuantizeLinear/DequantizeLinear an integer
                           * layer does itself (fixed when the state is made) */
 } cl_state;
@@ -740,7 +740,7 @@ static pare_status run_int8(pare_plan *p, cl_state *s, int idx, pare_error *err)
 int pare_exec_cl_int8_nodes(const pare_plan *p) {
   const cl_state *s = p->device;
   int count = 0;
-  for (int i = 0; s && i < s->n_nodes; i++) count += s->int8[i].w && s->int8[i].chosen > 0;
+  for (int i = 0; s && i < s->n_nodes; i++) count += s->int8[i].n && s->int8[i].chosen > 0;
   return count;
 }
 
@@ -750,7 +750,7 @@ const char *pare_exec_cl_node_form(const pare_plan *p, int i) {
     return "reference";
   if (!s) return "opencl";
   if (s->absorbed[i] || s->skip[i]) return "absorbed";
-  if (s->int8[i].w && s->int8[i].chosen > 0) return "int8";
+  if (s->int8[i].n && s->int8[i].chosen > 0) return "int8";
   if (s->sparse[i].state == SPARSE_YES) return "sparse";
   return "opencl";
 }
@@ -1085,7 +1085,7 @@ pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err) {
   int absorbed[3] = {f->bn, f->add, f->act};
   for (int k = 0; k < 3; k++)
     if (absorbed[k] >= 0) s->skip[absorbed[k]] = 1;
-  if (s->int8[i].w) {
+  if (s->int8[i].n) {
     if (!s->int8[i].chosen) {
       pare_status st = decide_int8(p, s, i, err);
       if (st != PARE_OK) return st;

@@ -207,8 +207,14 @@ static pare_status upload(pare_cl_runtime *rt, pare_int8_layer *L, pare_error *e
     cl_mem *bufs[4] = {&L->dw, &L->dscale, &L->dbias, &L->dwsum};
     for (int b = 0; b < 4; b++)
       if (*bufs[b]) rt->cl->clReleaseMemObject(*bufs[b]), *bufs[b] = NULL;
+    return st;
   }
-  return st;
+  /* The device holds them now; the plan's state (and so the layer) goes
+   * with its runtime, so the host copies are not needed again. */
+  void *host[4] = {L->w, L->scale, L->bias, L->wsum};
+  for (int b = 0; b < 4; b++) free(host[b]);
+  L->w = NULL, L->scale = NULL, L->bias = NULL, L->wsum = NULL;
+  return PARE_OK;
 }
 
 pare_status pare_int8_layer_run(pare_cl_runtime *rt, pare_int8_layer *L,

@@ -26,13 +26,14 @@
 #include "host/runtime.h"
 
 typedef struct pare_int8_layer {
-  int q, dq;                       /* the QuantizeLinear and DequantizeLinear it absorbs */
-  int x;                           /* the fp32 value the QuantizeLinear reads */
-  float x_scale;                   /* s_x */
-  int32_t x_zero;                  /* int8 zero point */
-  size_t n, k;                     /* output channels and reduction length */
-  size_t ldw;                      /* bytes per weight row: k, or for a Conv k rounded up to 64
-                                    * with zeros (whole vectors, no scalar tails) */
+  int q, dq;      /* the QuantizeLinear and DequantizeLinear it absorbs */
+  int x;          /* the fp32 value the QuantizeLinear reads */
+  float x_scale;  /* s_x */
+  int32_t x_zero; /* int8 zero point */
+  size_t n, k;    /* output channels and reduction length; n > 0: a matched layer */
+  size_t ldw;     /* bytes per weight row: k, or for a Conv k rounded up to 64
+                   * with zeros (whole vectors, no scalar tails) */
+  /* Host copies until the first run uploads them: */
   int8_t *w;                       /* n rows of ldw, one per output channel */
   float *scale;                    /* [n]: s_x·s_w[c] */
   int32_t *bias;                   /* [n] at that scale, or NULL */
