@@ -183,8 +183,10 @@ static int qdq_node(pare_graph *g, const char *name, pare_op op, int n_in, const
 static pare_graph *qdq_graph(int conv, test_rng *r) {
   pare_graph *g = pare_graph_create();
   g->opset = 13;
-  static float xs = 1.0f / 100, ws_all[9], bias[6], one_scale = 0.02f;
-  static int8_t xz = -7, w8[6 * 3 * 3 * 3 > 70 * 9 ? 6 * 3 * 3 * 3 : 70 * 9];
+  /* Constants are copied into the graph (qdq_const). The MatMul weight,
+   * 70 × 9, is the larger of the two. */
+  float xs = 1.0f / 100, ws_all[9], bias[6], one_scale = 0.02f;
+  int8_t xz = -7, w8[70 * 9];
   int64_t xd4[4] = {2, 3, 9, 9}, xd2[2] = {5, 70}, wd4[4] = {6, 3, 3, 3}, wd2[2] = {70, 9};
   int64_t one[1] = {1}, nine[1] = {9}, six[1] = {6};
   for (size_t i = 0; i < sizeof w8; i++) w8[i] = (int8_t)(test_rng_below(r, 255) - 127);
