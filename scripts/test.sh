@@ -17,10 +17,7 @@ cmake --build build-noopencl
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPARE_SANITIZE=address,undefined \
   -DPARE_BENCH=OFF -DPARE_WERROR=ON >/dev/null
 cmake --build build-asan
-# LLVM's allocations inside PoCL's kernel compiler are suppressed (see
-# tests/lsan.supp); pare's own leaks are still reported.
-(cd build-asan && LSAN_OPTIONS="suppressions=$(pwd)/../tests/lsan.supp" \
-  ctest --output-on-failure -L 'unit|onnx|host|train|cli')
+(cd build-asan && ctest --output-on-failure -L 'unit|onnx|host|train|cli')
 # Threads under ThreadSanitizer: sessions of one model, the threaded
 # reference backend.
 sh scripts/tsan.sh
