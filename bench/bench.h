@@ -17,6 +17,7 @@ typedef struct pare_bench_opts {
   const char *baseline; /* models: a second file timed in the same run (before/after) */
   const char *peers;    /* models: a Python with onnxruntime, torch and onnx2torch, or NULL */
   int unfused;          /* models: also time the model with no fusion, interleaved */
+  int untuned;          /* models: also time it ignoring `pare tune`'s parameters, interleaved */
 } pare_bench_opts;
 
 typedef struct pare_bench_timing {

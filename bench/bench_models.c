@@ -2,7 +2,9 @@
  * backend and on the reference backend, in the same run; with --unfused,
  * the same model with no operator fusion (a second copy loaded under
  * PARE_NO_FUSE=1 on a no_fuse context) timed interleaved with the fused
- * one; with --peers, onnxruntime and PyTorch on the same ONNX file right
+ * one; with --untuned, the same model on a no_tune context (the device
+ * profile's kernel parameters, not those `pare tune` stored) interleaved
+ * with the tuned one; with --peers, onnxruntime and PyTorch on the same ONNX file right
  * after (bench/peers/ort_bench.py, torch_bench.py). */
 #define _DEFAULT_SOURCE /* popen, mkstemps */
 #include <stdio.h>
@@ -149,8 +151,18 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     pare_model_destroy(m);
     return 1;
   }
+  if (o->unfused && o->untuned) {
+    fprintf(stderr, "pare-bench models: --unfused or --untuned, not both\n");
+    pare_model_destroy(m);
+    pare_model_destroy(base);
+    return 2;
+  }
+  /* The variant timed against the model as it runs: unfused or untuned. */
+  const char *vname = o->unfused ? "unfused" : "untuned", *mine = o->unfused ? "fused" : "tuned";
   pare_model *unf = NULL;
-  if (o->unfused && load_unfused(path, &unf, err, sizeof err) != PARE_OK) {
+  if (o->untuned) {
+    unf = m; /* the same model on a no_tune context */
+  } else if (o->unfused && load_unfused(path, &unf, err, sizeof err) != PARE_OK) {
     fprintf(stderr, "pare-bench models: %s\n", err);
     pare_model_destroy(m);
     pare_model_destroy(base);
@@ -160,7 +172,8 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
   pare_context_options oc = {0}, orf = {0}, ou = {0};
   oc.backend = ou.backend = PARE_BACKEND_OPENCL;
   orf.backend = PARE_BACKEND_REFERENCE;
-  ou.no_fuse = 1;
+  ou.no_fuse = o->unfused;
+  ou.no_tune = o->untuned;
   int status = 0;
   if (pare_context_create(&oc, &cl) != PARE_OK || pare_context_create(&orf, &ref) != PARE_OK ||
       (unf && pare_context_create(&ou, &clu) != PARE_OK)) {
@@ -169,7 +182,10 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
   }
   double cl_ms[N_BATCHES] = {0}, ref_ms[N_BATCHES] = {0};
   fprintf(stderr, "%-10s %6s %12s %12s %10s%s\n", "model", "batch", "opencl ms", "reference ms",
-          "vs ref", unf ? "   unfused ms  fused speed-up" : "");
+          "vs ref",
+          !unf         ? ""
+          : o->unfused ? "   unfused ms  fused speed-up"
+                       : "   untuned ms  tuned speed-up");
   for (int b = 0; b < N_BATCHES && !status; b++) {
     model_case c = {NULL, m, {0}};
     c.in.dtype = PARE_DT_F32;
@@ -185,7 +201,8 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     if (!c.in.data) return 1;
     pare_bench_fill(c.in.data, (size_t)numel, 7);
     c.ctx = cl;
-    /* With --unfused: [0] fused, [1] unfused, interleaved round by round. */
+    /* With --unfused (--untuned): [0] fused (tuned), [1] unfused (untuned),
+     * interleaved round by round. */
     model_case pair[2] = {c, c};
     pair[1].ctx = clu;
     pair[1].m = unf;
@@ -224,13 +241,16 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     printf("{\"bench\": \"models\", \"model\": \"%s\", \"batch\": %lld, %s\"profile\": \"%s\", "
            "\"device\": \"%s\", \"ms_min\": %.4f, \"ms_median\": %.4f, \"ms_p90\": %.4f, "
            "\"ms_p99\": %.4f, \"first_run_ms\": %.4f",
-           path, (long long)batches[b], unf ? "\"variant\": \"fused\", " : "", dev.profile,
-           dev.name, tc.ms_min, tc.ms_median, tc.ms_p90, tc.ms_p99, tc.ms_first);
+           path, (long long)batches[b],
+           !unf         ? ""
+           : o->unfused ? "\"variant\": \"fused\", "
+                        : "\"variant\": \"tuned\", ",
+           dev.profile, dev.name, tc.ms_min, tc.ms_median, tc.ms_p90, tc.ms_p99, tc.ms_first);
     if (tr.ms_median > 0)
       printf(", \"reference_ms_median\": %.4f, \"ratio_vs_reference\": %.3f", tr.ms_median,
              tr.ms_median / tc.ms_median);
     if (unf)
-      printf(", \"unfused_ms_median\": %.4f, \"speedup_vs_unfused\": %.3f", tv[1].ms_median,
+      printf(", \"%s_ms_median\": %.4f, \"speedup_vs_%s\": %.3f", vname, tv[1].ms_median, vname,
              tv[1].ms_median / tc.ms_median);
     /* Throughput, and memory: the activation arena pare's plan gives at this
      * batch (with the naive total beside it) and the process's peak RSS. */
@@ -248,12 +268,12 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     printf("}\n");
     if (unf)
       printf("{\"bench\": \"models\", \"model\": \"%s\", \"batch\": %lld, \"variant\": "
-             "\"unfused\", \"profile\": \"%s\", \"device\": \"%s\", \"ms_min\": %.4f, "
+             "\"%s\", \"profile\": \"%s\", \"device\": \"%s\", \"ms_min\": %.4f, "
              "\"ms_median\": %.4f, \"ms_p90\": %.4f, \"ms_p99\": %.4f, \"first_run_ms\": %.4f, "
-             "\"images_per_s\": %.1f, \"fused_ms_median\": %.4f, \"fused_speedup\": %.3f}\n",
-             path, (long long)batches[b], dev.profile, dev.name, tv[1].ms_min, tv[1].ms_median,
-             tv[1].ms_p90, tv[1].ms_p99, tv[1].ms_first,
-             1000.0 * (double)batches[b] / tv[1].ms_median, tc.ms_median,
+             "\"images_per_s\": %.1f, \"%s_ms_median\": %.4f, \"%s_speedup\": %.3f}\n",
+             path, (long long)batches[b], vname, dev.profile, dev.name, tv[1].ms_min,
+             tv[1].ms_median, tv[1].ms_p90, tv[1].ms_p99, tv[1].ms_first,
+             1000.0 * (double)batches[b] / tv[1].ms_median, mine, tc.ms_median, mine,
              tv[1].ms_median / tc.ms_median);
     fflush(stdout);
     const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
@@ -274,7 +294,7 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
   pare_context_destroy(cl);
   pare_context_destroy(clu);
   pare_context_destroy(ref);
-  pare_model_destroy(unf);
+  if (unf != m) pare_model_destroy(unf);
   pare_model_destroy(m);
   pare_model_destroy(base);
   return status;

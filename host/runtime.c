@@ -66,6 +66,7 @@ pare_status pare_cl_runtime_create(const pare_cl_runtime_options *opt, pare_cl_r
                           forced ? forced : rt->info.profile);
   }
   pare_strlcpy(rt->info.profile, rt->profile->name, sizeof rt->info.profile);
+  rt->no_tune = opt->no_tune || pare_env_on("PARE_NO_TUNE");
   pare_log(PARE_LOG_DEBUG, "device \"%s\" (%s), profile %s%s", rt->info.name, rt->info.family,
            rt->profile->name, forced ? " (forced)" : "");
   pare_profile_build_options(rt->profile, rt->build_options, sizeof rt->build_options);

@@ -41,8 +41,9 @@ typedef struct pare_cl_runtime {
   int program_count;
   /* The last program build, for pare-bench's start-up figures. */
   double last_build_seconds;
-  int last_build_cached; /* 1: loaded from the disk cache */
+  int last_build_cached;      /* 1: loaded from the disk cache */
   struct pare_tuning *tuning; /* host/tuning.c, loaded on first use */
+  int no_tune;                /* 1: launchers ignore tuned parameters (PARE_NO_TUNE=1) */
 } pare_cl_runtime;
 
 typedef struct pare_cl_runtime_options {
@@ -50,6 +51,7 @@ typedef struct pare_cl_runtime_options {
   const char *profile;   /* NULL: PARE_PROFILE or detected */
   const char *cache_dir; /* NULL: PARE_CACHE_DIR or the XDG cache */
   int no_cache;
+  int no_tune; /* 1: launchers ignore tuned parameters (as PARE_NO_TUNE=1) */
 } pare_cl_runtime_options;
 
 pare_status pare_cl_runtime_create(const pare_cl_runtime_options *opt, pare_cl_runtime **out,

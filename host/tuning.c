@@ -16,6 +16,10 @@ struct pare_tuning {
   tuning_entry *items;
   int n, cap;
   int loaded;
+  /* Shapes asked about while recording ("<stem>@<shape>"). */
+  int recording;
+  char **asked;
+  int n_asked, cap_asked;
 };
 
 static void file_path(const pare_cl_runtime *rt, char *buf, size_t size) {
@@ -89,28 +93,118 @@ int pare_tuning_get(pare_cl_runtime *rt, const char *key, double *value) {
   return e != NULL;
 }
 
+/* Rewrites rt's file from the table; rt->lock held. */
+static void save(pare_cl_runtime *rt, struct pare_tuning *t) {
+  if (!rt->cache_dir[0]) return;
+  size_t cap = (size_t)t->n * (KEY_MAX + 32) + 1, len = 0;
+  char *text = malloc(cap);
+  for (int i = 0; text && i < t->n; i++)
+    len += (size_t)snprintf(text + len, cap - len, "%s %.9g\n", t->items[i].key, t->items[i].value);
+  char path[1200];
+  file_path(rt, path, sizeof path);
+  pare_error err;
+  if (text) pare_file_write_atomic(path, text, len, &err);
+  free(text);
+}
+
 void pare_tuning_put(pare_cl_runtime *rt, const char *key, double value) {
   if (strlen(key) >= KEY_MAX || strchr(key, ' ') || strchr(key, '\n')) return;
   pthread_mutex_lock(&rt->lock);
   struct pare_tuning *t = table(rt);
-  if (t && set(t, key, value) && rt->cache_dir[0]) {
-    size_t cap = (size_t)t->n * (KEY_MAX + 32) + 1, len = 0;
-    char *text = malloc(cap);
-    for (int i = 0; text && i < t->n; i++)
-      len +=
-          (size_t)snprintf(text + len, cap - len, "%s %.9g\n", t->items[i].key, t->items[i].value);
-    char path[1200];
-    file_path(rt, path, sizeof path);
-    pare_error err;
-    if (text) pare_file_write_atomic(path, text, len, &err);
-    free(text);
+  if (t && set(t, key, value)) save(rt, t);
+  pthread_mutex_unlock(&rt->lock);
+}
+
+void pare_tuning_save(pare_cl_runtime *rt) {
+  pthread_mutex_lock(&rt->lock);
+  struct pare_tuning *t = table(rt);
+  if (t) save(rt, t);
+  pthread_mutex_unlock(&rt->lock);
+}
+
+void pare_tuning_set(pare_cl_runtime *rt, const char *key, double value) {
+  if (strlen(key) >= KEY_MAX || strchr(key, ' ') || strchr(key, '\n')) return;
+  pthread_mutex_lock(&rt->lock);
+  struct pare_tuning *t = table(rt);
+  if (t) set(t, key, value);
+  pthread_mutex_unlock(&rt->lock);
+}
+
+void pare_tuning_forget(pare_cl_runtime *rt, const char *key) {
+  pthread_mutex_lock(&rt->lock);
+  struct pare_tuning *t = table(rt);
+  tuning_entry *e = t ? find(t, key) : NULL;
+  if (e) *e = t->items[--t->n];
+  pthread_mutex_unlock(&rt->lock);
+}
+
+/* Adds "<stem>@<shape>" to the recorded list unless there; rt->lock held. */
+static void note_asked(struct pare_tuning *t, const char *stem, const char *shape) {
+  char key[KEY_MAX];
+  int len = snprintf(key, sizeof key, "%s@%s", stem, shape);
+  if (len < 0 || len >= KEY_MAX) return;
+  for (int i = 0; i < t->n_asked; i++)
+    if (!strcmp(t->asked[i], key)) return;
+  if (t->n_asked == t->cap_asked) {
+    int cap = t->cap_asked ? 2 * t->cap_asked : 16;
+    char **asked = realloc(t->asked, sizeof *asked * (size_t)cap);
+    if (!asked) return;
+    t->asked = asked;
+    t->cap_asked = cap;
+  }
+  char *copy = malloc((size_t)len + 1);
+  if (!copy) return;
+  memcpy(copy, key, (size_t)len + 1);
+  t->asked[t->n_asked++] = copy;
+}
+
+int pare_tuned_int(pare_cl_runtime *rt, const char *stem, const char *param, const char *shape,
+                   int fallback, int (*ok)(int value)) {
+  char key[KEY_MAX];
+  int len = snprintf(key, sizeof key, "%s.%s", stem, param);
+  int value = len > 0 && len < KEY_MAX ? pare_profile_int(rt->profile, key, fallback) : fallback;
+  if (!shape) return value;
+  len = snprintf(key, sizeof key, "tune.%s.%s@%s", stem, param, shape);
+  pthread_mutex_lock(&rt->lock);
+  struct pare_tuning *t = table(rt);
+  if (t && t->recording) note_asked(t, stem, shape);
+  tuning_entry *e = t && !rt->no_tune && len > 0 && len < KEY_MAX ? find(t, key) : NULL;
+  if (e && e->value >= -2147483647.0 && e->value <= 2147483647.0 &&
+      e->value == (double)(int)e->value && (!ok || ok((int)e->value)))
+    value = (int)e->value;
+  pthread_mutex_unlock(&rt->lock);
+  return value;
+}
+
+static void clear_asked(struct pare_tuning *t) {
+  for (int i = 0; i < t->n_asked; i++) free(t->asked[i]);
+  t->n_asked = 0;
+}
+
+void pare_tuning_record(pare_cl_runtime *rt, int on) {
+  pthread_mutex_lock(&rt->lock);
+  struct pare_tuning *t = table(rt);
+  if (t) {
+    if (on) clear_asked(t);
+    t->recording = on != 0;
   }
   pthread_mutex_unlock(&rt->lock);
+}
+
+const char *const *pare_tuning_recorded(pare_cl_runtime *rt, int *count) {
+  pthread_mutex_lock(&rt->lock);
+  struct pare_tuning *t = table(rt);
+  *count = t ? t->n_asked : 0;
+  const char *const *list = t ? (const char *const *)t->asked : NULL;
+  pthread_mutex_unlock(&rt->lock);
+  return list;
 }
 
 void pare_tuning_free(pare_cl_runtime *rt) {
   struct pare_tuning *t = rt->tuning;
   if (!t) return;
+  clear_asked(t);
+  free(t->asked);
   free(t->items);
   free(t);
   rt->tuning = NULL;

@@ -31,6 +31,9 @@ int cli_parse_only(void);
 double cli_now_ms(void);
 /* Median latency of m on ctx at `batch` (dynamic dims of the input set to
  * it, a fixed input), over `reps` runs after 3 warm-up runs; 0 or 1. */
+/* The fixed input of cli_latency (batch rows, other dynamic dims 1, values
+ * in [0, 1)) in *in; returns its data (free), NULL without memory. */
+float *cli_fixed_input(pare_model *m, int64_t batch, pare_tensor_view *in);
 int cli_latency(pare_context *ctx, pare_model *m, int64_t batch, int reps, double *ms);
 /* Prints the usage text of a command (from the command table). */
 void cli_print_usage(const char *cmd);
@@ -45,5 +48,6 @@ int cmd_compress(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_auto(int argc, char **argv);
 int cmd_create(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 #endif

@@ -57,27 +57,34 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 /* Median latency of a run at `batch` (random input), after warm-up runs. */
-int cli_latency(pare_context *ctx, pare_model *m, int64_t batch, int reps, double *ms) {
-  pare_tensor_view info, in;
-  pare_model_input_info(m, 0, &info);
-  memset(&in, 0, sizeof in);
-  in.dtype = PARE_DT_F32;
-  in.rank = info.rank;
+float *cli_fixed_input(pare_model *m, int64_t batch, pare_tensor_view *in) {
+  pare_tensor_view info;
+  memset(in, 0, sizeof *in);
+  if (pare_model_input_info(m, 0, &info) != PARE_OK) return NULL;
+  in->dtype = PARE_DT_F32;
+  in->rank = info.rank;
   int64_t numel = 1;
   for (int d = 0; d < info.rank; d++) {
-    in.dims[d] = d == 0 ? batch : info.dims[d] > 0 ? info.dims[d] : 1;
-    numel *= in.dims[d];
+    in->dims[d] = d == 0 ? batch : info.dims[d] > 0 ? info.dims[d] : 1;
+    numel *= in->dims[d];
   }
-  in.nbytes = sizeof(float) * (size_t)numel;
-  float *x = malloc(in.nbytes);
+  in->nbytes = sizeof(float) * (size_t)numel;
+  float *x = malloc(in->nbytes ? in->nbytes : 1);
+  if (!x) return NULL;
+  for (int64_t i = 0; i < numel; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f;
+  in->data = x;
+  return x;
+}
+
+int cli_latency(pare_context *ctx, pare_model *m, int64_t batch, int reps, double *ms) {
+  pare_tensor_view in;
+  float *x = cli_fixed_input(m, batch, &in);
   double *t = malloc(sizeof(double) * (size_t)reps);
   if (!x || !t) {
     free(x);
     free(t);
     return 1;
   }
-  for (int64_t i = 0; i < numel; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f;
-  in.data = x;
   int rc = 0;
   for (int r = -3; r < reps && !rc; r++) {
     pare_tensor_view out;
@@ -426,6 +433,23 @@ static const command commands[] = {
      "--budget-minutes) resumes from it. Writes OUT-front.csv (every point, the\n"
      "Pareto front marked) and with --report an HTML page of plots and tables.",
      cmd_auto},
+    {"tune", "search kernel parameters for a model's shapes on the device (tuning database)",
+     "usage: pare tune MODEL [--batch 1] [--budget-seconds 120] [--reps 5] [--json]\n"
+     "                 [--device D]\n\n"
+     "Runs MODEL once at --batch on the OpenCL device, recording the shape of\n"
+     "every convolution and GEMM launch, then searches each one's parameters:\n"
+     "the convolution path (direct, 1x1 GEMM, im2col + GEMM) and its tiles,\n"
+     "then the GEMM register tile (tm, vw, nv) and work-group (wg0, wg1) of the\n"
+     "GEMMs the chosen paths run. Candidates change one parameter at a time\n"
+     "from the profile's values; one is kept when its median time over --reps\n"
+     "launches is at least 3% lower and its output matches the untuned one.\n"
+     "The winners go to the device's tuning database (beside the program\n"
+     "cache), where every later run and session of any model with those shapes\n"
+     "uses them; PARE_NO_TUNE=1 ignores them. Tune at the batch you deploy\n"
+     "with: shapes are per batch. Prints untuned and tuned time per shape and\n"
+     "the model's latency before and after (same run). Shapes not reached\n"
+     "within --budget-seconds stay untuned (0: no limit).",
+     cmd_tune},
     {"create", "a built-in architecture with fresh weights, as a .pare file",
      "usage: pare create ARCH -o OUT.pare [--seed S]\n\n"
      "ARCH: simplecnn[:C1,C2], lenet5, mlp[:H1,H2] (28x28 images, 10 classes), or\n"

@@ -210,7 +210,7 @@ pare_status pare_launch_conv2d_f32(pare_cl_runtime *rt, const pare_conv2d_f32_ar
   if (a->n == 0 || a->m == 0) return PARE_OK;
   pare_conv2d_plan pl;
   pare_conv2d_plan_make(rt, "conv2d_f32", a, &pl);
-  if (!pare_conv2d_vw_ok(pl.vw) || pl.wg < 0 || pl.rows < 0)
+  if (!pare_vector_width_ok(pl.vw) || pl.wg < 0 || pl.rows < 0)
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "profile %s: bad conv2d_f32 vw %d, wg %d or rows %d", rt->profile->name,
                           pl.vw, pl.wg, pl.rows);

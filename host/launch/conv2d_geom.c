@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "host/launch/conv2d_geom.h"
+#include "host/tuning.h"
 
 pare_status pare_conv2d_check(const pare_conv2d_f32_args *a, const char *kernel, const char *shape,
                               pare_error *err) {
@@ -50,13 +51,35 @@ void pare_conv2d_shape_text(const pare_conv2d_f32_args *a, const char *y_name, c
            a->pad_right, y_name, a->n, a->m, a->oh, a->ow);
 }
 
-int pare_conv2d_vw_ok(int v) { return v == 1 || v == 2 || v == 4 || v == 8 || v == 16; }
-
-static int tunable(pare_cl_runtime *rt, const char *stem, const char *key, int fallback) {
-  char name[96];
-  snprintf(name, sizeof name, "%s.%s", stem, key);
-  return pare_profile_int(rt->profile, name, fallback);
+void pare_conv2d_shape_key(const pare_conv2d_f32_args *a, char *buf, size_t size) {
+  snprintf(buf, size,
+           "n=%zu,c=%zu,h=%zu,w=%zu,m=%zu,k=%zux%zu,g=%zu,s=%zux%zu,d=%zux%zu,p=%zu,%zu,%zu,%zu",
+           a->n, a->c, a->h, a->w, a->m, a->kh, a->kw, a->group, a->stride_h, a->stride_w, a->dil_h,
+           a->dil_w, a->pad_top, a->pad_left, a->pad_bottom, a->pad_right);
 }
+
+int pare_conv2d_shape_parse(const char *key, pare_conv2d_f32_args *a) {
+  memset(a, 0, sizeof *a);
+  int end = 0;
+  if (sscanf(
+          key,
+          "n=%zu,c=%zu,h=%zu,w=%zu,m=%zu,k=%zux%zu,g=%zu,s=%zux%zu,d=%zux%zu,p=%zu,%zu,%zu,%zu%n",
+          &a->n, &a->c, &a->h, &a->w, &a->m, &a->kh, &a->kw, &a->group, &a->stride_h, &a->stride_w,
+          &a->dil_h, &a->dil_w, &a->pad_top, &a->pad_left, &a->pad_bottom, &a->pad_right,
+          &end) != 16 ||
+      key[end] != '\0')
+    return 0;
+  size_t eff_h = (a->kh - 1) * a->dil_h + 1, eff_w = (a->kw - 1) * a->dil_w + 1;
+  size_t ph = a->h + a->pad_top + a->pad_bottom, pw = a->w + a->pad_left + a->pad_right;
+  if (!a->stride_h || !a->stride_w || !a->kh || !a->kw || ph < eff_h || pw < eff_w) return 0;
+  a->oh = (ph - eff_h) / a->stride_h + 1;
+  a->ow = (pw - eff_w) / a->stride_w + 1;
+  return 1;
+}
+
+/* What a tuned value may be: a path, a non-negative count. */
+static int path_ok(int v) { return v >= PARE_CONV2D_DIRECT && v <= PARE_CONV2D_IM2COL; }
+static int count_ok(int v) { return v >= 0 && v <= 4096; }
 
 void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_conv2d_f32_args *a,
                            pare_conv2d_plan *pl) {
@@ -67,26 +90,33 @@ void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_con
   pl->kred = pl->cg * a->kh * a->kw;
   pl->p = a->oh * a->ow;
   pl->nb = 1;
-  pl->vw = tunable(rt, stem, "vw", cpu ? 16 : 4);
-  pl->rows = tunable(rt, stem, "rows", cpu ? 0 : 1);
-  pl->wg = tunable(rt, stem, "wg", cpu ? 1 : 0);
-  int direct_max_k = tunable(rt, stem, "direct_max_k", 0);
-  int direct_max_mg = tunable(rt, stem, "direct_max_mg", 2);
-  int batch_cols = tunable(rt, stem, "batch_cols", 2048);
-  int scratch_mb = tunable(rt, stem, "scratch_mb", 64);
+  char shape[160];
+  pare_conv2d_shape_key(a, shape, sizeof shape);
+  pl->vw = pare_tuned_int(rt, stem, "vw", shape, cpu ? 16 : 4, pare_vector_width_ok);
+  pl->rows = pare_tuned_int(rt, stem, "rows", shape, cpu ? 0 : 1, count_ok);
+  pl->wg = pare_tuned_int(rt, stem, "wg", shape, cpu ? 1 : 0, count_ok);
+  int direct_max_k = pare_tuned_int(rt, stem, "direct_max_k", NULL, 0, NULL);
+  int direct_max_mg = pare_tuned_int(rt, stem, "direct_max_mg", NULL, 2, NULL);
+  int batch_cols = pare_tuned_int(rt, stem, "batch_cols", NULL, 2048, NULL);
+  int scratch_mb = pare_tuned_int(rt, stem, "scratch_mb", shape, 64, count_ok);
+  /* The path: tuned for the shape (-1: none), else from the profile's rules. */
+  int path = pare_tuned_int(rt, stem, "path", shape, -1, path_ok);
   if (pl->rows > 0 && (size_t)pl->rows > a->oh) pl->rows = (int)a->oh;
-  if (pl->kred <= (size_t)(direct_max_k > 0 ? direct_max_k : 0) ||
-      pl->mg <= (size_t)(direct_max_mg > 0 ? direct_max_mg : 0)) {
-    pl->path = PARE_CONV2D_DIRECT;
-    return;
-  }
   int small = batch_cols > 0 && pl->p < (size_t)batch_cols;
-  if (a->kh == 1 && a->kw == 1 && a->stride_h == 1 && a->stride_w == 1 && a->pad_top == 0 &&
-      a->pad_left == 0 && a->pad_bottom == 0 && a->pad_right == 0 && (a->n == 1 || !small)) {
-    pl->path = PARE_CONV2D_GEMM_1X1;
-    return;
+  int is_1x1 = a->kh == 1 && a->kw == 1 && a->stride_h == 1 && a->stride_w == 1 &&
+               a->pad_top == 0 && a->pad_left == 0 && a->pad_bottom == 0 && a->pad_right == 0;
+  if (path == PARE_CONV2D_GEMM_1X1 && !is_1x1) path = -1;
+  if (path < 0) {
+    if (pl->kred <= (size_t)(direct_max_k > 0 ? direct_max_k : 0) ||
+        pl->mg <= (size_t)(direct_max_mg > 0 ? direct_max_mg : 0))
+      path = PARE_CONV2D_DIRECT;
+    else if (is_1x1 && (a->n == 1 || !small))
+      path = PARE_CONV2D_GEMM_1X1;
+    else
+      path = PARE_CONV2D_IM2COL;
   }
-  pl->path = PARE_CONV2D_IM2COL;
+  pl->path = path;
+  if (path != PARE_CONV2D_IM2COL) return;
   if (small && a->n > 1) {
     /* Below 2 GiB, so every scratch offset fits an int. */
     size_t limit = (size_t)(scratch_mb < 1 ? 1 : scratch_mb > 2047 ? 2047 : scratch_mb) << 20;

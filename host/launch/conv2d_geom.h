@@ -23,15 +23,19 @@ typedef struct pare_conv2d_plan {
   int vw, rows, wg;       /* rows 0: whole planes, split while work-items are few */
 } pare_conv2d_plan;
 
-/* The plan for a checked shape, from the profile's "<stem>.*" tunables:
+/* The plan for a checked shape, from the "<stem>.*" tunables (tuned for
+ * the shape, else the profile's; host/tuning.h): the tuned path, else
  * direct when few output channels per group (direct_max_mg) or a short
  * reduction (direct_max_k), a GEMM on the input for 1×1 stride-1 unpadded
  * convolutions, else im2col with small images batched up to scratch_mb. */
 void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_conv2d_f32_args *a,
                            pare_conv2d_plan *pl);
 
-/* 1 for a vector width the kernels take (1, 2, 4, 8, 16). */
-int pare_conv2d_vw_ok(int vw);
+/* The shape as the tuning database keys it ("n=..,c=..,h=..,w=..,m=..,
+ * k=KHxKW,g=..,s=SHxSW,d=DHxDW,p=T,L,B,R"), and back (buffers NULL, oh/ow
+ * computed; 0 when the text is not such a key or the window does not fit). */
+void pare_conv2d_shape_key(const pare_conv2d_f32_args *a, char *buf, size_t size);
+int pare_conv2d_shape_parse(const char *key, pare_conv2d_f32_args *a);
 
 /* "x NxCxHxW, w ..., y NxMxOHxOW" with `y_name` for the output's name. */
 void pare_conv2d_shape_text(const pare_conv2d_f32_args *a, const char *y_name, char *buf,

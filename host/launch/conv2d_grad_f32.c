@@ -265,7 +265,7 @@ pare_status pare_launch_conv2d_grad_f32(pare_cl_runtime *rt, const pare_conv2d_f
                           "conv2d_grad_f32 (%s): dy, weight (for dx) or x (for dw) is NULL", shape);
   pare_conv2d_plan pl;
   pare_conv2d_plan_make(rt, "conv2d_grad_f32", a, &pl);
-  if (!pare_conv2d_vw_ok(pl.vw) || pl.wg < 0)
+  if (!pare_vector_width_ok(pl.vw) || pl.wg < 0)
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "profile %s: bad conv2d_grad_f32 vw %d or wg %d", rt->profile->name,
                           pl.vw, pl.wg);

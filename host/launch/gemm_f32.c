@@ -4,8 +4,20 @@
 #include <stdio.h>
 
 #include "host/launch/launch.h"
+#include "host/tuning.h"
 
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
+
+/* What a tuned value may be: rows or vectors per work-item, work-group sides. */
+static int tile_ok(int v) { return v >= 1 && v <= 16; }
+static int group_ok(int v) { return v >= 1 && v <= 256; }
+
+int pare_vector_width_ok(int v) { return v == 1 || v == 2 || v == 4 || v == 8 || v == 16; }
+
+void pare_gemm_f32_shape_key(const pare_gemm_f32_args *g, char *buf, size_t size) {
+  snprintf(buf, size, "m=%zu,n=%zu,k=%zu,t=%d%d", g->m, g->n, g->k, g->trans_a ? 1 : 0,
+           g->trans_b ? 1 : 0);
+}
 
 pare_status pare_launch_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *g, cl_event *event,
                                  pare_error *err) {
@@ -22,12 +34,15 @@ pare_status pare_launch_gemm_f32_act(pare_cl_runtime *rt, const pare_gemm_f32_ar
   if (g->m > INT_MAX || g->n > INT_MAX || g->k > INT_MAX || g->lda > INT_MAX || g->ldb > INT_MAX ||
       g->ldc > INT_MAX || g->off_a > INT_MAX || g->off_b > INT_MAX || g->off_c > INT_MAX)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "gemm_f32: sizes beyond 2^31 elements");
-  /* Tile and work-group from the device profile. */
+  /* Tile and work-group: tuned for this shape, else the device profile's. */
   const pare_profile *p = rt->profile;
-  int tm = pare_profile_int(p, "gemm_f32.tm", 4), vw = pare_profile_int(p, "gemm_f32.vw", 4);
-  int nv = pare_profile_int(p, "gemm_f32.nv", 1);
-  size_t wg0 = (size_t)pare_profile_int(p, "gemm_f32.wg0", 8);
-  size_t wg1 = (size_t)pare_profile_int(p, "gemm_f32.wg1", 8);
+  char shape[96];
+  pare_gemm_f32_shape_key(g, shape, sizeof shape);
+  int tm = pare_tuned_int(rt, "gemm_f32", "tm", shape, 4, tile_ok);
+  int vw = pare_tuned_int(rt, "gemm_f32", "vw", shape, 4, pare_vector_width_ok);
+  int nv = pare_tuned_int(rt, "gemm_f32", "nv", shape, 1, tile_ok);
+  size_t wg0 = (size_t)pare_tuned_int(rt, "gemm_f32", "wg0", shape, 8, group_ok);
+  size_t wg1 = (size_t)pare_tuned_int(rt, "gemm_f32", "wg1", shape, 8, group_ok);
   if (tm < 1 || nv < 1 || (vw != 1 && vw != 2 && vw != 4 && vw != 8 && vw != 16) || wg0 < 1 ||
       wg1 < 1)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "profile %s: bad gemm_f32 tile %dx%dx%d",

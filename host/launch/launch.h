@@ -29,6 +29,12 @@ pare_status pare_launch_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *
 pare_status pare_launch_gemm_f32_act(pare_cl_runtime *rt, const pare_gemm_f32_args *args, int act,
                                      float lo, float hi, cl_event *event, pare_error *err);
 
+/* The shape of a product as the tuning database keys it
+ * ("m=..,n=..,k=..,t=<trans_a><trans_b>"), and the vector widths the
+ * kernels take (1, 2, 4, 8, 16). */
+void pare_gemm_f32_shape_key(const pare_gemm_f32_args *args, char *buf, size_t size);
+int pare_vector_width_ok(int v);
+
 /* The same product through CLBlast (no bias): the baseline for benchmarks.
  * PARE_ERR_UNSUPPORTED when libpare was built without CLBlast. */
 pare_status pare_clblast_gemm_f32(pare_cl_runtime *rt, const pare_gemm_f32_args *args,

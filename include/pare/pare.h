@@ -138,6 +138,8 @@ typedef struct pare_context_options {
   int no_fuse; /* 1: the OpenCL backend runs every node as its own launch: no Conv/Gemm epilogue
                 * fusion (BatchNormalization, bias, residual Add, ReLU/Clip), for comparisons;
                 * PARE_NO_FUSE=1 does the same for every context */
+  int no_tune; /* 1: kernels ignore the parameters `pare tune` stored for their shapes and use
+                * the device profile's (PARE_NO_TUNE=1 does the same for every context) */
 } pare_context_options;
 
 typedef struct pare_context pare_context;
@@ -219,6 +221,40 @@ typedef struct pare_node_time {
 PARE_API pare_status pare_model_profile(pare_context *ctx, pare_model *m,
                                         const pare_tensor_view *inputs, int n_inputs, int runs,
                                         pare_node_time **nodes, int *count);
+
+/* Auto-tuning: kernel parameters searched per launch shape on the device. */
+typedef struct pare_tune_result {
+  char kernel[32];   /* "conv2d_f32", "gemm_f32" */
+  char shape[160];   /* the launch shape, as the tuning database keys it */
+  char params[128];  /* the chosen parameters ("tm=6,vw=16,..."), or "untuned" */
+  double untuned_ms; /* median of one launch with the profile's parameters */
+  double tuned_ms;   /* with the chosen ones, same run (== untuned_ms if nothing won) */
+  int tried;         /* candidates timed */
+  int rejected;      /* candidates that failed to build or launch, or disagreed */
+} pare_tune_result;
+
+/* Called after each shape: `done` of `total` in the current round. */
+typedef void (*pare_tune_progress_fn)(int done, int total, const pare_tune_result *last,
+                                      void *user);
+
+typedef struct pare_tune_options {
+  double budget_seconds; /* 0: no limit; shapes not reached stay untuned */
+  int reps;              /* timed launches per candidate (median); 0: 5 */
+  pare_tune_progress_fn progress;
+  void *user;
+} pare_tune_options;
+
+/* Tunes the kernels a run of m on these inputs launches, on ctx's OpenCL
+ * device: records the launch shapes of one run, searches each one's
+ * parameters (host/autotune.h: convolutions first, then the GEMMs of the
+ * paths they chose) and stores the winners in the device's tuning
+ * database, where every later run and session finds them (PARE_NO_TUNE=1
+ * ignores them). *results (pare_free) lists every shape tuned.
+ * PARE_ERR_NO_DEVICE on the reference backend. */
+PARE_API pare_status pare_model_tune(pare_context *ctx, pare_model *m,
+                                     const pare_tensor_view *inputs, int n_inputs,
+                                     const pare_tune_options *options, pare_tune_result **results,
+                                     int *count);
 
 /* Sessions: a model's run state (its plan and device buffers) apart from
  * the model, so that threads can run one loaded model at once, each with

@@ -238,6 +238,19 @@ PY
   check export-bad-path 1 "$pare" export "$tmp/q8.pare" -o "$tmp/no-such-dir/x.onnx"; contains export-bad-path "no-such-dir"
   check create 0 "$pare" create mlp:20,10 -o "$tmp/c.pare"; contains create "untrained"
   check create-bad 1 "$pare" create vgg99 -o "$tmp/x.pare"; contains create-bad "resnet18"
+  # pare tune: usage errors; on OpenCL a short tuning run (its own cache),
+  # on the reference backend a clear refusal.
+  check tune-no-model 2 "$pare" tune
+  check tune-bad-budget 2 "$pare" tune "$tmp/c.pare" --budget-seconds -1; contains tune-bad-budget "--budget-seconds"
+  check tune-bad-batch 2 "$pare" tune "$tmp/c.pare" --batch 0; contains tune-bad-batch "--batch"
+  check tune-missing 1 "$pare" tune "$tmp/none.pare"; contains tune-missing "none.pare"
+  if [ "$backend" = opencl ]; then
+    check tune 0 env PARE_CACHE_DIR="$tmp/cache" "$pare" tune "$tmp/c.pare" --batch 4 --reps 1 --json
+    contains tune '"kernel": "gemm_f32"'; contains tune '"model_tuned_ms"'
+    ls "$tmp/cache"/tuning-*.txt > /dev/null 2>&1 && passes=$((passes + 1)) || { echo "FAIL tune: no tuning file"; fails=$((fails + 1)); }
+  else
+    check tune-reference 1 "$pare" tune "$tmp/c.pare"; contains tune-reference "OpenCL"
+  fi
   # Ctrl-C saves the model and a checkpoint; --resume finishes the run.
   "$pare" train --arch mlp --dataset "$tmp" --batch 8 --epochs 100000 -o "$tmp/i.pare" > "$tmp/i.log" 2>&1 &
   pid=$!

@@ -1,0 +1,349 @@
+/* The auto-tuner (autotune.h): coordinate descent over a kernel's
+ * parameters for one recorded shape, timed on scratch buffers. */
+#include "host/autotune.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/launch/conv2d_f32.h"
+#include "host/launch/conv2d_geom.h"
+#include "host/tuning.h"
+
+enum { MAX_PARAMS = 5, MAX_CAND = 6 };
+
+/* The parameters searched for a kernel: names, the values in force and
+ * the candidates of each. */
+typedef struct space {
+  const char *stem;
+  int n;
+  const char *name[MAX_PARAMS];
+  int value[MAX_PARAMS];
+  int cand[MAX_PARAMS][MAX_CAND];
+  int n_cand[MAX_PARAMS];
+} space;
+
+static void space_add(space *sp, const char *name, int value, const int *cand, int n_cand) {
+  sp->name[sp->n] = name;
+  sp->value[sp->n] = value;
+  memcpy(sp->cand[sp->n], cand, sizeof(int) * (size_t)n_cand);
+  sp->n_cand[sp->n] = n_cand;
+  sp->n++;
+}
+
+/* One shape's buffers and launch. */
+typedef struct tune_case {
+  pare_cl_runtime *rt;
+  int is_conv;
+  pare_gemm_f32_args g;
+  pare_conv2d_f32_args c;
+  cl_mem out;
+  size_t out_elems;
+  size_t scratch_size;
+  float *ref, *got; /* the untuned output, a candidate's */
+} tune_case;
+
+static void key_of(const space *sp, int i, const char *shape, char *buf, size_t size) {
+  snprintf(buf, size, "tune.%s.%s@%s", sp->stem, sp->name[i], shape);
+}
+
+/* Puts the space's values in memory (set) or takes every one out. */
+static void apply(pare_cl_runtime *rt, const space *sp, const char *shape, int set) {
+  for (int i = 0; i < sp->n; i++) {
+    char key[256];
+    key_of(sp, i, shape, key, sizeof key);
+    if (set)
+      pare_tuning_set(rt, key, sp->value[i]);
+    else
+      pare_tuning_forget(rt, key);
+  }
+}
+
+static pare_status launch_once(tune_case *tc, pare_error *err) {
+  if (!tc->is_conv) return pare_launch_gemm_f32(tc->rt, &tc->g, NULL, err);
+  size_t need = pare_conv2d_f32_scratch_bytes(tc->rt, &tc->c);
+  if (need > tc->scratch_size) {
+    if (tc->c.scratch) tc->rt->cl->clReleaseMemObject(tc->c.scratch);
+    tc->c.scratch = NULL;
+    tc->scratch_size = 0;
+    pare_status st = pare_cl_buffer(tc->rt, CL_MEM_READ_WRITE, need, NULL, &tc->c.scratch, err);
+    if (st != PARE_OK) return st;
+    tc->scratch_size = need;
+  }
+  return pare_launch_conv2d_f32(tc->rt, &tc->c, NULL, err);
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median milliseconds of one launch over `reps`, after an untimed one
+ * (which builds the program), and the output read into `into`. */
+static pare_status time_launch(tune_case *tc, int reps, float *into, double *ms, pare_error *err) {
+  pare_status st = launch_once(tc, err);
+  if (st == PARE_OK) st = pare_cl_finish(tc->rt, err);
+  double t[64];
+  if (reps > 64) reps = 64;
+  for (int r = 0; r < reps && st == PARE_OK; r++) {
+    double t0 = pare_now();
+    st = launch_once(tc, err);
+    if (st == PARE_OK) st = pare_cl_finish(tc->rt, err);
+    t[r] = (pare_now() - t0) * 1e3;
+  }
+  if (st != PARE_OK) return st;
+  qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+  *ms = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+  return pare_cl_read(tc->rt, tc->out, 0, tc->out_elems * sizeof(float), into, err);
+}
+
+/* 1 when a candidate's output matches the untuned one (sums taken in
+ * another order: relative 1e-4 of the output's scale). */
+static int agrees(const tune_case *tc) {
+  double scale = 0;
+  for (size_t i = 0; i < tc->out_elems; i++) scale = fmax(scale, fabs(tc->ref[i]));
+  double tol = 1e-4 * (scale + 1.0);
+  for (size_t i = 0; i < tc->out_elems; i++)
+    if (!(fabs((double)tc->got[i] - tc->ref[i]) <= tol)) return 0;
+  return 1;
+}
+
+/* A device buffer of n floats, uniform in [-1, 1) from a fixed seed. */
+static pare_status random_buffer(pare_cl_runtime *rt, size_t n, uint64_t seed, cl_mem *out,
+                                 pare_error *err) {
+  float *h = malloc((n ? n : 1) * sizeof *h);
+  if (!h) return pare_error_set(err, PARE_ERR_NO_MEMORY, "autotune: no memory for %zu floats", n);
+  uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+  for (size_t i = 0; i < n; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    h[i] = (float)((double)(x >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+  }
+  pare_status st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, (n ? n : 1) * sizeof *h, h, out, err);
+  free(h);
+  return st;
+}
+
+static int parse_gemm(const char *shape, pare_gemm_f32_args *g) {
+  memset(g, 0, sizeof *g);
+  int ta, tb, end = 0;
+  if (sscanf(shape, "m=%zu,n=%zu,k=%zu,t=%1d%1d%n", &g->m, &g->n, &g->k, &ta, &tb, &end) != 5 ||
+      shape[end] != '\0' || !g->m || !g->n || !g->k || (ta | tb) > 1)
+    return 0;
+  g->trans_a = ta;
+  g->trans_b = tb;
+  g->lda = ta ? g->m : g->k;
+  g->ldb = tb ? g->k : g->n;
+  g->ldc = g->n;
+  g->alpha = 1.0f;
+  return 1;
+}
+
+/* Buffers of the shape and the untuned values of the parameters. */
+static pare_status setup(pare_cl_runtime *rt, const char *stem, const char *shape, tune_case *tc,
+                         space *sp, pare_error *err) {
+  memset(sp, 0, sizeof *sp);
+  sp->stem = stem;
+  tc->rt = rt;
+  pare_status st = PARE_OK;
+  /* Shapes are capped at 2^28 elements per buffer: the tuner is for layers. */
+  const double cap = (double)(1u << 28);
+  if (!strcmp(stem, "gemm_f32")) {
+    if (!parse_gemm(shape, &tc->g) || (double)tc->g.m * tc->g.k > cap ||
+        (double)tc->g.k * tc->g.n > cap || (double)tc->g.m * tc->g.n > cap)
+      return pare_error_set(err, PARE_ERR_INVALID_ARG, "autotune: not a gemm_f32 shape: %s", shape);
+    pare_gemm_f32_args *g = &tc->g;
+    tc->out_elems = g->m * g->n;
+    st = random_buffer(rt, g->m * g->k, 1, &g->a, err);
+    if (st == PARE_OK) st = random_buffer(rt, g->k * g->n, 2, &g->b, err);
+    if (st == PARE_OK) st = random_buffer(rt, tc->out_elems, 3, &g->c, err);
+    tc->out = g->c;
+    static const int tm[] = {2, 4, 6, 8}, vw[] = {4, 8, 16}, nv[] = {1, 2, 4},
+                     wg[] = {1, 2, 4, 8, 16};
+    space_add(sp, "tm", pare_tuned_int(rt, stem, "tm", NULL, 4, NULL), tm, 4);
+    space_add(sp, "vw", pare_tuned_int(rt, stem, "vw", NULL, 4, NULL), vw, 3);
+    space_add(sp, "nv", pare_tuned_int(rt, stem, "nv", NULL, 1, NULL), nv, 3);
+    space_add(sp, "wg0", pare_tuned_int(rt, stem, "wg0", NULL, 8, NULL), wg, 5);
+    space_add(sp, "wg1", pare_tuned_int(rt, stem, "wg1", NULL, 8, NULL), wg, 5);
+  } else if (!strcmp(stem, "conv2d_f32")) {
+    pare_conv2d_f32_args *c = &tc->c;
+    pare_error perr;
+    if (!pare_conv2d_shape_parse(shape, c) || pare_conv2d_check(c, stem, shape, &perr) != PARE_OK ||
+        (double)c->n * c->c * c->h * c->w > cap || (double)c->n * c->m * c->oh * c->ow > cap)
+      return pare_error_set(err, PARE_ERR_INVALID_ARG, "autotune: not a conv2d_f32 shape: %s",
+                            shape);
+    tc->is_conv = 1;
+    tc->out_elems = c->n * c->m * c->oh * c->ow;
+    st = random_buffer(rt, c->n * c->c * c->h * c->w, 1, &c->x, err);
+    if (st == PARE_OK)
+      st = random_buffer(rt, c->m * (c->c / c->group) * c->kh * c->kw, 2, &c->weight, err);
+    if (st == PARE_OK) st = random_buffer(rt, c->m, 3, &c->bias, err);
+    if (st == PARE_OK) st = random_buffer(rt, tc->out_elems, 4, &c->y, err);
+    c->act = PARE_CONV2D_ACT_RELU;
+    tc->out = c->y;
+    pare_conv2d_plan pl;
+    pare_conv2d_plan_make(rt, stem, c, &pl);
+    int is_1x1 = c->kh == 1 && c->kw == 1 && c->stride_h == 1 && c->stride_w == 1 &&
+                 c->pad_top + c->pad_left + c->pad_bottom + c->pad_right == 0;
+    static const int paths[] = {PARE_CONV2D_DIRECT, PARE_CONV2D_IM2COL, PARE_CONV2D_GEMM_1X1};
+    space_add(sp, "path", pl.path, paths, is_1x1 ? 3 : 2);
+  } else {
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED, "autotune: no search for kernel %s", stem);
+  }
+  if (st != PARE_OK) return st;
+  tc->ref = malloc(tc->out_elems * sizeof(float));
+  tc->got = malloc(tc->out_elems * sizeof(float));
+  if (!tc->ref || !tc->got)
+    return pare_error_set(err, PARE_ERR_NO_MEMORY, "autotune: no memory for %zu outputs",
+                          tc->out_elems);
+  return PARE_OK;
+}
+
+/* The parameters of the conv path chosen in the first round. */
+static void conv_second_round(pare_cl_runtime *rt, const tune_case *tc, space *sp) {
+  int path = sp->value[0];
+  pare_conv2d_plan pl;
+  pare_conv2d_plan_make(rt, "conv2d_f32", &tc->c, &pl);
+  if (path == PARE_CONV2D_DIRECT) {
+    static const int vw[] = {4, 8, 16}, rows[] = {0, 1, 2, 4}, wg[] = {1, 2, 4, 8, 16};
+    space_add(sp, "vw", pl.vw, vw, 3);
+    space_add(sp, "rows", pl.rows, rows, 4);
+    space_add(sp, "wg", pl.wg, wg, 5);
+  } else if (path == PARE_CONV2D_IM2COL && tc->c.n > 1) {
+    static const int mb[] = {4, 16, 64, 256};
+    space_add(sp, "scratch_mb", pare_tuned_int(rt, "conv2d_f32", "scratch_mb", NULL, 64, NULL), mb,
+              4);
+  }
+}
+
+static void release_case(tune_case *tc) {
+  const pare_cl_api *cl = tc->rt ? tc->rt->cl : NULL;
+  cl_mem mems[] = {tc->g.a,      tc->g.b,    tc->g.c, tc->c.x,
+                   tc->c.weight, tc->c.bias, tc->c.y, tc->c.scratch};
+  for (size_t i = 0; cl && i < sizeof mems / sizeof mems[0]; i++)
+    if (mems[i]) cl->clReleaseMemObject(mems[i]);
+  free(tc->ref);
+  free(tc->got);
+}
+
+int pare_autotune_knows(const char *recorded) {
+  return !strncmp(recorded, "gemm_f32@", 9) || !strncmp(recorded, "conv2d_f32@", 11);
+}
+
+/* Tries every candidate of parameters [from, sp->n) in turn, keeping the
+ * fastest that agrees with the untuned output. */
+static void descend(tune_case *tc, space *sp, int from, const char *shape, double deadline,
+                    int reps, double *best_ms, pare_autotune_result *res) {
+  for (int i = from; i < sp->n; i++) {
+    int keep = sp->value[i];
+    for (int c = 0; c < sp->n_cand[i]; c++) {
+      if (sp->cand[i][c] == keep) continue;
+      if (deadline > 0 && pare_now() > deadline) break;
+      int held = sp->value[i];
+      sp->value[i] = sp->cand[i][c];
+      apply(tc->rt, sp, shape, 1);
+      double ms = 0;
+      pare_error err = {0};
+      res->tried++;
+      if (time_launch(tc, reps, tc->got, &ms, &err) != PARE_OK || !agrees(tc)) {
+        res->rejected++;
+        pare_log(PARE_LOG_DEBUG, "autotune %s %s=%d: rejected (%s)", shape, sp->name[i],
+                 sp->value[i], err.text);
+        sp->value[i] = held;
+        continue;
+      }
+      if (ms < *best_ms * 0.97) {
+        *best_ms = ms;
+        keep = sp->value[i];
+      }
+      sp->value[i] = held;
+    }
+    sp->value[i] = keep;
+  }
+  apply(tc->rt, sp, shape, 0);
+}
+
+/* The winner against the untuned parameters once more, alternating launch
+ * by launch so that a drifting machine load hits both alike: the figures
+ * reported, and the winner kept only if it still wins. */
+static pare_status confirm(tune_case *tc, const space *sp, const char *shape, int reps,
+                           pare_autotune_result *res) {
+  enum { MAX_ROUNDS = 64 };
+  double t[2][MAX_ROUNDS];
+  int rounds = 2 * reps + 1 < MAX_ROUNDS ? 2 * reps + 1 : MAX_ROUNDS;
+  pare_status st = PARE_OK;
+  for (int r = -1; r < rounds && st == PARE_OK; r++) /* round -1 warms both up */
+    for (int v = 0; v < 2 && st == PARE_OK; v++) {
+      apply(tc->rt, sp, shape, v);
+      pare_error err;
+      double t0 = pare_now();
+      st = launch_once(tc, &err);
+      if (st == PARE_OK) st = pare_cl_finish(tc->rt, &err);
+      if (r >= 0) t[v][r] = (pare_now() - t0) * 1e3;
+    }
+  apply(tc->rt, sp, shape, 0);
+  if (st != PARE_OK) return st;
+  qsort(t[0], (size_t)rounds, sizeof t[0][0], cmp_double);
+  qsort(t[1], (size_t)rounds, sizeof t[1][0], cmp_double);
+  res->untuned_ms = t[0][rounds / 2];
+  res->tuned_ms = t[1][rounds / 2];
+  return PARE_OK;
+}
+
+pare_status pare_autotune_shape(pare_cl_runtime *rt, const char *recorded, double deadline,
+                                int reps, pare_autotune_result *res, pare_error *err) {
+  memset(res, 0, sizeof *res);
+  const char *at = strchr(recorded, '@');
+  if (!at || (size_t)(at - recorded) >= sizeof res->kernel)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "autotune: \"%s\" is not <kernel>@<shape>",
+                          recorded);
+  memcpy(res->kernel, recorded, (size_t)(at - recorded));
+  snprintf(res->shape, sizeof res->shape, "%s", at + 1);
+  const char *shape = at + 1;
+  if (reps < 1) reps = 5;
+  tune_case tc;
+  memset(&tc, 0, sizeof tc);
+  space sp;
+  /* Earlier tuned values of the shape out of the way: the untuned first. */
+  static const char *const all[] = {"tm",   "vw",   "nv", "wg0",       "wg1",
+                                    "path", "rows", "wg", "scratch_mb"};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    char key[256];
+    snprintf(key, sizeof key, "tune.%s.%s@%s", res->kernel, all[i], shape);
+    pare_tuning_forget(rt, key);
+  }
+  pare_status st = setup(rt, res->kernel, shape, &tc, &sp, err);
+  if (st == PARE_OK) st = time_launch(&tc, reps, tc.ref, &res->untuned_ms, err);
+  if (st != PARE_OK) {
+    release_case(&tc);
+    pare_tuning_save(rt);
+    return st;
+  }
+  double best = res->untuned_ms;
+  descend(&tc, &sp, 0, shape, deadline, reps, &best, res);
+  if (tc.is_conv) {
+    int from = sp.n;
+    conv_second_round(rt, &tc, &sp);
+    /* The round's starting point, timed with the chosen path in force. */
+    if (sp.n > from) descend(&tc, &sp, from, shape, deadline, reps, &best, res);
+  }
+  res->tuned_ms = res->untuned_ms;
+  size_t len = 0;
+  if (best < res->untuned_ms && confirm(&tc, &sp, shape, reps, res) == PARE_OK &&
+      res->tuned_ms < res->untuned_ms * 0.97) {
+    for (int i = 0; i < sp.n; i++) {
+      char key[256];
+      key_of(&sp, i, shape, key, sizeof key);
+      pare_tuning_set(rt, key, sp.value[i]);
+      if (len < sizeof res->params)
+        len += (size_t)snprintf(res->params + len, sizeof res->params - len, "%s%s=%d",
+                                i ? "," : "", sp.name[i], sp.value[i]);
+    }
+  } else {
+    res->tuned_ms = res->untuned_ms;
+    snprintf(res->params, sizeof res->params, "untuned");
+  }
+  pare_tuning_save(rt);
+  release_case(&tc);
+  return PARE_OK;
+}
