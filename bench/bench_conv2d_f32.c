@@ -1,6 +1,9 @@
 /* pare-bench conv2d_f32: pare's convolution vs the reference Conv and vs a
  * simple baseline (im2col on the host, upload, CLBlast SGEMM per image and
- * group; no bias), on the same data, in one run. */
+ * group; no bias), on the same data, in one run; where a 2×2/2 MaxPool fits
+ * the path, also conv + relu + pool in one launch sequence (the pooling in
+ * the epilogue) against the convolution and a pool_f32 launch after it,
+ * interleaved. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,7 @@
 #include "bench/bench.h"
 #include "engine/ref/ops.h"
 #include "host/launch/conv2d_f32.h"
+#include "host/launch/pool_f32.h"
 
 typedef struct conv_shape {
   const char *name;
@@ -31,6 +35,78 @@ static int run_pare(void *arg) {
   conv_bench *b = arg;
   if (pare_launch_conv2d_f32(b->rt, &b->a, NULL, &b->err) != PARE_OK) return 1;
   return pare_cl_finish(b->rt, &b->err) != PARE_OK;
+}
+
+/* Variant 0: the pooling in the convolution's epilogue; 1: a pool_f32
+ * launch after the convolution. */
+typedef struct pool_bench {
+  conv_bench *b;
+  pare_conv2d_f32_args pooled; /* y: the pooled output, scratch for the pooled plan */
+  pare_conv2d_pool pool;
+  pare_ref_pool_params pp;
+  int64_t yd[4];
+} pool_bench;
+
+static int run_pool_variant(void *arg, int v) {
+  pool_bench *pb = arg;
+  conv_bench *b = pb->b;
+  pare_status st = v == 0
+                       ? pare_launch_conv2d_pool_f32(b->rt, &pb->pooled, &pb->pool, NULL, &b->err)
+                       : pare_launch_conv2d_f32(b->rt, &b->a, NULL, &b->err);
+  if (st == PARE_OK && v == 1)
+    st = pare_launch_pool2d_f32(b->rt, 1, &pb->pp, pb->yd, b->a.y, pb->pooled.y, NULL, &b->err);
+  return st != PARE_OK || pare_cl_finish(b->rt, &b->err) != PARE_OK;
+}
+
+/* The pooled rows of a shape whose path can pool: 1 on failure. */
+static int bench_pooled(conv_bench *b, const pare_bench_opts *o, double flops) {
+  pool_bench pb;
+  memset(&pb, 0, sizeof pb);
+  pb.b = b;
+  pb.pooled = b->a;
+  pb.pool = (pare_conv2d_pool){PARE_CONV2D_POOL_MAX, 2, 2, 2, 2};
+  if (!pare_conv2d_f32_can_pool(b->rt, &b->a, &pb.pool)) return 0;
+  pare_ref_pool_params_init(&pb.pp, 2);
+  pb.pp.win.kernel[0] = pb.pp.win.kernel[1] = 2;
+  pb.pp.win.strides[0] = pb.pp.win.strides[1] = 2;
+  const pare_conv2d_f32_args *a = &b->a;
+  int64_t yd[4] = {(int64_t)a->n, (int64_t)a->m, (int64_t)a->oh, (int64_t)a->ow};
+  memcpy(pb.yd, yd, sizeof yd);
+  size_t np = a->n * a->m * (a->oh / 2) * (a->ow / 2);
+  size_t scratch = pare_conv2d_f32_pool_scratch_bytes(b->rt, a, &pb.pool);
+  cl_mem py = NULL, ps = NULL;
+  pare_error err;
+  int status = 0;
+  if (pare_cl_buffer(b->rt, CL_MEM_READ_WRITE, np * 4, NULL, &py, &err) != PARE_OK ||
+      (scratch && pare_cl_buffer(b->rt, CL_MEM_READ_WRITE, scratch, NULL, &ps, &err) != PARE_OK)) {
+    fprintf(stderr, "pare-bench: %s\n", err.text);
+    status = 1;
+  }
+  pare_bench_timing t[2];
+  memset(t, 0, sizeof t);
+  if (!status) {
+    pb.pooled.y = py;
+    pb.pooled.scratch = ps;
+    status = pare_bench_time_variants(o->warmup, o->reps, 2, run_pool_variant, &pb, t) ||
+             !t[0].ok || !t[1].ok;
+    if (status) fprintf(stderr, "pare-bench: conv2d_f32 pooled: %s\n", b->err.text);
+  }
+  if (!status) {
+    const conv_shape *s = b->s;
+    printf("{\"kernel\": \"conv2d_f32\", \"variant\": \"pare_relu_maxpool_fused\", "
+           "\"profile\": \"%s\", \"device\": \"%s\", \"shape\": \"%s n%zu c%zu %zux%zu m%zu k%zu "
+           "g%zu s%zu p%zu, maxpool 2x2/2\", \"ms_min\": %.4f, \"ms_median\": %.4f, \"gflops\": "
+           "%.2f, \"unfused_ms_median\": %.4f, \"speedup_vs_unfused\": %.3f}\n",
+           b->rt->profile->name, b->rt->info.name, s->name, s->n, s->c, s->h, s->w, s->m, s->k,
+           s->group, s->stride, s->pad, t[0].ms_min, t[0].ms_median, flops / (t[0].ms_median * 1e6),
+           t[1].ms_median, t[1].ms_median / t[0].ms_median);
+    fflush(stdout);
+    fprintf(stderr, "%-14s %9.3f  + maxpool 2x2 fused; conv then pool_f32 %.3f ms: %.2fx\n",
+            "  (pooled)", t[0].ms_median, t[1].ms_median, t[1].ms_median / t[0].ms_median);
+  }
+  if (py) b->rt->cl->clReleaseMemObject(py);
+  if (ps) b->rt->cl->clReleaseMemObject(ps);
+  return status;
 }
 
 static int run_reference(void *arg) {
@@ -191,6 +267,7 @@ static int bench_shape(pare_cl_runtime *rt, const pare_bench_opts *o, const conv
   fprintf(stderr, "%-14s %9.3f %9.1f %9.3f %9.3f %9.2fx %8.1fx\n", s->name, tp.ms_median,
           flops / (tp.ms_median * 1e6), tc.ok ? tc.ms_median : 0, tr.ok ? tr.ms_median : 0,
           tc.ok ? tc.ms_median / tp.ms_median : 0, tr.ok ? tr.ms_median / tp.ms_median : 0);
+  status = bench_pooled(&b, o, flops);
 done:
   for (int i = 0; i < 6; i++)
     if (bufs[i]) rt->cl->clReleaseMemObject(bufs[i]);

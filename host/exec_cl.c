@@ -52,6 +52,9 @@ typedef struct fusion {
   int residual; /* that Add's other input */
   int act;      /* Relu or Clip, applied last */
   int out;
+  int pool; /* a MaxPool/AveragePool reading `out`, pooled in the Conv's epilogue when the
+             * convolution runs dense on a path that can (then skipped, its output
+             * written), else run as its own launch */
 } fusion;
 
 typedef struct cl_state {
@@ -287,6 +290,31 @@ static int fusable_act(const pare_graph *g, const pare_node *a, float *lo, float
   return PARE_GEMM_ACT_CLIP;
 }
 
+/* A MaxPool or AveragePool node a Conv's epilogue can take (2-D, no pads
+ * or dilation, floor mode, no Indices output): 1 and its window in *pool. */
+static int fusable_pool(const pare_plan *p, const pare_node *n, pare_conv2d_pool *pool) {
+  if ((n->op != PARE_OP_MAX_POOL && n->op != PARE_OP_AVERAGE_POOL) || n->n_inputs < 1 ||
+      n->inputs[0] < 0 || n->n_outputs < 1 || n->outputs[0] < 0 ||
+      (n->n_outputs > 1 && n->outputs[1] >= 0) || p->values[n->inputs[0]].rank != 4)
+    return 0;
+  pare_tensor *in[1] = {&p->values[n->inputs[0]]}, *out[1] = {&p->values[n->outputs[0]]};
+  pare_op_ctx ctx = {p->graph, n, in, 1, out, 1, NULL};
+  pare_ref_pool_params pp;
+  if (pare_op_pool_params(&ctx, &pp) != PARE_OK || pp.win.nspatial != 2 || pp.ceil_mode ||
+      (pp.win.auto_pad != PARE_REF_AUTO_PAD_NOTSET && pp.win.auto_pad != PARE_REF_AUTO_PAD_VALID))
+    return 0;
+  for (int k = 0; k < 4; k++)
+    if (pp.win.pads[k] != 0) return 0;
+  if (pp.win.dilations[0] != 1 || pp.win.dilations[1] != 1 || pp.win.kernel[0] < 1 ||
+      pp.win.kernel[1] < 1 || pp.win.strides[0] < 1 || pp.win.strides[1] < 1)
+    return 0;
+  *pool =
+      (pare_conv2d_pool){n->op == PARE_OP_MAX_POOL ? PARE_CONV2D_POOL_MAX : PARE_CONV2D_POOL_AVG,
+                         (size_t)pp.win.kernel[0], (size_t)pp.win.kernel[1],
+                         (size_t)pp.win.strides[0], (size_t)pp.win.strides[1]};
+  return 1;
+}
+
 /* The activation fused into node idx (PARE_GEMM_ACT_NONE when none). */
 static int fused_act(const pare_plan *p, const cl_state *s, int idx, float *lo, float *hi) {
   *lo = *hi = 0.0f;
@@ -378,7 +406,10 @@ static int residual_of(const pare_plan *p, int a, int y, int i) {
 /* The one place that decides what runs fused. A Conv absorbs, each step
  * only when the value so far has that node as its only reader: a
  * BatchNormalization (folded), then an Add of a residual computed earlier
- * (same shape), then a Relu or Clip with constant bounds. A Gemm or MatMul
+ * (same shape), then a Relu or Clip with constant bounds, then (no
+ * residual) a MaxPool or AveragePool without pads, which the dense float
+ * convolution pools in its epilogue when its path can (run_conv decides
+ * per run and skips the pooling node then). A Gemm or MatMul
  * absorbs the Relu or Clip. Nothing is fused for PARE_PLAN_NO_FUSE or
  * PARE_NO_FUSE=1; plans that keep parameters (training) fuse only a Conv's
  * activation, which the OpenCL trainer's backward pass expects. */
@@ -387,7 +418,7 @@ static void find_fusions(const pare_plan *p, fusion *f) {
   int fuse = pare_plan_fuses(p), training = (p->flags & PARE_PLAN_KEEP_PARAMS) != 0;
   for (int i = 0; i < g->n_nodes; i++) {
     const pare_node *n = &g->nodes[i];
-    f[i] = (fusion){-1, -1, -1, -1, n->n_outputs > 0 ? n->outputs[0] : -1};
+    f[i] = (fusion){-1, -1, -1, -1, n->n_outputs > 0 ? n->outputs[0] : -1, -1};
     int conv = n->op == PARE_OP_CONV, gemm = n->op == PARE_OP_GEMM || n->op == PARE_OP_MATMUL;
     if (!fuse || !(conv || (gemm && !training)) || f[i].out < 0 || p->node_folded[i] ||
         !pare_exec_cl_supports(p, n))
@@ -409,7 +440,12 @@ static void find_fusions(const pare_plan *p, fusion *f) {
         g->nodes[r].outputs[0] >= 0 && fusable_act(g, &g->nodes[r], &lo, &hi) >= 0) {
       f[i].act = r;
       y = g->nodes[r].outputs[0];
+      r = pare_graph_only_reader(g, y);
     }
+    pare_conv2d_pool pool;
+    if (conv && !training && f[i].add < 0 && r > i && g->nodes[r].inputs[0] == y &&
+        fusable_pool(p, &g->nodes[r], &pool))
+      f[i].pool = r;
     f[i].out = y;
   }
 }
@@ -525,10 +561,16 @@ static pare_status run_conv(pare_plan *p, cl_state *s, int idx, pare_error *err)
   pare_conv2d_f32_args a;
   pare_status st = pare_exec_cl_conv_geometry(p, idx, &a, err);
   if (st != PARE_OK) return st;
-  /* A fused node's output goes straight into the last absorbed node's value. */
+  /* A fused node's output goes straight into the last absorbed node's
+   * value; a pooling the launch can take, into the pooling's output. */
   int y = f->out;
   int has_bias = n->n_inputs > 2 && n->inputs[2] >= 0;
   a.act = fused_act(p, s, idx, &a.act_min, &a.act_max);
+  pare_conv2d_pool pool;
+  int pooled = f->pool >= 0 && fusable_pool(p, &g->nodes[f->pool], &pool) &&
+               pare_conv2d_f32_can_pool(s->rt, &a, &pool);
+  if (f->pool >= 0) s->skip[f->pool] = (char)pooled;
+  if (pooled) y = g->nodes[f->pool].outputs[0];
   st = out_buffer(p, s, y, err);
   if (st == PARE_OK) st = to_device(p, s, n->inputs[0], err);
   if (st == PARE_OK && f->residual >= 0) st = to_device(p, s, f->residual, err);
@@ -546,11 +588,12 @@ static pare_status run_conv(pare_plan *p, cl_state *s, int idx, pare_error *err)
   a.x = s->v[n->inputs[0]].mem;
   a.residual = f->residual >= 0 ? s->v[f->residual].mem : NULL;
   a.y = s->v[y].mem;
-  size_t need = pare_conv2d_f32_scratch_bytes(s->rt, &a);
+  size_t need = pare_conv2d_f32_pool_scratch_bytes(s->rt, &a, pooled ? &pool : NULL);
   st = scratch_for(s, need, err);
   if (st != PARE_OK) return st;
   a.scratch = need ? s->scratch : NULL;
-  return pare_launch_conv2d_f32(s->rt, &a, NULL, err);
+  return pooled ? pare_launch_conv2d_pool_f32(s->rt, &a, &pool, NULL, err)
+                : pare_launch_conv2d_f32(s->rt, &a, NULL, err);
 }
 
 /* Binds a node's plan tensors to an op context (inputs/outputs up to 8). */
@@ -1126,7 +1169,8 @@ int pare_exec_cl_fused_nodes(const pare_plan *p) {
   const cl_state *s = p->device;
   int count = 0;
   for (int i = 0; s && i < s->n_nodes; i++)
-    count += (s->fuse[i].bn >= 0) + (s->fuse[i].add >= 0) + (s->fuse[i].act >= 0);
+    count += (s->fuse[i].bn >= 0) + (s->fuse[i].add >= 0) + (s->fuse[i].act >= 0) +
+             (s->fuse[i].pool >= 0);
   return count;
 }
 

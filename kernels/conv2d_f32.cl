@@ -16,6 +16,8 @@
  *    product into y. conv2d_epilogue also adds the bias and the residual
  *    and applies the activation (in place when NB == 1). 1x1 stride-1 unpadded convolutions
  *    skip im2col: x itself is the patch matrix of each image.
+ *    conv2d_epilogue_pool instead pools the activated products (a MaxPool
+ *    or AveragePool fused after the Conv) and writes only the pooled planes.
  *
  *  - direct: conv2d_direct, for convolutions with one or two output
  *    channels per group (depthwise), where a GEMM register tile has no
@@ -151,6 +153,76 @@ __kernel void conv2d_epilogue(__global const float *src, const int src_off, cons
   }
 #endif
   for (; p < P; ++p) d[p] = conv_act1(s[p] + b, lo, hi);
+}
+
+/* conv2d_epilogue followed by a pooling window (CONV_POOL 1: max, NaN
+ * never winning; 2: average), no pads, no dilation: bias and activation on
+ * each GEMM result, then the window over them, written as NCHW pooled
+ * planes y[y_off + ((j*M + m)*PH + py)*PW + px]. Global id 0 is m, id 1 the
+ * pooled row j*PH + py of image j of the chunk. The conv output itself is
+ * never stored: a Conv → Relu → MaxPool block writes a quarter of what it
+ * would otherwise, and the pooling launch disappears. */
+#ifndef CONV_POOL
+#define CONV_POOL 1
+#endif
+__kernel void conv2d_epilogue_pool(__global const float *src, const int src_off, const int ld,
+                                   __global float *y, const int y_off, __global const float *bias,
+                                   const int has_bias, const int M, const int OH, const int OW,
+                                   const int NB, const int PKH, const int PKW, const int PSH,
+                                   const int PSW, const int PH, const int PW, const float lo,
+                                   const float hi) {
+  const int m = (int)get_global_id(0);
+  const int jp = (int)get_global_id(1);
+  if (m >= M || jp >= NB * PH) return;
+  const int j = jp / PH, py = jp - j * PH;
+  __global const float *s = src + src_off + m * ld + j * (OH * OW) + py * PSH * OW;
+  __global float *d = y + y_off + ((j * M + m) * PH + py) * PW;
+  const float b = has_bias ? bias[m] : 0.0f;
+  int px = 0;
+  if (PKW == 2 && PSW == 2) {
+    /* The common 2-wide, stride-2 window: 8 outputs from 16 contiguous
+     * values per window row, their even and odd lanes (2·(px + 8) <= OW,
+     * so every load stays in the row). */
+    for (; px + 8 <= PW; px += 8) {
+#if CONV_POOL == 1
+      float8 acc = (float8)(-INFINITY);
+#else
+      float8 acc = (float8)(0.0f);
+#endif
+      for (int ky = 0; ky < PKH; ++ky) {
+        float16 v = vload16(0, s + ky * OW + 2 * px) + (float16)(b);
+        PARE_EPILOGUE_ACT(CONV_ACT, float16, v, lo, hi);
+#if CONV_POOL == 1
+        acc = select(acc, v.even, v.even > acc);
+        acc = select(acc, v.odd, v.odd > acc);
+#else
+        acc += v.even + v.odd;
+#endif
+      }
+#if CONV_POOL == 1
+      vstore8(acc, 0, d + px);
+#else
+      vstore8(acc / (float8)((float)(2 * PKH)), 0, d + px);
+#endif
+    }
+  }
+  for (; px < PW; ++px) {
+    __global const float *w = s + px * PSW;
+#if CONV_POOL == 1
+    float acc = -INFINITY;
+    for (int ky = 0; ky < PKH; ++ky)
+      for (int kx = 0; kx < PKW; ++kx) {
+        const float v = conv_act1(w[ky * OW + kx] + b, lo, hi);
+        acc = v > acc ? v : acc;
+      }
+    d[px] = acc;
+#else
+    float acc = 0.0f;
+    for (int ky = 0; ky < PKH; ++ky)
+      for (int kx = 0; kx < PKW; ++kx) acc += conv_act1(w[ky * OW + kx] + b, lo, hi);
+    d[px] = acc / (float)(PKH * PKW);
+#endif
+  }
 }
 
 /* CONV_VW input values row[iw0 + i*SW], all inside the row. */

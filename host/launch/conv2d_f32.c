@@ -52,13 +52,53 @@ static void shape_text(const pare_conv2d_f32_args *a, char *buf, size_t size) {
   pare_conv2d_shape_text(a, "y", buf, size);
 }
 
+/* The pooled output dims of a checked pooling (0 when the window does not fit). */
+static void pooled_dims(const pare_conv2d_f32_args *a, const pare_conv2d_pool *pool, size_t *ph,
+                        size_t *pw) {
+  *ph = *pw = 0;
+  if (pool->kh == 0 || pool->kw == 0 || pool->sh == 0 || pool->sw == 0 || pool->kh > a->oh ||
+      pool->kw > a->ow)
+    return;
+  *ph = (a->oh - pool->kh) / pool->sh + 1;
+  *pw = (a->ow - pool->kw) / pool->sw + 1;
+}
+
+/* The plan of a checked launch; with a pooling, the GEMM's product always
+ * goes to a chunk of scratch (the epilogue reads it from there). */
+static void plan_for(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                     const pare_conv2d_pool *pool, pare_conv2d_plan *pl) {
+  pare_conv2d_plan_make(rt, "conv2d_f32", a, pl);
+  if (pool && pl->path != PARE_CONV2D_DIRECT)
+    pl->chunk_elems = a->m * (pl->path == PARE_CONV2D_IM2COL ? pl->nb : 1) * pl->p;
+}
+
 size_t pare_conv2d_f32_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d_f32_args *a) {
+  return pare_conv2d_f32_pool_scratch_bytes(rt, a, NULL);
+}
+
+size_t pare_conv2d_f32_pool_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                                          const pare_conv2d_pool *pool) {
   char shape[320];
   shape_text(a, shape, sizeof shape);
   if (check_args(a, shape, NULL) != PARE_OK || a->n == 0 || a->m == 0) return 0;
   pare_conv2d_plan pl;
-  pare_conv2d_plan_make(rt, "conv2d_f32", a, &pl);
+  plan_for(rt, a, pool, &pl);
   return (pl.col_elems + pl.chunk_elems) * sizeof(float);
+}
+
+int pare_conv2d_f32_can_pool(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                             const pare_conv2d_pool *pool) {
+  char shape[320];
+  shape_text(a, shape, sizeof shape);
+  size_t ph, pw;
+  if (pare_conv2d_check(a, "conv2d_f32", shape, NULL) != PARE_OK || a->residual ||
+      (pool->kind != PARE_CONV2D_POOL_MAX && pool->kind != PARE_CONV2D_POOL_AVG))
+    return 0;
+  pooled_dims(a, pool, &ph, &pw);
+  if (ph == 0) return 0;
+  pare_conv2d_plan pl;
+  plan_for(rt, a, pool, &pl);
+  return pl.path != PARE_CONV2D_DIRECT;
 }
 
 static pare_status gemm(pare_cl_seq *r, pare_gemm_f32_args *g, pare_error *err) {
@@ -66,10 +106,12 @@ static pare_status gemm(pare_cl_seq *r, pare_gemm_f32_args *g, pare_error *err) 
 }
 
 static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
-                            const pare_conv2d_plan *pl, pare_error *err) {
+                            const pare_conv2d_plan *pl, const pare_conv2d_pool *pool,
+                            pare_error *err) {
   pare_cl_runtime *rt = r->rt;
   char defines[96];
-  snprintf(defines, sizeof defines, "-DCONV_ACT=%d -DCONV_VW=%d", a->act, pl->vw);
+  snprintf(defines, sizeof defines, "-DCONV_ACT=%d -DCONV_VW=%d -DCONV_POOL=%d", a->act, pl->vw,
+           pool ? pool->kind : 0);
   cl_int N = (cl_int)a->n, C = (cl_int)a->c, H = (cl_int)a->h, W = (cl_int)a->w;
   cl_int M = (cl_int)a->m, KH = (cl_int)a->kh, KW = (cl_int)a->kw;
   cl_int SH = (cl_int)a->stride_h, SW = (cl_int)a->stride_w;
@@ -110,14 +152,16 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
     return st;
   }
 
-  int need_epilogue = has_bias || has_res || a->act != PARE_CONV2D_ACT_NONE || pl->nb > 1;
+  int need_epilogue =
+      has_bias || has_res || a->act != PARE_CONV2D_ACT_NONE || pl->nb > 1 || pool != NULL;
+  const char *epilogue = pool ? "conv2d_epilogue_pool" : "conv2d_epilogue";
   cl_kernel kcol = NULL, kepi = NULL;
   if (pl->path == PARE_CONV2D_IM2COL) {
     st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, defines, "conv2d_im2col", &kcol, err);
     if (st != PARE_OK) return st;
   }
   if (need_epilogue) {
-    st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, defines, "conv2d_epilogue", &kepi, err);
+    st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, defines, epilogue, &kepi, err);
     if (st != PARE_OK) {
       if (kcol) rt->cl->clReleaseKernel(kcol);
       return st;
@@ -163,7 +207,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
         ga.off_b = (n0 * a->c + g * pl->cg) * pl->p;
       }
       ga.ldb = cld;
-      if (cnb > 1) {
+      if (cnb > 1 || pool) {
         ga.c = a->scratch;
         ga.off_c = pl->col_elems + g * pl->mg * cld;
       } else {
@@ -173,7 +217,35 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
       ga.ldc = cld;
       st = gemm(r, &ga, err);
     }
-    if (st == PARE_OK && need_epilogue) {
+    if (st == PARE_OK && pool) {
+      size_t phs, pws;
+      pooled_dims(a, pool, &phs, &pws);
+      cl_int src_off = (cl_int)pl->col_elems, ldi = (cl_int)cld;
+      cl_int y_off = (cl_int)(n0 * a->m * phs * pws);
+      cl_int PKH = (cl_int)pool->kh, PKW = (cl_int)pool->kw, PSH = (cl_int)pool->sh;
+      cl_int PSW = (cl_int)pool->sw, PH = (cl_int)phs, PW = (cl_int)pws;
+      pare_cl_arg args[] = {{sizeof(cl_mem), &a->scratch},
+                            {sizeof src_off, &src_off},
+                            {sizeof ldi, &ldi},
+                            {sizeof(cl_mem), &a->y},
+                            {sizeof y_off, &y_off},
+                            {sizeof(cl_mem), &bias},
+                            {sizeof has_bias, &has_bias},
+                            {sizeof M, &M},
+                            {sizeof OH, &OH},
+                            {sizeof OW, &OW},
+                            {sizeof NB, &NB},
+                            {sizeof PKH, &PKH},
+                            {sizeof PKW, &PKW},
+                            {sizeof PSH, &PSH},
+                            {sizeof PSW, &PSW},
+                            {sizeof PH, &PH},
+                            {sizeof PW, &PW},
+                            {sizeof lo, &lo},
+                            {sizeof hi, &hi}};
+      st = pare_cl_seq_launch(r, kepi, epilogue, args, sizeof args / sizeof args[0], a->m,
+                              cnb * phs, err);
+    } else if (st == PARE_OK && need_epilogue) {
       cl_mem src = cnb > 1 ? a->scratch : a->y;
       cl_int src_off = cnb > 1 ? (cl_int)pl->col_elems : (cl_int)(n0 * a->m * pl->p);
       cl_int y_off = (cl_int)(n0 * a->m * pl->p), ldi = (cl_int)cld;
@@ -200,16 +272,22 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
   return st;
 }
 
-pare_status pare_launch_conv2d_f32(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
-                                   cl_event *event, pare_error *err) {
+/* The launch of pare_launch_conv2d_f32 and pare_launch_conv2d_pool_f32. */
+static pare_status launch(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                          const pare_conv2d_pool *pool, cl_event *event, pare_error *err) {
   if (event) *event = NULL;
   char shape[320];
   shape_text(a, shape, sizeof shape);
   pare_status st = check_args(a, shape, err);
   if (st != PARE_OK) return st;
+  if (pool && !pare_conv2d_f32_can_pool(rt, a, pool))
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED,
+                          "conv2d_f32 (%s): cannot pool %zux%zu/%zux%zu (kind %d) here: the "
+                          "direct path, a residual or a window that does not fit",
+                          shape, pool->kh, pool->kw, pool->sh, pool->sw, pool->kind);
   if (a->n == 0 || a->m == 0) return PARE_OK;
   pare_conv2d_plan pl;
-  pare_conv2d_plan_make(rt, "conv2d_f32", a, &pl);
+  plan_for(rt, a, pool, &pl);
   if (!pare_vector_width_ok(pl.vw) || pl.wg < 0 || pl.rows < 0)
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "profile %s: bad conv2d_f32 vw %d, wg %d or rows %d", rt->profile->name,
@@ -219,7 +297,7 @@ pare_status pare_launch_conv2d_f32(pare_cl_runtime *rt, const pare_conv2d_f32_ar
                           "conv2d_f32 (%s): needs %zu bytes of scratch, got none", shape,
                           (pl.col_elems + pl.chunk_elems) * sizeof(float));
   pare_cl_seq r = {rt, event != NULL, NULL, {(size_t)pl.wg, 1}, pl.wg > 0};
-  st = run_plan(&r, a, &pl, err);
+  st = run_plan(&r, a, &pl, pool, err);
   if (st != PARE_OK) {
     if (r.last) rt->cl->clReleaseEvent(r.last);
     if (err) {
@@ -233,4 +311,16 @@ pare_status pare_launch_conv2d_f32(pare_cl_runtime *rt, const pare_conv2d_f32_ar
   }
   if (event) *event = r.last;
   return PARE_OK;
+}
+
+pare_status pare_launch_conv2d_f32(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                                   cl_event *event, pare_error *err) {
+  return launch(rt, a, NULL, event, err);
+}
+
+pare_status pare_launch_conv2d_pool_f32(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                                        const pare_conv2d_pool *pool, cl_event *event,
+                                        pare_error *err) {
+  if (!pool) return pare_error_set(err, PARE_ERR_INVALID_ARG, "conv2d_f32: no pooling given");
+  return launch(rt, a, pool, event, err);
 }

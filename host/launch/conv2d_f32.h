@@ -46,4 +46,30 @@ size_t pare_conv2d_f32_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d_f32_
 pare_status pare_launch_conv2d_f32(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
                                    cl_event *event, pare_error *err);
 
+/* A pooling window after the epilogue: the Conv → (BatchNormalization) →
+ * Relu/Clip → MaxPool/AveragePool block in one launch sequence, the conv
+ * output never stored. No pads, no dilation, floor mode; the average
+ * divides by kh·kw. */
+#define PARE_CONV2D_POOL_MAX 1
+#define PARE_CONV2D_POOL_AVG 2
+typedef struct pare_conv2d_pool {
+  int kind;              /* PARE_CONV2D_POOL_MAX or PARE_CONV2D_POOL_AVG */
+  size_t kh, kw, sh, sw; /* window and strides */
+} pare_conv2d_pool;
+
+/* 1 when a launch of `a` can take the pooling: the im2col and 1×1 GEMM
+ * paths (not the direct one), no residual, a window that fits the output.
+ * Reads only the geometry and the residual (the other buffers may be unset). */
+int pare_conv2d_f32_can_pool(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                             const pare_conv2d_pool *pool);
+/* Scratch bytes of the pooled launch (pool NULL: pare_conv2d_f32_scratch_bytes). */
+size_t pare_conv2d_f32_pool_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                                          const pare_conv2d_pool *pool);
+/* The convolution with its epilogue and then the pooling: a->y is the
+ * pooled output [n, m, (oh - kh)/sh + 1, (ow - kw)/sw + 1].
+ * PARE_ERR_UNSUPPORTED when pare_conv2d_f32_can_pool says no. */
+pare_status pare_launch_conv2d_pool_f32(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                                        const pare_conv2d_pool *pool, cl_event *event,
+                                        pare_error *err);
+
 #endif

@@ -1,7 +1,7 @@
 /* Operator fusion in the OpenCL executor: each model runs fused (Conv with
- * BatchNormalization folded, residual Add and ReLU/Clip in its epilogue;
- * Gemm with ReLU) and with no fusion at all (PARE_PLAN_NO_FUSE,
- * PARE_NO_FUSE=1, pare_context_options.no_fuse: every node its own launch,
+ * BatchNormalization folded, residual Add, ReLU/Clip and a following
+ * MaxPool/AveragePool in its epilogue; Gemm with ReLU) and with no fusion at all
+ * (PARE_PLAN_NO_FUSE, PARE_NO_FUSE=1, pare_context_options.no_fuse: every node its own launch,
  * BatchNormalization as a per-channel affine kernel); both agree with each
  * other and with the reference backend within fp32 tolerance, and the
  * expected nodes are absorbed. */
@@ -17,6 +17,7 @@
 #include "engine/passes/passes.h"
 #include "engine/train/zoo.h"
 #include "host/exec_cl.h"
+#include "host/tuning.h"
 #include "pare/pare_onnx.h"
 #include "tests/test_cl.h"
 #include "tests/test_graph_util.h"
@@ -110,17 +111,54 @@ static void randomize_bn(pare_graph *g) {
   }
 }
 
-/* SimpleCNN and LeNet-5 (Conv + Relu), the MLP and LeNet-5's hidden
- * layers (Gemm + Relu), at batch 1 and an odd batch. */
+/* SimpleCNN and LeNet-5 (Conv + Relu + MaxPool/AveragePool, pooled in
+ * the convolution's epilogue), the MLP and LeNet-5's hidden layers (Gemm +
+ * Relu), at batch 1 and an odd batch. */
 static void test_small_models(void **state) {
   (void)state;
   const char *archs[] = {"simplecnn", "lenet5", "mlp", "simplecnn:5,7"};
   for (int a = 0; a < 4; a++) {
     pare_graph *g = zoo(archs[a]);
     for (int64_t batch = 1; batch <= 3; batch += 2)
-      check_graph(g, archs[a], batch, 1, 28, 28, 1, count_op(g, PARE_OP_RELU));
+      check_graph(g, archs[a], batch, 1, 28, 28, 1,
+                  count_op(g, PARE_OP_RELU) + count_op(g, PARE_OP_MAX_POOL) +
+                      count_op(g, PARE_OP_AVERAGE_POOL));
     pare_graph_destroy(g);
   }
+}
+
+/* A pooling planned into a convolution that then takes the direct path
+ * (forced here by a tuning entry) runs as its own launch, with the same
+ * result; the other convolution still pools. */
+static void test_pool_fallback(void **state) {
+  (void)state;
+  pare_graph *g = zoo("simplecnn");
+  const char *key = "tune.conv2d_f32.path@n=3,c=1,h=28,w=28,m=16,k=3x3,g=1,s=1x1,d=1x1,p=1,1,1,1";
+  pare_tuning_set(rt, key, 0);
+  float x[3 * 784];
+  test_rng rng = {21};
+  test_fill(&rng, x, 3 * 784, 0, 1);
+  int64_t dims[4] = {3, 1, 28, 28};
+  pare_tensor in = {PARE_DT_F32, 4, {3, 1, 28, 28}, x, sizeof x, 0, 0}, got, want;
+  pare_plan *p;
+  pare_error err;
+  assert_int_equal(pare_plan_create_ex(g, &in, 1, 0, &p, &err), PARE_OK);
+  if (pare_plan_run_cl(p, rt, &in, 1, &got, &err) != PARE_OK) fail_msg("%s", err.text);
+  int pools = 0, absorbed = 0;
+  for (int i = 0; i < g->n_nodes; i++)
+    if (g->nodes[i].op == PARE_OP_MAX_POOL) {
+      pools++;
+      absorbed += !strcmp(pare_exec_cl_node_form(p, i), "absorbed");
+    }
+  assert_int_equal(pools, 2);
+  assert_int_equal(absorbed, 1);
+  test_run_ref(g, x, 4, dims, &want);
+  assert_close(&got, &want, "simplecnn, conv1 direct: pooled apart");
+  pare_tuning_forget(rt, key);
+  pare_tensor_release(&got);
+  pare_tensor_release(&want);
+  pare_plan_destroy(p);
+  pare_graph_destroy(g);
 }
 
 /* ResNet-18's first basic block: conv-bn-relu and conv-bn-add-relu each
@@ -271,6 +309,7 @@ int main(void) {
       cmocka_unit_test(test_small_models),   cmocka_unit_test(test_basic_block),
       cmocka_unit_test(test_mobilenetv2),    cmocka_unit_test(test_switches),
       cmocka_unit_test(test_context_option), cmocka_unit_test(test_onnx_import),
+      cmocka_unit_test(test_pool_fallback),
   };
   return cmocka_run_group_tests_name("exec_fusion", tests, test_cl_setup, test_cl_teardown);
 }

@@ -15,14 +15,18 @@ typedef struct conv_case {
 } conv_case;
 
 /* One case; with_res adds a residual (a buffer shaped as y) before the
- * activation. */
-static void check_case(test_rng *r, const conv_case *cc, int with_res) {
-  char what[256];
+ * activation; pool (may be NULL) pools the result in the same launch, against
+ * pare_ref_maxpool_f32 / pare_ref_avgpool_f32 on the reference's output. */
+static void check_case_pool(test_rng *r, const conv_case *cc, int with_res,
+                            const pare_conv2d_pool *pool) {
+  char what[300];
   snprintf(what, sizeof what,
            "conv n=%zu c=%zu %zux%zu m=%zu k=%zux%zu g=%zu s=%zux%zu d=%zux%zu "
-           "pads=%zu,%zu,%zu,%zu bias=%d act=%d res=%d",
+           "pads=%zu,%zu,%zu,%zu bias=%d act=%d res=%d pool=%d %zux%zu/%zux%zu",
            cc->n, cc->c, cc->h, cc->w, cc->m, cc->kh, cc->kw, cc->group, cc->sh, cc->sw, cc->dh,
-           cc->dw, cc->pt, cc->pl, cc->pb, cc->pr, cc->bias, cc->act, with_res);
+           cc->dw, cc->pt, cc->pl, cc->pb, cc->pr, cc->bias, cc->act, with_res,
+           pool ? pool->kind : 0, pool ? pool->kh : 0, pool ? pool->kw : 0, pool ? pool->sh : 0,
+           pool ? pool->sw : 0);
   pare_ref_conv_params p;
   pare_ref_conv_params_init(&p, 2);
   p.group = (int64_t)cc->group;
@@ -56,6 +60,24 @@ static void check_case(test_rng *r, const conv_case *cc, int with_res) {
                      : cc->act == PARE_CONV2D_ACT_CLIP ? PARE_REF_ACT_CLIP
                                                        : PARE_REF_ACT_NONE;
   pare_ref_epilogue_f32(want, with_res ? res : NULL, ny, act, lo, hi);
+  size_t conv_ny = ny;
+  if (pool) {
+    pare_ref_pool_params pp;
+    pare_ref_pool_params_init(&pp, 2);
+    pp.win.kernel[0] = (int64_t)pool->kh, pp.win.kernel[1] = (int64_t)pool->kw;
+    pp.win.strides[0] = (int64_t)pool->sh, pp.win.strides[1] = (int64_t)pool->sw;
+    int64_t pd[4];
+    assert_int_equal(pare_ref_pool_shape(&pp, yd, pd), PARE_REF_OK);
+    float *pooled = malloc((size_t)(pd[0] * pd[1] * pd[2] * pd[3]) * 4 + 4);
+    assert_non_null(pooled);
+    if (pool->kind == PARE_CONV2D_POOL_MAX)
+      assert_int_equal(pare_ref_maxpool_f32(&pp, want, yd, pooled, NULL), PARE_REF_OK);
+    else
+      assert_int_equal(pare_ref_avgpool_f32(&pp, want, yd, pooled, NULL), PARE_REF_OK);
+    free(want);
+    want = pooled;
+    ny = (size_t)(pd[0] * pd[1] * pd[2] * pd[3]);
+  }
 
   pare_error err;
   cl_mem bx, bw, bb = NULL, by, bs = NULL, br = NULL;
@@ -65,26 +87,30 @@ static void check_case(test_rng *r, const conv_case *cc, int with_res) {
   if (cc->bias)
     assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, cc->m * 4, b, &bb, &err), PARE_OK);
   if (with_res)
-    assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, ny * 4 + 4, res, &br, &err), PARE_OK);
+    assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, conv_ny * 4 + 4, res, &br, &err),
+                     PARE_OK);
   pare_conv2d_f32_args a = {
       cc->n,  cc->c,  cc->h,  cc->w,  cc->m,   cc->kh, cc->kw, cc->group,     cc->sh,
       cc->sw, cc->dh, cc->dw, cc->pt, cc->pl,  cc->pb, cc->pr, (size_t)yd[2], (size_t)yd[3],
       bx,     bw,     bb,     by,     cc->act, lo,     hi,     NULL,          br};
-  size_t scratch = pare_conv2d_f32_scratch_bytes(rt, &a);
+  size_t scratch = pare_conv2d_f32_pool_scratch_bytes(rt, &a, pool);
   if (scratch) {
     assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, scratch, NULL, &bs, &err), PARE_OK);
     a.scratch = bs;
   }
   cl_event ev = NULL;
-  pare_status st = pare_launch_conv2d_f32(rt, &a, &ev, &err);
+  pare_status st = pool ? pare_launch_conv2d_pool_f32(rt, &a, pool, &ev, &err)
+                        : pare_launch_conv2d_f32(rt, &a, &ev, &err);
   if (st != PARE_OK) fail_msg("%s: %s", what, err.text);
   assert_non_null(ev);
   assert_int_equal(rt->cl->clWaitForEvents(1, &ev), CL_SUCCESS);
   rt->cl->clReleaseEvent(ev);
   assert_int_equal(pare_cl_read(rt, by, 0, ny * 4, got, &err), PARE_OK);
-  /* The residual adds one rounding of a value up to about K + 3. */
+  /* The residual adds one rounding of a value up to about K + 3; an average
+   * its window's sum of such values. */
   double tol = test_dot_tolerance(cg * cc->kh * cc->kw + 1, 1.0, 1.0) +
                (with_res ? (double)(cg * cc->kh * cc->kw + 3) * 0x1p-23 : 0.0);
+  if (pool) tol += (double)(pool->kh * pool->kw) * (double)(cg * cc->kh * cc->kw + 3) * 0x1p-23;
   test_assert_close(got, want, ny, tol, what);
 
   rt->cl->clReleaseMemObject(bx);
@@ -99,6 +125,57 @@ static void check_case(test_rng *r, const conv_case *cc, int with_res) {
   free(b);
   free(want);
   free(got);
+}
+
+static void check_case(test_rng *r, const conv_case *cc, int with_res) {
+  check_case_pool(r, cc, with_res, NULL);
+}
+
+/* Conv → act → pool in one launch: max and average windows, overlapping
+ * (3/2) and odd (2×3/1×2), windows that leave a remainder of the plane,
+ * batched im2col chunks and the 1×1 path, with and without bias. */
+static void test_pooled(void **state) {
+  (void)state;
+  test_rng r = {77};
+  static const conv_case cases[] = {
+      /* n  c   h   w   m  kh kw g sh sw dh dw pt pl pb pr bias act */
+      {4, 3, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* SimpleCNN's conv1 */
+      {3, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, /* conv2 */
+      {2, 5, 13, 11, 7, 3, 2, 1, 2, 1, 1, 1, 0, 1, 2, 0, 0, 2},
+      {3, 8, 9, 10, 12, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0}, /* 1×1 */
+      {1, 6, 17, 19, 9, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, /* groups */
+  };
+  static const pare_conv2d_pool pools[] = {{PARE_CONV2D_POOL_MAX, 2, 2, 2, 2},
+                                           {PARE_CONV2D_POOL_MAX, 3, 3, 2, 2},
+                                           {PARE_CONV2D_POOL_AVG, 2, 2, 2, 2},
+                                           {PARE_CONV2D_POOL_AVG, 2, 3, 1, 2}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    for (size_t k = 0; k < sizeof pools / sizeof pools[0]; k++)
+      check_case_pool(&r, &cases[i], 0, &pools[k]);
+  /* What cannot pool: a residual, a window larger than the output, an
+   * unknown kind; a depthwise shape (the direct path). */
+  pare_error err;
+  cl_mem buf;
+  assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 1 << 16, NULL, &buf, &err), PARE_OK);
+  pare_conv2d_f32_args a = {2, 4, 6, 6, 8,   3,   3,    1,   1, 1, 1, 1,   1,   1,
+                            1, 1, 6, 6, buf, buf, NULL, buf, 0, 0, 0, buf, NULL};
+  pare_conv2d_pool pl = {PARE_CONV2D_POOL_MAX, 2, 2, 2, 2};
+  assert_true(pare_conv2d_f32_can_pool(rt, &a, &pl));
+  a.residual = buf;
+  assert_false(pare_conv2d_f32_can_pool(rt, &a, &pl));
+  a.residual = NULL;
+  pl.kh = 7;
+  assert_false(pare_conv2d_f32_can_pool(rt, &a, &pl));
+  assert_int_equal(pare_launch_conv2d_pool_f32(rt, &a, &pl, NULL, &err), PARE_ERR_UNSUPPORTED);
+  assert_non_null(strstr(err.text, "cannot pool 7x2"));
+  pl.kh = 2;
+  pl.kind = 3;
+  assert_false(pare_conv2d_f32_can_pool(rt, &a, &pl));
+  pl.kind = PARE_CONV2D_POOL_MAX;
+  a.group = a.c = a.m = 4; /* depthwise: the direct path */
+  assert_false(pare_conv2d_f32_can_pool(rt, &a, &pl));
+  assert_int_equal(pare_launch_conv2d_pool_f32(rt, &a, NULL, NULL, &err), PARE_ERR_INVALID_ARG);
+  rt->cl->clReleaseMemObject(buf);
 }
 
 /* Hand-picked shapes: each plan, edges of the 16-wide vectors, tiny and
@@ -218,6 +295,7 @@ int main(void) {
       cmocka_unit_test(test_fixed_shapes),
       cmocka_unit_test(test_random_shapes),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_pooled),
   };
   return cmocka_run_group_tests_name("conv2d_f32", tests, test_cl_setup, test_cl_teardown);
 }
