@@ -583,9 +583,20 @@ static pare_status update(pare_trainer *t, pare_error *err) {
       st = pare_launch_train_sgd_step_f32(c->rt, &p, w, c->grad[i], c->m1[i], c->mask[i], n, NULL,
                                           err);
     }
-    if (st == PARE_OK && c->master[i])
+    if (st == PARE_OK && c->master[i] && t->qbits[i])
       st = pare_launch_train_fake_quant_rows_f32(
           c->rt, (size_t)t->qrows[i], n / (size_t)t->qrows[i], t->qbits[i], w, param, NULL, err);
+    if (st == PARE_OK && c->master[i] && t->share_k[i]) {
+      /* Centroids on the host: the master weights read back, averaged per
+       * centroid, the shared weights written (fine on CPU devices; a
+       * device kernel would spare a GPU the round trip). */
+      float *host = t->g->values[i].data;
+      st = pare_cl_read(c->rt, w, 0, sizeof(float) * n, t->master[i], err);
+      if (st == PARE_OK && pare_ref_share_project_f32(t->master[i], t->share_label[i], n,
+                                                      t->share_k[i], host) != PARE_REF_OK)
+        st = pare_error_set(err, PARE_ERR_INTERNAL, "centroids of '%s'", t->g->values[i].name);
+      if (st == PARE_OK) st = pare_cl_write(c->rt, param, 0, sizeof(float) * n, host, err);
+    }
     pare_exec_cl_value_changed(t->plan, i, 1);
   }
   return st;

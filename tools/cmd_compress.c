@@ -62,7 +62,8 @@ typedef struct finetune_opts {
   int keep_zeros;
   const char *teacher; /* distil from this model, or NULL */
   float alpha, temperature;
-  int qat_bits; /* quantization-aware fine-tuning, or 0 */
+  int qat_bits;    /* quantization-aware fine-tuning, or 0 */
+  int keep_shared; /* shared weights train as centroids */
 } finetune_opts;
 
 /* Trains the model saved at `path` for `epochs` and saves it back. */
@@ -79,6 +80,7 @@ static int finetune(const char *cmd, pare_context *ctx, const char *path, int ep
   o.schedule = schedule;
   o.keep_zeros = f->keep_zeros;
   o.qat_bits = f->qat_bits;
+  o.keep_shared = f->keep_shared;
   if (f->teacher) {
     o.teacher = f->teacher;
     o.alpha = f->alpha;
@@ -273,7 +275,7 @@ int cmd_compress(int argc, char **argv) {
   const char *quant = NULL, *calib_method = "minmax", *quant_dense = NULL;
   const char *share_dense = NULL;
   long long share_bits = 0;
-  int per_tensor = 0, qat = 0;
+  int per_tensor = 0, qat = 0, reshare = 0;
   int distill = 0;
   for (int i = 1; i < argc; i++) {
     const char *v;
@@ -319,8 +321,10 @@ int cmd_compress(int argc, char **argv) {
       per_tensor = 1;
     } else if (!strcmp(argv[i], "--qat")) {
       qat = 1;
-    } else if (!strcmp(argv[i], "--qat")) {
-      qat = 1;
+    } else if (cli_flag_value(argc, argv, &i, "--share-finetune", &v)) {
+      if (strcmp(v, "centroids") && strcmp(v, "reshare"))
+        return cli_usage_error(cmd, "--share-finetune is centroids or reshare, not '%s'", v);
+      reshare = !strcmp(v, "reshare");
     } else if (!strcmp(argv[i], "--distill")) {
       distill = 1;
     } else if (cli_flag_value(argc, argv, &i, "--alpha", &v)) {
@@ -433,14 +437,27 @@ int cmd_compress(int argc, char **argv) {
                : sscanf(quant, "w%d", &w) == 1 ? w
                                                : 0;
   }
-  finetune_opts f = {
-      dataset, schedule,    lr,      batch, seed, amount >= 0 || share_bits, distill ? input : NULL,
-      alpha,   temperature, qat_bits};
+  finetune_opts f = {dataset,
+                     schedule,
+                     lr,
+                     batch,
+                     seed,
+                     amount >= 0 || share_bits,
+                     distill ? input : NULL,
+                     alpha,
+                     temperature,
+                     qat_bits,
+                     0};
   if (!rc && gradual)
     rc = prune_gradually(cmd, ctx, output, (int)epochs, ramp, prune_mode, amount, dense, lr, &f);
-  if (!rc && epochs > 0 && share_bits)
+  if (!rc && epochs > 0 && share_bits && reshare)
     rc = finetune_shared(cmd, ctx, output, (int)epochs, (int)share_bits, share_dense, lr, &f);
-  else if (!rc && epochs > 0 && !gradual) {
+  else if (!rc && epochs > 0 && share_bits) {
+    printf("fine-tuning the shared weights' centroids %lld epoch(s) at lr %g (%s)\n", epochs,
+           (double)lr, schedule);
+    f.keep_shared = 1;
+    rc = finetune(cmd, ctx, output, (int)epochs, lr, schedule, &f);
+  } else if (!rc && epochs > 0 && !gradual) {
     printf("fine-tuning %lld epoch(s) at lr %g (%s)\n", epochs, (double)lr, schedule);
     rc = finetune(cmd, ctx, output, (int)epochs, lr, schedule, &f);
   }

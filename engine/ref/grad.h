@@ -246,4 +246,14 @@ int pare_ref_fake_quant_channel_backward_f32(const float *x, int rank, const int
  * [2, 16]. y may equal x. */
 int pare_ref_fake_quant_rows_f32(const float *x, size_t rows, size_t cols, int bits, float *y);
 
+/* Shared weights with trained centroids (Deep Compression's trained
+ * quantization): y[i] = the mean of x over the elements that share i's
+ * label, label[i] in [0, k); label 255 makes y[i] 0 (a pruned weight).
+ * Means are taken in double. With x the master weights after an optimizer
+ * step from y, each centroid moves by the mean of its members' updates:
+ * the centroid's gradient is the mean gradient of the weights sharing it
+ * (an SGD step on the centroid, the rate divided by the cluster's size).
+ * k in [1, 255]; a label >= k and != 255 is an error. y may equal x. */
+int pare_ref_share_project_f32(const float *x, const uint8_t *label, size_t n, int k, float *y);
+
 #endif

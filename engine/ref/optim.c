@@ -233,3 +233,19 @@ int pare_ref_fake_quant_rows_f32(const float *x, size_t rows, size_t cols, int b
   }
   return PARE_REF_OK;
 }
+
+int pare_ref_share_project_f32(const float *x, const uint8_t *label, size_t n, int k, float *y) {
+  if (k < 1 || k > 255 || (n > 0 && (!x || !label || !y))) return PARE_REF_EINVAL;
+  double sum[255] = {0};
+  size_t count[255] = {0};
+  for (size_t i = 0; i < n; i++) {
+    if (label[i] == 255) continue;
+    if (label[i] >= k) return PARE_REF_EINVAL;
+    sum[label[i]] += x[i];
+    count[label[i]]++;
+  }
+  float mean[255];
+  for (int c = 0; c < k; c++) mean[c] = count[c] ? (float)(sum[c] / (double)count[c]) : 0.0f;
+  for (size_t i = 0; i < n; i++) y[i] = label[i] == 255 ? 0.0f : mean[label[i]];
+  return PARE_REF_OK;
+}

@@ -120,6 +120,53 @@ static pare_status fake_quantize_weights(pare_graph *g, pare_trainer *tr, int bi
   return PARE_OK;
 }
 
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Centroid training of every weight tensor holding at most 255 distinct
+ * nonzero values (and fewer than half as many as it has elements: a small
+ * dense layer is not "shared"); the others train as usual. */
+static pare_status keep_shared_weights(pare_graph *g, pare_trainer *tr, pare_error *err) {
+  for (int v = 0; v < g->n_values; v++) {
+    const pare_value *p = &g->values[v];
+    if (!p->is_param || p->rank < 2 || p->dtype != PARE_DT_F32 || !p->data) continue;
+    size_t n = (size_t)pare_value_numel(p);
+    const float *w = p->data;
+    float *sorted = malloc(sizeof(float) * (n ? n : 1));
+    uint8_t *label = malloc(n ? n : 1);
+    if (!sorted || !label) {
+      free(sorted);
+      free(label);
+      return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    }
+    size_t nz = 0;
+    for (size_t i = 0; i < n; i++)
+      if (w[i] != 0.0f) sorted[nz++] = w[i];
+    qsort(sorted, nz, sizeof(float), cmp_float);
+    size_t k = 0;
+    for (size_t i = 0; i < nz && k <= 255; i++)
+      if (i == 0 || sorted[i] != sorted[k - 1]) sorted[k++] = sorted[i];
+    pare_status st = PARE_OK;
+    if (k >= 1 && k <= 255 && 2 * k < n) {
+      for (size_t i = 0; i < n; i++) {
+        if (w[i] == 0.0f) {
+          label[i] = 255;
+          continue;
+        }
+        const float *hit = bsearch(&w[i], sorted, k, sizeof(float), cmp_float);
+        label[i] = (uint8_t)(hit - sorted);
+      }
+      st = pare_trainer_set_shared(tr, v, label, (int)k, err);
+    }
+    free(sorted);
+    free(label);
+    if (st != PARE_OK) return st;
+  }
+  return PARE_OK;
+}
+
 pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_model **out,
                        char *error, size_t error_size) {
   pare_error err = {{0}};
@@ -242,7 +289,12 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
     pare_trainer_set_steps(tr, resume.steps);
   }
   if (o->keep_zeros) st = pin_zeros(g, tr, &err);
+  if (st == PARE_OK && o->qat_bits && o->keep_shared)
+    st = pare_error_set(&err, PARE_ERR_INVALID_ARG,
+                        "quantization-aware training and shared-weight training exclude each "
+                        "other");
   if (st == PARE_OK && o->qat_bits) st = fake_quantize_weights(g, tr, o->qat_bits, &err);
+  if (st == PARE_OK && o->keep_shared) st = keep_shared_weights(g, tr, &err);
   if (st != PARE_OK) goto done;
   order = malloc(sizeof(size_t) * total);
   int64_t sdims[3];

@@ -38,6 +38,7 @@ void pare_trainer_destroy(pare_trainer *t) {
     free(t->state_b[i]);
     free(t->mask[i]);
     free(t->master[i]);
+    if (t->share_label) free(t->share_label[i]);
   }
   for (int i = 0; i < nn; i++) {
     free(t->bn_mean[i]);
@@ -48,6 +49,8 @@ void pare_trainer_destroy(pare_trainer *t) {
   free(t->state_b);
   free(t->mask);
   free(t->master);
+  free(t->share_label);
+  free(t->share_k);
   free(t->qbits);
   free(t->qrows);
   free(t->bn_mean);
@@ -123,10 +126,12 @@ pare_status pare_trainer_create(pare_graph *g, const pare_train_config *c, pare_
   t->qbits = calloc(nv, sizeof(int));
   t->qrows = calloc(nv, sizeof(int64_t));
   t->master = calloc(nv, sizeof(float *));
+  t->share_label = calloc(nv, sizeof(uint8_t *));
+  t->share_k = calloc(nv, sizeof(int));
   t->bn_mean = calloc(nn, sizeof(float *));
   t->bn_inv_std = calloc(nn, sizeof(float *));
   if (!t->needs_grad || !t->grad || !t->state_a || !t->state_b || !t->mask || !t->bn_mean ||
-      !t->bn_inv_std || !t->qbits || !t->qrows || !t->master) {
+      !t->bn_inv_std || !t->qbits || !t->qrows || !t->master || !t->share_label || !t->share_k) {
     pare_trainer_destroy(t);
     return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   }
@@ -231,6 +236,11 @@ pare_status pare_trainer_set_weight_quant(pare_trainer *t, int v, int bits, int 
   if (bits < 2 || bits > 16)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "'%s': %d bits (2 to 16)",
                           t->g->values[v].name, bits);
+  if (t->share_k[v])
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "'%s': shared weights cannot also be "
+                          "fake-quantized",
+                          t->g->values[v].name);
   pare_status st = pare_trainer_sync(t, err); /* the float weights, current on the host */
   if (st != PARE_OK) return st;
   const pare_tensor *pt = &t->plan->values[v];
@@ -243,6 +253,41 @@ pare_status pare_trainer_set_weight_quant(pare_trainer *t, int v, int bits, int 
   t->qbits[v] = bits;
   t->qrows[v] = rows;
   pare_ref_fake_quant_rows_f32(t->master[v], (size_t)rows, n / (size_t)rows, bits, w);
+#ifdef PARE_HAVE_OPENCL
+  if (t->cl) return pare_train_cl_set_weight_quant(t, v, err);
+#endif
+  return PARE_OK;
+}
+
+pare_status pare_trainer_set_shared(pare_trainer *t, int v, const uint8_t *label, int k,
+                                    pare_error *err) {
+  if (v < 0 || v >= t->g->n_values || !t->g->values[v].is_param || !t->grad[v])
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "value %d is not a trained parameter", v);
+  if (k < 1 || k > 255)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "'%s': %d centroids (1 to 255)",
+                          t->g->values[v].name, k);
+  if (t->qbits[v])
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "'%s': fake-quantized weights cannot also "
+                          "be shared",
+                          t->g->values[v].name);
+  pare_status st = pare_trainer_sync(t, err);
+  if (st != PARE_OK) return st;
+  size_t n = numel_of(&t->plan->values[v]);
+  float *w = t->g->values[v].data;
+  uint8_t *copy = malloc(n ? n : 1);
+  if (!copy || (!t->master[v] && !(t->master[v] = malloc(sizeof(float) * (n ? n : 1))))) {
+    free(copy);
+    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  }
+  memcpy(copy, label, n);
+  free(t->share_label[v]);
+  t->share_label[v] = copy;
+  t->share_k[v] = k;
+  memcpy(t->master[v], w, sizeof(float) * n);
+  if (pare_ref_share_project_f32(t->master[v], copy, n, k, w) != PARE_REF_OK)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "'%s': a centroid label beyond %d",
+                          t->g->values[v].name, k);
 #ifdef PARE_HAVE_OPENCL
   if (t->cl) return pare_train_cl_set_weight_quant(t, v, err);
 #endif
@@ -537,7 +582,7 @@ pare_status pare_trainer_step(pare_trainer *t, const float *x, const int64_t *la
   for (int i = 0; i < g->n_values; i++) {
     if (!g->values[i].is_param || !t->grad[i]) continue;
     size_t nv = numel_of(&t->plan->values[i]);
-    float *w = t->qbits[i] ? t->master[i] : g->values[i].data;
+    float *w = t->master[i] ? t->master[i] : g->values[i].data;
     if (t->cfg.optimizer == PARE_OPT_ADAM) {
       pare_ref_adam_params p = t->cfg.adam;
       p.lr = (float)lr;
@@ -551,6 +596,8 @@ pare_status pare_trainer_step(pare_trainer *t, const float *x, const int64_t *la
     if (rc == PARE_REF_OK && t->qbits[i])
       rc = pare_ref_fake_quant_rows_f32(w, (size_t)t->qrows[i], nv / (size_t)t->qrows[i],
                                         t->qbits[i], g->values[i].data);
+    if (rc == PARE_REF_OK && t->share_k[i])
+      rc = pare_ref_share_project_f32(w, t->share_label[i], nv, t->share_k[i], g->values[i].data);
     if (rc != PARE_REF_OK)
       return pare_error_set(err, PARE_ERR_INTERNAL, "optimizer step failed on '%s'",
                             g->values[i].name);

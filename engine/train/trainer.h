@@ -61,6 +61,15 @@ pare_status pare_trainer_set_mask(pare_trainer *t, int value, const uint8_t *mas
 pare_status pare_trainer_set_weight_quant(pare_trainer *t, int v, int bits, int per_channel,
                                           pare_error *err);
 
+/* Shared weights (pare compress --share-bits) trained as centroids:
+ * label[i] (copied) is element i's centroid in [0, k), 255 for a weight
+ * that stays zero. From now on the forward sees each centroid as the mean
+ * of float master weights over its members, which the optimizer updates:
+ * every centroid moves with the mean gradient of the weights sharing it,
+ * and the assignments never change. Not with set_weight_quant. */
+pare_status pare_trainer_set_shared(pare_trainer *t, int v, const uint8_t *label, int k,
+                                    pare_error *err);
+
 /* Gradient of the last step for a value (NULL if it has none; on a
  * device it is read back first). */
 const float *pare_trainer_grad(pare_trainer *t, int value);

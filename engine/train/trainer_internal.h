@@ -20,7 +20,10 @@ struct pare_trainer {
   uint8_t **mask;                /* per parameter, optional */
   int *qbits;                    /* per parameter: weight fake-quantization bits, or 0 */
   int64_t *qrows;                /* per parameter: rows quantized apart (1: per tensor) */
-  float **master;                /* per quantized parameter: the float weights trained */
+  float **master;                /* per quantized or shared parameter: the float weights
+                                  * trained */
+  uint8_t **share_label;         /* per shared parameter: each weight's centroid (255: zero) */
+  int *share_k;                  /* per parameter: centroids, or 0 */
   float **bn_mean, **bn_inv_std; /* per node: saved BatchNormalization statistics */
   float *scratch;
   size_t scratch_size;

@@ -539,6 +539,11 @@ typedef struct pare_train_options {
                            * weight (rank >= 2) fake-quantized to this many bits,
                            * symmetric per output channel, with float master weights
                            * updated by the straight-through gradient; 0: off */
+  int keep_shared;        /* 1: weights (rank >= 2) with at most 255 distinct nonzero
+                           * values (pare compress --share-bits) keep them shared: each
+                           * distinct value is a centroid that trains with the mean
+                           * gradient of the weights holding it, assignments fixed, zeros
+                           * kept (Deep Compression's trained quantization); 0: off */
 } pare_train_options;
 
 /* Fills the defaults documented above (lr 0: 0.05 for SGD, 0.001 for Adam). */

@@ -181,8 +181,12 @@ PY
   [ "$(wc -c < "$tmp/sh.pare")" -lt "$(wc -c < "$tmp/p0.pare")" ] && passes=$((passes + 1)) || { echo "FAIL shared file not smaller than pruned"; fails=$((fails + 1)); }
   check share-eval 0 "$pare" eval "$tmp/sh.pare" --dataset "$tmp"; contains share-eval "top-1 accuracy"
   check share-finetune 0 "$pare" compress "$tmp/m.pare" --prune 0.8 --share-bits 3 --finetune-epochs 1 --dataset "$tmp" --batch 32 -o "$tmp/shf.pare"
-  contains share-finetune "epoch 1/1"; contains share-finetune "shared, 3 bits"
+  contains share-finetune "centroids 1 epoch(s)"; contains share-finetune "shared, 3 bits"
+  # The trained centroids are still at most 8 values a layer: sharing again changes nothing.
   check share-again 0 "$pare" compress "$tmp/shf.pare" --share-bits 3 -o "$tmp/x.pare"; contains share-again " 0.000%"
+  check share-reshare 0 "$pare" compress "$tmp/m.pare" --prune 0.8 --share-bits 3 --finetune-epochs 1 --share-finetune reshare --dataset "$tmp" --batch 32 -o "$tmp/shr.pare"
+  contains share-reshare "epoch 1/1"
+  check share-finetune-bad 2 "$pare" compress "$tmp/m.pare" --share-bits 3 --share-finetune kmeans -o "$tmp/x.pare"; contains share-finetune-bad "'kmeans'"
   check share-int8 2 "$pare" compress "$tmp/m.pare" --prune 0.8 --share-bits 4 --quant int8 -o "$tmp/x.pare"
   contains share-int8 "--share-bits cannot be combined with --quant int8"
   check share-fp16 0 "$pare" compress "$tmp/m.pare" --share-bits 4 --quant fp16 -o "$tmp/x.pare"

@@ -185,6 +185,7 @@ typedef struct run_opts {
   int teacher; /* distil against fixed random teacher logits */
   int mask;    /* mask every third weight of each parameter */
   int quant;   /* 4-bit per-channel fake quantization of every matrix / kernel */
+  int share;   /* every matrix / kernel shared as 5 trained centroids (and zeros) */
 } run_opts;
 
 /* Trains two copies, on the reference and on the device, and compares. */
@@ -219,6 +220,17 @@ static void compare(const run_opts *o) {
       if (!gr->values[v].is_param || gr->values[v].rank < 2) continue;
       assert_int_equal(pare_trainer_set_weight_quant(tr, v, 4, 1, &err), PARE_OK);
       assert_int_equal(pare_trainer_set_weight_quant(td, v, 4, 1, &err), PARE_OK);
+    }
+  }
+  if (o->share) {
+    for (int v = 0; v < gr->n_values; v++) {
+      if (!gr->values[v].is_param || gr->values[v].rank < 2) continue;
+      int64_t n = pare_value_numel(&gr->values[v]);
+      uint8_t *lab = malloc((size_t)n);
+      for (int64_t i = 0; i < n; i++) lab[i] = i % 7 == 3 ? 255 : (uint8_t)(i % 5);
+      assert_int_equal(pare_trainer_set_shared(tr, v, lab, 5, &err), PARE_OK);
+      assert_int_equal(pare_trainer_set_shared(td, v, lab, 5, &err), PARE_OK);
+      free(lab);
     }
   }
   int64_t per = input_size(gr), classes = 0;
@@ -265,6 +277,18 @@ static void compare(const run_opts *o) {
       fail_msg("%s after %d steps: %s differs by %.3g", o->arch, o->steps, gr->values[v].name, d);
     if (o->mask && gr->values[v].is_param)
       for (int64_t i = 1; i < n; i += 3) assert_true(b[i] == 0.0f);
+    if (o->share && gr->values[v].is_param && gr->values[v].rank >= 2) {
+      /* Still one value per centroid (its first member's), zeros kept. */
+      int64_t first[5] = {-1, -1, -1, -1, -1};
+      for (int64_t i = 0; i < n; i++) {
+        if (i % 7 == 3) {
+          assert_true(b[i] == 0.0f);
+          continue;
+        }
+        if (first[i % 5] < 0) first[i % 5] = i;
+        assert_true(b[i] == b[first[i % 5]]);
+      }
+    }
   }
   assert_int_equal(pare_trainer_steps(td), o->steps);
   free(x);
@@ -276,43 +300,50 @@ static void compare(const run_opts *o) {
 
 static void test_simplecnn_sgd(void **state) {
   (void)state;
-  run_opts o = {"simplecnn", PARE_OPT_SGD, 3, 0, 0, 0};
+  run_opts o = {"simplecnn", PARE_OPT_SGD, 3, 0, 0, 0, 0};
   compare(&o);
 }
 
 static void test_lenet5_adam(void **state) {
   (void)state;
-  run_opts o = {"lenet5", PARE_OPT_ADAM, 3, 0, 0, 0};
+  run_opts o = {"lenet5", PARE_OPT_ADAM, 3, 0, 0, 0, 0};
   compare(&o);
 }
 
 static void test_mlp_masked_distill(void **state) {
   (void)state;
-  run_opts o = {"mlp", PARE_OPT_SGD, 3, 1, 1, 0};
+  run_opts o = {"mlp", PARE_OPT_SGD, 3, 1, 1, 0, 0};
   compare(&o);
 }
 
 static void test_mixed_sgd(void **state) {
   (void)state;
-  run_opts o = {"mixed", PARE_OPT_SGD, 4, 0, 0, 0};
+  run_opts o = {"mixed", PARE_OPT_SGD, 4, 0, 0, 0, 0};
   compare(&o);
 }
 
 static void test_mixed_adam_distill(void **state) {
   (void)state;
-  run_opts o = {"mixed", PARE_OPT_ADAM, 3, 1, 0, 0};
+  run_opts o = {"mixed", PARE_OPT_ADAM, 3, 1, 0, 0, 0};
   compare(&o);
 }
 
 static void test_transposed_gemms(void **state) {
   (void)state;
-  run_opts o = {"transposed", PARE_OPT_SGD, 3, 0, 0, 0};
+  run_opts o = {"transposed", PARE_OPT_SGD, 3, 0, 0, 0, 0};
+  compare(&o);
+}
+
+/* Shared weights trained as centroids, on both backends alike. */
+static void test_mlp_shared_centroids(void **state) {
+  (void)state;
+  run_opts o = {"mlp", PARE_OPT_SGD, 4, 0, 0, 0, 1};
   compare(&o);
 }
 
 static void test_simplecnn_quant_aware(void **state) {
   (void)state;
-  run_opts o = {"simplecnn", PARE_OPT_SGD, 3, 0, 1, 1};
+  run_opts o = {"simplecnn", PARE_OPT_SGD, 3, 0, 1, 1, 0};
   compare(&o);
 }
 
@@ -412,6 +443,7 @@ int main(void) {
       cmocka_unit_test(test_mixed_sgd),
       cmocka_unit_test(test_mixed_adam_distill),
       cmocka_unit_test(test_simplecnn_quant_aware),
+      cmocka_unit_test(test_mlp_shared_centroids),
       cmocka_unit_test(test_transposed_gemms),
       cmocka_unit_test(test_device_gradients_finite_differences),
       cmocka_unit_test(test_onnx_model_trains),

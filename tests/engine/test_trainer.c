@@ -198,11 +198,53 @@ static void test_weight_quant(void **state) {
   pare_graph_destroy(g);
 }
 
+/* Centroids: the mean of the members, zeros for label 255, in place;
+ * bad labels and counts refused. A trainer with shared weights keeps one
+ * value per centroid while the centroids move. */
+static void test_shared_centroids(void **state) {
+  (void)state;
+  float x[7] = {1, 2, 3, 10, 20, 5, -4}, y[7];
+  const uint8_t lab[7] = {0, 0, 0, 1, 1, 255, 2};
+  assert_int_equal(pare_ref_share_project_f32(x, lab, 7, 3, y), PARE_REF_OK);
+  const float want[7] = {2, 2, 2, 15, 15, 0, -4};
+  for (int i = 0; i < 7; i++) assert_true(y[i] == want[i]);
+  assert_int_equal(pare_ref_share_project_f32(x, lab, 7, 3, x), PARE_REF_OK);
+  for (int i = 0; i < 7; i++) assert_true(x[i] == want[i]);
+  assert_int_equal(pare_ref_share_project_f32(x, lab, 7, 2, y), PARE_REF_EINVAL);
+  assert_int_equal(pare_ref_share_project_f32(x, lab, 7, 0, y), PARE_REF_EINVAL);
+  assert_int_equal(pare_ref_share_project_f32(x, lab, 7, 256, y), PARE_REF_EINVAL);
+
+  pare_graph *g;
+  pare_error err;
+  pare_trainer *t = mlp_trainer(4, &g);
+  int w = pare_graph_find_value(g, "fc2.weight");
+  int64_t n = pare_value_numel(&g->values[w]);
+  uint8_t *label = malloc((size_t)n);
+  for (int64_t i = 0; i < n; i++) label[i] = i % 4 == 0 ? 255 : (uint8_t)(i % 3);
+  assert_int_equal(pare_trainer_set_shared(t, w, label, 0, &err), PARE_ERR_INVALID_ARG);
+  assert_int_equal(pare_trainer_set_shared(t, w, label, 2, &err), PARE_ERR_INVALID_ARG);
+  assert_int_equal(pare_trainer_set_shared(t, w, label, 3, &err), PARE_OK);
+  assert_int_equal(pare_trainer_set_weight_quant(t, w, 4, 1, &err), PARE_ERR_INVALID_ARG);
+  const float *wd = g->values[w].data;
+  float c0[3] = {wd[1], wd[2], wd[3]}; /* labels 1, 2, 0 */
+  random_steps(t);
+  for (int64_t i = 0; i < n; i++) {
+    if (label[i] == 255)
+      assert_true(wd[i] == 0.0f);
+    else
+      assert_true(wd[i] == wd[1 + (label[i] + 2) % 3]);
+  }
+  assert_true(wd[1] != c0[0] || wd[2] != c0[1] || wd[3] != c0[2]);
+  free(label);
+  pare_trainer_destroy(t);
+  pare_graph_destroy(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_gradients_simplecnn),  cmocka_unit_test(test_gradients_mlp),
-      cmocka_unit_test(test_mask_keeps_zeros),     cmocka_unit_test(test_weight_quant),
-      cmocka_unit_test(test_learns_fashion_mnist),
+      cmocka_unit_test(test_gradients_simplecnn), cmocka_unit_test(test_gradients_mlp),
+      cmocka_unit_test(test_mask_keeps_zeros),    cmocka_unit_test(test_weight_quant),
+      cmocka_unit_test(test_shared_centroids),    cmocka_unit_test(test_learns_fashion_mnist),
   };
   return cmocka_run_group_tests_name("trainer", tests, NULL, NULL);
 }
