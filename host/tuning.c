@@ -9,6 +9,7 @@ enum { KEY_MAX = 192 };
 
 typedef struct tuning_entry {
   char key[KEY_MAX];
+  uint64_t hash; /* of key: lookups compare it first (launchers look up per launch) */
   double value;
 } tuning_entry;
 
@@ -29,9 +30,13 @@ static void file_path(const pare_cl_runtime *rt, char *buf, size_t size) {
            (unsigned long long)pare_hash64(id, strlen(id), 0x7475ull));
 }
 
+static uint64_t key_hash(const char *key) { return pare_hash64(key, strlen(key), PARE_HASH_SEED); }
+
 static tuning_entry *find(struct pare_tuning *t, const char *key) {
+  if (t->n == 0) return NULL;
+  uint64_t h = key_hash(key);
   for (int i = 0; i < t->n; i++)
-    if (!strcmp(t->items[i].key, key)) return &t->items[i];
+    if (t->items[i].hash == h && !strcmp(t->items[i].key, key)) return &t->items[i];
   return NULL;
 }
 
@@ -47,6 +52,7 @@ static int set(struct pare_tuning *t, const char *key, double value) {
     }
     e = &t->items[t->n++];
     snprintf(e->key, sizeof e->key, "%s", key);
+    e->hash = key_hash(e->key);
   }
   e->value = value;
   return 1;
