@@ -101,8 +101,10 @@ static pare_status time_launch(tune_case *tc, int reps, float *into, double *ms,
 /* 1 when a candidate's output matches the untuned one (sums taken in
  * another order: relative 1e-4 of the output's scale). */
 static int agrees(const tune_case *tc) {
-  double scale = 0;
-  for (size_t i = 0; i < tc->out_elems; i++) scale = fmax(scale, fabs(tc->ref[i]));
+  /* In float: aarch64 GCC 12 crashes (an internal compiler error) when it
+   * vectorizes this reduction as fmax over doubles. */
+  float scale = 0;
+  for (size_t i = 0; i < tc->out_elems; i++) scale = fmaxf(scale, fabsf(tc->ref[i]));
   double tol = 1e-4 * (scale + 1.0);
   for (size_t i = 0; i < tc->out_elems; i++)
     if (!(fabs((double)tc->got[i] - tc->ref[i]) <= tol)) return 0;
