@@ -470,6 +470,12 @@ int cmd_auto(int argc, char **argv) {
     if (r->base_m.acc - final.acc <= max_drop / 100.0) break;
   }
 
+  if (!rc && r->base_m.acc - final.acc > max_drop / 100.0)
+    fprintf(stderr,
+            "pare auto: warning: no configuration met --max-drop %.2f after three rounds; "
+            "kept the last, %.2f points below the original (more --finetune-epochs, or a "
+            "larger --max-drop)\n",
+            (double)max_drop, 100 * (r->base_m.acc - final.acc));
   if (!rc) {
     printf("final: validation %.2f%%, %.0f bytes%s", 100 * final.acc, final.bytes,
            final.ms > 0 ? "" : "\n");
