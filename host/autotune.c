@@ -160,13 +160,14 @@ static pare_status setup(pare_cl_runtime *rt, const char *stem, const char *shap
     if (st == PARE_OK) st = random_buffer(rt, g->k * g->n, 2, &g->b, err);
     if (st == PARE_OK) st = random_buffer(rt, tc->out_elems, 3, &g->c, err);
     tc->out = g->c;
-    static const int tm[] = {2, 4, 6, 8}, vw[] = {4, 8, 16}, nv[] = {1, 2, 4},
-                     wg[] = {1, 2, 4, 8, 16};
-    space_add(sp, "tm", pare_tuned_int(rt, stem, "tm", NULL, 4, NULL), tm, 4);
-    space_add(sp, "vw", pare_tuned_int(rt, stem, "vw", NULL, 4, NULL), vw, 3);
-    space_add(sp, "nv", pare_tuned_int(rt, stem, "nv", NULL, 1, NULL), nv, 3);
-    space_add(sp, "wg0", pare_tuned_int(rt, stem, "wg0", NULL, 8, NULL), wg, 5);
-    space_add(sp, "wg1", pare_tuned_int(rt, stem, "wg1", NULL, 8, NULL), wg, 5);
+    /* Candidates per parameter, in the order of pare_gemm_f32_param_names. */
+    static const int cand[PARE_GEMM_F32_PARAMS][MAX_CAND] = {
+        {2, 4, 6, 8}, {4, 8, 16}, {1, 2, 4}, {1, 2, 4, 8, 16}, {1, 2, 4, 8, 16}};
+    static const int n_cand[PARE_GEMM_F32_PARAMS] = {4, 3, 3, 5, 5};
+    int untuned[PARE_GEMM_F32_PARAMS];
+    pare_gemm_f32_params(rt, NULL, untuned);
+    for (int i = 0; i < PARE_GEMM_F32_PARAMS; i++)
+      space_add(sp, pare_gemm_f32_param_names[i], untuned[i], cand[i], n_cand[i]);
   } else if (!strcmp(stem, "conv2d_f32")) {
     pare_conv2d_f32_args *c = &tc->c;
     pare_error perr;
@@ -185,10 +186,8 @@ static pare_status setup(pare_cl_runtime *rt, const char *stem, const char *shap
     tc->out = c->y;
     pare_conv2d_plan pl;
     pare_conv2d_plan_make(rt, stem, c, &pl);
-    int is_1x1 = c->kh == 1 && c->kw == 1 && c->stride_h == 1 && c->stride_w == 1 &&
-                 c->pad_top + c->pad_left + c->pad_bottom + c->pad_right == 0;
     static const int paths[] = {PARE_CONV2D_DIRECT, PARE_CONV2D_IM2COL, PARE_CONV2D_GEMM_1X1};
-    space_add(sp, "path", pl.path, paths, is_1x1 ? 3 : 2);
+    space_add(sp, "path", pl.path, paths, pare_conv2d_is_1x1(c) ? 3 : 2);
   } else {
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "autotune: no search for kernel %s", stem);
   }

@@ -51,8 +51,10 @@ int pare_exec_cl_sparse_nodes(const pare_plan *p);
  * first run). A Conv absorbs the BatchNormalization after it (folded into
  * its weight and bias on the host, in double, once), then an Add of a
  * residual of the same shape computed earlier, then a Relu or Clip with
- * constant bounds; a Gemm or MatMul absorbs a Relu or Clip; each step
- * only where the value so far has no other reader. Plans made with
+ * constant bounds, then (no residual) a MaxPool/AveragePool without pads,
+ * counted here though a convolution that runs direct, sparse or integer
+ * leaves it to its own launch; a Gemm or MatMul absorbs a Relu or Clip;
+ * each step only where the value so far has no other reader. Plans made with
  * PARE_PLAN_NO_FUSE, or any plan under PARE_NO_FUSE=1, fuse nothing (every
  * node its own launch); plans that keep parameters (training) fuse only a
  * Conv's activation. */

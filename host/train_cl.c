@@ -699,7 +699,7 @@ pare_status pare_train_cl_state(pare_trainer *t, int v, int slot, float *data, i
                : pare_cl_read(c->rt, m, 0, bytes, data, err);
 }
 
-pare_status pare_train_cl_set_weight_quant(pare_trainer *t, int v, pare_error *err) {
+pare_status pare_train_cl_set_master(pare_trainer *t, int v, pare_error *err) {
   pare_train_cl *c = t->cl;
   release(c, &c->master[v]);
   pare_exec_cl_value_changed(t->plan, v, 0); /* the quantized weights are on the host */

@@ -26,9 +26,9 @@ pare_status pare_train_cl_step(pare_trainer *t, const float *x, const int64_t *l
 pare_status pare_train_cl_sync(pare_trainer *t, pare_error *err);
 /* t->mask[value] was set: applies it to the parameter and uploads it. */
 pare_status pare_train_cl_set_mask(pare_trainer *t, int value, pare_error *err);
-/* t->master[v] was set (and the graph's weight quantized): the device
- * keeps its own master copy from now on. */
-pare_status pare_train_cl_set_weight_quant(pare_trainer *t, int v, pare_error *err);
+/* t->master[v] was set (and the graph's weight fake-quantized or shared
+ * from it): the device keeps its own master copy from now on. */
+pare_status pare_train_cl_set_master(pare_trainer *t, int v, pare_error *err);
 /* pare_trainer_state on the device. */
 pare_status pare_train_cl_state(pare_trainer *t, int v, int slot, float *data, int write,
                                 pare_error *err);

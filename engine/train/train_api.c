@@ -149,17 +149,13 @@ static pare_status keep_shared_weights(pare_graph *g, pare_trainer *tr, pare_err
     for (size_t i = 0; i < nz && k <= 255; i++)
       if (i == 0 || sorted[i] != sorted[k - 1]) sorted[k++] = sorted[i];
     pare_status st = PARE_OK;
-    if (k >= 1 && k <= 255 && 2 * k < n) {
-      for (size_t i = 0; i < n; i++) {
-        if (w[i] == 0.0f) {
-          label[i] = 255;
-          continue;
-        }
-        const float *hit = bsearch(&w[i], sorted, k, sizeof(float), cmp_float);
-        label[i] = (uint8_t)(hit - sorted);
-      }
-      st = pare_trainer_set_shared(tr, v, label, (int)k, err);
+    int shared = k >= 1 && k <= 255 && 2 * k < n;
+    for (size_t i = 0; shared && i < n; i++) {
+      const float *hit = w[i] == 0.0f ? NULL : bsearch(&w[i], sorted, k, sizeof(float), cmp_float);
+      shared = w[i] == 0.0f || hit; /* a NaN is found nowhere: the layer is not shared */
+      label[i] = hit ? (uint8_t)(hit - sorted) : 255;
     }
+    if (shared) st = pare_trainer_set_shared(tr, v, label, (int)k, err);
     free(sorted);
     free(label);
     if (st != PARE_OK) return st;

@@ -229,67 +229,70 @@ pare_status pare_trainer_set_mask(pare_trainer *t, int value, const uint8_t *mas
   return PARE_OK;
 }
 
-pare_status pare_trainer_set_weight_quant(pare_trainer *t, int v, int bits, int per_channel,
-                                          pare_error *err) {
+/* Float master weights for parameter v (fake quantization or shared
+ * weights, not both: `other` says whether v already has the other one),
+ * copied from its current weights. */
+static pare_status take_master(pare_trainer *t, int v, int other, const char *what,
+                               pare_error *err) {
   if (v < 0 || v >= t->g->n_values || !t->g->values[v].is_param || !t->grad[v])
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "value %d is not a trained parameter", v);
-  if (bits < 2 || bits > 16)
-    return pare_error_set(err, PARE_ERR_INVALID_ARG, "'%s': %d bits (2 to 16)",
-                          t->g->values[v].name, bits);
-  if (t->share_k[v])
+  if (other)
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
-                          "'%s': shared weights cannot also be "
-                          "fake-quantized",
-                          t->g->values[v].name);
+                          "'%s': weights are either fake-quantized or shared, not both (%s)",
+                          t->g->values[v].name, what);
   pare_status st = pare_trainer_sync(t, err); /* the float weights, current on the host */
+  if (st != PARE_OK) return st;
+  size_t n = numel_of(&t->plan->values[v]);
+  if (!t->master[v] && !(t->master[v] = malloc(sizeof(float) * (n ? n : 1))))
+    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  memcpy(t->master[v], t->g->values[v].data, sizeof(float) * n);
+  return PARE_OK;
+}
+
+pare_status pare_trainer_set_weight_quant(pare_trainer *t, int v, int bits, int per_channel,
+                                          pare_error *err) {
+  if (bits < 2 || bits > 16)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "%d bits for fake quantization (2 to 16)",
+                          bits);
+  pare_status st =
+      take_master(t, v, v >= 0 && v < t->g->n_values && t->share_k[v], "fake quantization", err);
   if (st != PARE_OK) return st;
   const pare_tensor *pt = &t->plan->values[v];
   size_t n = numel_of(pt);
   int64_t rows = per_channel && pt->rank >= 2 && pt->dims[0] > 0 ? pt->dims[0] : 1;
   float *w = t->g->values[v].data;
-  if (!t->master[v] && !(t->master[v] = malloc(sizeof(float) * (n ? n : 1))))
-    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-  memcpy(t->master[v], w, sizeof(float) * n);
   t->qbits[v] = bits;
   t->qrows[v] = rows;
   pare_ref_fake_quant_rows_f32(t->master[v], (size_t)rows, n / (size_t)rows, bits, w);
 #ifdef PARE_HAVE_OPENCL
-  if (t->cl) return pare_train_cl_set_weight_quant(t, v, err);
+  if (t->cl) return pare_train_cl_set_master(t, v, err);
 #endif
   return PARE_OK;
 }
 
 pare_status pare_trainer_set_shared(pare_trainer *t, int v, const uint8_t *label, int k,
                                     pare_error *err) {
-  if (v < 0 || v >= t->g->n_values || !t->g->values[v].is_param || !t->grad[v])
-    return pare_error_set(err, PARE_ERR_INVALID_ARG, "value %d is not a trained parameter", v);
   if (k < 1 || k > 255)
-    return pare_error_set(err, PARE_ERR_INVALID_ARG, "'%s': %d centroids (1 to 255)",
-                          t->g->values[v].name, k);
-  if (t->qbits[v])
-    return pare_error_set(err, PARE_ERR_INVALID_ARG,
-                          "'%s': fake-quantized weights cannot also "
-                          "be shared",
-                          t->g->values[v].name);
-  pare_status st = pare_trainer_sync(t, err);
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "%d centroids (1 to 255)", k);
+  pare_status st =
+      take_master(t, v, v >= 0 && v < t->g->n_values && t->qbits[v], "shared weights", err);
   if (st != PARE_OK) return st;
   size_t n = numel_of(&t->plan->values[v]);
   float *w = t->g->values[v].data;
   uint8_t *copy = malloc(n ? n : 1);
-  if (!copy || (!t->master[v] && !(t->master[v] = malloc(sizeof(float) * (n ? n : 1))))) {
-    free(copy);
-    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
-  }
+  if (!copy) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   memcpy(copy, label, n);
+  /* Labels are checked before w is written; a refusal leaves v as it was. */
+  if (pare_ref_share_project_f32(t->master[v], copy, n, k, w) != PARE_REF_OK) {
+    free(copy);
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "'%s': a centroid label beyond %d",
+                          t->g->values[v].name, k);
+  }
   free(t->share_label[v]);
   t->share_label[v] = copy;
   t->share_k[v] = k;
-  memcpy(t->master[v], w, sizeof(float) * n);
-  if (pare_ref_share_project_f32(t->master[v], copy, n, k, w) != PARE_REF_OK)
-    return pare_error_set(err, PARE_ERR_INVALID_ARG, "'%s': a centroid label beyond %d",
-                          t->g->values[v].name, k);
 #ifdef PARE_HAVE_OPENCL
-  if (t->cl) return pare_train_cl_set_weight_quant(t, v, err);
+  if (t->cl) return pare_train_cl_set_master(t, v, err);
 #endif
   return PARE_OK;
 }

@@ -51,6 +51,11 @@ void pare_conv2d_shape_text(const pare_conv2d_f32_args *a, const char *y_name, c
            a->pad_right, y_name, a->n, a->m, a->oh, a->ow);
 }
 
+int pare_conv2d_is_1x1(const pare_conv2d_f32_args *a) {
+  return a->kh == 1 && a->kw == 1 && a->stride_h == 1 && a->stride_w == 1 && a->pad_top == 0 &&
+         a->pad_left == 0 && a->pad_bottom == 0 && a->pad_right == 0;
+}
+
 void pare_conv2d_shape_key(const pare_conv2d_f32_args *a, char *buf, size_t size) {
   snprintf(buf, size,
            "n=%zu,c=%zu,h=%zu,w=%zu,m=%zu,k=%zux%zu,g=%zu,s=%zux%zu,d=%zux%zu,p=%zu,%zu,%zu,%zu",
@@ -103,8 +108,7 @@ void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_con
   int path = pare_tuned_int(rt, stem, "path", shape, -1, path_ok);
   if (pl->rows > 0 && (size_t)pl->rows > a->oh) pl->rows = (int)a->oh;
   int small = batch_cols > 0 && pl->p < (size_t)batch_cols;
-  int is_1x1 = a->kh == 1 && a->kw == 1 && a->stride_h == 1 && a->stride_w == 1 &&
-               a->pad_top == 0 && a->pad_left == 0 && a->pad_bottom == 0 && a->pad_right == 0;
+  int is_1x1 = pare_conv2d_is_1x1(a);
   if (path == PARE_CONV2D_GEMM_1X1 && !is_1x1) path = -1;
   if (path < 0) {
     if (pl->kred <= (size_t)(direct_max_k > 0 ? direct_max_k : 0) ||

@@ -31,6 +31,9 @@ typedef struct pare_conv2d_plan {
 void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_conv2d_f32_args *a,
                            pare_conv2d_plan *pl);
 
+/* 1 for a 1×1, stride-1, unpadded window (the input is the patch matrix). */
+int pare_conv2d_is_1x1(const pare_conv2d_f32_args *a);
+
 /* The shape as the tuning database keys it ("n=..,c=..,h=..,w=..,m=..,
  * k=KHxKW,g=..,s=SHxSW,d=DHxDW,p=T,L,B,R"), and back (buffers NULL, oh/ow
  * computed; 0 when the text is not such a key or the window does not fit). */

@@ -14,6 +14,17 @@ static int group_ok(int v) { return v >= 1 && v <= 256; }
 
 int pare_vector_width_ok(int v) { return v == 1 || v == 2 || v == 4 || v == 8 || v == 16; }
 
+const char *const pare_gemm_f32_param_names[PARE_GEMM_F32_PARAMS] = {"tm", "vw", "nv", "wg0",
+                                                                     "wg1"};
+
+void pare_gemm_f32_params(pare_cl_runtime *rt, const char *shape, int *v) {
+  static const int fallback[PARE_GEMM_F32_PARAMS] = {4, 4, 1, 8, 8};
+  int (*const ok[PARE_GEMM_F32_PARAMS])(int) = {tile_ok, pare_vector_width_ok, tile_ok, group_ok,
+                                                group_ok};
+  for (int i = 0; i < PARE_GEMM_F32_PARAMS; i++)
+    v[i] = pare_tuned_int(rt, "gemm_f32", pare_gemm_f32_param_names[i], shape, fallback[i], ok[i]);
+}
+
 void pare_gemm_f32_shape_key(const pare_gemm_f32_args *g, char *buf, size_t size) {
   snprintf(buf, size, "m=%zu,n=%zu,k=%zu,t=%d%d", g->m, g->n, g->k, g->trans_a ? 1 : 0,
            g->trans_b ? 1 : 0);
@@ -38,11 +49,10 @@ pare_status pare_launch_gemm_f32_act(pare_cl_runtime *rt, const pare_gemm_f32_ar
   const pare_profile *p = rt->profile;
   char shape[96];
   pare_gemm_f32_shape_key(g, shape, sizeof shape);
-  int tm = pare_tuned_int(rt, "gemm_f32", "tm", shape, 4, tile_ok);
-  int vw = pare_tuned_int(rt, "gemm_f32", "vw", shape, 4, pare_vector_width_ok);
-  int nv = pare_tuned_int(rt, "gemm_f32", "nv", shape, 1, tile_ok);
-  size_t wg0 = (size_t)pare_tuned_int(rt, "gemm_f32", "wg0", shape, 8, group_ok);
-  size_t wg1 = (size_t)pare_tuned_int(rt, "gemm_f32", "wg1", shape, 8, group_ok);
+  int tile[PARE_GEMM_F32_PARAMS];
+  pare_gemm_f32_params(rt, shape, tile);
+  int tm = tile[0], vw = tile[1], nv = tile[2];
+  size_t wg0 = (size_t)tile[3], wg1 = (size_t)tile[4];
   if (tm < 1 || nv < 1 || (vw != 1 && vw != 2 && vw != 4 && vw != 8 && vw != 16) || wg0 < 1 ||
       wg1 < 1)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "profile %s: bad gemm_f32 tile %dx%dx%d",

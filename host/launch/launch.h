@@ -33,6 +33,12 @@ pare_status pare_launch_gemm_f32_act(pare_cl_runtime *rt, const pare_gemm_f32_ar
  * ("m=..,n=..,k=..,t=<trans_a><trans_b>"), and the vector widths the
  * kernels take (1, 2, 4, 8, 16). */
 void pare_gemm_f32_shape_key(const pare_gemm_f32_args *args, char *buf, size_t size);
+/* The launch parameters of a shape, in the order of
+ * pare_gemm_f32_param_names (tm, vw, nv, wg0, wg1): tuned for `shape`, else
+ * the profile's (shape NULL: the profile's). */
+#define PARE_GEMM_F32_PARAMS 5
+extern const char *const pare_gemm_f32_param_names[PARE_GEMM_F32_PARAMS];
+void pare_gemm_f32_params(pare_cl_runtime *rt, const char *shape, int *values);
 int pare_vector_width_ok(int v);
 
 /* The same product through CLBlast (no bias): the baseline for benchmarks.

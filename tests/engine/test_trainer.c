@@ -223,6 +223,12 @@ static void test_shared_centroids(void **state) {
   for (int64_t i = 0; i < n; i++) label[i] = i % 4 == 0 ? 255 : (uint8_t)(i % 3);
   assert_int_equal(pare_trainer_set_shared(t, w, label, 0, &err), PARE_ERR_INVALID_ARG);
   assert_int_equal(pare_trainer_set_shared(t, w, label, 2, &err), PARE_ERR_INVALID_ARG);
+  /* The refusal left fc2 unshared: fake quantization is still allowed on it... */
+  int w1 = pare_graph_find_value(g, "fc1.weight");
+  assert_int_equal(pare_trainer_set_weight_quant(t, w1, 4, 1, &err), PARE_OK);
+  /* ...and shared weights are refused there, as fake-quantized ones are on a shared layer. */
+  assert_int_equal(pare_trainer_set_shared(t, w1, label, 3, &err), PARE_ERR_INVALID_ARG);
+  assert_non_null(strstr(err.text, "not both"));
   assert_int_equal(pare_trainer_set_shared(t, w, label, 3, &err), PARE_OK);
   assert_int_equal(pare_trainer_set_weight_quant(t, w, 4, 1, &err), PARE_ERR_INVALID_ARG);
   const float *wd = g->values[w].data;

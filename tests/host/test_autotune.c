@@ -233,10 +233,11 @@ static void test_forced_conv_params(void **state) {
   assert_false(pare_conv2d_shape_parse("m=1,n=2,k=3,t=00", &a));
 }
 
-/* A tuning run: the result names what it chose, the database holds it
- * (also for a runtime opened later on the same cache), and the shape's
- * launch still agrees with the untuned one (the tuner checks each
- * candidate; test_forced_* checks the forced values themselves). */
+/* A tuning run: the result names what it chose, and the database holds
+ * exactly that, also for a runtime opened later on the same cache: the
+ * chosen values, or, when nothing won, none (a stale value stored before
+ * the run is gone from memory and file). The tuner checks each
+ * candidate's output; test_forced_* checks the forced values themselves. */
 static void test_autotune_shapes(void **state) {
   (void)state;
   static const char *const recorded[] = {
@@ -246,6 +247,10 @@ static void test_autotune_shapes(void **state) {
     pare_autotune_result res;
     pare_error err;
     assert_true(pare_autotune_knows(recorded[i]));
+    char stale[256];
+    snprintf(stale, sizeof stale, "tune.%s.wg@%s", i ? "conv2d_f32" : "gemm_f32",
+             strchr(recorded[i], '@') + 1);
+    pare_tuning_put(rt, stale, 3); /* a value no search here chooses (wg 3) */
     if (pare_autotune_shape(rt, recorded[i], 0, 1, &res, &err) != PARE_OK)
       fail_msg("%s: %s", recorded[i], err.text);
     assert_true(res.tried > 0);
@@ -253,11 +258,16 @@ static void test_autotune_shapes(void **state) {
     assert_true(res.tuned_ms > 0 && res.tuned_ms <= res.untuned_ms);
     assert_string_equal(res.kernel, i ? "conv2d_f32" : "gemm_f32");
     assert_string_equal(res.shape, strchr(recorded[i], '@') + 1);
-    if (!strcmp(res.params, "untuned")) continue;
-    /* "name=value,...": each in the database, here and from the file. */
     pare_cl_runtime *later = open_rt();
+    double old = 0;
+    assert_false(pare_tuning_get(rt, stale, &old) && old == 3);
+    assert_false(pare_tuning_get(later, stale, &old) && old == 3);
+    /* "name=value,...": each in the database, here and from the file. */
     char params[128];
-    snprintf(params, sizeof params, "%s", res.params);
+    if (!strcmp(res.params, "untuned"))
+      params[0] = '\0';
+    else
+      snprintf(params, sizeof params, "%s", res.params);
     for (char *tok = strtok(params, ","); tok; tok = strtok(NULL, ",")) {
       char *eq = strchr(tok, '=');
       assert_non_null(eq);
