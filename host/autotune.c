@@ -185,9 +185,12 @@ static pare_status setup(pare_cl_runtime *rt, const char *stem, const char *shap
     c->act = PARE_CONV2D_ACT_RELU;
     tc->out = c->y;
     pare_conv2d_plan pl;
-    pare_conv2d_plan_make(rt, stem, c, &pl);
-    static const int paths[] = {PARE_CONV2D_DIRECT, PARE_CONV2D_IM2COL, PARE_CONV2D_GEMM_1X1};
-    space_add(sp, "path", pl.path, paths, pare_conv2d_is_1x1(c) ? 3 : 2);
+    pare_conv2d_plan_make(rt, stem, c, 1, &pl);
+    /* The 1x1 GEMM for 1x1 windows, the implicit GEMM for stride 1. */
+    int paths[4] = {PARE_CONV2D_DIRECT, PARE_CONV2D_IM2COL}, n_paths = 2;
+    if (pare_conv2d_is_1x1(c)) paths[n_paths++] = PARE_CONV2D_GEMM_1X1;
+    if (c->stride_h == 1 && c->stride_w == 1) paths[n_paths++] = PARE_CONV2D_IMPLICIT;
+    space_add(sp, "path", pl.path, paths, n_paths);
   } else {
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "autotune: no search for kernel %s", stem);
   }
@@ -204,12 +207,17 @@ static pare_status setup(pare_cl_runtime *rt, const char *stem, const char *shap
 static void conv_second_round(pare_cl_runtime *rt, const tune_case *tc, space *sp) {
   int path = sp->value[0];
   pare_conv2d_plan pl;
-  pare_conv2d_plan_make(rt, "conv2d_f32", &tc->c, &pl);
+  pare_conv2d_plan_make(rt, "conv2d_f32", &tc->c, 1, &pl);
   if (path == PARE_CONV2D_DIRECT) {
     static const int vw[] = {4, 8, 16}, rows[] = {0, 1, 2, 4}, wg[] = {1, 2, 4, 8, 16};
     space_add(sp, "vw", pl.vw, vw, 3);
     space_add(sp, "rows", pl.rows, rows, 4);
     space_add(sp, "wg", pl.wg, wg, 5);
+  } else if (path == PARE_CONV2D_IMPLICIT) {
+    static const int vw[] = {4, 8, 16}, tm[] = {2, 4, 8}, tr[] = {1, 2, 4};
+    space_add(sp, "vw", pl.vw, vw, 3);
+    space_add(sp, "tm", pl.tm, tm, 3);
+    space_add(sp, "tr", pl.tr, tr, 3);
   } else if (path == PARE_CONV2D_IM2COL && tc->c.n > 1) {
     static const int mb[] = {4, 16, 64, 256};
     space_add(sp, "scratch_mb", pare_tuned_int(rt, "conv2d_f32", "scratch_mb", NULL, 64, NULL), mb,

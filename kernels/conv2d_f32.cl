@@ -165,6 +165,19 @@ __kernel void conv2d_epilogue(__global const float *src, const int src_off, cons
 #ifndef CONV_POOL
 #define CONV_POOL 1
 #endif
+/* A pooled accumulator's start, and folding the even and odd lanes of a
+ * vector of activated outputs into it (max: NaN never wins; average: sum). */
+#if CONV_POOL == 1
+#define CONV_POOL_INIT (-INFINITY)
+#define CONV_POOL_FOLD(p, v)                                                                       \
+  do {                                                                                             \
+    p = select(p, (v).even, (v).even > p);                                                         \
+    p = select(p, (v).odd, (v).odd > p);                                                           \
+  } while (0)
+#else
+#define CONV_POOL_INIT       0.0f
+#define CONV_POOL_FOLD(p, v) (p += (v).even + (v).odd)
+#endif
 __kernel void conv2d_epilogue_pool(__global const float *src, const int src_off, const int ld,
                                    __global float *y, const int y_off, __global const float *bias,
                                    const int has_bias, const int M, const int OH, const int OW,
@@ -184,20 +197,11 @@ __kernel void conv2d_epilogue_pool(__global const float *src, const int src_off,
      * values per window row, their even and odd lanes (2·(px + 8) <= OW,
      * so every load stays in the row). */
     for (; px + 8 <= PW; px += 8) {
-#if CONV_POOL == 1
-      float8 acc = (float8)(-INFINITY);
-#else
-      float8 acc = (float8)(0.0f);
-#endif
+      float8 acc = (float8)(CONV_POOL_INIT);
       for (int ky = 0; ky < PKH; ++ky) {
         float16 v = vload16(0, s + ky * OW + 2 * px) + (float16)(b);
         PARE_EPILOGUE_ACT(CONV_ACT, float16, v, lo, hi);
-#if CONV_POOL == 1
-        acc = select(acc, v.even, v.even > acc);
-        acc = select(acc, v.odd, v.odd > acc);
-#else
-        acc += v.even + v.odd;
-#endif
+        CONV_POOL_FOLD(acc, v);
       }
 #if CONV_POOL == 1
       vstore8(acc, 0, d + px);
@@ -323,4 +327,178 @@ __kernel void conv2d_direct(__global const float *x, __global const float *w,
       CONV_VSTORE(conv_actv(acc, lo, hi), yrow + ow0);
     }
   }
+}
+
+/* ---- Implicit GEMM (stride 1): the patch matrix is never written. ----
+ *
+ * conv2d_pad copies images n0 .. n0+NB-1 into a zero-bordered buffer
+ * xp[j][c][HP][WP] with x[n0+j, c, ih, iw] at row PT + ih, column PL + iw.
+ * HP and WP (chosen by the host) leave room for every tile below, so
+ * conv2d_igemm loads whole vectors without a bound check: the input of
+ * output (oh, ow) and tap (kh, kw) sits at row oh + kh*DH, column
+ * ow + kw*DW of xp, and CONV_VW consecutive outputs of a row read
+ * CONV_VW consecutive values.
+ *
+ * One work-item of conv2d_igemm holds a tile of IG_TM output channels ×
+ * IG_R output rows × CONV_VW output columns in registers, and walks the
+ * CG*KH*KW taps of its group: per tap, IG_R vector loads of input and
+ * IG_TM weights feed IG_TM*IG_R vector fmas. Global id 0 is the tile
+ * (row block * CB + column block) of one image, id 1 is j*(M/IG_TM) plus
+ * the channel block; M/group must be a multiple of IG_TM. The epilogue
+ * adds the bias and the residual, applies the activation and stores the
+ * outputs inside [OH, OW] (columns past OW are computed and dropped). With
+ * CONV_POOL (1 max, NaN never winning; 2 average) it pools 2x2 windows of
+ * stride 2 instead (IG_R even) and writes only the pooled planes
+ * [PH = OH/2, PW = OW/2]. */
+#ifndef IG_TM
+#define IG_TM 8
+#endif
+#ifndef IG_R
+#define IG_R 2
+#endif
+
+__kernel void conv2d_pad(__global const float *x, __global float *xp, const int C, const int H,
+                         const int W, const int PT, const int PL, const int HP, const int WP,
+                         const int n0, const int NB) {
+  const int row = (int)get_global_id(0); /* (j*C + c)*HP + hp */
+  if (row >= NB * C * HP) return;
+  const int hp = row % HP, jc = row / HP;
+  __global float *d = xp + row * WP;
+  const int ih = hp - PT;
+  if (ih < 0 || ih >= H) {
+    for (int i = 0; i < WP; ++i) d[i] = 0.0f;
+    return;
+  }
+  __global const float *s = x + (n0 * C + jc) * H * W + ih * W;
+  for (int i = 0; i < PL; ++i) d[i] = 0.0f;
+  for (int i = 0; i < W; ++i) d[PL + i] = s[i];
+  for (int i = PL + W; i < WP; ++i) d[i] = 0.0f;
+}
+
+/* Stores CONV_VW outputs act(v + b + res) at y[idx .. idx+count), count <= CONV_VW. */
+CONV_INLINE void conv_ig_store(CONV_VEC v, const float b, __global const float *res,
+                               const int has_res, __global float *y, const int idx, const int count,
+                               const float lo, const float hi) {
+  if (count == CONV_VW) {
+    v += (CONV_VEC)(b);
+    if (has_res) v += CONV_VLOAD(res + idx);
+    CONV_VSTORE(conv_actv(v, lo, hi), y + idx);
+    return;
+  }
+  float t[CONV_VW];
+  CONV_VSTORE(v, t);
+  for (int i = 0; i < count; ++i)
+    y[idx + i] = conv_act1(t[i] + b + (has_res ? res[idx + i] : 0.0f), lo, hi);
+}
+
+/* Half a vector: the pooled outputs of one tile row. */
+#if CONV_VW == 2
+#define CONV_HALF_VW 1
+#define CONV_HVEC    float
+#elif CONV_VW == 4
+#define CONV_HALF_VW 2
+#define CONV_HVEC    float2
+#elif CONV_VW == 8
+#define CONV_HALF_VW 4
+#define CONV_HVEC    float4
+#elif CONV_VW == 16
+#define CONV_HALF_VW 8
+#define CONV_HVEC    float8
+#endif
+#define CONV_VSTORE_HALF CONV_CAT(vstore, CONV_HALF_VW)
+
+__kernel void conv2d_igemm(__global const float *xp, __global const float *w,
+                           __global const float *bias, const int has_bias,
+                           __global const float *res, const int has_res, __global float *y,
+                           const int C, const int CG, const int M, const int MG, const int KH,
+                           const int KW, const int DH, const int DW, const int HP, const int WP,
+                           const int OH, const int OW, const int RB, const int CB, const int n0,
+                           const int NB, const float lo, const float hi) {
+  const int t = (int)get_global_id(0);
+  const int jm = (int)get_global_id(1);
+  const int MB = M / IG_TM;
+  if (t >= RB * CB || jm >= NB * MB) return;
+  const int j = jm / MB, m0 = (jm - j * MB) * IG_TM;
+  const int oh0 = (t / CB) * IG_R, ow0 = (t % CB) * CONV_VW;
+  const int plane = HP * WP, K = CG * KH * KW;
+  __global const float *xg = xp + (j * C + (m0 / MG) * CG) * plane + oh0 * WP + ow0;
+  __global const float *wm = w + m0 * K;
+
+  CONV_VEC acc[IG_TM][IG_R];
+#pragma unroll
+  for (int i = 0; i < IG_TM; ++i)
+#pragma unroll
+    for (int r = 0; r < IG_R; ++r) acc[i][r] = (CONV_VEC)(0.0f);
+
+  int tap = 0;
+  for (int c = 0; c < CG; ++c) {
+    for (int kh = 0; kh < KH; ++kh) {
+      __global const float *xr = xg + c * plane + kh * DH * WP;
+      for (int kw = 0; kw < KW; ++kw, ++tap) {
+        CONV_VEC xv[IG_R];
+#pragma unroll
+        for (int r = 0; r < IG_R; ++r) xv[r] = CONV_VLOAD(xr + r * WP + kw * DW);
+#pragma unroll
+        for (int i = 0; i < IG_TM; ++i) {
+          const CONV_VEC wv = (CONV_VEC)(wm[i * K + tap]);
+#pragma unroll
+          for (int r = 0; r < IG_R; ++r) acc[i][r] = fma(wv, xv[r], acc[i][r]);
+        }
+      }
+    }
+  }
+
+  const int n = n0 + j;
+#if CONV_POOL != 0 && CONV_VW > 1
+  /* 2x2 windows of stride 2: rows 2q and 2q+1 of the tile, even and odd lanes. */
+  const int PH = OH / 2, PW = OW / 2;
+  const int px0 = ow0 / 2;
+  const int count = min(CONV_HALF_VW, PW - px0);
+  if (count <= 0) return;
+#pragma unroll
+  for (int i = 0; i < IG_TM; ++i) {
+    const int m = m0 + i;
+    const float b = has_bias ? bias[m] : 0.0f;
+#pragma unroll
+    for (int q = 0; q < IG_R / 2; ++q) {
+      const int py = oh0 / 2 + q;
+      if (py >= PH) break;
+      CONV_HVEC p = (CONV_HVEC)(CONV_POOL_INIT);
+#pragma unroll
+      for (int r = 2 * q; r < 2 * q + 2; ++r) {
+        const CONV_VEC v = conv_actv(acc[i][r] + (CONV_VEC)(b), lo, hi);
+        CONV_POOL_FOLD(p, v);
+      }
+#if CONV_POOL == 2
+      p = p / (CONV_HVEC)(4.0f);
+#endif
+      const int idx = ((n * M + m) * PH + py) * PW + px0;
+#if CONV_HALF_VW == 1
+      y[idx] = p;
+#else
+      if (count == CONV_HALF_VW) {
+        CONV_VSTORE_HALF(p, 0, y + idx);
+      } else {
+        float pt[CONV_HALF_VW];
+        CONV_VSTORE_HALF(p, 0, pt);
+        for (int e = 0; e < count; ++e) y[idx + e] = pt[e];
+      }
+#endif
+    }
+  }
+#else
+  const int count = min(CONV_VW, OW - ow0);
+#pragma unroll
+  for (int i = 0; i < IG_TM; ++i) {
+    const int m = m0 + i;
+    const float b = has_bias ? bias[m] : 0.0f;
+#pragma unroll
+    for (int r = 0; r < IG_R; ++r) {
+      const int oh = oh0 + r;
+      if (oh >= OH) break;
+      conv_ig_store(acc[i][r], b, res, has_res, y, ((n * M + m) * OH + oh) * OW + ow0, count, lo,
+                    hi);
+    }
+  }
+#endif
 }

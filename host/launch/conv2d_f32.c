@@ -67,8 +67,13 @@ static void pooled_dims(const pare_conv2d_f32_args *a, const pare_conv2d_pool *p
  * goes to a chunk of scratch (the epilogue reads it from there). */
 static void plan_for(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
                      const pare_conv2d_pool *pool, pare_conv2d_plan *pl) {
-  pare_conv2d_plan_make(rt, "conv2d_f32", a, pl);
-  if (pool && pl->path != PARE_CONV2D_DIRECT)
+  /* The implicit GEMM pools only 2x2 windows of stride 2 itself. */
+  int implicit_ok =
+      !pool || (pool->kh == 2 && pool->kw == 2 && pool->sh == 2 && pool->sw == 2 && !a->residual);
+  pare_conv2d_plan_make(rt, "conv2d_f32", a, implicit_ok, pl);
+  if (pool && pl->path == PARE_CONV2D_IMPLICIT && (pl->vw < 2 || pl->tr < 2))
+    pare_conv2d_plan_make(rt, "conv2d_f32", a, 0, pl);
+  if (pool && pl->path != PARE_CONV2D_DIRECT && pl->path != PARE_CONV2D_IMPLICIT)
     pl->chunk_elems = a->m * (pl->path == PARE_CONV2D_IM2COL ? pl->nb : 1) * pl->p;
 }
 
@@ -105,6 +110,73 @@ static pare_status gemm(pare_cl_seq *r, pare_gemm_f32_args *g, pare_error *err) 
   return pare_launch_gemm_f32(r->rt, g, pare_cl_seq_event(r), err);
 }
 
+/* The implicit GEMM, chunk by chunk: the bordered copy of the chunk's
+ * images, then the tiles (with the pooling when `pool`). */
+static pare_status run_implicit(pare_cl_seq *r, const pare_conv2d_f32_args *a,
+                                const pare_conv2d_plan *pl, const pare_conv2d_pool *pool,
+                                const char *defines, pare_error *err) {
+  pare_cl_runtime *rt = r->rt;
+  char idefs[160];
+  snprintf(idefs, sizeof idefs, "%s -DIG_TM=%d -DIG_R=%d", defines, pl->tm, pl->tr);
+  cl_kernel kpad = NULL, kig = NULL;
+  pare_status st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, idefs, "conv2d_pad", &kpad, err);
+  if (st == PARE_OK)
+    st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, idefs, "conv2d_igemm", &kig, err);
+  cl_int C = (cl_int)a->c, H = (cl_int)a->h, W = (cl_int)a->w, M = (cl_int)a->m;
+  cl_int PT = (cl_int)a->pad_top, PL = (cl_int)a->pad_left;
+  cl_int HP = (cl_int)pl->hp, WP = (cl_int)pl->wp, CG = (cl_int)pl->cg, MG = (cl_int)pl->mg;
+  cl_int KH = (cl_int)a->kh, KW = (cl_int)a->kw, DH = (cl_int)a->dil_h, DW = (cl_int)a->dil_w;
+  cl_int OH = (cl_int)a->oh, OW = (cl_int)a->ow, RB = (cl_int)pl->rb, CB = (cl_int)pl->cb;
+  cl_int has_bias = a->bias != NULL, has_res = a->residual != NULL;
+  cl_mem bias = a->bias ? a->bias : a->weight;   /* never read without has_bias */
+  cl_mem res = a->residual ? a->residual : a->x; /* never read without has_res */
+  float lo = a->act_min, hi = a->act_max;
+  (void)pool; /* compiled in through CONV_POOL */
+  for (size_t n0 = 0; n0 < a->n && st == PARE_OK; n0 += pl->nb) {
+    size_t cnb = a->n - n0 < pl->nb ? a->n - n0 : pl->nb;
+    cl_int n0i = (cl_int)n0, NB = (cl_int)cnb;
+    pare_cl_arg pargs[] = {{sizeof(cl_mem), &a->x}, {sizeof(cl_mem), &a->scratch},
+                           {sizeof C, &C},          {sizeof H, &H},
+                           {sizeof W, &W},          {sizeof PT, &PT},
+                           {sizeof PL, &PL},        {sizeof HP, &HP},
+                           {sizeof WP, &WP},        {sizeof n0i, &n0i},
+                           {sizeof NB, &NB}};
+    st = pare_cl_seq_launch(r, kpad, "conv2d_pad", pargs, sizeof pargs / sizeof pargs[0],
+                            cnb * a->c * pl->hp, 1, err);
+    if (st != PARE_OK) break;
+    pare_cl_arg args[] = {{sizeof(cl_mem), &a->scratch},
+                          {sizeof(cl_mem), &a->weight},
+                          {sizeof(cl_mem), &bias},
+                          {sizeof has_bias, &has_bias},
+                          {sizeof(cl_mem), &res},
+                          {sizeof has_res, &has_res},
+                          {sizeof(cl_mem), &a->y},
+                          {sizeof C, &C},
+                          {sizeof CG, &CG},
+                          {sizeof M, &M},
+                          {sizeof MG, &MG},
+                          {sizeof KH, &KH},
+                          {sizeof KW, &KW},
+                          {sizeof DH, &DH},
+                          {sizeof DW, &DW},
+                          {sizeof HP, &HP},
+                          {sizeof WP, &WP},
+                          {sizeof OH, &OH},
+                          {sizeof OW, &OW},
+                          {sizeof RB, &RB},
+                          {sizeof CB, &CB},
+                          {sizeof n0i, &n0i},
+                          {sizeof NB, &NB},
+                          {sizeof lo, &lo},
+                          {sizeof hi, &hi}};
+    st = pare_cl_seq_launch(r, kig, "conv2d_igemm", args, sizeof args / sizeof args[0],
+                            pl->rb * pl->cb, cnb * (a->m / (size_t)pl->tm), err);
+  }
+  if (kpad) rt->cl->clReleaseKernel(kpad);
+  if (kig) rt->cl->clReleaseKernel(kig);
+  return st;
+}
+
 static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
                             const pare_conv2d_plan *pl, const pare_conv2d_pool *pool,
                             pare_error *err) {
@@ -127,6 +199,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
   pare_status st;
   cl_kernel k;
 
+  if (pl->path == PARE_CONV2D_IMPLICIT) return run_implicit(r, a, pl, pool, defines, err);
   if (pl->path == PARE_CONV2D_DIRECT) {
     cl_int rows = (cl_int)rows_for(pl, a->oh, a->n * a->m);
     size_t blocks = (a->oh + (size_t)rows - 1) / (size_t)rows;

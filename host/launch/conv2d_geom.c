@@ -83,11 +83,23 @@ int pare_conv2d_shape_parse(const char *key, pare_conv2d_f32_args *a) {
 }
 
 /* What a tuned value may be: a path, a non-negative count. */
-static int path_ok(int v) { return v >= PARE_CONV2D_DIRECT && v <= PARE_CONV2D_IM2COL; }
+static int path_ok(int v) { return v >= PARE_CONV2D_DIRECT && v <= PARE_CONV2D_IMPLICIT; }
 static int count_ok(int v) { return v >= 0 && v <= 4096; }
 
+static int tile_rows_ok(int v) { return v == 1 || v == 2 || v == 4; }
+static int tile_channels_ok(int v) { return v == 1 || v == 2 || v == 4 || v == 8; }
+
+/* Bounds the chunk of images whose scratch (per_image bytes each) fits
+ * scratch_mb (below 2 GiB, so every scratch offset fits an int). */
+static size_t chunk_images(size_t n, size_t per_image, int scratch_mb) {
+  size_t limit = (size_t)(scratch_mb < 1 ? 1 : scratch_mb > 2047 ? 2047 : scratch_mb) << 20;
+  size_t nb = per_image ? limit / per_image : n;
+  if (nb > n) nb = n;
+  return nb < 1 ? 1 : nb;
+}
+
 void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_conv2d_f32_args *a,
-                           pare_conv2d_plan *pl) {
+                           int implicit_ok, pare_conv2d_plan *pl) {
   int cpu = !strcmp(rt->info.type, "cpu");
   memset(pl, 0, sizeof *pl);
   pl->cg = a->c / a->group;
@@ -106,29 +118,45 @@ void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_con
   int scratch_mb = pare_tuned_int(rt, stem, "scratch_mb", shape, 64, count_ok);
   /* The path: tuned for the shape (-1: none), else from the profile's rules. */
   int path = pare_tuned_int(rt, stem, "path", shape, -1, path_ok);
+  int implicit = pare_tuned_int(rt, stem, "implicit", NULL, 1, NULL);
   if (pl->rows > 0 && (size_t)pl->rows > a->oh) pl->rows = (int)a->oh;
   int small = batch_cols > 0 && pl->p < (size_t)batch_cols;
   int is_1x1 = pare_conv2d_is_1x1(a);
+  int stride1 = a->stride_h == 1 && a->stride_w == 1;
   if (path == PARE_CONV2D_GEMM_1X1 && !is_1x1) path = -1;
+  if (path == PARE_CONV2D_IMPLICIT && (!implicit_ok || !stride1)) path = -1;
   if (path < 0) {
     if (pl->kred <= (size_t)(direct_max_k > 0 ? direct_max_k : 0) ||
         pl->mg <= (size_t)(direct_max_mg > 0 ? direct_max_mg : 0))
       path = PARE_CONV2D_DIRECT;
     else if (is_1x1 && (a->n == 1 || !small))
       path = PARE_CONV2D_GEMM_1X1;
+    else if (implicit_ok && implicit > 0 && stride1 && !is_1x1)
+      path = PARE_CONV2D_IMPLICIT;
     else
       path = PARE_CONV2D_IM2COL;
   }
   pl->path = path;
-  if (path != PARE_CONV2D_IM2COL) return;
-  if (small && a->n > 1) {
-    /* Below 2 GiB, so every scratch offset fits an int. */
-    size_t limit = (size_t)(scratch_mb < 1 ? 1 : scratch_mb > 2047 ? 2047 : scratch_mb) << 20;
-    size_t per_image = (a->c * a->kh * a->kw + a->m) * pl->p * sizeof(float);
-    pl->nb = per_image ? limit / per_image : a->n;
-    if (pl->nb > a->n) pl->nb = a->n;
-    if (pl->nb < 1) pl->nb = 1;
+  if (path == PARE_CONV2D_IMPLICIT) {
+    /* The largest tile height and channel count the shape takes (the
+     * channel tile must divide M/group). */
+    pl->tm = pare_tuned_int(rt, stem, "tm", shape, 8, tile_channels_ok);
+    pl->tr = pare_tuned_int(rt, stem, "tr", shape, 2, tile_rows_ok);
+    while (pl->tm > 1 && pl->mg % (size_t)pl->tm) pl->tm /= 2;
+    pl->rb = (a->oh + (size_t)pl->tr - 1) / (size_t)pl->tr;
+    pl->cb = (a->ow + (size_t)pl->vw - 1) / (size_t)pl->vw;
+    pl->hp = pl->rb * (size_t)pl->tr + (a->kh - 1) * a->dil_h;
+    pl->wp = pl->cb * (size_t)pl->vw + (a->kw - 1) * a->dil_w;
+    if ((double)a->c * pl->hp * pl->wp <= INT_MAX) {
+      pl->nb = chunk_images(a->n, a->c * pl->hp * pl->wp * sizeof(float), scratch_mb);
+      pl->col_elems = pl->nb * a->c * pl->hp * pl->wp;
+      return;
+    }
+    path = pl->path = PARE_CONV2D_IM2COL; /* a bordered image past int indices */
   }
+  if (path != PARE_CONV2D_IM2COL) return;
+  if (small && a->n > 1)
+    pl->nb = chunk_images(a->n, (a->c * a->kh * a->kw + a->m) * pl->p * sizeof(float), scratch_mb);
   pl->col_elems = a->c * a->kh * a->kw * pl->nb * pl->p;
   pl->chunk_elems = pl->nb > 1 ? a->m * pl->nb * pl->p : 0;
 }

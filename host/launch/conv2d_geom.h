@@ -11,25 +11,33 @@
 pare_status pare_conv2d_check(const pare_conv2d_f32_args *a, const char *kernel, const char *shape,
                               pare_error *err);
 
-/* How a convolution (forward or backward) is carried out. */
-enum { PARE_CONV2D_DIRECT, PARE_CONV2D_GEMM_1X1, PARE_CONV2D_IM2COL };
+/* How a convolution (forward or backward) is carried out. The implicit
+ * GEMM (patches read in place from a zero-bordered copy of the input)
+ * exists forward only, for stride 1. */
+enum { PARE_CONV2D_DIRECT, PARE_CONV2D_GEMM_1X1, PARE_CONV2D_IM2COL, PARE_CONV2D_IMPLICIT };
 
 typedef struct pare_conv2d_plan {
   int path;
   size_t cg, mg, kred, p; /* channels per group, reduction length, OH·OW */
-  size_t nb;              /* images per im2col chunk */
-  size_t col_elems;       /* patch matrix of one chunk */
+  size_t nb;              /* images per im2col or implicit chunk */
+  size_t col_elems;       /* patch matrix (implicit: bordered input) of one chunk */
   size_t chunk_elems;     /* [M][nb·P] buffer of a chunk when nb > 1, else 0 */
   int vw, rows, wg;       /* rows 0: whole planes, split while work-items are few */
+  /* Implicit GEMM: tile of tm channels x tr rows x vw columns, rb x cb
+   * tiles per plane, bordered planes of hp x wp. */
+  int tm, tr;
+  size_t rb, cb, hp, wp;
 } pare_conv2d_plan;
 
 /* The plan for a checked shape, from the "<stem>.*" tunables (tuned for
  * the shape, else the profile's; host/tuning.h): the tuned path, else
  * direct when few output channels per group (direct_max_mg) or a short
  * reduction (direct_max_k), a GEMM on the input for 1×1 stride-1 unpadded
- * convolutions, else im2col with small images batched up to scratch_mb. */
+ * convolutions, the implicit GEMM for other stride-1 windows when
+ * `implicit_ok` and the profile's `implicit` allow it, else im2col; small
+ * images are batched up to scratch_mb. */
 void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_conv2d_f32_args *a,
-                           pare_conv2d_plan *pl);
+                           int implicit_ok, pare_conv2d_plan *pl);
 
 /* 1 for a 1×1, stride-1, unpadded window (the input is the patch matrix). */
 int pare_conv2d_is_1x1(const pare_conv2d_f32_args *a);

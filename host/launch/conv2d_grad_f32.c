@@ -49,7 +49,7 @@ size_t pare_conv2d_grad_f32_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d
   shape_text(a, shape, sizeof shape);
   if (check_args(a, shape, NULL) != PARE_OK || a->n == 0 || a->m == 0) return 0;
   pare_conv2d_plan pl;
-  pare_conv2d_plan_make(rt, "conv2d_grad_f32", a, &pl);
+  pare_conv2d_plan_make(rt, "conv2d_grad_f32", a, 0, &pl);
   return (pl.col_elems + pl.chunk_elems) * sizeof(float);
 }
 
@@ -264,7 +264,7 @@ pare_status pare_launch_conv2d_grad_f32(pare_cl_runtime *rt, const pare_conv2d_f
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "conv2d_grad_f32 (%s): dy, weight (for dx) or x (for dw) is NULL", shape);
   pare_conv2d_plan pl;
-  pare_conv2d_plan_make(rt, "conv2d_grad_f32", a, &pl);
+  pare_conv2d_plan_make(rt, "conv2d_grad_f32", a, 0, &pl);
   if (!pare_vector_width_ok(pl.vw) || pl.wg < 0)
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "profile %s: bad conv2d_grad_f32 vw %d or wg %d", rt->profile->name,

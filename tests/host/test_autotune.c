@@ -210,7 +210,7 @@ static void test_forced_conv_params(void **state) {
     for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
       set_params("conv2d_f32", keys[s], names, configs[c], 5);
       pare_conv2d_plan pl;
-      pare_conv2d_plan_make(rt, "conv2d_f32", &a, &pl);
+      pare_conv2d_plan_make(rt, "conv2d_f32", &a, 1, &pl);
       if (configs[c][0] != 1 || s == 1) assert_int_equal(pl.path, configs[c][0]);
       memset(got, 0, ny * sizeof *got);
       run_conv(&a, got);

@@ -1,10 +1,13 @@
 /* pare's conv2d_f32 kernels (every plan: direct, 1x1 GEMM, im2col + GEMM
- * with one or several images per chunk) against the reference Conv and the
- * reference epilogue (residual, activation), over awkward shapes. */
+ * with one or several images per chunk, implicit GEMM with every tile)
+ * against the reference Conv, the reference epilogue (residual,
+ * activation) and pooling, over awkward shapes. */
 #include <string.h>
 
 #include "engine/ref/ops.h"
 #include "host/launch/conv2d_f32.h"
+#include "host/launch/conv2d_geom.h"
+#include "host/tuning.h"
 #include "tests/test_cl.h"
 #include "tests/test_util.h"
 
@@ -255,6 +258,79 @@ static void test_random_shapes(void **state) {
   }
 }
 
+/* Forces cc's plan through the tuning database: path, vw, tm, tr (a
+ * negative value removes the entry); the plan made must be the one asked. */
+static void force_plan(const conv_case *cc, const int v[4]) {
+  pare_conv2d_f32_args a = {0};
+  a.n = cc->n, a.c = cc->c, a.h = cc->h, a.w = cc->w, a.m = cc->m, a.kh = cc->kh, a.kw = cc->kw;
+  a.group = cc->group, a.stride_h = cc->sh, a.stride_w = cc->sw, a.dil_h = cc->dh;
+  a.dil_w = cc->dw, a.pad_top = cc->pt, a.pad_left = cc->pl, a.pad_bottom = cc->pb;
+  a.pad_right = cc->pr;
+  a.oh = (cc->h + cc->pt + cc->pb - (cc->kh - 1) * cc->dh - 1) / cc->sh + 1;
+  a.ow = (cc->w + cc->pl + cc->pr - (cc->kw - 1) * cc->dw - 1) / cc->sw + 1;
+  char shape[160], key[256];
+  pare_conv2d_shape_key(&a, shape, sizeof shape);
+  static const char *const names[4] = {"path", "vw", "tm", "tr"};
+  for (int i = 0; i < 4; i++) {
+    snprintf(key, sizeof key, "tune.conv2d_f32.%s@%s", names[i], shape);
+    if (v[i] < 0)
+      pare_tuning_forget(rt, key);
+    else
+      pare_tuning_set(rt, key, v[i]);
+  }
+  if (v[0] < 0) return;
+  pare_conv2d_plan pl;
+  pare_conv2d_plan_make(rt, "conv2d_f32", &a, 1, &pl);
+  assert_int_equal(pl.path, v[0]);
+  if (v[0] == PARE_CONV2D_IMPLICIT) {
+    assert_int_equal(pl.vw, v[1]);
+    assert_int_equal(pl.tr, v[3]);
+    assert_true(pl.tm <= v[2] && cc->m / cc->group % (size_t)pl.tm == 0);
+  }
+}
+
+/* The implicit GEMM with every tile (vector width, channels, rows) on
+ * shapes whose planes end inside a tile, channel counts the tile does not
+ * divide, groups, dilations and asymmetric pads; with residual, and with
+ * 2x2/2 max and average pooling in the same launch (odd planes leave a
+ * row and column unpooled). im2col is forced on the same shapes. */
+static void test_implicit_tiles(void **state) {
+  (void)state;
+  static const conv_case cases[] = {
+      /* n  c   h   w   m  kh kw g sh sw dh dw pt pl pb pr bias act */
+      {3, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* SimpleCNN conv1 */
+      {2, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, /* conv2 */
+      {2, 5, 13, 19, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 2},  /* M % 8 != 0 */
+      {1, 6, 11, 23, 9, 3, 5, 3, 1, 1, 2, 1, 0, 2, 3, 1, 1, 1},   /* groups, dil, asym */
+      {2, 4, 7, 5, 8, 5, 5, 1, 1, 1, 1, 1, 2, 2, 2, 2, 1, 0},     /* 5x5 on tiny planes */
+      {1, 3, 9, 33, 4, 1, 3, 1, 1, 1, 1, 2, 0, 0, 0, 0, 1, 1},    /* 1x3 dilated, no pads */
+      {1, 2, 3, 3, 2, 3, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},     /* one output */
+  };
+  static const int tiles[][3] = {{16, 8, 2}, {16, 4, 4}, {8, 8, 1}, {4, 2, 2},
+                                 {2, 1, 4},  {1, 8, 1},  {16, 1, 2}};
+  static const pare_conv2d_pool pools[] = {{PARE_CONV2D_POOL_MAX, 2, 2, 2, 2},
+                                           {PARE_CONV2D_POOL_AVG, 2, 2, 2, 2}};
+  test_rng r = {0x5851f42d4c957f2du};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const conv_case *cc = &cases[i];
+    for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++) {
+      const int v[4] = {PARE_CONV2D_IMPLICIT, tiles[t][0], tiles[t][1], tiles[t][2]};
+      force_plan(cc, v);
+      check_case(&r, cc, (int)(t % 2));
+      size_t oh = cc->h + cc->pt + cc->pb - (cc->kh - 1) * cc->dh; /* stride 1 */
+      size_t ow = cc->w + cc->pl + cc->pr - (cc->kw - 1) * cc->dw;
+      if (oh >= 2 && ow >= 2 && tiles[t][0] >= 2 && tiles[t][2] >= 2)
+        check_case_pool(&r, cc, 0, &pools[t % 2]);
+    }
+    const int im2col[4] = {PARE_CONV2D_IM2COL, -1, -1, -1};
+    force_plan(cc, im2col);
+    check_case(&r, cc, 1);
+    if (cc->h + cc->pt + cc->pb >= cc->kh + 1) check_case_pool(&r, cc, 0, &pools[0]);
+    const int none[4] = {-1, -1, -1, -1};
+    force_plan(cc, none);
+  }
+}
+
 /* Bad shapes are refused with a message naming the kernel and shape. */
 static void test_errors(void **state) {
   (void)state;
@@ -292,10 +368,9 @@ static void test_errors(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_fixed_shapes),
-      cmocka_unit_test(test_random_shapes),
-      cmocka_unit_test(test_errors),
-      cmocka_unit_test(test_pooled),
+      cmocka_unit_test(test_fixed_shapes),   cmocka_unit_test(test_random_shapes),
+      cmocka_unit_test(test_errors),         cmocka_unit_test(test_pooled),
+      cmocka_unit_test(test_implicit_tiles),
   };
   return cmocka_run_group_tests_name("conv2d_f32", tests, test_cl_setup, test_cl_teardown);
 }
