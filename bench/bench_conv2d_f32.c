@@ -1,9 +1,10 @@
 /* pare-bench conv2d_f32: pare's convolution vs the reference Conv and vs a
  * simple baseline (im2col on the host, upload, CLBlast SGEMM per image and
- * group; no bias), on the same data, in one run; where a 2×2/2 MaxPool fits
- * the path, also conv + relu + pool in one launch sequence (the pooling in
- * the epilogue) against the convolution and a pool_f32 launch after it,
- * interleaved. */
+ * group; no bias), on the same data, in one run; where the plan is the
+ * implicit GEMM, also against pare's im2col + GEMM path, interleaved; where
+ * a 2×2/2 MaxPool fits the path, also conv + relu + pool in one launch
+ * sequence (the pooling in the epilogue) against the convolution and a
+ * pool_f32 launch after it, interleaved. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,9 @@
 #include "bench/bench.h"
 #include "engine/ref/ops.h"
 #include "host/launch/conv2d_f32.h"
+#include "host/launch/conv2d_geom.h"
 #include "host/launch/pool_f32.h"
+#include "host/tuning.h"
 
 typedef struct conv_shape {
   const char *name;
@@ -35,6 +38,73 @@ static int run_pare(void *arg) {
   conv_bench *b = arg;
   if (pare_launch_conv2d_f32(b->rt, &b->a, NULL, &b->err) != PARE_OK) return 1;
   return pare_cl_finish(b->rt, &b->err) != PARE_OK;
+}
+
+/* Variant 0: the plan's implicit GEMM; 1: im2col + GEMM, forced through
+ * the tuning entry of the shape's path (in memory only), with its own
+ * scratch. */
+typedef struct path_bench {
+  conv_bench *b;
+  pare_conv2d_f32_args im2col; /* scratch: the im2col plan's */
+  char key[256];
+} path_bench;
+
+static int run_path_variant(void *arg, int v) {
+  path_bench *pb = arg;
+  conv_bench *b = pb->b;
+  pare_status st;
+  if (v == 0) {
+    st = pare_launch_conv2d_f32(b->rt, &b->a, NULL, &b->err);
+  } else {
+    pare_tuning_set(b->rt, pb->key, PARE_CONV2D_IM2COL);
+    st = pare_launch_conv2d_f32(b->rt, &pb->im2col, NULL, &b->err);
+    pare_tuning_forget(b->rt, pb->key);
+  }
+  return st != PARE_OK || pare_cl_finish(b->rt, &b->err) != PARE_OK;
+}
+
+/* The implicit GEMM against im2col + GEMM on the same shape: 1 on failure. */
+static int bench_paths(conv_bench *b, const pare_bench_opts *o, double flops) {
+  pare_conv2d_plan pl;
+  pare_conv2d_plan_make(b->rt, "conv2d_f32", &b->a, 1, &pl);
+  if (pl.path != PARE_CONV2D_IMPLICIT) return 0;
+  path_bench pb;
+  memset(&pb, 0, sizeof pb);
+  pb.b = b;
+  pb.im2col = b->a;
+  char shape[160];
+  pare_conv2d_shape_key(&b->a, shape, sizeof shape);
+  snprintf(pb.key, sizeof pb.key, "tune.conv2d_f32.path@%s", shape);
+  pare_tuning_set(b->rt, pb.key, PARE_CONV2D_IM2COL);
+  size_t scratch = pare_conv2d_f32_scratch_bytes(b->rt, &b->a);
+  pare_tuning_forget(b->rt, pb.key);
+  pare_error err;
+  if (pare_cl_buffer(b->rt, CL_MEM_READ_WRITE, scratch ? scratch : 4, NULL, &pb.im2col.scratch,
+                     &err) != PARE_OK) {
+    fprintf(stderr, "pare-bench: %s\n", err.text);
+    return 1;
+  }
+  pare_bench_timing t[2];
+  memset(t, 0, sizeof t);
+  int status = pare_bench_time_variants(o->warmup, o->reps, 2, run_path_variant, &pb, t) ||
+               !t[0].ok || !t[1].ok;
+  if (status) {
+    fprintf(stderr, "pare-bench: conv2d_f32 paths: %s\n", b->err.text);
+  } else {
+    const conv_shape *s = b->s;
+    printf("{\"kernel\": \"conv2d_f32\", \"variant\": \"pare_im2col\", \"profile\": \"%s\", "
+           "\"device\": \"%s\", \"shape\": \"%s n%zu c%zu %zux%zu m%zu k%zu g%zu s%zu p%zu\", "
+           "\"ms_min\": %.4f, \"ms_median\": %.4f, \"gflops\": %.2f, \"implicit_ms_median\": "
+           "%.4f, \"implicit_speedup\": %.3f}\n",
+           b->rt->profile->name, b->rt->info.name, s->name, s->n, s->c, s->h, s->w, s->m, s->k,
+           s->group, s->stride, s->pad, t[1].ms_min, t[1].ms_median, flops / (t[1].ms_median * 1e6),
+           t[0].ms_median, t[1].ms_median / t[0].ms_median);
+    fflush(stdout);
+    fprintf(stderr, "%-14s %9.3f  implicit GEMM; im2col + GEMM %.3f ms: %.2fx\n", "  (paths)",
+            t[0].ms_median, t[1].ms_median, t[1].ms_median / t[0].ms_median);
+  }
+  b->rt->cl->clReleaseMemObject(pb.im2col.scratch);
+  return status;
 }
 
 /* Variant 0: the pooling in the convolution's epilogue; 1: a pool_f32
@@ -267,7 +337,8 @@ static int bench_shape(pare_cl_runtime *rt, const pare_bench_opts *o, const conv
   fprintf(stderr, "%-14s %9.3f %9.1f %9.3f %9.3f %9.2fx %8.1fx\n", s->name, tp.ms_median,
           flops / (tp.ms_median * 1e6), tc.ok ? tc.ms_median : 0, tr.ok ? tr.ms_median : 0,
           tc.ok ? tc.ms_median / tp.ms_median : 0, tr.ok ? tr.ms_median / tp.ms_median : 0);
-  status = bench_pooled(&b, o, flops);
+  status = bench_paths(&b, o, flops);
+  if (!status) status = bench_pooled(&b, o, flops);
 done:
   for (int i = 0; i < 6; i++)
     if (bufs[i]) rt->cl->clReleaseMemObject(bufs[i]);

@@ -5,7 +5,8 @@
  * one; with --untuned, the same model on a no_tune context (the device
  * profile's kernel parameters, not those `pare tune` stored) interleaved
  * with the tuned one; with --peers, onnxruntime and PyTorch on the same ONNX file right
- * after (bench/peers/ort_bench.py, torch_bench.py). */
+ * after (bench/peers/ort_bench.py, torch_bench.py), with one thread and with
+ * every core. */
 #define _DEFAULT_SOURCE /* popen, mkstemps */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,24 +73,30 @@ static void run_peers(const pare_bench_opts *o, const char *path, const pare_mod
     }
     onnx = tmp;
   }
+  /* One thread, then every core (when there are more). */
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  int threads = cpus > 0 ? (int)cpus : 1;
-  peer peers[2] = {{"ort_bench.py", "onnxruntime", {0}}, {"torch_bench.py", "PyTorch", {0}}};
-  for (int k = 0; k < 2; k++) run_peer(o, onnx, threads, &peers[k]);
+  int threads[2] = {1, cpus > 1 ? (int)cpus : 0};
+  peer peers[2][2];
+  for (int t = 0; t < 2; t++) {
+    peers[t][0] = (peer){"ort_bench.py", "onnxruntime", {0}};
+    peers[t][1] = (peer){"torch_bench.py", "PyTorch", {0}};
+    for (int k = 0; k < 2 && threads[t] > 0; k++) run_peer(o, onnx, threads[t], &peers[t][k]);
+  }
   if (onnx == tmp) unlink(tmp);
-  fprintf(stderr,
-          "\nsame run, %d threads for the peers: peer ms / pare ms (above 1: pare faster)\n",
-          threads);
-  fprintf(stderr, "%6s %12s %13s %12s %10s %12s %10s\n", "batch", "pare opencl", "pare reference",
-          "onnxruntime", "ort/pare", "pytorch", "torch/pare");
-  for (int b = 0; b < N_BATCHES; b++) {
-    fprintf(stderr, "%6lld %12.3f %13.3f", (long long)batches[b], cl_ms[b], ref_ms[b]);
-    for (int k = 0; k < 2; k++) /* a peer that failed shows as "-" */
-      if (peers[k].ms[b] > 0)
-        fprintf(stderr, " %12.3f %9.2fx", peers[k].ms[b], peers[k].ms[b] / cl_ms[b]);
-      else
-        fprintf(stderr, " %12s %10s", "-", "-");
-    fprintf(stderr, "\n");
+  fprintf(stderr, "\nsame run: peer ms / pare ms (above 1: pare faster)\n");
+  fprintf(stderr, "%7s %6s %12s %13s %12s %10s %12s %10s\n", "threads", "batch", "pare opencl",
+          "pare reference", "onnxruntime", "ort/pare", "pytorch", "torch/pare");
+  for (int t = 0; t < 2; t++) {
+    for (int b = 0; b < N_BATCHES && threads[t] > 0; b++) {
+      fprintf(stderr, "%7d %6lld %12.3f %13.3f", threads[t], (long long)batches[b], cl_ms[b],
+              ref_ms[b]);
+      for (int k = 0; k < 2; k++) /* a peer that failed shows as "-" */
+        if (peers[t][k].ms[b] > 0)
+          fprintf(stderr, " %12.3f %9.2fx", peers[t][k].ms[b], peers[t][k].ms[b] / cl_ms[b]);
+        else
+          fprintf(stderr, " %12s %10s", "-", "-");
+      fprintf(stderr, "\n");
+    }
   }
 }
 

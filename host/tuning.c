@@ -1,5 +1,6 @@
 /* The per-device tuning database (tuning.h). */
 #include "host/tuning.h"
+#include "kernels/kernel_sources.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,20 @@ struct pare_tuning {
   int n_asked, cap_asked;
 };
 
+/* A digest of every embedded kernel source: what was measured against
+ * one version of the kernels (tuned parameters, sparse and int8
+ * crossovers) is not reused once any of them changes. */
+static uint64_t kernels_digest(void) {
+  uint64_t h = 0x6b65726eull;
+  for (int i = 0; i <= PARE_KERNEL_COUNT; i++) /* the kernels and common.h */
+    h = pare_hash64(pare_kernel_sources[i].text, pare_kernel_sources[i].length, h);
+  return h;
+}
+
 static void file_path(const pare_cl_runtime *rt, char *buf, size_t size) {
-  char id[3 * sizeof rt->info.name + 8];
-  snprintf(id, sizeof id, "%s|%s|%s", rt->info.name, rt->info.driver_version, rt->info.version);
+  char id[3 * sizeof rt->info.name + 32];
+  snprintf(id, sizeof id, "%s|%s|%s|%016llx", rt->info.name, rt->info.driver_version,
+           rt->info.version, (unsigned long long)kernels_digest());
   snprintf(buf, size, "%s/tuning-%016llx.txt", rt->cache_dir,
            (unsigned long long)pare_hash64(id, strlen(id), 0x7475ull));
 }
