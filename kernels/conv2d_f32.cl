@@ -6,7 +6,8 @@
  *
  * where CG = C/group input and MG = M/group output channels per group and
  * positions outside the input read 0. The host (host/launch/conv2d_f32.c)
- * picks one of two plans:
+ * picks one of three plans (the implicit GEMM for stride 1 is described
+ * further down, with its kernels):
  *
  *  - im2col + GEMM: conv2d_im2col unrolls the input windows of a chunk of NB
  *    images into a patch matrix col[group][CG*KH*KW][NB*OH*OW] (rows ordered

@@ -1,6 +1,7 @@
 /* Launcher of kernels/conv2d_f32.cl: chooses the plan (direct kernel,
- * 1x1 GEMM, or im2col + GEMM in chunks of images) from the shape and the
- * device profile, and enqueues its kernels on the in-order queue.
+ * 1x1 GEMM, implicit GEMM on a bordered copy of the input, or im2col + GEMM,
+ * the last two in chunks of images) from the shape and the device profile,
+ * and enqueues its kernels on the in-order queue.
  *
  * Profile parameters (fallbacks are the values measured on PoCL 3.1 on a
  * 2-core Zen 4 for CPU devices, and reasoned starting points for GPUs):
@@ -15,7 +16,12 @@
  *                            spreads over the cores)
  *   conv2d_f32.batch_cols    planes with fewer outputs than this are batched
  *                            into one GEMM over several images
- *   conv2d_f32.scratch_mb    bound on the im2col scratch of a chunk */
+ *   conv2d_f32.scratch_mb    bound on the im2col (or bordered input) scratch
+ *                            of a chunk
+ *   conv2d_f32.implicit      1: implicit GEMM for stride-1 windows that are
+ *                            neither 1x1 nor direct; 0: im2col for them
+ *   conv2d_f32.tm, .tr       implicit GEMM tile: output channels and rows
+ *                            (its columns are vw) */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>

@@ -57,8 +57,9 @@ typedef struct pare_conv2d_pool {
   size_t kh, kw, sh, sw; /* window and strides */
 } pare_conv2d_pool;
 
-/* 1 when a launch of `a` can take the pooling: the im2col and 1×1 GEMM
- * paths (not the direct one), no residual, a window that fits the output.
+/* 1 when a launch of `a` can take the pooling: the implicit GEMM (2×2/2
+ * windows), im2col and 1×1 GEMM paths (not the direct one), no residual, a
+ * window that fits the output.
  * Reads only the geometry and the residual (the other buffers may be unset). */
 int pare_conv2d_f32_can_pool(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
                              const pare_conv2d_pool *pool);
