@@ -4,7 +4,8 @@
  * PARE_NO_FUSE=1 on a no_fuse context) timed interleaved with the fused
  * one; with --untuned, the same model on a no_tune context (the device
  * profile's kernel parameters, not those `pare tune` stored) interleaved
- * with the tuned one; with --peers, onnxruntime and PyTorch on the same ONNX file right
+ * with the tuned one; with --baseline, a second model interleaved the same
+ * way; with --peers, onnxruntime and PyTorch on the same ONNX file right
  * after (bench/peers/ort_bench.py, torch_bench.py), with one thread and with
  * every core. */
 #define _DEFAULT_SOURCE /* popen, mkstemps */
@@ -115,7 +116,7 @@ static int run_model(void *arg) {
   return 0;
 }
 
-/* Variant v of an array of cases (fused, unfused). */
+/* Variant v of an array of cases (the model, unfused or untuned, baseline). */
 static int run_case(void *arg, int v) { return run_model((model_case *)arg + v); }
 
 /* The model loaded again with PARE_NO_FUSE=1 set meanwhile, so that an
@@ -208,22 +209,30 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     if (!c.in.data) return 1;
     pare_bench_fill(c.in.data, (size_t)numel, 7);
     c.ctx = cl;
-    /* With --unfused (--untuned): [0] fused (tuned), [1] unfused (untuned),
-     * interleaved round by round. */
-    model_case pair[2] = {c, c};
-    pair[1].ctx = clu;
-    pair[1].m = unf;
-    pare_bench_timing tv[2];
-    memset(tv, 0, sizeof tv);
-    if (unf) pare_bench_time_variants(o->warmup, o->reps, 2, run_case, pair, tv);
-    pare_bench_timing tc = unf ? tv[0] : pare_bench_time(o->warmup, o->reps, run_model, &c);
-    pare_bench_timing tb = {0};
-    tb.ok = 1;
-    if (base) { /* the baseline on the same device, same input */
-      model_case cb = c;
-      cb.m = base;
-      tb = pare_bench_time(o->warmup, o->reps, run_model, &cb);
+    /* Interleaved round by round: [0] the model (fused, tuned), then with
+     * --unfused (--untuned) the unfused (untuned) variant, then with
+     * --baseline the baseline model on the same device and input. */
+    model_case cases[3] = {c, c, c};
+    int nv = 1, iu = -1, ib = -1;
+    if (unf) {
+      iu = nv++;
+      cases[iu].ctx = clu;
+      cases[iu].m = unf;
     }
+    if (base) {
+      ib = nv++;
+      cases[ib].m = base;
+    }
+    pare_bench_timing tv[3];
+    memset(tv, 0, sizeof tv);
+    if (nv > 1)
+      pare_bench_time_variants(o->warmup, o->reps, nv, run_case, cases, tv);
+    else
+      tv[0] = pare_bench_time(o->warmup, o->reps, run_model, &c);
+    pare_bench_timing tc = tv[0], tb = {0};
+    tb.ok = 1;
+    if (base) tb = tv[ib];
+    if (unf) tv[1] = tv[iu];
     c.ctx = ref;
     int ref_reps = o->reps < 3 ? o->reps : 3;
     pare_bench_timing tr = {0};
