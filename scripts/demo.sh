@@ -1,8 +1,9 @@
 #!/bin/sh
 # The Fashion-MNIST demo (the README's main job): trains SimpleCNN and
 # LeNet-300-100, compresses each with every method alone (pruning, int8,
-# int4, low rank, distillation), with a combination by hand (pruning +
-# int8) and with the automated search (pare auto),
+# int4, low rank, distillation), with two combinations by hand (pruning +
+# int8; channel pruning + pruning + 4-bit shared weights, "deep") and with
+# the automated search (pare auto),
 # then evaluates and times them all on this machine's OpenCL device (the
 # reference backend without one) and prints one table per model, with an
 # HTML report and CSV beside it.
@@ -27,7 +28,13 @@ while [ $# -gt 0 ]; do
   shift
 done
 # VAL: validation images of pare auto's scan and search.
-if [ "$QUICK" = 1 ]; then EPOCHS=2; FT=1; REPS=5; VAL=1000; else EPOCHS=15; FT=2; REPS=20; VAL=2000; fi
+# DEEP_*: fine-tuning epochs of the deep combination's stages (channels,
+# pruning, shared weights).
+if [ "$QUICK" = 1 ]; then
+  EPOCHS=2; FT=1; REPS=5; VAL=1000; DEEP_ST=1; DEEP_PR=1; DEEP_SH=1
+else
+  EPOCHS=15; FT=2; REPS=20; VAL=2000; DEEP_ST=4; DEEP_PR=6; DEEP_SH=2
+fi
 
 if [ -z "${PARE_DEMO_NO_BUILD:-}" ]; then
   sh scripts/setup.sh
@@ -42,9 +49,10 @@ quiet() { "$@" > "$OUT/log.txt" 2>&1 || { cat "$OUT/log.txt"; exit 1; }; }
 
 "$PARE" devices | head -n 3 || true
 
-# arch, student arch, low-rank options, then the models it makes.
+# arch, student arch, low-rank options, the structured ratio and sparsity
+# of the deep combination, then the models it makes.
 demo() {
-  name=$1 arch=$2 student=$3 lowrank=$4
+  name=$1 arch=$2 student=$3 lowrank=$4 structured=$5 sparsity=$6
   base="$OUT/$name.pare"
   step "$name: train $arch for $EPOCHS epochs"
   quiet "$PARE" train --arch "$arch" --epochs "$EPOCHS" --weight-decay 5e-4 --schedule cosine -o "$base"
@@ -64,19 +72,35 @@ demo() {
   step "$name: combined by hand: prune 90% with fine-tuning, then int8"
   quiet "$PARE" compress "$base" --prune 0.9 --prune-mode global --dense none \
     --prune-schedule gradual --finetune-epochs "$FT" --quant int8 -o "$OUT/$name-combined.pare"
+  # Deep Compression's pipeline, with channel pruning first where the model
+  # has channels to spare: fewer channels (faster), then magnitude pruning
+  # and 4-bit shared weights with trained centroids (smaller).
+  deep_in="$base"
+  if [ "$structured" != 0 ]; then
+    step "$name: deep combination: remove $structured of the channels, $DEEP_ST epoch(s)"
+    quiet "$PARE" compress "$base" --prune "$structured" --prune-mode structured \
+      --finetune-epochs "$DEEP_ST" --schedule cosine -o "$OUT/$name-deep-st.pare"
+    deep_in="$OUT/$name-deep-st.pare"
+  fi
+  step "$name: deep combination: prune $sparsity gradually over $DEEP_PR epoch(s), 4-bit shared weights ($DEEP_SH)"
+  quiet "$PARE" compress "$deep_in" --prune "$sparsity" --prune-mode global --dense none \
+    --prune-schedule gradual --prune-ramp 0.5 --finetune-epochs "$DEEP_PR" -o "$OUT/$name-deep-pr.pare"
+  quiet "$PARE" compress "$OUT/$name-deep-pr.pare" --share-bits 4 --finetune-epochs "$DEEP_SH" \
+    -o "$OUT/$name-deep.pare"
+  rm -f "$OUT/$name-deep-st.pare" "$OUT/$name-deep-pr.pare"
   step "$name: automated (pare auto: per-layer sparsity and bits, max drop 0.5 points)"
   quiet "$PARE" auto "$base" --max-drop 0.5 --objective size --finetune-epochs "$FT" --val-images "$VAL" \
     --report "$OUT/$name-auto.html" -o "$OUT/$name-auto.pare"
   step "$name: compare"
   "$PARE" compare "$base" "$OUT/$name-pruned.pare" "$OUT/$name-int8.pare" "$OUT/$name-int4.pare" \
     "$OUT/$name-lowrank.pare" "$OUT/$name-distilled.pare" "$OUT/$name-combined.pare" \
-    "$OUT/$name-auto.pare" \
-    --names "$name,pruned-90%,int8,int4,low-rank,distilled,prune+int8,auto" --reps "$REPS" \
+    "$OUT/$name-deep.pare" "$OUT/$name-auto.pare" \
+    --names "$name,pruned-90%,int8,int4,low-rank,distilled,prune+int8,deep,auto" --reps "$REPS" \
     --title "pare on Fashion-MNIST: $name" --html "$OUT/$name.html" --csv "$OUT/$name.csv" |
     tee "$OUT/$name.txt"
 }
 
-demo simplecnn simplecnn simplecnn:8,16 "--lowrank energy=0.9 --lowrank-conv channel"
-demo lenet-300-100 mlp mlp:100,30 "--lowrank ratio=0.25 --skip fc3"
+demo simplecnn simplecnn simplecnn:8,16 "--lowrank energy=0.9 --lowrank-conv channel" 0.25 0.86
+demo lenet-300-100 mlp mlp:100,30 "--lowrank ratio=0.25 --skip fc3" 0 0.9
 echo
 echo "demo finished in $(( $(date +%s) - start )) s; tables, CSV and HTML reports in $OUT/"
