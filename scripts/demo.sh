@@ -49,10 +49,10 @@ quiet() { "$@" > "$OUT/log.txt" 2>&1 || { cat "$OUT/log.txt"; exit 1; }; }
 
 "$PARE" devices | head -n 3 || true
 
-# arch, student arch, low-rank options, the structured ratio and sparsity
-# of the deep combination, then the models it makes.
+# arch, student arch, low-rank options, the structured ratio, sparsity and
+# shared-weight bits of the deep combination, then the models it makes.
 demo() {
-  name=$1 arch=$2 student=$3 lowrank=$4 structured=$5 sparsity=$6
+  name=$1 arch=$2 student=$3 lowrank=$4 structured=$5 sparsity=$6 bits=$7
   base="$OUT/$name.pare"
   step "$name: train $arch for $EPOCHS epochs"
   quiet "$PARE" train --arch "$arch" --epochs "$EPOCHS" --weight-decay 5e-4 --schedule cosine -o "$base"
@@ -74,7 +74,7 @@ demo() {
     --prune-schedule gradual --finetune-epochs "$FT" --quant int8 -o "$OUT/$name-combined.pare"
   # Deep Compression's pipeline, with channel pruning first where the model
   # has channels to spare: fewer channels (faster), then magnitude pruning
-  # and 4-bit shared weights with trained centroids (smaller).
+  # and shared weights with trained centroids (smaller).
   deep_in="$base"
   if [ "$structured" != 0 ]; then
     step "$name: deep combination: remove $structured of the channels, $DEEP_ST epoch(s)"
@@ -82,10 +82,10 @@ demo() {
       --finetune-epochs "$DEEP_ST" --schedule cosine -o "$OUT/$name-deep-st.pare"
     deep_in="$OUT/$name-deep-st.pare"
   fi
-  step "$name: deep combination: prune $sparsity gradually over $DEEP_PR epoch(s), 4-bit shared weights ($DEEP_SH)"
+  step "$name: deep combination: prune $sparsity gradually over $DEEP_PR epoch(s), $bits-bit shared weights ($DEEP_SH)"
   quiet "$PARE" compress "$deep_in" --prune "$sparsity" --prune-mode global --dense none \
     --prune-schedule gradual --prune-ramp 0.5 --finetune-epochs "$DEEP_PR" -o "$OUT/$name-deep-pr.pare"
-  quiet "$PARE" compress "$OUT/$name-deep-pr.pare" --share-bits 4 --finetune-epochs "$DEEP_SH" \
+  quiet "$PARE" compress "$OUT/$name-deep-pr.pare" --share-bits "$bits" --finetune-epochs "$DEEP_SH" \
     -o "$OUT/$name-deep.pare"
   rm -f "$OUT/$name-deep-st.pare" "$OUT/$name-deep-pr.pare"
   step "$name: automated (pare auto: per-layer sparsity and bits, max drop 0.5 points)"
@@ -100,7 +100,7 @@ demo() {
     tee "$OUT/$name.txt"
 }
 
-demo simplecnn simplecnn simplecnn:8,16 "--lowrank energy=0.9 --lowrank-conv channel" 0.25 0.86
-demo lenet-300-100 mlp mlp:100,30 "--lowrank ratio=0.25 --skip fc3" 0 0.9
+demo simplecnn simplecnn simplecnn:8,16 "--lowrank energy=0.9 --lowrank-conv channel" 0.25 0.86 4
+demo lenet-300-100 mlp mlp:100,30 "--lowrank ratio=0.25 --skip fc3" 0 0.92 3
 echo
 echo "demo finished in $(( $(date +%s) - start )) s; tables, CSV and HTML reports in $OUT/"
