@@ -343,9 +343,11 @@ __kernel void conv2d_direct(__global const float *x, __global const float *w,
  * One work-item of conv2d_igemm holds a tile of IG_TM output channels ×
  * IG_R output rows × CONV_VW output columns in registers, and walks the
  * CG*KH*KW taps of its group: per tap, IG_R vector loads of input and
- * IG_TM weights feed IG_TM*IG_R vector fmas. Global id 0 is the tile
- * (row block * CB + column block) of one image, id 1 is j*(M/IG_TM) plus
- * the channel block; M/group must be a multiple of IG_TM. The epilogue
+ * IG_TM weights feed IG_TM*IG_R vector fmas. Global id 0 is
+ * t*(M/IG_TM) plus the channel block, t the tile (row block * CB + column
+ * block), so that the work-items of one input tile run together and share
+ * it in cache; id 1 is the image j of the chunk. M/group must be a
+ * multiple of IG_TM. The epilogue
  * adds the bias and the residual, applies the activation and stores the
  * outputs inside [OH, OW] (columns past OW are computed and dropped). With
  * CONV_POOL (1 max, NaN never winning; 2 average) it pools 2x2 windows of
@@ -415,11 +417,11 @@ __kernel void conv2d_igemm(__global const float *xp, __global const float *w,
                            const int KW, const int DH, const int DW, const int HP, const int WP,
                            const int OH, const int OW, const int RB, const int CB, const int n0,
                            const int NB, const float lo, const float hi) {
-  const int t = (int)get_global_id(0);
-  const int jm = (int)get_global_id(1);
+  const int tm = (int)get_global_id(0);
+  const int j = (int)get_global_id(1);
   const int MB = M / IG_TM;
-  if (t >= RB * CB || jm >= NB * MB) return;
-  const int j = jm / MB, m0 = (jm - j * MB) * IG_TM;
+  if (tm >= RB * CB * MB || j >= NB) return;
+  const int t = tm / MB, m0 = (tm - t * MB) * IG_TM;
   const int oh0 = (t / CB) * IG_R, ow0 = (t % CB) * CONV_VW;
   const int plane = HP * WP, K = CG * KH * KW;
   __global const float *xg = xp + (j * C + (m0 / MG) * CG) * plane + oh0 * WP + ow0;

@@ -176,7 +176,7 @@ static pare_status run_implicit(pare_cl_seq *r, const pare_conv2d_f32_args *a,
                           {sizeof lo, &lo},
                           {sizeof hi, &hi}};
     st = pare_cl_seq_launch(r, kig, "conv2d_igemm", args, sizeof args / sizeof args[0],
-                            pl->rb * pl->cb, cnb * (a->m / (size_t)pl->tm), err);
+                            pl->rb * pl->cb * (a->m / (size_t)pl->tm), cnb, err);
   }
   if (kpad) rt->cl->clReleaseKernel(kpad);
   if (kig) rt->cl->clReleaseKernel(kig);
