@@ -554,25 +554,72 @@ static pare_status run_batchnorm(pare_plan *p, cl_state *s, int idx, pare_error 
                                         PARE_REF_ACT_NONE, 0.0f, 0.0f, s->v[y].mem, NULL, err);
 }
 
-static pare_status run_conv(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+/* The fp32 value QuantizeLinear q reads, and its pair's effect as
+ * clamp(rint(x / scale), lo, hi)·scale. */
+static void qdq_params(const pare_plan *p, const pare_node *q, int *x, float *scale, float *lo,
+                       float *hi) {
+  double sc, zp = 0;
+  pare_plan_const_scalar(p, q, 1, &sc);
+  if (q->n_inputs > 2 && q->inputs[2] >= 0) pare_plan_const_scalar(p, q, 2, &zp);
+  int is_u8 = p->values[q->outputs[0]].dtype == PARE_DT_U8;
+  *x = q->inputs[0];
+  *scale = (float)sc;
+  *lo = (float)((is_u8 ? 0 : -128) - (int32_t)zp);
+  *hi = (float)((is_u8 ? 255 : 127) - (int32_t)zp);
+}
+
+/* run_conv's launch arguments and pooling for node idx: the geometry, the
+ * fused activation, and whether the pooling after it can be absorbed. */
+static pare_status conv_launch_args(pare_plan *p, cl_state *s, int idx, pare_conv2d_f32_args *a,
+                                    pare_conv2d_pool *pool, int *pooled, pare_error *err) {
+  const pare_graph *g = p->graph;
+  const fusion *f = &s->fuse[idx];
+  pare_status st = pare_exec_cl_conv_geometry(p, idx, a, err);
+  if (st != PARE_OK) return st;
+  a->act = fused_act(p, s, idx, &a->act_min, &a->act_max);
+  *pooled = f->pool >= 0 && fusable_pool(p, &g->nodes[f->pool], pool) &&
+            pare_conv2d_f32_can_pool(s->rt, a, pool);
+  return PARE_OK;
+}
+
+/* 1 when Conv idx, an integer layer run in float, can take its input's
+ * quantize/dequantize pair in its own input copy (the implicit GEMM) instead
+ * of a fake-quantization launch before it: dense weights (the sparse choice
+ * made), a plan that takes it. */
+static int conv_takes_qdq(pare_plan *p, cl_state *s, int idx) {
+  if (s->sparse[idx].state != SPARSE_NO) return 0;
+  pare_conv2d_f32_args a;
+  pare_conv2d_pool pool;
+  int pooled = 0;
+  pare_error e;
+  if (conv_launch_args(p, s, idx, &a, &pool, &pooled, &e) != PARE_OK) return 0;
+  return pare_conv2d_f32_can_quantize_input(s->rt, &a, pooled ? &pool : NULL);
+}
+
+/* The convolution; with qdq >= 0 (a QuantizeLinear whose pair feeds it,
+ * conv_takes_qdq said yes) the pair is applied to its input on the way in. */
+static pare_status run_conv_q(pare_plan *p, cl_state *s, int idx, int qdq, pare_error *err) {
   const pare_graph *g = p->graph;
   const pare_node *n = &g->nodes[idx];
   const fusion *f = &s->fuse[idx];
   pare_conv2d_f32_args a;
-  pare_status st = pare_exec_cl_conv_geometry(p, idx, &a, err);
+  pare_conv2d_pool pool;
+  int pooled = 0;
+  pare_status st = conv_launch_args(p, s, idx, &a, &pool, &pooled, err);
   if (st != PARE_OK) return st;
+  int x = n->inputs[0];
+  if (qdq >= 0) {
+    a.in_quant = 1;
+    qdq_params(p, &g->nodes[qdq], &x, &a.in_scale, &a.in_lo, &a.in_hi);
+  }
   /* A fused node's output goes straight into the last absorbed node's
    * value; a pooling the launch can take, into the pooling's output. */
   int y = f->out;
   int has_bias = n->n_inputs > 2 && n->inputs[2] >= 0;
-  a.act = fused_act(p, s, idx, &a.act_min, &a.act_max);
-  pare_conv2d_pool pool;
-  int pooled = f->pool >= 0 && fusable_pool(p, &g->nodes[f->pool], &pool) &&
-               pare_conv2d_f32_can_pool(s->rt, &a, &pool);
   if (f->pool >= 0) s->skip[f->pool] = (char)pooled;
   if (pooled) y = g->nodes[f->pool].outputs[0];
   st = out_buffer(p, s, y, err);
-  if (st == PARE_OK) st = to_device(p, s, n->inputs[0], err);
+  if (st == PARE_OK) st = to_device(p, s, x, err);
   if (st == PARE_OK && f->residual >= 0) st = to_device(p, s, f->residual, err);
   if (st == PARE_OK && f->bn >= 0) {
     st = node_consts(p, s, idx, err);
@@ -585,7 +632,7 @@ static pare_status run_conv(pare_plan *p, cl_state *s, int idx, pare_error *err)
     a.bias = has_bias ? s->v[n->inputs[2]].mem : NULL;
   }
   if (st != PARE_OK) return st;
-  a.x = s->v[n->inputs[0]].mem;
+  a.x = s->v[x].mem;
   a.residual = f->residual >= 0 ? s->v[f->residual].mem : NULL;
   a.y = s->v[y].mem;
   size_t need = pare_conv2d_f32_pool_scratch_bytes(s->rt, &a, pooled ? &pool : NULL);
@@ -594,6 +641,10 @@ static pare_status run_conv(pare_plan *p, cl_state *s, int idx, pare_error *err)
   a.scratch = need ? s->scratch : NULL;
   return pooled ? pare_launch_conv2d_pool_f32(s->rt, &a, &pool, NULL, err)
                 : pare_launch_conv2d_f32(s->rt, &a, NULL, err);
+}
+
+static pare_status run_conv(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  return run_conv_q(p, s, idx, -1, err);
 }
 
 /* Binds a node's plan tensors to an op context (inputs/outputs up to 8). */
@@ -723,20 +774,18 @@ static pare_status run_reference_node(pare_plan *p, cl_state *s, int idx, pare_e
  * DequantizeLinear's output. */
 static pare_status run_fake_quant(pare_plan *p, cl_state *s, int idx, pare_error *err) {
   const pare_node *n = &p->graph->nodes[idx];
-  int j = pare_exec_qdq_partner(p, n), x = n->inputs[0];
+  int j = pare_exec_qdq_partner(p, n), x;
   if (j < 0) return pare_error_set(err, PARE_ERR_INTERNAL, "node '%s': no quantize pair", n->name);
   s->skip[j] = 1;
   int y = p->graph->nodes[j].outputs[0];
-  double scale, zp = 0;
-  pare_plan_const_scalar(p, n, 1, &scale);
-  if (n->n_inputs > 2 && n->inputs[2] >= 0) pare_plan_const_scalar(p, n, 2, &zp);
-  int is_u8 = p->values[n->outputs[0]].dtype == PARE_DT_U8;
+  float scale, lo, hi;
+  qdq_params(p, n, &x, &scale, &lo, &hi);
   pare_status st = to_device(p, s, x, err);
   if (st == PARE_OK) st = out_buffer(p, s, y, err);
   if (st != PARE_OK) return st;
   return pare_launch_fake_quant_f32(s->rt, s->v[x].mem, s->v[y].mem,
-                                    (size_t)pare_tensor_numel(&p->values[x]), (float)scale,
-                                    (int32_t)zp, is_u8 ? 0 : -128, is_u8 ? 255 : 127, NULL, err);
+                                    (size_t)pare_tensor_numel(&p->values[x]), scale, 0, (int32_t)lo,
+                                    (int32_t)hi, NULL, err);
 }
 
 /* ---- the integer path ----------------------------------------------------- */
@@ -787,6 +836,13 @@ int pare_exec_cl_int8_nodes(const pare_plan *p) {
   return count;
 }
 
+int pare_exec_cl_qdq_conv_nodes(const pare_plan *p) {
+  const cl_state *s = p->device;
+  int count = 0;
+  for (int i = 0; s && i < s->n_nodes; i++) count += s->int8[i].n && s->int8[i].qdq_in_conv;
+  return count;
+}
+
 const char *pare_exec_cl_node_form(const pare_plan *p, int i) {
   const cl_state *s = p->device;
   if (!pare_exec_cl_supports(p, &p->graph->nodes[i]) && !(s && (s->absorbed[i] || s->skip[i])))
@@ -805,6 +861,8 @@ static pare_status measured_speedup(pare_plan *p, cl_state *s, int idx, const ch
 /* The float form of an integer layer, for timing: fake quantization, then
  * the dense fp32 kernel. */
 static pare_status run_int8_as_float(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  /* (Timed before the layer's sparse choice, so always with the separate
+   * fake quantization, which a Conv on the implicit GEMM later saves.) */
   pare_status st = run_fake_quant(p, s, s->int8[idx].q, err);
   if (st != PARE_OK) return st;
   return p->graph->nodes[idx].op == PARE_OP_CONV ? run_conv(p, s, idx, err)
@@ -813,7 +871,8 @@ static pare_status run_int8_as_float(pare_plan *p, cl_state *s, int idx, pare_er
 
 /* Chooses the form of integer layer idx on its first run: the one that
  * measured faster for this shape (looked up in, or else measured into, the
- * tuning database; PARE_INT8=always takes the integer form untimed). A
+ * tuning database; PARE_INT8=always takes the integer form untimed, float
+ * the float form). A
  * failure of the integer kernels keeps the float form. */
 static pare_status decide_int8(pare_plan *p, cl_state *s, int idx, pare_error *err) {
   pare_int8_layer *L = &s->int8[idx];
@@ -825,9 +884,9 @@ static pare_status decide_int8(pare_plan *p, cl_state *s, int idx, pare_error *e
     len += snprintf(key + len, sizeof key - (size_t)len, "%s%lld", d ? "x" : "",
                     (long long)x->dims[d]);
   snprintf(key + len, sizeof key - (size_t)len, ",w=%zux%zu", L->n, L->k);
-  const char *mode = pare_env("PARE_INT8");
-  double speedup = 2.0;
-  if (!(mode && !strcmp(mode, "always"))) {
+  const char *mode = pare_env("PARE_INT8"); /* always: integer, float: float, else timed */
+  double speedup = mode && !strcmp(mode, "float") ? 0.0 : 2.0;
+  if (!(mode && (!strcmp(mode, "always") || !strcmp(mode, "float")))) {
     pare_status st =
         measured_speedup(p, s, idx, key, run_int8_as_float, run_int8, "integer", &speedup, err);
     if (st != PARE_OK) return st;
@@ -1134,7 +1193,10 @@ pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err) {
       if (st != PARE_OK) return st;
     }
     if (s->int8[i].chosen > 0) return run_int8(p, s, i, err);
-    /* The float form: the absorbed pair as fake quantization first. */
+    /* The float form: the absorbed pair in the convolution's input copy
+     * where it can take it, else as fake quantization first. */
+    s->int8[i].qdq_in_conv = n->op == PARE_OP_CONV && conv_takes_qdq(p, s, i);
+    if (s->int8[i].qdq_in_conv) return run_conv_q(p, s, i, s->int8[i].q, err);
     pare_status st = run_fake_quant(p, s, s->int8[i].q, err);
     if (st != PARE_OK) return st;
   }

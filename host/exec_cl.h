@@ -65,6 +65,11 @@ int pare_exec_cl_fused_nodes(const pare_plan *p);
  * weight), 0 before the first run. */
 int pare_exec_cl_int8_nodes(const pare_plan *p);
 
+/* Integer Conv layers run in float whose quantize/dequantize pair ran in the
+ * convolution's own input copy (the implicit GEMM, no fake-quantization
+ * launch) in the last run. */
+int pare_exec_cl_qdq_conv_nodes(const pare_plan *p);
+
 /* How node i ran in the plan's last run: "int8", "sparse", "absorbed" (a
  * node fused into another's launch, or the quantize pair of an integer
  * layer), "opencl" (its own kernel) or "reference" (declared in

@@ -40,6 +40,7 @@ typedef struct pare_int8_layer {
   int32_t *wsum;                   /* [n]: Σ_k w (the zero-point term) */
   cl_mem dw, dscale, dbias, dwsum; /* device copies, made on first run */
   int chosen;                      /* the executor's choice: 0 not yet, 1 integer, -1 float */
+  int qdq_in_conv; /* float form of a Conv: the pair ran in the Conv's input copy last run */
 } pare_int8_layer;
 
 /* The DequantizeLinear that undoes QuantizeLinear n at once (the same

@@ -360,9 +360,12 @@ __kernel void conv2d_direct(__global const float *x, __global const float *w,
 #define IG_R 2
 #endif
 
+/* With fq, each copied value passes a QuantizeLinear → DequantizeLinear
+ * pair first (as elt_fake_quant: clamp(rint(v / scale), lo, hi)·scale). */
 __kernel void conv2d_pad(__global const float *x, __global float *xp, const int C, const int H,
                          const int W, const int PT, const int PL, const int HP, const int WP,
-                         const int n0, const int NB) {
+                         const int n0, const int NB, const int fq, const float scale,
+                         const float lo, const float hi) {
   const int row = (int)get_global_id(0); /* (j*C + c)*HP + hp */
   if (row >= NB * C * HP) return;
   const int hp = row % HP, jc = row / HP;
@@ -374,7 +377,15 @@ __kernel void conv2d_pad(__global const float *x, __global float *xp, const int 
   }
   __global const float *s = x + (n0 * C + jc) * H * W + ih * W;
   for (int i = 0; i < PL; ++i) d[i] = 0.0f;
-  for (int i = 0; i < W; ++i) d[PL + i] = s[i];
+  if (fq) {
+    for (int i = 0; i < W; ++i) {
+      float q = rint(s[i] / scale) + 0.0f; /* an integer: -0 becomes +0 */
+      q = isnan(q) ? 0.0f : fmin(fmax(q, lo), hi);
+      d[PL + i] = q * scale;
+    }
+  } else {
+    for (int i = 0; i < W; ++i) d[PL + i] = s[i];
+  }
   for (int i = PL + W; i < WP; ++i) d[i] = 0.0f;
 }
 

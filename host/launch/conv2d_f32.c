@@ -112,6 +112,16 @@ int pare_conv2d_f32_can_pool(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
   return pl.path != PARE_CONV2D_DIRECT;
 }
 
+int pare_conv2d_f32_can_quantize_input(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                                       const pare_conv2d_pool *pool) {
+  char shape[320];
+  shape_text(a, shape, sizeof shape);
+  if (pare_conv2d_check(a, "conv2d_f32", shape, NULL) != PARE_OK) return 0;
+  pare_conv2d_plan pl;
+  plan_for(rt, a, pool, &pl);
+  return pl.path == PARE_CONV2D_IMPLICIT;
+}
+
 static pare_status gemm(pare_cl_seq *r, pare_gemm_f32_args *g, pare_error *err) {
   return pare_launch_gemm_f32(r->rt, g, pare_cl_seq_event(r), err);
 }
@@ -140,13 +150,16 @@ static pare_status run_implicit(pare_cl_seq *r, const pare_conv2d_f32_args *a,
   (void)pool; /* compiled in through CONV_POOL */
   for (size_t n0 = 0; n0 < a->n && st == PARE_OK; n0 += pl->nb) {
     size_t cnb = a->n - n0 < pl->nb ? a->n - n0 : pl->nb;
-    cl_int n0i = (cl_int)n0, NB = (cl_int)cnb;
+    cl_int n0i = (cl_int)n0, NB = (cl_int)cnb, fq = a->in_quant != 0;
+    float qs = a->in_scale, qlo = a->in_lo, qhi = a->in_hi;
     pare_cl_arg pargs[] = {{sizeof(cl_mem), &a->x}, {sizeof(cl_mem), &a->scratch},
                            {sizeof C, &C},          {sizeof H, &H},
                            {sizeof W, &W},          {sizeof PT, &PT},
                            {sizeof PL, &PL},        {sizeof HP, &HP},
                            {sizeof WP, &WP},        {sizeof n0i, &n0i},
-                           {sizeof NB, &NB}};
+                           {sizeof NB, &NB},        {sizeof fq, &fq},
+                           {sizeof qs, &qs},        {sizeof qlo, &qlo},
+                           {sizeof qhi, &qhi}};
     st = pare_cl_seq_launch(r, kpad, "conv2d_pad", pargs, sizeof pargs / sizeof pargs[0],
                             cnb * a->c * pl->hp, 1, err);
     if (st != PARE_OK) break;
@@ -367,6 +380,12 @@ static pare_status launch(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
   if (a->n == 0 || a->m == 0) return PARE_OK;
   pare_conv2d_plan pl;
   plan_for(rt, a, pool, &pl);
+  if (a->in_quant &&
+      (pl.path != PARE_CONV2D_IMPLICIT || !(a->in_scale > 0) || !(a->in_lo <= a->in_hi)))
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED,
+                          "conv2d_f32 (%s): input quantization (scale %g, range %g..%g) needs the "
+                          "implicit GEMM path and a positive scale",
+                          shape, a->in_scale, a->in_lo, a->in_hi);
   if (!pare_vector_width_ok(pl.vw) || pl.wg < 0 || pl.rows < 0)
     return pare_error_set(err, PARE_ERR_INVALID_ARG,
                           "profile %s: bad conv2d_f32 vw %d, wg %d or rows %d", rt->profile->name,

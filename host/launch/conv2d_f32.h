@@ -32,6 +32,13 @@ typedef struct pare_conv2d_f32_args {
   float act_min, act_max;
   cl_mem scratch;  /* may be NULL when pare_conv2d_f32_scratch_bytes() is 0 */
   cl_mem residual; /* may be NULL */
+  /* in_quant 1: x passes a QuantizeLinear → DequantizeLinear pair on the
+   * way in, x' = clamp(rint(x / in_scale), in_lo, in_hi)·in_scale (in_lo and
+   * in_hi: the integer range less the zero point), as
+   * pare_launch_fake_quant_f32 computes it; pads stay 0. Only the implicit
+   * GEMM takes it (pare_conv2d_f32_can_quantize_input). */
+  int in_quant;
+  float in_scale, in_lo, in_hi;
 } pare_conv2d_f32_args;
 
 /* Bytes of device scratch the launch of `a` needs on rt's device (0 for
@@ -63,6 +70,10 @@ typedef struct pare_conv2d_pool {
  * Reads only the geometry and the residual (the other buffers may be unset). */
 int pare_conv2d_f32_can_pool(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
                              const pare_conv2d_pool *pool);
+/* 1 when the launch of `a` (with `pool`, may be NULL) can take in_quant:
+ * its plan is the implicit GEMM. Reads only the geometry. */
+int pare_conv2d_f32_can_quantize_input(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                                       const pare_conv2d_pool *pool);
 /* Scratch bytes of the pooled launch (pool NULL: pare_conv2d_f32_scratch_bytes). */
 size_t pare_conv2d_f32_pool_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
                                           const pare_conv2d_pool *pool);

@@ -21,6 +21,9 @@
 /* Runs g on the device twice and on the reference; outputs within tol;
  * want_sparse (want_int8, unless negative) nodes on the sparse (integer)
  * kernels. */
+/* pare_exec_cl_qdq_conv_nodes after run_both_tol's last run. */
+static int last_qdq_conv;
+
 static void run_both_tol(const pare_graph *g, int64_t batch, int want_sparse, int want_int8,
                          double tol) {
   test_rng rng = {batch};
@@ -48,6 +51,7 @@ static void run_both_tol(const pare_graph *g, int64_t batch, int want_sparse, in
   }
   assert_int_equal(pare_exec_cl_sparse_nodes(p), want_sparse);
   if (want_int8 >= 0) assert_int_equal(pare_exec_cl_int8_nodes(p), want_int8);
+  last_qdq_conv = pare_exec_cl_qdq_conv_nodes(p);
   /* A weight that changes (as in training) sends its node back to dense. */
   if (want_sparse) {
     for (int i = 0; i < g->n_nodes; i++)
@@ -129,7 +133,8 @@ static void test_plan_outlives_runtime(void **state) {
 }
 
 /* int8 weights and uint8 activations (calibrated on Fashion-MNIST). In
- * float (PARE_INT8=never) the device output matches the reference to float
+ * float (PARE_INT8=never: the pairs as nodes; float: the matched layers'
+ * float form) the device output matches the reference to float
  * rounding of the layers (the quantize/dequantize pairs agree exactly);
  * on the integer kernels (PARE_INT8=always: every layer, three in each
  * model) to the bias's rounding to the accumulator's scale, which can move
@@ -137,9 +142,10 @@ static void test_plan_outlives_runtime(void **state) {
 static void test_qdq_models(void **state) {
   (void)state;
   const char *archs[] = {"simplecnn", "mlp"};
-  for (int a = 0; a < 4; a++) {
-    const int int8 = a >= 2;
-    setenv("PARE_INT8", int8 ? "always" : "never", 1);
+  static const char *const modes[3] = {"never", "always", "float"};
+  for (int a = 0; a < 6; a++) {
+    const int int8 = a / 2 == 1;
+    setenv("PARE_INT8", modes[a / 2], 1);
     pare_graph *g = NULL;
     pare_error err;
     assert_int_equal(pare_zoo_build(archs[a % 2], 5, &g, &err), PARE_OK);
@@ -150,7 +156,11 @@ static void test_qdq_models(void **state) {
       pare_graph_destroy(g);
       skip(); /* no Fashion-MNIST here */
     }
+    /* In the matched float form (PARE_INT8=float), SimpleCNN's two
+     * convolutions take their input's pair in the implicit GEMM's input
+     * copy (from the second run on). */
     run_both_tol(g, 6, 0, int8 ? 3 : 0, int8 ? 5e-3 : 2e-4);
+    assert_int_equal(last_qdq_conv, a == 4 ? 2 : 0);
     pare_graph_destroy(g);
   }
   unsetenv("PARE_INT8");

@@ -20,8 +20,14 @@ typedef struct conv_case {
 /* One case; with_res adds a residual (a buffer shaped as y) before the
  * activation; pool (may be NULL) pools the result in the same launch, against
  * pare_ref_maxpool_f32 / pare_ref_avgpool_f32 on the reference's output. */
-static void check_case_pool(test_rng *r, const conv_case *cc, int with_res,
-                            const pare_conv2d_pool *pool) {
+/* A QuantizeLinear → DequantizeLinear pair on the input (in_quant). */
+typedef struct input_quant {
+  float scale;
+  int32_t zp, qmin, qmax;
+} input_quant;
+
+static void check_case_full(test_rng *r, const conv_case *cc, int with_res,
+                            const pare_conv2d_pool *pool, const input_quant *iq) {
   char what[300];
   snprintf(what, sizeof what,
            "conv n=%zu c=%zu %zux%zu m=%zu k=%zux%zu g=%zu s=%zux%zu d=%zux%zu "
@@ -56,8 +62,17 @@ static void check_case_pool(test_rng *r, const conv_case *cc, int with_res,
   test_fill(r, b, cc->m, -1.0f, 1.0f);
   test_fill(r, res, ny, -2.0f, 2.0f);
   for (size_t i = 0; i < ny; i++) got[i] = NAN; /* every output must be written */
-  assert_int_equal(pare_ref_conv_f32(&p, x, xd, w, wd, cc->bias ? b : NULL, want, NULL),
-                   PARE_REF_OK);
+  if (iq) {                                     /* the reference convolves the quantized input */
+    float *xq = malloc(nx * 4);
+    assert_non_null(xq);
+    assert_int_equal(pare_ref_qdq_f32(x, nx, iq->scale, iq->zp, iq->qmin, iq->qmax, xq), 0);
+    assert_int_equal(pare_ref_conv_f32(&p, xq, xd, w, wd, cc->bias ? b : NULL, want, NULL),
+                     PARE_REF_OK);
+    free(xq);
+  } else {
+    assert_int_equal(pare_ref_conv_f32(&p, x, xd, w, wd, cc->bias ? b : NULL, want, NULL),
+                     PARE_REF_OK);
+  }
   const float lo = -0.25f, hi = 0.3f;
   pare_ref_act act = cc->act == PARE_CONV2D_ACT_RELU   ? PARE_REF_ACT_RELU
                      : cc->act == PARE_CONV2D_ACT_CLIP ? PARE_REF_ACT_CLIP
@@ -95,7 +110,14 @@ static void check_case_pool(test_rng *r, const conv_case *cc, int with_res,
   pare_conv2d_f32_args a = {
       cc->n,  cc->c,  cc->h,  cc->w,  cc->m,   cc->kh, cc->kw, cc->group,     cc->sh,
       cc->sw, cc->dh, cc->dw, cc->pt, cc->pl,  cc->pb, cc->pr, (size_t)yd[2], (size_t)yd[3],
-      bx,     bw,     bb,     by,     cc->act, lo,     hi,     NULL,          br};
+      bx,     bw,     bb,     by,     cc->act, lo,     hi,     NULL,          br,
+      0,      0,      0,      0};
+  if (iq) {
+    a.in_quant = 1;
+    a.in_scale = iq->scale;
+    a.in_lo = (float)(iq->qmin - iq->zp);
+    a.in_hi = (float)(iq->qmax - iq->zp);
+  }
   size_t scratch = pare_conv2d_f32_pool_scratch_bytes(rt, &a, pool);
   if (scratch) {
     assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, scratch, NULL, &bs, &err), PARE_OK);
@@ -130,6 +152,11 @@ static void check_case_pool(test_rng *r, const conv_case *cc, int with_res,
   free(got);
 }
 
+static void check_case_pool(test_rng *r, const conv_case *cc, int with_res,
+                            const pare_conv2d_pool *pool) {
+  check_case_full(r, cc, with_res, pool, NULL);
+}
+
 static void check_case(test_rng *r, const conv_case *cc, int with_res) {
   check_case_pool(r, cc, with_res, NULL);
 }
@@ -160,8 +187,8 @@ static void test_pooled(void **state) {
   pare_error err;
   cl_mem buf;
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 1 << 16, NULL, &buf, &err), PARE_OK);
-  pare_conv2d_f32_args a = {2, 4, 6, 6, 8,   3,   3,    1,   1, 1, 1, 1,   1,   1,
-                            1, 1, 6, 6, buf, buf, NULL, buf, 0, 0, 0, buf, NULL};
+  pare_conv2d_f32_args a = {2, 4, 6,   6,   8,    3,   3, 1, 1, 1,   1,    1, 1, 1, 1, 1,
+                            6, 6, buf, buf, NULL, buf, 0, 0, 0, buf, NULL, 0, 0, 0, 0};
   pare_conv2d_pool pl = {PARE_CONV2D_POOL_MAX, 2, 2, 2, 2};
   assert_true(pare_conv2d_f32_can_pool(rt, &a, &pl));
   a.residual = buf;
@@ -331,14 +358,55 @@ static void test_implicit_tiles(void **state) {
   }
 }
 
+/* The input quantized and dequantized on its way into the implicit GEMM
+ * (a QuantizeLinear → DequantizeLinear pair absorbed by the Conv): int8
+ * and uint8 ranges, a zero point, values that saturate (x in [-1, 1] at
+ * scale 1/64 for int8 leaves -1 .. -128/64 inside and 127/64 .. clipped),
+ * with and without pooling; refused where the plan is not the implicit
+ * GEMM. */
+static void test_input_quant(void **state) {
+  (void)state;
+  static const conv_case cases[] = {
+      /* n  c   h   w   m  kh kw g sh sw dh dw pt pl pb pr bias act */
+      {3, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+      {2, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+      {1, 6, 11, 23, 9, 3, 5, 3, 1, 1, 2, 1, 0, 2, 3, 1, 1, 2},
+  };
+  static const input_quant quants[] = {{1.0f / 64, 0, -128, 127}, {0.01f, 100, 0, 255}};
+  static const pare_conv2d_pool pool = {PARE_CONV2D_POOL_MAX, 2, 2, 2, 2};
+  test_rng r = {0x243f6a8885a308d3u};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    for (size_t q = 0; q < 2; q++) {
+      check_case_full(&r, &cases[i], 0, NULL, &quants[q]);
+      check_case_full(&r, &cases[i], 0, &pool, &quants[q]);
+    }
+  /* Stride 2 takes im2col: refused. */
+  pare_error err;
+  cl_mem buf;
+  assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 1 << 16, NULL, &buf, &err), PARE_OK);
+  pare_conv2d_f32_args a = {2, 4, 6,   6,   8,    3,   3, 1, 1, 1,   1,    1, 1,    1,    1,  1,
+                            6, 6, buf, buf, NULL, buf, 0, 0, 0, buf, NULL, 1, 0.5f, -128, 127};
+  assert_true(pare_conv2d_f32_can_quantize_input(rt, &a, NULL));
+  a.stride_h = a.stride_w = 2;
+  a.oh = a.ow = 3;
+  assert_false(pare_conv2d_f32_can_quantize_input(rt, &a, NULL));
+  assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_UNSUPPORTED);
+  assert_non_null(strstr(err.text, "input quantization"));
+  a.stride_h = a.stride_w = 1;
+  a.oh = a.ow = 6;
+  a.in_scale = 0; /* not a scale */
+  assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_UNSUPPORTED);
+  rt->cl->clReleaseMemObject(buf);
+}
+
 /* Bad shapes are refused with a message naming the kernel and shape. */
 static void test_errors(void **state) {
   (void)state;
   pare_error err;
   cl_mem buf;
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 4096, NULL, &buf, &err), PARE_OK);
-  pare_conv2d_f32_args a = {1, 3, 8, 8, 4,   3,   3,    2,   1, 1, 1, 1,    1,   1,
-                            1, 1, 8, 8, buf, buf, NULL, buf, 0, 0, 0, NULL, NULL};
+  pare_conv2d_f32_args a = {1, 3, 8,   8,   4,    3,   3, 2, 1, 1,    1,    1, 1, 1, 1, 1,
+                            8, 8, buf, buf, NULL, buf, 0, 0, 0, NULL, NULL, 0, 0, 0, 0};
   assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_INVALID_ARG);
   assert_non_null(strstr(err.text, "conv2d_f32"));
   assert_non_null(strstr(err.text, "x 1x3x8x8"));
@@ -370,7 +438,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixed_shapes),   cmocka_unit_test(test_random_shapes),
       cmocka_unit_test(test_errors),         cmocka_unit_test(test_pooled),
-      cmocka_unit_test(test_implicit_tiles),
+      cmocka_unit_test(test_implicit_tiles), cmocka_unit_test(test_input_quant),
   };
   return cmocka_run_group_tests_name("conv2d_f32", tests, test_cl_setup, test_cl_teardown);
 }
