@@ -40,6 +40,17 @@ static int run_pare(void *arg) {
   return pare_cl_finish(b->rt, &b->err) != PARE_OK;
 }
 
+/* The start of a JSON row of shape s (the fields every row has; `note`
+ * extends the shape's text); the caller adds its own and closes it. */
+static void json_open(pare_cl_runtime *rt, const conv_shape *s, const char *variant,
+                      const char *note, pare_bench_timing t, double flops) {
+  printf("{\"kernel\": \"conv2d_f32\", \"variant\": \"%s\", \"profile\": \"%s\", "
+         "\"device\": \"%s\", \"shape\": \"%s n%zu c%zu %zux%zu m%zu k%zu g%zu s%zu p%zu%s\", "
+         "\"ms_min\": %.4f, \"ms_median\": %.4f, \"gflops\": %.2f",
+         variant, rt->profile->name, rt->info.name, s->name, s->n, s->c, s->h, s->w, s->m, s->k,
+         s->group, s->stride, s->pad, note, t.ms_min, t.ms_median, flops / (t.ms_median * 1e6));
+}
+
 /* Variant 0: the plan's implicit GEMM; 1: im2col + GEMM, forced through
  * the tuning entry of the shape's path (in memory only), with its own
  * scratch. */
@@ -91,14 +102,9 @@ static int bench_paths(conv_bench *b, const pare_bench_opts *o, double flops) {
   if (status) {
     fprintf(stderr, "pare-bench: conv2d_f32 paths: %s\n", b->err.text);
   } else {
-    const conv_shape *s = b->s;
-    printf("{\"kernel\": \"conv2d_f32\", \"variant\": \"pare_im2col\", \"profile\": \"%s\", "
-           "\"device\": \"%s\", \"shape\": \"%s n%zu c%zu %zux%zu m%zu k%zu g%zu s%zu p%zu\", "
-           "\"ms_min\": %.4f, \"ms_median\": %.4f, \"gflops\": %.2f, \"implicit_ms_median\": "
-           "%.4f, \"implicit_speedup\": %.3f}\n",
-           b->rt->profile->name, b->rt->info.name, s->name, s->n, s->c, s->h, s->w, s->m, s->k,
-           s->group, s->stride, s->pad, t[1].ms_min, t[1].ms_median, flops / (t[1].ms_median * 1e6),
-           t[0].ms_median, t[1].ms_median / t[0].ms_median);
+    json_open(b->rt, b->s, "pare_im2col", "", t[1], flops);
+    printf(", \"implicit_ms_median\": %.4f, \"implicit_speedup\": %.3f}\n", t[0].ms_median,
+           t[1].ms_median / t[0].ms_median);
     fflush(stdout);
     fprintf(stderr, "%-14s %9.3f  implicit GEMM; im2col + GEMM %.3f ms: %.2fx\n", "  (paths)",
             t[0].ms_median, t[1].ms_median, t[1].ms_median / t[0].ms_median);
@@ -162,14 +168,9 @@ static int bench_pooled(conv_bench *b, const pare_bench_opts *o, double flops) {
     if (status) fprintf(stderr, "pare-bench: conv2d_f32 pooled: %s\n", b->err.text);
   }
   if (!status) {
-    const conv_shape *s = b->s;
-    printf("{\"kernel\": \"conv2d_f32\", \"variant\": \"pare_relu_maxpool_fused\", "
-           "\"profile\": \"%s\", \"device\": \"%s\", \"shape\": \"%s n%zu c%zu %zux%zu m%zu k%zu "
-           "g%zu s%zu p%zu, maxpool 2x2/2\", \"ms_min\": %.4f, \"ms_median\": %.4f, \"gflops\": "
-           "%.2f, \"unfused_ms_median\": %.4f, \"speedup_vs_unfused\": %.3f}\n",
-           b->rt->profile->name, b->rt->info.name, s->name, s->n, s->c, s->h, s->w, s->m, s->k,
-           s->group, s->stride, s->pad, t[0].ms_min, t[0].ms_median, flops / (t[0].ms_median * 1e6),
-           t[1].ms_median, t[1].ms_median / t[0].ms_median);
+    json_open(b->rt, b->s, "pare_relu_maxpool_fused", ", maxpool 2x2/2", t[0], flops);
+    printf(", \"unfused_ms_median\": %.4f, \"speedup_vs_unfused\": %.3f}\n", t[1].ms_median,
+           t[1].ms_median / t[0].ms_median);
     fflush(stdout);
     fprintf(stderr, "%-14s %9.3f  + maxpool 2x2 fused; conv then pool_f32 %.3f ms: %.2fx\n",
             "  (pooled)", t[0].ms_median, t[1].ms_median, t[1].ms_median / t[0].ms_median);
@@ -235,11 +236,7 @@ static int run_clblast(void *arg) {
 static void json_row(pare_cl_runtime *rt, const conv_shape *s, const char *variant,
                      pare_bench_timing t, double flops, double ref_ms, double clblast_ms,
                      double max_err) {
-  printf("{\"kernel\": \"conv2d_f32\", \"variant\": \"%s\", \"profile\": \"%s\", "
-         "\"device\": \"%s\", \"shape\": \"%s n%zu c%zu %zux%zu m%zu k%zu g%zu s%zu p%zu\", "
-         "\"ms_min\": %.4f, \"ms_median\": %.4f, \"gflops\": %.2f",
-         variant, rt->profile->name, rt->info.name, s->name, s->n, s->c, s->h, s->w, s->m, s->k,
-         s->group, s->stride, s->pad, t.ms_min, t.ms_median, flops / (t.ms_median * 1e6));
+  json_open(rt, s, variant, "", t, flops);
   if (ref_ms > 0) printf(", \"ratio_vs_reference\": %.3f", ref_ms / t.ms_median);
   if (clblast_ms > 0) printf(", \"ratio_vs_clblast\": %.3f", clblast_ms / t.ms_median);
   if (max_err >= 0) printf(", \"max_abs_err\": %.3g", max_err);

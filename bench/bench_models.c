@@ -209,15 +209,14 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     if (!c.in.data) return 1;
     pare_bench_fill(c.in.data, (size_t)numel, 7);
     c.ctx = cl;
-    /* Interleaved round by round: [0] the model (fused, tuned), then with
+    /* Interleaved round by round: [0] the model (fused, tuned), [1] with
      * --unfused (--untuned) the unfused (untuned) variant, then with
      * --baseline the baseline model on the same device and input. */
     model_case cases[3] = {c, c, c};
-    int nv = 1, iu = -1, ib = -1;
+    int nv = 1, ib = -1;
     if (unf) {
-      iu = nv++;
-      cases[iu].ctx = clu;
-      cases[iu].m = unf;
+      cases[nv].ctx = clu;
+      cases[nv++].m = unf;
     }
     if (base) {
       ib = nv++;
@@ -232,7 +231,6 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     pare_bench_timing tc = tv[0], tb = {0};
     tb.ok = 1;
     if (base) tb = tv[ib];
-    if (unf) tv[1] = tv[iu];
     c.ctx = ref;
     int ref_reps = o->reps < 3 ? o->reps : 3;
     pare_bench_timing tr = {0};

@@ -568,49 +568,49 @@ static void qdq_params(const pare_plan *p, const pare_node *q, int *x, float *sc
   *hi = (float)((is_u8 ? 255 : 127) - (int32_t)zp);
 }
 
-/* run_conv's launch arguments and pooling for node idx: the geometry, the
- * fused activation, and whether the pooling after it can be absorbed. */
-static pare_status conv_launch_args(pare_plan *p, cl_state *s, int idx, pare_conv2d_f32_args *a,
-                                    pare_conv2d_pool *pool, int *pooled, pare_error *err) {
-  const pare_graph *g = p->graph;
-  const fusion *f = &s->fuse[idx];
-  pare_status st = pare_exec_cl_conv_geometry(p, idx, a, err);
+/* A QuantizeLinear → DequantizeLinear pair as one kernel into the
+ * DequantizeLinear's output. */
+static pare_status run_fake_quant(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  const pare_node *n = &p->graph->nodes[idx];
+  int j = pare_exec_qdq_partner(p, n), x;
+  if (j < 0) return pare_error_set(err, PARE_ERR_INTERNAL, "node '%s': no quantize pair", n->name);
+  s->skip[j] = 1;
+  int y = p->graph->nodes[j].outputs[0];
+  float scale, lo, hi;
+  qdq_params(p, n, &x, &scale, &lo, &hi);
+  pare_status st = to_device(p, s, x, err);
+  if (st == PARE_OK) st = out_buffer(p, s, y, err);
   if (st != PARE_OK) return st;
-  a->act = fused_act(p, s, idx, &a->act_min, &a->act_max);
-  *pooled = f->pool >= 0 && fusable_pool(p, &g->nodes[f->pool], pool) &&
-            pare_conv2d_f32_can_pool(s->rt, a, pool);
-  return PARE_OK;
+  return pare_launch_fake_quant_f32(s->rt, s->v[x].mem, s->v[y].mem,
+                                    (size_t)pare_tensor_numel(&p->values[x]), scale, 0, (int32_t)lo,
+                                    (int32_t)hi, NULL, err);
 }
 
-/* 1 when Conv idx, an integer layer run in float, can take its input's
- * quantize/dequantize pair in its own input copy (the implicit GEMM) instead
- * of a fake-quantization launch before it: dense weights (the sparse choice
- * made), a plan that takes it. */
-static int conv_takes_qdq(pare_plan *p, cl_state *s, int idx) {
-  if (s->sparse[idx].state != SPARSE_NO) return 0;
-  pare_conv2d_f32_args a;
-  pare_conv2d_pool pool;
-  int pooled = 0;
-  pare_error e;
-  if (conv_launch_args(p, s, idx, &a, &pool, &pooled, &e) != PARE_OK) return 0;
-  return pare_conv2d_f32_can_quantize_input(s->rt, &a, pooled ? &pool : NULL);
-}
-
-/* The convolution; with qdq >= 0 (a QuantizeLinear whose pair feeds it,
- * conv_takes_qdq said yes) the pair is applied to its input on the way in. */
+/* The convolution; with qdq >= 0 (the QuantizeLinear of an integer layer
+ * run in float, whose pair feeds it) the pair is applied to its input in the
+ * launch's own input copy where the plan takes it (the implicit GEMM), else
+ * by a fake-quantization launch first. */
 static pare_status run_conv_q(pare_plan *p, cl_state *s, int idx, int qdq, pare_error *err) {
   const pare_graph *g = p->graph;
   const pare_node *n = &g->nodes[idx];
   const fusion *f = &s->fuse[idx];
   pare_conv2d_f32_args a;
-  pare_conv2d_pool pool;
-  int pooled = 0;
-  pare_status st = conv_launch_args(p, s, idx, &a, &pool, &pooled, err);
+  pare_status st = pare_exec_cl_conv_geometry(p, idx, &a, err);
   if (st != PARE_OK) return st;
+  a.act = fused_act(p, s, idx, &a.act_min, &a.act_max);
+  pare_conv2d_pool pool;
+  int pooled = f->pool >= 0 && fusable_pool(p, &g->nodes[f->pool], &pool) &&
+               pare_conv2d_f32_can_pool(s->rt, &a, &pool);
   int x = n->inputs[0];
   if (qdq >= 0) {
-    a.in_quant = 1;
-    qdq_params(p, &g->nodes[qdq], &x, &a.in_scale, &a.in_lo, &a.in_hi);
+    s->int8[idx].qdq_in_conv = pare_conv2d_f32_can_quantize_input(s->rt, &a, pooled ? &pool : NULL);
+    if (s->int8[idx].qdq_in_conv) {
+      a.in_quant = 1;
+      qdq_params(p, &g->nodes[qdq], &x, &a.in_scale, &a.in_lo, &a.in_hi);
+    } else {
+      st = run_fake_quant(p, s, qdq, err);
+      if (st != PARE_OK) return st;
+    }
   }
   /* A fused node's output goes straight into the last absorbed node's
    * value; a pooling the launch can take, into the pooling's output. */
@@ -768,24 +768,6 @@ static pare_status run_reference_node(pare_plan *p, cl_state *s, int idx, pare_e
   }
   pare_op_ctx ctx = {p->graph, n, in, n->n_inputs, out, n->n_outputs, err};
   return pare_op_impl_get(n->op)->run(&ctx);
-}
-
-/* A QuantizeLinear → DequantizeLinear pair as one kernel into the
- * DequantizeLinear's output. */
-static pare_status run_fake_quant(pare_plan *p, cl_state *s, int idx, pare_error *err) {
-  const pare_node *n = &p->graph->nodes[idx];
-  int j = pare_exec_qdq_partner(p, n), x;
-  if (j < 0) return pare_error_set(err, PARE_ERR_INTERNAL, "node '%s': no quantize pair", n->name);
-  s->skip[j] = 1;
-  int y = p->graph->nodes[j].outputs[0];
-  float scale, lo, hi;
-  qdq_params(p, n, &x, &scale, &lo, &hi);
-  pare_status st = to_device(p, s, x, err);
-  if (st == PARE_OK) st = out_buffer(p, s, y, err);
-  if (st != PARE_OK) return st;
-  return pare_launch_fake_quant_f32(s->rt, s->v[x].mem, s->v[y].mem,
-                                    (size_t)pare_tensor_numel(&p->values[x]), scale, 0, (int32_t)lo,
-                                    (int32_t)hi, NULL, err);
 }
 
 /* ---- the integer path ----------------------------------------------------- */
@@ -1193,10 +1175,12 @@ pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err) {
       if (st != PARE_OK) return st;
     }
     if (s->int8[i].chosen > 0) return run_int8(p, s, i, err);
-    /* The float form: the absorbed pair in the convolution's input copy
-     * where it can take it, else as fake quantization first. */
-    s->int8[i].qdq_in_conv = n->op == PARE_OP_CONV && conv_takes_qdq(p, s, i);
-    if (s->int8[i].qdq_in_conv) return run_conv_q(p, s, i, s->int8[i].q, err);
+    /* The float form: a dense Conv (its sparse choice made) takes the
+     * absorbed pair itself; anything else runs it as fake quantization
+     * first. */
+    if (n->op == PARE_OP_CONV && s->sparse[i].state == SPARSE_NO)
+      return run_conv_q(p, s, i, s->int8[i].q, err);
+    s->int8[i].qdq_in_conv = 0;
     pare_status st = run_fake_quant(p, s, s->int8[i].q, err);
     if (st != PARE_OK) return st;
   }

@@ -87,11 +87,11 @@ size_t pare_conv2d_f32_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d_f32_
   return pare_conv2d_f32_pool_scratch_bytes(rt, a, NULL);
 }
 
+/* The queries below check without an error (so with no shape text to
+ * format: the executor asks them on every run). */
 size_t pare_conv2d_f32_pool_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
                                           const pare_conv2d_pool *pool) {
-  char shape[320];
-  shape_text(a, shape, sizeof shape);
-  if (check_args(a, shape, NULL) != PARE_OK || a->n == 0 || a->m == 0) return 0;
+  if (check_args(a, "", NULL) != PARE_OK || a->n == 0 || a->m == 0) return 0;
   pare_conv2d_plan pl;
   plan_for(rt, a, pool, &pl);
   return (pl.col_elems + pl.chunk_elems) * sizeof(float);
@@ -99,10 +99,8 @@ size_t pare_conv2d_f32_pool_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d
 
 int pare_conv2d_f32_can_pool(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
                              const pare_conv2d_pool *pool) {
-  char shape[320];
-  shape_text(a, shape, sizeof shape);
   size_t ph, pw;
-  if (pare_conv2d_check(a, "conv2d_f32", shape, NULL) != PARE_OK || a->residual ||
+  if (pare_conv2d_check(a, "conv2d_f32", "", NULL) != PARE_OK || a->residual ||
       (pool->kind != PARE_CONV2D_POOL_MAX && pool->kind != PARE_CONV2D_POOL_AVG))
     return 0;
   pooled_dims(a, pool, &ph, &pw);
@@ -114,9 +112,7 @@ int pare_conv2d_f32_can_pool(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
 
 int pare_conv2d_f32_can_quantize_input(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
                                        const pare_conv2d_pool *pool) {
-  char shape[320];
-  shape_text(a, shape, sizeof shape);
-  if (pare_conv2d_check(a, "conv2d_f32", shape, NULL) != PARE_OK) return 0;
+  if (pare_conv2d_check(a, "conv2d_f32", "", NULL) != PARE_OK) return 0;
   pare_conv2d_plan pl;
   plan_for(rt, a, pool, &pl);
   return pl.path == PARE_CONV2D_IMPLICIT;
@@ -127,10 +123,9 @@ static pare_status gemm(pare_cl_seq *r, pare_gemm_f32_args *g, pare_error *err) 
 }
 
 /* The implicit GEMM, chunk by chunk: the bordered copy of the chunk's
- * images, then the tiles (with the pooling when `pool`). */
+ * images, then the tiles (with the pooling that `defines` compiles in). */
 static pare_status run_implicit(pare_cl_seq *r, const pare_conv2d_f32_args *a,
-                                const pare_conv2d_plan *pl, const pare_conv2d_pool *pool,
-                                const char *defines, pare_error *err) {
+                                const pare_conv2d_plan *pl, const char *defines, pare_error *err) {
   pare_cl_runtime *rt = r->rt;
   char idefs[160];
   snprintf(idefs, sizeof idefs, "%s -DIG_TM=%d -DIG_R=%d", defines, pl->tm, pl->tr);
@@ -147,7 +142,6 @@ static pare_status run_implicit(pare_cl_seq *r, const pare_conv2d_f32_args *a,
   cl_mem bias = a->bias ? a->bias : a->weight;   /* never read without has_bias */
   cl_mem res = a->residual ? a->residual : a->x; /* never read without has_res */
   float lo = a->act_min, hi = a->act_max;
-  (void)pool; /* compiled in through CONV_POOL */
   for (size_t n0 = 0; n0 < a->n && st == PARE_OK; n0 += pl->nb) {
     size_t cnb = a->n - n0 < pl->nb ? a->n - n0 : pl->nb;
     cl_int n0i = (cl_int)n0, NB = (cl_int)cnb, fq = a->in_quant != 0;
@@ -223,7 +217,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
   pare_status st;
   cl_kernel k;
 
-  if (pl->path == PARE_CONV2D_IMPLICIT) return run_implicit(r, a, pl, pool, defines, err);
+  if (pl->path == PARE_CONV2D_IMPLICIT) return run_implicit(r, a, pl, defines, err);
   if (pl->path == PARE_CONV2D_DIRECT) {
     cl_int rows = (cl_int)rows_for(pl, a->oh, a->n * a->m);
     size_t blocks = (a->oh + (size_t)rows - 1) / (size_t)rows;
