@@ -360,8 +360,24 @@ __kernel void conv2d_direct(__global const float *x, __global const float *w,
 #define IG_R 2
 #endif
 
-/* With fq, each copied value passes a QuantizeLinear → DequantizeLinear
- * pair first (as elt_fake_quant: clamp(rint(v / scale), lo, hi)·scale). */
+/* Zeros d[from .. to), 8 at a time where it can. */
+CONV_INLINE void conv_pad_zero(__global float *d, int from, const int to) {
+  for (; from < to && (from & 7); ++from) d[from] = 0.0f;
+  for (; from + 8 <= to; from += 8) vstore8((float8)(0.0f), 0, d + from);
+  for (; from < to; ++from) d[from] = 0.0f;
+}
+
+/* v through QuantizeLinear → DequantizeLinear (as elt_fake_quant:
+ * clamp(rint(v / scale), lo, hi)·scale, NaN to 0, -0 to +0). */
+#define CONV_PAD_FQ(T, v, scale, lo, hi)                                                           \
+  ((T)(select(fmin(fmax(rint((v) / (scale)) + 0.0f, (lo)), (hi)), (T)(0.0f),                       \
+              isnan(rint((v) / (scale))))) *                                                       \
+   (scale))
+
+/* One row of xp per work-item: borders zeroed and the interior copied 8,
+ * then 4 values at a time (a CPU driver turns each into one vector
+ * instruction; scalar rows would cost one store per value). With fq,
+ * each copied value passes a QuantizeLinear → DequantizeLinear pair first. */
 __kernel void conv2d_pad(__global const float *x, __global float *xp, const int C, const int H,
                          const int W, const int PT, const int PL, const int HP, const int WP,
                          const int n0, const int NB, const int fq, const float scale,
@@ -372,21 +388,28 @@ __kernel void conv2d_pad(__global const float *x, __global float *xp, const int 
   __global float *d = xp + row * WP;
   const int ih = hp - PT;
   if (ih < 0 || ih >= H) {
-    for (int i = 0; i < WP; ++i) d[i] = 0.0f;
+    conv_pad_zero(d, 0, WP);
     return;
   }
   __global const float *s = x + (n0 * C + jc) * H * W + ih * W;
-  for (int i = 0; i < PL; ++i) d[i] = 0.0f;
+  __global float *o = d + PL;
+  conv_pad_zero(d, 0, PL);
+  int i = 0;
   if (fq) {
-    for (int i = 0; i < W; ++i) {
-      float q = rint(s[i] / scale) + 0.0f; /* an integer: -0 becomes +0 */
-      q = isnan(q) ? 0.0f : fmin(fmax(q, lo), hi);
-      d[PL + i] = q * scale;
+    for (; i + 8 <= W; i += 8)
+      vstore8(CONV_PAD_FQ(float8, vload8(0, s + i), scale, lo, hi), 0, o + i);
+    for (; i + 4 <= W; i += 4)
+      vstore4(CONV_PAD_FQ(float4, vload4(0, s + i), scale, lo, hi), 0, o + i);
+    for (; i < W; ++i) {
+      float q = rint(s[i] / scale) + 0.0f;
+      o[i] = (isnan(q) ? 0.0f : fmin(fmax(q, lo), hi)) * scale;
     }
   } else {
-    for (int i = 0; i < W; ++i) d[PL + i] = s[i];
+    for (; i + 8 <= W; i += 8) vstore8(vload8(0, s + i), 0, o + i);
+    for (; i + 4 <= W; i += 4) vstore4(vload4(0, s + i), 0, o + i);
+    for (; i < W; ++i) o[i] = s[i];
   }
-  for (int i = PL + W; i < WP; ++i) d[i] = 0.0f;
+  conv_pad_zero(d, PL + W, WP);
 }
 
 /* Stores CONV_VW outputs act(v + b + res) at y[idx .. idx+count), count <= CONV_VW. */

@@ -1,12 +1,19 @@
-/* pare auto: automated, hardware-aware compression. Each prunable layer
- * (Conv, Gemm, MatMul) gets a sparsity and a weight width from a menu; the
- * choice comes from a per-layer sensitivity scan (validation accuracy with
- * that layer alone changed) and the cost of each option measured on this
- * device (bytes on disk, or batch-64 latency), a greedy search under the
- * accuracy budget checked on the validation images, a final fine-tune
- * (optionally distilling from the original), and int8 activations. The
- * scan is kept in OUT.auto so an interrupted run resumes where it stopped.
- * See docs/compression.md ("Automated compression"). */
+/* pare auto: automated, hardware-aware compression in two stages.
+ *
+ * 1. Channels: each layer whose output channels can be removed (structured
+ *    pruning) gets a ratio from a menu; the narrowed model is fine-tuned.
+ * 2. Weights: each prunable layer (Conv, Gemm, MatMul) of the narrowed
+ *    model gets a sparsity and a weight width from a menu; the result is
+ *    pruned, fine-tuned with its zeros kept and quantized with int8
+ *    activations.
+ *
+ * Each stage chooses from a per-layer sensitivity scan (validation accuracy
+ * with that layer alone changed) and the cost of each option measured on
+ * this device (bytes on disk, or batch-64 latency), by a greedy search
+ * under an accuracy allowance checked on the validation images. The
+ * accuracy budget is always counted against the original model. Each
+ * stage's scan is kept beside the output, so an interrupted run resumes
+ * where it stopped. See docs/compression.md ("Automated compression"). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
@@ -18,9 +25,10 @@
 #include "tools/cli.h"
 #include "tools/report.h"
 
+static const double channel_ratios[] = {0, 0.25, 0.5};
 static const double sparsities[] = {0, 0.5, 0.7, 0.8, 0.9, 0.95};
 static const int widths[] = {32, 8, 4};
-enum { N_SP = 6, N_W = 3, N_OPT = N_SP * N_W, MAX_LAYERS = 64 };
+enum { N_CH = 3, N_SP = 6, N_W = 3, N_OPT = N_SP * N_W, MAX_LAYERS = 64 };
 
 typedef struct measure {
   int done;
@@ -28,16 +36,32 @@ typedef struct measure {
   double bytes, ms;
 } measure;
 
+typedef enum stage_kind { STAGE_CHANNELS, STAGE_WEIGHTS } stage_kind;
+
+/* One stage: a menu of options per layer, applied to the model `from`.
+ * Option 0 leaves a layer as it is. */
+typedef struct stage {
+  stage_kind kind;
+  int n_opt;
+  int nl;
+  int layer[MAX_LAYERS]; /* index into auto_run.names */
+  char from[1100];
+  char state[1100]; /* the scan, kept for a resumed run */
+  measure base_m;   /* `from` measured */
+  measure scan[MAX_LAYERS][N_OPT];
+} stage;
+
 typedef struct auto_run {
   const char *base, *out, *dataset, *objective;
   pare_context *ctx;
-  int nl;
+  int nl; /* every Conv, Gemm and MatMul with constant weights */
   char names[MAX_LAYERS][128];
   int64_t val_images;
-  int reps;
-  measure base_m;
-  measure scan[MAX_LAYERS][N_OPT];
-  char tmp[1100], state[1100];
+  int reps, distill;
+  float lr;
+  uint64_t seed;  /* of the fine-tunes' shuffling */
+  measure orig_m; /* the original model measured */
+  char tmp[1100];
   report_point *points;
   int n_points, cap_points;
   double deadline; /* seconds since the start; 0: none */
@@ -47,7 +71,19 @@ typedef struct auto_run {
 static double sp_of(int o) { return sparsities[o % N_SP]; }
 static int bits_of(int o) { return widths[o / N_SP]; }
 
-/* Comma-separated names of every layer but `keep` (-1: all). */
+static const char *kind_name(stage_kind k) { return k == STAGE_CHANNELS ? "channels" : "weights"; }
+
+/* "conv1:-25%" (channels) or "conv1:0.5/8" (sparsity / bits). */
+static void option_label(const auto_run *r, const stage *st, int l, int o, char *out, size_t size) {
+  const char *name = r->names[st->layer[l]];
+  if (st->kind == STAGE_CHANNELS)
+    snprintf(out, size, "%s:-%g%%", name, 100 * channel_ratios[o]);
+  else
+    snprintf(out, size, "%s:%g/%d", name, sp_of(o), bits_of(o));
+}
+
+/* Comma-separated names of every layer but index `keep` (-1: all), or with
+ * cfg (the weights stage) of every layer whose width is not want_bits. */
 static void others(const auto_run *r, int keep, const int *cfg, int want_bits, char *out,
                    size_t size) {
   size_t len = 0;
@@ -60,20 +96,34 @@ static void others(const auto_run *r, int keep, const int *cfg, int want_bits, c
   if (!out[0]) snprintf(out, size, "none"); /* the dense lists' word for no layer */
 }
 
-/* The model with layer options cfg applied (pruning only when prune_only),
- * saved to path. act: quantize activations too (int8). */
-static int apply(const auto_run *r, const int *cfg, int prune_only, int act, const char *from,
-                 const char *path, char *err, size_t err_size) {
-  pare_model *m = NULL;
-  if (pare_model_load(from, &m, err, err_size) != PARE_OK) return 1;
+static int model_fail(pare_model *m, char *err, size_t err_size) {
+  snprintf(err, err_size, "%s", pare_model_last_error(m));
+  return 1;
+}
+
+/* Removes channels: cfg[l] indexes channel_ratios for the stage's layer l. */
+static int apply_channels(const auto_run *r, const stage *st, const int *cfg, pare_model *m) {
   char dense[8192];
-  int rc = 0;
-  for (int l = 0; l < r->nl && !rc; l++) {
+  for (int l = 0; l < st->nl; l++) {
+    if (!cfg[l]) continue;
+    others(r, st->layer[l], NULL, 0, dense, sizeof dense);
+    if (pare_model_prune(m, "structured", channel_ratios[cfg[l]], dense, NULL, NULL) != PARE_OK)
+      return 1;
+  }
+  return 0;
+}
+
+/* Sparsities, then (unless prune_only) widths; act: int8 activations too.
+ * The weights stage lists every layer, in r->names' order. */
+static int apply_weights(const auto_run *r, const int *cfg, int prune_only, int act,
+                         pare_model *m) {
+  char dense[8192];
+  for (int l = 0; l < r->nl; l++) {
     if (sp_of(cfg[l]) <= 0) continue;
     others(r, l, NULL, 0, dense, sizeof dense);
-    if (pare_model_prune(m, "layer", sp_of(cfg[l]), dense, NULL, NULL) != PARE_OK) rc = 1;
+    if (pare_model_prune(m, "layer", sp_of(cfg[l]), dense, NULL, NULL) != PARE_OK) return 1;
   }
-  for (int w = 1; w < N_W && !rc && !prune_only; w++) {
+  for (int w = 1; w < N_W && !prune_only; w++) {
     int any = 0;
     for (int l = 0; l < r->nl; l++) any |= bits_of(cfg[l]) == widths[w];
     if (!any) continue;
@@ -81,14 +131,19 @@ static int apply(const auto_run *r, const int *cfg, int prune_only, int act, con
     snprintf(spec, sizeof spec, act ? "w%da8" : "w%d", widths[w]);
     others(r, -1, cfg, widths[w], dense, sizeof dense);
     if (pare_model_quantize(m, spec, "minmax", r->dataset, 500, dense, 0, NULL, NULL) != PARE_OK)
-      rc = 1;
+      return 1;
   }
-  if (rc)
-    snprintf(err, err_size, "%s", pare_model_last_error(m));
-  else if (pare_model_save(m, path) != PARE_OK) {
-    snprintf(err, err_size, "%s", pare_model_last_error(m));
-    rc = 1;
-  }
+  return 0;
+}
+
+/* The model `from` with the stage's options cfg applied, saved to path. */
+static int apply(const auto_run *r, const stage *st, const int *cfg, int prune_only, int act,
+                 const char *from, const char *path, char *err, size_t err_size) {
+  pare_model *m = NULL;
+  if (pare_model_load(from, &m, err, err_size) != PARE_OK) return 1;
+  int rc = st->kind == STAGE_CHANNELS ? apply_channels(r, st, cfg, m)
+                                      : apply_weights(r, cfg, prune_only, act, m);
+  if (rc || pare_model_save(m, path) != PARE_OK) rc = model_fail(m, err, err_size);
   pare_model_destroy(m);
   return rc;
 }
@@ -106,10 +161,8 @@ static int measure_file(auto_run *r, const char *path, measure *out, char *err, 
     pare_free(e.confusion);
     out->bytes = stat(path, &sb) == 0 ? (double)sb.st_size : 0;
     out->ms = 0;
-    if (!strcmp(r->objective, "latency") && cli_latency(r->ctx, m, 64, r->reps, &out->ms)) {
-      snprintf(err, err_size, "%s", pare_model_last_error(m));
-      rc = 1;
-    }
+    if (!strcmp(r->objective, "latency") && cli_latency(r->ctx, m, 64, r->reps, &out->ms))
+      rc = model_fail(m, err, err_size);
     out->done = !rc;
   }
   pare_model_destroy(m);
@@ -137,73 +190,100 @@ static void add_point(auto_run *r, const measure *m, const char *label) {
 
 /* ---- the resumable scan ---------------------------------------------------- */
 
-static void save_state(const auto_run *r) {
+/* The stage's scan, and (done) the measured result it ended with. */
+static void save_state(const auto_run *r, const stage *st, const measure *done) {
   char tmp[1200];
-  snprintf(tmp, sizeof tmp, "%s.tmp", r->state);
+  snprintf(tmp, sizeof tmp, "%s.tmp", st->state);
   FILE *f = fopen(tmp, "w");
   if (!f) return;
-  fprintf(f, "pare-auto 1 %s %s %lld\n", r->objective, r->dataset, (long long)r->val_images);
-  fprintf(f, "base %.8f %.0f %.6f\n", r->base_m.acc, r->base_m.bytes, r->base_m.ms);
-  for (int l = 0; l < r->nl; l++)
-    for (int o = 0; o < N_OPT; o++)
-      if (r->scan[l][o].done)
-        fprintf(f, "%s %d %.8f %.0f %.6f\n", r->names[l], o, r->scan[l][o].acc, r->scan[l][o].bytes,
-                r->scan[l][o].ms);
-  if (fclose(f) == 0) rename(tmp, r->state);
+  fprintf(f, "pare-auto 2 %s %s %s %lld %s\n", kind_name(st->kind), r->objective, r->dataset,
+          (long long)r->val_images, st->from);
+  fprintf(f, "base %.8f %.0f %.6f\n", st->base_m.acc, st->base_m.bytes, st->base_m.ms);
+  for (int l = 0; l < st->nl; l++)
+    for (int o = 0; o < st->n_opt; o++)
+      if (st->scan[l][o].done)
+        fprintf(f, "%s %d %.8f %.0f %.6f\n", r->names[st->layer[l]], o, st->scan[l][o].acc,
+                st->scan[l][o].bytes, st->scan[l][o].ms);
+  if (done) fprintf(f, "done %.8f %.0f %.6f\n", done->acc, done->bytes, done->ms);
+  if (fclose(f) == 0) rename(tmp, st->state);
 }
 
-/* Loads what an earlier run of the same settings measured; 1 when it did. */
-static int load_state(auto_run *r) {
-  FILE *f = fopen(r->state, "r");
+/* Loads what an earlier run of the same settings measured; 1 when it did.
+ * *done receives the stage's result when the earlier run finished it. */
+static int load_state(const auto_run *r, stage *st, measure *done) {
+  FILE *f = fopen(st->state, "r");
   if (!f) return 0;
-  char obj[32], ds[512];
+  char kind[16], obj[32], ds[512], from[1100];
   long long val = 0;
-  int ok = fscanf(f, "pare-auto 1 %31s %511s %lld\n", obj, ds, &val) == 3 &&
-           !strcmp(obj, r->objective) && !strcmp(ds, r->dataset) && val == r->val_images;
+  /* The same stage, settings and model (a path with spaces never matches:
+   * the scan runs again). */
+  int ok = fscanf(f, "pare-auto 2 %15s %31s %511s %lld %1099s\n", kind, obj, ds, &val, from) == 5 &&
+           !strcmp(kind, kind_name(st->kind)) && !strcmp(obj, r->objective) &&
+           !strcmp(ds, r->dataset) && val == r->val_images && !strcmp(from, st->from);
   if (ok)
-    ok = fscanf(f, "base %lf %lf %lf\n", &r->base_m.acc, &r->base_m.bytes, &r->base_m.ms) == 3;
-  if (ok) r->base_m.done = 1;
+    ok = fscanf(f, "base %lf %lf %lf\n", &st->base_m.acc, &st->base_m.bytes, &st->base_m.ms) == 3;
+  if (ok) st->base_m.done = 1;
   char name[128];
   int o;
-  measure m;
-  while (ok && fscanf(f, "%127s %d %lf %lf %lf\n", name, &o, &m.acc, &m.bytes, &m.ms) == 5) {
-    for (int l = 0; l < r->nl; l++)
-      if (!strcmp(r->names[l], name) && o >= 0 && o < N_OPT) {
+  measure m = {0};
+  while (ok && fscanf(f, "%127s", name) == 1) {
+    if (!strcmp(name, "done")) {
+      if (fscanf(f, "%lf %lf %lf\n", &m.acc, &m.bytes, &m.ms) == 3 && done) {
+        *done = m;
+        done->done = 1;
+      }
+      break;
+    }
+    if (fscanf(f, "%d %lf %lf %lf\n", &o, &m.acc, &m.bytes, &m.ms) != 4) break;
+    for (int l = 0; l < st->nl; l++)
+      if (!strcmp(r->names[st->layer[l]], name) && o >= 0 && o < st->n_opt) {
         m.done = 1;
-        r->scan[l][o] = m;
+        st->scan[l][o] = m;
       }
   }
   fclose(f);
   return ok;
 }
 
-static int scan(auto_run *r, char *err, size_t err_size) {
-  int total = r->nl * (N_OPT - 1), done = 0;
-  for (int l = 0; l < r->nl; l++)
-    for (int o = 1; o < N_OPT; o++) done += r->scan[l][o].done;
-  if (done) fprintf(stderr, "resuming: %d of %d layer options already measured\n", done, total);
+/* Measures every option of every layer of the stage alone. */
+static int scan(auto_run *r, stage *st, char *err, size_t err_size) {
+  int total = st->nl * (st->n_opt - 1), done = 0;
+  for (int l = 0; l < st->nl; l++)
+    for (int o = 1; o < st->n_opt; o++) done += st->scan[l][o].done;
+  if (done)
+    fprintf(stderr, "resuming the %s scan: %d of %d layer options already measured\n",
+            kind_name(st->kind), done, total);
   int cfg[MAX_LAYERS] = {0};
-  for (int l = 0; l < r->nl; l++)
-    for (int o = 1; o < N_OPT; o++) {
-      if (r->scan[l][o].done) continue;
+  for (int l = 0; l < st->nl; l++)
+    for (int o = 1; o < st->n_opt; o++) {
+      if (st->scan[l][o].done) continue;
       if (r->deadline > 0 && (cli_now_ms() / 1e3) - r->started > r->deadline) {
-        fprintf(stderr, "\nthe time budget is spent: %d layer options left unmeasured\n",
-                total - done);
+        fprintf(stderr, "\nthe time budget is spent: %d %s options left unmeasured\n", total - done,
+                kind_name(st->kind));
         return 0;
       }
       cfg[l] = o;
-      int rc = apply(r, cfg, 0, 0, r->base, r->tmp, err, err_size) ||
-               measure_file(r, r->tmp, &r->scan[l][o], err, err_size);
+      int rc = apply(r, st, cfg, 0, 0, st->from, r->tmp, err, err_size) ||
+               measure_file(r, r->tmp, &st->scan[l][o], err, err_size);
       cfg[l] = 0;
       if (rc) return 1;
       done++;
-      save_state(r);
+      save_state(r, st, NULL);
+      char label[200];
+      option_label(r, st, l, o, label, sizeof label);
       if (isatty(2) || done % 10 == 0 || done == total)
-        fprintf(stderr, "%sscanning %3d/%d  %-20.20s sparsity %.2f, %2d bits: %.2f%%   %s",
-                isatty(2) ? "\r" : "", done, total, r->names[l], sp_of(o), bits_of(o),
-                100 * r->scan[l][o].acc, isatty(2) ? "" : "\n");
+        fprintf(stderr, "%sscanning %s %3d/%d  %-28.28s %.2f%%   %s", isatty(2) ? "\r" : "",
+                kind_name(st->kind), done, total, label, 100 * st->scan[l][o].acc,
+                isatty(2) ? "" : "\n");
     }
   if (isatty(2)) fprintf(stderr, "\n");
+  for (int l = 0; l < st->nl; l++)
+    for (int o = 1; o < st->n_opt; o++)
+      if (st->scan[l][o].done) {
+        char label[200];
+        option_label(r, st, l, o, label, sizeof label);
+        add_point(r, &st->scan[l][o], label);
+      }
   return 0;
 }
 
@@ -211,31 +291,32 @@ static int scan(auto_run *r, char *err, size_t err_size) {
 
 /* Estimated drop (points as a fraction) and cost of a configuration: the
  * sum of each layer's own change. */
-static void estimate(const auto_run *r, const int *cfg, double *drop, double *cost) {
+static void estimate(const auto_run *r, const stage *st, const int *cfg, double *drop,
+                     double *cost) {
   *drop = 0;
-  *cost = cost_of(r, &r->base_m);
-  for (int l = 0; l < r->nl; l++) {
-    if (!cfg[l] || !r->scan[l][cfg[l]].done) continue;
-    *drop += fmax(0, r->base_m.acc - r->scan[l][cfg[l]].acc);
-    *cost += cost_of(r, &r->scan[l][cfg[l]]) - cost_of(r, &r->base_m);
+  *cost = cost_of(r, &st->base_m);
+  for (int l = 0; l < st->nl; l++) {
+    if (!cfg[l] || !st->scan[l][cfg[l]].done) continue;
+    *drop += fmax(0, st->base_m.acc - st->scan[l][cfg[l]].acc);
+    *cost += cost_of(r, &st->scan[l][cfg[l]]) - cost_of(r, &st->base_m);
   }
 }
 
 /* The move (layer, option) that saves the most cost per point of estimated
  * drop and keeps the estimate within `budget`; 0 when none does. */
-static int best_move(const auto_run *r, const int *cfg, double budget, const char *tried, int *ml,
-                     int *mo) {
+static int best_move(const auto_run *r, const stage *st, const int *cfg, double budget,
+                     const char *tried, int *ml, int *mo) {
   double drop0, cost0, best = 0;
-  estimate(r, cfg, &drop0, &cost0);
+  estimate(r, st, cfg, &drop0, &cost0);
   int found = 0;
-  for (int l = 0; l < r->nl; l++)
-    for (int o = 1; o < N_OPT; o++) {
-      if (o == cfg[l] || !r->scan[l][o].done || tried[l * N_OPT + o]) continue;
+  for (int l = 0; l < st->nl; l++)
+    for (int o = 1; o < st->n_opt; o++) {
+      if (o == cfg[l] || !st->scan[l][o].done || tried[l * N_OPT + o]) continue;
       int trial[MAX_LAYERS];
-      memcpy(trial, cfg, sizeof(int) * (size_t)r->nl);
+      memcpy(trial, cfg, sizeof(int) * (size_t)st->nl);
       trial[l] = o;
       double drop, cost;
-      estimate(r, trial, &drop, &cost);
+      estimate(r, st, trial, &drop, &cost);
       if (cost >= cost0 || drop > budget) continue;
       double gain = (cost0 - cost) / fmax(drop - drop0, 1e-4);
       if (gain > best) best = gain, *ml = l, *mo = o, found = 1;
@@ -243,34 +324,40 @@ static int best_move(const auto_run *r, const int *cfg, double budget, const cha
   return found;
 }
 
-static void describe(const auto_run *r, const int *cfg, char *out, size_t size) {
+static void describe(const auto_run *r, const stage *st, const int *cfg, char *out, size_t size) {
   size_t len = 0;
   out[0] = 0;
-  for (int l = 0; l < r->nl; l++)
-    len += (size_t)snprintf(out + len, len < size ? size - len : 0, "%s%s:%g/%d", l ? " " : "",
-                            r->names[l], sp_of(cfg[l]), bits_of(cfg[l]));
+  for (int l = 0; l < st->nl; l++) {
+    if (st->kind == STAGE_CHANNELS && !cfg[l]) continue;
+    char label[200];
+    option_label(r, st, l, cfg[l], label, sizeof label);
+    len += (size_t)snprintf(out + len, len < size ? size - len : 0, "%s%s", len ? " " : "", label);
+  }
+  if (!out[0]) snprintf(out, size, "all channels");
 }
 
 /* Greedy moves by estimate, each checked on the validation images; a move
- * whose real drop passes the budget is undone and not tried again. */
-static int search(auto_run *r, double budget, int *cfg, measure *chosen, char *err,
+ * whose real drop (against the stage's model) passes `allowance` is undone
+ * and not tried again. */
+static int search(auto_run *r, stage *st, double allowance, int *cfg, measure *chosen, char *err,
                   size_t err_size) {
   char tried[MAX_LAYERS * N_OPT] = {0};
-  *chosen = r->base_m;
+  *chosen = st->base_m;
   int checks = 0;
-  for (int l = 0, o = 0; checks < 4 * r->nl + 8 && best_move(r, cfg, 3 * budget, tried, &l, &o);) {
+  for (int l = 0, o = 0;
+       checks < 4 * st->nl + 8 && best_move(r, st, cfg, 3 * allowance, tried, &l, &o);) {
     int before = cfg[l];
     cfg[l] = o;
     tried[l * N_OPT + o] = 1;
     measure m = {0};
-    if (apply(r, cfg, 0, 0, r->base, r->tmp, err, err_size) ||
+    if (apply(r, st, cfg, 0, 0, st->from, r->tmp, err, err_size) ||
         measure_file(r, r->tmp, &m, err, err_size))
       return 1;
     checks++;
     char label[256];
-    describe(r, cfg, label, sizeof label);
+    describe(r, st, cfg, label, sizeof label);
     add_point(r, &m, label);
-    int keep = r->base_m.acc - m.acc <= budget && cost_of(r, &m) < cost_of(r, chosen);
+    int keep = st->base_m.acc - m.acc <= allowance && cost_of(r, &m) < cost_of(r, chosen);
     fprintf(stderr, "search %2d: %-48.48s %.2f%% %s\n", checks, label, 100 * m.acc,
             keep ? "kept" : "undone");
     if (keep)
@@ -281,56 +368,57 @@ static int search(auto_run *r, double budget, int *cfg, measure *chosen, char *e
   return 0;
 }
 
-/* The model of configuration cfg in r->out: pruned, fine-tuned with the
- * zeros kept (distilling from the original), quantized with int8
- * activations; then measured. */
-static int finish(auto_run *r, const int *cfg, int epochs, float lr, int distill, measure *out,
-                  char *err, size_t err_size) {
-  if (apply(r, cfg, 1, 0, r->base, r->out, err, err_size)) return 1;
-  if (epochs > 0) {
-    pare_train_options o;
-    pare_train_options_init(&o);
-    o.arch = r->out;
-    o.dataset = r->dataset;
-    o.epochs = epochs;
-    o.lr = lr;
-    o.schedule = "cosine";
-    o.keep_zeros = 1;
-    if (distill) {
-      o.teacher = r->base;
-      o.alpha = 0.5f;
-      o.temperature = 4.0f;
-    }
-    fprintf(stderr, "fine-tuning %d epoch(s)%s\n", epochs, distill ? ", distilling" : "");
-    pare_model *tuned = NULL;
-    int rc = pare_train(r->ctx, &o, &tuned, err, err_size) != PARE_OK;
-    if (!rc && pare_model_save(tuned, r->out) != PARE_OK) {
-      snprintf(err, err_size, "%s", pare_model_last_error(tuned));
-      rc = 1;
-    }
-    pare_model_destroy(tuned);
-    if (rc) return 1;
+/* Trains the model in `path` for `epochs` in place, its zeros kept
+ * (--distill: the original is the teacher); qat: the layers' widths
+ * ("NODE:BITS,..."), trained quantization-aware, or NULL. */
+static int finetune(auto_run *r, const char *path, int epochs, const char *qat, char *err,
+                    size_t err_size) {
+  if (epochs <= 0) return 0;
+  pare_train_options o;
+  pare_train_options_init(&o);
+  o.arch = path;
+  o.dataset = r->dataset;
+  o.epochs = epochs;
+  o.lr = r->lr;
+  o.schedule = "cosine";
+  o.seed = r->seed;
+  o.keep_zeros = 1;
+  o.qat_layers = qat;
+  if (r->distill) {
+    o.teacher = r->base;
+    o.alpha = 0.5f;
+    o.temperature = 4.0f;
   }
-  int widths_only[MAX_LAYERS];
-  for (int l = 0; l < r->nl; l++) widths_only[l] = cfg[l] / N_SP * N_SP; /* already pruned */
-  return apply(r, widths_only, 0, 1, r->out, r->out, err, err_size) ||
-         measure_file(r, r->out, out, err, err_size);
+  fprintf(stderr, "fine-tuning %d epoch(s)%s%s\n", epochs, r->distill ? ", distilling" : "",
+          qat && *qat ? ", quantization-aware" : "");
+  pare_model *tuned = NULL;
+  int rc = pare_train(r->ctx, &o, &tuned, err, err_size) != PARE_OK;
+  if (!rc && pare_model_save(tuned, path) != PARE_OK) rc = model_fail(tuned, err, err_size);
+  pare_model_destroy(tuned);
+  return rc;
 }
 
-/* ---- the command ------------------------------------------------------------ */
+/* ---- the stages ------------------------------------------------------------ */
 
-static int list_layers(auto_run *r, char *err, size_t err_size) {
+/* Lists the layers of `path`: every prunable one (names), or with
+ * `structured` the indices of those whose output channels can be removed. */
+static int list_layers(auto_run *r, const char *path, int structured, stage *st, char *err,
+                       size_t err_size) {
   pare_model *m = NULL;
-  if (pare_model_load(r->base, &m, err, err_size) != PARE_OK) return 1;
+  if (pare_model_load(path, &m, err, err_size) != PARE_OK) return 1;
   pare_prune_layer_info *layers = NULL;
   int n = 0, rc = 0;
   /* A dry look: pruning at 0 changes nothing and lists the layers. */
-  if (pare_model_prune(m, "layer", 0, "none", &layers, &n) != PARE_OK) {
-    snprintf(err, err_size, "%s", pare_model_last_error(m));
-    rc = 1;
-  }
+  if (pare_model_prune(m, structured ? "structured" : "layer", 0, "none", &layers, &n) != PARE_OK)
+    rc = model_fail(m, err, err_size);
   for (int i = 0; i < n && !rc; i++) {
     if (!layers[i].params_before || layers[i].why[0]) continue;
+    if (structured) {
+      for (int l = 0; l < r->nl; l++)
+        if (!strcmp(r->names[l], layers[i].node) && layers[i].channels_before > 1)
+          st->layer[st->nl++] = l;
+      continue;
+    }
     if (r->nl == MAX_LAYERS) {
       snprintf(err, err_size, "more than %d layers", MAX_LAYERS);
       rc = 1;
@@ -340,12 +428,188 @@ static int list_layers(auto_run *r, char *err, size_t err_size) {
   }
   pare_free(layers);
   pare_model_destroy(m);
-  if (!rc && !r->nl) {
-    snprintf(err, err_size, "%s has no Conv, Gemm or MatMul layer with constant weights", r->base);
+  if (!rc && !structured && !r->nl) {
+    snprintf(err, err_size, "%s has no Conv, Gemm or MatMul layer with constant weights", path);
     rc = 1;
   }
   return rc;
 }
+
+/* Sets up a stage on the model `from`; measures it unless a kept scan
+ * already did. *done: the earlier run's result when it finished the stage. */
+static int stage_open(auto_run *r, stage *st, stage_kind kind, const char *from, measure *done,
+                      char *err, size_t err_size) {
+  st->kind = kind;
+  st->n_opt = kind == STAGE_CHANNELS ? N_CH : N_OPT;
+  snprintf(st->from, sizeof st->from, "%s", from);
+  snprintf(st->state, sizeof st->state, "%s.auto%s", r->out,
+           kind == STAGE_CHANNELS ? "-channels" : "");
+  if (kind == STAGE_CHANNELS) {
+    if (list_layers(r, from, 1, st, err, err_size)) return 1;
+  } else {
+    st->nl = r->nl;
+    for (int l = 0; l < r->nl; l++) st->layer[l] = l;
+  }
+  if (load_state(r, st, done)) return 0;
+  memset(st->scan, 0, sizeof st->scan);
+  if (measure_file(r, from, &st->base_m, err, err_size)) return 1;
+  save_state(r, st, NULL);
+  return 0;
+}
+
+static void print_choice(const auto_run *r, const stage *st, const int *cfg, const measure *m) {
+  printf("%-24s %9s %5s %12s %12s\n", "layer", st->kind == STAGE_CHANNELS ? "channels" : "sparsity",
+         st->kind == STAGE_CHANNELS ? "" : "bits", "scan acc", "scan cost");
+  for (int l = 0; l < st->nl; l++) {
+    const measure *s = cfg[l] ? &st->scan[l][cfg[l]] : &st->base_m;
+    if (st->kind == STAGE_CHANNELS)
+      printf("%-24.24s %8.0f%% %5s", r->names[st->layer[l]],
+             cfg[l] ? -100 * channel_ratios[cfg[l]] : 0.0, "");
+    else
+      printf("%-24.24s %8.0f%% %5d", r->names[st->layer[l]], 100 * sp_of(cfg[l]), bits_of(cfg[l]));
+    printf(" %11.2f%% %12.4g\n", 100 * s->acc, cost_of(r, s));
+  }
+  printf("%s search: validation %.2f%% before fine-tuning (its model %.2f%%), %s %.4g -> %.4g\n",
+         kind_name(st->kind), 100 * m->acc, 100 * st->base_m.acc, r->objective,
+         cost_of(r, &st->base_m), cost_of(r, m));
+}
+
+/* One round of a stage's search from nothing changed: its choice in cfg,
+ * printed with what the scan measured. */
+static int search_round(auto_run *r, stage *st, double allowance, int *cfg, char *err,
+                        size_t err_size) {
+  measure chosen;
+  fprintf(stderr, "%s search with an allowance of %.2f points before fine-tuning\n",
+          st->kind == STAGE_CHANNELS ? "channel" : "weights", 100 * allowance);
+  if (search(r, st, allowance, cfg, &chosen, err, err_size)) return 1;
+  print_choice(r, st, cfg, &chosen);
+  return 0;
+}
+
+/* The channel stage: removes channels from the original, fine-tunes the
+ * narrowed model for `epochs` into `narrow`, and keeps it when it is within
+ * `share` of the budget (points as a fraction) of the original; over it,
+ * the allowance halves and the search runs again (three rounds at most),
+ * and after that the original goes on as it is. *used: 1 when `narrow` is
+ * the model the weights stage starts from. */
+static int channel_stage(auto_run *r, double share, int epochs, const char *narrow, int *used,
+                         char *err, size_t err_size) {
+  stage *st = calloc(1, sizeof *st);
+  if (!st) {
+    snprintf(err, err_size, "out of memory");
+    return 1;
+  }
+  measure done = {0}, m = {0};
+  *used = 0;
+  int rc = stage_open(r, st, STAGE_CHANNELS, r->base, &done, err, err_size);
+  struct stat sb;
+  if (!rc && done.done) {
+    *used = stat(narrow, &sb) == 0 && done.acc > 0;
+    if (*used || done.acc == 0) {
+      fprintf(stderr, "resuming: the channel stage is done (%s)\n",
+              *used ? narrow : "channels kept");
+      free(st);
+      return 0;
+    }
+  }
+  if (!rc && !st->nl) {
+    fprintf(stderr, "no layer of %s has output channels to remove: the channel stage is skipped\n",
+            r->base);
+    save_state(r, st, &m);
+    free(st);
+    return 0;
+  }
+  if (!rc) rc = scan(r, st, err, err_size);
+  double allowance = share * (epochs > 0 ? 6 : 1);
+  for (int round = 0; round < 3 && !rc; round++, allowance /= 2) {
+    int cfg[MAX_LAYERS] = {0};
+    if ((rc = search_round(r, st, allowance, cfg, err, err_size))) break;
+    int any = 0;
+    for (int l = 0; l < st->nl; l++) any |= cfg[l] != 0;
+    if (!any) break;
+    if ((rc = apply(r, st, cfg, 0, 0, r->base, narrow, err, err_size) ||
+              finetune(r, narrow, epochs, NULL, err, err_size) ||
+              measure_file(r, narrow, &m, err, err_size)))
+      break;
+    char label[256];
+    describe(r, st, cfg, label, sizeof label);
+    snprintf(label + strlen(label), sizeof label - strlen(label), " (fine-tuned)");
+    add_point(r, &m, label);
+    printf("channels removed and fine-tuned: validation %.2f%% (%+.2f points), %.0f bytes\n",
+           100 * m.acc, 100 * (m.acc - r->orig_m.acc), m.bytes);
+    if (r->orig_m.acc - m.acc <= share) {
+      *used = 1;
+      break;
+    }
+  }
+  if (!rc && !*used) {
+    fprintf(stderr, "the channel stage keeps every channel\n");
+    remove(narrow);
+    m.acc = 0;
+  }
+  if (!rc) {
+    save_state(r, st, &m);
+    /* The weights stage's scan was of another model. */
+    char weights_state[1200];
+    snprintf(weights_state, sizeof weights_state, "%s.auto", r->out);
+    remove(weights_state);
+  }
+  free(st);
+  return rc;
+}
+
+/* The weights stage on `from`: scan, search and finish, in rounds (the
+ * fine-tuned result is checked against the original; over --max-drop the
+ * allowance halves and the search runs again, three rounds at most). */
+static int weights_stage(auto_run *r, const char *from, double budget, int epochs, measure *final,
+                         char *err, size_t err_size) {
+  stage *st = calloc(1, sizeof *st);
+  if (!st) {
+    snprintf(err, err_size, "out of memory");
+    return 1;
+  }
+  int rc =
+      stage_open(r, st, STAGE_WEIGHTS, from, NULL, err, err_size) || scan(r, st, err, err_size);
+  /* What the channel stage spent comes off the budget; what it won is not
+   * spent again (validation images are training images). */
+  double left = budget - fmax(0, r->orig_m.acc - st->base_m.acc);
+  /* Fine-tuning wins back much of what pruning a layer alone costs, so the
+   * search may spend six times what is left before it. */
+  double allowance = fmax(0, left) * (epochs > 0 ? 6 : 1);
+  for (int round = 0; round < 3 && !rc; round++, allowance /= 2) {
+    int cfg[MAX_LAYERS] = {0};
+    if ((rc = search_round(r, st, allowance, cfg, err, err_size))) break;
+    /* Prune, fine-tune (each layer seeing its weights at their width),
+     * then quantize the widths with int8 activations. */
+    int widths_only[MAX_LAYERS];
+    char qat[8192];
+    size_t len = 0;
+    qat[0] = 0;
+    for (int l = 0; l < r->nl; l++) {
+      widths_only[l] = cfg[l] / N_SP * N_SP;
+      if (bits_of(cfg[l]) < 32)
+        len += (size_t)snprintf(qat + len, len < sizeof qat ? sizeof qat - len : 0, "%s%s:%d",
+                                len ? "," : "", r->names[l], bits_of(cfg[l]));
+    }
+    if ((rc = apply(r, st, cfg, 1, 0, from, r->out, err, err_size) ||
+              finetune(r, r->out, epochs, qat, err, err_size) ||
+              apply(r, st, widths_only, 0, 1, r->out, r->out, err, err_size) ||
+              measure_file(r, r->out, final, err, err_size)))
+      break;
+    printf("fine-tuned and quantized: validation %.2f%% (%+.2f points against the original), "
+           "%.0f bytes\n",
+           100 * final->acc, 100 * (final->acc - r->orig_m.acc), final->bytes);
+    char label[256];
+    describe(r, st, cfg, label, sizeof label);
+    snprintf(label + strlen(label), sizeof label - strlen(label), " (final)");
+    add_point(r, final, label);
+    if (r->orig_m.acc - final->acc <= budget) break;
+  }
+  free(st);
+  return rc;
+}
+
+/* ---- the command ------------------------------------------------------------ */
 
 int cmd_auto(int argc, char **argv) {
   const char *cmd = "auto", *report = NULL, *backend = "auto", *device = NULL;
@@ -355,9 +619,10 @@ int cmd_auto(int argc, char **argv) {
   r->objective = "size";
   r->val_images = 2000;
   r->reps = 10;
-  float max_drop = 0.5f, lr = 0.01f, minutes = 0;
-  long long epochs = 2, val = 2000;
-  int distill = 0, rc = 0;
+  r->lr = 0.01f;
+  float max_drop = 0.5f, minutes = 0, channel_share = 0.5f;
+  long long epochs = 2, channel_epochs = -1, val = 2000, seed = 1;
+  int rc = 0, channels = 1;
   for (int i = 1; i < argc && !rc; i++) {
     const char *v;
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -378,12 +643,22 @@ int cmd_auto(int argc, char **argv) {
       rc = cli_parse_float(cmd, "--budget-minutes", v, &minutes);
     } else if (cli_flag_value(argc, argv, &i, "--finetune-epochs", &v)) {
       rc = cli_parse_count(cmd, "--finetune-epochs", v, 0, 1000, &epochs);
+    } else if (cli_flag_value(argc, argv, &i, "--channel-epochs", &v)) {
+      rc = cli_parse_count(cmd, "--channel-epochs", v, 0, 1000, &channel_epochs);
+    } else if (cli_flag_value(argc, argv, &i, "--channel-share", &v)) {
+      rc = cli_parse_float(cmd, "--channel-share", v, &channel_share);
+      if (!rc && !(channel_share >= 0 && channel_share <= 1))
+        rc = cli_usage_error(cmd, "--channel-share is a fraction of --max-drop, 0 to 1, not %s", v);
+    } else if (!strcmp(argv[i], "--no-channels")) {
+      channels = 0;
     } else if (cli_flag_value(argc, argv, &i, "--lr", &v)) {
-      rc = cli_parse_float(cmd, "--lr", v, &lr);
+      rc = cli_parse_float(cmd, "--lr", v, &r->lr);
+    } else if (cli_flag_value(argc, argv, &i, "--seed", &v)) {
+      rc = cli_parse_count(cmd, "--seed", v, 0, INT64_MAX, &seed);
     } else if (cli_flag_value(argc, argv, &i, "--val-images", &v)) {
       rc = cli_parse_count(cmd, "--val-images", v, 100, 1 << 24, &val);
     } else if (!strcmp(argv[i], "--distill")) {
-      distill = 1;
+      r->distill = 1;
     } else if (cli_flag_value(argc, argv, &i, "--report", &v)) {
       report = v;
     } else if (cli_flag_value(argc, argv, &i, "-o", &v) ||
@@ -409,77 +684,44 @@ int cmd_auto(int argc, char **argv) {
     free(r);
     return rc;
   }
+  if (channel_epochs < 0) channel_epochs = epochs;
   r->val_images = val;
+  r->seed = (uint64_t)seed;
   r->started = (cli_now_ms() / 1e3);
   r->deadline = minutes > 0 ? 60.0 * minutes : 0;
   snprintf(r->tmp, sizeof r->tmp, "%s.auto-trial.pare", r->out);
-  snprintf(r->state, sizeof r->state, "%s.auto", r->out);
+  char narrow[1100];
+  snprintf(narrow, sizeof narrow, "%s.auto-channels.pare", r->out);
   char err[1024];
+  double budget = max_drop / 100.0;
   rc = cli_open_context(cmd, backend, device, &r->ctx);
-  if (!rc && list_layers(r, err, sizeof err)) rc = cli_fail(cmd, "%s", err);
-  int resumed = !rc && load_state(r);
-  if (!rc && !resumed) {
+  if (!rc && list_layers(r, r->base, 0, NULL, err, sizeof err)) rc = cli_fail(cmd, "%s", err);
+  if (!rc) {
     fprintf(stderr, "measuring %s on %lld validation images\n", r->base, (long long)val);
-    if (measure_file(r, r->base, &r->base_m, err, sizeof err)) rc = cli_fail(cmd, "%s", err);
-    if (!rc) save_state(r);
+    if (measure_file(r, r->base, &r->orig_m, err, sizeof err)) rc = cli_fail(cmd, "%s", err);
   }
-  if (!rc) add_point(r, &r->base_m, "original");
-  if (!rc && scan(r, err, sizeof err)) rc = cli_fail(cmd, "%s", err);
-  for (int l = 0; l < r->nl && !rc; l++)
-    for (int o = 1; o < N_OPT; o++)
-      if (r->scan[l][o].done) {
-        char label[200];
-        snprintf(label, sizeof label, "%s:%g/%d", r->names[l], sp_of(o), bits_of(o));
-        add_point(r, &r->scan[l][o], label);
-      }
-  /* Fine-tuning wins back much of what pruning a layer alone costs, so the
-   * search may spend a larger budget before it (6x the allowed drop), and
-   * the fine-tuned result is checked against the real budget; over it, the
-   * allowance halves and the search runs again (three rounds at most). */
-  double allowance = max_drop / 100.0 * (epochs > 0 ? 6 : 1);
-  int cfg[MAX_LAYERS] = {0};
+  if (!rc) add_point(r, &r->orig_m, "original");
+  int narrowed = 0;
+  if (!rc && channels &&
+      channel_stage(r, channel_share * budget, (int)channel_epochs, narrow, &narrowed, err,
+                    sizeof err))
+    rc = cli_fail(cmd, "%s", err);
   measure final = {0};
-  for (int round = 0; round < 3 && !rc; round++, allowance /= 2) {
-    memset(cfg, 0, sizeof cfg);
-    measure chosen;
-    fprintf(stderr, "search with an allowance of %.2f points before fine-tuning\n",
-            100 * allowance);
-    if (search(r, allowance, cfg, &chosen, err, sizeof err)) {
-      rc = cli_fail(cmd, "%s", err);
-      break;
-    }
-    printf("%-24s %9s %5s %12s %12s\n", "layer", "sparsity", "bits", "scan acc", "scan cost");
-    for (int l = 0; l < r->nl; l++)
-      printf("%-24.24s %8.0f%% %5d %11.2f%% %12.4g\n", r->names[l], 100 * sp_of(cfg[l]),
-             bits_of(cfg[l]), 100 * (cfg[l] ? r->scan[l][cfg[l]].acc : r->base_m.acc),
-             cfg[l] ? cost_of(r, &r->scan[l][cfg[l]]) : cost_of(r, &r->base_m));
-    printf("search: validation %.2f%% before fine-tuning (original %.2f%%), %s %.4g -> %.4g\n",
-           100 * chosen.acc, 100 * r->base_m.acc, r->objective, cost_of(r, &r->base_m),
-           cost_of(r, &chosen));
-    rc = finish(r, cfg, (int)epochs, lr, distill, &final, err, sizeof err);
-    if (rc) {
-      rc = cli_fail(cmd, "%s", err);
-      break;
-    }
-    printf("fine-tuned and quantized: validation %.2f%% (%+.2f points), %.0f bytes\n",
-           100 * final.acc, 100 * (final.acc - r->base_m.acc), final.bytes);
-    char label[256];
-    describe(r, cfg, label, sizeof label);
-    snprintf(label + strlen(label), sizeof label - strlen(label), " (final)");
-    add_point(r, &final, label);
-    if (r->base_m.acc - final.acc <= max_drop / 100.0) break;
-  }
+  if (!rc &&
+      weights_stage(r, narrowed ? narrow : r->base, budget, (int)epochs, &final, err, sizeof err))
+    rc = cli_fail(cmd, "%s", err);
 
-  if (!rc && r->base_m.acc - final.acc > max_drop / 100.0)
+  if (!rc && r->orig_m.acc - final.acc > budget)
     fprintf(stderr,
             "pare auto: warning: no configuration met --max-drop %.2f after three rounds; "
             "kept the last, %.2f points below the original (more --finetune-epochs, or a "
             "larger --max-drop)\n",
-            (double)max_drop, 100 * (r->base_m.acc - final.acc));
+            (double)max_drop, 100 * (r->orig_m.acc - final.acc));
   if (!rc) {
-    printf("final: validation %.2f%%, %.0f bytes%s", 100 * final.acc, final.bytes,
+    printf("final: validation %.2f%% (original %.2f%%), %.0f bytes (original %.0f)%s",
+           100 * final.acc, 100 * r->orig_m.acc, final.bytes, r->orig_m.bytes,
            final.ms > 0 ? "" : "\n");
-    if (final.ms > 0) printf(", %.3f ms at batch 64\n", final.ms);
+    if (final.ms > 0) printf(", %.3f ms at batch 64 (original %.3f)\n", final.ms, r->orig_m.ms);
     char front[1200];
     snprintf(front, sizeof front, "%s-front.csv", r->out);
     if (report_write_front_csv(front, r->points, r->n_points, err, sizeof err))

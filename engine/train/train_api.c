@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/compress/weights.h"
 #include "engine/context_internal.h"
 #include "engine/model_internal.h"
 #include "engine/train/checkpoint.h"
@@ -115,6 +116,42 @@ static pare_status fake_quantize_weights(pare_graph *g, pare_trainer *tr, int bi
     const pare_value *p = &g->values[v];
     if (!p->is_param || p->rank < 2 || p->dtype != PARE_DT_F32 || !p->data) continue;
     pare_status st = pare_trainer_set_weight_quant(tr, v, bits, 1, err);
+    if (st != PARE_OK) return st;
+  }
+  return PARE_OK;
+}
+
+/* Quantization-aware training of the layers listed in `spec`,
+ * "NODE:BITS,..." (Conv, Gemm and MatMul nodes): each one's weight is
+ * fake-quantized to its own width, per output channel. */
+static pare_status fake_quantize_layers(pare_graph *g, pare_trainer *tr, const char *spec,
+                                        pare_error *err) {
+  for (const char *at = spec; *at;) {
+    size_t len = strcspn(at, ",");
+    char item[192];
+    if (len >= sizeof item)
+      return pare_error_set(err, PARE_ERR_INVALID_ARG, "qat_layers: '%.*s' is too long", (int)len,
+                            at);
+    memcpy(item, at, len);
+    item[len] = 0;
+    at += len + (at[len] == ',');
+    char *colon = strrchr(item, ':'), *end = NULL;
+    long bits = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (!colon || end == colon + 1 || *end || bits < 2 || bits > 16)
+      return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                            "qat_layers: '%s' is not NODE:BITS with 2 to 16 bits", item);
+    *colon = 0;
+    int node = -1;
+    for (int i = 0; i < g->n_nodes && node < 0; i++)
+      if (g->nodes[i].name && !strcmp(g->nodes[i].name, item)) node = i;
+    if (node < 0)
+      return pare_error_set(err, PARE_ERR_INVALID_ARG, "qat_layers: the model has no node '%s'",
+                            item);
+    pare_layer_weight lw;
+    const char *why = pare_layer_weight_of(g, node, &lw);
+    if (why)
+      return pare_error_set(err, PARE_ERR_INVALID_ARG, "qat_layers: node '%s': %s", item, why);
+    pare_status st = pare_trainer_set_weight_quant(tr, lw.weight, (int)bits, 1, err);
     if (st != PARE_OK) return st;
   }
   return PARE_OK;
@@ -285,11 +322,12 @@ pare_status pare_train(pare_context *ctx, const pare_train_options *o, pare_mode
     pare_trainer_set_steps(tr, resume.steps);
   }
   if (o->keep_zeros) st = pin_zeros(g, tr, &err);
-  if (st == PARE_OK && o->qat_bits && o->keep_shared)
+  if (st == PARE_OK && (o->qat_bits || (o->qat_layers && *o->qat_layers)) && o->keep_shared)
     st = pare_error_set(&err, PARE_ERR_INVALID_ARG,
                         "quantization-aware training and shared-weight training exclude each "
                         "other");
   if (st == PARE_OK && o->qat_bits) st = fake_quantize_weights(g, tr, o->qat_bits, &err);
+  if (st == PARE_OK && o->qat_layers) st = fake_quantize_layers(g, tr, o->qat_layers, &err);
   if (st == PARE_OK && o->keep_shared) st = keep_shared_weights(g, tr, &err);
   if (st != PARE_OK) goto done;
   order = malloc(sizeof(size_t) * total);

@@ -254,8 +254,11 @@ pare_status pare_trainer_set_weight_quant(pare_trainer *t, int v, int bits, int 
   if (bits < 2 || bits > 16)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "%d bits for fake quantization (2 to 16)",
                           bits);
-  pare_status st =
-      take_master(t, v, v >= 0 && v < t->g->n_values && t->share_k[v], "fake quantization", err);
+  /* A second width for the same weight starts again from its float master. */
+  int again = v >= 0 && v < t->g->n_values && t->qbits[v] && t->master[v];
+  pare_status st = again ? PARE_OK
+                         : take_master(t, v, v >= 0 && v < t->g->n_values && t->share_k[v],
+                                       "fake quantization", err);
   if (st != PARE_OK) return st;
   const pare_tensor *pt = &t->plan->values[v];
   size_t n = numel_of(pt);

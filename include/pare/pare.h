@@ -544,6 +544,10 @@ typedef struct pare_train_options {
                            * distinct value is a centroid that trains with the mean
                            * gradient of the weights holding it, assignments fixed, zeros
                            * kept (Deep Compression's trained quantization); 0: off */
+  const char *qat_layers; /* quantization-aware training per layer: "NODE:BITS,..."
+                           * (Conv, Gemm and MatMul nodes, 2..16 bits, symmetric per
+                           * output channel), overriding qat_bits for those layers;
+                           * NULL: none */
 } pare_train_options;
 
 /* Fills the defaults documented above (lr 0: 0.05 for SGD, 0.001 for Adam). */

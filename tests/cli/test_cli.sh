@@ -230,13 +230,20 @@ for s in svgs:
 PY
   check compare-missing 1 "$pare" compare "$tmp/m.pare" "$tmp/nope.pare" --dataset "$tmp" --no-latency; contains compare-missing "nope.pare"
   check compare-none 2 "$pare" compare
-  # Automated compression on the small dataset: a scan, a search, a final
-  # model; a second run resumes the whole scan from OUT.auto.
+  # Automated compression on the small dataset: the channel stage (fc1 and
+  # fc2 can lose neurons) and the weights stage, each a scan and a search,
+  # then a final model; a second run resumes both from OUT.auto-channels
+  # and OUT.auto.
   check auto 0 "$pare" auto "$tmp/m.pare" --dataset "$tmp" --val-images 100 --finetune-epochs 1 --max-drop 5 --report "$tmp/auto.html" -o "$tmp/auto.pare"
+  contains auto "channel search"; contains auto "weights search"; contains auto "fc2:-50%"
   contains auto "final: validation"; contains auto "saved"
-  [ -s "$tmp/auto.pare.auto" ] && [ -s "$tmp/auto.pare-front.csv" ] && [ -s "$tmp/auto.html" ] && passes=$((passes + 1)) || { echo "FAIL auto outputs"; fails=$((fails + 1)); }
+  [ -s "$tmp/auto.pare.auto" ] && [ -s "$tmp/auto.pare.auto-channels" ] && [ -s "$tmp/auto.pare-front.csv" ] && [ -s "$tmp/auto.html" ] && passes=$((passes + 1)) || { echo "FAIL auto outputs"; fails=$((fails + 1)); }
   check auto-resume 0 "$pare" auto "$tmp/m.pare" --dataset "$tmp" --val-images 100 --finetune-epochs 1 --max-drop 5 -o "$tmp/auto.pare"
-  contains auto-resume "51 of 51 layer options already measured"
+  contains auto-resume "the channel stage is done"; contains auto-resume "51 of 51 layer options already measured"
+  check auto-no-channels 0 "$pare" auto "$tmp/m.pare" --dataset "$tmp" --val-images 100 --finetune-epochs 0 --no-channels --max-drop 5 -o "$tmp/auto2.pare"
+  contains auto-no-channels "weights search"
+  [ ! -e "$tmp/auto2.pare.auto-channels" ] && passes=$((passes + 1)) || { echo "FAIL auto --no-channels ran the channel stage"; fails=$((fails + 1)); }
+  check auto-bad-share 2 "$pare" auto "$tmp/m.pare" --channel-share 2 -o "$tmp/x.pare"; contains auto-bad-share "--channel-share"
   check auto-eval 0 "$pare" eval "$tmp/auto.pare" --dataset "$tmp"
   check auto-bad-objective 2 "$pare" auto "$tmp/m.pare" --objective speed -o "$tmp/x.pare"; contains auto-bad-objective "'speed'"
   check auto-no-output 2 "$pare" auto "$tmp/m.pare"

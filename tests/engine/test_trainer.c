@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/model_internal.h"
 #include "engine/train/trainer.h"
 #include "engine/train/zoo.h"
 #include "pare/pare.h"
@@ -198,6 +199,65 @@ static void test_weight_quant(void **state) {
   pare_graph_destroy(g);
 }
 
+static void stop_after_two(const pare_train_progress *p, void *user) {
+  if (p->batch >= 2) *(volatile int *)user = 1;
+}
+
+/* pare_train's qat_layers: the listed layer trains on its own grid (fc2 at
+ * 4 bits, per output row), the others in float; bad lists are refused with
+ * the item named. Two batches of real images. */
+static void test_train_qat_layers(void **state) {
+  (void)state;
+  pare_dataset *ds;
+  char msg[256];
+  if (pare_dataset_open("fashion-mnist", "train", &ds, msg, sizeof msg) != PARE_OK) skip();
+  pare_dataset_destroy(ds);
+  volatile int stop = 0;
+  pare_train_options o;
+  pare_train_options_init(&o);
+  o.arch = "mlp";
+  o.lr = 0.05f;
+  o.stop = &stop;
+  o.progress = stop_after_two;
+  o.user = (void *)&stop;
+  const char *bad[] = {"fc9:4", "fc2:1", "fc2", "relu1:8", "fc2:4x"};
+  const char *named[] = {"fc9", "fc2:1", "fc2", "relu1", "fc2:4x"};
+  for (int i = 0; i < 5; i++) {
+    o.qat_layers = bad[i];
+    pare_model *m = NULL;
+    char err[512] = "";
+    assert_int_not_equal(pare_train(NULL, &o, &m, err, sizeof err), PARE_OK);
+    assert_null(m);
+    if (!strstr(err, named[i])) fail_msg("'%s': the error does not name it: %s", bad[i], err);
+  }
+  o.qat_layers = "fc2:4,fc3:8";
+  pare_model *m = NULL;
+  char err[512];
+  if (pare_train(NULL, &o, &m, err, sizeof err) != PARE_OK) fail_msg("%s", err);
+  const pare_graph *g = m->graph;
+  const char *names[] = {"fc1.weight", "fc2.weight", "fc3.weight"};
+  const float levels[] = {0, 7, 127};
+  for (int k = 0; k < 3; k++) {
+    int w = pare_graph_find_value(g, names[k]);
+    assert_true(w >= 0);
+    const int64_t rows = g->values[w].dims[0], cols = g->values[w].dims[1];
+    const float *wd = g->values[w].data;
+    int64_t off = 0;
+    for (int64_t row = 0; row < rows; row++) {
+      float mx = 0;
+      for (int64_t j = 0; j < cols; j++) mx = fmaxf(mx, fabsf(wd[row * cols + j]));
+      for (int64_t j = 0; j < cols; j++) {
+        float q = wd[row * cols + j] / mx * (levels[k] ? levels[k] : 127.0f);
+        off += fabsf(q - nearbyintf(q)) > 1e-3f;
+      }
+    }
+    if (levels[k] && off)
+      fail_msg("%s: %lld weights off the %g-level grid", names[k], (long long)off, levels[k]);
+    if (!levels[k] && off < rows * cols / 2) fail_msg("%s (float) sits on a grid", names[k]);
+  }
+  pare_model_destroy(m);
+}
+
 /* Centroids: the mean of the members, zeros for label 255, in place;
  * bad labels and counts refused. A trainer with shared weights keeps one
  * value per centroid while the centroids move. */
@@ -248,9 +308,10 @@ static void test_shared_centroids(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_gradients_simplecnn), cmocka_unit_test(test_gradients_mlp),
-      cmocka_unit_test(test_mask_keeps_zeros),    cmocka_unit_test(test_weight_quant),
-      cmocka_unit_test(test_shared_centroids),    cmocka_unit_test(test_learns_fashion_mnist),
+      cmocka_unit_test(test_gradients_simplecnn),  cmocka_unit_test(test_gradients_mlp),
+      cmocka_unit_test(test_mask_keeps_zeros),     cmocka_unit_test(test_weight_quant),
+      cmocka_unit_test(test_train_qat_layers),     cmocka_unit_test(test_shared_centroids),
+      cmocka_unit_test(test_learns_fashion_mnist),
   };
   return cmocka_run_group_tests_name("trainer", tests, NULL, NULL);
 }
