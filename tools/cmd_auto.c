@@ -4,8 +4,8 @@
  *    pruning) gets a ratio from a menu; the narrowed model is fine-tuned.
  * 2. Weights: each prunable layer (Conv, Gemm, MatMul) of the narrowed
  *    model gets a sparsity and a weight width from a menu; the result is
- *    pruned, fine-tuned with its zeros kept and quantized with int8
- *    activations.
+ *    pruned, fine-tuned with its zeros kept (each layer at its width) and
+ *    quantized, with uint8 activations where they run faster.
  *
  * Each stage chooses from a per-layer sensitivity scan (validation accuracy
  * with that layer alone changed) and the cost of each option measured on
@@ -558,6 +558,45 @@ static int channel_stage(auto_run *r, double share, int epochs, const char *narr
   return rc;
 }
 
+/* Median batch-64 latency of a model file. */
+static int latency_of(auto_run *r, const char *path, double *ms, char *err, size_t err_size) {
+  pare_model *m = NULL;
+  if (pare_model_load(path, &m, err, err_size) != PARE_OK) return 1;
+  int rc = cli_latency(r->ctx, m, 64, r->reps, ms) ? model_fail(m, err, err_size) : 0;
+  pare_model_destroy(m);
+  return rc;
+}
+
+/* Quantizes r->out's weights to their widths (widths_only), with uint8
+ * activations where that runs faster on this device: int8 activations
+ * leave the file as it is, and where the device has no faster integer
+ * kernels their quantize/dequantize pairs only cost time (and a little
+ * accuracy). any: some layer has a width below 32. */
+static int quantize_widths(auto_run *r, const stage *st, const int *widths_only, int any, char *err,
+                           size_t err_size) {
+  if (!any) return 0;
+  if (apply(r, st, widths_only, 0, 1, r->out, r->tmp, err, err_size) ||
+      apply(r, st, widths_only, 0, 0, r->out, r->out, err, err_size))
+    return 1;
+  /* Alternating, twice each, the faster of each pair kept. */
+  double ms_w = 1e30, ms_wa = 1e30;
+  for (int k = 0; k < 2; k++) {
+    double a, b;
+    if (latency_of(r, r->out, &a, err, err_size) || latency_of(r, r->tmp, &b, err, err_size))
+      return 1;
+    ms_w = fmin(ms_w, a);
+    ms_wa = fmin(ms_wa, b);
+  }
+  int act = ms_wa < 0.97 * ms_w;
+  printf("batch-64 latency with uint8 activations %.3f ms, weights alone %.3f ms: %s\n", ms_wa,
+         ms_w, act ? "uint8 activations" : "float activations");
+  if (act && rename(r->tmp, r->out) != 0) {
+    snprintf(err, err_size, "cannot replace %.900s", r->out);
+    return 1;
+  }
+  return 0;
+}
+
 /* The weights stage on `from`: scan, search and finish, in rounds (the
  * fine-tuned result is checked against the original; over --max-drop the
  * allowance halves and the search runs again, three rounds at most). */
@@ -580,9 +619,9 @@ static int weights_stage(auto_run *r, const char *from, double budget, int epoch
     int cfg[MAX_LAYERS] = {0};
     if ((rc = search_round(r, st, allowance, cfg, err, err_size))) break;
     /* Prune, fine-tune (each layer seeing its weights at their width),
-     * then quantize the widths with int8 activations. */
+     * then quantize the widths. */
     int widths_only[MAX_LAYERS];
-    char qat[8192];
+    char qat[MAX_LAYERS * 140]; /* names of up to 127 characters, ":BITS," */
     size_t len = 0;
     qat[0] = 0;
     for (int l = 0; l < r->nl; l++) {
@@ -593,7 +632,7 @@ static int weights_stage(auto_run *r, const char *from, double budget, int epoch
     }
     if ((rc = apply(r, st, cfg, 1, 0, from, r->out, err, err_size) ||
               finetune(r, r->out, epochs, qat, err, err_size) ||
-              apply(r, st, widths_only, 0, 1, r->out, r->out, err, err_size) ||
+              quantize_widths(r, st, widths_only, len > 0, err, err_size) ||
               measure_file(r, r->out, final, err, err_size)))
       break;
     printf("fine-tuned and quantized: validation %.2f%% (%+.2f points against the original), "
