@@ -546,8 +546,9 @@ typedef struct pare_train_options {
                            * kept (Deep Compression's trained quantization); 0: off */
   const char *qat_layers; /* quantization-aware training per layer: "NODE:BITS,..."
                            * (Conv, Gemm and MatMul nodes, 2..16 bits, symmetric per
-                           * output channel), overriding qat_bits for those layers;
-                           * NULL: none */
+                           * row of the stored weight, as qat_bits: the output
+                           * channels of Conv and of Gemm with transB), overriding
+                           * qat_bits for those layers; NULL: none */
 } pare_train_options;
 
 /* Fills the defaults documented above (lr 0: 0.05 for SGD, 0.001 for Adam). */
