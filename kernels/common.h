@@ -24,6 +24,16 @@
       (v) = select((v), (T)(hi), (v) > (T)(hi));                                                   \
     }                                                                                              \
   } while (0)
+
+/* A QuantizeLinear → DequantizeLinear pair on v (a float or a vector of
+ * type T) with a per-tensor scale: clamp(rint(v / scale), lo, hi)·scale,
+ * lo = qmin − zero point, hi = qmax − zero point (the value the integer
+ * grid gives back); NaN becomes 0 and −0 becomes +0, as the reference's
+ * pare_ref_qdq_f32. */
+#define PARE_FAKE_QUANT(T, v, scale, lo, hi)                                                       \
+  (select(fmin(fmax(rint((v) / (scale)) + 0.0f, (T)(lo)), (T)(hi)), (T)(0.0f),                     \
+          isnan(rint((v) / (scale)))) *                                                            \
+   (scale))
 #endif
 
 #endif

@@ -367,17 +367,11 @@ CONV_INLINE void conv_pad_zero(__global float *d, int from, const int to) {
   for (; from < to; ++from) d[from] = 0.0f;
 }
 
-/* v through QuantizeLinear → DequantizeLinear (as elt_fake_quant:
- * clamp(rint(v / scale), lo, hi)·scale, NaN to 0, -0 to +0). */
-#define CONV_PAD_FQ(T, v, scale, lo, hi)                                                           \
-  ((T)(select(fmin(fmax(rint((v) / (scale)) + 0.0f, (lo)), (hi)), (T)(0.0f),                       \
-              isnan(rint((v) / (scale))))) *                                                       \
-   (scale))
-
 /* One row of xp per work-item: borders zeroed and the interior copied 8,
  * then 4 values at a time (a CPU driver turns each into one vector
  * instruction; scalar rows would cost one store per value). With fq,
- * each copied value passes a QuantizeLinear → DequantizeLinear pair first. */
+ * each copied value passes a QuantizeLinear → DequantizeLinear pair first
+ * (PARE_FAKE_QUANT, as elt_fake_quant). */
 __kernel void conv2d_pad(__global const float *x, __global float *xp, const int C, const int H,
                          const int W, const int PT, const int PL, const int HP, const int WP,
                          const int n0, const int NB, const int fq, const float scale,
@@ -397,13 +391,10 @@ __kernel void conv2d_pad(__global const float *x, __global float *xp, const int 
   int i = 0;
   if (fq) {
     for (; i + 8 <= W; i += 8)
-      vstore8(CONV_PAD_FQ(float8, vload8(0, s + i), scale, lo, hi), 0, o + i);
+      vstore8(PARE_FAKE_QUANT(float8, vload8(0, s + i), scale, lo, hi), 0, o + i);
     for (; i + 4 <= W; i += 4)
-      vstore4(CONV_PAD_FQ(float4, vload4(0, s + i), scale, lo, hi), 0, o + i);
-    for (; i < W; ++i) {
-      float q = rint(s[i] / scale) + 0.0f;
-      o[i] = (isnan(q) ? 0.0f : fmin(fmax(q, lo), hi)) * scale;
-    }
+      vstore4(PARE_FAKE_QUANT(float4, vload4(0, s + i), scale, lo, hi), 0, o + i);
+    for (; i < W; ++i) o[i] = PARE_FAKE_QUANT(float, s[i], scale, lo, hi);
   } else {
     for (; i + 8 <= W; i += 8) vstore8(vload8(0, s + i), 0, o + i);
     for (; i + 4 <= W; i += 4) vstore4(vload4(0, s + i), 0, o + i);

@@ -338,17 +338,11 @@ __kernel void elt_transpose2d(const int n, const int chunk, const int rows, cons
   }
 }
 
-/* A QuantizeLinear → DequantizeLinear pair in one pass (per-tensor scale):
- * y = clamp(rint(x / scale), lo, hi)·scale with lo = qmin − zero point,
- * hi = qmax − zero point: the value the integer grid gives back. */
+/* A QuantizeLinear → DequantizeLinear pair in one pass (PARE_FAKE_QUANT,
+ * common.h). */
 __kernel void elt_fake_quant(const int n, const int chunk, __global const float *x,
-                             __global float *y, const float scale, const float lo,
-                             const float hi) {
+                             __global float *y, const float scale, const float lo, const float hi) {
   int start, end;
   if (!elt_chunk(n, chunk, &start, &end)) return;
-  for (int i = start; i < end; ++i) {
-    float q = rint(x[i] / scale) + 0.0f; /* an integer: -0 becomes +0 */
-    q = isnan(q) ? 0.0f : fmin(fmax(q, lo), hi);
-    y[i] = q * scale;
-  }
+  for (int i = start; i < end; ++i) y[i] = PARE_FAKE_QUANT(float, x[i], scale, lo, hi);
 }

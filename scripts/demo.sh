@@ -89,8 +89,8 @@ demo() {
     -o "$OUT/$name-deep.pare"
   rm -f "$OUT/$name-deep-st.pare" "$OUT/$name-deep-pr.pare"
   # pare auto asked for no loss: 0.02 points on the validation images (with
-  # the six-fold allowance before fine-tuning, about two images in 2000),
-  # distilling from the trained model in both fine-tunes.
+  # the six-fold allowance before fine-tuning, six images in 5000; one in
+  # --quick's 1000), distilling from the trained model in both fine-tunes.
   step "$name: automated (pare auto: channels, then per-layer sparsity and bits; no loss, $AUTO_FT + $AUTO_FT epochs)"
   quiet "$PARE" auto "$base" --max-drop 0.02 --objective size --distill --channel-epochs "$AUTO_FT" \
     --finetune-epochs "$AUTO_FT" --val-images "$VAL" --report "$OUT/$name-auto.html" -o "$OUT/$name-auto.pare"

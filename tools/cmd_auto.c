@@ -148,6 +148,15 @@ static int apply(const auto_run *r, const stage *st, const int *cfg, int prune_o
   return rc;
 }
 
+/* Median batch-64 latency of a model file. */
+static int latency_of(auto_run *r, const char *path, double *ms, char *err, size_t err_size) {
+  pare_model *m = NULL;
+  if (pare_model_load(path, &m, err, err_size) != PARE_OK) return 1;
+  int rc = cli_latency(r->ctx, m, 64, r->reps, ms) ? model_fail(m, err, err_size) : 0;
+  pare_model_destroy(m);
+  return rc;
+}
+
 /* Validation accuracy, bytes and (latency objective) time of a model file. */
 static int measure_file(auto_run *r, const char *path, measure *out, char *err, size_t err_size) {
   pare_model *m = NULL;
@@ -155,19 +164,27 @@ static int measure_file(auto_run *r, const char *path, measure *out, char *err, 
   pare_eval_result e;
   int rc = pare_model_evaluate(r->ctx, m, r->dataset, "train", (size_t)r->val_images, 250, NULL,
                                NULL, &e, err, err_size) != PARE_OK;
-  struct stat sb;
-  if (!rc) {
-    out->acc = e.accuracy;
-    pare_free(e.confusion);
-    out->bytes = stat(path, &sb) == 0 ? (double)sb.st_size : 0;
-    out->ms = 0;
-    if (!strcmp(r->objective, "latency") && cli_latency(r->ctx, m, 64, r->reps, &out->ms))
-      rc = model_fail(m, err, err_size);
-    out->done = !rc;
-  }
   pare_model_destroy(m);
-  return rc;
+  if (rc) return 1;
+  struct stat sb;
+  out->acc = e.accuracy;
+  pare_free(e.confusion);
+  out->bytes = stat(path, &sb) == 0 ? (double)sb.st_size : 0;
+  out->ms = 0;
+  if (!strcmp(r->objective, "latency") && latency_of(r, path, &out->ms, err, err_size)) return 1;
+  out->done = 1;
+  return 0;
 }
+
+/* 1 when a drop (accuracy as a fraction) is within limit. Accuracies are
+ * counts over the validation images, so a drop of exactly the limit
+ * (0.927 - 0.922 against 0.005) may differ from it in the last bits. */
+static int within(double drop, double limit) { return drop <= limit + 1e-9; }
+
+/* The allowance a search may spend before a fine-tune of `epochs`: six
+ * times the drop allowed after it, since fine-tuning wins back much of
+ * what a change costs a model on its own. */
+static double allowance_before(double drop, int epochs) { return drop * (epochs > 0 ? 6 : 1); }
 
 static double cost_of(const auto_run *r, const measure *m) {
   return !strcmp(r->objective, "latency") ? m->ms : m->bytes;
@@ -317,7 +334,7 @@ static int best_move(const auto_run *r, const stage *st, const int *cfg, double 
       trial[l] = o;
       double drop, cost;
       estimate(r, st, trial, &drop, &cost);
-      if (cost >= cost0 || drop > budget) continue;
+      if (cost >= cost0 || !within(drop, budget)) continue;
       double gain = (cost0 - cost) / fmax(drop - drop0, 1e-4);
       if (gain > best) best = gain, *ml = l, *mo = o, found = 1;
     }
@@ -357,7 +374,7 @@ static int search(auto_run *r, stage *st, double allowance, int *cfg, measure *c
     char label[256];
     describe(r, st, cfg, label, sizeof label);
     add_point(r, &m, label);
-    int keep = st->base_m.acc - m.acc <= allowance && cost_of(r, &m) < cost_of(r, chosen);
+    int keep = within(st->base_m.acc - m.acc, allowance) && cost_of(r, &m) < cost_of(r, chosen);
     fprintf(stderr, "search %2d: %-48.48s %.2f%% %s\n", checks, label, 100 * m.acc,
             keep ? "kept" : "undone");
     if (keep)
@@ -400,59 +417,72 @@ static int finetune(auto_run *r, const char *path, int epochs, const char *qat, 
 
 /* ---- the stages ------------------------------------------------------------ */
 
-/* Lists the layers of `path`: every prunable one (names), or with
- * `structured` the indices of those whose output channels can be removed. */
-static int list_layers(auto_run *r, const char *path, int structured, stage *st, char *err,
-                       size_t err_size) {
+/* pare_model_prune's dry look at `path` (pruning by `mode` at 0 changes
+ * nothing and describes every Conv, Gemm and MatMul): *layers (pare_free). */
+static int layer_report(const char *path, const char *mode, pare_prune_layer_info **layers, int *n,
+                        char *err, size_t err_size) {
   pare_model *m = NULL;
   if (pare_model_load(path, &m, err, err_size) != PARE_OK) return 1;
+  int rc =
+      pare_model_prune(m, mode, 0, "none", layers, n) != PARE_OK ? model_fail(m, err, err_size) : 0;
+  pare_model_destroy(m);
+  return rc;
+}
+
+/* r->names: the layers of `path` that can be pruned. */
+static int list_layers(auto_run *r, const char *path, char *err, size_t err_size) {
   pare_prune_layer_info *layers = NULL;
-  int n = 0, rc = 0;
-  /* A dry look: pruning at 0 changes nothing and lists the layers. */
-  if (pare_model_prune(m, structured ? "structured" : "layer", 0, "none", &layers, &n) != PARE_OK)
-    rc = model_fail(m, err, err_size);
+  int n = 0, rc = layer_report(path, "layer", &layers, &n, err, err_size);
   for (int i = 0; i < n && !rc; i++) {
     if (!layers[i].params_before || layers[i].why[0]) continue;
-    if (structured) {
-      for (int l = 0; l < r->nl; l++)
-        if (!strcmp(r->names[l], layers[i].node) && layers[i].channels_before > 1)
-          st->layer[st->nl++] = l;
-      continue;
-    }
     if (r->nl == MAX_LAYERS) {
       snprintf(err, err_size, "more than %d layers", MAX_LAYERS);
       rc = 1;
-      break;
+    } else {
+      snprintf(r->names[r->nl++], sizeof r->names[0], "%s", layers[i].node);
     }
-    snprintf(r->names[r->nl++], sizeof r->names[0], "%s", layers[i].node);
   }
   pare_free(layers);
-  pare_model_destroy(m);
-  if (!rc && !structured && !r->nl) {
+  if (!rc && !r->nl) {
     snprintf(err, err_size, "%s has no Conv, Gemm or MatMul layer with constant weights", path);
     rc = 1;
   }
   return rc;
 }
 
-/* Sets up a stage on the model `from`; measures it unless a kept scan
- * already did. *done: the earlier run's result when it finished the stage. */
-static int stage_open(auto_run *r, stage *st, stage_kind kind, const char *from, measure *done,
-                      char *err, size_t err_size) {
+/* st->layer: those of r->names whose output channels structured pruning
+ * can remove. */
+static int list_channel_layers(auto_run *r, stage *st, char *err, size_t err_size) {
+  pare_prune_layer_info *layers = NULL;
+  int n = 0, rc = layer_report(st->from, "structured", &layers, &n, err, err_size);
+  for (int i = 0; i < n && !rc; i++)
+    for (int l = 0; l < r->nl; l++)
+      if (!strcmp(r->names[l], layers[i].node) && !layers[i].why[0] &&
+          layers[i].channels_before > 1)
+        st->layer[st->nl++] = l;
+  pare_free(layers);
+  return rc;
+}
+
+/* Sets up a stage on the model `from`, which `known` measured (this run
+ * measures every model it makes). *done: the earlier run's result when it
+ * finished the stage. */
+static int stage_open(auto_run *r, stage *st, stage_kind kind, const char *from,
+                      const measure *known, measure *done, char *err, size_t err_size) {
   st->kind = kind;
   st->n_opt = kind == STAGE_CHANNELS ? N_CH : N_OPT;
   snprintf(st->from, sizeof st->from, "%s", from);
   snprintf(st->state, sizeof st->state, "%s.auto%s", r->out,
            kind == STAGE_CHANNELS ? "-channels" : "");
   if (kind == STAGE_CHANNELS) {
-    if (list_layers(r, from, 1, st, err, err_size)) return 1;
+    if (list_channel_layers(r, st, err, err_size)) return 1;
   } else {
     st->nl = r->nl;
     for (int l = 0; l < r->nl; l++) st->layer[l] = l;
   }
   if (load_state(r, st, done)) return 0;
   memset(st->scan, 0, sizeof st->scan);
-  if (measure_file(r, from, &st->base_m, err, err_size)) return 1;
+  st->base_m = *known;
   save_state(r, st, NULL);
   return 0;
 }
@@ -493,7 +523,7 @@ static int search_round(auto_run *r, stage *st, double allowance, int *cfg, char
  * and after that the original goes on as it is. *used: 1 when `narrow` is
  * the model the weights stage starts from. */
 static int channel_stage(auto_run *r, double share, int epochs, const char *narrow, int *used,
-                         char *err, size_t err_size) {
+                         measure *narrow_m, char *err, size_t err_size) {
   stage *st = calloc(1, sizeof *st);
   if (!st) {
     snprintf(err, err_size, "out of memory");
@@ -501,16 +531,18 @@ static int channel_stage(auto_run *r, double share, int epochs, const char *narr
   }
   measure done = {0}, m = {0};
   *used = 0;
-  int rc = stage_open(r, st, STAGE_CHANNELS, r->base, &done, err, err_size);
+  int rc = stage_open(r, st, STAGE_CHANNELS, r->base, &r->orig_m, &done, err, err_size);
   struct stat sb;
-  if (!rc && done.done) {
-    *used = stat(narrow, &sb) == 0 && done.acc > 0;
-    if (*used || done.acc == 0) {
-      fprintf(stderr, "resuming: the channel stage is done (%s)\n",
-              *used ? narrow : "channels kept");
-      free(st);
-      return 0;
-    }
+  /* A finished stage's record: the narrowed model's measure, or accuracy 0
+   * when it kept every channel. Its model gone, the stage runs again. */
+  int kept_all = done.done && done.acc == 0;
+  if (!rc && done.done && (kept_all || stat(narrow, &sb) == 0)) {
+    fprintf(stderr, "resuming: the channel stage is done (%s)\n",
+            kept_all ? "channels kept" : narrow);
+    *used = !kept_all;
+    *narrow_m = done;
+    free(st);
+    return 0;
   }
   if (!rc && !st->nl) {
     fprintf(stderr, "no layer of %s has output channels to remove: the channel stage is skipped\n",
@@ -520,7 +552,7 @@ static int channel_stage(auto_run *r, double share, int epochs, const char *narr
     return 0;
   }
   if (!rc) rc = scan(r, st, err, err_size);
-  double allowance = share * (epochs > 0 ? 6 : 1);
+  double allowance = allowance_before(share, epochs);
   for (int round = 0; round < 3 && !rc; round++, allowance /= 2) {
     int cfg[MAX_LAYERS] = {0};
     if ((rc = search_round(r, st, allowance, cfg, err, err_size))) break;
@@ -537,7 +569,7 @@ static int channel_stage(auto_run *r, double share, int epochs, const char *narr
     add_point(r, &m, label);
     printf("channels removed and fine-tuned: validation %.2f%% (%+.2f points), %.0f bytes\n",
            100 * m.acc, 100 * (m.acc - r->orig_m.acc), m.bytes);
-    if (r->orig_m.acc - m.acc <= share) {
+    if (within(r->orig_m.acc - m.acc, share)) {
       *used = 1;
       break;
     }
@@ -549,21 +581,13 @@ static int channel_stage(auto_run *r, double share, int epochs, const char *narr
   }
   if (!rc) {
     save_state(r, st, &m);
+    *narrow_m = m;
     /* The weights stage's scan was of another model. */
     char weights_state[1200];
     snprintf(weights_state, sizeof weights_state, "%s.auto", r->out);
     remove(weights_state);
   }
   free(st);
-  return rc;
-}
-
-/* Median batch-64 latency of a model file. */
-static int latency_of(auto_run *r, const char *path, double *ms, char *err, size_t err_size) {
-  pare_model *m = NULL;
-  if (pare_model_load(path, &m, err, err_size) != PARE_OK) return 1;
-  int rc = cli_latency(r->ctx, m, 64, r->reps, ms) ? model_fail(m, err, err_size) : 0;
-  pare_model_destroy(m);
   return rc;
 }
 
@@ -600,21 +624,19 @@ static int quantize_widths(auto_run *r, const stage *st, const int *widths_only,
 /* The weights stage on `from`: scan, search and finish, in rounds (the
  * fine-tuned result is checked against the original; over --max-drop the
  * allowance halves and the search runs again, three rounds at most). */
-static int weights_stage(auto_run *r, const char *from, double budget, int epochs, measure *final,
-                         char *err, size_t err_size) {
+static int weights_stage(auto_run *r, const char *from, const measure *from_m, double budget,
+                         int epochs, measure *final, char *err, size_t err_size) {
   stage *st = calloc(1, sizeof *st);
   if (!st) {
     snprintf(err, err_size, "out of memory");
     return 1;
   }
-  int rc =
-      stage_open(r, st, STAGE_WEIGHTS, from, NULL, err, err_size) || scan(r, st, err, err_size);
+  int rc = stage_open(r, st, STAGE_WEIGHTS, from, from_m, NULL, err, err_size) ||
+           scan(r, st, err, err_size);
   /* What the channel stage spent comes off the budget; what it won is not
    * spent again (validation images are training images). */
   double left = budget - fmax(0, r->orig_m.acc - st->base_m.acc);
-  /* Fine-tuning wins back much of what pruning a layer alone costs, so the
-   * search may spend six times what is left before it. */
-  double allowance = fmax(0, left) * (epochs > 0 ? 6 : 1);
+  double allowance = allowance_before(fmax(0, left), epochs);
   for (int round = 0; round < 3 && !rc; round++, allowance /= 2) {
     int cfg[MAX_LAYERS] = {0};
     if ((rc = search_round(r, st, allowance, cfg, err, err_size))) break;
@@ -642,7 +664,7 @@ static int weights_stage(auto_run *r, const char *from, double budget, int epoch
     describe(r, st, cfg, label, sizeof label);
     snprintf(label + strlen(label), sizeof label - strlen(label), " (final)");
     add_point(r, final, label);
-    if (r->orig_m.acc - final->acc <= budget) break;
+    if (within(r->orig_m.acc - final->acc, budget)) break;
   }
   free(st);
   return rc;
@@ -734,23 +756,23 @@ int cmd_auto(int argc, char **argv) {
   char err[1024];
   double budget = max_drop / 100.0;
   rc = cli_open_context(cmd, backend, device, &r->ctx);
-  if (!rc && list_layers(r, r->base, 0, NULL, err, sizeof err)) rc = cli_fail(cmd, "%s", err);
+  if (!rc && list_layers(r, r->base, err, sizeof err)) rc = cli_fail(cmd, "%s", err);
   if (!rc) {
     fprintf(stderr, "measuring %s on %lld validation images\n", r->base, (long long)val);
     if (measure_file(r, r->base, &r->orig_m, err, sizeof err)) rc = cli_fail(cmd, "%s", err);
   }
   if (!rc) add_point(r, &r->orig_m, "original");
   int narrowed = 0;
+  measure narrow_m = {0}, final = {0};
   if (!rc && channels &&
-      channel_stage(r, channel_share * budget, (int)channel_epochs, narrow, &narrowed, err,
-                    sizeof err))
+      channel_stage(r, channel_share * budget, (int)channel_epochs, narrow, &narrowed, &narrow_m,
+                    err, sizeof err))
     rc = cli_fail(cmd, "%s", err);
-  measure final = {0};
-  if (!rc &&
-      weights_stage(r, narrowed ? narrow : r->base, budget, (int)epochs, &final, err, sizeof err))
+  if (!rc && weights_stage(r, narrowed ? narrow : r->base, narrowed ? &narrow_m : &r->orig_m,
+                           budget, (int)epochs, &final, err, sizeof err))
     rc = cli_fail(cmd, "%s", err);
 
-  if (!rc && r->orig_m.acc - final.acc > budget)
+  if (!rc && !within(r->orig_m.acc - final.acc, budget))
     fprintf(stderr,
             "pare auto: warning: no configuration met --max-drop %.2f after three rounds; "
             "kept the last, %.2f points below the original (more --finetune-epochs, or a "

@@ -18,12 +18,12 @@
 #include "tests/test_cl.h"
 #include "tests/test_graph_util.h"
 
-/* Runs g on the device twice and on the reference; outputs within tol;
- * want_sparse (want_int8, unless negative) nodes on the sparse (integer)
- * kernels. */
 /* pare_exec_cl_qdq_conv_nodes after run_both_tol's last run. */
 static int last_qdq_conv;
 
+/* Runs g on the device twice and on the reference; outputs within tol;
+ * want_sparse (want_int8, unless negative) nodes on the sparse (integer)
+ * kernels. */
 static void run_both_tol(const pare_graph *g, int64_t batch, int want_sparse, int want_int8,
                          double tol) {
   test_rng rng = {batch};

@@ -63,6 +63,12 @@ static void check_case_full(test_rng *r, const conv_case *cc, int with_res,
   test_fill(r, res, ny, -2.0f, 2.0f);
   for (size_t i = 0; i < ny; i++) got[i] = NAN; /* every output must be written */
   if (iq) {                                     /* the reference convolves the quantized input */
+    /* Values the pair maps specially (NaN to 0, infinities to the range's
+     * ends), at a row's start and inside it (the copy's vector chunks). */
+    x[0] = NAN;
+    x[nx / 2] = INFINITY;
+    x[nx / 3] = -INFINITY;
+    x[nx - 1] = -0.0f;
     float *xq = malloc(nx * 4);
     assert_non_null(xq);
     assert_int_equal(pare_ref_qdq_f32(x, nx, iq->scale, iq->zp, iq->qmin, iq->qmax, xq), 0);
@@ -363,6 +369,7 @@ static void test_implicit_tiles(void **state) {
  * (a QuantizeLinear → DequantizeLinear pair absorbed by the Conv): int8
  * and uint8 ranges, a zero point, values that saturate (x in [-1, 1] at
  * scale 1/64 for int8 leaves -1 .. -128/64 inside and 127/64 .. clipped),
+ * NaN and infinities,
  * with and without pooling; refused where the plan is not the implicit
  * GEMM. */
 static void test_input_quant(void **state) {
