@@ -306,7 +306,8 @@ static pare_status read_constant(pare_value *val, const unsigned char *data, siz
   size_t raw = numel < 0 ? 0 : pare_dtype_bytes(val->dtype, (size_t)numel);
   if (off > data_size || nbytes > data_size - off || numel < 0 ||
       (storage == PARE_STORAGE_RAW && raw != nbytes) ||
-      (storage & ~(PARE_STORAGE_SPARSE | PARE_STORAGE_DEFLATE | PARE_STORAGE_CODEBOOK)))
+      (storage &
+       ~(PARE_STORAGE_SPARSE | PARE_STORAGE_DEFLATE | PARE_STORAGE_CODEBOOK | PARE_STORAGE_CODED)))
     return pare_error_set(err, PARE_ERR_FORMAT,
                           "%s: tensor '%s' points outside the data section or has the wrong size",
                           what, val->name);

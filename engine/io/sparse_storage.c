@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include "engine/core/core.h"
+#include "engine/io/coded_storage.h"
 
 static int is_zero(const uint8_t *p, size_t elem) {
   for (size_t b = 0; b < elem; b++)
@@ -120,8 +121,9 @@ static int worth_deflating(const void *data, size_t n) {
  * `budget` bytes: *out (malloc'ed, NULL when raw), *size and the kind; -1
  * when out of memory. `wide` asks for deflate on raw data only when a probe says it
  * pays (trained fp32 weights do not shrink by a quarter). */
-static int encode_bytes(const uint8_t *bytes, size_t count, size_t elem, const void *raw,
-                        size_t raw_size, size_t budget, int wide, uint8_t **out, size_t *size) {
+static int encode_bytes(const uint8_t *bytes, size_t count, size_t elem, size_t cols,
+                        const void *raw, size_t raw_size, size_t budget, int wide, uint8_t **out,
+                        size_t *size) {
   *out = NULL;
   *size = raw_size;
   uint8_t *sparse = NULL;
@@ -158,6 +160,23 @@ static int encode_bytes(const uint8_t *bytes, size_t count, size_t elem, const v
   } else {
     free(deflated);
   }
+  /* Bytes (quantized weights, codebook indices) may code smaller still. */
+  uint8_t *coded = NULL;
+  size_t csize = 0;
+  if (elem == 1 && cols && pare_coded_encode(bytes, count, cols, &coded, &csize) < 0) {
+    free(*out);
+    *out = NULL;
+    *size = raw_size;
+    return -1;
+  }
+  if (coded && csize <= budget && csize < *size) {
+    free(*out);
+    *out = coded;
+    *size = csize;
+    kind = PARE_STORAGE_CODED;
+  } else {
+    free(coded);
+  }
   return kind;
 }
 
@@ -192,7 +211,7 @@ static int codebook_of(const uint8_t *d, size_t count, size_t elem, uint8_t *tab
  * *out and *size, and the kind (CODEBOOK | the index stream's kind), or 0
  * when it does not apply or is not smaller than `budget`; -1 when out of
  * memory. */
-static int encode_codebook(const uint8_t *d, size_t count, size_t elem, size_t budget,
+static int encode_codebook(const uint8_t *d, size_t count, size_t elem, size_t cols, size_t budget,
                            uint8_t **out, size_t *size) {
   *out = NULL;
   uint8_t *table = malloc(256 * elem), *idx = malloc(count ? count : 1);
@@ -206,7 +225,7 @@ static int encode_codebook(const uint8_t *d, size_t count, size_t elem, size_t b
   if (k && head < budget) {
     uint8_t *stream = NULL;
     size_t ssize = 0;
-    int sk = encode_bytes(idx, count, 1, idx, count, budget - head, 0, &stream, &ssize);
+    int sk = encode_bytes(idx, count, 1, cols, idx, count, budget - head, 0, &stream, &ssize);
     uint8_t *whole = sk >= 0 && head + ssize <= budget ? malloc(head + ssize) : NULL;
     if (sk < 0 || (head + ssize <= budget && !whole)) {
       kind = -1;
@@ -236,14 +255,20 @@ int pare_value_encode(const pare_value *v, uint8_t **out, size_t *size) {
   size_t count = (size_t)n, budget = v->nbytes - v->nbytes / 4; /* save a quarter or more */
   int packed = v->dtype == PARE_DT_I4;
   size_t elem = packed ? 1 : pare_dtype_bytes(v->dtype, 1);
+  /* Rows for the coded form: the first dimension against the rest. */
+  size_t cols = v->rank >= 2 && v->dims[0] > 0 && count % (size_t)v->dims[0] == 0
+                    ? count / (size_t)v->dims[0]
+                    : count;
   uint8_t *bytes = packed ? unpack_i4(v->data, count) : (uint8_t *)v->data;
   if (!bytes) return -1;
-  int kind = encode_bytes(bytes, count, elem, v->data, v->nbytes, budget, elem > 2, out, size);
+  int kind =
+      encode_bytes(bytes, count, elem, cols, v->data, v->nbytes, budget, elem > 2, out, size);
   if (packed) free(bytes);
   if (kind < 0 || elem < 2) return kind;
   uint8_t *cb = NULL;
   size_t cbsize = 0;
-  int ck = encode_codebook(v->data, count, elem, *size < budget ? *size : budget, &cb, &cbsize);
+  int ck =
+      encode_codebook(v->data, count, elem, cols, *size < budget ? *size : budget, &cb, &cbsize);
   if (ck < 0) {
     free(*out);
     *out = NULL;
@@ -273,6 +298,9 @@ size_t pare_value_stored_bytes(const pare_value *v) {
 static int decode_stream(const uint8_t *in, size_t size, int storage, size_t count, size_t elem,
                          void *out) {
   size_t raw = count * elem;
+  if (storage & PARE_STORAGE_CODED) /* a form of its own, for bytes */
+    return storage == PARE_STORAGE_CODED && elem == 1 ? pare_coded_decode(in, size, count, out)
+                                                      : -1;
   uint8_t *inflated = NULL;
   if (storage & PARE_STORAGE_DEFLATE) { /* u64 size, then the zlib stream */
     if (size < 8) return -1;
@@ -324,12 +352,14 @@ int pare_value_decode(const uint8_t *in, size_t size, int storage, pare_dtype dt
                       void *out) {
   int packed = dt == PARE_DT_I4;
   size_t elem = packed ? 1 : pare_dtype_bytes(dt, 1);
-  if (storage & ~(PARE_STORAGE_SPARSE | PARE_STORAGE_DEFLATE | PARE_STORAGE_CODEBOOK) || !elem)
+  if (storage & ~(PARE_STORAGE_SPARSE | PARE_STORAGE_DEFLATE | PARE_STORAGE_CODEBOOK |
+                  PARE_STORAGE_CODED) ||
+      !elem)
     return -1;
   if (storage & PARE_STORAGE_CODEBOOK)
     return elem < 2 ? -1
                     : decode_codebook(in, size, storage & ~PARE_STORAGE_CODEBOOK, count, elem, out);
-  if (!packed || !(storage & PARE_STORAGE_SPARSE)) /* packed int4 raw: its bytes as they are */
+  if (!packed || !(storage & (PARE_STORAGE_SPARSE | PARE_STORAGE_CODED))) /* packed int4 raw */
     return decode_stream(in, size, storage, packed ? 1 : count,
                          packed ? pare_dtype_bytes(dt, count) : elem, out);
   uint8_t *bytes = malloc(count ? count : 1);

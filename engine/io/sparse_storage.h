@@ -22,7 +22,12 @@
  * possibly deflated (the storage flags beside CODEBOOK say which); the
  * all-zero value is index 0, so a pruned tensor's indices are as sparse as
  * its values. At 16 shared values deflate codes each index in about 4
- * bits or less. */
+ * bits or less.
+ *
+ * Coded storage (bytes: int8, packed int4 one value a byte, a codebook's
+ * indices): coded_storage.h's context-modelled arithmetic coding, which
+ * follows each row's and column's density; usually the smallest form of
+ * a pruned layer's bytes. */
 #ifndef PARE_ENGINE_IO_SPARSE_STORAGE_H
 #define PARE_ENGINE_IO_SPARSE_STORAGE_H
 
@@ -36,7 +41,8 @@ enum {
   PARE_STORAGE_RAW = 0,
   PARE_STORAGE_SPARSE = 1,
   PARE_STORAGE_DEFLATE = 2,
-  PARE_STORAGE_CODEBOOK = 4
+  PARE_STORAGE_CODEBOOK = 4,
+  PARE_STORAGE_CODED = 8 /* coded_storage.h; bytes only, alone (no SPARSE or DEFLATE) */
 };
 
 /* Bytes of the sparse storage of count elements of elem bytes. */
