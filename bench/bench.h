@@ -70,6 +70,9 @@ int pare_bench_models(const pare_bench_opts *o, const char *path);
 int pare_bench_training(pare_cl_runtime *rt, const pare_bench_opts *o);
 
 int pare_bench_startup(pare_cl_runtime *rt, const pare_bench_opts *o, const char *self);
+/* Stored tensor bytes and decode time with and without the coded form,
+ * for the constants of the .pare file `model`, or synthetic layers (NULL). */
+int pare_bench_storage(const pare_bench_opts *o, const char *model);
 /* The text of field `name` in one of pare-bench's flat JSON lines (a
  * string without its quotes, a number as written), or "" when absent. */
 void pare_bench_json_field(const char *line, const char *name, char *out, size_t size);

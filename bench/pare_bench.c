@@ -37,6 +37,8 @@ static void usage(FILE *f) {
              "             (alias: sparse)\n"
              "  <stem>     any kernel of kernels/kernels.def: pare's kernel vs its baseline\n"
              "  startup    session start with an empty vs a warm program cache\n"
+             "  storage    stored bytes and load-time decoding with and without the coded\n"
+             "             form (--model FILE, or synthetic layers)\n"
              "  models     whole-model latency, batch 1 and 64, OpenCL vs reference (--model)\n"
              "  training   training images/s at batch 64, OpenCL vs reference trainer\n"
              "             (--model simplecnn|lenet5|mlp for one; default all three)\n"
@@ -162,8 +164,8 @@ int main(int argc, char **argv) {
       fprintf(stderr, "pare-bench: unknown option '%s' (see pare-bench --help)\n", a);
       return 2;
     } else if (find_bench(a) || !strcmp(a, "gemm") || !strcmp(a, "int8") || !strcmp(a, "sparse") ||
-               !strcmp(a, "startup") || !strcmp(a, "models") || !strcmp(a, "training") ||
-               !strcmp(a, "all")) {
+               !strcmp(a, "startup") || !strcmp(a, "storage") || !strcmp(a, "models") ||
+               !strcmp(a, "training") || !strcmp(a, "all")) {
       if (nb < 8) benches[nb++] = a;
     } else {
       fprintf(stderr, "pare-bench: unknown bench '%s' (see pare-bench --help)\n", a);
@@ -197,6 +199,8 @@ int main(int argc, char **argv) {
       }
     if (!status && (all || !strcmp(b, "startup")))
       status = pare_bench_startup(rt, &o, "/proc/self/exe");
+    if (!status && (all || !strcmp(b, "storage"))) /* `all` times the synthetic layers */
+      status = pare_bench_storage(&o, all ? NULL : o.model);
     if (!status && (!strcmp(b, "models") || (all && o.model)))
       status = pare_bench_models(&o, o.model);
     if (!status && (all || !strcmp(b, "training"))) status = pare_bench_training(rt, &o);

@@ -246,6 +246,10 @@ static int encode_codebook(const uint8_t *d, size_t count, size_t elem, size_t c
 }
 
 int pare_value_encode(const pare_value *v, uint8_t **out, size_t *size) {
+  return pare_value_encode_forms(v, 1, out, size);
+}
+
+int pare_value_encode_forms(const pare_value *v, int coded, uint8_t **out, size_t *size) {
   *out = NULL;
   *size = v->nbytes;
   int64_t n = pare_value_numel(v);
@@ -255,8 +259,10 @@ int pare_value_encode(const pare_value *v, uint8_t **out, size_t *size) {
   size_t count = (size_t)n, budget = v->nbytes - v->nbytes / 4; /* save a quarter or more */
   int packed = v->dtype == PARE_DT_I4;
   size_t elem = packed ? 1 : pare_dtype_bytes(v->dtype, 1);
-  /* Rows for the coded form: the first dimension against the rest. */
-  size_t cols = v->rank >= 2 && v->dims[0] > 0 && count % (size_t)v->dims[0] == 0
+  /* Rows for the coded form: the first dimension against the rest (0:
+   * not tried). */
+  size_t cols = !coded ? 0
+                : v->rank >= 2 && v->dims[0] > 0 && count % (size_t)v->dims[0] == 0
                     ? count / (size_t)v->dims[0]
                     : count;
   uint8_t *bytes = packed ? unpack_i4(v->data, count) : (uint8_t *)v->data;

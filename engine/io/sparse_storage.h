@@ -58,6 +58,9 @@ int pare_sparse_storage_decode(const uint8_t *in, size_t size, size_t count, siz
  * itself) of *size bytes; returns its storage kind. A form that saves less
  * than a quarter of the raw bytes is not taken. -1: out of memory. */
 int pare_value_encode(const pare_value *v, uint8_t **out, size_t *size);
+/* The same with the coded form left out when `coded` is 0 (pare-bench
+ * storage measures what it adds). */
+int pare_value_encode_forms(const pare_value *v, int coded, uint8_t **out, size_t *size);
 /* Bytes of v as stored (pare_value_encode's size). */
 size_t pare_value_stored_bytes(const pare_value *v);
 /* Decodes stored bytes of a `storage` kind into out (count elements of dt,
