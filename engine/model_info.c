@@ -44,8 +44,7 @@ int64_t pare_node_macs(const pare_graph *g, const pare_plan *p, const pare_node 
   }
 }
 
-/* A plan of m with every dynamic input dimension set to `batch`. */
-static pare_status plan_at_batch(pare_model *m, int64_t batch, pare_plan **p) {
+pare_status pare_model_plan_at_batch(pare_model *m, int64_t batch, pare_plan **p) {
   const pare_graph *g = m->graph;
   pare_tensor in[64];
   if (g->n_inputs > 64) return pare_error_set(&m->error, PARE_ERR_UNSUPPORTED, "too many inputs");
@@ -63,7 +62,7 @@ pare_status pare_model_memory(pare_model *m, int64_t batch, uint64_t *naive, uin
                               uint64_t *lower_bound) {
   if (!m || batch < 1 || !naive || !planned || !lower_bound) return PARE_ERR_INVALID_ARG;
   pare_plan *p = NULL;
-  pare_status st = plan_at_batch(m, batch, &p);
+  pare_status st = pare_model_plan_at_batch(m, batch, &p);
   pare_memory_plan mp;
   if (st == PARE_OK) st = pare_memory_plan_build(p, &mp, &m->error);
   if (st == PARE_OK) {
@@ -83,7 +82,7 @@ pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t batch,
   *count = 0;
   const pare_graph *g = m->graph;
   pare_plan *p = NULL;
-  pare_status st = plan_at_batch(m, batch, &p);
+  pare_status st = pare_model_plan_at_batch(m, batch, &p);
   if (st != PARE_OK) return st;
   pare_layer_info *out = calloc((size_t)g->n_nodes + 1, sizeof *out);
   if (!out) {

@@ -19,6 +19,9 @@ struct pare_model {
  * rest) with the shapes planned in p. */
 int64_t pare_node_macs(const pare_graph *g, const pare_plan *p, const pare_node *n);
 
+/* A plan of m with every dynamic input dimension set to `batch`. */
+pare_status pare_model_plan_at_batch(pare_model *m, int64_t batch, pare_plan **p);
+
 pare_status pare_accuracy_on(pare_context *ctx, pare_model *m, const pare_dataset *ds,
                              const size_t *idx, size_t n, int batch, int64_t *confusion,
                              size_t *correct, pare_eval_progress_fn progress, void *user,

@@ -29,11 +29,13 @@ while [ $# -gt 0 ]; do
 done
 # VAL: validation images of pare auto's scan and search.
 # DEEP_*: fine-tuning epochs of the deep combination's stages (channels,
-# pruning, shared weights); AUTO_FT: of each of pare auto's two stages.
+# pruning, shared weights; MLP_*: LeNet-300-100's, 8 in all as SimpleCNN's
+# last two stages, one of them on the codebook); AUTO_FT: of each of pare
+# auto's two stages.
 if [ "$QUICK" = 1 ]; then
-  EPOCHS=2; FT=1; REPS=5; VAL=1000; DEEP_ST=1; DEEP_PR=1; DEEP_SH=1; AUTO_FT=1
+  EPOCHS=2; FT=1; REPS=5; VAL=1000; DEEP_ST=1; DEEP_PR=1; DEEP_SH=1; MLP_PR=1; MLP_SH=1; AUTO_FT=1
 else
-  EPOCHS=15; FT=2; REPS=20; VAL=5000; DEEP_ST=4; DEEP_PR=6; DEEP_SH=2; AUTO_FT=4
+  EPOCHS=15; FT=2; REPS=20; VAL=5000; DEEP_ST=4; DEEP_PR=6; DEEP_SH=2; MLP_PR=7; MLP_SH=1; AUTO_FT=4
 fi
 
 if [ -z "${PARE_DEMO_NO_BUILD:-}" ]; then
@@ -49,10 +51,11 @@ quiet() { "$@" > "$OUT/log.txt" 2>&1 || { cat "$OUT/log.txt"; exit 1; }; }
 
 "$PARE" devices | head -n 3 || true
 
-# arch, student arch, low-rank options, the structured ratio, sparsity and
-# shared-weight bits of the deep combination, then the models it makes.
+# arch, student arch, low-rank options, the structured ratio, sparsity,
+# shared-weight bits and the epochs of the last two stages of the deep
+# combination, then the models it makes.
 demo() {
-  name=$1 arch=$2 student=$3 lowrank=$4 structured=$5 sparsity=$6 bits=$7
+  name=$1 arch=$2 student=$3 lowrank=$4 structured=$5 sparsity=$6 bits=$7 deep_pr=$8 deep_sh=$9
   base="$OUT/$name.pare"
   step "$name: train $arch for $EPOCHS epochs"
   quiet "$PARE" train --arch "$arch" --epochs "$EPOCHS" --weight-decay 5e-4 --schedule cosine -o "$base"
@@ -82,10 +85,10 @@ demo() {
       --finetune-epochs "$DEEP_ST" --schedule cosine -o "$OUT/$name-deep-st.pare"
     deep_in="$OUT/$name-deep-st.pare"
   fi
-  step "$name: deep combination: prune $sparsity gradually over $DEEP_PR epoch(s), $bits-bit shared weights ($DEEP_SH)"
+  step "$name: deep combination: prune $sparsity gradually over $deep_pr epoch(s), $bits-bit shared weights ($deep_sh)"
   quiet "$PARE" compress "$deep_in" --prune "$sparsity" --prune-mode global --dense none \
-    --prune-schedule gradual --prune-ramp 0.5 --finetune-epochs "$DEEP_PR" -o "$OUT/$name-deep-pr.pare"
-  quiet "$PARE" compress "$OUT/$name-deep-pr.pare" --share-bits "$bits" --finetune-epochs "$DEEP_SH" \
+    --prune-schedule gradual --prune-ramp 0.5 --finetune-epochs "$deep_pr" -o "$OUT/$name-deep-pr.pare"
+  quiet "$PARE" compress "$OUT/$name-deep-pr.pare" --share-bits "$bits" --finetune-epochs "$deep_sh" \
     -o "$OUT/$name-deep.pare"
   rm -f "$OUT/$name-deep-st.pare" "$OUT/$name-deep-pr.pare"
   # pare auto asked for no loss: 0.02 points on the validation images (with
@@ -104,7 +107,8 @@ demo() {
     tee "$OUT/$name.txt"
 }
 
-demo simplecnn simplecnn simplecnn:8,16 "--lowrank energy=0.9 --lowrank-conv channel" 0.25 0.86 4
-demo lenet-300-100 mlp mlp:100,30 "--lowrank ratio=0.25 --skip fc3" 0 0.92 3
+demo simplecnn simplecnn simplecnn:8,16 "--lowrank energy=0.9 --lowrank-conv channel" 0.25 0.86 4 \
+  "$DEEP_PR" "$DEEP_SH"
+demo lenet-300-100 mlp mlp:100,30 "--lowrank ratio=0.25 --skip fc3" 0 0.90 5 "$MLP_PR" "$MLP_SH"
 echo
 echo "demo finished in $(( $(date +%s) - start )) s; tables, CSV and HTML reports in $OUT/"

@@ -48,6 +48,8 @@ typedef struct stage {
   char from[1100];
   char state[1100]; /* the scan, kept for a resumed run */
   measure base_m;   /* `from` measured */
+  double
+      base_layers_ms; /* latency objective: `from`'s layers in the table, summed (< 0: not yet) */
   measure scan[MAX_LAYERS][N_OPT];
 } stage;
 
@@ -64,7 +66,8 @@ typedef struct auto_run {
   char tmp[1100];
   report_point *points;
   int n_points, cap_points;
-  double deadline; /* seconds since the start; 0: none */
+  int lut_measured, lut_found; /* layer times measured now / found in the device's table */
+  double deadline;             /* seconds since the start; 0: none */
   double started;
 } auto_run;
 
@@ -157,8 +160,35 @@ static int latency_of(auto_run *r, const char *path, double *ms, char *err, size
   return rc;
 }
 
-/* Validation accuracy, bytes and (latency objective) time of a model file. */
-static int measure_file(auto_run *r, const char *path, measure *out, char *err, size_t err_size) {
+/* The batch-64 times of the model's layers (those of r->names it has),
+ * summed, from the device's per-layer latency table
+ * (pare_model_layer_latency): a layer already in it is not run again, by
+ * this run or any later one. */
+static int layers_ms(auto_run *r, const char *path, double *sum, char *err, size_t err_size) {
+  pare_model *m = NULL;
+  if (pare_model_load(path, &m, err, err_size) != PARE_OK) return 1;
+  const char *names[MAX_LAYERS];
+  double ms[MAX_LAYERS];
+  for (int l = 0; l < r->nl; l++) names[l] = r->names[l];
+  int measured = 0;
+  int rc = pare_model_layer_latency(r->ctx, m, 64, r->reps, names, r->nl, ms, &measured) != PARE_OK
+               ? model_fail(m, err, err_size)
+               : 0;
+  pare_model_destroy(m);
+  *sum = 0;
+  for (int l = 0; !rc && l < r->nl; l++) *sum += ms[l];
+  r->lut_measured += rc ? 0 : measured;
+  r->lut_found += rc ? 0 : r->nl - measured;
+  return rc;
+}
+
+/* Validation accuracy, bytes and (latency objective) time of a model file.
+ * With `st` (a scan point: the stage's model with one layer changed) the
+ * time is the stage model's, measured whole, plus the change in its
+ * layers' times in the per-layer table: a layer's own change, not lost in
+ * the noise of timing the whole model again. */
+static int measure_file(auto_run *r, const char *path, stage *st, measure *out, char *err,
+                        size_t err_size) {
   pare_model *m = NULL;
   if (pare_model_load(path, &m, err, err_size) != PARE_OK) return 1;
   pare_eval_result e;
@@ -171,7 +201,14 @@ static int measure_file(auto_run *r, const char *path, measure *out, char *err, 
   pare_free(e.confusion);
   out->bytes = stat(path, &sb) == 0 ? (double)sb.st_size : 0;
   out->ms = 0;
-  if (!strcmp(r->objective, "latency") && latency_of(r, path, &out->ms, err, err_size)) return 1;
+  if (!strcmp(r->objective, "latency")) {
+    double now = 0;
+    if (!st && latency_of(r, path, &out->ms, err, err_size)) return 1;
+    if (st && st->base_layers_ms < 0 && layers_ms(r, st->from, &st->base_layers_ms, err, err_size))
+      return 1;
+    if (st && layers_ms(r, path, &now, err, err_size)) return 1;
+    if (st) out->ms = st->base_m.ms + now - st->base_layers_ms;
+  }
   out->done = 1;
   return 0;
 }
@@ -270,7 +307,7 @@ static int scan(auto_run *r, stage *st, char *err, size_t err_size) {
   if (done)
     fprintf(stderr, "resuming the %s scan: %d of %d layer options already measured\n",
             kind_name(st->kind), done, total);
-  int cfg[MAX_LAYERS] = {0};
+  int cfg[MAX_LAYERS] = {0}, lut_measured = r->lut_measured, lut_found = r->lut_found;
   for (int l = 0; l < st->nl; l++)
     for (int o = 1; o < st->n_opt; o++) {
       if (st->scan[l][o].done) continue;
@@ -281,7 +318,7 @@ static int scan(auto_run *r, stage *st, char *err, size_t err_size) {
       }
       cfg[l] = o;
       int rc = apply(r, st, cfg, 0, 0, st->from, r->tmp, err, err_size) ||
-               measure_file(r, r->tmp, &st->scan[l][o], err, err_size);
+               measure_file(r, r->tmp, st, &st->scan[l][o], err, err_size);
       cfg[l] = 0;
       if (rc) return 1;
       done++;
@@ -294,6 +331,11 @@ static int scan(auto_run *r, stage *st, char *err, size_t err_size) {
                 isatty(2) ? "" : "\n");
     }
   if (isatty(2)) fprintf(stderr, "\n");
+  if (!strcmp(r->objective, "latency"))
+    fprintf(stderr,
+            "per-layer latency table: %d layer time(s) measured, %d found in the device's "
+            "tuning database\n",
+            r->lut_measured - lut_measured, r->lut_found - lut_found);
   for (int l = 0; l < st->nl; l++)
     for (int o = 1; o < st->n_opt; o++)
       if (st->scan[l][o].done) {
@@ -368,7 +410,7 @@ static int search(auto_run *r, stage *st, double allowance, int *cfg, measure *c
     tried[l * N_OPT + o] = 1;
     measure m = {0};
     if (apply(r, st, cfg, 0, 0, st->from, r->tmp, err, err_size) ||
-        measure_file(r, r->tmp, &m, err, err_size))
+        measure_file(r, r->tmp, NULL, &m, err, err_size))
       return 1;
     checks++;
     char label[256];
@@ -471,6 +513,7 @@ static int stage_open(auto_run *r, stage *st, stage_kind kind, const char *from,
                       const measure *known, measure *done, char *err, size_t err_size) {
   st->kind = kind;
   st->n_opt = kind == STAGE_CHANNELS ? N_CH : N_OPT;
+  st->base_layers_ms = -1;
   snprintf(st->from, sizeof st->from, "%s", from);
   snprintf(st->state, sizeof st->state, "%s.auto%s", r->out,
            kind == STAGE_CHANNELS ? "-channels" : "");
@@ -561,7 +604,7 @@ static int channel_stage(auto_run *r, double share, int epochs, const char *narr
     if (!any) break;
     if ((rc = apply(r, st, cfg, 0, 0, r->base, narrow, err, err_size) ||
               finetune(r, narrow, epochs, NULL, err, err_size) ||
-              measure_file(r, narrow, &m, err, err_size)))
+              measure_file(r, narrow, NULL, &m, err, err_size)))
       break;
     char label[256];
     describe(r, st, cfg, label, sizeof label);
@@ -655,7 +698,7 @@ static int weights_stage(auto_run *r, const char *from, const measure *from_m, d
     if ((rc = apply(r, st, cfg, 1, 0, from, r->out, err, err_size) ||
               finetune(r, r->out, epochs, qat, err, err_size) ||
               quantize_widths(r, st, widths_only, len > 0, err, err_size) ||
-              measure_file(r, r->out, final, err, err_size)))
+              measure_file(r, r->out, NULL, final, err, err_size)))
       break;
     printf("fine-tuned and quantized: validation %.2f%% (%+.2f points against the original), "
            "%.0f bytes\n",
@@ -759,7 +802,7 @@ int cmd_auto(int argc, char **argv) {
   if (!rc && list_layers(r, r->base, err, sizeof err)) rc = cli_fail(cmd, "%s", err);
   if (!rc) {
     fprintf(stderr, "measuring %s on %lld validation images\n", r->base, (long long)val);
-    if (measure_file(r, r->base, &r->orig_m, err, sizeof err)) rc = cli_fail(cmd, "%s", err);
+    if (measure_file(r, r->base, NULL, &r->orig_m, err, sizeof err)) rc = cli_fail(cmd, "%s", err);
   }
   if (!rc) add_point(r, &r->orig_m, "original");
   int narrowed = 0;

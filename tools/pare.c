@@ -39,8 +39,12 @@ int cli_parse_count(const char *cmd, const char *flag, const char *v, long long 
   char *end;
   errno = 0;
   long long d = strtoll(v, &end, 10);
-  if (*end || end == v || errno || d < lo || d > hi)
-    return cli_usage_error(cmd, "bad count for %s", flag);
+  if (*end || end == v || errno || d < lo || d > hi) {
+    char what[160];
+    snprintf(what, sizeof what, "%s takes a whole number from %lld to %lld, not '%.40s'", flag, lo,
+             hi, v);
+    return cli_usage_error(cmd, "%s", what);
+  }
   *out = d;
   return 0;
 }
@@ -435,7 +439,9 @@ static const command commands[] = {
      "and a weight width (fp32, int8, int4). A scan measures every option of every\n"
      "layer alone (validation accuracy on the first --val-images training images,\n"
      "bytes on disk, and with --objective latency the batch-64 latency on the\n"
-     "device), then a greedy search takes the moves that save the most per point\n"
+     "device: the model timed whole plus the change in its layers' own times,\n"
+     "which each device measures once and keeps in its tuning database), then a\n"
+     "greedy search takes the moves that save the most per point\n"
      "of estimated accuracy, checking each on the validation images. The result\n"
      "is pruned, fine-tuned with the zeros kept and each layer at its width\n"
      "(--distill: from the original), quantized (uint8 activations too when that\n"

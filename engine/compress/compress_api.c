@@ -550,13 +550,14 @@ pare_status pare_model_quantize(pare_model *m, const char *spec, const char *cal
     return pare_error_set(&m->error, PARE_ERR_INVALID_ARG,
                           "quantize: calibration '%s' is not minmax, percentile, entropy or mse",
                           calib);
-  if (calib_images < 1)
+  if (calib_images < 1 && o.act_bits) /* weights alone need no images */
     return pare_error_set(&m->error, PARE_ERR_INVALID_ARG,
-                          "quantize: at least one calibration image is needed");
+                          "quantize: '%s' calibrates activations: at least one image is needed",
+                          spec);
   o.per_channel = !per_tensor;
   o.dense = dense;
   if (dataset) o.dataset = dataset;
-  o.calib_images = calib_images;
+  o.calib_images = calib_images < 1 ? 1 : calib_images;
   pare_status st = own_weights(m);
   pare_quant_layer *rep = NULL;
   int n = 0;

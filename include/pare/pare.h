@@ -222,6 +222,23 @@ PARE_API pare_status pare_model_profile(pare_context *ctx, pare_model *m,
                                         const pare_tensor_view *inputs, int n_inputs, int runs,
                                         pare_node_time **nodes, int *count);
 
+/* Per-layer latency, the lookup table of automated compression: ms[l] is
+ * the time node layers[l] takes at `batch` on ctx's device (the mean of
+ * `runs` profiled runs, pare_model_profile), together with the nodes that
+ * exist only to feed it (its weights' DequantizeLinear or Cast, its input's
+ * QuantizeLinear and DequantizeLinear) and whatever fusion put inside its
+ * launch. On OpenCL each figure is kept in the device's tuning database
+ * (beside the program cache) under a key of what decides it: the op, the
+ * input and weight shapes, the weights' dtype and share of zeros (to 0.01),
+ * whether the input arrives quantized, the integer attributes and whether
+ * fusion is on. A layer found there is not measured again, by any model;
+ * the rest are measured by one profile of m and stored. *measured (may be
+ * NULL) counts those measured now. On the reference backend every call
+ * measures. PARE_ERR_INVALID_ARG names a node the model lacks. */
+PARE_API pare_status pare_model_layer_latency(pare_context *ctx, pare_model *m, int64_t batch,
+                                              int runs, const char *const *layers, int n_layers,
+                                              double *ms, int *measured);
+
 /* Auto-tuning: kernel parameters searched per launch shape on the device. */
 typedef struct pare_tune_result {
   char kernel[32];   /* "conv2d_f32", "gemm_f32" */
@@ -406,7 +423,8 @@ typedef struct pare_quant_layer_info {
  * activations), "fp16" (fp16 weights), "wN" (N-bit weights only, N =
  * 2..8) or "wNa8". Weights are symmetric, per output channel unless
  * per_tensor; activations asymmetric per tensor, their range calibrated
- * on calib_images images of the dataset's training split (NULL:
+ * on calib_images images of the dataset's training split (weights alone,
+ * "wN" and "fp16", need none: 0 is accepted; dataset NULL:
  * fashion-mnist) by calib: "minmax" (default), "percentile" (99.99%),
  * "entropy" or "mse". dense: layers left in float ("first", "last", names)
  * or NULL. The graph gains ONNX QuantizeLinear / DequantizeLinear (or Cast)

@@ -266,6 +266,16 @@ PY
     check tune 0 env PARE_CACHE_DIR="$tmp/cache" "$pare" tune "$tmp/c.pare" --batch 4 --reps 1 --json
     contains tune '"kernel": "gemm_f32"'; contains tune '"model_tuned_ms"'
     ls "$tmp/cache"/tuning-*.txt > /dev/null 2>&1 && passes=$((passes + 1)) || { echo "FAIL tune: no tuning file"; fails=$((fails + 1)); }
+    # pare auto for latency: the layers' times go to the device's table in
+    # the tuning database, where a second search (another output, so no
+    # resumed scan) finds every one of them.
+    check auto-latency 0 env PARE_CACHE_DIR="$tmp/lcache" "$pare" auto "$tmp/m.pare" --dataset "$tmp" --objective latency --val-images 100 --finetune-epochs 0 --max-drop 5 -o "$tmp/al.pare"
+    contains auto-latency "per-layer latency table:"; contains auto-latency "ms at batch 64"
+    grep -q "layer_ms.Gemm" "$tmp/lcache"/tuning-*.txt && passes=$((passes + 1)) || { echo "FAIL auto-latency: no layer times in the tuning database"; fails=$((fails + 1)); }
+    if printf '%s\n' "$LAST" | grep -q "latency table: 0 layer"; then echo "FAIL auto-latency: the first run measured nothing"; fails=$((fails + 1)); else passes=$((passes + 1)); fi
+    check auto-latency-again 0 env PARE_CACHE_DIR="$tmp/lcache" "$pare" auto "$tmp/m.pare" --dataset "$tmp" --objective latency --val-images 100 --finetune-epochs 0 --max-drop 5 -o "$tmp/al2.pare"
+    contains auto-latency-again "per-layer latency table: 0 layer time(s) measured"
+    if printf '%s\n' "$LAST" | grep "latency table:" | grep -qv "table: 0 layer"; then echo "FAIL auto-latency-again measured layers again"; fails=$((fails + 1)); else passes=$((passes + 1)); fi
   else
     check tune-reference 1 "$pare" tune "$tmp/c.pare"; contains tune-reference "OpenCL"
   fi

@@ -4,6 +4,7 @@
  * tuning runs whose winners persist and keep the model's outputs. Data are
  * small integers so that every summation order gives the same floats. */
 #define _GNU_SOURCE
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -351,11 +352,67 @@ static void test_model_tune(void **state) {
   pare_model_destroy(m);
 }
 
+/* The per-layer latency table: every layer measured once and found in the
+ * device's tuning database after (by a new context too); a layer whose
+ * zeros or weight width changed is measured again, and only it; the
+ * reference backend measures each time; an unknown layer is named. */
+static void test_layer_latency(void **state) {
+  (void)state;
+  pare_model *m = NULL;
+  assert_int_equal(pare_model_create("mlp:64,32", 5, &m, NULL, 0), PARE_OK);
+  const char *names[3] = {"fc1", "fc2", "fc3"};
+  double ms[3], again[3];
+  int measured = -1;
+  pare_context_options o = {0};
+  o.backend = PARE_BACKEND_REFERENCE;
+  pare_context *ref = NULL, *cl = NULL;
+  assert_int_equal(pare_context_create(&o, &ref), PARE_OK);
+  assert_int_equal(pare_model_layer_latency(ref, m, 16, 2, names, 3, ms, &measured), PARE_OK);
+  assert_int_equal(measured, 3);
+  assert_int_equal(pare_model_layer_latency(ref, m, 16, 2, names, 3, ms, &measured), PARE_OK);
+  assert_int_equal(measured, 3);
+  o.backend = PARE_BACKEND_OPENCL;
+  o.cache_dir = dir;
+  assert_int_equal(pare_context_create(&o, &cl), PARE_OK);
+  assert_int_equal(pare_model_layer_latency(cl, m, 16, 3, names, 3, ms, &measured), PARE_OK);
+  assert_int_equal(measured, 3);
+  for (int l = 0; l < 3; l++) assert_true(ms[l] > 0);
+  assert_int_equal(pare_model_layer_latency(cl, m, 16, 3, names, 3, again, &measured), PARE_OK);
+  assert_int_equal(measured, 0);
+  assert_memory_equal(again, ms, sizeof ms);
+  /* Another batch is another shape. */
+  assert_int_equal(pare_model_layer_latency(cl, m, 3, 3, names, 1, again, &measured), PARE_OK);
+  assert_int_equal(measured, 1);
+  /* A new context reads the table from the folder. */
+  pare_context_destroy(cl);
+  assert_int_equal(pare_context_create(&o, &cl), PARE_OK);
+  assert_int_equal(pare_model_layer_latency(cl, m, 16, 3, names, 3, again, &measured), PARE_OK);
+  assert_int_equal(measured, 0);
+  for (int l = 0; l < 3; l++) assert_true(fabs(again[l] - ms[l]) <= 1e-6 * ms[l]); /* as text */
+  /* fc2 pruned: its key changes, the others' do not. */
+  assert_int_equal(pare_model_prune(m, "layer", 0.9, "fc1,fc3", NULL, NULL), PARE_OK);
+  assert_int_equal(pare_model_layer_latency(cl, m, 16, 3, names, 3, again, &measured), PARE_OK);
+  assert_int_equal(measured, 1);
+  assert_true(fabs(again[0] - ms[0]) <= 1e-6 * ms[0] && fabs(again[2] - ms[2]) <= 1e-6 * ms[2]);
+  /* int8 weights for all three (behind DequantizeLinear nodes). */
+  assert_int_equal(pare_model_quantize(m, "w8", "minmax", NULL, 0, "none", 0, NULL, NULL), PARE_OK);
+  assert_int_equal(pare_model_layer_latency(cl, m, 16, 3, names, 3, again, &measured), PARE_OK);
+  assert_int_equal(measured, 3);
+  const char *bad[1] = {"fc9"};
+  assert_int_equal(pare_model_layer_latency(cl, m, 16, 3, bad, 1, again, &measured),
+                   PARE_ERR_INVALID_ARG);
+  assert_non_null(strstr(pare_model_last_error(m), "fc9"));
+  pare_context_destroy(cl);
+  pare_context_destroy(ref);
+  pare_model_destroy(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tuned_int_lookup),   cmocka_unit_test(test_recording),
       cmocka_unit_test(test_forced_gemm_params), cmocka_unit_test(test_forced_conv_params),
       cmocka_unit_test(test_autotune_shapes),    cmocka_unit_test(test_model_tune),
+      cmocka_unit_test(test_layer_latency),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
