@@ -26,9 +26,21 @@
 #include "tools/report.h"
 
 static const double channel_ratios[] = {0, 0.25, 0.5};
+/* A weights option is a form (a sparsity, or a low rank: the layer
+ * factored into two whose weights hold at most that share of its
+ * parameters) at a width. */
 static const double sparsities[] = {0, 0.5, 0.7, 0.8, 0.9, 0.95};
+static const double rank_ratios[] = {0.5, 0.25};
 static const int widths[] = {32, 8, 4};
-enum { N_CH = 3, N_SP = 6, N_W = 3, N_OPT = N_SP * N_W, MAX_LAYERS = 64 };
+enum {
+  N_CH = 3,
+  N_SP = 6,
+  N_RANK = 2,
+  N_FORM = N_SP + N_RANK,
+  N_W = 3,
+  N_OPT = N_FORM * N_W,
+  MAX_LAYERS = 64
+};
 
 typedef struct measure {
   int done;
@@ -71,8 +83,10 @@ typedef struct auto_run {
   double started;
 } auto_run;
 
-static double sp_of(int o) { return sparsities[o % N_SP]; }
-static int bits_of(int o) { return widths[o / N_SP]; }
+static double sp_of(int o) { return o % N_FORM < N_SP ? sparsities[o % N_FORM] : 0; }
+/* The rank ratio of option o, or 0 when it keeps the layer whole. */
+static double rank_of(int o) { return o % N_FORM < N_SP ? 0 : rank_ratios[o % N_FORM - N_SP]; }
+static int bits_of(int o) { return widths[o / N_FORM]; }
 
 static const char *kind_name(stage_kind k) { return k == STAGE_CHANNELS ? "channels" : "weights"; }
 
@@ -81,22 +95,35 @@ static void option_label(const auto_run *r, const stage *st, int l, int o, char 
   const char *name = r->names[st->layer[l]];
   if (st->kind == STAGE_CHANNELS)
     snprintf(out, size, "%s:-%g%%", name, 100 * channel_ratios[o]);
+  else if (rank_of(o) > 0)
+    snprintf(out, size, "%s:r%g/%d", name, rank_of(o), bits_of(o));
   else
     snprintf(out, size, "%s:%g/%d", name, sp_of(o), bits_of(o));
 }
 
-/* Comma-separated names of every layer but index `keep` (-1: all), or with
- * cfg (the weights stage) of every layer whose width is not want_bits. */
-static void others(const auto_run *r, int keep, const int *cfg, int want_bits, char *out,
-                   size_t size) {
+enum { LIST_BYTES = MAX_LAYERS * 3 * 140 }; /* three names of up to 127 characters a layer */
+
+/* Comma-separated names of the layers not marked in `leave`, each also
+ * under the two names it takes once factored (NAME.lowrank_a and _b: lists
+ * ignore names a model lacks), or "none". */
+static void name_list(const auto_run *r, const char *leave, char *out, size_t size) {
   size_t len = 0;
   out[0] = 0;
-  for (int l = 0; l < r->nl; l++) {
-    if (l == keep || (cfg && bits_of(cfg[l]) == want_bits)) continue;
-    len += (size_t)snprintf(out + len, len < size ? size - len : 0, "%s%s", len ? "," : "",
-                            r->names[l]);
-  }
+  for (int l = 0; l < r->nl; l++)
+    if (!leave[l])
+      len +=
+          (size_t)snprintf(out + len, len < size ? size - len : 0, "%s%s,%s.lowrank_a,%s.lowrank_b",
+                           len ? "," : "", r->names[l], r->names[l], r->names[l]);
   if (!out[0]) snprintf(out, size, "none"); /* the dense lists' word for no layer */
+}
+
+/* Every layer but index `keep` (-1: all), or with cfg (the weights stage)
+ * every layer whose width is not want_bits. */
+static void others(const auto_run *r, int keep, const int *cfg, int want_bits, char *out,
+                   size_t size) {
+  char leave[MAX_LAYERS] = {0};
+  for (int l = 0; l < r->nl; l++) leave[l] = l == keep || (cfg && bits_of(cfg[l]) == want_bits);
+  name_list(r, leave, out, size);
 }
 
 static int model_fail(pare_model *m, char *err, size_t err_size) {
@@ -106,7 +133,7 @@ static int model_fail(pare_model *m, char *err, size_t err_size) {
 
 /* Removes channels: cfg[l] indexes channel_ratios for the stage's layer l. */
 static int apply_channels(const auto_run *r, const stage *st, const int *cfg, pare_model *m) {
-  char dense[8192];
+  char dense[LIST_BYTES];
   for (int l = 0; l < st->nl; l++) {
     if (!cfg[l]) continue;
     others(r, st->layer[l], NULL, 0, dense, sizeof dense);
@@ -116,11 +143,26 @@ static int apply_channels(const auto_run *r, const stage *st, const int *cfg, pa
   return 0;
 }
 
-/* Sparsities, then (unless prune_only) widths; act: int8 activations too.
- * The weights stage lists every layer, in r->names' order. */
+/* Low ranks, sparsities, then (unless prune_only) widths; act: int8
+ * activations too. The weights stage lists every layer, in r->names'
+ * order. */
 static int apply_weights(const auto_run *r, const int *cfg, int prune_only, int act,
                          pare_model *m) {
-  char dense[8192];
+  char dense[LIST_BYTES];
+  for (int k = 0; k < N_RANK; k++) { /* each ratio factors its layers, the rest skipped */
+    char leave[MAX_LAYERS] = {0};
+    int any = 0;
+    for (int l = 0; l < r->nl; l++) {
+      leave[l] = rank_of(cfg[l]) == rank_ratios[k];
+      any |= leave[l];
+    }
+    if (!any) continue;
+    char spec[32];
+    snprintf(spec, sizeof spec, "ratio=%g", rank_ratios[k]);
+    name_list(r, leave, dense, sizeof dense);
+    if (pare_model_factorize(r->ctx, m, spec, "channel", dense, 0, NULL, 0, NULL, NULL) != PARE_OK)
+      return 1;
+  }
   for (int l = 0; l < r->nl; l++) {
     if (sp_of(cfg[l]) <= 0) continue;
     others(r, l, NULL, 0, dense, sizeof dense);
@@ -164,21 +206,35 @@ static int latency_of(auto_run *r, const char *path, double *ms, char *err, size
  * summed, from the device's per-layer latency table
  * (pare_model_layer_latency): a layer already in it is not run again, by
  * this run or any later one. */
-static int layers_ms(auto_run *r, const char *path, double *sum, char *err, size_t err_size) {
+static int layers_ms(auto_run *r, const char *path, const int *cfg, double *sum, char *err,
+                     size_t err_size) {
   pare_model *m = NULL;
   if (pare_model_load(path, &m, err, err_size) != PARE_OK) return 1;
-  const char *names[MAX_LAYERS];
-  double ms[MAX_LAYERS];
-  for (int l = 0; l < r->nl; l++) names[l] = r->names[l];
+  char factored[MAX_LAYERS * 2][160]; /* a factored layer is two: NAME.lowrank_a, _b */
+  const char *names[MAX_LAYERS * 2];
+  double ms[MAX_LAYERS * 2];
+  int n = 0;
+  for (int l = 0; l < r->nl; l++)
+    if (cfg && rank_of(cfg[l]) > 0) {
+      for (int k = 0; k < 2; k++, n++) {
+        snprintf(factored[n], sizeof factored[n], "%s.lowrank_%c", r->names[l], "ab"[k]);
+        names[n] = factored[n];
+      }
+    } else {
+      names[n++] = r->names[l];
+    }
   int measured = 0;
-  int rc = pare_model_layer_latency(r->ctx, m, 64, r->reps, names, r->nl, ms, &measured) != PARE_OK
-               ? model_fail(m, err, err_size)
-               : 0;
+  pare_status st = pare_model_layer_latency(r->ctx, m, 64, r->reps, names, n, ms, &measured);
+  if (st == PARE_ERR_INVALID_ARG && cfg) { /* a rank that left its layer whole */
+    for (int l = 0; l < r->nl; l++) names[l] = r->names[l];
+    st = pare_model_layer_latency(r->ctx, m, 64, r->reps, names, n = r->nl, ms, &measured);
+  }
+  int rc = st != PARE_OK ? model_fail(m, err, err_size) : 0;
   pare_model_destroy(m);
   *sum = 0;
-  for (int l = 0; !rc && l < r->nl; l++) *sum += ms[l];
+  for (int l = 0; !rc && l < n; l++) *sum += ms[l];
   r->lut_measured += rc ? 0 : measured;
-  r->lut_found += rc ? 0 : r->nl - measured;
+  r->lut_found += rc ? 0 : n - measured;
   return rc;
 }
 
@@ -187,8 +243,8 @@ static int layers_ms(auto_run *r, const char *path, double *sum, char *err, size
  * time is the stage model's, measured whole, plus the change in its
  * layers' times in the per-layer table: a layer's own change, not lost in
  * the noise of timing the whole model again. */
-static int measure_file(auto_run *r, const char *path, stage *st, measure *out, char *err,
-                        size_t err_size) {
+static int measure_file(auto_run *r, const char *path, stage *st, const int *cfg, measure *out,
+                        char *err, size_t err_size) {
   pare_model *m = NULL;
   if (pare_model_load(path, &m, err, err_size) != PARE_OK) return 1;
   pare_eval_result e;
@@ -204,9 +260,11 @@ static int measure_file(auto_run *r, const char *path, stage *st, measure *out, 
   if (!strcmp(r->objective, "latency")) {
     double now = 0;
     if (!st && latency_of(r, path, &out->ms, err, err_size)) return 1;
-    if (st && st->base_layers_ms < 0 && layers_ms(r, st->from, &st->base_layers_ms, err, err_size))
+    if (st && st->base_layers_ms < 0 &&
+        layers_ms(r, st->from, NULL, &st->base_layers_ms, err, err_size))
       return 1;
-    if (st && layers_ms(r, path, &now, err, err_size)) return 1;
+    if (st && layers_ms(r, path, st->kind == STAGE_WEIGHTS ? cfg : NULL, &now, err, err_size))
+      return 1;
     if (st) out->ms = st->base_m.ms + now - st->base_layers_ms;
   }
   out->done = 1;
@@ -250,7 +308,7 @@ static void save_state(const auto_run *r, const stage *st, const measure *done) 
   snprintf(tmp, sizeof tmp, "%s.tmp", st->state);
   FILE *f = fopen(tmp, "w");
   if (!f) return;
-  fprintf(f, "pare-auto 2 %s %s %s %lld %s\n", kind_name(st->kind), r->objective, r->dataset,
+  fprintf(f, "pare-auto 3 %s %s %s %lld %s\n", kind_name(st->kind), r->objective, r->dataset,
           (long long)r->val_images, st->from);
   fprintf(f, "base %.8f %.0f %.6f\n", st->base_m.acc, st->base_m.bytes, st->base_m.ms);
   for (int l = 0; l < st->nl; l++)
@@ -271,7 +329,7 @@ static int load_state(const auto_run *r, stage *st, measure *done) {
   long long val = 0;
   /* The same stage, settings and model (a path with spaces never matches:
    * the scan runs again). */
-  int ok = fscanf(f, "pare-auto 2 %15s %31s %511s %lld %1099s\n", kind, obj, ds, &val, from) == 5 &&
+  int ok = fscanf(f, "pare-auto 3 %15s %31s %511s %lld %1099s\n", kind, obj, ds, &val, from) == 5 &&
            !strcmp(kind, kind_name(st->kind)) && !strcmp(obj, r->objective) &&
            !strcmp(ds, r->dataset) && val == r->val_images && !strcmp(from, st->from);
   if (ok)
@@ -318,7 +376,7 @@ static int scan(auto_run *r, stage *st, char *err, size_t err_size) {
       }
       cfg[l] = o;
       int rc = apply(r, st, cfg, 0, 0, st->from, r->tmp, err, err_size) ||
-               measure_file(r, r->tmp, st, &st->scan[l][o], err, err_size);
+               measure_file(r, r->tmp, st, cfg, &st->scan[l][o], err, err_size);
       cfg[l] = 0;
       if (rc) return 1;
       done++;
@@ -410,7 +468,7 @@ static int search(auto_run *r, stage *st, double allowance, int *cfg, measure *c
     tried[l * N_OPT + o] = 1;
     measure m = {0};
     if (apply(r, st, cfg, 0, 0, st->from, r->tmp, err, err_size) ||
-        measure_file(r, r->tmp, NULL, &m, err, err_size))
+        measure_file(r, r->tmp, NULL, NULL, &m, err, err_size))
       return 1;
     checks++;
     char label[256];
@@ -538,6 +596,9 @@ static void print_choice(const auto_run *r, const stage *st, const int *cfg, con
     if (st->kind == STAGE_CHANNELS)
       printf("%-24.24s %8.0f%% %5s", r->names[st->layer[l]],
              cfg[l] ? -100 * channel_ratios[cfg[l]] : 0.0, "");
+    else if (rank_of(cfg[l]) > 0)
+      printf("%-24.24s %4s%3.0f%% %5d", r->names[st->layer[l]], "rank", 100 * rank_of(cfg[l]),
+             bits_of(cfg[l]));
     else
       printf("%-24.24s %8.0f%% %5d", r->names[st->layer[l]], 100 * sp_of(cfg[l]), bits_of(cfg[l]));
     printf(" %11.2f%% %12.4g\n", 100 * s->acc, cost_of(r, s));
@@ -604,7 +665,7 @@ static int channel_stage(auto_run *r, double share, int epochs, const char *narr
     if (!any) break;
     if ((rc = apply(r, st, cfg, 0, 0, r->base, narrow, err, err_size) ||
               finetune(r, narrow, epochs, NULL, err, err_size) ||
-              measure_file(r, narrow, NULL, &m, err, err_size)))
+              measure_file(r, narrow, NULL, NULL, &m, err, err_size)))
       break;
     char label[256];
     describe(r, st, cfg, label, sizeof label);
@@ -686,19 +747,23 @@ static int weights_stage(auto_run *r, const char *from, const measure *from_m, d
     /* Prune, fine-tune (each layer seeing its weights at their width),
      * then quantize the widths. */
     int widths_only[MAX_LAYERS];
-    char qat[MAX_LAYERS * 140]; /* names of up to 127 characters, ":BITS," */
+    char qat[LIST_BYTES]; /* names of up to 127 characters, ":BITS," */
     size_t len = 0;
     qat[0] = 0;
     for (int l = 0; l < r->nl; l++) {
-      widths_only[l] = cfg[l] / N_SP * N_SP;
-      if (bits_of(cfg[l]) < 32)
+      widths_only[l] = cfg[l] / N_FORM * N_FORM;
+      if (bits_of(cfg[l]) < 32 && rank_of(cfg[l]) > 0) /* factored: its two layers */
+        len += (size_t)snprintf(qat + len, len < sizeof qat ? sizeof qat - len : 0,
+                                "%s%s.lowrank_a:%d,%s.lowrank_b:%d", len ? "," : "", r->names[l],
+                                bits_of(cfg[l]), r->names[l], bits_of(cfg[l]));
+      else if (bits_of(cfg[l]) < 32)
         len += (size_t)snprintf(qat + len, len < sizeof qat ? sizeof qat - len : 0, "%s%s:%d",
                                 len ? "," : "", r->names[l], bits_of(cfg[l]));
     }
     if ((rc = apply(r, st, cfg, 1, 0, from, r->out, err, err_size) ||
               finetune(r, r->out, epochs, qat, err, err_size) ||
               quantize_widths(r, st, widths_only, len > 0, err, err_size) ||
-              measure_file(r, r->out, NULL, final, err, err_size)))
+              measure_file(r, r->out, NULL, NULL, final, err, err_size)))
       break;
     printf("fine-tuned and quantized: validation %.2f%% (%+.2f points against the original), "
            "%.0f bytes\n",
@@ -802,7 +867,8 @@ int cmd_auto(int argc, char **argv) {
   if (!rc && list_layers(r, r->base, err, sizeof err)) rc = cli_fail(cmd, "%s", err);
   if (!rc) {
     fprintf(stderr, "measuring %s on %lld validation images\n", r->base, (long long)val);
-    if (measure_file(r, r->base, NULL, &r->orig_m, err, sizeof err)) rc = cli_fail(cmd, "%s", err);
+    if (measure_file(r, r->base, NULL, NULL, &r->orig_m, err, sizeof err))
+      rc = cli_fail(cmd, "%s", err);
   }
   if (!rc) add_point(r, &r->orig_m, "original");
   int narrowed = 0;

@@ -424,7 +424,9 @@ static const command commands[] = {
      "columns. --html writes a self-contained report with the table and plots of\n"
      "accuracy against size and against latency; --csv the table.",
      cmd_compare},
-    {"auto", "automated compression: per-layer sparsity and bits under an accuracy budget",
+    {"auto",
+     "automated compression: per-layer channels, sparsity or rank, and bits under an accuracy "
+     "budget",
      "usage: pare auto MODEL.pare -o OUT.pare [--max-drop 0.5] [--objective size|latency]\n"
      "                 [--dataset fashion-mnist|DIR] [--val-images 2000]\n"
      "                 [--finetune-epochs 2] [--channel-epochs N] [--channel-share 0.5]\n"
@@ -436,14 +438,16 @@ static const command commands[] = {
      "kept when it loses at most --channel-share of --max-drop (else the search\n"
      "halves its allowance, up to three rounds, then keeps every channel).\n"
      "Weights: each Conv, Gemm and MatMul gets a sparsity (0, 50, 70, 80, 90, 95%)\n"
-     "and a weight width (fp32, int8, int4). A scan measures every option of every\n"
-     "layer alone (validation accuracy on the first --val-images training images,\n"
-     "bytes on disk, and with --objective latency the batch-64 latency on the\n"
-     "device: the model timed whole plus the change in its layers' own times,\n"
-     "which each device measures once and keeps in its tuning database), then a\n"
-     "greedy search takes the moves that save the most per point\n"
-     "of estimated accuracy, checking each on the validation images. The result\n"
-     "is pruned, fine-tuned with the zeros kept and each layer at its width\n"
+     "or a low rank (factored into two layers holding 50 or 25% of its\n"
+     "parameters), and a weight width (fp32, int8, int4). A scan measures every\n"
+     "option of every layer alone (validation accuracy on the first\n"
+     "--val-images training images, bytes on disk, and with --objective latency\n"
+     "the batch-64 latency on the device: the model timed whole plus the change\n"
+     "in its layers' own times, which each device measures once and keeps in its\n"
+     "tuning database), then a greedy search takes the moves that save the most\n"
+     "per point of estimated accuracy, checking each on the validation images.\n"
+     "The result is factored and pruned, fine-tuned with the zeros kept and each\n"
+     "layer at its width\n"
      "(--distill: from the original), quantized (uint8 activations too when that\n"
      "runs faster on the device), and checked against --max-drop (points,\n"
      "against the original); over it, the search runs again with half the\n"

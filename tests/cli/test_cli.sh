@@ -239,7 +239,7 @@ PY
   contains auto "final: validation"; contains auto "saved"
   [ -s "$tmp/auto.pare.auto" ] && [ -s "$tmp/auto.pare.auto-channels" ] && [ -s "$tmp/auto.pare-front.csv" ] && [ -s "$tmp/auto.html" ] && passes=$((passes + 1)) || { echo "FAIL auto outputs"; fails=$((fails + 1)); }
   check auto-resume 0 "$pare" auto "$tmp/m.pare" --dataset "$tmp" --val-images 100 --finetune-epochs 1 --max-drop 5 -o "$tmp/auto.pare"
-  contains auto-resume "the channel stage is done"; contains auto-resume "51 of 51 layer options already measured"
+  contains auto-resume "the channel stage is done"; contains auto-resume "69 of 69 layer options already measured"
   check auto-no-channels 0 "$pare" auto "$tmp/m.pare" --dataset "$tmp" --val-images 100 --finetune-epochs 0 --no-channels --max-drop 5 -o "$tmp/auto2.pare"
   contains auto-no-channels "weights search"
   [ ! -e "$tmp/auto2.pare.auto-channels" ] && passes=$((passes + 1)) || { echo "FAIL auto --no-channels ran the channel stage"; fails=$((fails + 1)); }
