@@ -892,12 +892,19 @@ int cmd_auto(int argc, char **argv) {
            100 * final.acc, 100 * r->orig_m.acc, final.bytes, r->orig_m.bytes,
            final.ms > 0 ? "" : "\n");
     if (final.ms > 0) printf(", %.3f ms at batch 64 (original %.3f)\n", final.ms, r->orig_m.ms);
-    char front[1200];
+    char front[1200], svg[1200], svg_ms[1200];
     snprintf(front, sizeof front, "%s-front.csv", r->out);
-    if (report_write_front_csv(front, r->points, r->n_points, err, sizeof err))
+    snprintf(svg, sizeof svg, "%s-front.svg", r->out);
+    snprintf(svg_ms, sizeof svg_ms, "%s-front-latency.svg", r->out);
+    int timed = 0;
+    for (int i = 0; i < r->n_points; i++) timed |= r->points[i].ms > 0;
+    if (report_write_front_csv(front, r->points, r->n_points, err, sizeof err) ||
+        report_write_front_svg(svg, r->points, r->n_points, 0, err, sizeof err) ||
+        (timed && report_write_front_svg(svg_ms, r->points, r->n_points, 1, err, sizeof err)))
       rc = cli_fail(cmd, "%s", err);
     else
-      printf("Pareto front and every point measured: %s\n", front);
+      printf("Pareto front and every point measured: %s; plotted: %s%s%s\n", front, svg,
+             timed ? ", " : "", timed ? svg_ms : "");
     if (!rc && report) {
       char title[600];
       snprintf(title, sizeof title, "pare auto: %s (%s, max drop %.2f points)", r->base,

@@ -453,8 +453,9 @@ static const command commands[] = {
      "against the original); over it, the search runs again with half the\n"
      "allowance (three rounds at most). OUT.auto-channels and OUT.auto keep the\n"
      "scans: a run stopped (Ctrl-C, or --budget-minutes) resumes from them. Writes\n"
-     "OUT-front.csv (every point, the Pareto front marked) and with --report an\n"
-     "HTML page of plots and tables.",
+     "OUT-front.csv (every point, the Pareto front marked), its plots\n"
+     "OUT-front.svg (accuracy against bytes) and OUT-front-latency.svg (when\n"
+     "timed), and with --report an HTML page of plots and tables.",
      cmd_auto},
     {"tune", "search kernel parameters for a model's shapes on the device (tuning database)",
      "usage: pare tune MODEL [--batch 1] [--budget-seconds 120] [--reps 5] [--json]\n"

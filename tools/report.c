@@ -250,6 +250,23 @@ static report_row *rows_of(const report_point *p, int n) {
   return r;
 }
 
+int report_write_front_svg(const char *path, const report_point *p, int n, int by_ms, char *err,
+                           size_t err_size) {
+  report_row *rows = rows_of(p, n);
+  if (!rows) {
+    snprintf(err, err_size, "out of memory");
+    return 1;
+  }
+  text t = {0};
+  put(&t, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+  if (by_ms)
+    svg_plot(&t, "front-latency", "batch-64 latency (ms)", rows, n, x_latency, 0);
+  else
+    svg_plot(&t, "front-bytes", "bytes on disk (log scale)", rows, n, x_bytes, 1);
+  free(rows);
+  return write_text(path, &t, err, err_size);
+}
+
 int report_write_front_html(const char *path, const char *title, const report_point *p, int n,
                             char *err, size_t err_size) {
   report_row *rows = rows_of(p, n);

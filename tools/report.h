@@ -28,6 +28,11 @@ typedef struct report_point {
  * (no other point is as accurate and smaller, or as accurate and faster). */
 int report_write_front_csv(const char *path, const report_point *p, int n, char *err,
                            size_t err_size);
+/* One plot of the points as an SVG file: accuracy against bytes (by_ms 0)
+ * or against batch-64 latency; each point a circle labelled with its row
+ * number in the CSV. */
+int report_write_front_svg(const char *path, const report_point *p, int n, int by_ms, char *err,
+                           size_t err_size);
 /* The points as an HTML page: accuracy against bytes and against latency,
  * the front's points marked, and the table. */
 int report_write_front_html(const char *path, const char *title, const report_point *p, int n,

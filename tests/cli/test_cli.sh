@@ -238,6 +238,14 @@ PY
   contains auto "channel search"; contains auto "weights search"; contains auto "fc2:-50%"
   contains auto "final: validation"; contains auto "saved"
   [ -s "$tmp/auto.pare.auto" ] && [ -s "$tmp/auto.pare.auto-channels" ] && [ -s "$tmp/auto.pare-front.csv" ] && [ -s "$tmp/auto.html" ] && passes=$((passes + 1)) || { echo "FAIL auto outputs"; fails=$((fails + 1)); }
+  # The front's SVG parses and holds one point per CSV row, labelled by row.
+  python3 - "$tmp/auto.pare-front.svg" "$tmp/auto.pare-front.csv" <<'PY' && passes=$((passes + 1)) || { echo "FAIL auto front svg"; fails=$((fails + 1)); }
+import csv, sys, xml.dom.minidom
+points = xml.dom.minidom.parse(sys.argv[1]).getElementsByTagName("circle")
+rows = list(csv.DictReader(open(sys.argv[2])))
+assert len(rows) > 10 and len(points) == len(rows), (len(points), len(rows))
+assert sorted(int(p.getAttribute("data-model")) for p in points) == list(range(len(rows)))
+PY
   check auto-resume 0 "$pare" auto "$tmp/m.pare" --dataset "$tmp" --val-images 100 --finetune-epochs 1 --max-drop 5 -o "$tmp/auto.pare"
   contains auto-resume "the channel stage is done"; contains auto-resume "69 of 69 layer options already measured"
   check auto-no-channels 0 "$pare" auto "$tmp/m.pare" --dataset "$tmp" --val-images 100 --finetune-epochs 0 --no-channels --max-drop 5 -o "$tmp/auto2.pare"
@@ -271,6 +279,7 @@ PY
     # resumed scan) finds every one of them.
     check auto-latency 0 env PARE_CACHE_DIR="$tmp/lcache" "$pare" auto "$tmp/m.pare" --dataset "$tmp" --objective latency --val-images 100 --finetune-epochs 0 --max-drop 5 -o "$tmp/al.pare"
     contains auto-latency "per-layer latency table:"; contains auto-latency "ms at batch 64"
+    [ -s "$tmp/al.pare-front-latency.svg" ] && passes=$((passes + 1)) || { echo "FAIL auto-latency: no latency front SVG"; fails=$((fails + 1)); }
     grep -q "layer_ms.Gemm" "$tmp/lcache"/tuning-*.txt && passes=$((passes + 1)) || { echo "FAIL auto-latency: no layer times in the tuning database"; fails=$((fails + 1)); }
     if printf '%s\n' "$LAST" | grep -q "latency table: 0 layer"; then echo "FAIL auto-latency: the first run measured nothing"; fails=$((fails + 1)); else passes=$((passes + 1)); fi
     check auto-latency-again 0 env PARE_CACHE_DIR="$tmp/lcache" "$pare" auto "$tmp/m.pare" --dataset "$tmp" --objective latency --val-images 100 --finetune-epochs 0 --max-drop 5 -o "$tmp/al2.pare"
