@@ -80,21 +80,17 @@ static const pare_value *constant_behind(const pare_graph *g, const pare_node *n
  * op, input and weight shapes, weight dtype and zeros (to 0.01), whether the
  * input arrives quantized, the integer attributes (strides, pads, group,
  * transB...) and the backend's form of the node. */
-static void layer_key(const pare_graph *g, const pare_plan *p, int i, const char *form, char *key,
-                      size_t size) {
+static void layer_key(const pare_graph *g, const pare_plan *p, int i, const char *form,
+                      char out[192]) {
   const pare_node *n = &g->nodes[i];
+  char key[2048];
+  size_t size = sizeof key;
   size_t len = (size_t)snprintf(key, size, "layer_ms.%s:x=", pare_op_name(n->op));
   if (n->n_inputs > 0 && n->inputs[0] >= 0)
     len += put_dims(key + len, len < size ? size - len : 0, &p->values[n->inputs[0]]);
   const pare_value *w = constant_behind(g, n, 1);
   if (w) {
-    int64_t numel = pare_value_numel(w), zeros = 0;
-    for (int64_t e = 0; e < numel && w->data; e++)
-      zeros += w->dtype == PARE_DT_F32  ? ((const float *)w->data)[e] == 0.0f
-               : w->dtype == PARE_DT_I8 ? ((const int8_t *)w->data)[e] == 0
-               : w->dtype == PARE_DT_I4
-                   ? ((((const uint8_t *)w->data)[e / 2] >> (4 * (e % 2))) & 15) == 0
-                   : 0;
+    int64_t numel = pare_value_numel(w), zeros = pare_value_zeros(w);
     len += (size_t)snprintf(key + len, len < size ? size - len : 0, ":w=");
     len += put_dims(key + len, len < size ? size - len : 0, &p->values[n->inputs[1]]);
     len += (size_t)snprintf(key + len, len < size ? size - len : 0, ":%s:z=%.2f",
@@ -118,7 +114,9 @@ static void layer_key(const pare_graph *g, const pare_plan *p, int i, const char
    * description becomes its hash. */
   if (len >= 160 || strchr(key, ' ')) {
     uint64_t h = pare_hash64(key, len < size ? len : size - 1, 0);
-    snprintf(key, size, "layer_ms.%s:h=%016llx", pare_op_name(n->op), (unsigned long long)h);
+    snprintf(out, 192, "layer_ms.%s:h=%016llx", pare_op_name(n->op), (unsigned long long)h);
+  } else {
+    memcpy(out, key, len + 1);
   }
 }
 
@@ -157,7 +155,7 @@ pare_status pare_model_layer_latency(pare_context *ctx, pare_model *m, int64_t b
                           layers[l] ? layers[l] : "(null)");
       break;
     }
-    layer_key(g, p, node[l], form, key[l], sizeof key[l]);
+    layer_key(g, p, node[l], form, key[l]);
     int found = 0;
 #ifdef PARE_HAVE_OPENCL
     if (rt) found = pare_tuning_get(rt, key[l], &ms[l]);

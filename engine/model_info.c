@@ -44,6 +44,19 @@ int64_t pare_node_macs(const pare_graph *g, const pare_plan *p, const pare_node 
   }
 }
 
+int64_t pare_value_zeros(const pare_value *v) {
+  int64_t numel = pare_value_numel(v), zeros = 0;
+  if (!v->data) return 0;
+  if (v->dtype == PARE_DT_F32)
+    for (int64_t e = 0; e < numel; e++) zeros += ((const float *)v->data)[e] == 0.0f;
+  else if (v->dtype == PARE_DT_I8 || v->dtype == PARE_DT_U8 || v->dtype == PARE_DT_I4 ||
+           v->dtype == PARE_DT_F16)
+    for (int64_t e = 0; e < numel; e++)
+      zeros += v->dtype == PARE_DT_F16 ? (((const uint16_t *)v->data)[e] & 0x7fff) == 0
+                                       : pare_ref_q_get(v->data, v->dtype, (size_t)e) == 0;
+  return zeros;
+}
+
 pare_status pare_model_plan_at_batch(pare_model *m, int64_t batch, pare_plan **p) {
   const pare_graph *g = m->graph;
   pare_tensor in[64];
@@ -112,13 +125,7 @@ pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t batch,
       if (li->weight_dtype == PARE_DT_UNDEFINED) li->weight_dtype = v->dtype;
       li->params += numel;
       li->weight_bytes += pare_value_stored_bytes(v); /* as the .pare file holds it */
-      if (v->dtype == PARE_DT_F32)
-        for (int64_t e = 0; e < numel; e++) zeros += ((const float *)v->data)[e] == 0.0f;
-      else if (v->dtype == PARE_DT_I8 || v->dtype == PARE_DT_U8 || v->dtype == PARE_DT_I4 ||
-               v->dtype == PARE_DT_F16)
-        for (int64_t e = 0; e < numel; e++)
-          zeros += v->dtype == PARE_DT_F16 ? (((const uint16_t *)v->data)[e] & 0x7fff) == 0
-                                           : pare_ref_q_get(v->data, v->dtype, (size_t)e) == 0;
+      zeros += pare_value_zeros(v);
     }
     li->sparsity = li->params ? (double)zeros / (double)li->params : 0.0;
     li->macs = pare_node_macs(g, p, n);

@@ -19,6 +19,10 @@ struct pare_model {
  * rest) with the shapes planned in p. */
 int64_t pare_node_macs(const pare_graph *g, const pare_plan *p, const pare_node *n);
 
+/* Zero elements of a constant (fp32, fp16, int8, uint8, packed int4;
+ * 0 for other dtypes). */
+int64_t pare_value_zeros(const pare_value *v);
+
 /* A plan of m with every dynamic input dimension set to `batch`. */
 pare_status pare_model_plan_at_batch(pare_model *m, int64_t batch, pare_plan **p);
 
