@@ -74,6 +74,48 @@ static int pare_seeds(const char *out, const char *node_dir) {
   return rc;
 }
 
+/* A .pare file whose constants take the coded form (docs/format.md):
+ * mostly-zero int8, packed int4 and shared fp32 weights, so that mutations
+ * reach the range decoder. */
+static int coded_seed(const char *out) {
+  pare_graph *g = pare_graph_create();
+  if (!g) return 1;
+  uint32_t rng = 12345;
+  static const pare_dtype types[3] = {PARE_DT_I8, PARE_DT_I4, PARE_DT_F32};
+  static const char *names[3] = {"w8", "w4", "shared"};
+  for (int k = 0; k < 3; k++) {
+    int64_t dims[2] = {24, 40};
+    size_t bytes = pare_dtype_bytes(types[k], 24 * 40);
+    unsigned char *d = calloc(bytes, 1);
+    for (int i = 0; d && i < 24 * 40; i++) {
+      rng = rng * 1103515245u + 12345u;
+      if ((rng >> 16) % 100 >= 15) continue; /* 85% zeros */
+      int v = (int)((rng >> 8) % 7) + 1;
+      if (types[k] == PARE_DT_I8)
+        d[i] = (unsigned char)(v * 9);
+      else if (types[k] == PARE_DT_I4)
+        d[i / 2] |= (unsigned char)((v & 15) << (4 * (i % 2)));
+      else
+        ((float *)d)[i] = 0.125f * (float)v;
+    }
+    int v = pare_graph_add_value(g, names[k], types[k], 2, dims);
+    if (!d || v < 0) {
+      free(d);
+      pare_graph_destroy(g);
+      return 1;
+    }
+    pare_value_set_data(&g->values[v], d, bytes, 1);
+  }
+  void *buf = NULL;
+  size_t size = 0;
+  pare_error err;
+  int rc = pare_format_write_buffer(g, &buf, &size, &err) != PARE_OK ||
+           write_file(out, "coded.pare", buf, size);
+  free(buf);
+  pare_graph_destroy(g);
+  return rc;
+}
+
 static int npy_seeds(const char *out) {
   static const pare_dtype types[] = {PARE_DT_F32, PARE_DT_F16, PARE_DT_I64, PARE_DT_I32,
                                      PARE_DT_I8,  PARE_DT_U8,  PARE_DT_BOOL};
@@ -203,8 +245,8 @@ int main(int argc, char **argv) {
     snprintf(dirs[i], sizeof dirs[i], "%s/%s", argv[1], sub[i]);
     mkdir(dirs[i], 0755);
   }
-  int rc =
-      pare_seeds(dirs[0], argv[2]) | npy_seeds(dirs[1]) | idx_seeds(dirs[2]) | cli_seeds(dirs[3]);
+  int rc = pare_seeds(dirs[0], argv[2]) | coded_seed(dirs[0]) | npy_seeds(dirs[1]) |
+           idx_seeds(dirs[2]) | cli_seeds(dirs[3]);
   if (rc) fprintf(stderr, "fuzz_make_seeds: could not write every seed\n");
   return rc;
 }
