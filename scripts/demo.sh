@@ -94,7 +94,7 @@ demo() {
   # pare auto asked for no loss: 0.02 points on the validation images (with
   # the six-fold allowance before fine-tuning, six images in 5000; one in
   # --quick's 1000), distilling from the trained model in both fine-tunes.
-  step "$name: automated (pare auto: channels, then per-layer sparsity and bits; no loss, $AUTO_FT + $AUTO_FT epochs)"
+  step "$name: automated (pare auto: channels, then per-layer sparsity or rank, and bits; no loss, $AUTO_FT + $AUTO_FT epochs)"
   quiet "$PARE" auto "$base" --max-drop 0.02 --objective size --distill --channel-epochs "$AUTO_FT" \
     --finetune-epochs "$AUTO_FT" --val-images "$VAL" --report "$OUT/$name-auto.html" -o "$OUT/$name-auto.pare"
   rm -f "$OUT/$name-auto.pare.auto-channels.pare"

@@ -29,12 +29,18 @@ int cli_open_context_fuse(const char *cmd, const char *backend, const char *devi
 int cli_parse_only(void);
 /* Milliseconds on a monotonic clock. */
 double cli_now_ms(void);
-/* Median latency of m on ctx at `batch` (dynamic dims of the input set to
- * it, a fixed input), over `reps` runs after 3 warm-up runs; 0 or 1. */
 /* The fixed input of cli_latency (batch rows, other dynamic dims 1, values
  * in [0, 1)) in *in; returns its data (free), NULL without memory. */
 float *cli_fixed_input(pare_model *m, int64_t batch, pare_tensor_view *in);
+/* Median latency of m on ctx at `batch` (dynamic dims of the input set to
+ * it, a fixed input), over `reps` runs after 3 warm-up runs; 0 or 1. */
 int cli_latency(pare_context *ctx, pare_model *m, int64_t batch, int reps, double *ms);
+/* The same for n models timed in rounds (each round runs every model
+ * once, so that the machine's load changing meanwhile hits them alike):
+ * ms[i] for models[i]. 0, or 1 + the index of the model whose run failed
+ * (its error says why), or n + 1 out of memory. */
+int cli_latency_interleaved(pare_context *ctx, pare_model *const *models, int n, int64_t batch,
+                            int reps, double *ms);
 /* Prints the usage text of a command (from the command table). */
 void cli_print_usage(const char *cmd);
 

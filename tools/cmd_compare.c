@@ -82,6 +82,7 @@ int cmd_compare(int argc, char **argv) {
   int rc = cli_open_context(cmd, backend, device, &ctx);
   if (rc) return rc;
   report_row *rows = calloc((size_t)n, sizeof *rows);
+  pare_model *models[64] = {0}; /* kept loaded, to be timed together */
   if (!rows) rc = cli_fail(cmd, "out of memory%s", "");
   int tty = isatty(2);
   for (int i = 0; i < n && !rc; i++) {
@@ -89,11 +90,11 @@ int cmd_compare(int argc, char **argv) {
     name_of(names, i, paths[i], r->name, sizeof r->name);
     snprintf(r->path, sizeof r->path, "%s", paths[i]);
     char err[1024];
-    pare_model *m = NULL;
-    if (pare_model_load(paths[i], &m, err, sizeof err) != PARE_OK) {
+    if (pare_model_load(paths[i], &models[i], err, sizeof err) != PARE_OK) {
       rc = cli_fail(cmd, "%s", err);
       break;
     }
+    pare_model *m = models[i];
     struct stat sb;
     r->bytes = stat(paths[i], &sb) == 0 ? (uint64_t)sb.st_size : 0;
     pare_eval_result e;
@@ -101,7 +102,6 @@ int cmd_compare(int argc, char **argv) {
                             r->name, &e, err, sizeof err) != PARE_OK) {
       if (tty) fprintf(stderr, "\n");
       rc = cli_fail(cmd, "%s", err);
-      pare_model_destroy(m);
       break;
     }
     r->accuracy = e.accuracy;
@@ -116,15 +116,23 @@ int cmd_compare(int argc, char **argv) {
       }
       pare_free(layers);
     }
-    if (!no_latency) {
-      if (tty) fprintf(stderr, "\r%s: timing batch 1 and 64...                    ", r->name);
-      if (cli_latency(ctx, m, 1, (int)reps, &r->ms_b1) ||
-          cli_latency(ctx, m, 64, (int)reps, &r->ms_b64))
-        rc = cli_fail(cmd, "%s", pare_model_last_error(m));
-    }
     if (tty) fprintf(stderr, "\r%60s\r", "");
-    pare_model_destroy(m);
   }
+  /* Timed together, in rounds (each model once a round): the machine's
+   * load moving meanwhile hits every model alike. */
+  double b1[64], b64[64];
+  if (!rc && !no_latency) {
+    if (tty) fprintf(stderr, "timing %d model(s) at batch 1 and 64...", n);
+    int bad = cli_latency_interleaved(ctx, models, n, 1, (int)reps, b1);
+    if (!bad) bad = cli_latency_interleaved(ctx, models, n, 64, (int)reps, b64);
+    if (bad > n)
+      rc = cli_fail(cmd, "out of memory%s", "");
+    else if (bad)
+      rc = cli_fail(cmd, "%s", pare_model_last_error(models[bad - 1]));
+    for (int i = 0; i < n && !rc; i++) rows[i].ms_b1 = b1[i], rows[i].ms_b64 = b64[i];
+    if (tty) fprintf(stderr, "\r%60s\r", "");
+  }
+  for (int i = 0; i < n; i++) pare_model_destroy(models[i]);
   if (!rc) {
     pare_device_info dev;
     if (pare_context_device(ctx, &dev) == PARE_OK)

@@ -60,7 +60,6 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Median latency of a run at `batch` (random input), after warm-up runs. */
 float *cli_fixed_input(pare_model *m, int64_t batch, pare_tensor_view *in) {
   pare_tensor_view info;
   memset(in, 0, sizeof *in);
@@ -81,30 +80,37 @@ float *cli_fixed_input(pare_model *m, int64_t batch, pare_tensor_view *in) {
 }
 
 int cli_latency(pare_context *ctx, pare_model *m, int64_t batch, int reps, double *ms) {
-  pare_tensor_view in;
-  float *x = cli_fixed_input(m, batch, &in);
-  double *t = malloc(sizeof(double) * (size_t)reps);
-  if (!x || !t) {
-    free(x);
-    free(t);
-    return 1;
-  }
-  int rc = 0;
-  for (int r = -3; r < reps && !rc; r++) {
-    pare_tensor_view out;
-    double t0 = cli_now_ms();
-    if (pare_model_run(ctx, m, &in, 1, &out, 1) != PARE_OK) {
-      rc = 1;
-      break;
+  return cli_latency_interleaved(ctx, &m, 1, batch, reps, ms);
+}
+
+int cli_latency_interleaved(pare_context *ctx, pare_model *const *models, int n, int64_t batch,
+                            int reps, double *ms) {
+  pare_tensor_view *in = calloc((size_t)n, sizeof *in);
+  float **x = calloc((size_t)n, sizeof *x);
+  double *t = malloc(sizeof(double) * (size_t)reps * (size_t)n);
+  int rc = !in || !x || !t ? n + 1 : 0;
+  for (int i = 0; i < n && !rc; i++)
+    if (!(x[i] = cli_fixed_input(models[i], batch, &in[i]))) rc = n + 1;
+  /* Three untimed rounds, then each round runs every model once. */
+  for (int r = -3; r < reps && !rc; r++)
+    for (int i = 0; i < n && !rc; i++) {
+      pare_tensor_view out;
+      double t0 = cli_now_ms();
+      if (pare_model_run(ctx, models[i], &in[i], 1, &out, 1) != PARE_OK) {
+        rc = i + 1;
+        break;
+      }
+      if (r >= 0) t[(size_t)i * (size_t)reps + (size_t)r] = cli_now_ms() - t0;
+      pare_free(out.data);
     }
-    if (r >= 0) t[r] = cli_now_ms() - t0;
-    pare_free(out.data);
+  for (int i = 0; i < n && !rc; i++) {
+    double *ti = t + (size_t)i * (size_t)reps;
+    qsort(ti, (size_t)reps, sizeof(double), cmp_double);
+    ms[i] = ti[reps / 2];
   }
-  if (!rc) {
-    qsort(t, (size_t)reps, sizeof(double), cmp_double);
-    *ms = t[reps / 2];
-  }
+  for (int i = 0; x && i < n; i++) free(x[i]);
   free(x);
+  free(in);
   free(t);
   return rc;
 }
@@ -419,7 +425,9 @@ static const command commands[] = {
      "                    [--limit N] [--reps 20] [--no-latency] [--backend ref|opencl|auto]\n\n"
      "Evaluates each model on the dataset's test split (top-1 accuracy), reads its\n"
      "size on disk, counts its weights (and those not zero) and MACs, and times a\n"
-     "run at batch 1 and 64 on the device (median of --reps after 3 warm-up runs).\n"
+     "run at batch 1 and 64 on the device (median of --reps after 3 warm-up runs;\n"
+     "the models are timed in rounds, each once a round, so that the machine's\n"
+     "load changing meanwhile hits them alike).\n"
      "The first model is the baseline of the drop, compression and speed-up\n"
      "columns. --html writes a self-contained report with the table and plots of\n"
      "accuracy against size and against latency; --csv the table.",
