@@ -276,7 +276,9 @@ PY
     ls "$tmp/cache"/tuning-*.txt > /dev/null 2>&1 && passes=$((passes + 1)) || { echo "FAIL tune: no tuning file"; fails=$((fails + 1)); }
     # pare auto for latency: the layers' times go to the device's table in
     # the tuning database, where a second search (another output, so no
-    # resumed scan) finds every one of them.
+    # resumed scan) finds every one that its channel scan needs (the original
+    # model's layers and their narrowings; the weights scan runs on what the
+    # channel search chose, which timing noise may change).
     check auto-latency 0 env PARE_CACHE_DIR="$tmp/lcache" "$pare" auto "$tmp/m.pare" --dataset "$tmp" --objective latency --val-images 100 --finetune-epochs 0 --max-drop 5 -o "$tmp/al.pare"
     contains auto-latency "per-layer latency table:"; contains auto-latency "ms at batch 64"
     [ -s "$tmp/al.pare-front-latency.svg" ] && passes=$((passes + 1)) || { echo "FAIL auto-latency: no latency front SVG"; fails=$((fails + 1)); }
@@ -284,7 +286,7 @@ PY
     if printf '%s\n' "$LAST" | grep -q "latency table: 0 layer"; then echo "FAIL auto-latency: the first run measured nothing"; fails=$((fails + 1)); else passes=$((passes + 1)); fi
     check auto-latency-again 0 env PARE_CACHE_DIR="$tmp/lcache" "$pare" auto "$tmp/m.pare" --dataset "$tmp" --objective latency --val-images 100 --finetune-epochs 0 --max-drop 5 -o "$tmp/al2.pare"
     contains auto-latency-again "per-layer latency table: 0 layer time(s) measured"
-    if printf '%s\n' "$LAST" | grep "latency table:" | grep -qv "table: 0 layer"; then echo "FAIL auto-latency-again measured layers again"; fails=$((fails + 1)); else passes=$((passes + 1)); fi
+    if printf '%s\n' "$LAST" | grep "latency table:" | head -n 1 | grep -q "table: 0 layer"; then passes=$((passes + 1)); else echo "FAIL auto-latency-again: the channel scan measured layers again"; fails=$((fails + 1)); fi
   else
     check tune-reference 1 "$pare" tune "$tmp/c.pare"; contains tune-reference "OpenCL"
   fi
