@@ -115,12 +115,13 @@ static int worth_deflating(const void *data, size_t n) {
   return compress2(buf, &got, data, len, 1) == Z_OK && got * 5 <= len * 4;
 }
 
-/* The smallest of raw, sparse, deflated raw and deflated sparse storage of
- * count elements of elem bytes at `bytes` (whose raw form is raw[0..
- * raw_size): packed int4 is sparse-coded unpacked), when it is within
- * `budget` bytes: *out (malloc'ed, NULL when raw), *size and the kind; -1
- * when out of memory. `wide` asks for deflate on raw data only when a probe says it
- * pays (trained fp32 weights do not shrink by a quarter). */
+/* The smallest of raw, sparse, deflated raw, deflated sparse and (one-byte
+ * elements, rows of `cols`; 0: not tried) coded storage of count elements
+ * of elem bytes at `bytes` (whose raw form is raw[0..raw_size): packed
+ * int4 is stored unpacked), when it is within `budget` bytes: *out
+ * (malloc'ed, NULL when raw), *size and the kind; -1 when out of memory.
+ * `wide` asks for deflate on raw data only when a probe says it pays
+ * (trained fp32 weights do not shrink by a quarter). */
 static int encode_bytes(const uint8_t *bytes, size_t count, size_t elem, size_t cols,
                         const void *raw, size_t raw_size, size_t budget, int wide, uint8_t **out,
                         size_t *size) {
