@@ -11,13 +11,8 @@
 #include "host/tuning.h"
 #endif
 
-/* The node producing value v, or -1. */
-static int producer(const pare_graph *g, int v) {
-  for (int i = 0; i < g->n_nodes; i++)
-    for (int k = 0; k < g->nodes[i].n_outputs; k++)
-      if (g->nodes[i].outputs[k] == v) return i;
-  return -1;
-}
+/* The node producing value v (-1 for none, or a graph input or constant). */
+static int producer(const pare_graph *g, int v) { return v < 0 ? -1 : g->values[v].producer; }
 
 /* 1 when every consumer of node i's outputs is node `only`. */
 static int feeds_only(const pare_graph *g, int i, int only) {
@@ -47,7 +42,7 @@ static int owned_nodes(const pare_graph *g, int i, int *owned) {
     for (int o = from; o < to; o++) {
       const pare_node *node = &g->nodes[owned[o]];
       for (int a = 0; a < node->n_inputs && n < 16; a++) {
-        int p = node->inputs[a] < 0 ? -1 : producer(g, node->inputs[a]);
+        int p = producer(g, node->inputs[a]);
         if (p >= 0 && is_adapter(g->nodes[p].op) && feeds_only(g, p, owned[o])) owned[n++] = p;
       }
     }
@@ -203,9 +198,12 @@ pare_status pare_model_layer_latency(pare_context *ctx, pare_model *m, int64_t b
       ms[l] = 0;
       for (int o = 0; o < n_owned; o++) ms[l] += t[owned[o]].ms;
 #ifdef PARE_HAVE_OPENCL
-      if (rt) pare_tuning_put(rt, key[l], ms[l]);
+      if (rt) pare_tuning_set(rt, key[l], ms[l]);
 #endif
     }
+#ifdef PARE_HAVE_OPENCL
+    if (rt && st == PARE_OK) pare_tuning_save(rt); /* the file rewritten once, not per layer */
+#endif
     if (st == PARE_OK && measured) *measured = n_missing;
     free(t);
     for (int i = 0; i < n_in; i++) free(data[i]);

@@ -206,10 +206,8 @@ static int latency_of(auto_run *r, const char *path, double *ms, char *err, size
  * summed, from the device's per-layer latency table
  * (pare_model_layer_latency): a layer already in it is not run again, by
  * this run or any later one. */
-static int layers_ms(auto_run *r, const char *path, const int *cfg, double *sum, char *err,
+static int layers_ms(auto_run *r, pare_model *m, const int *cfg, double *sum, char *err,
                      size_t err_size) {
-  pare_model *m = NULL;
-  if (pare_model_load(path, &m, err, err_size) != PARE_OK) return 1;
   char factored[MAX_LAYERS * 2][160]; /* a factored layer is two: NAME.lowrank_a, _b */
   const char *names[MAX_LAYERS * 2];
   double ms[MAX_LAYERS * 2];
@@ -230,7 +228,6 @@ static int layers_ms(auto_run *r, const char *path, const int *cfg, double *sum,
     st = pare_model_layer_latency(r->ctx, m, 64, r->reps, names, n = r->nl, ms, &measured);
   }
   int rc = st != PARE_OK ? model_fail(m, err, err_size) : 0;
-  pare_model_destroy(m);
   *sum = 0;
   for (int l = 0; !rc && l < n; l++) *sum += ms[l];
   r->lut_measured += rc ? 0 : measured;
@@ -245,30 +242,34 @@ static int layers_ms(auto_run *r, const char *path, const int *cfg, double *sum,
  * the noise of timing the whole model again. */
 static int measure_file(auto_run *r, const char *path, stage *st, const int *cfg, measure *out,
                         char *err, size_t err_size) {
-  pare_model *m = NULL;
+  pare_model *m = NULL, *from = NULL;
   if (pare_model_load(path, &m, err, err_size) != PARE_OK) return 1;
   pare_eval_result e;
   int rc = pare_model_evaluate(r->ctx, m, r->dataset, "train", (size_t)r->val_images, 250, NULL,
                                NULL, &e, err, err_size) != PARE_OK;
-  pare_model_destroy(m);
-  if (rc) return 1;
+  if (!rc) {
+    out->acc = e.accuracy;
+    pare_free(e.confusion);
+  }
   struct stat sb;
-  out->acc = e.accuracy;
-  pare_free(e.confusion);
   out->bytes = stat(path, &sb) == 0 ? (double)sb.st_size : 0;
   out->ms = 0;
-  if (!strcmp(r->objective, "latency")) {
+  if (!rc && !strcmp(r->objective, "latency")) { /* the model as loaded for the evaluation */
     double now = 0;
-    if (!st && latency_of(r, path, &out->ms, err, err_size)) return 1;
-    if (st && st->base_layers_ms < 0 &&
-        layers_ms(r, st->from, NULL, &st->base_layers_ms, err, err_size))
-      return 1;
-    if (st && layers_ms(r, path, st->kind == STAGE_WEIGHTS ? cfg : NULL, &now, err, err_size))
-      return 1;
-    if (st) out->ms = st->base_m.ms + now - st->base_layers_ms;
+    if (!st) {
+      rc = cli_latency(r->ctx, m, 64, r->reps, &out->ms) ? model_fail(m, err, err_size) : 0;
+    } else if (st->base_layers_ms < 0) { /* the stage's model, once */
+      rc = pare_model_load(st->from, &from, err, err_size) != PARE_OK ||
+           layers_ms(r, from, NULL, &st->base_layers_ms, err, err_size);
+      pare_model_destroy(from);
+    }
+    if (!rc && st)
+      rc = layers_ms(r, m, st->kind == STAGE_WEIGHTS ? cfg : NULL, &now, err, err_size);
+    if (!rc && st) out->ms = st->base_m.ms + now - st->base_layers_ms;
   }
-  out->done = 1;
-  return 0;
+  pare_model_destroy(m);
+  out->done = !rc;
+  return rc;
 }
 
 /* 1 when a drop (accuracy as a fraction) is within limit. Accuracies are

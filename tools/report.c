@@ -238,9 +238,11 @@ int report_write_front_csv(const char *path, const report_point *p, int n, char 
   return write_text(path, &t, err, err_size);
 }
 
-/* The points as report rows (names are indices; the labels go in the table). */
-static report_row *rows_of(const report_point *p, int n) {
+/* The points as report rows (names are indices; the labels go in the
+ * table), or NULL with err set. */
+static report_row *rows_of(const report_point *p, int n, char *err, size_t err_size) {
   report_row *r = calloc((size_t)(n ? n : 1), sizeof *r);
+  if (!r) snprintf(err, err_size, "out of memory");
   for (int i = 0; r && i < n; i++) {
     snprintf(r[i].name, sizeof r[i].name, "%d", i);
     r[i].accuracy = p[i].accuracy;
@@ -250,30 +252,29 @@ static report_row *rows_of(const report_point *p, int n) {
   return r;
 }
 
+/* The front's plot: accuracy against bytes, or against latency (by_ms). */
+static void front_plot(text *t, const report_row *rows, int n, int by_ms) {
+  if (by_ms)
+    svg_plot(t, "front-latency", "batch-64 latency (ms)", rows, n, x_latency, 0);
+  else
+    svg_plot(t, "front-bytes", "bytes on disk (log scale)", rows, n, x_bytes, 1);
+}
+
 int report_write_front_svg(const char *path, const report_point *p, int n, int by_ms, char *err,
                            size_t err_size) {
-  report_row *rows = rows_of(p, n);
-  if (!rows) {
-    snprintf(err, err_size, "out of memory");
-    return 1;
-  }
+  report_row *rows = rows_of(p, n, err, err_size);
+  if (!rows) return 1;
   text t = {0};
   put(&t, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-  if (by_ms)
-    svg_plot(&t, "front-latency", "batch-64 latency (ms)", rows, n, x_latency, 0);
-  else
-    svg_plot(&t, "front-bytes", "bytes on disk (log scale)", rows, n, x_bytes, 1);
+  front_plot(&t, rows, n, by_ms);
   free(rows);
   return write_text(path, &t, err, err_size);
 }
 
 int report_write_front_html(const char *path, const char *title, const report_point *p, int n,
                             char *err, size_t err_size) {
-  report_row *rows = rows_of(p, n);
-  if (!rows) {
-    snprintf(err, err_size, "out of memory");
-    return 1;
-  }
+  report_row *rows = rows_of(p, n, err, err_size);
+  if (!rows) return 1;
   text t = {0};
   put(&t, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
   html_escape(&t, title);
@@ -286,12 +287,12 @@ int report_write_front_html(const char *path, const char *title, const report_po
   put(&t, "</h1>\n<p>Every configuration measured on the validation images; the rows in "
           "green lie on the Pareto front of accuracy against size.</p>\n<div class=\"plots\">"
           "<div><h2>Accuracy against size</h2>\n");
-  svg_plot(&t, "front-bytes", "bytes on disk (log scale)", rows, n, x_bytes, 1);
+  front_plot(&t, rows, n, 0);
   int timed = 0;
   for (int i = 0; i < n; i++) timed |= p[i].ms > 0;
   if (timed) {
     put(&t, "</div><div><h2>Accuracy against latency</h2>\n");
-    svg_plot(&t, "front-latency", "batch-64 latency (ms)", rows, n, x_latency, 0);
+    front_plot(&t, rows, n, 1);
   }
   put(&t, "</div></div>\n<table id=\"points\"><tr><th>#</th><th>configuration (layer:sparsity/"
           "bits)</th><th>accuracy</th><th>bytes</th><th>batch 64 ms</th><th>front</th></tr>\n");

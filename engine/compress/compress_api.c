@@ -557,7 +557,7 @@ pare_status pare_model_quantize(pare_model *m, const char *spec, const char *cal
   o.per_channel = !per_tensor;
   o.dense = dense;
   if (dataset) o.dataset = dataset;
-  o.calib_images = calib_images < 1 ? 1 : calib_images;
+  o.calib_images = calib_images; /* read only when activations are calibrated */
   pare_status st = own_weights(m);
   pare_quant_layer *rep = NULL;
   int n = 0;
