@@ -1285,5 +1285,6 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
     st = pare_exec_cl_host_value(p, v, err);
     if (st == PARE_OK) st = pare_tensor_copy(&p->values[v], &outputs[i], err);
   }
+  pare_tuning_flush(rt); /* what this run measured, in one write */
   return st;
 }

@@ -98,6 +98,7 @@ void pare_cl_runtime_destroy(pare_cl_runtime *rt) {
   if (rt->queue) rt->cl->clReleaseCommandQueue(rt->queue);
   if (rt->context) rt->cl->clReleaseContext(rt->context);
   pare_tuning_free(rt);
+  free(rt->conv_plans);
   pthread_mutex_destroy(&rt->lock);
   free(rt);
 }

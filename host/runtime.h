@@ -43,7 +43,11 @@ typedef struct pare_cl_runtime {
   double last_build_seconds;
   int last_build_cached;      /* 1: loaded from the disk cache */
   struct pare_tuning *tuning; /* host/tuning.c, loaded on first use */
+  unsigned tuning_version;    /* changes whenever a tuned value does (host/tuning.c) */
   int no_tune;                /* 1: launchers ignore tuned parameters (PARE_NO_TUNE=1) */
+  /* Recent convolution plans (host/launch/conv2d_geom.c), valid while
+   * tuning_version and no_tune stay as they were. */
+  struct pare_conv2d_memo *conv_plans;
 } pare_cl_runtime;
 
 typedef struct pare_cl_runtime_options {

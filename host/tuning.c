@@ -18,6 +18,7 @@ struct pare_tuning {
   tuning_entry *items;
   int n, cap;
   int loaded;
+  int dirty; /* put since the file was last written */
   /* Shapes asked about while recording ("<stem>@<shape>"). */
   int recording;
   char **asked;
@@ -78,6 +79,7 @@ static struct pare_tuning *table(pare_cl_runtime *rt) {
   struct pare_tuning *t = rt->tuning;
   if (!t || t->loaded) return t;
   t->loaded = 1;
+  rt->tuning_version++;
   if (!rt->cache_dir[0]) return t;
   char path[1200];
   file_path(rt, path, sizeof path);
@@ -113,6 +115,7 @@ int pare_tuning_get(pare_cl_runtime *rt, const char *key, double *value) {
 
 /* Rewrites rt's file from the table; rt->lock held. */
 static void save(pare_cl_runtime *rt, struct pare_tuning *t) {
+  t->dirty = 0;
   if (!rt->cache_dir[0]) return;
   size_t cap = (size_t)t->n * (KEY_MAX + 32) + 1, len = 0;
   char *text = malloc(cap);
@@ -129,7 +132,17 @@ void pare_tuning_put(pare_cl_runtime *rt, const char *key, double value) {
   if (strlen(key) >= KEY_MAX || strchr(key, ' ') || strchr(key, '\n')) return;
   pthread_mutex_lock(&rt->lock);
   struct pare_tuning *t = table(rt);
-  if (t && set(t, key, value)) save(rt, t);
+  if (t && set(t, key, value)) {
+    t->dirty = 1;
+    rt->tuning_version++;
+  }
+  pthread_mutex_unlock(&rt->lock);
+}
+
+void pare_tuning_flush(pare_cl_runtime *rt) {
+  pthread_mutex_lock(&rt->lock);
+  struct pare_tuning *t = rt->tuning;
+  if (t && t->dirty) save(rt, t);
   pthread_mutex_unlock(&rt->lock);
 }
 
@@ -144,7 +157,7 @@ void pare_tuning_set(pare_cl_runtime *rt, const char *key, double value) {
   if (strlen(key) >= KEY_MAX || strchr(key, ' ') || strchr(key, '\n')) return;
   pthread_mutex_lock(&rt->lock);
   struct pare_tuning *t = table(rt);
-  if (t) set(t, key, value);
+  if (t && set(t, key, value)) rt->tuning_version++;
   pthread_mutex_unlock(&rt->lock);
 }
 
@@ -152,7 +165,10 @@ void pare_tuning_forget(pare_cl_runtime *rt, const char *key) {
   pthread_mutex_lock(&rt->lock);
   struct pare_tuning *t = table(rt);
   tuning_entry *e = t ? find(t, key) : NULL;
-  if (e) *e = t->items[--t->n];
+  if (e) {
+    *e = t->items[--t->n];
+    rt->tuning_version++;
+  }
   pthread_mutex_unlock(&rt->lock);
 }
 
@@ -221,6 +237,7 @@ const char *const *pare_tuning_recorded(pare_cl_runtime *rt, int *count) {
 void pare_tuning_free(pare_cl_runtime *rt) {
   struct pare_tuning *t = rt->tuning;
   if (!t) return;
+  if (t->dirty) save(rt, t);
   clear_asked(t);
   free(t->asked);
   free(t->items);

@@ -12,10 +12,14 @@
 /* 1 and *value when key has been measured on rt's device, else 0. */
 int pare_tuning_get(pare_cl_runtime *rt, const char *key, double *value);
 
-/* Records key = value and rewrites the device's file atomically (a write
- * that fails is ignored: the value stays in memory). Keys hold no spaces
- * and are shorter than 192 bytes (longer ones are not stored). */
+/* Records key = value for the device's file, which is rewritten
+ * atomically at the next pare_tuning_flush (the executor's end of a run)
+ * or when the runtime goes: one write for all the decisions of a run (a
+ * write that fails is ignored: the values stay in memory). Keys hold no
+ * spaces and are shorter than 192 bytes (longer ones are not stored). */
 void pare_tuning_put(pare_cl_runtime *rt, const char *key, double value);
+/* Writes the file when something was put since it was last written. */
+void pare_tuning_flush(pare_cl_runtime *rt);
 
 /* Records key = value in memory only (the auto-tuner's trials); the file
  * keeps its value until the next pare_tuning_put. */
@@ -41,7 +45,8 @@ int pare_tuned_int(pare_cl_runtime *rt, const char *stem, const char *param, con
 void pare_tuning_record(pare_cl_runtime *rt, int on);
 const char *const *pare_tuning_recorded(pare_cl_runtime *rt, int *count);
 
-/* Frees the in-memory table (pare_cl_runtime_destroy calls it). */
+/* Writes what was put and not yet written, then frees the in-memory table
+ * (pare_cl_runtime_destroy calls it). */
 void pare_tuning_free(pare_cl_runtime *rt);
 
 #endif

@@ -1,6 +1,8 @@
 /* Checks and descriptions shared by the convolution launchers. */
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "host/launch/conv2d_geom.h"
@@ -98,8 +100,51 @@ static size_t chunk_images(size_t n, size_t per_image, int scratch_mb) {
   return nb < 1 ? 1 : nb;
 }
 
-void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_conv2d_f32_args *a,
-                           int implicit_ok, pare_conv2d_plan *pl) {
+/* A launch asks for its plan several times (scratch bytes, whether it can
+ * pool or quantize its input, the launch itself), on every run; each plan
+ * is a dozen lookups of formatted keys in the tuning table. The last
+ * MEMO_SIZE plans are kept per runtime, keyed by everything plan_compute
+ * reads: the geometry (the first 18 fields of the arguments), the stem,
+ * implicit_ok, and the tuning table's version and switch. */
+#define MEMO_SIZE 16
+#define GEOMETRY  18
+
+typedef struct memo_entry {
+  size_t geometry[GEOMETRY];
+  char stem[32];
+  int implicit_ok, no_tune, used;
+  unsigned version;
+  pare_conv2d_plan plan;
+} memo_entry;
+
+struct pare_conv2d_memo {
+  memo_entry e[MEMO_SIZE];
+  int next;
+};
+
+static void geometry_of(const pare_conv2d_f32_args *a, size_t *g) {
+  const size_t v[GEOMETRY] = {a->n,         a->c,     a->h,       a->w,        a->m,
+                              a->kh,        a->kw,    a->group,   a->stride_h, a->stride_w,
+                              a->dil_h,     a->dil_w, a->pad_top, a->pad_left, a->pad_bottom,
+                              a->pad_right, a->oh,    a->ow};
+  memcpy(g, v, sizeof v);
+}
+
+static memo_entry *memo_find(pare_cl_runtime *rt, const size_t *g, const char *stem,
+                             int implicit_ok) {
+  struct pare_conv2d_memo *m = rt->conv_plans;
+  for (int i = 0; m && i < MEMO_SIZE; i++) {
+    memo_entry *e = &m->e[i];
+    if (e->used && e->implicit_ok == implicit_ok && e->version == rt->tuning_version &&
+        e->no_tune == rt->no_tune && !strcmp(e->stem, stem) &&
+        !memcmp(e->geometry, g, sizeof e->geometry))
+      return e;
+  }
+  return NULL;
+}
+
+static void plan_compute(pare_cl_runtime *rt, const char *stem, const pare_conv2d_f32_args *a,
+                         int implicit_ok, pare_conv2d_plan *pl) {
   int cpu = !strcmp(rt->info.type, "cpu");
   memset(pl, 0, sizeof *pl);
   pl->cg = a->c / a->group;
@@ -159,4 +204,32 @@ void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_con
     pl->nb = chunk_images(a->n, (a->c * a->kh * a->kw + a->m) * pl->p * sizeof(float), scratch_mb);
   pl->col_elems = a->c * a->kh * a->kw * pl->nb * pl->p;
   pl->chunk_elems = pl->nb > 1 ? a->m * pl->nb * pl->p : 0;
+}
+
+void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_conv2d_f32_args *a,
+                           int implicit_ok, pare_conv2d_plan *pl) {
+  size_t g[GEOMETRY];
+  geometry_of(a, g);
+  pthread_mutex_lock(&rt->lock);
+  memo_entry *e = memo_find(rt, g, stem, implicit_ok);
+  if (e) *pl = e->plan;
+  unsigned version = rt->tuning_version;
+  pthread_mutex_unlock(&rt->lock);
+  if (e) return;
+  plan_compute(rt, stem, a, implicit_ok, pl);
+  pthread_mutex_lock(&rt->lock);
+  if (!rt->conv_plans) rt->conv_plans = calloc(1, sizeof *rt->conv_plans);
+  struct pare_conv2d_memo *m = rt->conv_plans;
+  if (m && strlen(stem) < sizeof m->e[0].stem) { /* under the version the lookups began with */
+    memo_entry *slot = &m->e[m->next];
+    m->next = (m->next + 1) % MEMO_SIZE;
+    memcpy(slot->geometry, g, sizeof slot->geometry);
+    memcpy(slot->stem, stem, strlen(stem) + 1);
+    slot->implicit_ok = implicit_ok;
+    slot->no_tune = rt->no_tune;
+    slot->version = version;
+    slot->plan = *pl;
+    slot->used = 1;
+  }
+  pthread_mutex_unlock(&rt->lock);
 }

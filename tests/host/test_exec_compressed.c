@@ -290,6 +290,14 @@ static void test_tuning_database(void **state) {
   pare_tuning_put(a, "has space", 9); /* refused */
   assert_true(pare_tuning_get(a, "k.one", &v));
   assert_true(v == 3.25);
+  /* Puts are written together at a flush, not one by one. */
+  char ls[600];
+  snprintf(ls, sizeof ls, "ls %s/tuning-*.txt > /dev/null 2>&1", dir);
+  assert_int_not_equal(system(ls), 0);
+  pare_tuning_flush(a);
+  assert_int_equal(system(ls), 0);
+  pare_tuning_put(a, "k.two", -2.5);
+  pare_tuning_put(a, "k.two", -2); /* written when the runtime goes */
   pare_cl_runtime_destroy(a);
   /* A new runtime reads the file; junk lines in it are skipped. */
   char path[512], cmd[700];
