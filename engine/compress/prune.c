@@ -51,18 +51,6 @@ int pare_prune_parse_mode(const char *text, pare_prune_options *o) {
 
 /* ---- magnitude ------------------------------------------------------------ */
 
-static int cmp_float(const void *a, const void *b) {
-  float x = *(const float *)a, y = *(const float *)b;
-  return (x > y) - (x < y);
-}
-
-/* The cut that leaves `target` of the n magnitudes at or below it: the
- * target-th smallest |w| (target >= 1). */
-static float magnitude_cut(float *mag, size_t n, size_t target) {
-  qsort(mag, n, sizeof *mag, cmp_float);
-  return mag[target - 1];
-}
-
 /* Zeroes the weights whose key is below cut, then those at cut while
  * *budget lasts; the key of w[i] is key[i], or |w[i]| when key is NULL. */
 static void zero_below(float *w, const float *key, size_t n, float cut, int64_t *budget) {
@@ -119,7 +107,7 @@ static pare_status prune_to(float *w, size_t n, int64_t target, pare_error *err)
   float *mag = malloc(sizeof(float) * (n ? n : 1));
   if (!mag) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   for (size_t i = 0; i < n; i++) mag[i] = fabsf(w[i]);
-  float cut = magnitude_cut(mag, n, (size_t)target);
+  float cut = pare_kth_smallest(mag, n, (size_t)target);
   free(mag);
   int64_t ties = target - count_below(w, n, cut);
   zero_below(w, NULL, n, cut, &ties);
@@ -397,7 +385,7 @@ pare_status pare_prune_apply(pare_graph *g, const pare_prune_options *o, pare_pr
     int64_t target = (int64_t)(o->amount * (double)global_n);
     if (st == PARE_OK && target > 0) {
       memcpy(sorted, keys, sizeof(float) * global_n);
-      cut = magnitude_cut(sorted, global_n, (size_t)target);
+      cut = pare_kth_smallest(sorted, global_n, (size_t)target);
       int64_t below = 0;
       for (size_t k = 0; k < global_n; k++) below += keys[k] < cut;
       ties = target - below;

@@ -64,3 +64,33 @@ int64_t pare_count_zeros(const float *w, size_t n) {
   for (size_t i = 0; i < n; i++) z += w[i] == 0.0f;
   return z;
 }
+
+float pare_kth_smallest(float *a, size_t n, size_t k) {
+  size_t lo = 0, hi = n, want = k - 1; /* the answer's place lies in [lo, hi) */
+  while (hi - lo > 1) {
+    float x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi - 1];
+    float pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+    /* Three ways: [lo, lt) below the pivot, [lt, i) equal, [gt, hi) above;
+     * the equal part is never empty, so every round shrinks the range. */
+    size_t lt = lo, i = lo, gt = hi;
+    while (i < gt) {
+      float v = a[i];
+      if (v < pivot) {
+        a[i++] = a[lt];
+        a[lt++] = v;
+      } else if (v > pivot) {
+        a[i] = a[--gt];
+        a[gt] = v;
+      } else {
+        i++;
+      }
+    }
+    if (want < lt)
+      hi = lt;
+    else if (want >= gt)
+      lo = gt;
+    else
+      return pivot;
+  }
+  return a[lo];
+}

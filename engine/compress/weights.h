@@ -30,4 +30,8 @@ int pare_layer_listed(const pare_graph *g, int node, const char *list, int first
 /* How many of the n weights are zero (either sign). */
 int64_t pare_count_zeros(const float *w, size_t n);
 
+/* The k-th smallest (k from 1 to n) of the n values of a, which it
+ * reorders (quickselect, expected linear time). No NaN. */
+float pare_kth_smallest(float *a, size_t n, size_t k);
+
 #endif

@@ -283,6 +283,39 @@ static void test_structured(void **state) {
   }
 }
 
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Quickselect (the magnitude cuts) against a sort, on values with many
+ * repeats and without. */
+static void test_kth_smallest(void **state) {
+  (void)state;
+  test_rng r = {9};
+  static const size_t sizes[] = {1, 2, 3, 17, 1000, 4099};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    size_t n = sizes[s];
+    float *a = malloc(sizeof(float) * n), *sorted = malloc(sizeof(float) * n);
+    float *work = malloc(sizeof(float) * n);
+    for (int repeats = 0; repeats < 2; repeats++) {
+      for (size_t i = 0; i < n; i++)
+        a[i] = repeats ? (float)test_rng_below(&r, 5) : test_rng_uniform(&r, -1.0f, 1.0f);
+      memcpy(sorted, a, sizeof(float) * n);
+      qsort(sorted, n, sizeof(float), cmp_float);
+      for (size_t k = 1; k <= n; k += 1 + n / 7) {
+        memcpy(work, a, sizeof(float) * n);
+        assert_true(pare_kth_smallest(work, n, k) == sorted[k - 1]);
+      }
+      memcpy(work, a, sizeof(float) * n);
+      assert_true(pare_kth_smallest(work, n, n) == sorted[n - 1]);
+    }
+    free(a);
+    free(sorted);
+    free(work);
+  }
+}
+
 static void test_bad_options(void **state) {
   (void)state;
   pare_graph *g = zoo("mlp");
@@ -536,6 +569,7 @@ int main(void) {
       cmocka_unit_test(test_structured),     cmocka_unit_test(test_bad_options),
       cmocka_unit_test(test_sparse_storage), cmocka_unit_test(test_coded_storage),
       cmocka_unit_test(test_file_roundtrip), cmocka_unit_test(test_value_codecs),
+      cmocka_unit_test(test_kth_smallest),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
