@@ -425,17 +425,29 @@ cl_event *pare_cl_seq_event(pare_cl_seq *seq) {
   return &seq->last;
 }
 
-pare_status pare_cl_seq_launch(pare_cl_seq *seq, cl_kernel k, const char *name,
-                               const pare_cl_arg *args, size_t nargs, size_t g0, size_t g1,
-                               pare_error *err) {
+static pare_status seq_launch(pare_cl_seq *seq, cl_kernel k, const char *name,
+                              const pare_cl_arg *args, size_t nargs, size_t g0, size_t g1,
+                              int use_local, pare_error *err) {
   pare_status st = PARE_OK;
   for (cl_uint i = 0; i < nargs && st == PARE_OK; i++)
     st = pare_cl_set_arg(seq->rt, k, i, args[i].size, args[i].value, name, err);
   if (st != PARE_OK) return st;
-  if (seq->use_local) g0 = (g0 + seq->local[0] - 1) / seq->local[0] * seq->local[0];
+  if (use_local) g0 = (g0 + seq->local[0] - 1) / seq->local[0] * seq->local[0];
   size_t global[2] = {g0, g1};
-  return pare_cl_launch(seq->rt, k, name, 2, global, seq->use_local ? seq->local : NULL,
+  return pare_cl_launch(seq->rt, k, name, 2, global, use_local ? seq->local : NULL,
                         pare_cl_seq_event(seq), err);
+}
+
+pare_status pare_cl_seq_launch(pare_cl_seq *seq, cl_kernel k, const char *name,
+                               const pare_cl_arg *args, size_t nargs, size_t g0, size_t g1,
+                               pare_error *err) {
+  return seq_launch(seq, k, name, args, nargs, g0, g1, seq->use_local, err);
+}
+
+pare_status pare_cl_seq_launch_driver_local(pare_cl_seq *seq, cl_kernel k, const char *name,
+                                            const pare_cl_arg *args, size_t nargs, size_t g0,
+                                            size_t g1, pare_error *err) {
+  return seq_launch(seq, k, name, args, nargs, g0, g1, 0, err);
 }
 
 int pare_cl_is_cpu(const pare_cl_runtime *rt) { return !strcmp(rt->info.type, "cpu"); }

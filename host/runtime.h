@@ -118,6 +118,10 @@ cl_event *pare_cl_seq_event(pare_cl_seq *seq);
 pare_status pare_cl_seq_launch(pare_cl_seq *seq, cl_kernel k, const char *name,
                                const pare_cl_arg *args, size_t nargs, size_t g0, size_t g1,
                                pare_error *err);
+/* The same with the local size left to the driver, whatever seq's is. */
+pare_status pare_cl_seq_launch_driver_local(pare_cl_seq *seq, cl_kernel k, const char *name,
+                                            const pare_cl_arg *args, size_t nargs, size_t g0,
+                                            size_t g1, pare_error *err);
 
 /* 1 for a CPU device. */
 int pare_cl_is_cpu(const pare_cl_runtime *rt);

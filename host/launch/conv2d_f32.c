@@ -156,11 +156,8 @@ static pare_status run_implicit(pare_cl_seq *r, const pare_conv2d_f32_args *a,
                            {sizeof qhi, &qhi}};
     /* One short row per work-item: the driver groups them (single-item
      * groups, the tiles' setting on CPUs, would cost a group each). */
-    int use_local = r->use_local;
-    r->use_local = 0;
-    st = pare_cl_seq_launch(r, kpad, "conv2d_pad", pargs, sizeof pargs / sizeof pargs[0],
-                            cnb * a->c * pl->hp, 1, err);
-    r->use_local = use_local;
+    st = pare_cl_seq_launch_driver_local(
+        r, kpad, "conv2d_pad", pargs, sizeof pargs / sizeof pargs[0], cnb * a->c * pl->hp, 1, err);
     if (st != PARE_OK) break;
     pare_cl_arg args[] = {{sizeof(cl_mem), &a->scratch},
                           {sizeof(cl_mem), &a->weight},
