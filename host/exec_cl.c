@@ -37,8 +37,10 @@ typedef struct cl_value {
  * and number of nonzeros (the measurement is kept in the tuning
  * database), else on the dense ones. */
 typedef struct sparse_layer {
-  int state;     /* SPARSE_UNDECIDED, SPARSE_NO or SPARSE_YES */
-  pare_csr_cl w; /* the weight as [outputs × inputs] CSR */
+  int state;      /* SPARSE_UNDECIDED, SPARSE_NO or SPARSE_YES */
+  int nm;         /* 1: runs on the N:M kernel (nm), 0: on CSR (w) */
+  pare_csr_cl w;  /* the weight as [outputs × inputs] CSR */
+  pare_nm_cl nmw; /* or in its N:M pattern (Gemm and MatMul only) */
 } sparse_layer;
 
 enum { SPARSE_UNDECIDED = 0, SPARSE_NO, SPARSE_YES };
@@ -93,9 +95,9 @@ static void state_free(void *s) {
   /* st->rt may be gone by now (a plan can outlive its context): the
    * buffers go through the API table. */
   for (int i = 0; st->sparse && i < st->n_nodes; i++) {
-    cl_mem bufs[4] = {st->sparse[i].w.row_ptr, st->sparse[i].w.col_idx, st->sparse[i].w.values,
-                      st->sparse[i].w.scales};
-    for (int b = 0; b < 4; b++)
+    cl_mem bufs[6] = {st->sparse[i].w.row_ptr, st->sparse[i].w.col_idx,  st->sparse[i].w.values,
+                      st->sparse[i].w.scales,  st->sparse[i].nmw.values, st->sparse[i].nmw.pos};
+    for (int b = 0; b < 6; b++)
       if (bufs[b]) st->cl->clReleaseMemObject(bufs[b]);
   }
   free(st->sparse);
@@ -832,7 +834,7 @@ const char *pare_exec_cl_node_form(const pare_plan *p, int i) {
   if (!s) return "opencl";
   if (s->absorbed[i] || s->skip[i]) return "absorbed";
   if (s->int8[i].n && s->int8[i].chosen > 0) return "int8";
-  if (s->sparse[i].state == SPARSE_YES) return "sparse";
+  if (s->sparse[i].state == SPARSE_YES) return s->sparse[i].nm ? "sparse N:M" : "sparse";
   return "opencl";
 }
 
@@ -929,12 +931,20 @@ static float *sparse_weight(const pare_plan *p, const cl_state *s, int idx, size
   return out;
 }
 
+/* The sparse product of layer L in its chosen format. */
+static pare_status launch_sparse(cl_state *s, const sparse_layer *L, const pare_sparse_f32_args *a,
+                                 pare_error *err) {
+  return L->nm ? pare_launch_sparse_nm_f32(s->rt, &L->nmw, a, NULL, err)
+               : pare_launch_sparse_csr_f32(s->rt, &L->w, a, NULL, err);
+}
+
 static pare_status run_sparse_fc(pare_plan *p, cl_state *s, int idx, pare_error *err) {
   const pare_node *n = &p->graph->nodes[idx];
   const sparse_layer *L = &s->sparse[idx];
   const pare_tensor *x = &p->values[n->inputs[0]];
-  size_t rows = L->w.k ? (size_t)pare_tensor_numel(x) / L->w.k : 0;
-  if (!rows || !L->w.m) return PARE_OK;
+  const size_t wm = L->nm ? L->nmw.m : L->w.m, wk = L->nm ? L->nmw.k : L->w.k;
+  size_t rows = wk ? (size_t)pare_tensor_numel(x) / wk : 0;
+  if (!rows || !wm) return PARE_OK;
   int relu = s->fuse[idx].act >= 0;
   pare_status st = out_buffer(p, s, s->fuse[idx].out, err);
   if (st == PARE_OK) st = to_device(p, s, n->inputs[0], err);
@@ -945,12 +955,12 @@ static pare_status run_sparse_fc(pare_plan *p, cl_state *s, int idx, pare_error 
   cl_mem bias = has_bias ? s->v[n->inputs[2]].mem : NULL;
   if (rows == 1) { /* a sparse matrix-vector product: no layout to change */
     pare_sparse_f32_args a = {1, x_mem, 0, 1, 1, y_mem, 0, 1, 1, bias, relu};
-    return pare_launch_sparse_csr_f32(s->rt, &L->w, &a, NULL, err);
+    return launch_sparse(s, L, &a, err);
   }
   /* Y[rows × m] = X·Wᵀ as Yᵀ = W·Xᵀ with Xᵀ and Yᵀ row-major, so that the
    * kernel reads and writes whole vectors along the batch; two transposes
    * around it cost far less than gathering X column by column. */
-  size_t xt_bytes = sizeof(float) * rows * L->w.k, yt_bytes = sizeof(float) * rows * L->w.m;
+  size_t xt_bytes = sizeof(float) * rows * wk, yt_bytes = sizeof(float) * rows * wm;
   st = scratch_for(s, xt_bytes, err);
   if (st == PARE_OK && s->sparse_out_bytes < yt_bytes) {
     if (s->sparse_out) s->cl->clReleaseMemObject(s->sparse_out);
@@ -960,11 +970,11 @@ static pare_status run_sparse_fc(pare_plan *p, cl_state *s, int idx, pare_error 
     if (st == PARE_OK) s->sparse_out_bytes = yt_bytes;
   }
   if (st == PARE_OK)
-    st = pare_launch_transpose2d_f32(s->rt, x_mem, 1, rows, L->w.k, s->scratch, NULL, err);
+    st = pare_launch_transpose2d_f32(s->rt, x_mem, 1, rows, wk, s->scratch, NULL, err);
   pare_sparse_f32_args a = {rows, s->scratch, 0, rows, 1, s->sparse_out, 0, rows, 1, bias, relu};
-  if (st == PARE_OK) st = pare_launch_sparse_csr_f32(s->rt, &L->w, &a, NULL, err);
+  if (st == PARE_OK) st = launch_sparse(s, L, &a, err);
   if (st == PARE_OK)
-    st = pare_launch_transpose2d_f32(s->rt, s->sparse_out, 1, L->w.m, rows, y_mem, NULL, err);
+    st = pare_launch_transpose2d_f32(s->rt, s->sparse_out, 1, wm, rows, y_mem, NULL, err);
   return st;
 }
 
@@ -1052,34 +1062,60 @@ static pare_status decide_sparse(pare_plan *p, cl_state *s, int idx, pare_error 
   pare_csr h;
   memset(&h, 0, sizeof h);
   pare_error e = {0};
-  int ok = m * k > 0 && (double)nnz <= SPARSE_MAX_DENSITY * (double)(m * k) &&
-           pare_csr_from_dense_f32(m, k, w, &h) == PARE_REF_SPARSE_OK &&
-           pare_sparse_csr_upload(s->rt, &h, &L->w, &e) == PARE_OK;
-  free(w);
+  int csr_ok = m * k > 0 && (double)nnz <= SPARSE_MAX_DENSITY * (double)(m * k) &&
+               pare_csr_from_dense_f32(m, k, w, &h) == PARE_REF_SPARSE_OK &&
+               pare_sparse_csr_upload(s->rt, &h, &L->w, &e) == PARE_OK;
   pare_csr_free(&h);
-  if (!ok) return PARE_OK;
-  char key[192];
+  /* A fully connected weight in a 2:4 or 4:8 pattern also has the N:M
+   * kernel to try: values and positions, no row pointers. */
+  static const size_t patterns[2][2] = {{2, 4}, {4, 8}};
+  int nm_ok = 0;
+  size_t nm_n = 0, nm_mg = 0;
+  for (int t = 0; t < 2 && !nm_ok && n->op != PARE_OP_CONV && m * k > 0; t++) {
+    pare_nm hn;
+    memset(&hn, 0, sizeof hn);
+    nm_n = patterns[t][0], nm_mg = patterns[t][1];
+    nm_ok = k >= nm_mg && pare_nm_from_dense_f32(m, k, w, nm_n, nm_mg, &hn) == PARE_REF_SPARSE_OK &&
+            pare_sparse_nm_upload(s->rt, &hn, &L->nmw, &e) == PARE_OK;
+    pare_nm_free(&hn);
+  }
+  free(w);
+  if (!csr_ok && !nm_ok) return PARE_OK;
   const pare_tensor *x = &p->values[n->inputs[0]];
-  if (n->op == PARE_OP_CONV) {
-    snprintf(key, sizeof key, "sparse_f32.conv:x=%lldx%lldx%lldx%lld,w=%zux%zu,nnz=%zu",
+  char shape[160];
+  if (n->op == PARE_OP_CONV)
+    snprintf(shape, sizeof shape, "conv:x=%lldx%lldx%lldx%lld,w=%zux%zu,nnz=%zu",
              (long long)x->dims[0], (long long)x->dims[1], (long long)x->dims[2],
              (long long)x->dims[3], m, k, nnz);
-  } else {
-    snprintf(key, sizeof key, "sparse_f32.fc:rows=%lld,w=%zux%zu,nnz=%zu",
+  else
+    snprintf(shape, sizeof shape, "fc:rows=%lld,w=%zux%zu,nnz=%zu",
              (long long)(pare_tensor_numel(x) / (int64_t)k), m, k, nnz);
-  }
-  double speedup = 2.0;
-  if (!always) {
+  /* Each format against the dense kernels; the faster one above 1 wins
+   * (without measuring, PARE_SPARSE=always takes N:M where it fits). */
+  double speed[2] = {0, 0}; /* CSR, N:M */
+  for (int f = 0; f < 2; f++) {
+    if (!(f ? nm_ok : csr_ok)) continue;
+    speed[f] = 2.0 + f;
+    if (always) continue;
+    char key[192];
+    if (f)
+      snprintf(key, sizeof key, "sparse_f32.nm%zu:%zu.%s", nm_n, nm_mg, shape);
+    else
+      snprintf(key, sizeof key, "sparse_f32.%s", shape);
+    L->nm = f;
     pare_status st = measured_speedup(p, s, idx, key, n->op == PARE_OP_CONV ? run_conv : run_gemm,
                                       n->op == PARE_OP_CONV ? run_sparse_conv : run_sparse_fc,
-                                      "sparse", &speedup, err);
-    if (st != PARE_OK) return st;
+                                      "sparse", &speed[f], err);
+    if (st != PARE_OK) {
+      pare_sparse_csr_release(s->rt, &L->w);
+      pare_sparse_nm_release(s->rt, &L->nmw);
+      return st;
+    }
   }
-  if (speedup > 1.0) {
-    L->state = SPARSE_YES;
-  } else {
-    pare_sparse_csr_release(s->rt, &L->w);
-  }
+  L->nm = speed[1] > speed[0];
+  if (speed[L->nm] > 1.0) L->state = SPARSE_YES;
+  if (L->state != SPARSE_YES || L->nm) pare_sparse_csr_release(s->rt, &L->w);
+  if (L->state != SPARSE_YES || !L->nm) pare_sparse_nm_release(s->rt, &L->nmw);
   return PARE_OK;
 }
 
@@ -1258,6 +1294,7 @@ void pare_exec_cl_value_changed(pare_plan *p, int v, int on_device) {
     const pare_node *n = &g->nodes[i];
     if (n->n_inputs > 1 && n->inputs[1] == v) {
       pare_sparse_csr_release(s->rt, &s->sparse[i].w);
+      pare_sparse_nm_release(s->rt, &s->sparse[i].nmw);
       s->sparse[i].state = SPARSE_NO;
     }
     int bn = s->fuse[i].bn;
