@@ -190,7 +190,7 @@ static pare_status run_model(pare_context *ctx, pare_model *m, pare_plan **plan,
   pare_tensor ordered[64];
   pare_status st = order_inputs(m, err, inputs, n_inputs, ordered);
   if (st != PARE_OK) return st;
-  int flags = ctx->no_fuse ? PARE_PLAN_NO_FUSE : 0;
+  int flags = (ctx->no_fuse ? PARE_PLAN_NO_FUSE : 0) | PARE_PLAN_ARENA;
   if (!plan_fits(m, *plan, flags, ordered, n_inputs)) {
     pare_plan_destroy(*plan);
     *plan = NULL;

@@ -1165,6 +1165,7 @@ static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, cl_state **out, 
 
 pare_status pare_exec_cl_begin(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,
                                int n_inputs, pare_error *err) {
+  pare_plan_drop_arena(p); /* host copies of values must not share buffers here */
   const pare_graph *g = p->graph;
   if (n_inputs != g->n_inputs)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "the model takes %d input(s), %d given",

@@ -13,7 +13,7 @@ typedef struct pare_tensor {
   int64_t dims[PARE_MAX_RANK];
   void *data;
   size_t nbytes;
-  int owns;     /* data is freed with the tensor */
+  int owns;     /* 1: data is freed with the tensor; 2: it lies in its plan's arena */
   int is_const; /* known at plan time (initializer or folded) */
 } pare_tensor;
 
@@ -107,6 +107,7 @@ typedef struct pare_plan {
                     * (on a device every node is waited for) */
   void (*device_free)(void *state); /* releases `device` */
   int flags;                        /* PARE_PLAN_* given when it was made */
+  void *arena; /* PARE_PLAN_ARENA: the reference's activations, once it has run */
 } pare_plan;
 
 /* Binds input shapes (dtype, rank, dims of inputs[i] for graph input i),
@@ -122,9 +123,20 @@ pare_status pare_plan_create(const pare_graph *g, const pare_tensor *inputs, int
 /* PARE_PLAN_NO_FUSE: the OpenCL executor runs every node as its own launch
  * (no epilogue fusion, BatchNormalization not folded): for comparisons. */
 #define PARE_PLAN_NO_FUSE 2
+/* PARE_PLAN_ARENA: the reference backend places the activations in one
+ * arena laid out by pare_memory_plan_build (buffers shared between values
+ * whose lifetimes do not meet, layout ops aliased, elementwise ops in
+ * place), so a value is only valid until its buffer is reused: for runs
+ * that want the outputs alone (pare_model_run), not for reading
+ * intermediate values afterwards (calibration, training). The OpenCL
+ * executor gives the plan its per-value buffers back (pare_plan_drop_arena). */
+#define PARE_PLAN_ARENA 4
 pare_status pare_plan_create_ex(const pare_graph *g, const pare_tensor *inputs, int n_inputs,
                                 int flags, pare_plan **out, pare_error *err);
 void pare_plan_destroy(pare_plan *p);
+/* Every activation of p back to a buffer of its own (made on the next
+ * run); the arena is freed. */
+void pare_plan_drop_arena(pare_plan *p);
 /* 1 when a backend may fuse nodes of p: neither PARE_PLAN_NO_FUSE nor the
  * environment's PARE_NO_FUSE=1 says otherwise. */
 int pare_plan_fuses(const pare_plan *p);

@@ -38,7 +38,7 @@ pare_status pare_tensor_alloc(pare_tensor *t, pare_error *err) {
                           (long long)n, cap);
   size_t bytes = pare_dtype_bytes(t->dtype, (size_t)n);
   if (t->owns && t->data && t->nbytes == bytes) return PARE_OK;
-  if (t->owns) free(t->data);
+  if (t->owns == 1) free(t->data);
   t->data = malloc(bytes ? bytes : 1);
   t->owns = 1;
   t->nbytes = bytes;
@@ -47,7 +47,7 @@ pare_status pare_tensor_alloc(pare_tensor *t, pare_error *err) {
 }
 
 void pare_tensor_release(pare_tensor *t) {
-  if (t->owns) free(t->data);
+  if (t->owns == 1) free(t->data);
   t->data = NULL;
   t->owns = 0;
   t->nbytes = 0;

@@ -95,7 +95,8 @@ static pare_status unary_run(pare_op_ctx *ctx) {
 
 /* Identity and Dropout (inference): a copy, and an all-true mask. */
 static pare_status copy_run(pare_op_ctx *ctx) {
-  if (ctx->in[0]->nbytes) memcpy(ctx->out[0]->data, ctx->in[0]->data, ctx->in[0]->nbytes);
+  if (ctx->in[0]->nbytes && ctx->out[0]->data != ctx->in[0]->data) /* not aliased in an arena */
+    memcpy(ctx->out[0]->data, ctx->in[0]->data, ctx->in[0]->nbytes);
   if (ctx->n_out > 1 && ctx->out[1]) memset(ctx->out[1]->data, 1, ctx->out[1]->nbytes);
   return PARE_OK;
 }

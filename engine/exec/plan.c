@@ -1,6 +1,7 @@
 /* Plans: shapes inferred for concrete inputs, constant nodes folded at
  * plan time (which also resolves the Shape → Gather → Concat → Reshape
  * chains exporters emit), and a reference run of the remaining nodes. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,11 +181,45 @@ int pare_plan_const_scalar(const pare_plan *p, const pare_node *n, int k, double
   }
 }
 
+void pare_plan_drop_arena(pare_plan *p) {
+  if (!p->arena) return;
+  for (int i = 0; i < p->n_values; i++)
+    if (p->values[i].owns == 2) pare_tensor_release(&p->values[i]);
+  free(p->arena);
+  p->arena = NULL;
+}
+
+/* The activations into one arena laid out by the memory plan. */
+static pare_status place_in_arena(pare_plan *p, pare_error *err) {
+  pare_memory_plan mp;
+  pare_status st = pare_memory_plan_build(p, &mp, err);
+  if (st != PARE_OK) return st;
+  size_t bytes = mp.planned;
+  p->arena = bytes ? malloc(bytes + 63) : NULL; /* offsets are 64-byte aligned from base */
+  if (bytes && !p->arena) {
+    pare_memory_plan_free(&mp);
+    return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory (an arena of %zu bytes)", bytes);
+  }
+  char *base = (char *)(((uintptr_t)p->arena + 63) & ~(uintptr_t)63);
+  for (int v = 0; v < p->n_values && p->arena; v++) {
+    pare_tensor *t = &p->values[v];
+    int64_t n = pare_tensor_numel(t);
+    if (mp.offset[v] == SIZE_MAX || t->is_const || n < 0) continue;
+    pare_tensor_release(t);
+    t->data = base + mp.offset[v];
+    t->nbytes = pare_dtype_bytes(t->dtype, (size_t)n);
+    t->owns = 2;
+  }
+  pare_memory_plan_free(&mp);
+  return PARE_OK;
+}
+
 void pare_plan_destroy(pare_plan *p) {
   if (!p) return;
   if (p->device && p->device_free) p->device_free(p->device);
   if (p->values)
     for (int i = 0; i < p->n_values; i++) pare_tensor_release(&p->values[i]);
+  free(p->arena);
   free(p->values);
   free(p->node_folded);
   free(p);
@@ -210,11 +245,23 @@ pare_status pare_plan_run_ref(pare_plan *p, const pare_tensor *inputs, int n_inp
                               g->values[g->inputs[i]].name);
       continue;
     }
+  }
+  pare_status st = PARE_OK;
+  if ((p->flags & PARE_PLAN_ARENA) && !p->arena && !p->device) st = place_in_arena(p, err);
+  for (int i = 0; i < n_inputs && st == PARE_OK; i++) {
+    pare_tensor *t = &p->values[g->inputs[i]];
+    if (t->is_const) continue;
+    if (t->owns == 2) { /* a copy in the arena: ops may write over it in place */
+      if (inputs[i].nbytes != t->nbytes)
+        return pare_error_set(err, PARE_ERR_INVALID_ARG, "input '%s': %zu bytes, %zu expected",
+                              g->values[g->inputs[i]].name, inputs[i].nbytes, t->nbytes);
+      if (t->nbytes) memcpy(t->data, inputs[i].data, t->nbytes);
+      continue;
+    }
     pare_tensor_release(t);
     t->data = inputs[i].data; /* borrowed for the run */
     t->nbytes = inputs[i].nbytes;
   }
-  pare_status st = PARE_OK;
   for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) {
     if (p->node_folded[i]) continue;
     double t0 = p->node_ms ? pare_now() : 0;
@@ -225,7 +272,7 @@ pare_status pare_plan_run_ref(pare_plan *p, const pare_tensor *inputs, int n_inp
     st = pare_tensor_copy(&p->values[g->outputs[i]], &outputs[i], err);
   for (int i = 0; i < n_inputs; i++) {
     pare_tensor *t = &p->values[g->inputs[i]];
-    if (t->is_const) continue;
+    if (t->is_const || t->owns == 2) continue;
     t->data = NULL;
     t->nbytes = 0;
   }

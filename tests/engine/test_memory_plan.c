@@ -1,6 +1,7 @@
 /* Memory planning (engine/exec/memory_plan.c): chains reach the lower
  * bound, layout ops alias, elementwise ops run in place only over an input
  * that dies there, buffers alive together never overlap. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/train/zoo.h"
@@ -50,8 +51,7 @@ static void test_zoo_chains(void **state) {
 /* x → a = Relu(x) → b = Sigmoid(a), c = Tanh(a) → y = b + c: a is still
  * read by Tanh when Sigmoid runs, so b gets a buffer of its own; c may take
  * a's (a dies at Tanh); b and c are alive together at the Add. */
-static void test_diamond(void **state) {
-  (void)state;
+static pare_graph *diamond(void) {
   pare_graph *g = pare_graph_create();
   int64_t dims[2] = {-1, 1000};
   const char *names[] = {"x", "a", "b", "c", "y"};
@@ -70,6 +70,12 @@ static void test_diamond(void **state) {
     g->nodes[k].outputs[0] = v[outs[i]];
     g->values[v[outs[i]]].producer = k;
   }
+  return g;
+}
+
+static void test_diamond(void **state) {
+  (void)state;
+  pare_graph *g = diamond();
   pare_plan *p;
   pare_memory_plan mp;
   plan_of(g, 4, &p, &mp);
@@ -87,8 +93,66 @@ static void test_diamond(void **state) {
   pare_graph_destroy(g);
 }
 
+/* Runs g on the reference twice with its activations in the arena and
+ * once without: the same outputs to the bit, the caller's input left as it
+ * was (the diamond writes a over x in place: the arena holds a copy). */
+static void check_arena_run(const pare_graph *g, int64_t batch) {
+  const pare_value *xv = &g->values[g->inputs[0]];
+  pare_tensor in = {PARE_DT_F32, xv->rank, {0}, NULL, 0, 0, 0};
+  for (int d = 0; d < xv->rank; d++) in.dims[d] = xv->dims[d] < 0 ? batch : xv->dims[d];
+  size_t n = (size_t)pare_tensor_numel(&in);
+  float *x = malloc(sizeof(float) * n), *kept = malloc(sizeof(float) * n);
+  test_rng r = {7};
+  test_fill(&r, x, n, -1, 1);
+  memcpy(kept, x, sizeof(float) * n);
+  in.data = x;
+  in.nbytes = sizeof(float) * n;
+  pare_error err;
+  pare_plan *plain, *arena;
+  if (pare_plan_create(g, &in, 1, &plain, &err) != PARE_OK) fail_msg("%s", err.text);
+  if (pare_plan_create_ex(g, &in, 1, PARE_PLAN_ARENA, &arena, &err) != PARE_OK)
+    fail_msg("%s", err.text);
+  pare_tensor want, got;
+  if (pare_plan_run_ref(plain, &in, 1, &want, &err) != PARE_OK) fail_msg("%s", err.text);
+  for (int run = 0; run < 2; run++) {
+    if (pare_plan_run_ref(arena, &in, 1, &got, &err) != PARE_OK) fail_msg("%s", err.text);
+    assert_non_null(arena->arena);
+    assert_int_equal(got.nbytes, want.nbytes);
+    assert_memory_equal(got.data, want.data, want.nbytes);
+    assert_memory_equal(x, kept, sizeof(float) * n);
+    pare_tensor_release(&got);
+  }
+  /* Dropped (as the OpenCL executor asks), then laid out again. */
+  pare_plan_drop_arena(arena);
+  assert_null(arena->arena);
+  if (pare_plan_run_ref(arena, &in, 1, &got, &err) != PARE_OK) fail_msg("%s", err.text);
+  assert_memory_equal(got.data, want.data, want.nbytes);
+  pare_tensor_release(&got);
+  pare_tensor_release(&want);
+  pare_plan_destroy(plain);
+  pare_plan_destroy(arena);
+  free(x);
+  free(kept);
+}
+
+static void test_arena_runs(void **state) {
+  (void)state;
+  const char *archs[] = {"simplecnn", "lenet5", "mlp"};
+  for (int a = 0; a < 3; a++) {
+    pare_graph *g;
+    pare_error err;
+    assert_int_equal(pare_zoo_build(archs[a], 1, &g, &err), PARE_OK);
+    check_arena_run(g, 3);
+    pare_graph_destroy(g);
+  }
+  pare_graph *g = diamond();
+  check_arena_run(g, 4);
+  pare_graph_destroy(g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_zoo_chains),
-                                     cmocka_unit_test(test_diamond)};
+                                     cmocka_unit_test(test_diamond),
+                                     cmocka_unit_test(test_arena_runs)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
