@@ -57,7 +57,7 @@ static void print_prune_table(const pare_prune_layer_info *l, int n) {
 
 typedef struct finetune_opts {
   const char *dataset, *schedule;
-  float lr;
+  float lr, weight_decay;
   long long batch, seed;
   int keep_zeros;
   const char *teacher; /* distil from this model, or NULL */
@@ -75,6 +75,7 @@ static int finetune(const char *cmd, pare_context *ctx, const char *path, int ep
   o.dataset = f->dataset;
   o.epochs = epochs;
   o.lr = lr;
+  o.weight_decay = f->weight_decay;
   o.batch = (int)f->batch;
   o.seed = (uint64_t)f->seed;
   o.schedule = schedule;
@@ -270,7 +271,8 @@ int cmd_compress(int argc, char **argv) {
   const char *prune_schedule = "oneshot";
   float ramp = 1.0f;
   long long epochs = 0, batch = 64, seed = 1, measure = 0, data_images = 0;
-  float lr = 0.01f, amount = -1.0f, alpha = 0.5f, temperature = 4.0f, act_sparsity = 0.0f;
+  float lr = 0.01f, weight_decay = 0.0f, amount = -1.0f, alpha = 0.5f, temperature = 4.0f,
+        act_sparsity = 0.0f;
   long long calib_images = 1000;
   const char *quant = NULL, *calib_method = "minmax", *quant_dense = NULL;
   const char *share_dense = NULL;
@@ -348,6 +350,10 @@ int cmd_compress(int argc, char **argv) {
     } else if (cli_flag_value(argc, argv, &i, "--lr", &v)) {
       rc = cli_parse_float(cmd, "--lr", v, &lr);
       if (!rc && !(lr > 0)) return cli_usage_error(cmd, "--lr must be positive, not %s", v);
+    } else if (cli_flag_value(argc, argv, &i, "--weight-decay", &v)) {
+      rc = cli_parse_float(cmd, "--weight-decay", v, &weight_decay);
+      if (!rc && !(weight_decay >= 0))
+        return cli_usage_error(cmd, "--weight-decay must be >= 0, not %s", v);
     } else if (cli_flag_value(argc, argv, &i, "--schedule", &v)) {
       schedule = v;
     } else if (cli_flag_value(argc, argv, &i, "--batch", &v)) {
@@ -440,6 +446,7 @@ int cmd_compress(int argc, char **argv) {
   finetune_opts f = {dataset,
                      schedule,
                      lr,
+                     weight_decay,
                      batch,
                      seed,
                      amount >= 0 || share_bits,

@@ -367,7 +367,7 @@ static const command commands[] = {
      "             [--lowrank-conv channel|spatial|none] [--skip NODE,...] [--measure-batch B]\n"
      "             [--lowrank-data N]\n"
      "  training:  [--finetune-epochs N] [--lr 0.01] [--schedule cosine|constant|step]\n"
-     "             [--batch 64] [--seed S] [--dataset fashion-mnist|DIR]\n"
+     "             [--weight-decay 0] [--batch 64] [--seed S] [--dataset fashion-mnist|DIR]\n"
      "             [--distill [--alpha 0.5] [--temperature 4]]\n"
      "             [--backend ref|opencl|auto] [--device N]\n\n"
      "Pruning (--prune S) sets weights of Conv, Gemm and MatMul layers to zero:\n"

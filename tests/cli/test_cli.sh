@@ -171,6 +171,8 @@ PY
   contains prune-ramp "epoch 1/2: sparsity 0.500"
   check prune-ramp-bad 2 "$pare" compress "$tmp/m.pare" --prune 0.5 --prune-schedule gradual --prune-ramp 0 --finetune-epochs 2 -o "$tmp/x.pare"
   contains prune-ramp-bad "--prune-ramp"
+  check compress-bad-decay 2 "$pare" compress "$tmp/m.pare" --prune 0.5 --finetune-epochs 1 --weight-decay -1 -o "$tmp/x.pare"
+  contains compress-bad-decay "--weight-decay"
   check prune-gradual-no-epochs 2 "$pare" compress "$tmp/m.pare" --prune 0.5 --prune-schedule gradual -o "$tmp/x.pare"
   contains prune-gradual-no-epochs "needs --finetune-epochs"
   check prune-bad-mode 1 "$pare" compress "$tmp/m.pare" --prune 0.5 --prune-mode 5:4 -o "$tmp/x.pare"; contains prune-bad-mode "'5:4'"
