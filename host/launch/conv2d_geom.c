@@ -104,8 +104,9 @@ static size_t chunk_images(size_t n, size_t per_image, int scratch_mb) {
  * pool or quantize its input, the launch itself), on every run; each plan
  * is a dozen lookups of formatted keys in the tuning table. The last
  * MEMO_SIZE plans are kept per runtime, keyed by everything plan_compute
- * reads: the geometry (the first 18 fields of the arguments), the stem,
- * implicit_ok, and the tuning table's version and switch. */
+ * reads: the geometry (sizes, groups, strides, dilations, pads and the
+ * output size), the stem, implicit_ok, and the tuning table's version and
+ * switch. */
 #define MEMO_SIZE 16
 #define GEOMETRY  18
 
