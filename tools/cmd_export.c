@@ -9,6 +9,7 @@ int cmd_export(int argc, char **argv);
 
 int cmd_export(int argc, char **argv) {
   const char *in = NULL, *out = NULL;
+  int float_weights = 0;
   for (int i = 1; i < argc; i++) {
     const char *v;
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -17,6 +18,8 @@ int cmd_export(int argc, char **argv) {
     } else if (cli_flag_value(argc, argv, &i, "-o", &v) ||
                cli_flag_value(argc, argv, &i, "--output", &v)) {
       out = v;
+    } else if (!strcmp(argv[i], "--float-weights")) {
+      float_weights = 1;
     } else if (argv[i][0] == '-') {
       return cli_usage_error("export", "unknown option '%s'", argv[i]);
     } else if (!in) {
@@ -31,6 +34,13 @@ int cmd_export(int argc, char **argv) {
   char err[1024];
   pare_model *m;
   if (pare_model_load(in, &m, err, sizeof err) != PARE_OK) return cli_fail("export", "%s", err);
+  int folded = 0;
+  if (float_weights && pare_model_dequantize_weights(m, &folded) != PARE_OK) {
+    int rc = cli_fail("export", "%s", pare_model_last_error(m));
+    pare_model_destroy(m);
+    return rc;
+  }
+  if (float_weights) printf("%d node(s) of constants folded into float weights\n", folded);
   if (pare_model_export_onnx(m, out) != PARE_OK) {
     int rc = cli_fail("export", "%s", pare_model_last_error(m));
     pare_model_destroy(m);

@@ -283,12 +283,16 @@ static const command commands[] = {
      "the import with an error naming the node.",
      cmd_import},
     {"export", "write a model as ONNX (for onnxruntime and other runtimes)",
-     "usage: pare export MODEL -o OUT.onnx\n\n"
+     "usage: pare export MODEL -o OUT.onnx [--float-weights]\n\n"
      "MODEL is a .pare or .onnx file, compressed or not. Writes its nodes and\n"
      "weights as ONNX, atomically; the opset is raised to what its ops need\n"
      "(QuantizeLinear/DequantizeLinear with an axis: 13), int4 weights are\n"
      "written as int8. Anything ONNX cannot express stops the export with an\n"
-     "error naming the node or value.",
+     "error naming the node or value.\n"
+     "--float-weights stores quantized weights as float (each DequantizeLinear\n"
+     "of constants folded): the same results, a larger file, and a file that\n"
+     "onnxruntime runs at full speed (it runs those nodes on every inference\n"
+     "and then misses its prepacked convolutions).",
      cmd_export},
     {"info", "per-layer table: shapes, parameters, MACs, bytes, sparsity, backend",
      "usage: pare info MODEL [--batch N] [--memory] [--json] [--backend ref|opencl|auto]\n"

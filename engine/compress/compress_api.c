@@ -12,6 +12,7 @@
 #include "engine/compress/weights.h"
 #include "engine/context_internal.h"
 #include "engine/model_internal.h"
+#include "engine/passes/passes.h"
 #include "engine/ref/svd.h"
 #ifdef PARE_HAVE_OPENCL
 #include "host/exec_cl.h"
@@ -145,6 +146,19 @@ static pare_status own_weights(pare_model *m) {
       return pare_error_set(&m->error, PARE_ERR_NO_MEMORY, "out of memory");
   }
   return PARE_OK;
+}
+
+pare_status pare_model_dequantize_weights(pare_model *m, int *count) {
+  if (count) *count = 0;
+  if (!m) return PARE_ERR_INVALID_ARG;
+  pare_error_clear(&m->error);
+  int folded = 0;
+  pare_status st = own_weights(m);
+  if (st == PARE_OK) st = pare_pass_fold_constants_ex(m->graph, 1, &folded, &m->error);
+  pare_plan_destroy(m->plan);
+  m->plan = NULL;
+  if (count) *count = folded;
+  return st;
 }
 
 pare_status pare_model_prune(pare_model *m, const char *mode, double amount, const char *dense,

@@ -8,6 +8,11 @@
 #define MAX_IO 64
 
 pare_status pare_pass_fold_constants(pare_graph *g, int *folded, pare_error *err) {
+  return pare_pass_fold_constants_ex(g, 0, folded, err);
+}
+
+pare_status pare_pass_fold_constants_ex(pare_graph *g, int dequantize, int *folded,
+                                        pare_error *err) {
   *folded = 0;
   for (int i = 0; i < g->n_nodes; i++) {
     pare_node *n = &g->nodes[i];
@@ -22,7 +27,7 @@ pare_status pare_pass_fold_constants(pare_graph *g, int *folded, pare_error *err
      * weight is stored (QDQ models): kept, so that the file holds the
      * integers and the executor can run the layer on integer kernels; a
      * plan still folds it (engine/exec/plan.c). */
-    if (n->op == PARE_OP_DEQUANTIZE_LINEAR && n->n_inputs > 0 && n->inputs[0] >= 0 &&
+    if (!dequantize && n->op == PARE_OP_DEQUANTIZE_LINEAR && n->n_inputs > 0 && n->inputs[0] >= 0 &&
         (g->values[n->inputs[0]].dtype == PARE_DT_I8 ||
          g->values[n->inputs[0]].dtype == PARE_DT_U8))
       continue;

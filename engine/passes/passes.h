@@ -8,6 +8,10 @@
  * outputs by constants (chains that depend on run-time shapes are folded
  * when a plan binds the shapes). *folded counts the nodes removed. */
 pare_status pare_pass_fold_constants(pare_graph *g, int *folded, pare_error *err);
+/* The same; with dequantize, DequantizeLinear of integer constants (a
+ * quantized weight as stored) is folded too, into float weights. */
+pare_status pare_pass_fold_constants_ex(pare_graph *g, int dequantize, int *folded,
+                                        pare_error *err);
 
 /* Folds BatchNormalization (inference) into the
  * Conv or Gemm before it when that layer's output feeds only the BN and all

@@ -405,6 +405,14 @@ PARE_API pare_status pare_model_prune_activations(pare_model *m, double sparsity
                                                   const char *dense, pare_act_prune_info **layers,
                                                   int *count);
 
+/* Stores every quantized weight as float: each DequantizeLinear of
+ * integer constants (and any other node of constants) is evaluated and
+ * replaced by its float result, so the model computes the same and its
+ * file holds float weights. For exporting to runtimes that would run those
+ * nodes on every inference (onnxruntime does, and then misses its
+ * prepacked convolutions). *count (may be NULL): the nodes folded. */
+PARE_API pare_status pare_model_dequantize_weights(pare_model *m, int *count);
+
 /* One Conv, Gemm or MatMul as pare_model_quantize left it. */
 typedef struct pare_quant_layer_info {
   char node[128];

@@ -262,6 +262,13 @@ PY
   check export-import 0 "$pare" import "$tmp/q8.onnx" -o "$tmp/q8-back.pare"
   check export-eval 0 "$pare" eval "$tmp/q8-back.pare" --dataset "$tmp" --json
   contains export-eval '"accuracy"'
+  # --float-weights: the weights' DequantizeLinear folded; the reference
+  # computes the same from either file.
+  check export-float 0 "$pare" export "$tmp/q8.pare" -o "$tmp/q8f.onnx" --float-weights
+  contains export-float "3 node(s) of constants folded into float weights"
+  check export-float-eval 0 "$pare" eval "$tmp/q8f.onnx" --dataset "$tmp" --backend ref; float_acc=$LAST
+  check export-int-eval 0 "$pare" eval "$tmp/q8.pare" --dataset "$tmp" --backend ref
+  [ "${float_acc#*accuracy}" = "${LAST#*accuracy}" ] && passes=$((passes + 1)) || { echo "FAIL export --float-weights changed the results: $float_acc / $LAST"; fails=$((fails + 1)); }
   check export-no-output 2 "$pare" export "$tmp/q8.pare"
   check export-bad-path 1 "$pare" export "$tmp/q8.pare" -o "$tmp/no-such-dir/x.onnx"; contains export-bad-path "no-such-dir"
   check create 0 "$pare" create mlp:20,10 -o "$tmp/c.pare"; contains create "untrained"
