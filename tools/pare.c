@@ -301,8 +301,9 @@ static const command commands[] = {
      "The backend column says where each node runs on the chosen backend; bytes\n"
      "are the weights as the .pare file stores them. --memory adds the activation\n"
      "memory at that batch: naive (a buffer per tensor), planned (pare's arena:\n"
-     "layout ops alias, elementwise ops in place, greedy placement) and the lower\n"
-     "bound (the most bytes alive at one step).",
+     "layout ops alias, elementwise ops in place, greedy placement; the reference\n"
+     "backend runs in it, OpenCL keeps a buffer per tensor) and the lower bound\n"
+     "(the most bytes alive at one step).",
      cmd_info},
     {"run", "run a model on .npy inputs",
      "usage: pare run MODEL --input X.npy [--input NAME=Y.npy ...] [--output OUT.npy ...]\n"
