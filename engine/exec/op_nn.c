@@ -304,6 +304,31 @@ static pare_status reduce_run(pare_op_ctx *ctx) {
                           "reduction failed");
 }
 
+static pare_status lrn_shape(pare_op_ctx *ctx) {
+  pare_status st = f32_inputs(ctx, 1, 1);
+  if (st != PARE_OK) return st;
+  if (ctx->in[0]->rank < 3)
+    return pare_op_fail(ctx, PARE_ERR_FORMAT, "input must be N x C x D1 ... (rank %d)",
+                        ctx->in[0]->rank);
+  int64_t size = pare_node_attr_int(ctx->node, "size", 0);
+  if (size < 1)
+    return pare_op_fail(ctx, PARE_ERR_FORMAT, "attribute size must be at least 1 (got %lld)",
+                        (long long)size);
+  pare_op_set_out(ctx, 0, PARE_DT_F32, ctx->in[0]->rank, ctx->in[0]->dims);
+  return PARE_OK;
+}
+
+static pare_status lrn_run(pare_op_ctx *ctx) {
+  const pare_tensor *x = ctx->in[0];
+  return pare_op_ref_fail(
+      ctx,
+      pare_ref_lrn_f32(x->data, x->rank, x->dims, pare_node_attr_int(ctx->node, "size", 0),
+                       pare_node_attr_float(ctx->node, "alpha", 1e-4f),
+                       pare_node_attr_float(ctx->node, "beta", 0.75f),
+                       pare_node_attr_float(ctx->node, "bias", 1.0f), ctx->out[0]->data),
+      "local response normalization failed");
+}
+
 static const pare_op_impl conv = {conv_shape, conv_run};
 static const pare_op_impl convt = {convt_shape, convt_run};
 static const pare_op_impl pool = {pool_shape, pool_run};
@@ -311,6 +336,7 @@ static const pare_op_impl global_pool = {global_pool_shape, global_pool_run};
 static const pare_op_impl bn = {bn_shape, bn_run};
 static const pare_op_impl softmax = {softmax_shape, softmax_run};
 static const pare_op_impl reduce = {reduce_shape, reduce_run};
+static const pare_op_impl lrn = {lrn_shape, lrn_run};
 
 const pare_op_impl *pare_op_impl_nn(pare_op op) {
   switch (op) {
@@ -324,6 +350,7 @@ const pare_op_impl *pare_op_impl_nn(pare_op op) {
   case PARE_OP_SOFTMAX:
   case PARE_OP_LOG_SOFTMAX: return &softmax;
   case PARE_OP_REDUCE_MEAN: return &reduce;
+  case PARE_OP_LRN: return &lrn;
   default: return NULL;
   }
 }

@@ -26,6 +26,7 @@ static const char *allowed_attrs(pare_op op) {
   case PARE_OP_SELU: return "alpha gamma";
   case PARE_OP_HARD_SIGMOID: return "alpha beta";
   case PARE_OP_SHRINK: return "bias lambd";
+  case PARE_OP_LRN: return "alpha beta bias size";
   case PARE_OP_QUANTIZE_LINEAR: return "axis saturate";
   case PARE_OP_DEQUANTIZE_LINEAR: return "axis";
   case PARE_OP_CONV_INTEGER:

@@ -24,6 +24,32 @@ int pare_ref_batchnorm_f32(const float *x, int rank, const int64_t *dims, const 
   return PARE_REF_OK;
 }
 
+int pare_ref_lrn_f32(const float *x, int rank, const int64_t *dims, int64_t size, float alpha,
+                     float beta, float bias, float *y) {
+  int64_t count;
+  if (rank < 3 || size < 1 || pare_ref_shape_numel(rank, dims, &count) != PARE_REF_OK)
+    return PARE_REF_EINVAL;
+  int64_t n = dims[0], c = dims[1], inner = 1;
+  for (int i = 2; i < rank; i++) inner *= dims[i];
+  const int64_t before = (size - 1) / 2, after = size - 1 - before;
+  const double scale = (double)alpha / (double)size;
+  for (int64_t b = 0; b < n; b++)
+    for (int64_t ch = 0; ch < c; ch++) {
+      int64_t lo = ch - before < 0 ? 0 : ch - before, hi = ch + after >= c ? c - 1 : ch + after;
+      const float *xb = x + b * c * inner;
+      float *yc = y + (b * c + ch) * inner;
+      for (int64_t i = 0; i < inner; i++) {
+        double sum = 0;
+        for (int64_t k = lo; k <= hi; k++) {
+          double v = xb[k * inner + i];
+          sum += v * v;
+        }
+        yc[i] = (float)((double)xb[ch * inner + i] / pow((double)bias + scale * sum, (double)beta));
+      }
+    }
+  return PARE_REF_OK;
+}
+
 /* Splits dims around axis into outer × len × inner, where the normalized
  * elements of one group are `len` apart by `inner`. legacy folds everything
  * from axis on into one contiguous row (len = that product, inner = 1). */

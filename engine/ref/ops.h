@@ -172,6 +172,13 @@ int pare_ref_batchnorm_f32(const float *x, int rank, const int64_t *dims, const 
                            const float *bias, const float *mean, const float *var, float eps,
                            float *y);
 
+/* Local response normalization across channels (ONNX LRN), channel axis
+ * 1, rank >= 3: y = x / (bias + alpha/size · Σ x²)^beta, the sum over the
+ * channels c - floor((size-1)/2) .. c + ceil((size-1)/2) that exist. size
+ * >= 1. The sums in double. y must not alias x. */
+int pare_ref_lrn_f32(const float *x, int rank, const int64_t *dims, int64_t size, float alpha,
+                     float beta, float bias, float *y);
+
 /* Softmax / LogSoftmax along axis (negative counts from the end, rank >= 1).
  * legacy = 0: opset >= 13, normalize along that single axis. legacy = 1:
  * opsets < 13, flatten to [prod(dims[:axis]), prod(dims[axis:])] and

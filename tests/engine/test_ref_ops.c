@@ -983,6 +983,24 @@ static void test_threads_bit_exact(void **state) {
   free(a), free(b), free(c0), free(c1), free(x), free(w), free(y0), free(y1);
 }
 
+/* LRN by hand: an even size (the window is c .. c+1), a window wider than
+ * the channels, and the refusals. */
+static void test_lrn(void **state) {
+  (void)state;
+  const float x[3] = {1, 2, 3};
+  const int64_t dims[3] = {1, 3, 1};
+  float y[3];
+  assert_int_equal(pare_ref_lrn_f32(x, 3, dims, 2, 1.0f, 1.0f, 1.0f, y), PARE_REF_OK);
+  assert_float_equal(y[0], 1.0 / (1 + 0.5 * (1 + 4)), 1e-6);
+  assert_float_equal(y[1], 2.0 / (1 + 0.5 * (4 + 9)), 1e-6);
+  assert_float_equal(y[2], 3.0 / (1 + 0.5 * 9), 1e-6);
+  /* size 7 over 3 channels: every sum is all of them; beta 0.5, bias 2. */
+  assert_int_equal(pare_ref_lrn_f32(x, 3, dims, 7, 0.7f, 0.5f, 2.0f, y), PARE_REF_OK);
+  for (int c = 0; c < 3; c++) assert_float_equal(y[c], x[c] / sqrt(2 + 0.1 * 14), 1e-6);
+  assert_int_equal(pare_ref_lrn_f32(x, 3, dims, 0, 1, 1, 1, y), PARE_REF_EINVAL);
+  assert_int_equal(pare_ref_lrn_f32(x, 2, dims, 2, 1, 1, 1, y), PARE_REF_EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_threads_bit_exact),
@@ -1004,6 +1022,7 @@ int main(void) {
       cmocka_unit_test(test_resize),
       cmocka_unit_test(test_broadcast),
       cmocka_unit_test(test_prelu),
+      cmocka_unit_test(test_lrn),
   };
   return cmocka_run_group_tests_name("reference ops", tests, NULL, NULL);
 }

@@ -188,6 +188,8 @@ static void test_conformance_models(void **state) {
       "test_dequantizelinear",
       "test_shrink_soft",
       "test_shrink_hard",
+      "test_lrn",
+      "test_lrn_default",
       "test_softmax_axis_1",
       "test_squeeze",
       "test_unsqueeze_axis_1",
