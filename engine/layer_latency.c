@@ -198,11 +198,11 @@ pare_status pare_model_layer_latency(pare_context *ctx, pare_model *m, int64_t b
       ms[l] = 0;
       for (int o = 0; o < n_owned; o++) ms[l] += t[owned[o]].ms;
 #ifdef PARE_HAVE_OPENCL
-      if (rt) pare_tuning_set(rt, key[l], ms[l]);
+      if (rt) pare_tuning_put(rt, key[l], ms[l]);
 #endif
     }
 #ifdef PARE_HAVE_OPENCL
-    if (rt && st == PARE_OK) pare_tuning_save(rt); /* the file rewritten once, not per layer */
+    if (rt && st == PARE_OK) pare_tuning_flush(rt); /* the file written once, not per layer */
 #endif
     if (st == PARE_OK && measured) *measured = n_missing;
     free(t);

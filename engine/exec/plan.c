@@ -195,13 +195,15 @@ static pare_status place_in_arena(pare_plan *p, pare_error *err) {
   pare_status st = pare_memory_plan_build(p, &mp, err);
   if (st != PARE_OK) return st;
   size_t bytes = mp.planned;
-  p->arena = bytes ? malloc(bytes + 63) : NULL; /* offsets are 64-byte aligned from base */
-  if (bytes && !p->arena) {
+  /* Offsets are 64-byte aligned from base. Never NULL once placed, even
+   * with no activations, so that later runs do not plan again. */
+  p->arena = malloc(bytes + 64);
+  if (!p->arena) {
     pare_memory_plan_free(&mp);
     return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory (an arena of %zu bytes)", bytes);
   }
   char *base = (char *)(((uintptr_t)p->arena + 63) & ~(uintptr_t)63);
-  for (int v = 0; v < p->n_values && p->arena; v++) {
+  for (int v = 0; v < p->n_values; v++) {
     pare_tensor *t = &p->values[v];
     int64_t n = pare_tensor_numel(t);
     if (mp.offset[v] == SIZE_MAX || t->is_const || n < 0) continue;
