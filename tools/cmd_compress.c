@@ -109,6 +109,15 @@ static int prune(const char *cmd, pare_model *m, const char *mode, double amount
   return 0;
 }
 
+/* The options of epoch e (from 1) when training one epoch at a time: a
+ * seed of its own, so that every epoch draws a new order of the images
+ * (with one seed, each call would replay the first epoch's order). */
+static finetune_opts epoch_opts(const finetune_opts *f, int e) {
+  finetune_opts g = *f;
+  g.seed = f->seed + (long long)(e - 1) * 1000003;
+  return g;
+}
+
 /* The rate of fine-tuning epoch e of E (from 1) when training one epoch at
  * a time: a cosine over the epochs from lr, constant within each. */
 static float epoch_lr(float lr, int e, int epochs) {
@@ -136,7 +145,8 @@ static int prune_gradually(const char *cmd, pare_context *ctx, const char *outpu
     if (!rc && pare_model_save(m, output) != PARE_OK)
       rc = cli_fail(cmd, "%s", pare_model_last_error(m));
     pare_model_destroy(m);
-    if (!rc) rc = finetune(cmd, ctx, output, 1, lr_e, "constant", f);
+    finetune_opts fe = epoch_opts(f, e);
+    if (!rc) rc = finetune(cmd, ctx, output, 1, lr_e, "constant", &fe);
     if (rc) return rc;
   }
   return 0;
@@ -181,7 +191,8 @@ static int finetune_shared(const char *cmd, pare_context *ctx, const char *outpu
     float lr_e = epoch_lr(lr, e, epochs);
     printf("fine-tuning shared weights, epoch %d/%d at lr %g, then sharing again\n", e, epochs,
            (double)lr_e);
-    int rc = finetune(cmd, ctx, output, 1, lr_e, "constant", f);
+    finetune_opts fe = epoch_opts(f, e);
+    int rc = finetune(cmd, ctx, output, 1, lr_e, "constant", &fe);
     char err[1024];
     pare_model *m = NULL;
     if (!rc && pare_model_load(output, &m, err, sizeof err) != PARE_OK)
