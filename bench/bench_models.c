@@ -267,15 +267,18 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
       printf(", \"%s_ms_median\": %.4f, \"speedup_vs_%s\": %.3f", vname, tv[1].ms_median, vname,
              tv[1].ms_median / tc.ms_median);
     /* Throughput, and memory: the activation arena pare's plan gives at this
-     * batch (with the naive total beside it) and the process's peak RSS. */
+     * batch (with the naive total beside it), the device arena the timed
+     * runs used, and the process's peak RSS. */
     uint64_t naive = 0, planned = 0, lower = 0;
     pare_model_memory(m, batches[b], &naive, &planned, &lower);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf(", \"images_per_s\": %.1f, \"activation_bytes_planned\": %llu, "
-           "\"activation_bytes_naive\": %llu, \"peak_rss_kb\": %ld",
+           "\"activation_bytes_naive\": %llu, \"activation_bytes_device\": %llu, "
+           "\"peak_rss_kb\": %ld",
            1000.0 * (double)batches[b] / tc.ms_median, (unsigned long long)planned,
-           (unsigned long long)naive, ru.ru_maxrss);
+           (unsigned long long)naive, (unsigned long long)pare_model_device_activation_bytes(m),
+           ru.ru_maxrss);
     if (base)
       printf(", \"baseline\": \"%s\", \"baseline_ms_median\": %.4f, \"speedup_vs_baseline\": %.3f",
              o->baseline, tb.ms_median, tb.ms_median / tc.ms_median);

@@ -177,6 +177,15 @@ static int plan_fits(const pare_model *m, const pare_plan *plan, int flags, cons
 /* A run of m with the plan in *plan (remade when the input shapes
  * change), errors into err: the model's own state, or a session's. The
  * model is only read. */
+uint64_t pare_model_device_activation_bytes(const pare_model *m) {
+#ifdef PARE_HAVE_OPENCL
+  return m && m->plan ? (uint64_t)pare_exec_cl_arena_bytes(m->plan) : 0;
+#else
+  (void)m;
+  return 0;
+#endif
+}
+
 static pare_status run_model(pare_context *ctx, pare_model *m, pare_plan **plan, pare_error *err,
                              const pare_tensor_view *inputs, int n_inputs,
                              pare_tensor_view *outputs, int n_outputs) {

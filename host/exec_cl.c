@@ -79,6 +79,13 @@ typedef struct cl_state {
   pare_int8_layer *int8; /* per node: the integer form (int8[i].n set) or none */
   char *absorbed;        /* per node: a QuantizeLinear/DequantizeLinear an integer
                           * layer does itself (fixed when the state is made) */
+  /* PARE_PLAN_ARENA: the activations in regions of one device buffer, laid
+   * out by the memory plan over the steps this executor runs them at. */
+  cl_mem arena;      /* or NULL: a buffer per value */
+  cl_mem *arena_sub; /* per buffer of the plan: its region */
+  int *arena_buffer; /* per value: its buffer, -1 for constants */
+  int n_arena_sub;
+  size_t arena_bytes;
 } cl_state;
 
 /* One way of running node idx (timed against another to choose). */
@@ -108,6 +115,11 @@ static void state_free(void *s) {
     for (int b = 0; b < 2; b++)
       if (st->consts[i][b]) st->cl->clReleaseMemObject(st->consts[i][b]);
   free(st->consts);
+  for (int b = 0; st->arena_sub && b < st->n_arena_sub; b++)
+    if (st->arena_sub[b]) st->cl->clReleaseMemObject(st->arena_sub[b]);
+  free(st->arena_sub);
+  free(st->arena_buffer);
+  if (st->arena) st->cl->clReleaseMemObject(st->arena);
   if (st->context) st->cl->clReleaseContext(st->context);
   free(st->v);
   free(st->fuse);
@@ -738,6 +750,20 @@ static pare_status run_alias(pare_plan *p, cl_state *s, const pare_node *n, pare
   int x = n->inputs[0], y = n->outputs[0];
   pare_status st = to_device(p, s, x, err);
   if (st != PARE_OK) return st;
+  if (s->arena && s->arena_buffer[y] >= 0 && s->arena_buffer[x] >= 0 &&
+      s->arena_buffer[y] != s->arena_buffer[x]) {
+    /* The plan gave y a region of its own (x's ends here): a copy. */
+    size_t bytes = p->values[x].nbytes;
+    if ((st = out_buffer(p, s, y, err)) != PARE_OK) return st;
+    if (bytes > p->values[y].nbytes) bytes = p->values[y].nbytes;
+    cl_int rc = bytes ? s->cl->clEnqueueCopyBuffer(s->rt->queue, s->v[x].mem, s->v[y].mem, 0, 0,
+                                                   bytes, 0, NULL, NULL)
+                      : CL_SUCCESS;
+    if (rc != CL_SUCCESS)
+      return pare_error_set(err, PARE_ERR_OPENCL, "node '%s': copying its input failed (%d)",
+                            n->name, (int)rc);
+    return PARE_OK;
+  }
   if (s->v[y].mem) s->rt->cl->clReleaseMemObject(s->v[y].mem);
   s->rt->cl->clRetainMemObject(s->v[x].mem);
   s->v[y].mem = s->v[x].mem;
@@ -1119,6 +1145,95 @@ static pare_status decide_sparse(pare_plan *p, cl_state *s, int idx, pare_error 
   return PARE_OK;
 }
 
+/* ---- the activations' arena ---------------------------------------------- */
+
+/* The steps at which each node may run (memory_plan.c's spans): a node
+ * fused into a Conv or Gemm runs in that node's launch or (a pooling the
+ * convolution's path cannot take) at its own step; an integer layer may
+ * run its QuantizeLinear/DequantizeLinear pair in its own launch; a
+ * DequantizeLinear runs in its QuantizeLinear's fake-quantization launch. */
+static void node_spans(const pare_plan *p, const cl_state *s, int *lo, int *hi) {
+  const pare_graph *g = p->graph;
+  for (int i = 0; i < g->n_nodes; i++) lo[i] = hi[i] = i;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const fusion *f = &s->fuse[i];
+    int members[4] = {f->bn, f->add, f->act, f->pool};
+    for (int k = 0; k < 4; k++)
+      if (members[k] >= 0 && i < lo[members[k]]) lo[members[k]] = i;
+    if (s->int8[i].n) {
+      int pair[2] = {s->int8[i].q, s->int8[i].dq};
+      for (int k = 0; k < 2; k++)
+        if (pair[k] >= 0 && i > hi[pair[k]]) hi[pair[k]] = i;
+    }
+    if (g->nodes[i].op == PARE_OP_QUANTIZE_LINEAR) {
+      int j = pare_exec_qdq_partner(p, &g->nodes[i]);
+      if (j >= 0 && i < lo[j]) lo[j] = i;
+    }
+  }
+}
+
+/* Lays the activations of an inference plan out in one device buffer
+ * (PARE_PLAN_ARENA; PARE_NO_ARENA=1 turns it off): a region per buffer of
+ * the memory plan, aligned as the device needs sub-buffers to be. A device
+ * that refuses a region leaves a buffer per value; one that cannot give
+ * the arena fails as any allocation does. */
+static pare_status make_arena(pare_plan *p, cl_state *s, pare_error *err) {
+  const pare_graph *g = p->graph;
+  const char *off = pare_env("PARE_NO_ARENA");
+  cl_uint align_bits = 0;
+  if (!(p->flags & PARE_PLAN_ARENA) || (p->flags & PARE_PLAN_KEEP_PARAMS) ||
+      (off && strcmp(off, "0")) ||
+      s->cl->clGetDeviceInfo(s->rt->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits,
+                             &align_bits, NULL) != CL_SUCCESS)
+    return PARE_OK;
+  int *span = malloc(sizeof(int) * 2 * (size_t)(g->n_nodes + 1));
+  if (!span) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  node_spans(p, s, span, span + g->n_nodes);
+  pare_memory_plan_opts o = {align_bits / 8, span, span + g->n_nodes};
+  pare_memory_plan mp;
+  pare_status st = pare_memory_plan_build_ex(p, &o, &mp, err);
+  free(span);
+  if (st != PARE_OK) return st;
+  int *first = calloc((size_t)mp.n_buffers + 1, sizeof(int)); /* a value of each buffer */
+  s->arena_sub = calloc((size_t)mp.n_buffers + 1, sizeof(cl_mem));
+  if (!first || !s->arena_sub) st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  if (st == PARE_OK && mp.planned)
+    st = pare_cl_buffer(s->rt, CL_MEM_READ_WRITE, mp.planned, NULL, &s->arena, err);
+  s->n_arena_sub = mp.n_buffers;
+  for (int v = g->n_values - 1; first && v >= 0; v--)
+    if (mp.buffer[v] >= 0) first[mp.buffer[v]] = v;
+  int refused = !s->arena;
+  for (int b = 0; st == PARE_OK && !refused && b < mp.n_buffers; b++) {
+    cl_buffer_region r = {mp.offset[first[b]], mp.buffer_size[b]};
+    cl_int rc = CL_SUCCESS;
+    if (r.size)
+      s->arena_sub[b] = s->cl->clCreateSubBuffer(s->arena, CL_MEM_READ_WRITE,
+                                                 CL_BUFFER_CREATE_TYPE_REGION, &r, &rc);
+    refused = rc != CL_SUCCESS;
+  }
+  if (st == PARE_OK && !refused) {
+    s->arena_buffer = mp.buffer;
+    mp.buffer = NULL;
+    s->arena_bytes = mp.planned;
+  } else { /* a buffer per value, as without the flag */
+    for (int b = 0; s->arena_sub && b < s->n_arena_sub; b++)
+      if (s->arena_sub[b]) s->cl->clReleaseMemObject(s->arena_sub[b]);
+    free(s->arena_sub);
+    s->arena_sub = NULL;
+    s->n_arena_sub = 0;
+    if (s->arena) s->cl->clReleaseMemObject(s->arena);
+    s->arena = NULL;
+  }
+  free(first);
+  pare_memory_plan_free(&mp);
+  return st;
+}
+
+size_t pare_exec_cl_arena_bytes(const pare_plan *p) {
+  const cl_state *s = p->device;
+  return s && s->arena ? s->arena_bytes : 0;
+}
+
 /* The plan's device state for rt, made on first use (or when rt or the
  * runtime changes). Constants start valid on the host only. */
 static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, cl_state **out, pare_error *err) {
@@ -1157,6 +1272,12 @@ static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, cl_state **out, 
     p->device_free = state_free;
     find_fusions(p, s->fuse);
     find_int8_layers(p, s);
+    pare_status st = make_arena(p, s, err);
+    if (st != PARE_OK) {
+      p->device_free(s);
+      p->device = NULL;
+      return st;
+    }
     for (int i = 0; i < g->n_values; i++) s->v[i].host_valid = p->values[i].is_const != 0;
   }
   *out = s;
@@ -1177,6 +1298,14 @@ pare_status pare_exec_cl_begin(pare_plan *p, pare_cl_runtime *rt, const pare_ten
    * rest is produced anew. */
   for (int i = 0; i < g->n_values; i++)
     if (!p->values[i].is_const) s->v[i].dev_valid = s->v[i].host_valid = 0;
+  for (int i = 0; s->arena && i < g->n_values; i++) { /* each value in its region again */
+    int b = s->arena_buffer[i];
+    cl_mem sub = b >= 0 ? s->arena_sub[b] : NULL;
+    if (!sub || s->v[i].mem == sub) continue;
+    if (s->v[i].mem) s->cl->clReleaseMemObject(s->v[i].mem);
+    s->cl->clRetainMemObject(sub);
+    s->v[i].mem = sub;
+  }
   memset(s->skip, 0, (size_t)g->n_nodes);
   for (int i = 0; i < n_inputs; i++) {
     int v = g->inputs[i];

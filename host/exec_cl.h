@@ -59,6 +59,9 @@ int pare_exec_cl_sparse_nodes(const pare_plan *p);
  * node its own launch); plans that keep parameters (training) fuse only a
  * Conv's activation. */
 int pare_exec_cl_fused_nodes(const pare_plan *p);
+/* The bytes of the device buffer that holds the activations of the plan's
+ * last OpenCL run (PARE_PLAN_ARENA), 0 when each value has its own. */
+size_t pare_exec_cl_arena_bytes(const pare_plan *p);
 
 /* Conv, Gemm and MatMul nodes of the plan that run on the integer kernels
  * (host/exec_int8.h: a QuantizeLinear → DequantizeLinear input and an int8

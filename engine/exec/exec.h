@@ -165,13 +165,26 @@ const char *pare_exec_cl_node_form(const struct pare_plan *p, int i);
  * that dies there, and the buffers go into one arena by greedy placement.
  * Sizes are rounded up to 64 bytes. */
 typedef struct pare_memory_plan {
-  size_t naive;       /* every activation a buffer of its own */
-  size_t lower_bound; /* the most bytes alive at one step */
-  size_t planned;     /* the arena */
-  size_t *offset;     /* per value: its offset in the arena, SIZE_MAX for constants */
+  size_t naive;        /* every activation a buffer of its own */
+  size_t lower_bound;  /* the most bytes alive at one step */
+  size_t planned;      /* the arena */
+  size_t *offset;      /* per value: its offset in the arena, SIZE_MAX for constants */
+  int *buffer;         /* per value: the buffer it shares with values before or after
+                        * it (aliases, in place), -1 for constants */
+  size_t *buffer_size; /* per buffer */
+  int n_buffers;
 } pare_memory_plan;
 
+/* How an executor runs the plan, when not one node per step in order. */
+typedef struct pare_memory_plan_opts {
+  size_t align;       /* offsets and sizes rounded up to this many bytes (at least 64) */
+  const int *lo, *hi; /* per node: the first and last step at which it may run
+                       * (a node fused into one before or after it); NULL: its index */
+} pare_memory_plan_opts;
+
 pare_status pare_memory_plan_build(const pare_plan *p, pare_memory_plan *mp, pare_error *err);
+pare_status pare_memory_plan_build_ex(const pare_plan *p, const pare_memory_plan_opts *o,
+                                      pare_memory_plan *mp, pare_error *err);
 void pare_memory_plan_free(pare_memory_plan *mp);
 
 #endif

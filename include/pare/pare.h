@@ -314,6 +314,12 @@ PARE_API pare_status pare_model_layers(pare_model *m, pare_context *ctx, int64_t
 PARE_API pare_status pare_model_memory(pare_model *m, int64_t batch, uint64_t *naive,
                                        uint64_t *planned, uint64_t *lower_bound);
 
+/* The bytes of the device buffer that held the activations of the model's
+ * last OpenCL run: one arena laid out by the memory plan over the steps the
+ * fused launches run at, aligned for the device (PARE_NO_ARENA=1: a buffer
+ * per activation, and 0 here). 0 also when the last run was not on OpenCL. */
+PARE_API uint64_t pare_model_device_activation_bytes(const pare_model *m);
+
 /* ---- compression -------------------------------------------------------- */
 
 /* One Gemm, MatMul or Conv considered by pare_model_factorize. */

@@ -2,7 +2,8 @@
  * on the sparse kernels (PARE_SPARSE=always) compute what the reference
  * computes, every eligible layer takes that path, a weight that changes
  * leaves it; quantized (QDQ) models run their quantize/dequantize pairs on
- * the device with the reference's numbers; the tuning database keeps
+ * the device with the reference's numbers, with each activation in a device
+ * buffer of its own and all of them in one arena; the tuning database keeps
  * values across runtimes and survives a damaged file. */
 #define _DEFAULT_SOURCE
 #include <math.h>
@@ -35,35 +36,42 @@ static void run_both_tol(const pare_graph *g, int64_t batch, int want_sparse, in
   test_run_ref(g, x, 4, dims, &ref);
   pare_tensor in = {PARE_DT_F32, 4, {batch, 1, 28, 28}, x, sizeof(float) * (size_t)(batch * 784),
                     0,           0};
-  pare_plan *p;
-  pare_error err;
-  if (pare_plan_create(g, &in, 1, &p, &err) != PARE_OK) fail_msg("%s", err.text);
-  pare_tensor out;
-  for (int run = 0; run < 2; run++) { /* the first run decides, the second reuses */
-    if (pare_plan_run_cl(p, rt, &in, 1, &out, &err) != PARE_OK) fail_msg("%s", err.text);
-    assert_int_equal(pare_tensor_numel(&out), pare_tensor_numel(&ref));
-    double worst = 0;
-    for (int64_t i = 0; i < pare_tensor_numel(&ref); i++) {
-      double d = fabs((double)((float *)out.data)[i] - ((float *)ref.data)[i]);
-      if (d > worst) worst = d;
+  /* Each value a buffer of its own, then the activations in one arena. */
+  for (int arena = 0; arena < 2; arena++) {
+    pare_plan *p;
+    pare_error err;
+    if (pare_plan_create_ex(g, &in, 1, arena ? PARE_PLAN_ARENA : 0, &p, &err) != PARE_OK)
+      fail_msg("%s", err.text);
+    pare_tensor out;
+    for (int run = 0; run < 2; run++) { /* the first run decides, the second reuses */
+      if (pare_plan_run_cl(p, rt, &in, 1, &out, &err) != PARE_OK) fail_msg("%s", err.text);
+      assert_int_equal(pare_tensor_numel(&out), pare_tensor_numel(&ref));
+      double worst = 0;
+      for (int64_t i = 0; i < pare_tensor_numel(&ref); i++) {
+        double d = fabs((double)((float *)out.data)[i] - ((float *)ref.data)[i]);
+        if (d > worst) worst = d;
+      }
+      if (worst > tol)
+        fail_msg("device output%s differs from the reference by %g (> %g)",
+                 arena ? " (activations in an arena)" : "", worst, tol);
+      pare_tensor_release(&out);
     }
-    if (worst > tol) fail_msg("device output differs from the reference by %g (> %g)", worst, tol);
-    pare_tensor_release(&out);
-  }
-  assert_int_equal(pare_exec_cl_sparse_nodes(p), want_sparse);
-  if (want_int8 >= 0) assert_int_equal(pare_exec_cl_int8_nodes(p), want_int8);
-  last_qdq_conv = pare_exec_cl_qdq_conv_nodes(p);
-  last_nm = 0;
-  for (int i = 0; i < g->n_nodes; i++)
-    last_nm += !strcmp(pare_exec_cl_node_form(p, i), "sparse N:M");
-  /* A weight that changes (as in training) sends its node back to dense. */
-  if (want_sparse) {
+    assert_int_equal(pare_exec_cl_sparse_nodes(p), want_sparse);
+    if (want_int8 >= 0) assert_int_equal(pare_exec_cl_int8_nodes(p), want_int8);
+    last_qdq_conv = pare_exec_cl_qdq_conv_nodes(p);
+    last_nm = 0;
     for (int i = 0; i < g->n_nodes; i++)
-      if (g->nodes[i].op == PARE_OP_CONV || g->nodes[i].op == PARE_OP_GEMM)
-        pare_exec_cl_value_changed(p, g->nodes[i].inputs[1], 0);
-    assert_int_equal(pare_exec_cl_sparse_nodes(p), 0);
+      last_nm += !strcmp(pare_exec_cl_node_form(p, i), "sparse N:M");
+    /* A weight that changes (as in training) sends its node back to dense. */
+    if (want_sparse) {
+      for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == PARE_OP_CONV || g->nodes[i].op == PARE_OP_GEMM)
+          pare_exec_cl_value_changed(p, g->nodes[i].inputs[1], 0);
+      assert_int_equal(pare_exec_cl_sparse_nodes(p), 0);
+    }
+    assert_true(arena == (pare_exec_cl_arena_bytes(p) > 0));
+    pare_plan_destroy(p);
   }
-  pare_plan_destroy(p);
   pare_tensor_release(&ref);
   free(x);
 }

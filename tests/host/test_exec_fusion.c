@@ -30,18 +30,40 @@ static int count_op(const pare_graph *g, pare_op op) {
 }
 
 /* Output 0 of a run of g on the device with a plan made with `flags`;
- * *fused gets pare_exec_cl_fused_nodes of that plan. */
+ * *fused gets pare_exec_cl_fused_nodes of that plan. The same plan with
+ * its activations in one device arena (PARE_PLAN_ARENA) must give the
+ * same numbers, in fewer bytes than a buffer per value (training plans,
+ * which keep parameters, keep a buffer per value). */
 static void run_cl(const pare_graph *g, const pare_tensor *in, int flags, pare_tensor *out,
                    int *fused) {
-  pare_plan *p;
-  pare_error err;
-  if (pare_plan_create_ex(g, in, 1, flags, &p, &err) != PARE_OK) fail_msg("%s", err.text);
-  for (int run = 0; run < 2; run++) { /* the second run reuses the folded weights */
-    if (run) pare_tensor_release(out);
-    if (pare_plan_run_cl(p, rt, in, 1, out, &err) != PARE_OK) fail_msg("%s", err.text);
+  pare_tensor in_arena = {0};
+  for (int arena = 0; arena < 2; arena++) {
+    pare_plan *p;
+    pare_error err;
+    if (pare_plan_create_ex(g, in, 1, flags | (arena ? PARE_PLAN_ARENA : 0), &p, &err) != PARE_OK)
+      fail_msg("%s", err.text);
+    pare_tensor *y = arena ? &in_arena : out;
+    for (int run = 0; run < 2; run++) { /* the second run reuses the folded weights */
+      if (run) pare_tensor_release(y);
+      if (pare_plan_run_cl(p, rt, in, 1, y, &err) != PARE_OK) fail_msg("%s", err.text);
+    }
+    if (arena) {
+      pare_memory_plan mp;
+      if (pare_memory_plan_build(p, &mp, &err) != PARE_OK) fail_msg("%s", err.text);
+      size_t bytes = pare_exec_cl_arena_bytes(p);
+      if (flags & PARE_PLAN_KEEP_PARAMS) /* training: the backward pass reads them all */
+        assert_int_equal(bytes, 0);
+      else if (!(bytes > 0 && bytes < mp.naive))
+        fail_msg("device arena of %zu bytes (a buffer per value: %zu)", bytes, mp.naive);
+      pare_memory_plan_free(&mp);
+      test_assert_close(in_arena.data, out->data, (size_t)pare_tensor_numel(out), 0.0,
+                        "activations in an arena vs a buffer each");
+      pare_tensor_release(&in_arena);
+    } else {
+      *fused = pare_exec_cl_fused_nodes(p);
+    }
+    pare_plan_destroy(p);
   }
-  *fused = pare_exec_cl_fused_nodes(p);
-  pare_plan_destroy(p);
 }
 
 /* got within fp32 tolerance of want (relative to the largest output). */

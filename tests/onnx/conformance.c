@@ -132,8 +132,9 @@ static outcome run_set(const pare_graph *g, const char *set, char *why, size_t w
     res = FAIL;
     goto done;
   }
+  /* With the activations in one arena, as pare_model_run runs a model. */
   pare_plan *plan = NULL;
-  pare_status st = pare_plan_create(g, in, ni, &plan, &err);
+  pare_status st = pare_plan_create_ex(g, in, ni, PARE_PLAN_ARENA, &plan, &err);
 #ifdef PARE_HAVE_OPENCL
   if (st == PARE_OK && rt)
     st = pare_plan_run_cl(plan, rt, in, ni, got, &err);
