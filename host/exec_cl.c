@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine/passes/passes.h"
+#include "engine/ref/spact.h"
 #include "host/exec_cl.h"
 #include "host/exec_int8.h"
 #include "host/launch/conv2d_f32.h"
@@ -336,6 +337,22 @@ static int fused_act(const pare_plan *p, const cl_state *s, int idx, float *lo, 
   return a >= 0 ? fusable_act(p->graph, &p->graph->nodes[a], lo, hi) : PARE_GEMM_ACT_NONE;
 }
 
+/* Node idx's constant input v ([rows, cols], fp32) on the device as its
+ * transpose [cols, rows], made once in consts[idx][0] (and again after
+ * pare_exec_cl_value_changed on v). */
+static pare_status transposed_const(pare_plan *p, cl_state *s, int idx, int v, size_t rows,
+                                    size_t cols, pare_error *err) {
+  if (s->consts[idx][0]) return PARE_OK;
+  const float *w = p->values[v].data;
+  float *t = malloc(sizeof(float) * (rows * cols + 1));
+  if (!t) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  pare_ref_spact_transpose_f32(rows, cols, w, t);
+  pare_status st = pare_cl_buffer(s->rt, CL_MEM_READ_ONLY, sizeof(float) * rows * cols, t,
+                                  &s->consts[idx][0], err);
+  free(t);
+  return st;
+}
+
 static pare_status run_gemm(pare_plan *p, cl_state *s, int idx, pare_error *err) {
   const pare_node *n = &p->graph->nodes[idx];
   const pare_tensor *a = &p->values[n->inputs[0]], *b = &p->values[n->inputs[1]];
@@ -372,6 +389,18 @@ static pare_status run_gemm(pare_plan *p, cl_state *s, int idx, pare_error *err)
   g.a = s->v[n->inputs[0]].mem;
   g.b = s->v[n->inputs[1]].mem;
   g.c = s->v[out].mem;
+  if (g.trans_b && !(p->flags & PARE_PLAN_KEEP_PARAMS) && b->rank == 2 &&
+      b->dims[0] == (int64_t)g.n && b->dims[1] == (int64_t)g.k &&
+      pare_plan_const_f32(p, n->inputs[1], (int64_t)(g.n * g.k))) {
+    /* A constant transposed B (a fully connected layer's [out, in] weight)
+     * goes to the device transposed once: the kernel then reads rows of B
+     * along its vectors instead of gathering a column element by element. */
+    st = transposed_const(p, s, idx, n->inputs[1], g.n, g.k, err);
+    if (st != PARE_OK) return st;
+    g.b = s->consts[idx][0];
+    g.trans_b = 0;
+    g.ldb = g.n;
+  }
   if (n->op == PARE_OP_GEMM && n->n_inputs > 2 && n->inputs[2] >= 0) {
     float beta = pare_node_attr_float(n, "beta", 1.0f);
     if (beta != 1.0f) {
