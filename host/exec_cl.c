@@ -384,22 +384,24 @@ static pare_status run_gemm(pare_plan *p, cl_state *s, int idx, pare_error *err)
   pare_status st = out_buffer(p, s, out, err);
   if (st != PARE_OK) return st;
   st = to_device(p, s, n->inputs[0], err);
-  if (st == PARE_OK) st = to_device(p, s, n->inputs[1], err);
   if (st != PARE_OK) return st;
   g.a = s->v[n->inputs[0]].mem;
-  g.b = s->v[n->inputs[1]].mem;
   g.c = s->v[out].mem;
   if (g.trans_b && !(p->flags & PARE_PLAN_KEEP_PARAMS) && b->rank == 2 &&
       b->dims[0] == (int64_t)g.n && b->dims[1] == (int64_t)g.k &&
       pare_plan_const_f32(p, n->inputs[1], (int64_t)(g.n * g.k))) {
     /* A constant transposed B (a fully connected layer's [out, in] weight)
-     * goes to the device transposed once: the kernel then reads rows of B
-     * along its vectors instead of gathering a column element by element. */
+     * goes to the device transposed once (and only so): the kernel then
+     * reads rows of B along its vectors instead of gathering a column
+     * element by element. */
     st = transposed_const(p, s, idx, n->inputs[1], g.n, g.k, err);
     if (st != PARE_OK) return st;
     g.b = s->consts[idx][0];
     g.trans_b = 0;
     g.ldb = g.n;
+  } else {
+    if ((st = to_device(p, s, n->inputs[1], err)) != PARE_OK) return st;
+    g.b = s->v[n->inputs[1]].mem;
   }
   if (n->op == PARE_OP_GEMM && n->n_inputs > 2 && n->inputs[2] >= 0) {
     float beta = pare_node_attr_float(n, "beta", 1.0f);
