@@ -264,6 +264,10 @@ int cmd_run(int argc, char **argv) {
   }
   if (!rc && pare_model_run(ctx, m, in, ni, out, n_out) != PARE_OK)
     rc = cli_fail("run", "%s", pare_model_last_error(m));
+  uint64_t arena = rc ? 0 : pare_model_device_activation_bytes(m);
+  if (profile && arena)
+    printf("device activations: %llu bytes in one buffer (the memory plan's arena)\n",
+           (unsigned long long)arena);
   for (int i = 0; i < n_out && !rc; i++) {
     if (i < no) {
       if (pare_npy_write(outputs[i], &out[i], err, sizeof err) != PARE_OK)

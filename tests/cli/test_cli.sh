@@ -77,6 +77,7 @@ if [ -f "$case_dir/model.onnx" ]; then
   done
   check run-profile 0 "$pare" run "$tmp/m.pare" --input "$case_dir/test_data_set_0/input_0.pb" --profile --runs 2
   contains run-profile "share"; contains run-profile "total"
+  [ "$backend" = opencl ] && contains run-profile "device activations"
   # --no-fuse: every node its own launch, the same outputs within fp32 rounding.
   check run-no-fuse 0 "$pare" run "$tmp/m.pare" --input "$case_dir/test_data_set_0/input_0.pb" -o "$tmp/out-nf.npy" --no-fuse
   [ -s "$tmp/out-nf.npy" ] && passes=$((passes + 1)) || { echo "FAIL run-no-fuse wrote nothing"; fails=$((fails + 1)); }
