@@ -84,9 +84,14 @@ typedef struct cl_state {
    * out by the memory plan over the steps this executor runs them at. */
   cl_mem arena;      /* or NULL: a buffer per value */
   cl_mem *arena_sub; /* per buffer of the plan: its region */
-  int *arena_buffer; /* per value: its buffer, -1 for constants */
+  int *arena_buffer; /* per value: its buffer, -1 for constants and values
+                      * that need no device memory */
   int n_arena_sub;
   size_t arena_bytes;
+  char *used;    /* per value: given device memory in a run (written, uploaded,
+                  * or aliased) */
+  int ran;       /* a run finished: every node's form is chosen */
+  int replanned; /* the arena was laid out again without the values no run used */
 } cl_state;
 
 /* One way of running node idx (timed against another to choose). */
@@ -120,6 +125,7 @@ static void state_free(void *s) {
     if (st->arena_sub[b]) st->cl->clReleaseMemObject(st->arena_sub[b]);
   free(st->arena_sub);
   free(st->arena_buffer);
+  free(st->used);
   if (st->arena) st->cl->clReleaseMemObject(st->arena);
   if (st->context) st->cl->clReleaseContext(st->context);
   free(st->v);
@@ -220,6 +226,7 @@ int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
 /* Makes value v's data current on the device. */
 static pare_status to_device(pare_plan *p, cl_state *s, int v, pare_error *err) {
   cl_value *cv = &s->v[v];
+  s->used[v] = 1;
   if (cv->dev_valid) return PARE_OK;
   pare_tensor *t = &p->values[v];
   if (!cv->mem) {
@@ -252,6 +259,7 @@ static pare_status to_host(pare_plan *p, cl_state *s, int v, pare_error *err) {
 /* A device buffer for output value v (shape already known). */
 static pare_status out_buffer(pare_plan *p, cl_state *s, int v, pare_error *err) {
   cl_value *cv = &s->v[v];
+  s->used[v] = 1;
   size_t bytes = p->values[v].nbytes;
   if (!bytes) {
     int64_t n = pare_tensor_numel(&p->values[v]);
@@ -781,6 +789,7 @@ static pare_status run_alias(pare_plan *p, cl_state *s, const pare_node *n, pare
   int x = n->inputs[0], y = n->outputs[0];
   pare_status st = to_device(p, s, x, err);
   if (st != PARE_OK) return st;
+  s->used[y] = 1;
   if (s->arena && s->arena_buffer[y] >= 0 && s->arena_buffer[x] >= 0 &&
       s->arena_buffer[y] != s->arena_buffer[x]) {
     /* The plan gave y a region of its own (x's ends here): a copy. */
@@ -1208,7 +1217,7 @@ static void node_spans(const pare_plan *p, const cl_state *s, int *lo, int *hi) 
  * the memory plan, aligned as the device needs sub-buffers to be. A device
  * that refuses a region leaves a buffer per value; one that cannot give
  * the arena fails as any allocation does. */
-static pare_status make_arena(pare_plan *p, cl_state *s, pare_error *err) {
+static pare_status make_arena(pare_plan *p, cl_state *s, const char *skip, pare_error *err) {
   const pare_graph *g = p->graph;
   const char *off = pare_env("PARE_NO_ARENA");
   cl_uint align_bits = 0;
@@ -1220,7 +1229,7 @@ static pare_status make_arena(pare_plan *p, cl_state *s, pare_error *err) {
   int *span = malloc(sizeof(int) * 2 * (size_t)(g->n_nodes + 1));
   if (!span) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   node_spans(p, s, span, span + g->n_nodes);
-  pare_memory_plan_opts o = {align_bits / 8, span, span + g->n_nodes};
+  pare_memory_plan_opts o = {align_bits / 8, span, span + g->n_nodes, skip};
   pare_memory_plan mp;
   pare_status st = pare_memory_plan_build_ex(p, &o, &mp, err);
   free(span);
@@ -1260,6 +1269,39 @@ static pare_status make_arena(pare_plan *p, cl_state *s, pare_error *err) {
   return st;
 }
 
+/* After the first finished run, when every node's form is chosen, the
+ * arena is laid out again without the values that run gave no device
+ * memory (a Conv's output that its fused pooling never writes, a value
+ * only host nodes read). A value a later run does need (a choice made
+ * again) gets a buffer of its own, as without the arena. */
+static pare_status replan_arena(pare_plan *p, cl_state *s, pare_error *err) {
+  const pare_graph *g = p->graph;
+  char *skip = malloc((size_t)g->n_values + 1);
+  if (!skip) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  for (int v = 0; v < g->n_values; v++) {
+    skip[v] = !s->used[v];
+    if (s->arena_buffer[v] >= 0 && s->v[v].mem) { /* a region of the old arena */
+      s->cl->clReleaseMemObject(s->v[v].mem);
+      s->v[v].mem = NULL;
+      s->v[v].dev_valid = 0;
+    }
+  }
+  for (int b = 0; b < s->n_arena_sub; b++)
+    if (s->arena_sub[b]) s->cl->clReleaseMemObject(s->arena_sub[b]);
+  free(s->arena_sub);
+  free(s->arena_buffer);
+  s->cl->clReleaseMemObject(s->arena);
+  s->arena_sub = NULL;
+  s->arena_buffer = NULL;
+  s->arena = NULL;
+  s->n_arena_sub = 0;
+  s->arena_bytes = 0;
+  s->replanned = 1;
+  pare_status st = make_arena(p, s, skip, err);
+  free(skip);
+  return st;
+}
+
 size_t pare_exec_cl_arena_bytes(const pare_plan *p) {
   const cl_state *s = p->device;
   return s && s->arena ? s->arena_bytes : 0;
@@ -1294,8 +1336,9 @@ static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, cl_state **out, 
     s->sparse = calloc((size_t)g->n_nodes + 1, sizeof *s->sparse);
     s->int8 = calloc((size_t)g->n_nodes + 1, sizeof *s->int8);
     s->absorbed = calloc((size_t)g->n_nodes + 1, 1);
+    s->used = calloc((size_t)g->n_values + 1, 1);
     s->n_nodes = g->n_nodes;
-    if (!s->fuse || !s->consts || !s->skip || !s->sparse || !s->int8 || !s->absorbed) {
+    if (!s->fuse || !s->consts || !s->skip || !s->sparse || !s->int8 || !s->absorbed || !s->used) {
       state_free(s);
       return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
     }
@@ -1303,7 +1346,7 @@ static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, cl_state **out, 
     p->device_free = state_free;
     find_fusions(p, s->fuse);
     find_int8_layers(p, s);
-    pare_status st = make_arena(p, s, err);
+    pare_status st = make_arena(p, s, NULL, err);
     if (st != PARE_OK) {
       p->device_free(s);
       p->device = NULL;
@@ -1329,6 +1372,10 @@ pare_status pare_exec_cl_begin(pare_plan *p, pare_cl_runtime *rt, const pare_ten
    * rest is produced anew. */
   for (int i = 0; i < g->n_values; i++)
     if (!p->values[i].is_const) s->v[i].dev_valid = s->v[i].host_valid = 0;
+  if (s->arena && s->ran && !s->replanned) {
+    st = replan_arena(p, s, err);
+    if (st != PARE_OK) return st;
+  }
   for (int i = 0; s->arena && i < g->n_values; i++) { /* each value in its region again */
     int b = s->arena_buffer[i];
     cl_mem sub = b >= 0 ? s->arena_sub[b] : NULL;
@@ -1483,6 +1530,7 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
     st = pare_exec_cl_host_value(p, v, err);
     if (st == PARE_OK) st = pare_tensor_copy(&p->values[v], &outputs[i], err);
   }
+  if (st == PARE_OK && p->device) ((cl_state *)p->device)->ran = 1;
   pare_tuning_flush(rt); /* what this run measured, in one write */
   return st;
 }

@@ -180,6 +180,8 @@ typedef struct pare_memory_plan_opts {
   size_t align;       /* offsets and sizes rounded up to this many bytes (at least 64) */
   const int *lo, *hi; /* per node: the first and last step at which it may run
                        * (a node fused into one before or after it); NULL: its index */
+  const char *skip;   /* per value: 1 when it needs no memory (the executor never
+                       * writes it), as a constant; NULL: none */
 } pare_memory_plan_opts;
 
 pare_status pare_memory_plan_build(const pare_plan *p, pare_memory_plan *mp, pare_error *err);

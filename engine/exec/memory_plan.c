@@ -91,7 +91,7 @@ pare_status pare_memory_plan_build_ex(const pare_plan *p, const pare_memory_plan
   }
   /* Activations: values not known at plan time. */
   for (int v = 0; v < nv; v++) {
-    root[v] = p->values[v].is_const ? -1 : v;
+    root[v] = p->values[v].is_const || (o && o->skip && o->skip[v]) ? -1 : v;
     last_use[v] = -2;
     mp->offset[v] = SIZE_MAX;
     mp->buffer[v] = -1;

@@ -93,8 +93,9 @@ static void test_diamond(void **state) {
   pare_graph_destroy(g);
 }
 
-/* Spans (an executor running nodes inside others' launches) on the
- * diamond, nodes Relu 0, Sigmoid 1, Tanh 2, Add 3: with the Add fused into
+/* Spans (an executor running nodes inside others' launches) and values
+ * that need no memory, on the diamond, nodes Relu 0, Sigmoid 1, Tanh 2,
+ * Add 3: with the Add fused into
  * the Sigmoid's launch (span [1, 3]), y is alive from step 1, with a still
  * alive (Tanh reads it at 2), so y may not take a's place; with the Tanh
  * fused into the Relu's launch (span [0, 2]) it may not write over a in
@@ -109,7 +110,7 @@ static void test_spans(void **state) {
   int a = value_named(g, "a"), c = value_named(g, "c"), y = value_named(g, "y");
   pare_error err;
   int lo[4] = {0, 1, 0, 1}, hi[4] = {0, 1, 2, 3};
-  pare_memory_plan_opts o = {4096, lo, hi};
+  pare_memory_plan_opts o = {4096, lo, hi, NULL};
   if (pare_memory_plan_build_ex(p, &o, &mp, &err) != PARE_OK) fail_msg("%s", err.text);
   assert_true(mp.offset[c] != mp.offset[a]);
   assert_true(mp.offset[y] != mp.offset[a]);
@@ -128,6 +129,17 @@ static void test_spans(void **state) {
   if (pare_memory_plan_build_ex(p, &o, &mp, &err) != PARE_OK) fail_msg("%s", err.text);
   assert_int_equal(mp.offset[c], mp.offset[a]);
   assert_int_equal(mp.planned, 3 * 16000);
+  pare_memory_plan_free(&mp);
+  /* A value the executor never writes (b, say, computed inside the Add's
+   * launch) takes no room: c and y alone at the Add. */
+  char skip[8] = {0};
+  int b = value_named(g, "b");
+  skip[b] = 1;
+  o.skip = skip;
+  if (pare_memory_plan_build_ex(p, &o, &mp, &err) != PARE_OK) fail_msg("%s", err.text);
+  assert_int_equal(mp.offset[b], SIZE_MAX);
+  assert_int_equal(mp.buffer[b], -1);
+  assert_int_equal(mp.planned, 2 * 16000);
   pare_memory_plan_free(&mp);
   pare_plan_destroy(p);
   pare_graph_destroy(g);
