@@ -1219,10 +1219,9 @@ static void node_spans(const pare_plan *p, const cl_state *s, int *lo, int *hi) 
  * the arena fails as any allocation does. */
 static pare_status make_arena(pare_plan *p, cl_state *s, const char *skip, pare_error *err) {
   const pare_graph *g = p->graph;
-  const char *off = pare_env("PARE_NO_ARENA");
   cl_uint align_bits = 0;
   if (!(p->flags & PARE_PLAN_ARENA) || (p->flags & PARE_PLAN_KEEP_PARAMS) ||
-      (off && strcmp(off, "0")) ||
+      pare_env_on("PARE_NO_ARENA") ||
       s->cl->clGetDeviceInfo(s->rt->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits,
                              &align_bits, NULL) != CL_SUCCESS)
     return PARE_OK;
