@@ -25,6 +25,7 @@ typedef struct space {
 } space;
 
 static void space_add(space *sp, const char *name, int value, const int *cand, int n_cand) {
+  if (sp->n >= MAX_PARAMS || n_cand > MAX_CAND) return; /* (the spaces below fit) */
   sp->name[sp->n] = name;
   sp->value[sp->n] = value;
   memcpy(sp->cand[sp->n], cand, sizeof(int) * (size_t)n_cand);
@@ -214,10 +215,13 @@ static void conv_second_round(pare_cl_runtime *rt, const tune_case *tc, space *s
     space_add(sp, "rows", pl.rows, rows, 4);
     space_add(sp, "wg", pl.wg, wg, 5);
   } else if (path == PARE_CONV2D_IMPLICIT) {
-    static const int vw[] = {4, 8, 16}, tm[] = {2, 4, 8}, tr[] = {1, 2, 4};
+    /* wg 0: the driver's group size (the profiles' choice for GPUs). */
+    static const int vw[] = {4, 8, 16}, tm[] = {2, 4, 8}, tr[] = {1, 2, 4},
+                     wg[] = {0, 1, 4, 16, 64};
     space_add(sp, "vw", pl.vw, vw, 3);
     space_add(sp, "tm", pl.tm, tm, 3);
     space_add(sp, "tr", pl.tr, tr, 3);
+    space_add(sp, "wg", pl.wg, wg, 5);
   } else if (path == PARE_CONV2D_IM2COL && tc->c.n > 1) {
     static const int mb[] = {4, 16, 64, 256};
     space_add(sp, "scratch_mb", pare_tuned_int(rt, "conv2d_f32", "scratch_mb", NULL, 64, NULL), mb,
@@ -314,8 +318,8 @@ pare_status pare_autotune_shape(pare_cl_runtime *rt, const char *recorded, doubl
   memset(&tc, 0, sizeof tc);
   space sp;
   /* Earlier tuned values of the shape out of the way: the untuned first. */
-  static const char *const all[] = {"tm",   "vw",   "nv", "wg0",       "wg1",
-                                    "path", "rows", "wg", "scratch_mb"};
+  static const char *const all[] = {"tm",   "vw", "nv",   "wg0", "wg1",
+                                    "path", "tr", "rows", "wg",  "scratch_mb"};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
     char key[256];
     snprintf(key, sizeof key, "tune.%s.%s@%s", res->kernel, all[i], shape);
