@@ -97,6 +97,21 @@ typedef struct cl_state {
 /* One way of running node idx (timed against another to choose). */
 typedef pare_status (*node_fn)(pare_plan *p, cl_state *s, int idx, pare_error *err);
 
+/* Releases the arena, its regions and the value-to-region map (the values'
+ * own references to their regions stay theirs). */
+static void drop_arena(cl_state *s) {
+  for (int b = 0; s->arena_sub && b < s->n_arena_sub; b++)
+    if (s->arena_sub[b]) s->cl->clReleaseMemObject(s->arena_sub[b]);
+  free(s->arena_sub);
+  free(s->arena_buffer);
+  if (s->arena) s->cl->clReleaseMemObject(s->arena);
+  s->arena_sub = NULL;
+  s->arena_buffer = NULL;
+  s->arena = NULL;
+  s->n_arena_sub = 0;
+  s->arena_bytes = 0;
+}
+
 static void state_free(void *s) {
   cl_state *st = s;
   for (int i = 0; i < st->n; i++) {
@@ -121,12 +136,8 @@ static void state_free(void *s) {
     for (int b = 0; b < 2; b++)
       if (st->consts[i][b]) st->cl->clReleaseMemObject(st->consts[i][b]);
   free(st->consts);
-  for (int b = 0; st->arena_sub && b < st->n_arena_sub; b++)
-    if (st->arena_sub[b]) st->cl->clReleaseMemObject(st->arena_sub[b]);
-  free(st->arena_sub);
-  free(st->arena_buffer);
+  drop_arena(st);
   free(st->used);
-  if (st->arena) st->cl->clReleaseMemObject(st->arena);
   if (st->context) st->cl->clReleaseContext(st->context);
   free(st->v);
   free(st->fuse);
@@ -1233,17 +1244,14 @@ static pare_status make_arena(pare_plan *p, cl_state *s, const char *skip, pare_
   pare_status st = pare_memory_plan_build_ex(p, &o, &mp, err);
   free(span);
   if (st != PARE_OK) return st;
-  int *first = calloc((size_t)mp.n_buffers + 1, sizeof(int)); /* a value of each buffer */
   s->arena_sub = calloc((size_t)mp.n_buffers + 1, sizeof(cl_mem));
-  if (!first || !s->arena_sub) st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  if (!s->arena_sub) st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   if (st == PARE_OK && mp.planned)
     st = pare_cl_buffer(s->rt, CL_MEM_READ_WRITE, mp.planned, NULL, &s->arena, err);
   s->n_arena_sub = mp.n_buffers;
-  for (int v = g->n_values - 1; first && v >= 0; v--)
-    if (mp.buffer[v] >= 0) first[mp.buffer[v]] = v;
   int refused = !s->arena;
   for (int b = 0; st == PARE_OK && !refused && b < mp.n_buffers; b++) {
-    cl_buffer_region r = {mp.offset[first[b]], mp.buffer_size[b]};
+    cl_buffer_region r = {mp.buffer_offset[b], mp.buffer_size[b]};
     cl_int rc = CL_SUCCESS;
     if (r.size)
       s->arena_sub[b] = s->cl->clCreateSubBuffer(s->arena, CL_MEM_READ_WRITE,
@@ -1255,15 +1263,8 @@ static pare_status make_arena(pare_plan *p, cl_state *s, const char *skip, pare_
     mp.buffer = NULL;
     s->arena_bytes = mp.planned;
   } else { /* a buffer per value, as without the flag */
-    for (int b = 0; s->arena_sub && b < s->n_arena_sub; b++)
-      if (s->arena_sub[b]) s->cl->clReleaseMemObject(s->arena_sub[b]);
-    free(s->arena_sub);
-    s->arena_sub = NULL;
-    s->n_arena_sub = 0;
-    if (s->arena) s->cl->clReleaseMemObject(s->arena);
-    s->arena = NULL;
+    drop_arena(s);
   }
-  free(first);
   pare_memory_plan_free(&mp);
   return st;
 }
@@ -1285,16 +1286,7 @@ static pare_status replan_arena(pare_plan *p, cl_state *s, pare_error *err) {
       s->v[v].dev_valid = 0;
     }
   }
-  for (int b = 0; b < s->n_arena_sub; b++)
-    if (s->arena_sub[b]) s->cl->clReleaseMemObject(s->arena_sub[b]);
-  free(s->arena_sub);
-  free(s->arena_buffer);
-  s->cl->clReleaseMemObject(s->arena);
-  s->arena_sub = NULL;
-  s->arena_buffer = NULL;
-  s->arena = NULL;
-  s->n_arena_sub = 0;
-  s->arena_bytes = 0;
+  drop_arena(s);
   s->replanned = 1;
   pare_status st = make_arena(p, s, skip, err);
   free(skip);

@@ -165,13 +165,13 @@ const char *pare_exec_cl_node_form(const struct pare_plan *p, int i);
  * that dies there, and the buffers go into one arena by greedy placement.
  * Sizes are rounded up to 64 bytes. */
 typedef struct pare_memory_plan {
-  size_t naive;        /* every activation a buffer of its own */
-  size_t lower_bound;  /* the most bytes alive at one step */
-  size_t planned;      /* the arena */
-  size_t *offset;      /* per value: its offset in the arena, SIZE_MAX for constants */
-  int *buffer;         /* per value: the buffer it shares with values before or after
-                        * it (aliases, in place), -1 for constants */
-  size_t *buffer_size; /* per buffer */
+  size_t naive;       /* every activation a buffer of its own */
+  size_t lower_bound; /* the most bytes alive at one step */
+  size_t planned;     /* the arena */
+  size_t *offset;     /* per value: its offset in the arena, SIZE_MAX for constants */
+  int *buffer;        /* per value: the buffer it shares with values before or after
+                       * it (aliases, in place), -1 for constants */
+  size_t *buffer_size, *buffer_offset; /* per buffer */
   int n_buffers;
 } pare_memory_plan;
 

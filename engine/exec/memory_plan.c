@@ -84,7 +84,9 @@ pare_status pare_memory_plan_build_ex(const pare_plan *p, const pare_memory_plan
   mp->offset = malloc(sizeof(size_t) * (size_t)(nv + 1));
   mp->buffer = malloc(sizeof(int) * (size_t)(nv + 1));
   mp->buffer_size = calloc((size_t)nv + 1, sizeof(size_t));
-  if (!root || !last_use || !buf_of || !bufs || !mp->offset || !mp->buffer || !mp->buffer_size) {
+  mp->buffer_offset = calloc((size_t)nv + 1, sizeof(size_t));
+  if (!root || !last_use || !buf_of || !bufs || !mp->offset || !mp->buffer || !mp->buffer_size ||
+      !mp->buffer_offset) {
     free(root), free(last_use), free(buf_of), free(bufs);
     pare_memory_plan_free(mp);
     return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
@@ -193,7 +195,10 @@ pare_status pare_memory_plan_build_ex(const pare_plan *p, const pare_memory_plan
       mp->buffer[v] = buf_of[root[v]];
       mp->offset[v] = bufs[buf_of[root[v]]].offset;
     }
-  for (int b = 0; b < nb; b++) mp->buffer_size[b] = bufs[b].size;
+  for (int b = 0; b < nb; b++) {
+    mp->buffer_size[b] = bufs[b].size;
+    mp->buffer_offset[b] = bufs[b].offset;
+  }
   mp->n_buffers = nb;
   free(order);
   free(root);
@@ -207,6 +212,8 @@ void pare_memory_plan_free(pare_memory_plan *mp) {
   free(mp->offset);
   free(mp->buffer);
   free(mp->buffer_size);
+  free(mp->buffer_offset);
+  mp->buffer_offset = NULL;
   mp->offset = NULL;
   mp->buffer = NULL;
   mp->buffer_size = NULL;

@@ -316,8 +316,10 @@ PARE_API pare_status pare_model_memory(pare_model *m, int64_t batch, uint64_t *n
 
 /* The bytes of the device buffer that held the activations of the model's
  * last OpenCL run: one arena laid out by the memory plan over the steps the
- * fused launches run at, aligned for the device (PARE_NO_ARENA=1: a buffer
- * per activation, and 0 here). 0 also when the last run was not on OpenCL. */
+ * fused launches run at, aligned for the device, and laid out again after
+ * the first run without the values no launch wrote (PARE_NO_ARENA=1: a
+ * buffer per activation, and 0 here). 0 also when the last run was not on
+ * OpenCL. */
 PARE_API uint64_t pare_model_device_activation_bytes(const pare_model *m);
 
 /* ---- compression -------------------------------------------------------- */
