@@ -51,12 +51,13 @@ static void json_open(pare_cl_runtime *rt, const conv_shape *s, const char *vari
          s->group, s->stride, s->pad, note, t.ms_min, t.ms_median, flops / (t.ms_median * 1e6));
 }
 
-/* Variant 0: the plan's implicit GEMM; 1: im2col + GEMM, forced through
- * the tuning entry of the shape's path (in memory only), with its own
- * scratch. */
+/* Variant 0: the shape's plan; 1: another path (im2col + GEMM, or
+ * Winograd), forced through the tuning entry of the shape's path (in
+ * memory only), with its own scratch. */
 typedef struct path_bench {
   conv_bench *b;
-  pare_conv2d_f32_args im2col; /* scratch: the im2col plan's */
+  pare_conv2d_f32_args alt; /* scratch: the other path's */
+  int alt_path;
   char key[256];
 } path_bench;
 
@@ -67,30 +68,33 @@ static int run_path_variant(void *arg, int v) {
   if (v == 0) {
     st = pare_launch_conv2d_f32(b->rt, &b->a, NULL, &b->err);
   } else {
-    pare_tuning_set(b->rt, pb->key, PARE_CONV2D_IM2COL);
-    st = pare_launch_conv2d_f32(b->rt, &pb->im2col, NULL, &b->err);
+    pare_tuning_set(b->rt, pb->key, pb->alt_path);
+    st = pare_launch_conv2d_f32(b->rt, &pb->alt, NULL, &b->err);
     pare_tuning_forget(b->rt, pb->key);
   }
   return st != PARE_OK || pare_cl_finish(b->rt, &b->err) != PARE_OK;
 }
 
-/* The implicit GEMM against im2col + GEMM on the same shape: 1 on failure. */
-static int bench_paths(conv_bench *b, const pare_bench_opts *o, double flops) {
+/* The shape's plan against `alt_path` on the same shape, interleaved: a
+ * row of variant `variant` whose `<plan>_ms_median` and `<plan>_speedup`
+ * (the other path's time over the plan's) name the plan. 1 on failure. */
+static int bench_path_pair(conv_bench *b, const pare_bench_opts *o, double flops, int alt_path,
+                           const char *variant, const char *plan_name, const char *alt_text) {
   pare_conv2d_plan pl;
   pare_conv2d_plan_make(b->rt, "conv2d_f32", &b->a, 1, &pl);
-  if (pl.path != PARE_CONV2D_IMPLICIT) return 0;
   path_bench pb;
   memset(&pb, 0, sizeof pb);
   pb.b = b;
-  pb.im2col = b->a;
+  pb.alt = b->a;
+  pb.alt_path = alt_path;
   char shape[160];
   pare_conv2d_shape_key(&b->a, shape, sizeof shape);
   snprintf(pb.key, sizeof pb.key, "tune.conv2d_f32.path@%s", shape);
-  pare_tuning_set(b->rt, pb.key, PARE_CONV2D_IM2COL);
+  pare_tuning_set(b->rt, pb.key, alt_path);
   size_t scratch = pare_conv2d_f32_scratch_bytes(b->rt, &b->a);
   pare_tuning_forget(b->rt, pb.key);
   pare_error err;
-  if (pare_cl_buffer(b->rt, CL_MEM_READ_WRITE, scratch ? scratch : 4, NULL, &pb.im2col.scratch,
+  if (pare_cl_buffer(b->rt, CL_MEM_READ_WRITE, scratch ? scratch : 4, NULL, &pb.alt.scratch,
                      &err) != PARE_OK) {
     fprintf(stderr, "pare-bench: %s\n", err.text);
     return 1;
@@ -102,14 +106,31 @@ static int bench_paths(conv_bench *b, const pare_bench_opts *o, double flops) {
   if (status) {
     fprintf(stderr, "pare-bench: conv2d_f32 paths: %s\n", b->err.text);
   } else {
-    json_open(b->rt, b->s, "pare_im2col", "", t[1], flops);
-    printf(", \"implicit_ms_median\": %.4f, \"implicit_speedup\": %.3f}\n", t[0].ms_median,
-           t[1].ms_median / t[0].ms_median);
+    json_open(b->rt, b->s, variant, "", t[1], flops);
+    printf(", \"%s_ms_median\": %.4f, \"%s_speedup\": %.3f}\n", plan_name, t[0].ms_median,
+           plan_name, t[1].ms_median / t[0].ms_median);
     fflush(stdout);
-    fprintf(stderr, "%-14s %9.3f  implicit GEMM; im2col + GEMM %.3f ms: %.2fx\n", "  (paths)",
-            t[0].ms_median, t[1].ms_median, t[1].ms_median / t[0].ms_median);
+    fprintf(stderr, "%-14s %9.3f  %s; %s %.3f ms: %.2fx\n", "  (paths)", t[0].ms_median, plan_name,
+            alt_text, t[1].ms_median, t[1].ms_median / t[0].ms_median);
   }
-  b->rt->cl->clReleaseMemObject(pb.im2col.scratch);
+  b->rt->cl->clReleaseMemObject(pb.alt.scratch);
+  return status;
+}
+
+/* Where the plan is the implicit GEMM, against im2col + GEMM; where
+ * Winograd F(2x2, 3x3) takes the window and the plan is another path,
+ * against Winograd. 1 on failure. */
+static int bench_paths(conv_bench *b, const pare_bench_opts *o, double flops) {
+  pare_conv2d_plan pl;
+  pare_conv2d_plan_make(b->rt, "conv2d_f32", &b->a, 1, &pl);
+  int status = 0;
+  if (pl.path == PARE_CONV2D_IMPLICIT)
+    status = bench_path_pair(b, o, flops, PARE_CONV2D_IM2COL, "pare_im2col", "implicit",
+                             "im2col + GEMM");
+  if (!status && pl.path != PARE_CONV2D_WINOGRAD && pare_conv2d_winograd_fits(&b->a))
+    status = bench_path_pair(b, o, flops, PARE_CONV2D_WINOGRAD, "pare_winograd",
+                             pl.path == PARE_CONV2D_IMPLICIT ? "implicit" : "plan",
+                             "Winograd F(2x2,3x3)");
   return status;
 }
 
@@ -226,7 +247,11 @@ static int run_clblast(void *arg) {
                                (n * a->m + g * mg) * P,
                                kred,
                                P,
-                               P};
+                               P,
+                               1,
+                               0,
+                               0,
+                               0};
       if (pare_clblast_gemm_f32(b->rt, &ga, NULL, &b->err) != PARE_OK) return 1;
     }
   }
@@ -354,6 +379,7 @@ int pare_bench_conv2d_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
       {"mnist_conv1", 64, 1, 28, 28, 16, 3, 1, 1, 1},
       {"mnist_conv2", 64, 16, 14, 14, 32, 3, 1, 1, 1},
       {"resnet_3x3", 1, 64, 56, 56, 64, 3, 1, 1, 1},
+      {"resnet_3x3_l3", 1, 256, 14, 14, 256, 3, 1, 1, 1},
       {"pointwise", 1, 256, 56, 56, 64, 1, 1, 1, 0},
       {"depthwise", 1, 32, 112, 112, 32, 3, 32, 1, 1},
   };

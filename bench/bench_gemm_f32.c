@@ -79,7 +79,8 @@ int pare_bench_gemm_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
       status = 1;
       goto next;
     }
-    pare_gemm_f32_args g = {0, 0, m, n, k, 1.0f, 0.0f, ba, bb, bc, NULL, 0, 0, 0, k, n, n};
+    pare_gemm_f32_args g = {0, 0, m, n, k, 1.0f, 0.0f, ba, bb, bc, NULL,
+                            0, 0, 0, k, n, n,    1,    0,  0,  0};
     double flops = 2.0 * (double)m * (double)n * (double)k;
     gemm_case cc = {rt, pare_clblast_gemm_f32, &g, a, b, c, {{0}}};
     gemm_case cp = {rt, pare_launch_gemm_f32, &g, a, b, c, {{0}}};

@@ -104,8 +104,8 @@ static int bench_shape(pare_cl_runtime *rt, const pare_bench_opts *o, size_t m, 
   i8_bench c;
   memset(&c, 0, sizeof c);
   c.rt = rt;
-  c.f = (pare_gemm_f32_args){0,      0,    m, n, k, 1.0f, 0.0f, mem[0], mem[1],
-                             mem[2], NULL, 0, 0, 0, k,    n,    n};
+  c.f = (pare_gemm_f32_args){0, 0, m, n, k, 1.0f, 0.0f, mem[0], mem[1], mem[2], NULL,
+                             0, 0, 0, k, n, n,    1,    0,      0,      0};
   pare_gemm_i8_args q = {0};
   q.m = m, q.n = n, q.k = k;
   q.a = mem[3], q.lda = k, q.a_zero = -3;

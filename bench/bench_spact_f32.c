@@ -150,7 +150,8 @@ static int bench_shape(pare_cl_runtime *rt, const pare_bench_opts *o, size_t row
   }
   /* Y = X·Wᵀ + b as the executor runs a Gemm with a constant transB = 1
    * weight: over Wᵀ [K × M], stored once. */
-  pare_gemm_f32_args g = {0, 0, rows, m, k, 1.0f, 0.0f, dx, dwt, dy, dbias, 0, 0, 0, k, m, m};
+  pare_gemm_f32_args g = {0, 0, rows, m, k, 1.0f, 0.0f, dx, dwt, dy, dbias,
+                          0, 0, 0,    k, m, m,    1,    0,  0,   0};
   pare_spact_f32_args a = {rows, m, k, dx, 0, k, dwt, dbias, 0, dy, 0, m};
   spact_case c;
   memset(&c, 0, sizeof c);

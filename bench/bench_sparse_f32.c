@@ -156,7 +156,8 @@ static int bench_shape(pare_cl_runtime *rt, const pare_bench_opts *o, size_t m, 
     goto done;
   }
   /* The dense baselines, once per shape. */
-  pare_gemm_f32_args g = {0, 0, m, n, k, 1.0f, 0.0f, da, db, dc, NULL, 0, 0, 0, k, n, n};
+  pare_gemm_f32_args g = {0, 0, m, n, k, 1.0f, 0.0f, da, db, dc, NULL,
+                          0, 0, 0, k, n, n,    1,    0,  0,  0};
   sparse_case c;
   memset(&c, 0, sizeof c);
   c.rt = rt;

@@ -32,8 +32,9 @@ static pare_status gemm_opencl(pare_context *ctx, const pare_gemm_desc *d, size_
   if (st == PARE_OK && d->beta == 0.0f && ldc != d->n) /* keep the gaps between rows */
     st = pare_cl_write(rt, bc, 0, nc * sizeof(float), c, err);
   if (st == PARE_OK) {
-    pare_gemm_f32_args g = {d->trans_a, d->trans_b, d->m, d->n, d->k, d->alpha, d->beta, ba, bb,
-                            bc,         bbias,      0,    0,    0,    lda,      ldb,     ldc};
+    pare_gemm_f32_args g = {d->trans_a, d->trans_b, d->m, d->n,  d->k, d->alpha, d->beta,
+                            ba,         bb,         bc,   bbias, 0,    0,        0,
+                            lda,        ldb,        ldc,  1,     0,    0,        0};
     st = pare_launch_gemm_f32(rt, &g, NULL, err);
   }
   if (st == PARE_OK) st = pare_cl_read(rt, bc, 0, nc * sizeof(float), c, err);

@@ -187,10 +187,12 @@ static pare_status setup(pare_cl_runtime *rt, const char *stem, const char *shap
     tc->out = c->y;
     pare_conv2d_plan pl;
     pare_conv2d_plan_make(rt, stem, c, 1, &pl);
-    /* The 1x1 GEMM for 1x1 windows, the implicit GEMM for stride 1. */
-    int paths[4] = {PARE_CONV2D_DIRECT, PARE_CONV2D_IM2COL}, n_paths = 2;
+    /* The 1x1 GEMM for 1x1 windows, the implicit GEMM for stride 1,
+     * Winograd for the 3x3 windows it takes. */
+    int paths[5] = {PARE_CONV2D_DIRECT, PARE_CONV2D_IM2COL}, n_paths = 2;
     if (pare_conv2d_is_1x1(c)) paths[n_paths++] = PARE_CONV2D_GEMM_1X1;
     if (c->stride_h == 1 && c->stride_w == 1) paths[n_paths++] = PARE_CONV2D_IMPLICIT;
+    if (pare_conv2d_winograd_fits(c)) paths[n_paths++] = PARE_CONV2D_WINOGRAD;
     space_add(sp, "path", pl.path, paths, n_paths);
   } else {
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "autotune: no search for kernel %s", stem);
@@ -222,6 +224,10 @@ static void conv_second_round(pare_cl_runtime *rt, const tune_case *tc, space *s
     space_add(sp, "tm", pl.tm, tm, 3);
     space_add(sp, "tr", pl.tr, tr, 3);
     space_add(sp, "wg", pl.wg, wg, 5);
+  } else if (path == PARE_CONV2D_WINOGRAD) {
+    /* The transforms' tiles per work-item. */
+    static const int vw[] = {1, 4, 8, 16};
+    space_add(sp, "vw", pl.vw, vw, 4);
   } else if (path == PARE_CONV2D_IM2COL && tc->c.n > 1) {
     static const int mb[] = {4, 16, 64, 256};
     space_add(sp, "scratch_mb", pare_tuned_int(rt, "conv2d_f32", "scratch_mb", NULL, 64, NULL), mb,

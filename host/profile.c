@@ -41,6 +41,7 @@ static const pare_profile profiles[] = {
       {"conv2d_f32.direct_max_mg", 2},
       {"conv2d_f32.batch_cols", 2048},
       {"conv2d_f32.scratch_mb", 64},
+      {"conv2d_f32.winograd", 0}, /* measured slower than the implicit GEMM */
       {NULL, 0}}},
     {"pocl", "cpu", "", "PoCL CPU device (CI, laptops): measured on Zen 4, PoCL 3.1", {{NULL, 0}}},
     {"nvidia",

@@ -530,3 +530,184 @@ __kernel void conv2d_igemm(__global const float *xp, __global const float *w,
   }
 #endif
 }
+
+/* Winograd F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional
+ * Neural Networks", 2016), for 3x3 windows of stride 1, dilation 1 and one
+ * group. Each 2x2 block of outputs ("tile") of a plane is
+ *
+ *   Y = Aᵀ [ sum_c (G g_mc Gᵀ) ⊙ (Bᵀ d_c B) ] A,
+ *
+ * d_c the 4x4 input patch of channel c under the tile (pads read 0), g_mc
+ * the 3x3 weight: 16 multiplications per tile and channel pair where the
+ * window needs 36. Three kernels and the tuned GEMM:
+ *   conv2d_wino_weights  U[k][m][c] = (G g_mc Gᵀ)[k]           (k = 4i + j)
+ *   conv2d_wino_input    V[k][c][t] = (Bᵀ d_ct B)[k]           (t: a tile)
+ *   gemm_f32, 16 times in one launch: P[k] = U[k] · V[k]        ([M][T])
+ *   conv2d_wino_output   Aᵀ P_mt A, with bias, residual, activation and a
+ *                        2x2/2 pooling (a tile is one pooling window)
+ * with Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
+ *      G  = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+ *      Aᵀ = [1 1 1 0; 0 1 -1 -1].
+ * The tiles of a chunk of NB images are t = (j*TH + th)*TW + tw, TH and TW
+ * the tiles per column and row (OH and OW rounded up to even, halved). The
+ * rounding differs from the direct sum: the transforms scale values by up
+ * to 4 before the products (engine/ref/winograd.c is the reference). */
+
+/* One work-item per (m, c): the 16 transformed weights of g = w[m][c]. */
+__kernel void conv2d_wino_weights(__global const float *w, __global float *u, const int MC) {
+  const int mc = (int)get_global_id(0);
+  if (mc >= MC) return;
+  __global const float *g = w + mc * 9;
+  float t[4][3];
+  for (int s = 0; s < 3; ++s) {
+    t[0][s] = g[s];
+    t[1][s] = 0.5f * (g[s] + g[3 + s] + g[6 + s]);
+    t[2][s] = 0.5f * (g[s] - g[3 + s] + g[6 + s]);
+    t[3][s] = g[6 + s];
+  }
+  for (int i = 0; i < 4; ++i) {
+    u[(4 * i + 0) * MC + mc] = t[i][0];
+    u[(4 * i + 1) * MC + mc] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+    u[(4 * i + 2) * MC + mc] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+    u[(4 * i + 3) * MC + mc] = t[i][2];
+  }
+}
+
+/* Lane i of v: the i-th of CONV_VW values of `a` (a private array). */
+#define WINO_VLOAD(a) CONV_VLOAD(a)
+
+/* CONV_VW tiles per work-item: global id 0 is the block of tiles t0 =
+ * id·CONV_VW .. of the chunk's images n0 .. n0+NB-1, id 1 the channel c.
+ * The patches are gathered lane by lane (bounds checked: pads read 0),
+ * transformed as vectors, and stored as vectors along t:
+ * v[v_off + k*C*T + c*T + t] = (Bᵀ d B)[k]. Lanes past the last tile are
+ * computed on zeros and not stored. */
+__kernel void conv2d_wino_input(__global const float *x, __global float *v, const int v_off,
+                                const int C, const int H, const int W, const int PT, const int PL,
+                                const int TH, const int TW, const int n0, const int NB) {
+  const int t0 = (int)get_global_id(0) * CONV_VW;
+  const int c = (int)get_global_id(1);
+  const int T = NB * TH * TW;
+  if (t0 >= T || c >= C) return;
+  const int nl = min(CONV_VW, T - t0);
+  float g[16][CONV_VW];
+  int tw = t0 % TW, th = (t0 / TW) % TH, j = t0 / (TW * TH);
+  for (int i = 0; i < CONV_VW; ++i) {
+    __global const float *xp = x + ((n0 + j) * C + c) * H * W;
+    const int ih0 = 2 * th - PT, iw0 = 2 * tw - PL;
+    for (int r = 0; r < 4; ++r)
+      for (int q = 0; q < 4; ++q) {
+        const int ih = ih0 + r, iw = iw0 + q;
+        g[4 * r + q][i] = i < nl && ih >= 0 && ih < H && iw >= 0 && iw < W ? xp[ih * W + iw] : 0.0f;
+      }
+    if (++tw == TW) {
+      tw = 0;
+      if (++th == TH) th = 0, ++j;
+    }
+  }
+  CONV_VEC d[16];
+  for (int k = 0; k < 16; ++k) d[k] = WINO_VLOAD(g[k]);
+  CONV_VEC e[16]; /* Bᵀ d */
+  for (int q = 0; q < 4; ++q) {
+    e[q] = d[q] - d[8 + q];
+    e[4 + q] = d[4 + q] + d[8 + q];
+    e[8 + q] = d[8 + q] - d[4 + q];
+    e[12 + q] = d[4 + q] - d[12 + q];
+  }
+  CONV_VEC f[16]; /* (Bᵀ d) B */
+  for (int r = 0; r < 4; ++r) {
+    f[4 * r + 0] = e[4 * r + 0] - e[4 * r + 2];
+    f[4 * r + 1] = e[4 * r + 1] + e[4 * r + 2];
+    f[4 * r + 2] = e[4 * r + 2] - e[4 * r + 1];
+    f[4 * r + 3] = e[4 * r + 1] - e[4 * r + 3];
+  }
+  const int CT = C * T;
+  __global float *o = v + v_off + c * T + t0;
+  if (nl == CONV_VW) {
+    for (int k = 0; k < 16; ++k) CONV_VSTORE(f[k], o + k * CT);
+    return;
+  }
+  for (int k = 0; k < 16; ++k) {
+    float lane[CONV_VW];
+    CONV_VSTORE(f[k], lane);
+    for (int i = 0; i < nl; ++i) o[k * CT + i] = lane[i];
+  }
+}
+
+/* CONV_VW tiles per work-item: global id 0 is the block of tiles t0 =
+ * id·CONV_VW .., id 1 the output channel m. The tiles' 2x2 outputs Aᵀ P A
+ * (P from p_off on, loaded as vectors along t), then per tile the bias
+ * and residual and the activation, stored inside the OH x OW plane. With
+ * CONV_POOL (1 max, 2 average) a tile is the 2x2/2 window: one pooled
+ * value per tile inside the (OH/2) x (OW/2) pooled plane, none for a last
+ * tile row or column half outside the plane. */
+__kernel void conv2d_wino_output(__global const float *p, const int p_off,
+                                 __global const float *bias, const int has_bias,
+                                 __global const float *res, const int has_res, __global float *y,
+                                 const int M, const int OH, const int OW, const int TH,
+                                 const int TW, const int n0, const int NB, const float lo,
+                                 const float hi) {
+  const int t0 = (int)get_global_id(0) * CONV_VW;
+  const int m = (int)get_global_id(1);
+  const int T = NB * TH * TW;
+  if (t0 >= T || m >= M) return;
+  const int nl = min(CONV_VW, T - t0);
+  const int MT = M * T;
+  __global const float *q = p + p_off + m * T + t0;
+  CONV_VEC pv[16];
+  for (int k = 0; k < 16; ++k) {
+    if (nl == CONV_VW) {
+      pv[k] = CONV_VLOAD(q + k * MT);
+    } else {
+      float lane[CONV_VW];
+      for (int i = 0; i < CONV_VW; ++i) lane[i] = i < nl ? q[k * MT + i] : 0.0f;
+      pv[k] = WINO_VLOAD(lane);
+    }
+  }
+  CONV_VEC s[8]; /* Aᵀ P */
+  for (int c = 0; c < 4; ++c) {
+    s[c] = pv[c] + pv[4 + c] + pv[8 + c];
+    s[4 + c] = pv[4 + c] - pv[8 + c] - pv[12 + c];
+  }
+  float o[4][CONV_VW]; /* (Aᵀ P) A: outputs (0,0), (0,1), (1,0), (1,1) of each tile */
+  for (int r = 0; r < 2; ++r) {
+    CONV_VSTORE(s[4 * r] + s[4 * r + 1] + s[4 * r + 2], o[2 * r]);
+    CONV_VSTORE(s[4 * r + 1] - s[4 * r + 2] - s[4 * r + 3], o[2 * r + 1]);
+  }
+  const float b = has_bias ? bias[m] : 0.0f;
+  int tw = t0 % TW, th = (t0 / TW) % TH, n = n0 + t0 / (TW * TH);
+#if CONV_POOL != 0
+  const int PH = OH / 2, PW = OW / 2;
+#endif
+  for (int i = 0; i < nl; ++i) {
+#if CONV_POOL != 0
+    if (th < PH && tw < PW) {
+      float acc = CONV_POOL_INIT;
+      for (int e = 0; e < 4; ++e) {
+        const float a = conv_act1(o[e][i] + b, lo, hi);
+#if CONV_POOL == 1
+        acc = a > acc ? a : acc;
+#else
+        acc += a;
+#endif
+      }
+#if CONV_POOL == 2
+      acc *= 0.25f;
+#endif
+      y[((n * M + m) * PH + th) * PW + tw] = acc;
+    }
+#else
+    for (int e = 0; e < 4; ++e) {
+      const int oh = 2 * th + e / 2, ow = 2 * tw + e % 2;
+      if (oh < OH && ow < OW) {
+        const int at = ((n * M + m) * OH + oh) * OW + ow;
+        y[at] = conv_act1(o[e][i] + b + (has_res ? res[at] : 0.0f), lo, hi);
+      }
+    }
+#endif
+    if (++tw == TW) {
+      tw = 0;
+      if (++th == TH) th = 0, ++n;
+    }
+  }
+}

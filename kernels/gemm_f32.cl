@@ -268,22 +268,26 @@ GEMM_INLINE void gemm_tile_dot(const int K, __global const float *A, const int l
 #endif
 
 /* Launch: global = (ceil(M/GEMM_TM), ceil(N/GEMM_TN)) rounded up to the local
- * size, any local size. Argument order is part of the host contract. */
+ * size, any local size; a third dimension of `batch` runs that many
+ * products of the same shape, the z-th on the matrices strideA, strideB
+ * and strideC elements further on (Winograd's 16 per convolution). Argument order is part of the
+ * host contract. */
 __kernel void gemm_f32(const int M, const int N, const int K, const float alpha, const float beta,
                        __global const float *Abuf, const int offA, const int lda,
                        __global const float *Bbuf, const int offB, const int ldb,
                        __global float *Cbuf, const int offC, const int ldc,
                        __global const float *bias, const int has_bias, const float lo,
-                       const float hi) {
+                       const float hi, const int strideA, const int strideB, const int strideC) {
   const int tm = (int)get_global_id(0);
   const int tn = (int)get_global_id(1);
+  const int z = (int)get_global_id(2); /* the product of a batch: its matrices at z·stride */
   const int tiles_m = (M + GEMM_TM - 1) / GEMM_TM;
   const int tiles_n = (N + GEMM_TN - 1) / GEMM_TN;
   if (tm >= tiles_m || tn >= tiles_n) return;
 
-  __global const float *A = Abuf + offA;
-  __global const float *B = Bbuf + offB;
-  __global float *C = Cbuf + offC;
+  __global const float *A = Abuf + offA + z * strideA;
+  __global const float *B = Bbuf + offB + z * strideB;
+  __global float *C = Cbuf + offC + z * strideC;
 
   /* Nominal tile start, and the computed start shifted back inside the
    * matrix when the tile would stick out (only if the matrix is big enough). */

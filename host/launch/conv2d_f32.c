@@ -1,7 +1,7 @@
 /* Launcher of kernels/conv2d_f32.cl: chooses the plan (direct kernel,
- * 1x1 GEMM, implicit GEMM on a bordered copy of the input, or im2col + GEMM,
- * the last two in chunks of images) from the shape and the device profile,
- * and enqueues its kernels on the in-order queue.
+ * 1x1 GEMM, implicit GEMM on a bordered copy of the input, Winograd
+ * F(2x2, 3x3), or im2col + GEMM, the last three in chunks of images) from the shape and the device
+ * profile, and enqueues its kernels on the in-order queue.
  *
  * Profile parameters (fallbacks are the values measured on PoCL 3.1 on a
  * 2-core Zen 4 for CPU devices, and reasoned starting points for GPUs):
@@ -21,7 +21,14 @@
  *   conv2d_f32.implicit      1: implicit GEMM for stride-1 windows that are
  *                            neither 1x1 nor direct; 0: im2col for them
  *   conv2d_f32.tm, .tr       implicit GEMM tile: output channels and rows
- *                            (its columns are vw) */
+ *                            (its columns are vw)
+ *   conv2d_f32.winograd      Winograd F(2x2, 3x3) for 3x3 stride-1 windows
+ *                            of one group when both channel counts reach
+ *                            this; 0 (the default): never. On PoCL it
+ *                            measures 1.1-6x slower than the implicit GEMM
+ *                            (three passes over memory); on GPUs it is
+ *                            unmeasured, and `pare tune` times it per shape.
+ *                            Its transforms take vw tiles per work-item. */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,7 +86,8 @@ static void plan_for(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
   pare_conv2d_plan_make(rt, "conv2d_f32", a, implicit_ok, pl);
   if (pool && pl->path == PARE_CONV2D_IMPLICIT && (pl->vw < 2 || pl->tr < 2))
     pare_conv2d_plan_make(rt, "conv2d_f32", a, 0, pl);
-  if (pool && pl->path != PARE_CONV2D_DIRECT && pl->path != PARE_CONV2D_IMPLICIT)
+  if (pool && pl->path != PARE_CONV2D_DIRECT && pl->path != PARE_CONV2D_IMPLICIT &&
+      pl->path != PARE_CONV2D_WINOGRAD)
     pl->chunk_elems = a->m * (pl->path == PARE_CONV2D_IM2COL ? pl->nb : 1) * pl->p;
 }
 
@@ -192,6 +200,103 @@ static pare_status run_implicit(pare_cl_seq *r, const pare_conv2d_f32_args *a,
   return st;
 }
 
+/* Winograd F(2x2, 3x3): the weights transformed once, then chunk by
+ * chunk the input transformed, the 16 products in one batched GEMM, and
+ * the output transformed with the epilogue (and the pooling that `defines`
+ * compiles in). */
+/* A launch of the sequence in groups of `wg` × 1 work-items. */
+static pare_status launch_grouped(pare_cl_seq *r, size_t wg, cl_kernel k, const char *name,
+                                  const pare_cl_arg *args, size_t nargs, size_t g0, size_t g1,
+                                  pare_error *err) {
+  pare_cl_seq s = *r;
+  s.local[0] = wg;
+  s.local[1] = 1;
+  s.use_local = 1;
+  pare_status st = pare_cl_seq_launch(&s, k, name, args, nargs, g0, g1, err);
+  r->last = s.last;
+  return st;
+}
+
+static pare_status run_winograd(pare_cl_seq *r, const pare_conv2d_f32_args *a,
+                                const pare_conv2d_plan *pl, const char *defines, pare_error *err) {
+  pare_cl_runtime *rt = r->rt;
+  static const char *const names[3] = {"conv2d_wino_weights", "conv2d_wino_input",
+                                       "conv2d_wino_output"};
+  cl_kernel k[3] = {NULL, NULL, NULL};
+  pare_status st = PARE_OK;
+  for (int i = 0; i < 3 && st == PARE_OK; i++)
+    st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, defines, names[i], &k[i], err);
+  size_t mc = a->m * a->c;
+  cl_int MC = (cl_int)mc, C = (cl_int)a->c, H = (cl_int)a->h, W = (cl_int)a->w;
+  cl_int M = (cl_int)a->m, OH = (cl_int)a->oh, OW = (cl_int)a->ow;
+  cl_int PT = (cl_int)a->pad_top, PL = (cl_int)a->pad_left;
+  cl_int TH = (cl_int)pl->th, TW = (cl_int)pl->tw;
+  cl_int has_bias = a->bias != NULL, has_res = a->residual != NULL;
+  cl_mem bias = a->bias ? a->bias : a->weight;   /* never read without has_bias */
+  cl_mem res = a->residual ? a->residual : a->x; /* never read without has_res */
+  float lo = a->act_min, hi = a->act_max;
+  if (st == PARE_OK) {
+    pare_cl_arg args[] = {
+        {sizeof(cl_mem), &a->weight}, {sizeof(cl_mem), &a->scratch}, {sizeof MC, &MC}};
+    st = pare_cl_seq_launch_driver_local(r, k[0], names[0], args, 3, mc, 1, err);
+  }
+  for (size_t n0 = 0; n0 < a->n && st == PARE_OK; n0 += pl->nb) {
+    size_t cnb = a->n - n0 < pl->nb ? a->n - n0 : pl->nb;
+    size_t t = cnb * pl->th * pl->tw, blocks = (t + (size_t)pl->vw - 1) / (size_t)pl->vw;
+    cl_int n0i = (cl_int)n0, NB = (cl_int)cnb;
+    size_t v_off = 16 * mc, p_off = v_off + 16 * a->c * t;
+    cl_int v_offi = (cl_int)v_off, p_offi = (cl_int)p_off;
+    pare_cl_arg iargs[] = {{sizeof(cl_mem), &a->x},  {sizeof(cl_mem), &a->scratch},
+                           {sizeof v_offi, &v_offi}, {sizeof C, &C},
+                           {sizeof H, &H},           {sizeof W, &W},
+                           {sizeof PT, &PT},         {sizeof PL, &PL},
+                           {sizeof TH, &TH},         {sizeof TW, &TW},
+                           {sizeof n0i, &n0i},       {sizeof NB, &NB}};
+    st = launch_grouped(r, 64, k[1], names[1], iargs, sizeof iargs / sizeof iargs[0], blocks, a->c,
+                        err);
+    if (st != PARE_OK) break;
+    /* Per transformed position k: P[k] (M x T) = U[k] (M x C) · V[k] (C x T). */
+    pare_gemm_f32_args ga = {0};
+    ga.m = a->m;
+    ga.n = t;
+    ga.k = a->c;
+    ga.alpha = 1.0f;
+    ga.a = ga.b = ga.c = a->scratch;
+    ga.off_a = 0;
+    ga.off_b = v_off;
+    ga.off_c = p_off;
+    ga.lda = a->c;
+    ga.ldb = ga.ldc = t;
+    ga.batch = 16;
+    ga.stride_a = mc;
+    ga.stride_b = a->c * t;
+    ga.stride_c = a->m * t;
+    st = gemm(r, &ga, err);
+    if (st != PARE_OK) break;
+    pare_cl_arg oargs[] = {{sizeof(cl_mem), &a->scratch},
+                           {sizeof p_offi, &p_offi},
+                           {sizeof(cl_mem), &bias},
+                           {sizeof has_bias, &has_bias},
+                           {sizeof(cl_mem), &res},
+                           {sizeof has_res, &has_res},
+                           {sizeof(cl_mem), &a->y},
+                           {sizeof M, &M},
+                           {sizeof OH, &OH},
+                           {sizeof OW, &OW},
+                           {sizeof TH, &TH},
+                           {sizeof TW, &TW},
+                           {sizeof n0i, &n0i},
+                           {sizeof NB, &NB},
+                           {sizeof lo, &lo},
+                           {sizeof hi, &hi}};
+    st = launch_grouped(r, 64, k[2], names[2], oargs, sizeof oargs / sizeof oargs[0], blocks, a->m,
+                        err);
+  }
+  for (int i = 0; i < 3; i++)
+    if (k[i]) rt->cl->clReleaseKernel(k[i]);
+  return st;
+}
+
 static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
                             const pare_conv2d_plan *pl, const pare_conv2d_pool *pool,
                             pare_error *err) {
@@ -215,6 +320,7 @@ static pare_status run_plan(pare_cl_seq *r, const pare_conv2d_f32_args *a,
   cl_kernel k;
 
   if (pl->path == PARE_CONV2D_IMPLICIT) return run_implicit(r, a, pl, defines, err);
+  if (pl->path == PARE_CONV2D_WINOGRAD) return run_winograd(r, a, pl, defines, err);
   if (pl->path == PARE_CONV2D_DIRECT) {
     cl_int rows = (cl_int)rows_for(pl, a->oh, a->n * a->m);
     size_t blocks = (a->oh + (size_t)rows - 1) / (size_t)rows;

@@ -58,6 +58,11 @@ int pare_conv2d_is_1x1(const pare_conv2d_f32_args *a) {
          a->pad_left == 0 && a->pad_bottom == 0 && a->pad_right == 0;
 }
 
+int pare_conv2d_winograd_fits(const pare_conv2d_f32_args *a) {
+  return a->kh == 3 && a->kw == 3 && a->stride_h == 1 && a->stride_w == 1 && a->dil_h == 1 &&
+         a->dil_w == 1 && a->group == 1;
+}
+
 void pare_conv2d_shape_key(const pare_conv2d_f32_args *a, char *buf, size_t size) {
   snprintf(buf, size,
            "n=%zu,c=%zu,h=%zu,w=%zu,m=%zu,k=%zux%zu,g=%zu,s=%zux%zu,d=%zux%zu,p=%zu,%zu,%zu,%zu",
@@ -85,7 +90,7 @@ int pare_conv2d_shape_parse(const char *key, pare_conv2d_f32_args *a) {
 }
 
 /* What a tuned value may be: a path, a non-negative count. */
-static int path_ok(int v) { return v >= PARE_CONV2D_DIRECT && v <= PARE_CONV2D_IMPLICIT; }
+static int path_ok(int v) { return v >= PARE_CONV2D_DIRECT && v <= PARE_CONV2D_WINOGRAD; }
 static int count_ok(int v) { return v >= 0 && v <= 4096; }
 
 static int tile_rows_ok(int v) { return v == 1 || v == 2 || v == 4; }
@@ -105,8 +110,8 @@ static size_t chunk_images(size_t n, size_t per_image, int scratch_mb) {
  * is a dozen lookups of formatted keys in the tuning table. The last
  * MEMO_SIZE plans are kept per runtime, keyed by everything plan_compute
  * reads: the geometry (sizes, groups, strides, dilations, pads and the
- * output size), the stem, implicit_ok, and the tuning table's version and
- * switch. */
+ * output size), the stem, implicit_ok, the tuning table's version and
+ * switch, and the device profile. */
 #define MEMO_SIZE 16
 #define GEOMETRY  18
 
@@ -115,6 +120,7 @@ typedef struct memo_entry {
   char stem[32];
   int implicit_ok, no_tune, used;
   unsigned version;
+  const pare_profile *profile;
   pare_conv2d_plan plan;
 } memo_entry;
 
@@ -137,7 +143,7 @@ static memo_entry *memo_find(pare_cl_runtime *rt, const size_t *g, const char *s
   for (int i = 0; m && i < MEMO_SIZE; i++) {
     memo_entry *e = &m->e[i];
     if (e->used && e->implicit_ok == implicit_ok && e->version == rt->tuning_version &&
-        e->no_tune == rt->no_tune && !strcmp(e->stem, stem) &&
+        e->no_tune == rt->no_tune && e->profile == rt->profile && !strcmp(e->stem, stem) &&
         !memcmp(e->geometry, g, sizeof e->geometry))
       return e;
   }
@@ -165,18 +171,23 @@ static void plan_compute(pare_cl_runtime *rt, const char *stem, const pare_conv2
   /* The path: tuned for the shape (-1: none), else from the profile's rules. */
   int path = pare_tuned_int(rt, stem, "path", shape, -1, path_ok);
   int implicit = pare_tuned_int(rt, stem, "implicit", NULL, 1, NULL);
+  int winograd = pare_tuned_int(rt, stem, "winograd", NULL, 0, NULL);
+  int wino_ok = implicit_ok && pare_conv2d_winograd_fits(a);
   if (pl->rows > 0 && (size_t)pl->rows > a->oh) pl->rows = (int)a->oh;
   int small = batch_cols > 0 && pl->p < (size_t)batch_cols;
   int is_1x1 = pare_conv2d_is_1x1(a);
   int stride1 = a->stride_h == 1 && a->stride_w == 1;
   if (path == PARE_CONV2D_GEMM_1X1 && !is_1x1) path = -1;
   if (path == PARE_CONV2D_IMPLICIT && (!implicit_ok || !stride1)) path = -1;
+  if (path == PARE_CONV2D_WINOGRAD && !wino_ok) path = -1;
   if (path < 0) {
     if (pl->kred <= (size_t)(direct_max_k > 0 ? direct_max_k : 0) ||
         pl->mg <= (size_t)(direct_max_mg > 0 ? direct_max_mg : 0))
       path = PARE_CONV2D_DIRECT;
     else if (is_1x1 && (a->n == 1 || !small))
       path = PARE_CONV2D_GEMM_1X1;
+    else if (wino_ok && winograd > 0 && a->c >= (size_t)winograd && a->m >= (size_t)winograd)
+      path = PARE_CONV2D_WINOGRAD;
     else if (implicit_ok && implicit > 0 && stride1 && !is_1x1)
       path = PARE_CONV2D_IMPLICIT;
     else
@@ -199,6 +210,17 @@ static void plan_compute(pare_cl_runtime *rt, const char *stem, const pare_conv2
       return;
     }
     path = pl->path = PARE_CONV2D_IM2COL; /* a bordered image past int indices */
+  }
+  if (path == PARE_CONV2D_WINOGRAD) {
+    pl->th = (a->oh + 1) / 2;
+    pl->tw = (a->ow + 1) / 2;
+    size_t per_image = 16 * (a->c + a->m) * pl->th * pl->tw;
+    if ((double)per_image + 16.0 * a->m * a->c <= INT_MAX) {
+      pl->nb = chunk_images(a->n, per_image * sizeof(float), scratch_mb);
+      pl->col_elems = 16 * a->m * a->c + pl->nb * per_image;
+      return;
+    }
+    path = pl->path = PARE_CONV2D_IM2COL; /* transforms past int indices */
   }
   if (path != PARE_CONV2D_IM2COL) return;
   if (small && a->n > 1)
@@ -228,6 +250,7 @@ void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_con
     memcpy(slot->stem, stem, strlen(stem) + 1);
     slot->implicit_ok = implicit_ok;
     slot->no_tune = rt->no_tune;
+    slot->profile = rt->profile;
     slot->version = version;
     slot->plan = *pl;
     slot->used = 1;

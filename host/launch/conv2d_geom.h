@@ -13,8 +13,15 @@ pare_status pare_conv2d_check(const pare_conv2d_f32_args *a, const char *kernel,
 
 /* How a convolution (forward or backward) is carried out. The implicit
  * GEMM (patches read in place from a zero-bordered copy of the input)
- * exists forward only, for stride 1. */
-enum { PARE_CONV2D_DIRECT, PARE_CONV2D_GEMM_1X1, PARE_CONV2D_IM2COL, PARE_CONV2D_IMPLICIT };
+ * exists forward only, for stride 1; so does Winograd F(2x2, 3x3), for 3x3
+ * windows of stride 1, dilation 1 and one group. */
+enum {
+  PARE_CONV2D_DIRECT,
+  PARE_CONV2D_GEMM_1X1,
+  PARE_CONV2D_IM2COL,
+  PARE_CONV2D_IMPLICIT,
+  PARE_CONV2D_WINOGRAD
+};
 
 typedef struct pare_conv2d_plan {
   int path;
@@ -27,20 +34,29 @@ typedef struct pare_conv2d_plan {
    * tiles per plane, bordered planes of hp x wp. */
   int tm, tr;
   size_t rb, cb, hp, wp;
+  /* Winograd: th x tw tiles of 2x2 outputs per plane; the scratch holds
+   * the transformed weights U[16][M][C], then per chunk the transformed
+   * input V[16][C][T] and the products P[16][M][T] (T = nb·th·tw). */
+  size_t th, tw;
 } pare_conv2d_plan;
 
 /* The plan for a checked shape, from the "<stem>.*" tunables (tuned for
  * the shape, else the profile's; host/tuning.h): the tuned path, else
  * direct when few output channels per group (direct_max_mg) or a short
  * reduction (direct_max_k), a GEMM on the input for 1×1 stride-1 unpadded
- * convolutions, the implicit GEMM for other stride-1 windows when
- * `implicit_ok` and the profile's `implicit` allow it, else im2col; small
- * images are batched up to scratch_mb. */
+ * convolutions, Winograd for 3×3 windows it takes when `implicit_ok` and
+ * both channel counts reach the profile's `winograd` (0: never), the
+ * implicit GEMM for other stride-1 windows when `implicit_ok` and the
+ * profile's `implicit` allow it, else im2col; small images are batched up
+ * to scratch_mb. */
 void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_conv2d_f32_args *a,
                            int implicit_ok, pare_conv2d_plan *pl);
 
 /* 1 for a 1×1, stride-1, unpadded window (the input is the patch matrix). */
 int pare_conv2d_is_1x1(const pare_conv2d_f32_args *a);
+/* 1 for a window Winograd F(2×2, 3×3) computes: 3×3, stride 1, dilation
+ * 1, one group. */
+int pare_conv2d_winograd_fits(const pare_conv2d_f32_args *a);
 
 /* The shape as the tuning database keys it ("n=..,c=..,h=..,w=..,m=..,
  * k=KHxKW,g=..,s=SHxSW,d=DHxDW,p=T,L,B,R"), and back (buffers NULL, oh/ow

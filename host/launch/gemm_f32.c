@@ -42,8 +42,12 @@ pare_status pare_launch_gemm_f32_act(pare_cl_runtime *rt, const pare_gemm_f32_ar
   if (g->m == 0 || g->n == 0) return PARE_OK;
   if (g->k == 0)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "gemm_f32: K == 0 is handled on the host");
+  size_t batch = g->batch ? g->batch : 1;
   if (g->m > INT_MAX || g->n > INT_MAX || g->k > INT_MAX || g->lda > INT_MAX || g->ldb > INT_MAX ||
-      g->ldc > INT_MAX || g->off_a > INT_MAX || g->off_b > INT_MAX || g->off_c > INT_MAX)
+      g->ldc > INT_MAX || g->off_a > INT_MAX || g->off_b > INT_MAX || g->off_c > INT_MAX ||
+      batch > INT_MAX || (double)g->off_a + (double)(batch - 1) * g->stride_a > INT_MAX ||
+      (double)g->off_b + (double)(batch - 1) * g->stride_b > INT_MAX ||
+      (double)g->off_c + (double)(batch - 1) * g->stride_c > INT_MAX)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "gemm_f32: sizes beyond 2^31 elements");
   /* Tile and work-group: tuned for this shape, else the device profile's. */
   const pare_profile *p = rt->profile;
@@ -72,6 +76,8 @@ pare_status pare_launch_gemm_f32_act(pare_cl_runtime *rt, const pare_gemm_f32_ar
   cl_int lda = (cl_int)g->lda, ldb = (cl_int)g->ldb, ldc = (cl_int)g->ldc;
   cl_int has_bias = g->bias != NULL;
   cl_mem bias = g->bias ? g->bias : g->c;
+  cl_int sa = batch > 1 ? (cl_int)g->stride_a : 0, sb = batch > 1 ? (cl_int)g->stride_b : 0;
+  cl_int sc = batch > 1 ? (cl_int)g->stride_c : 0;
   struct {
     size_t size;
     const void *value;
@@ -92,16 +98,20 @@ pare_status pare_launch_gemm_f32_act(pare_cl_runtime *rt, const pare_gemm_f32_ar
               {sizeof(cl_mem), &bias},
               {sizeof has_bias, &has_bias},
               {sizeof lo, &lo},
-              {sizeof hi, &hi}};
+              {sizeof hi, &hi},
+              {sizeof sa, &sa},
+              {sizeof sb, &sb},
+              {sizeof sc, &sc}};
   for (cl_uint i = 0; i < sizeof args / sizeof args[0] && st == PARE_OK; i++)
     st = pare_cl_set_arg(rt, k, i, args[i].size, args[i].value, "gemm_f32", err);
   if (st == PARE_OK) {
-    /* Dimension 0 walks tiles of rows, dimension 1 tiles of columns. */
+    /* Dimension 0 walks tiles of rows, dimension 1 tiles of columns, 2
+     * the products of a batch. */
     size_t tn = (size_t)vw * (size_t)nv;
-    size_t local[2] = {wg0, wg1};
-    size_t global[2] = {round_up((g->m + (size_t)tm - 1) / (size_t)tm, wg0),
-                        round_up((g->n + tn - 1) / tn, wg1)};
-    st = pare_cl_launch(rt, k, "gemm_f32", 2, global, local, event, err);
+    size_t local[3] = {wg0, wg1, 1};
+    size_t global[3] = {round_up((g->m + (size_t)tm - 1) / (size_t)tm, wg0),
+                        round_up((g->n + tn - 1) / tn, wg1), batch};
+    st = pare_cl_launch(rt, k, "gemm_f32", batch > 1 ? 3 : 2, global, local, event, err);
   }
   rt->cl->clReleaseKernel(k);
   return st;

@@ -5,7 +5,10 @@
 #include "host/runtime.h"
 
 /* C = alpha·op(A)·op(B) + beta·C (+ bias[j]) on device buffers, row-major;
- * offsets and leading dimensions in elements; bias may be NULL. */
+ * offsets and leading dimensions in elements; bias may be NULL. batch > 1
+ * runs that many products of the shape in one launch, the z-th on the
+ * matrices z·stride_a, z·stride_b and z·stride_c elements further on
+ * (batch 0 is 1). */
 typedef struct pare_gemm_f32_args {
   int trans_a, trans_b;
   size_t m, n, k;
@@ -13,6 +16,7 @@ typedef struct pare_gemm_f32_args {
   cl_mem a, b, c, bias;
   size_t off_a, off_b, off_c;
   size_t lda, ldb, ldc;
+  size_t batch, stride_a, stride_b, stride_c;
 } pare_gemm_f32_args;
 
 /* pare's own GEMM kernel, tiled for the device profile. */

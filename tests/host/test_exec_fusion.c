@@ -17,6 +17,7 @@
 #include "engine/passes/passes.h"
 #include "engine/train/zoo.h"
 #include "host/exec_cl.h"
+#include "host/launch/conv2d_geom.h"
 #include "host/tuning.h"
 #include "pare/pare_onnx.h"
 #include "tests/test_cl.h"
@@ -215,6 +216,46 @@ static void test_pool_fallback(void **state) {
   pare_graph_destroy(g);
 }
 
+/* Every 3x3 convolution on Winograd F(2x2, 3x3) (a profile whose
+ * conv2d_f32.winograd is 1): SimpleCNN with
+ * both poolings in the output transform, and the ResNet block with its
+ * residual, each against the reference. */
+static void test_winograd(void **state) {
+  (void)state;
+  const pare_profile *saved = rt->profile;
+  pare_profile wino = {"winograd-test",
+                       saved->name,
+                       "",
+                       "test: Winograd for every 3x3 window",
+                       {{"conv2d_f32.winograd", 1}, {NULL, 0}}};
+  rt->profile = &wino;
+  pare_conv2d_f32_args conv1;
+  assert_true(
+      pare_conv2d_shape_parse("n=3,c=1,h=28,w=28,m=16,k=3x3,g=1,s=1x1,d=1x1,p=1,1,1,1", &conv1));
+  pare_conv2d_plan pl;
+  pare_conv2d_plan_make(rt, "conv2d_f32", &conv1, 1, &pl);
+  assert_int_equal(pl.path, PARE_CONV2D_WINOGRAD);
+  pare_graph *g = zoo("simplecnn");
+  check_graph(g, "simplecnn on winograd", 3, 1, 28, 28, 1, 4);
+  float x[2 * 784];
+  test_rng rng = {5};
+  test_fill(&rng, x, 2 * 784, 0, 1);
+  pare_tensor in = {PARE_DT_F32, 4, {2, 1, 28, 28}, x, sizeof x, 0, 0}, got;
+  pare_plan *p;
+  pare_error err;
+  assert_int_equal(pare_plan_create_ex(g, &in, 1, PARE_PLAN_ARENA, &p, &err), PARE_OK);
+  if (pare_plan_run_cl(p, rt, &in, 1, &got, &err) != PARE_OK) fail_msg("%s", err.text);
+  assert_int_equal(pools_absorbed(g, p), 2);
+  pare_tensor_release(&got);
+  pare_plan_destroy(p);
+  pare_graph_destroy(g);
+  g = zoo("resnet-block");
+  randomize_bn(g);
+  check_graph(g, "resnet-block on winograd", 1, 64, 56, 56, 1, 5);
+  pare_graph_destroy(g);
+  rt->profile = saved;
+}
+
 /* ResNet-18's first basic block: conv-bn-relu and conv-bn-add-relu each
  * become one launch; with BatchNormalization folded beforehand (as ONNX
  * import does), conv+relu and conv+add+relu. */
@@ -363,7 +404,7 @@ int main(void) {
       cmocka_unit_test(test_small_models),   cmocka_unit_test(test_basic_block),
       cmocka_unit_test(test_mobilenetv2),    cmocka_unit_test(test_switches),
       cmocka_unit_test(test_context_option), cmocka_unit_test(test_onnx_import),
-      cmocka_unit_test(test_pool_fallback),
+      cmocka_unit_test(test_pool_fallback),  cmocka_unit_test(test_winograd),
   };
   return cmocka_run_group_tests_name("exec_fusion", tests, test_cl_setup, test_cl_teardown);
 }

@@ -55,8 +55,8 @@ static void check_case(gemm_fn fn, const char *name, test_rng *r, int ta, int tb
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, nc * 4, c, &bc, &err), PARE_OK);
   if (with_bias)
     assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, n * 4, bias, &bbias, &err), PARE_OK);
-  pare_gemm_f32_args g = {ta, tb,    m,   n,   k,   alpha, beta, ba, bb,
-                          bc, bbias, off, off, off, lda,   ldb,  ldc};
+  pare_gemm_f32_args g = {ta,  tb,  m,   n,   k,   alpha, beta, ba, bb, bc, bbias,
+                          off, off, off, lda, ldb, ldc,   1,    0,  0,  0};
   pare_status st = act == PARE_GEMM_ACT_NONE
                        ? fn(rt, &g, NULL, &err)
                        : pare_launch_gemm_f32_act(rt, &g, act, clip_lo, clip_hi, NULL, &err);
@@ -138,6 +138,56 @@ static void test_clblast_gemm(void **state) {
 }
 
 /* The public entry point on host memory gives the reference's answer. */
+/* A batch of products in one launch (Winograd's 16 per convolution):
+ * strides that pack the matrices, strides with gaps and with an offset,
+ * edge shapes, both transposes of A; each product against the reference,
+ * the gaps left untouched. */
+static void test_batched(void **state) {
+  (void)state;
+  test_rng r = {0xd1b54a32d192ed03u};
+  static const size_t shapes[][3] = {{1, 1, 1}, {7, 13, 5}, {17, 33, 16}, {24, 49, 12}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+    for (int ta = 0; ta < 2; ta++) {
+      size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2], batch = 3 + s;
+      size_t gap = s % 2 ? 5 : 0, off = s;
+      size_t sa = m * k + gap, sb = k * n + gap, sc = m * n + gap;
+      size_t na = off + batch * sa, nb = off + batch * sb, nc = off + batch * sc;
+      float *a = malloc(na * 4), *b = malloc(nb * 4), *c = malloc(nc * 4), *want = malloc(nc * 4);
+      assert_true(a && b && c && want);
+      test_fill(&r, a, na, -1.0f, 1.0f);
+      test_fill(&r, b, nb, -1.0f, 1.0f);
+      test_fill(&r, c, nc, -1.0f, 1.0f);
+      memcpy(want, c, nc * 4);
+      size_t lda = ta ? m : k;
+      for (size_t z = 0; z < batch; z++)
+        pare_ref_gemm_f32(ta, 0, m, n, k, 1.0f, a + off + z * sa, lda, b + off + z * sb, n, 0.0f,
+                          want + off + z * sc, n, NULL);
+      pare_error err;
+      cl_mem ba, bb, bc;
+      assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, na * 4, a, &ba, &err), PARE_OK);
+      assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_ONLY, nb * 4, b, &bb, &err), PARE_OK);
+      assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, nc * 4, c, &bc, &err), PARE_OK);
+      pare_gemm_f32_args g = {0};
+      g.trans_a = ta, g.m = m, g.n = n, g.k = k, g.alpha = 1.0f, g.beta = 0.0f;
+      g.a = ba, g.b = bb, g.c = bc, g.off_a = g.off_b = g.off_c = off;
+      g.lda = lda, g.ldb = g.ldc = n;
+      g.batch = batch, g.stride_a = sa, g.stride_b = sb, g.stride_c = sc;
+      if (pare_launch_gemm_f32(rt, &g, NULL, &err) != PARE_OK) fail_msg("%s", err.text);
+      assert_int_equal(pare_cl_read(rt, bc, 0, nc * 4, c, &err), PARE_OK);
+      char what[96];
+      snprintf(what, sizeof what, "batched %zux%zux%zu x%zu ta=%d gap=%zu", m, n, k, batch, ta,
+               gap);
+      test_assert_close(c, want, nc, test_dot_tolerance(k, 1.0, 1.0), what);
+      rt->cl->clReleaseMemObject(ba);
+      rt->cl->clReleaseMemObject(bb);
+      rt->cl->clReleaseMemObject(bc);
+      free(a);
+      free(b);
+      free(c);
+      free(want);
+    }
+}
+
 static void test_public_gemm(void **state) {
   (void)state;
   pare_context *ctx;
@@ -170,10 +220,9 @@ static void test_public_gemm(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_own_gemm),
-      cmocka_unit_test(test_own_gemm_act),
-      cmocka_unit_test(test_clblast_gemm),
-      cmocka_unit_test(test_public_gemm),
+      cmocka_unit_test(test_own_gemm),     cmocka_unit_test(test_own_gemm_act),
+      cmocka_unit_test(test_clblast_gemm), cmocka_unit_test(test_public_gemm),
+      cmocka_unit_test(test_batched),
   };
   return cmocka_run_group_tests_name("gemm_f32", tests, test_cl_setup, test_cl_teardown);
 }
