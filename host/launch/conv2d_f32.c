@@ -1,7 +1,8 @@
 /* Launcher of kernels/conv2d_f32.cl: chooses the plan (direct kernel,
  * 1x1 GEMM, implicit GEMM on a bordered copy of the input, Winograd
- * F(2x2, 3x3), or im2col + GEMM, the last three in chunks of images) from the shape and the device
- * profile, and enqueues its kernels on the in-order queue.
+ * F(2x2, 3x3), or im2col + GEMM, the last three in chunks of images)
+ * from the shape and the device profile, and enqueues its kernels on the
+ * in-order queue.
  *
  * Profile parameters (fallbacks are the values measured on PoCL 3.1 on a
  * 2-core Zen 4 for CPU devices, and reasoned starting points for GPUs):
