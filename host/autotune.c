@@ -39,6 +39,7 @@ typedef struct tune_case {
   int is_conv;
   pare_gemm_f32_args g;
   pare_conv2d_f32_args c;
+  pare_conv2d_pool pool; /* kind 0: the convolution's launches do not pool */
   cl_mem out;
   size_t out_elems;
   size_t scratch_size;
@@ -63,7 +64,8 @@ static void apply(pare_cl_runtime *rt, const space *sp, const char *shape, int s
 
 static pare_status launch_once(tune_case *tc, pare_error *err) {
   if (!tc->is_conv) return pare_launch_gemm_f32(tc->rt, &tc->g, NULL, err);
-  size_t need = pare_conv2d_f32_scratch_bytes(tc->rt, &tc->c);
+  const pare_conv2d_pool *pool = tc->pool.kind ? &tc->pool : NULL;
+  size_t need = pare_conv2d_f32_pool_scratch_bytes(tc->rt, &tc->c, pool);
   if (need > tc->scratch_size) {
     if (tc->c.scratch) tc->rt->cl->clReleaseMemObject(tc->c.scratch);
     tc->c.scratch = NULL;
@@ -72,7 +74,8 @@ static pare_status launch_once(tune_case *tc, pare_error *err) {
     if (st != PARE_OK) return st;
     tc->scratch_size = need;
   }
-  return pare_launch_conv2d_f32(tc->rt, &tc->c, NULL, err);
+  return pool ? pare_launch_conv2d_pool_f32(tc->rt, &tc->c, pool, NULL, err)
+              : pare_launch_conv2d_f32(tc->rt, &tc->c, NULL, err);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -172,12 +175,14 @@ static pare_status setup(pare_cl_runtime *rt, const char *stem, const char *shap
   } else if (!strcmp(stem, "conv2d_f32")) {
     pare_conv2d_f32_args *c = &tc->c;
     pare_error perr;
-    if (!pare_conv2d_shape_parse(shape, c) || pare_conv2d_check(c, stem, shape, &perr) != PARE_OK ||
+    if (!pare_conv2d_pool_shape_parse(shape, c, &tc->pool) ||
+        pare_conv2d_check(c, stem, shape, &perr) != PARE_OK ||
         (double)c->n * c->c * c->h * c->w > cap || (double)c->n * c->m * c->oh * c->ow > cap)
       return pare_error_set(err, PARE_ERR_INVALID_ARG, "autotune: not a conv2d_f32 shape: %s",
                             shape);
     tc->is_conv = 1;
-    tc->out_elems = c->n * c->m * c->oh * c->ow;
+    const pare_conv2d_pool *pool = tc->pool.kind ? &tc->pool : NULL;
+    tc->out_elems = c->n * c->m * c->oh * c->ow; /* (room for the pooled output too) */
     st = random_buffer(rt, c->n * c->c * c->h * c->w, 1, &c->x, err);
     if (st == PARE_OK)
       st = random_buffer(rt, c->m * (c->c / c->group) * c->kh * c->kw, 2, &c->weight, err);
@@ -185,11 +190,16 @@ static pare_status setup(pare_cl_runtime *rt, const char *stem, const char *shap
     if (st == PARE_OK) st = random_buffer(rt, tc->out_elems, 4, &c->y, err);
     c->act = PARE_CONV2D_ACT_RELU;
     tc->out = c->y;
+    if (pool)
+      tc->out_elems =
+          c->n * c->m * ((c->oh - pool->kh) / pool->sh + 1) * ((c->ow - pool->kw) / pool->sw + 1);
     pare_conv2d_plan pl;
-    pare_conv2d_plan_make(rt, stem, c, 1, &pl);
+    pare_conv2d_plan_make_pooled(rt, stem, c, 1, pool, &pl);
     /* The 1x1 GEMM for 1x1 windows, the implicit GEMM for stride 1,
-     * Winograd for the 3x3 windows it takes. */
-    int paths[5] = {PARE_CONV2D_DIRECT, PARE_CONV2D_IM2COL}, n_paths = 2;
+     * Winograd for the 3x3 windows it takes; a pooled launch cannot run
+     * direct. */
+    int paths[5] = {PARE_CONV2D_IM2COL}, n_paths = 1;
+    if (!pool) paths[n_paths++] = PARE_CONV2D_DIRECT;
     if (pare_conv2d_is_1x1(c)) paths[n_paths++] = PARE_CONV2D_GEMM_1X1;
     if (c->stride_h == 1 && c->stride_w == 1) paths[n_paths++] = PARE_CONV2D_IMPLICIT;
     if (pare_conv2d_winograd_fits(c)) paths[n_paths++] = PARE_CONV2D_WINOGRAD;
@@ -210,7 +220,7 @@ static pare_status setup(pare_cl_runtime *rt, const char *stem, const char *shap
 static void conv_second_round(pare_cl_runtime *rt, const tune_case *tc, space *sp) {
   int path = sp->value[0];
   pare_conv2d_plan pl;
-  pare_conv2d_plan_make(rt, "conv2d_f32", &tc->c, 1, &pl);
+  pare_conv2d_plan_make_pooled(rt, "conv2d_f32", &tc->c, 1, tc->pool.kind ? &tc->pool : NULL, &pl);
   if (path == PARE_CONV2D_DIRECT) {
     static const int vw[] = {4, 8, 16}, rows[] = {0, 1, 2, 4}, wg[] = {1, 2, 4, 8, 16};
     space_add(sp, "vw", pl.vw, vw, 3);

@@ -129,10 +129,10 @@ int cmd_tune(int argc, char **argv) {
     printf("}\n");
   } else {
     printf("tuned %d shape(s) of %s at batch %lld on %s\n", n, path, batch, dev.name);
-    printf("%-10s %-62s %9s %9s %6s  %s\n", "kernel", "shape", "untuned", "tuned", "gain",
+    printf("%-10s %-80s %9s %9s %6s  %s\n", "kernel", "shape", "untuned", "tuned", "gain",
            "parameters");
     for (int i = 0; i < n; i++)
-      printf("%-10s %-62.62s %7.3fms %7.3fms %5.2fx  %s\n", res[i].kernel, res[i].shape,
+      printf("%-10s %-80.80s %7.3fms %7.3fms %5.2fx  %s\n", res[i].kernel, res[i].shape,
              res[i].untuned_ms, res[i].tuned_ms,
              res[i].tuned_ms > 0 ? res[i].untuned_ms / res[i].tuned_ms : 1.0, res[i].params);
     if (timed)

@@ -84,9 +84,9 @@ static void plan_for(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
   /* The implicit GEMM pools only 2x2 windows of stride 2 itself. */
   int implicit_ok =
       !pool || (pool->kh == 2 && pool->kw == 2 && pool->sh == 2 && pool->sw == 2 && !a->residual);
-  pare_conv2d_plan_make(rt, "conv2d_f32", a, implicit_ok, pl);
+  pare_conv2d_plan_make_pooled(rt, "conv2d_f32", a, implicit_ok, pool, pl);
   if (pool && pl->path == PARE_CONV2D_IMPLICIT && (pl->vw < 2 || pl->tr < 2))
-    pare_conv2d_plan_make(rt, "conv2d_f32", a, 0, pl);
+    pare_conv2d_plan_make_pooled(rt, "conv2d_f32", a, 0, pool, pl);
   if (pool && pl->path != PARE_CONV2D_DIRECT && pl->path != PARE_CONV2D_IMPLICIT &&
       pl->path != PARE_CONV2D_WINOGRAD)
     pl->chunk_elems = a->m * (pl->path == PARE_CONV2D_IM2COL ? pl->nb : 1) * pl->p;

@@ -70,6 +70,36 @@ void pare_conv2d_shape_key(const pare_conv2d_f32_args *a, char *buf, size_t size
            a->dil_w, a->pad_top, a->pad_left, a->pad_bottom, a->pad_right);
 }
 
+void pare_conv2d_pool_shape_key(const pare_conv2d_f32_args *a, const pare_conv2d_pool *pool,
+                                char *buf, size_t size) {
+  pare_conv2d_shape_key(a, buf, size);
+  size_t len = strlen(buf);
+  if (pool && len < size)
+    snprintf(buf + len, size - len, ",pool=%d:%zux%zu/%zux%zu", pool->kind, pool->kh, pool->kw,
+             pool->sh, pool->sw);
+}
+
+int pare_conv2d_pool_shape_parse(const char *key, pare_conv2d_f32_args *a, pare_conv2d_pool *pool) {
+  memset(pool, 0, sizeof *pool);
+  const char *at = strstr(key, ",pool=");
+  if (!at) return pare_conv2d_shape_parse(key, a);
+  char head[160];
+  if ((size_t)(at - key) >= sizeof head) return 0;
+  memcpy(head, key, (size_t)(at - key));
+  head[at - key] = '\0';
+  int end = 0, kind = 0;
+  if (!pare_conv2d_shape_parse(head, a) ||
+      sscanf(at, ",pool=%d:%zux%zu/%zux%zu%n", &kind, &pool->kh, &pool->kw, &pool->sh, &pool->sw,
+             &end) != 5 ||
+      at[end] != '\0' || (kind != PARE_CONV2D_POOL_MAX && kind != PARE_CONV2D_POOL_AVG) ||
+      !pool->kh || !pool->kw || !pool->sh || !pool->sw || pool->kh > a->oh || pool->kw > a->ow) {
+    memset(pool, 0, sizeof *pool);
+    return 0;
+  }
+  pool->kind = kind;
+  return 1;
+}
+
 int pare_conv2d_shape_parse(const char *key, pare_conv2d_f32_args *a) {
   memset(a, 0, sizeof *a);
   int end = 0;
@@ -113,7 +143,7 @@ static size_t chunk_images(size_t n, size_t per_image, int scratch_mb) {
  * output size), the stem, implicit_ok, the tuning table's version and
  * switch, and the device profile. */
 #define MEMO_SIZE 16
-#define GEOMETRY  18
+#define GEOMETRY  23
 
 typedef struct memo_entry {
   size_t geometry[GEOMETRY];
@@ -129,11 +159,30 @@ struct pare_conv2d_memo {
   int next;
 };
 
-static void geometry_of(const pare_conv2d_f32_args *a, size_t *g) {
-  const size_t v[GEOMETRY] = {a->n,         a->c,     a->h,       a->w,        a->m,
-                              a->kh,        a->kw,    a->group,   a->stride_h, a->stride_w,
-                              a->dil_h,     a->dil_w, a->pad_top, a->pad_left, a->pad_bottom,
-                              a->pad_right, a->oh,    a->ow};
+static void geometry_of(const pare_conv2d_f32_args *a, const pare_conv2d_pool *pool, size_t *g) {
+  const size_t v[GEOMETRY] = {a->n,
+                              a->c,
+                              a->h,
+                              a->w,
+                              a->m,
+                              a->kh,
+                              a->kw,
+                              a->group,
+                              a->stride_h,
+                              a->stride_w,
+                              a->dil_h,
+                              a->dil_w,
+                              a->pad_top,
+                              a->pad_left,
+                              a->pad_bottom,
+                              a->pad_right,
+                              a->oh,
+                              a->ow,
+                              pool ? (size_t)pool->kind : 0,
+                              pool ? pool->kh : 0,
+                              pool ? pool->kw : 0,
+                              pool ? pool->sh : 0,
+                              pool ? pool->sw : 0};
   memcpy(g, v, sizeof v);
 }
 
@@ -151,7 +200,7 @@ static memo_entry *memo_find(pare_cl_runtime *rt, const size_t *g, const char *s
 }
 
 static void plan_compute(pare_cl_runtime *rt, const char *stem, const pare_conv2d_f32_args *a,
-                         int implicit_ok, pare_conv2d_plan *pl) {
+                         int implicit_ok, const pare_conv2d_pool *pool, pare_conv2d_plan *pl) {
   int cpu = !strcmp(rt->info.type, "cpu");
   memset(pl, 0, sizeof *pl);
   pl->cg = a->c / a->group;
@@ -159,8 +208,8 @@ static void plan_compute(pare_cl_runtime *rt, const char *stem, const pare_conv2
   pl->kred = pl->cg * a->kh * a->kw;
   pl->p = a->oh * a->ow;
   pl->nb = 1;
-  char shape[160];
-  pare_conv2d_shape_key(a, shape, sizeof shape);
+  char shape[200];
+  pare_conv2d_pool_shape_key(a, pool, shape, sizeof shape);
   pl->vw = pare_tuned_int(rt, stem, "vw", shape, cpu ? 16 : 4, pare_vector_width_ok);
   pl->rows = pare_tuned_int(rt, stem, "rows", shape, cpu ? 0 : 1, count_ok);
   pl->wg = pare_tuned_int(rt, stem, "wg", shape, cpu ? 1 : 0, count_ok);
@@ -231,15 +280,21 @@ static void plan_compute(pare_cl_runtime *rt, const char *stem, const pare_conv2
 
 void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_conv2d_f32_args *a,
                            int implicit_ok, pare_conv2d_plan *pl) {
+  pare_conv2d_plan_make_pooled(rt, stem, a, implicit_ok, NULL, pl);
+}
+
+void pare_conv2d_plan_make_pooled(pare_cl_runtime *rt, const char *stem,
+                                  const pare_conv2d_f32_args *a, int implicit_ok,
+                                  const pare_conv2d_pool *pool, pare_conv2d_plan *pl) {
   size_t g[GEOMETRY];
-  geometry_of(a, g);
+  geometry_of(a, pool, g);
   pthread_mutex_lock(&rt->lock);
   memo_entry *e = memo_find(rt, g, stem, implicit_ok);
   if (e) *pl = e->plan;
   unsigned version = rt->tuning_version;
   pthread_mutex_unlock(&rt->lock);
   if (e) return;
-  plan_compute(rt, stem, a, implicit_ok, pl);
+  plan_compute(rt, stem, a, implicit_ok, pool, pl);
   pthread_mutex_lock(&rt->lock);
   if (!rt->conv_plans) rt->conv_plans = calloc(1, sizeof *rt->conv_plans);
   struct pare_conv2d_memo *m = rt->conv_plans;

@@ -51,6 +51,13 @@ typedef struct pare_conv2d_plan {
  * to scratch_mb. */
 void pare_conv2d_plan_make(pare_cl_runtime *rt, const char *stem, const pare_conv2d_f32_args *a,
                            int implicit_ok, pare_conv2d_plan *pl);
+/* The same for a launch that pools its output (pool NULL: none): its
+ * tunables are keyed by the shape with the pooling appended, since the
+ * best path differs (the implicit GEMM and Winograd pool in their
+ * epilogue, im2col needs a pass of its own). */
+void pare_conv2d_plan_make_pooled(pare_cl_runtime *rt, const char *stem,
+                                  const pare_conv2d_f32_args *a, int implicit_ok,
+                                  const pare_conv2d_pool *pool, pare_conv2d_plan *pl);
 
 /* 1 for a 1×1, stride-1, unpadded window (the input is the patch matrix). */
 int pare_conv2d_is_1x1(const pare_conv2d_f32_args *a);
@@ -63,6 +70,12 @@ int pare_conv2d_winograd_fits(const pare_conv2d_f32_args *a);
  * computed; 0 when the text is not such a key or the window does not fit). */
 void pare_conv2d_shape_key(const pare_conv2d_f32_args *a, char *buf, size_t size);
 int pare_conv2d_shape_parse(const char *key, pare_conv2d_f32_args *a);
+/* The key of a pooled launch: the shape's, then ",pool=K:KHxKW/SHxSW"
+ * (K: PARE_CONV2D_POOL_MAX or _AVG) when pool is not NULL; and back (no
+ * suffix: pool->kind 0). */
+void pare_conv2d_pool_shape_key(const pare_conv2d_f32_args *a, const pare_conv2d_pool *pool,
+                                char *buf, size_t size);
+int pare_conv2d_pool_shape_parse(const char *key, pare_conv2d_f32_args *a, pare_conv2d_pool *pool);
 
 /* "x NxCxHxW, w ..., y NxMxOHxOW" with `y_name` for the output's name. */
 void pare_conv2d_shape_text(const pare_conv2d_f32_args *a, const char *y_name, char *buf,

@@ -236,6 +236,26 @@ static void test_forced_conv_params(void **state) {
   assert_false(pare_conv2d_shape_parse("n=1,c=1,h=2,w=2,m=1,k=1x1,g=1,s=0x1,d=1x1,p=0,0,0,0", &a));
   assert_false(pare_conv2d_shape_parse("n=1,c=1,h=2,w=2,m=1,k=1x1,g=1,s=1x1,d=1x1,p=0,0,0,0x", &a));
   assert_false(pare_conv2d_shape_parse("m=1,n=2,k=3,t=00", &a));
+  /* Pooled launches' keys: back and forth; a pooling the plane cannot
+   * hold, an unknown kind or trailing text is refused. */
+  pare_conv2d_pool pool;
+  const char *pooled = "n=1,c=2,h=5,w=6,m=3,k=3x3,g=1,s=1x1,d=1x1,p=1,1,1,1,pool=2:3x2/2x2";
+  assert_true(pare_conv2d_pool_shape_parse(pooled, &a, &pool));
+  assert_int_equal(pool.kind, PARE_CONV2D_POOL_AVG);
+  assert_int_equal(pool.kh, 3);
+  assert_int_equal(pool.kw, 2);
+  char back[200];
+  pare_conv2d_pool_shape_key(&a, &pool, back, sizeof back);
+  assert_string_equal(back, pooled);
+  assert_true(pare_conv2d_pool_shape_parse(keys[0], &a, &pool));
+  assert_int_equal(pool.kind, 0);
+  assert_false(pare_conv2d_shape_parse(pooled, &a)); /* not a plain shape */
+  assert_false(pare_conv2d_pool_shape_parse(
+      "n=1,c=2,h=5,w=6,m=3,k=3x3,g=1,s=1x1,d=1x1,p=1,1,1,1,pool=1:6x2/1x1", &a, &pool));
+  assert_false(pare_conv2d_pool_shape_parse(
+      "n=1,c=2,h=5,w=6,m=3,k=3x3,g=1,s=1x1,d=1x1,p=1,1,1,1,pool=3:2x2/2x2", &a, &pool));
+  assert_false(pare_conv2d_pool_shape_parse(
+      "n=1,c=2,h=5,w=6,m=3,k=3x3,g=1,s=1x1,d=1x1,p=1,1,1,1,pool=1:2x2/2x2x", &a, &pool));
 }
 
 /* A tuning run: the result names what it chose, and the database holds
@@ -247,8 +267,9 @@ static void test_autotune_shapes(void **state) {
   (void)state;
   static const char *const recorded[] = {
       "gemm_f32@m=20,n=300,k=40,t=00",
-      "conv2d_f32@n=2,c=3,h=12,w=12,m=8,k=3x3,g=1,s=1x1,d=1x1,p=1,1,1,1"};
-  for (int i = 0; i < 2; i++) {
+      "conv2d_f32@n=2,c=3,h=12,w=12,m=8,k=3x3,g=1,s=1x1,d=1x1,p=1,1,1,1",
+      "conv2d_f32@n=2,c=3,h=12,w=12,m=8,k=3x3,g=1,s=1x1,d=1x1,p=1,1,1,1,pool=1:2x2/2x2"};
+  for (int i = 0; i < 3; i++) {
     pare_autotune_result res;
     pare_error err;
     assert_true(pare_autotune_knows(recorded[i]));

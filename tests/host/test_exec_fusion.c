@@ -184,7 +184,11 @@ static int pools_absorbed(const pare_graph *g, const pare_plan *p) {
 static void test_pool_fallback(void **state) {
   (void)state;
   pare_graph *g = zoo("simplecnn");
+  /* The direct path for conv1, pooled (the launch the executor tries
+   * first) or not. */
   const char *key = "tune.conv2d_f32.path@n=3,c=1,h=28,w=28,m=16,k=3x3,g=1,s=1x1,d=1x1,p=1,1,1,1";
+  const char *pooled_key = "tune.conv2d_f32.path@n=3,c=1,h=28,w=28,m=16,k=3x3,g=1,s=1x1,d=1x1,p=1,"
+                           "1,1,1,pool=1:2x2/2x2";
   float x[3 * 784];
   test_rng rng = {21};
   test_fill(&rng, x, 3 * 784, 0, 1);
@@ -204,8 +208,10 @@ static void test_pool_fallback(void **state) {
     }
     size_t before = pare_exec_cl_arena_bytes(p);
     pare_tuning_set(rt, key, 0);
+    pare_tuning_set(rt, pooled_key, 0);
     if (pare_plan_run_cl(p, rt, &in, 1, &got, &err) != PARE_OK) fail_msg("%s", err.text);
     pare_tuning_forget(rt, key);
+    pare_tuning_forget(rt, pooled_key);
     assert_int_equal(pools_absorbed(g, p), 1);
     assert_close(&got, &want, "simplecnn, conv1 direct: pooled apart");
     if (arena) assert_true(pare_exec_cl_arena_bytes(p) < before);
