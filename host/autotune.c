@@ -228,10 +228,10 @@ static void conv_second_round(pare_cl_runtime *rt, const tune_case *tc, space *s
     space_add(sp, "wg", pl.wg, wg, 5);
   } else if (path == PARE_CONV2D_IMPLICIT) {
     /* wg 0: the driver's group size (the profiles' choice for GPUs). */
-    static const int vw[] = {4, 8, 16}, tm[] = {2, 4, 8}, tr[] = {1, 2, 4},
+    static const int vw[] = {4, 8, 16}, tm[] = {2, 4, 6, 8, 12, 16}, tr[] = {1, 2, 4},
                      wg[] = {0, 1, 4, 16, 64};
     space_add(sp, "vw", pl.vw, vw, 3);
-    space_add(sp, "tm", pl.tm, tm, 3);
+    space_add(sp, "tm", pl.tm, tm, 6);
     space_add(sp, "tr", pl.tr, tr, 3);
     space_add(sp, "wg", pl.wg, wg, 5);
   } else if (path == PARE_CONV2D_WINOGRAD) {

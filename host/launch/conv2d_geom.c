@@ -124,7 +124,7 @@ static int path_ok(int v) { return v >= PARE_CONV2D_DIRECT && v <= PARE_CONV2D_W
 static int count_ok(int v) { return v >= 0 && v <= 4096; }
 
 static int tile_rows_ok(int v) { return v == 1 || v == 2 || v == 4; }
-static int tile_channels_ok(int v) { return v == 1 || v == 2 || v == 4 || v == 8; }
+static int tile_channels_ok(int v) { return v >= 1 && v <= 16; }
 
 /* Bounds the chunk of images whose scratch (per_image bytes each) fits
  * scratch_mb (below 2 GiB, so every scratch offset fits an int). */
@@ -248,7 +248,7 @@ static void plan_compute(pare_cl_runtime *rt, const char *stem, const pare_conv2
      * channel tile must divide M/group). */
     pl->tm = pare_tuned_int(rt, stem, "tm", shape, 8, tile_channels_ok);
     pl->tr = pare_tuned_int(rt, stem, "tr", shape, 2, tile_rows_ok);
-    while (pl->tm > 1 && pl->mg % (size_t)pl->tm) pl->tm /= 2;
+    while (pl->tm > 1 && pl->mg % (size_t)pl->tm) pl->tm--;
     pl->rb = (a->oh + (size_t)pl->tr - 1) / (size_t)pl->tr;
     pl->cb = (a->ow + (size_t)pl->vw - 1) / (size_t)pl->vw;
     pl->hp = pl->rb * (size_t)pl->tr + (a->kh - 1) * a->dil_h;

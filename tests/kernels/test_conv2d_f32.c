@@ -328,7 +328,8 @@ static void force_plan(const conv_case *cc, const int v[4]) {
   }
 }
 
-/* The implicit GEMM with every tile (vector width, channels, rows) on
+/* The implicit GEMM with every tile (vector width, channels: powers of
+ * two and not, rows) on
  * shapes whose planes end inside a tile, channel counts the tile does not
  * divide, groups, dilations and asymmetric pads; with residual, and with
  * 2x2/2 max and average pooling in the same launch (odd planes leave a
@@ -345,8 +346,8 @@ static void test_implicit_tiles(void **state) {
       {1, 3, 9, 33, 4, 1, 3, 1, 1, 1, 1, 2, 0, 0, 0, 0, 1, 1},    /* 1x3 dilated, no pads */
       {1, 2, 3, 3, 2, 3, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},     /* one output */
   };
-  static const int tiles[][3] = {{16, 8, 2}, {16, 4, 4}, {8, 8, 1}, {4, 2, 2},
-                                 {2, 1, 4},  {1, 8, 1},  {16, 1, 2}};
+  static const int tiles[][3] = {{16, 8, 2}, {16, 4, 4}, {8, 8, 1},   {4, 2, 2}, {2, 1, 4},
+                                 {1, 8, 1},  {16, 1, 2}, {16, 12, 2}, {8, 6, 1}};
   static const pare_conv2d_pool pools[] = {{PARE_CONV2D_POOL_MAX, 2, 2, 2, 2},
                                            {PARE_CONV2D_POOL_AVG, 2, 2, 2, 2}};
   test_rng r = {0x5851f42d4c957f2du};
