@@ -42,9 +42,21 @@ typedef struct sparse_layer {
   int nm;         /* 1: runs on the N:M kernel (nm), 0: on CSR (w) */
   pare_csr_cl w;  /* the weight as [outputs × inputs] CSR */
   pare_nm_cl nmw; /* or in its N:M pattern (Gemm and MatMul only) */
+  /* A dense Conv may run with its weights baked into the implicit GEMM's
+   * code (zeros skipped, no weight loads) when that measured faster. */
+  int baked_state; /* SPARSE_UNDECIDED, SPARSE_NO or SPARSE_YES */
+  char *baked;     /* pare_conv2d_baked_body's text */
+  int baked_tm, baked_tr;
 } sparse_layer;
 
 enum { SPARSE_UNDECIDED = 0, SPARSE_NO, SPARSE_YES };
+
+/* Baked layers are kept to this many nonzero weights (each is a program
+ * to build, and its code grows with them) and to weights at least half
+ * zeros (on PoCL a dense layer baked ran no faster, and at 70% zeros
+ * 1.3-1.7× faster: the time of its build is not spent where it cannot
+ * pay). */
+#define BAKED_MAX_NNZ 8192
 
 /* What a Conv or Gemm/MatMul node runs in one launch: the nodes after it
  * that it absorbs (-1: none), which are then skipped, and the value it
@@ -91,6 +103,7 @@ typedef struct cl_state {
   char *used;    /* per value: given device memory in a run (written, uploaded,
                   * or aliased) */
   int ran;       /* a run finished: every node's form is chosen */
+  int baking;    /* the Conv being timed with its weights baked in, else -1 */
   int replanned; /* the arena was laid out again without the values no run used */
 } cl_state;
 
@@ -128,6 +141,7 @@ static void state_free(void *s) {
     for (int b = 0; b < 6; b++)
       if (bufs[b]) st->cl->clReleaseMemObject(bufs[b]);
   }
+  for (int i = 0; st->sparse && i < st->n_nodes; i++) free(st->sparse[i].baked);
   free(st->sparse);
   for (int i = 0; st->int8 && i < st->n_nodes; i++) pare_int8_layer_release(&st->int8[i], st->cl);
   free(st->int8);
@@ -654,13 +668,25 @@ static pare_status run_fake_quant(pare_plan *p, cl_state *s, int idx, pare_error
  * run in float, whose pair feeds it) the pair is applied to its input in the
  * launch's own input copy where the plan takes it (the implicit GEMM), else
  * by a fake-quantization launch first. */
+static pare_status decide_baked(pare_plan *p, cl_state *s, int idx, pare_error *err);
+
 static pare_status run_conv_q(pare_plan *p, cl_state *s, int idx, int qdq, pare_error *err) {
   const pare_graph *g = p->graph;
   const pare_node *n = &g->nodes[idx];
   const fusion *f = &s->fuse[idx];
+  sparse_layer *L = &s->sparse[idx];
+  if (L->baked_state == SPARSE_UNDECIDED) {
+    pare_status st = decide_baked(p, s, idx, err);
+    if (st != PARE_OK) return st;
+  }
   pare_conv2d_f32_args a;
   pare_status st = pare_exec_cl_conv_geometry(p, idx, &a, err);
   if (st != PARE_OK) return st;
+  if (L->baked && (L->baked_state == SPARSE_YES || s->baking == idx)) {
+    a.baked = L->baked;
+    a.baked_tm = L->baked_tm;
+    a.baked_tr = L->baked_tr;
+  }
   a.act = fused_act(p, s, idx, &a.act_min, &a.act_max);
   pare_conv2d_pool pool;
   int pooled = f->pool >= 0 && fusable_pool(p, &g->nodes[f->pool], &pool) &&
@@ -709,6 +735,14 @@ static pare_status run_conv_q(pare_plan *p, cl_state *s, int idx, int qdq, pare_
 
 static pare_status run_conv(pare_plan *p, cl_state *s, int idx, pare_error *err) {
   return run_conv_q(p, s, idx, -1, err);
+}
+
+/* run_conv with the layer's weights baked in (while it is being timed). */
+static pare_status run_conv_baked(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  s->baking = idx;
+  pare_status st = run_conv_q(p, s, idx, -1, err);
+  s->baking = -1;
+  return st;
 }
 
 /* Binds a node's plan tensors to an op context (inputs/outputs up to 8). */
@@ -912,6 +946,7 @@ const char *pare_exec_cl_node_form(const pare_plan *p, int i) {
   if (s->absorbed[i] || s->skip[i]) return "absorbed";
   if (s->int8[i].n && s->int8[i].chosen > 0) return "int8";
   if (s->sparse[i].state == SPARSE_YES) return s->sparse[i].nm ? "sparse N:M" : "sparse";
+  if (s->sparse[i].baked_state == SPARSE_YES) return "baked";
   return "opencl";
 }
 
@@ -1196,6 +1231,57 @@ static pare_status decide_sparse(pare_plan *p, cl_state *s, int idx, pare_error 
   return PARE_OK;
 }
 
+/* Chooses, on a dense Conv's first run, whether its weights run baked
+ * into the implicit GEMM's code: a constant fp32 weight of one group, at
+ * least half zeros, with at most BAKED_MAX_NNZ nonzeros, when that
+ * measured faster than the
+ * weight buffer for this shape and nonzero count (looked up in, or else
+ * measured into, the tuning database under "conv2d_baked.<shape>");
+ * PARE_BAKE=always bakes without measuring, =never never bakes. A
+ * failure to build or run it keeps the weight buffer. */
+static pare_status decide_baked(pare_plan *p, cl_state *s, int idx, pare_error *err) {
+  sparse_layer *L = &s->sparse[idx];
+  L->baked_state = SPARSE_NO;
+  const char *mode = pare_env("PARE_BAKE"); /* auto (default), always, never */
+  if (L->state == SPARSE_YES || (mode && !strcmp(mode, "never")) ||
+      p->graph->nodes[idx].op != PARE_OP_CONV)
+    return PARE_OK;
+  const pare_tensor *wt = &p->values[p->graph->nodes[idx].inputs[1]];
+  size_t m = 0, k = 0;
+  float *w = wt->rank == 4 ? sparse_weight(p, s, idx, &m, &k) : NULL;
+  if (!w) return PARE_OK;
+  size_t nnz = 0;
+  for (size_t i = 0; i < m * k; i++) nnz += w[i] != 0.0f;
+  /* One row per tile, or the two a fused 2x2 pooling needs. */
+  int tr = s->fuse[idx].pool >= 0 ? 2 : 1, tm = pare_conv2d_baked_tm(m, tr);
+  char *body = NULL;
+  int made = nnz <= BAKED_MAX_NNZ && 2 * nnz <= m * k &&
+             pare_conv2d_baked_body(w, m, (size_t)wt->dims[1], (size_t)wt->dims[2],
+                                    (size_t)wt->dims[3], tm, &body) == 0;
+  free(w);
+  if (!made) return PARE_OK;
+  L->baked = body;
+  L->baked_tm = tm;
+  L->baked_tr = tr;
+  const pare_tensor *x = &p->values[p->graph->nodes[idx].inputs[0]];
+  char key[192];
+  snprintf(key, sizeof key, "conv2d_baked.x=%lldx%lldx%lldx%lld,w=%zux%zu,nnz=%zu",
+           (long long)x->dims[0], (long long)x->dims[1], (long long)x->dims[2],
+           (long long)x->dims[3], m, k, nnz);
+  double speed = 2.0;
+  pare_status st =
+      mode && !strcmp(mode, "always")
+          ? PARE_OK
+          : measured_speedup(p, s, idx, key, run_conv, run_conv_baked, "baked", &speed, err);
+  if (st == PARE_OK && speed > 1.0) {
+    L->baked_state = SPARSE_YES;
+  } else {
+    free(L->baked);
+    L->baked = NULL;
+  }
+  return st;
+}
+
 /* ---- the activations' arena ---------------------------------------------- */
 
 /* The steps at which each node may run (memory_plan.c's spans): a node
@@ -1325,6 +1411,7 @@ static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, cl_state **out, 
     s->consts = calloc((size_t)g->n_nodes + 1, sizeof *s->consts);
     s->skip = calloc((size_t)g->n_nodes + 1, 1);
     s->sparse = calloc((size_t)g->n_nodes + 1, sizeof *s->sparse);
+    s->baking = -1;
     s->int8 = calloc((size_t)g->n_nodes + 1, sizeof *s->int8);
     s->absorbed = calloc((size_t)g->n_nodes + 1, 1);
     s->used = calloc((size_t)g->n_values + 1, 1);
@@ -1495,6 +1582,9 @@ void pare_exec_cl_value_changed(pare_plan *p, int v, int on_device) {
       pare_sparse_csr_release(s->rt, &s->sparse[i].w);
       pare_sparse_nm_release(s->rt, &s->sparse[i].nmw);
       s->sparse[i].state = SPARSE_NO;
+      free(s->sparse[i].baked);
+      s->sparse[i].baked = NULL;
+      s->sparse[i].baked_state = SPARSE_NO;
     }
     int bn = s->fuse[i].bn;
     for (int k = 1; k < n->n_inputs; k++) /* weights, biases, statistics */

@@ -196,11 +196,24 @@ static void store_binary(pare_cl_runtime *rt, cl_program prog, const char *key) 
   free(bin);
 }
 
-static pare_status build_program(pare_cl_runtime *rt, pare_kernel_id id, const char *defines,
-                                 cl_program *out, pare_error *err) {
+static pare_status build_program(pare_cl_runtime *rt, pare_kernel_id id, const char *prefix,
+                                 const char *defines, cl_program *out, pare_error *err) {
   char *src = NULL;
   pare_status st = pare_cl_kernel_source(id, &src, err);
   if (st != PARE_OK) return st;
+  if (prefix[0]) { /* generated text first, then the kernel file (its #line restarts the count) */
+    size_t plen = strlen(prefix), slen = strlen(src);
+    char *joined = malloc(plen + slen + 2);
+    if (!joined) {
+      free(src);
+      return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    }
+    memcpy(joined, prefix, plen);
+    joined[plen] = '\n';
+    memcpy(joined + plen + 1, src, slen + 1);
+    free(src);
+    src = joined;
+  }
   size_t opt_len = strlen(rt->build_options) + strlen(defines) + 2;
   char *options = malloc(opt_len);
   size_t key_cap = opt_len + 3 * 128 + 256;
@@ -270,8 +283,15 @@ done:
 
 pare_status pare_cl_program(pare_cl_runtime *rt, pare_kernel_id id, const char *defines,
                             cl_program *out, pare_error *err) {
+  return pare_cl_program_ex(rt, id, NULL, defines, out, err);
+}
+
+pare_status pare_cl_program_ex(pare_cl_runtime *rt, pare_kernel_id id, const char *prefix,
+                               const char *defines, cl_program *out, pare_error *err) {
   if (!defines) defines = "";
+  if (!prefix) prefix = "";
   uint64_t dh = pare_hash64(defines, strlen(defines), PARE_HASH_SEED);
+  if (prefix[0]) dh = pare_hash64(prefix, strlen(prefix), dh);
   pthread_mutex_lock(&rt->lock);
   for (int i = 0; i < rt->program_count; i++) {
     if (rt->programs[i].id == id && rt->programs[i].defines_hash == dh) {
@@ -281,7 +301,7 @@ pare_status pare_cl_program(pare_cl_runtime *rt, pare_kernel_id id, const char *
     }
   }
   cl_program prog = NULL;
-  pare_status st = build_program(rt, id, defines, &prog, err);
+  pare_status st = build_program(rt, id, prefix, defines, &prog, err);
   if (st == PARE_OK) {
     if (rt->program_count == PARE_RT_MAX_PROGRAMS) {
       /* Full: drop the oldest; kernels handed out keep it alive. */
@@ -302,9 +322,15 @@ pare_status pare_cl_program(pare_cl_runtime *rt, pare_kernel_id id, const char *
 
 pare_status pare_cl_kernel(pare_cl_runtime *rt, pare_kernel_id id, const char *defines,
                            const char *name, cl_kernel *out, pare_error *err) {
+  return pare_cl_kernel_ex(rt, id, NULL, defines, name, out, err);
+}
+
+pare_status pare_cl_kernel_ex(pare_cl_runtime *rt, pare_kernel_id id, const char *prefix,
+                              const char *defines, const char *name, cl_kernel *out,
+                              pare_error *err) {
   cl_program prog;
   *out = NULL;
-  pare_status st = pare_cl_program(rt, id, defines, &prog, err);
+  pare_status st = pare_cl_program_ex(rt, id, prefix, defines, &prog, err);
   if (st != PARE_OK) return st;
   pthread_mutex_lock(&rt->lock);
   pare_rt_program *slot = NULL;

@@ -446,7 +446,14 @@ __kernel void conv2d_igemm(__global const float *xp, __global const float *w,
   const int j = (int)get_global_id(1);
   const int MB = M / IG_TM;
   if (tm >= RB * CB * MB || j >= NB) return;
+#ifdef BAKED_BODY
+  /* Neighbouring work-items take the same block of channels, so they run
+   * the same stretch of baked code (a layer's code can outgrow the
+   * instruction cache; alternating blocks would thrash it). */
+  const int t = tm % (RB * CB), m0 = (tm / (RB * CB)) * IG_TM;
+#else
   const int t = tm / MB, m0 = (tm - t * MB) * IG_TM;
+#endif
   const int oh0 = (t / CB) * IG_R, ow0 = (t % CB) * CONV_VW;
   const int plane = HP * WP, K = CG * KH * KW;
   __global const float *xg = xp + (j * C + (m0 / MG) * CG) * plane + oh0 * WP + ow0;
@@ -458,6 +465,21 @@ __kernel void conv2d_igemm(__global const float *xp, __global const float *w,
 #pragma unroll
     for (int r = 0; r < IG_R; ++r) acc[i][r] = (CONV_VEC)(0.0f);
 
+#ifdef BAKED_BODY
+  /* The layer's weights are literals in the code (BAKED_BODY, written by
+   * pare_conv2d_baked_body for this layer): for the work-item's block of
+   * channels, each tap with a nonzero weight loads its tr input vectors,
+   * then one FMA per nonzero weight. Zeros cost nothing, and no weight is
+   * loaded. */
+  (void)wm;
+  (void)K;
+  CONV_VEC xv[IG_R];
+#define BAKED_TAP(c, kh, kw)                                                                       \
+  for (int r = 0; r < IG_R; ++r) xv[r] = CONV_VLOAD(xg + (c)*plane + ((kh)*DH + r) * WP + (kw)*DW);
+#define BAKED_FMA(i, wv)                                                                           \
+  for (int r = 0; r < IG_R; ++r) acc[i][r] = fma((CONV_VEC)(wv), xv[r], acc[i][r]);
+  BAKED_BODY
+#else
   int tap = 0;
   for (int c = 0; c < CG; ++c) {
     for (int kh = 0; kh < KH; ++kh) {
@@ -475,6 +497,7 @@ __kernel void conv2d_igemm(__global const float *xp, __global const float *w,
       }
     }
   }
+#endif
 
   const int n = n0 + j;
 #if CONV_POOL != 0 && CONV_VW > 1

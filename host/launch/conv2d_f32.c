@@ -31,7 +31,9 @@
  *                            unmeasured, and `pare tune` times it per shape.
  *                            Its transforms take vw tiles per work-item. */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "host/launch/conv2d_f32.h"
@@ -140,8 +142,10 @@ static pare_status run_implicit(pare_cl_seq *r, const pare_conv2d_f32_args *a,
   snprintf(idefs, sizeof idefs, "%s -DIG_TM=%d -DIG_R=%d", defines, pl->tm, pl->tr);
   cl_kernel kpad = NULL, kig = NULL;
   pare_status st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, idefs, "conv2d_pad", &kpad, err);
+  /* A layer's baked weights: its own program (the plan took its tile). */
+  const char *baked = a->baked && pl->tm == a->baked_tm ? a->baked : NULL;
   if (st == PARE_OK)
-    st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, idefs, "conv2d_igemm", &kig, err);
+    st = pare_cl_kernel_ex(rt, PARE_KERNEL_conv2d_f32, baked, idefs, "conv2d_igemm", &kig, err);
   cl_int C = (cl_int)a->c, H = (cl_int)a->h, W = (cl_int)a->w, M = (cl_int)a->m;
   cl_int PT = (cl_int)a->pad_top, PL = (cl_int)a->pad_left;
   cl_int HP = (cl_int)pl->hp, WP = (cl_int)pl->wp, CG = (cl_int)pl->cg, MG = (cl_int)pl->mg;
@@ -524,4 +528,46 @@ pare_status pare_launch_conv2d_pool_f32(pare_cl_runtime *rt, const pare_conv2d_f
                                         pare_error *err) {
   if (!pool) return pare_error_set(err, PARE_ERR_INVALID_ARG, "conv2d_f32: no pooling given");
   return launch(rt, a, pool, event, err);
+}
+
+int pare_conv2d_baked_tm(size_t mg, int tr) {
+  int tm = 24 / (tr < 1 ? 1 : tr);
+  while (tm > 1 && mg % (size_t)tm) tm--;
+  return tm;
+}
+
+int pare_conv2d_baked_body(const float *w, size_t m, size_t cg, size_t kh, size_t kw, int tm,
+                           char **out) {
+  *out = NULL;
+  size_t k = cg * kh * kw, nnz = 0;
+  if (tm < 1 || m % (size_t)tm) return -1;
+  for (size_t i = 0; i < m * k; i++) {
+    if (!isfinite(w[i])) return -1;
+    nnz += w[i] != 0.0f;
+  }
+  /* Per block "case b:", per tap of the block with a nonzero weight
+   * "BAKED_TAP(c,kh,kw)", per nonzero "BAKED_FMA(i,<hex float>f)". */
+  size_t cap = 64 + (m / (size_t)tm) * 24 + k * (m / (size_t)tm) * 48 + nnz * 48;
+  char *t = malloc(cap);
+  if (!t) return -1;
+  size_t n = (size_t)snprintf(t, cap, "#define BAKED_BODY switch (m0 / IG_TM) { \\\n");
+  for (size_t b = 0; b < m / (size_t)tm; b++) {
+    n += (size_t)snprintf(t + n, cap - n, "case %zu: \\\n", b);
+    for (size_t tap = 0; tap < k; tap++) {
+      int any = 0;
+      for (int i = 0; i < tm; i++) any |= w[(b * (size_t)tm + (size_t)i) * k + tap] != 0.0f;
+      if (!any) continue;
+      n += (size_t)snprintf(t + n, cap - n, "BAKED_TAP(%zu,%zu,%zu)", tap / (kh * kw),
+                            tap / kw % kh, tap % kw);
+      for (int i = 0; i < tm; i++) {
+        float v = w[(b * (size_t)tm + (size_t)i) * k + tap];
+        if (v != 0.0f) n += (size_t)snprintf(t + n, cap - n, " BAKED_FMA(%d,%af)", i, (double)v);
+      }
+      n += (size_t)snprintf(t + n, cap - n, " \\\n");
+    }
+    n += (size_t)snprintf(t + n, cap - n, "break; \\\n");
+  }
+  snprintf(t + n, cap - n, "}\n");
+  *out = t;
+  return 0;
 }

@@ -39,6 +39,13 @@ typedef struct pare_conv2d_f32_args {
    * GEMM takes it (pare_conv2d_f32_can_quantize_input). */
   int in_quant;
   float in_scale, in_lo, in_hi;
+  /* baked (may be NULL): pare_conv2d_baked_body's text for this layer's
+   * weights (the same values as `weight`), compiled into the implicit GEMM
+   * with tiles of baked_tm channels × baked_tr rows; a shape the implicit
+   * GEMM cannot take, or a pooling its tile cannot, runs on `weight` as
+   * without it. */
+  const char *baked;
+  int baked_tm, baked_tr;
 } pare_conv2d_f32_args;
 
 /* Bytes of device scratch the launch of `a` needs on rt's device (0 for
@@ -83,5 +90,20 @@ size_t pare_conv2d_f32_pool_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d
 pare_status pare_launch_conv2d_pool_f32(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
                                         const pare_conv2d_pool *pool, cl_event *event,
                                         pare_error *err);
+
+/* Weights baked into the implicit GEMM's code (pare_conv2d_f32_args's
+ * `baked`): the text that defines BAKED_BODY for w [m][cg·kh·kw] in tiles
+ * of tm output channels (tm divides m; per block of channels, each tap
+ * with a nonzero weight in the block and one FMA per nonzero weight, the
+ * weight an exact hexadecimal literal), into *out (malloc'd). -1 when tm
+ * does not divide m, a weight is not finite, or memory runs out. */
+int pare_conv2d_baked_body(const float *w, size_t m, size_t cg, size_t kh, size_t kw, int tm,
+                           char **out);
+/* The channel tile a baked layer of mg channels per group runs with at tr
+ * rows: the largest divisor of mg up to 24/tr (its tm·tr vector
+ * accumulators stay in a CPU's 32 vector registers). On PoCL, 70% zeros,
+ * SimpleCNN's pruned conv2: tr 1 and tm 24 ran 1.7× the dense implicit
+ * GEMM, tr 2 and tm 12 1.3×, tr 4 and tm 6 1.0×. */
+int pare_conv2d_baked_tm(size_t mg, int tr);
 
 #endif

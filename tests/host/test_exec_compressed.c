@@ -21,7 +21,7 @@
 
 /* pare_exec_cl_qdq_conv_nodes after run_both_tol's last run, and the
  * nodes that ran on the N:M kernel. */
-static int last_qdq_conv, last_nm;
+static int last_qdq_conv, last_nm, last_baked;
 
 /* Runs g on the device twice and on the reference; outputs within tol;
  * want_sparse (want_int8, unless negative) nodes on the sparse (integer)
@@ -59,9 +59,18 @@ static void run_both_tol(const pare_graph *g, int64_t batch, int want_sparse, in
     assert_int_equal(pare_exec_cl_sparse_nodes(p), want_sparse);
     if (want_int8 >= 0) assert_int_equal(pare_exec_cl_int8_nodes(p), want_int8);
     last_qdq_conv = pare_exec_cl_qdq_conv_nodes(p);
-    last_nm = 0;
-    for (int i = 0; i < g->n_nodes; i++)
+    last_nm = last_baked = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
       last_nm += !strcmp(pare_exec_cl_node_form(p, i), "sparse N:M");
+      last_baked += !strcmp(pare_exec_cl_node_form(p, i), "baked");
+    }
+    /* A weight that changes leaves the baked code too. */
+    if (last_baked) {
+      for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].op == PARE_OP_CONV) pare_exec_cl_value_changed(p, g->nodes[i].inputs[1], 0);
+      for (int i = 0; i < g->n_nodes; i++)
+        assert_string_not_equal(pare_exec_cl_node_form(p, i), "baked");
+    }
     /* A weight that changes (as in training) sends its node back to dense. */
     if (want_sparse) {
       for (int i = 0; i < g->n_nodes; i++)
@@ -124,6 +133,44 @@ static void test_sparse_models(void **state) {
   g = pruned("mlp", "global");
   run_both(g, 3, 0);
   pare_graph_destroy(g);
+  unsetenv("PARE_SPARSE");
+}
+
+/* Pruned convolutions with their weights baked into the implicit GEMM
+ * (PARE_BAKE=always; the sparse kernels off): SimpleCNN and LeNet-5 at
+ * 90% per layer (SimpleCNN's convolutions pooled in the epilogue),
+ * against the reference at batch 1 and 7; a dense model (and LeNet-5 in
+ * 2:4, whose 5x5 windows keep more than half their weights) and
+ * PARE_BAKE=never bake nothing. */
+static void test_baked_models(void **state) {
+  (void)state;
+  setenv("PARE_SPARSE", "never", 1);
+  setenv("PARE_BAKE", "always", 1);
+  const char *const cases[][2] = {{"simplecnn", "layer"}, {"lenet5", "layer"}};
+  for (size_t c = 0; c < 2; c++) {
+    pare_graph *g = pruned(cases[c][0], cases[c][1]);
+    run_both(g, 1, 0);
+    assert_int_equal(last_baked, 2);
+    run_both(g, 7, 0);
+    assert_int_equal(last_baked, 2);
+    pare_graph_destroy(g);
+  }
+  pare_graph *g = NULL;
+  pare_error err;
+  assert_int_equal(pare_zoo_build("simplecnn", 5, &g, &err), PARE_OK);
+  run_both(g, 3, 0);
+  assert_int_equal(last_baked, 0);
+  pare_graph_destroy(g);
+  g = pruned("lenet5", "2:4");
+  run_both(g, 3, 0);
+  assert_int_equal(last_baked, 0);
+  pare_graph_destroy(g);
+  setenv("PARE_BAKE", "never", 1);
+  g = pruned("simplecnn", "layer");
+  run_both(g, 3, 0);
+  assert_int_equal(last_baked, 0);
+  pare_graph_destroy(g);
+  unsetenv("PARE_BAKE");
   unsetenv("PARE_SPARSE");
 }
 
@@ -336,8 +383,11 @@ static void test_tuning_database(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_sparse_models),   cmocka_unit_test(test_plan_outlives_runtime),
-      cmocka_unit_test(test_qdq_models),      cmocka_unit_test(test_qdq_graphs),
+      cmocka_unit_test(test_sparse_models),
+      cmocka_unit_test(test_baked_models),
+      cmocka_unit_test(test_plan_outlives_runtime),
+      cmocka_unit_test(test_qdq_models),
+      cmocka_unit_test(test_qdq_graphs),
       cmocka_unit_test(test_tuning_database),
   };
   return cmocka_run_group_tests(tests, test_cl_setup, test_cl_teardown);

@@ -31,6 +31,10 @@ typedef struct input_quant {
  * before the products and sum up to 9 products after them, so its
  * rounding is a bounded multiple of the direct sum's. */
 static double tol_scale = 1.0;
+/* Weights baked into the implicit GEMM (pare_conv2d_baked_body), and the
+ * share of weights set to 0 first (a pruned layer). */
+static int bake_weights;
+static double zero_share;
 
 static void check_case_full(test_rng *r, const conv_case *cc, int with_res,
                             const pare_conv2d_pool *pool, const input_quant *iq) {
@@ -65,6 +69,14 @@ static void check_case_full(test_rng *r, const conv_case *cc, int with_res,
   assert_true(x && w && b && want && got && res);
   test_fill(r, x, nx, -1.0f, 1.0f);
   test_fill(r, w, nw, -1.0f, 1.0f);
+  if (zero_share > 0) {
+    float *u = malloc(nw * 4);
+    assert_non_null(u);
+    test_fill(r, u, nw, 0.0f, 1.0f);
+    for (size_t i = 0; i < nw; i++)
+      if (u[i] < zero_share) w[i] = 0.0f;
+    free(u);
+  }
   test_fill(r, b, cc->m, -1.0f, 1.0f);
   test_fill(r, res, ny, -2.0f, 2.0f);
   for (size_t i = 0; i < ny; i++) got[i] = NAN; /* every output must be written */
@@ -123,12 +135,26 @@ static void check_case_full(test_rng *r, const conv_case *cc, int with_res,
       cc->n,  cc->c,  cc->h,  cc->w,  cc->m,   cc->kh, cc->kw, cc->group,     cc->sh,
       cc->sw, cc->dh, cc->dw, cc->pt, cc->pl,  cc->pb, cc->pr, (size_t)yd[2], (size_t)yd[3],
       bx,     bw,     bb,     by,     cc->act, lo,     hi,     NULL,          br,
-      0,      0,      0,      0};
+      0,      0,      0,      0,      NULL,    0,      0};
   if (iq) {
     a.in_quant = 1;
     a.in_scale = iq->scale;
     a.in_lo = (float)(iq->qmin - iq->zp);
     a.in_hi = (float)(iq->qmax - iq->zp);
+  }
+  char *body = NULL;
+  if (bake_weights) {
+    a.baked_tr = pool ? 2 : 1 + (int)(cc->m % 3 == 0); /* (tr 2 unpooled too) */
+    a.baked_tm = pare_conv2d_baked_tm(cc->m / cc->group, a.baked_tr);
+    assert_int_equal(pare_conv2d_baked_body(w, cc->m, cg, cc->kh, cc->kw, a.baked_tm, &body), 0);
+    a.baked = body;
+    pare_conv2d_plan pl;
+    pare_conv2d_plan_make_pooled(rt, "conv2d_f32", &a, 1, pool, &pl);
+    if (cc->sh == 1 && cc->sw == 1 && !pool) { /* (a pooled plan may take im2col) */
+      assert_int_equal(pl.path, PARE_CONV2D_IMPLICIT);
+      assert_int_equal(pl.tm, a.baked_tm);
+      assert_int_equal(pl.tr, a.baked_tr);
+    }
   }
   size_t scratch = pare_conv2d_f32_pool_scratch_bytes(rt, &a, pool);
   if (scratch) {
@@ -150,6 +176,7 @@ static void check_case_full(test_rng *r, const conv_case *cc, int with_res,
   if (pool) tol += (double)(pool->kh * pool->kw) * (double)(cg * cc->kh * cc->kw + 3) * 0x1p-23;
   test_assert_close(got, want, ny, tol * tol_scale, what);
 
+  free(body);
   rt->cl->clReleaseMemObject(bx);
   rt->cl->clReleaseMemObject(bw);
   rt->cl->clReleaseMemObject(by);
@@ -199,8 +226,8 @@ static void test_pooled(void **state) {
   pare_error err;
   cl_mem buf;
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 1 << 16, NULL, &buf, &err), PARE_OK);
-  pare_conv2d_f32_args a = {2, 4, 6,   6,   8,    3,   3, 1, 1, 1,   1,    1, 1, 1, 1, 1,
-                            6, 6, buf, buf, NULL, buf, 0, 0, 0, buf, NULL, 0, 0, 0, 0};
+  pare_conv2d_f32_args a = {2, 4,   6,   6,    8,   3, 3, 1, 1,   1,    1, 1, 1, 1, 1,    1, 6,
+                            6, buf, buf, NULL, buf, 0, 0, 0, buf, NULL, 0, 0, 0, 0, NULL, 0, 0};
   pare_conv2d_pool pl = {PARE_CONV2D_POOL_MAX, 2, 2, 2, 2};
   assert_true(pare_conv2d_f32_can_pool(rt, &a, &pl));
   a.residual = buf;
@@ -485,6 +512,56 @@ static void test_winograd(void **state) {
                    -1);
 }
 
+/* Weights baked into the implicit GEMM's code: dense, pruned (70% and
+ * 95% zeros, so whole taps and blocks of channels drop out) and all-zero
+ * layers; groups, dilations, asymmetric pads, channel counts 8 does not
+ * divide, one input channel; with residual and max/average pooling; a
+ * stride-2 window ignores the baked text and runs on the weight buffer. */
+static void test_baked(void **state) {
+  (void)state;
+  static const conv_case cases[] = {
+      /* n  c   h   w   m  kh kw g sh sw dh dw pt pl pb pr bias act */
+      {3, 1, 28, 28, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* pruned SimpleCNN conv1 */
+      {2, 12, 14, 14, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, /* and conv2 */
+      {2, 5, 13, 19, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 2},  /* tile 5 */
+      {1, 6, 11, 23, 9, 3, 5, 3, 1, 1, 2, 1, 0, 2, 3, 1, 1, 1},   /* groups, dil, asym */
+      {2, 4, 7, 5, 7, 5, 5, 1, 1, 1, 1, 1, 2, 2, 2, 2, 1, 0},     /* tile 7, 5x5 */
+      {1, 4, 9, 9, 4, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},     /* stride 2: not baked */
+  };
+  static const double shares[] = {0.0, 0.7, 0.95, 1.0};
+  static const pare_conv2d_pool pools[] = {{PARE_CONV2D_POOL_MAX, 2, 2, 2, 2},
+                                           {PARE_CONV2D_POOL_AVG, 2, 2, 2, 2}};
+  test_rng r = {0x2545f4914f6cdd1du};
+  bake_weights = 1;
+  /* (Each baked layer is a program of its own to build: one share per
+   * case and launch, cycled.) */
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    zero_share = shares[i % 4];
+    check_case(&r, &cases[i], (int)(i % 2));
+    zero_share = shares[(i + 1) % 4];
+    if (cases[i].sh == 1) check_case_pool(&r, &cases[i], 0, &pools[i % 2]);
+  }
+  bake_weights = 0;
+  zero_share = 0;
+  /* The text: a tile that does not divide M, and a weight not finite. */
+  float w[2 * 9] = {1.0f, 0, 0, 0, 0, 0, 0, 0, 0.5f};
+  char *body = NULL;
+  assert_int_equal(pare_conv2d_baked_body(w, 2, 1, 3, 3, 2, &body), 0);
+  assert_non_null(strstr(body, "BAKED_TAP(0,0,0) BAKED_FMA(0,0x1p+0f)"));
+  assert_null(strstr(body, "BAKED_TAP(0,1,1)")); /* a tap of zeros only */
+  free(body);
+  assert_int_equal(pare_conv2d_baked_body(w, 2, 1, 3, 3, 3, &body), -1);
+  w[4] = NAN;
+  assert_int_equal(pare_conv2d_baked_body(w, 2, 1, 3, 3, 1, &body), -1);
+  assert_null(body);
+  assert_int_equal(pare_conv2d_baked_tm(12, 2), 12);
+  assert_int_equal(pare_conv2d_baked_tm(24, 1), 24);
+  assert_int_equal(pare_conv2d_baked_tm(24, 2), 12);
+  assert_int_equal(pare_conv2d_baked_tm(48, 4), 6);
+  assert_int_equal(pare_conv2d_baked_tm(7, 2), 7);
+  assert_int_equal(pare_conv2d_baked_tm(13, 2), 1);
+}
+
 /* The input quantized and dequantized on its way into the implicit GEMM
  * (a QuantizeLinear → DequantizeLinear pair absorbed by the Conv): int8
  * and uint8 ranges, a zero point, values that saturate (x in [-1, 1] at
@@ -512,8 +589,9 @@ static void test_input_quant(void **state) {
   pare_error err;
   cl_mem buf;
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 1 << 16, NULL, &buf, &err), PARE_OK);
-  pare_conv2d_f32_args a = {2, 4, 6,   6,   8,    3,   3, 1, 1, 1,   1,    1, 1,    1,    1,  1,
-                            6, 6, buf, buf, NULL, buf, 0, 0, 0, buf, NULL, 1, 0.5f, -128, 127};
+  pare_conv2d_f32_args a = {2, 4,   6,    6, 8,    3,    3,   1,    1,    1,   1, 1,
+                            1, 1,   1,    1, 6,    6,    buf, buf,  NULL, buf, 0, 0,
+                            0, buf, NULL, 1, 0.5f, -128, 127, NULL, 0,    0};
   assert_true(pare_conv2d_f32_can_quantize_input(rt, &a, NULL));
   a.stride_h = a.stride_w = 2;
   a.oh = a.ow = 3;
@@ -533,8 +611,8 @@ static void test_errors(void **state) {
   pare_error err;
   cl_mem buf;
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 4096, NULL, &buf, &err), PARE_OK);
-  pare_conv2d_f32_args a = {1, 3, 8,   8,   4,    3,   3, 2, 1, 1,    1,    1, 1, 1, 1, 1,
-                            8, 8, buf, buf, NULL, buf, 0, 0, 0, NULL, NULL, 0, 0, 0, 0};
+  pare_conv2d_f32_args a = {1, 3,   8,   8,    4,   3, 3, 2, 1,    1,    1, 1, 1, 1, 1,    1, 8,
+                            8, buf, buf, NULL, buf, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, NULL, 0, 0};
   assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_INVALID_ARG);
   assert_non_null(strstr(err.text, "conv2d_f32"));
   assert_non_null(strstr(err.text, "x 1x3x8x8"));
@@ -567,7 +645,7 @@ int main(void) {
       cmocka_unit_test(test_fixed_shapes),   cmocka_unit_test(test_random_shapes),
       cmocka_unit_test(test_errors),         cmocka_unit_test(test_pooled),
       cmocka_unit_test(test_implicit_tiles), cmocka_unit_test(test_input_quant),
-      cmocka_unit_test(test_winograd),
+      cmocka_unit_test(test_winograd),       cmocka_unit_test(test_baked),
   };
   return cmocka_run_group_tests_name("conv2d_f32", tests, test_cl_setup, test_cl_teardown);
 }

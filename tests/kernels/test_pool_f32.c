@@ -16,7 +16,6 @@
 #include "tests/test_cl.h"
 #include "tests/test_util.h"
 
-
 static cl_mem buf(size_t n, const float *host) {
   pare_error err;
   cl_mem m = NULL;
