@@ -4,7 +4,9 @@
  * implicit GEMM, also against pare's im2col + GEMM path, interleaved; where
  * a 2×2/2 MaxPool fits the path, also conv + relu + pool in one launch
  * sequence (the pooling in the epilogue) against the convolution and a
- * pool_f32 launch after it, interleaved. */
+ * pool_f32 launch after it, interleaved; for stride-1 shapes with 70% of
+ * the weights zeroed, the weight buffer against the weights baked into
+ * the implicit GEMM's code, interleaved. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +203,85 @@ static int bench_pooled(conv_bench *b, const pare_bench_opts *o, double flops) {
   return status;
 }
 
+/* Variant 0: the shape's plan on a pruned weight buffer; 1: the same
+ * weights baked into the implicit GEMM's code. */
+typedef struct baked_bench {
+  conv_bench *b;
+  pare_conv2d_f32_args dense, baked;
+} baked_bench;
+
+static int run_baked_variant(void *arg, int v) {
+  baked_bench *bb = arg;
+  pare_status st =
+      pare_launch_conv2d_f32(bb->b->rt, v ? &bb->baked : &bb->dense, NULL, &bb->b->err);
+  return st != PARE_OK || pare_cl_finish(bb->b->rt, &bb->b->err) != PARE_OK;
+}
+
+/* A stride-1 shape of one group with 70% of its weights zeroed (every
+ * index whose hash falls in 7 of 10 buckets), where that leaves at most
+ * 8192 nonzeros (the executor's bound): the weight buffer against the
+ * weights baked in (one row per tile), interleaved. 1 on failure. */
+static int bench_baked(conv_bench *b, const pare_bench_opts *o, double flops) {
+  const pare_conv2d_f32_args *a = &b->a;
+  if (a->group != 1 || a->stride_h != 1 || a->stride_w != 1) return 0;
+  size_t nw = a->m * a->c * a->kh * a->kw, nnz = 0;
+  float *w = malloc(nw * sizeof *w);
+  if (!w) return 1;
+  for (size_t i = 0; i < nw; i++) {
+    w[i] = ((i * 2654435761u) >> 7) % 10 < 7 ? 0.0f : b->w[i];
+    nnz += w[i] != 0.0f;
+  }
+  baked_bench bb;
+  memset(&bb, 0, sizeof bb);
+  bb.b = b;
+  bb.dense = *a;
+  bb.baked = *a;
+  bb.baked.baked_tr = 1;
+  bb.baked.baked_tm = pare_conv2d_baked_tm(a->m, 1);
+  char *body = NULL;
+  cl_mem dw = NULL, ds = NULL;
+  pare_error err;
+  int status = 0;
+  if (nnz > 8192 ||
+      pare_conv2d_baked_body(w, a->m, a->c, a->kh, a->kw, bb.baked.baked_tm, &body) != 0) {
+    free(w);
+    return 0;
+  }
+  bb.baked.baked = body;
+  size_t s0 = pare_conv2d_f32_scratch_bytes(b->rt, &bb.dense);
+  size_t s1 = pare_conv2d_f32_scratch_bytes(b->rt, &bb.baked);
+  if (pare_cl_buffer(b->rt, CL_MEM_READ_ONLY, nw * 4, w, &dw, &err) != PARE_OK ||
+      pare_cl_buffer(b->rt, CL_MEM_READ_WRITE, (s0 > s1 ? s0 : s1) + 4, NULL, &ds, &err) !=
+          PARE_OK) {
+    fprintf(stderr, "pare-bench: %s\n", err.text);
+    status = 1;
+  }
+  pare_bench_timing t[2];
+  memset(t, 0, sizeof t);
+  if (!status) {
+    bb.dense.weight = bb.baked.weight = dw;
+    bb.dense.scratch = bb.baked.scratch = ds;
+    status = pare_bench_time_variants(o->warmup, o->reps, 2, run_baked_variant, &bb, t) ||
+             !t[0].ok || !t[1].ok;
+    if (status) fprintf(stderr, "pare-bench: conv2d_f32 baked: %s\n", b->err.text);
+  }
+  if (!status) {
+    char note[64];
+    snprintf(note, sizeof note, ", 70%% zeros (%zu nonzeros)", nnz);
+    json_open(b->rt, b->s, "pare_baked", note, t[1], flops);
+    printf(", \"dense_ms_median\": %.4f, \"baked_speedup\": %.3f}\n", t[0].ms_median,
+           t[0].ms_median / t[1].ms_median);
+    fflush(stdout);
+    fprintf(stderr, "%-14s %9.3f  70%% zeros baked in; on the weight buffer %.3f ms: %.2fx\n",
+            "  (baked)", t[1].ms_median, t[0].ms_median, t[0].ms_median / t[1].ms_median);
+  }
+  if (dw) b->rt->cl->clReleaseMemObject(dw);
+  if (ds) b->rt->cl->clReleaseMemObject(ds);
+  free(body);
+  free(w);
+  return status;
+}
+
 static int run_reference(void *arg) {
   conv_bench *b = arg;
   return pare_ref_conv_f32(&b->p, b->x, b->xd, b->w, b->wd, b->bias, b->yref, NULL) != PARE_REF_OK;
@@ -361,6 +442,7 @@ static int bench_shape(pare_cl_runtime *rt, const pare_bench_opts *o, const conv
           tc.ok ? tc.ms_median / tp.ms_median : 0, tr.ok ? tr.ms_median / tp.ms_median : 0);
   status = bench_paths(&b, o, flops);
   if (!status) status = bench_pooled(&b, o, flops);
+  if (!status) status = bench_baked(&b, o, flops);
 done:
   for (int i = 0; i < 6; i++)
     if (bufs[i]) rt->cl->clReleaseMemObject(bufs[i]);

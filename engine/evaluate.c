@@ -13,6 +13,10 @@ pare_status pare_accuracy_on(pare_context *ctx, pare_model *m, const pare_datase
                              pare_error *err) {
   *correct = 0;
   if (batch <= 0) batch = 64;
+  /* Candidates of pare auto and each epoch's validation are evaluated
+   * once: no program is built for one version of their weights. */
+  int was_evaluating = m->evaluating;
+  m->evaluating = 1;
   int64_t sd[3];
   int classes = 0;
   pare_dataset_info(ds, sd, &classes);
@@ -71,6 +75,7 @@ pare_status pare_accuracy_on(pare_context *ctx, pare_model *m, const pare_datase
   free(x);
   free(labels);
   free(own);
+  m->evaluating = was_evaluating;
   return st;
 }
 

@@ -211,6 +211,7 @@ static pare_status run_model(pare_context *ctx, pare_model *m, pare_plan **plan,
   st = PARE_ERR_NO_DEVICE;
 #ifdef PARE_HAVE_OPENCL
   if (ctx->backend == PARE_BACKEND_OPENCL) {
+    (*plan)->evaluating = m->evaluating;
     st = pare_plan_run_cl(*plan, ctx->rt, ordered, n_inputs, outs, err);
     if (st != PARE_OK) {
       pare_error_set(&ctx->error, st, "%s", err->text);

@@ -7,6 +7,7 @@
 struct pare_model {
   pare_graph *graph;
   pare_plan *plan; /* for the last input shapes */
+  int evaluating;  /* runs are pare_accuracy_on's (pare_plan's `evaluating`) */
   char path[1024];
   pare_error error;
 };

@@ -675,7 +675,7 @@ static pare_status run_conv_q(pare_plan *p, cl_state *s, int idx, int qdq, pare_
   const pare_node *n = &g->nodes[idx];
   const fusion *f = &s->fuse[idx];
   sparse_layer *L = &s->sparse[idx];
-  if (L->baked_state == SPARSE_UNDECIDED) {
+  if (L->baked_state == SPARSE_UNDECIDED && !p->evaluating) {
     pare_status st = decide_baked(p, s, idx, err);
     if (st != PARE_OK) return st;
   }

@@ -108,6 +108,9 @@ typedef struct pare_plan {
   void (*device_free)(void *state); /* releases `device` */
   int flags;                        /* PARE_PLAN_* given when it was made */
   void *arena; /* PARE_PLAN_ARENA: the reference's activations, once it has run */
+  int evaluating; /* set per run: an accuracy pass over many batches, where
+                   * the OpenCL executor builds no program for one layer's
+                   * weights (baked convolutions are decided on a later run) */
 } pare_plan;
 
 /* Binds input shapes (dtype, rank, dims of inputs[i] for graph input i),

@@ -165,6 +165,29 @@ static void test_baked_models(void **state) {
   run_both(g, 3, 0);
   assert_int_equal(last_baked, 0);
   pare_graph_destroy(g);
+  /* Runs marked as an accuracy pass leave the choice to a later run. */
+  g = pruned("simplecnn", "layer");
+  {
+    float x[784];
+    test_rng rng = {3};
+    test_fill(&rng, x, 784, 0, 1);
+    pare_tensor in = {PARE_DT_F32, 4, {1, 1, 28, 28}, x, sizeof x, 0, 0}, out;
+    pare_plan *p;
+    assert_int_equal(pare_plan_create_ex(g, &in, 1, 0, &p, &err), PARE_OK);
+    p->evaluating = 1;
+    assert_int_equal(pare_plan_run_cl(p, rt, &in, 1, &out, &err), PARE_OK);
+    pare_tensor_release(&out);
+    for (int i = 0; i < g->n_nodes; i++)
+      assert_string_not_equal(pare_exec_cl_node_form(p, i), "baked");
+    p->evaluating = 0;
+    assert_int_equal(pare_plan_run_cl(p, rt, &in, 1, &out, &err), PARE_OK);
+    pare_tensor_release(&out);
+    int baked = 0;
+    for (int i = 0; i < g->n_nodes; i++) baked += !strcmp(pare_exec_cl_node_form(p, i), "baked");
+    assert_int_equal(baked, 2);
+    pare_plan_destroy(p);
+  }
+  pare_graph_destroy(g);
   setenv("PARE_BAKE", "never", 1);
   g = pruned("simplecnn", "layer");
   run_both(g, 3, 0);
