@@ -107,7 +107,7 @@ typedef struct pare_plan {
                     * (on a device every node is waited for) */
   void (*device_free)(void *state); /* releases `device` */
   int flags;                        /* PARE_PLAN_* given when it was made */
-  void *arena; /* PARE_PLAN_ARENA: the reference's activations, once it has run */
+  void *arena;    /* PARE_PLAN_ARENA: the reference's activations, once it has run */
   int evaluating; /* set per run: an accuracy pass over many batches, where
                    * the OpenCL executor builds no program for one layer's
                    * weights (baked convolutions are decided on a later run) */
