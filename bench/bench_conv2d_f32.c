@@ -236,18 +236,15 @@ static int bench_baked(conv_bench *b, const pare_bench_opts *o, double flops) {
   bb.b = b;
   bb.dense = *a;
   bb.baked = *a;
-  bb.baked.baked_tr = 1;
-  bb.baked.baked_tm = pare_conv2d_baked_tm(a->m, 1);
-  char *body = NULL;
+  pare_conv2d_baked body;
   cl_mem dw = NULL, ds = NULL;
   pare_error err;
   int status = 0;
-  if (nnz > 8192 ||
-      pare_conv2d_baked_body(w, a->m, a->c, a->kh, a->kw, bb.baked.baked_tm, &body) != 0) {
+  if (nnz > 8192 || pare_conv2d_baked_make(w, a->m, 1, a->c, a->kh, a->kw, 1, &body) != 0) {
     free(w);
     return 0;
   }
-  bb.baked.baked = body;
+  bb.baked.baked = &body;
   size_t s0 = pare_conv2d_f32_scratch_bytes(b->rt, &bb.dense);
   size_t s1 = pare_conv2d_f32_scratch_bytes(b->rt, &bb.baked);
   if (pare_cl_buffer(b->rt, CL_MEM_READ_ONLY, nw * 4, w, &dw, &err) != PARE_OK ||
@@ -277,7 +274,7 @@ static int bench_baked(conv_bench *b, const pare_bench_opts *o, double flops) {
   }
   if (dw) b->rt->cl->clReleaseMemObject(dw);
   if (ds) b->rt->cl->clReleaseMemObject(ds);
-  free(body);
+  pare_conv2d_baked_free(&body);
   free(w);
   return status;
 }

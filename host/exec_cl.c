@@ -44,9 +44,8 @@ typedef struct sparse_layer {
   pare_nm_cl nmw; /* or in its N:M pattern (Gemm and MatMul only) */
   /* A dense Conv may run with its weights baked into the implicit GEMM's
    * code (zeros skipped, no weight loads) when that measured faster. */
-  int baked_state; /* SPARSE_UNDECIDED, SPARSE_NO or SPARSE_YES */
-  char *baked;     /* pare_conv2d_baked_body's text */
-  int baked_tm, baked_tr;
+  int baked_state;         /* SPARSE_UNDECIDED, SPARSE_NO or SPARSE_YES */
+  pare_conv2d_baked baked; /* its text (NULL: none) and tile */
 } sparse_layer;
 
 enum { SPARSE_UNDECIDED = 0, SPARSE_NO, SPARSE_YES };
@@ -141,7 +140,7 @@ static void state_free(void *s) {
     for (int b = 0; b < 6; b++)
       if (bufs[b]) st->cl->clReleaseMemObject(bufs[b]);
   }
-  for (int i = 0; st->sparse && i < st->n_nodes; i++) free(st->sparse[i].baked);
+  for (int i = 0; st->sparse && i < st->n_nodes; i++) pare_conv2d_baked_free(&st->sparse[i].baked);
   free(st->sparse);
   for (int i = 0; st->int8 && i < st->n_nodes; i++) pare_int8_layer_release(&st->int8[i], st->cl);
   free(st->int8);
@@ -682,11 +681,7 @@ static pare_status run_conv_q(pare_plan *p, cl_state *s, int idx, int qdq, pare_
   pare_conv2d_f32_args a;
   pare_status st = pare_exec_cl_conv_geometry(p, idx, &a, err);
   if (st != PARE_OK) return st;
-  if (L->baked && (L->baked_state == SPARSE_YES || s->baking == idx)) {
-    a.baked = L->baked;
-    a.baked_tm = L->baked_tm;
-    a.baked_tr = L->baked_tr;
-  }
+  if (L->baked.text && (L->baked_state == SPARSE_YES || s->baking == idx)) a.baked = &L->baked;
   a.act = fused_act(p, s, idx, &a.act_min, &a.act_max);
   pare_conv2d_pool pool;
   int pooled = f->pool >= 0 && fusable_pool(p, &g->nodes[f->pool], &pool) &&
@@ -1253,16 +1248,12 @@ static pare_status decide_baked(pare_plan *p, cl_state *s, int idx, pare_error *
   size_t nnz = 0;
   for (size_t i = 0; i < m * k; i++) nnz += w[i] != 0.0f;
   /* One row per tile, or the two a fused 2x2 pooling needs. */
-  int tr = s->fuse[idx].pool >= 0 ? 2 : 1, tm = pare_conv2d_baked_tm(m, tr);
-  char *body = NULL;
-  int made = nnz <= BAKED_MAX_NNZ && 2 * nnz <= m * k &&
-             pare_conv2d_baked_body(w, m, (size_t)wt->dims[1], (size_t)wt->dims[2],
-                                    (size_t)wt->dims[3], tm, &body) == 0;
+  int made =
+      nnz <= BAKED_MAX_NNZ && 2 * nnz <= m * k &&
+      pare_conv2d_baked_make(w, m, 1, (size_t)wt->dims[1], (size_t)wt->dims[2], (size_t)wt->dims[3],
+                             s->fuse[idx].pool >= 0 ? 2 : 1, &L->baked) == 0;
   free(w);
   if (!made) return PARE_OK;
-  L->baked = body;
-  L->baked_tm = tm;
-  L->baked_tr = tr;
   const pare_tensor *x = &p->values[p->graph->nodes[idx].inputs[0]];
   char key[192];
   snprintf(key, sizeof key, "conv2d_baked.x=%lldx%lldx%lldx%lld,w=%zux%zu,nnz=%zu",
@@ -1273,12 +1264,10 @@ static pare_status decide_baked(pare_plan *p, cl_state *s, int idx, pare_error *
       mode && !strcmp(mode, "always")
           ? PARE_OK
           : measured_speedup(p, s, idx, key, run_conv, run_conv_baked, "baked", &speed, err);
-  if (st == PARE_OK && speed > 1.0) {
+  if (st == PARE_OK && speed > 1.0)
     L->baked_state = SPARSE_YES;
-  } else {
-    free(L->baked);
-    L->baked = NULL;
-  }
+  else
+    pare_conv2d_baked_free(&L->baked);
   return st;
 }
 
@@ -1582,8 +1571,7 @@ void pare_exec_cl_value_changed(pare_plan *p, int v, int on_device) {
       pare_sparse_csr_release(s->rt, &s->sparse[i].w);
       pare_sparse_nm_release(s->rt, &s->sparse[i].nmw);
       s->sparse[i].state = SPARSE_NO;
-      free(s->sparse[i].baked);
-      s->sparse[i].baked = NULL;
+      pare_conv2d_baked_free(&s->sparse[i].baked);
       s->sparse[i].baked_state = SPARSE_NO;
     }
     int bn = s->fuse[i].bn;

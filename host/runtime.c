@@ -283,15 +283,19 @@ done:
 
 pare_status pare_cl_program(pare_cl_runtime *rt, pare_kernel_id id, const char *defines,
                             cl_program *out, pare_error *err) {
-  return pare_cl_program_ex(rt, id, NULL, defines, out, err);
+  return pare_cl_program_ex(rt, id, NULL, 0, defines, out, err);
 }
 
 pare_status pare_cl_program_ex(pare_cl_runtime *rt, pare_kernel_id id, const char *prefix,
-                               const char *defines, cl_program *out, pare_error *err) {
+                               uint64_t prefix_hash, const char *defines, cl_program *out,
+                               pare_error *err) {
   if (!defines) defines = "";
   if (!prefix) prefix = "";
   uint64_t dh = pare_hash64(defines, strlen(defines), PARE_HASH_SEED);
-  if (prefix[0]) dh = pare_hash64(prefix, strlen(prefix), dh);
+  if (prefix[0]) {
+    if (!prefix_hash) prefix_hash = pare_hash64(prefix, strlen(prefix), PARE_HASH_SEED);
+    dh ^= prefix_hash * UINT64_C(0x9e3779b97f4a7c15);
+  }
   pthread_mutex_lock(&rt->lock);
   for (int i = 0; i < rt->program_count; i++) {
     if (rt->programs[i].id == id && rt->programs[i].defines_hash == dh) {
@@ -322,15 +326,15 @@ pare_status pare_cl_program_ex(pare_cl_runtime *rt, pare_kernel_id id, const cha
 
 pare_status pare_cl_kernel(pare_cl_runtime *rt, pare_kernel_id id, const char *defines,
                            const char *name, cl_kernel *out, pare_error *err) {
-  return pare_cl_kernel_ex(rt, id, NULL, defines, name, out, err);
+  return pare_cl_kernel_ex(rt, id, NULL, 0, defines, name, out, err);
 }
 
 pare_status pare_cl_kernel_ex(pare_cl_runtime *rt, pare_kernel_id id, const char *prefix,
-                              const char *defines, const char *name, cl_kernel *out,
-                              pare_error *err) {
+                              uint64_t prefix_hash, const char *defines, const char *name,
+                              cl_kernel *out, pare_error *err) {
   cl_program prog;
   *out = NULL;
-  pare_status st = pare_cl_program_ex(rt, id, prefix, defines, &prog, err);
+  pare_status st = pare_cl_program_ex(rt, id, prefix, prefix_hash, defines, &prog, err);
   if (st != PARE_OK) return st;
   pthread_mutex_lock(&rt->lock);
   pare_rt_program *slot = NULL;

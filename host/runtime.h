@@ -74,12 +74,15 @@ pare_status pare_cl_kernel(pare_cl_runtime *rt, pare_kernel_id id, const char *d
 /* The same for a program whose source starts with generated text
  * `prefix` (NULL or "": none) before the kernel file: code a launcher
  * writes for one layer (conv2d_f32's weights baked into the convolution).
- * Programs are told apart by prefix and defines together. */
+ * Programs are told apart by prefix and defines together; prefix_hash is
+ * the prefix's pare_hash64 (seed PARE_HASH_SEED) taken by its writer, so
+ * that a launch does not hash kilobytes of text (0: hashed here). */
 pare_status pare_cl_program_ex(pare_cl_runtime *rt, pare_kernel_id id, const char *prefix,
-                               const char *defines, cl_program *out, pare_error *err);
+                               uint64_t prefix_hash, const char *defines, cl_program *out,
+                               pare_error *err);
 pare_status pare_cl_kernel_ex(pare_cl_runtime *rt, pare_kernel_id id, const char *prefix,
-                              const char *defines, const char *name, cl_kernel *out,
-                              pare_error *err);
+                              uint64_t prefix_hash, const char *defines, const char *name,
+                              cl_kernel *out, pare_error *err);
 
 /* Buffers. flags: CL_MEM_READ_ONLY etc.; `host` (may be NULL) is copied in. */
 pare_status pare_cl_buffer(pare_cl_runtime *rt, cl_mem_flags flags, size_t size, const void *host,

@@ -143,9 +143,10 @@ static pare_status run_implicit(pare_cl_seq *r, const pare_conv2d_f32_args *a,
   cl_kernel kpad = NULL, kig = NULL;
   pare_status st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, idefs, "conv2d_pad", &kpad, err);
   /* A layer's baked weights: its own program (the plan took its tile). */
-  const char *baked = a->baked && pl->tm == a->baked_tm ? a->baked : NULL;
+  const pare_conv2d_baked *bk = a->baked && pl->tm == a->baked->tm ? a->baked : NULL;
   if (st == PARE_OK)
-    st = pare_cl_kernel_ex(rt, PARE_KERNEL_conv2d_f32, baked, idefs, "conv2d_igemm", &kig, err);
+    st = pare_cl_kernel_ex(rt, PARE_KERNEL_conv2d_f32, bk ? bk->text : NULL, bk ? bk->hash : 0,
+                           idefs, "conv2d_igemm", &kig, err);
   cl_int C = (cl_int)a->c, H = (cl_int)a->h, W = (cl_int)a->w, M = (cl_int)a->m;
   cl_int PT = (cl_int)a->pad_top, PL = (cl_int)a->pad_left;
   cl_int HP = (cl_int)pl->hp, WP = (cl_int)pl->wp, CG = (cl_int)pl->cg, MG = (cl_int)pl->mg;
@@ -536,38 +537,47 @@ int pare_conv2d_baked_tm(size_t mg, int tr) {
   return tm;
 }
 
-int pare_conv2d_baked_body(const float *w, size_t m, size_t cg, size_t kh, size_t kw, int tm,
-                           char **out) {
-  *out = NULL;
-  size_t k = cg * kh * kw, nnz = 0;
-  if (tm < 1 || m % (size_t)tm) return -1;
+int pare_conv2d_baked_make(const float *w, size_t m, size_t group, size_t cg, size_t kh, size_t kw,
+                           int tr, pare_conv2d_baked *out) {
+  memset(out, 0, sizeof *out);
+  int tm = pare_conv2d_baked_tm(group ? m / group : m, tr);
+  size_t k = cg * kh * kw, nnz = 0, blocks = m / (size_t)tm;
   for (size_t i = 0; i < m * k; i++) {
     if (!isfinite(w[i])) return -1;
     nnz += w[i] != 0.0f;
   }
   /* Per block "case b:", per tap of the block with a nonzero weight
    * "BAKED_TAP(c,kh,kw)", per nonzero "BAKED_FMA(i,<hex float>f)". */
-  size_t cap = 64 + (m / (size_t)tm) * 24 + k * (m / (size_t)tm) * 48 + nnz * 48;
+  size_t cap = 64 + blocks * 24 + k * blocks * 48 + nnz * 48;
   char *t = malloc(cap);
   if (!t) return -1;
   size_t n = (size_t)snprintf(t, cap, "#define BAKED_BODY switch (m0 / IG_TM) { \\\n");
-  for (size_t b = 0; b < m / (size_t)tm; b++) {
+  for (size_t b = 0; b < blocks; b++) {
+    const float *wb = w + b * (size_t)tm * k;
     n += (size_t)snprintf(t + n, cap - n, "case %zu: \\\n", b);
     for (size_t tap = 0; tap < k; tap++) {
       int any = 0;
-      for (int i = 0; i < tm; i++) any |= w[(b * (size_t)tm + (size_t)i) * k + tap] != 0.0f;
+      for (int i = 0; i < tm; i++) any |= wb[(size_t)i * k + tap] != 0.0f;
       if (!any) continue;
       n += (size_t)snprintf(t + n, cap - n, "BAKED_TAP(%zu,%zu,%zu)", tap / (kh * kw),
                             tap / kw % kh, tap % kw);
-      for (int i = 0; i < tm; i++) {
-        float v = w[(b * (size_t)tm + (size_t)i) * k + tap];
-        if (v != 0.0f) n += (size_t)snprintf(t + n, cap - n, " BAKED_FMA(%d,%af)", i, (double)v);
-      }
+      for (int i = 0; i < tm; i++)
+        if (wb[(size_t)i * k + tap] != 0.0f)
+          n += (size_t)snprintf(t + n, cap - n, " BAKED_FMA(%d,%af)", i,
+                                (double)wb[(size_t)i * k + tap]);
       n += (size_t)snprintf(t + n, cap - n, " \\\n");
     }
     n += (size_t)snprintf(t + n, cap - n, "break; \\\n");
   }
-  snprintf(t + n, cap - n, "}\n");
-  *out = t;
+  n += (size_t)snprintf(t + n, cap - n, "}\n");
+  out->text = t;
+  out->hash = pare_hash64(t, n, PARE_HASH_SEED);
+  out->tm = tm;
+  out->tr = tr;
   return 0;
+}
+
+void pare_conv2d_baked_free(pare_conv2d_baked *b) {
+  free(b->text);
+  memset(b, 0, sizeof *b);
 }

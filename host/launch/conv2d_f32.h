@@ -39,13 +39,11 @@ typedef struct pare_conv2d_f32_args {
    * GEMM takes it (pare_conv2d_f32_can_quantize_input). */
   int in_quant;
   float in_scale, in_lo, in_hi;
-  /* baked (may be NULL): pare_conv2d_baked_body's text for this layer's
-   * weights (the same values as `weight`), compiled into the implicit GEMM
-   * with tiles of baked_tm channels × baked_tr rows; a shape the implicit
-   * GEMM cannot take, or a pooling its tile cannot, runs on `weight` as
-   * without it. */
-  const char *baked;
-  int baked_tm, baked_tr;
+  /* baked (may be NULL): this layer's weights (the same values as
+   * `weight`) as code for the implicit GEMM (pare_conv2d_baked_make); a
+   * shape the implicit GEMM cannot take, or a pooling its tile cannot,
+   * runs on `weight` as without it. */
+  const struct pare_conv2d_baked *baked;
 } pare_conv2d_f32_args;
 
 /* Bytes of device scratch the launch of `a` needs on rt's device (0 for
@@ -92,13 +90,23 @@ pare_status pare_launch_conv2d_pool_f32(pare_cl_runtime *rt, const pare_conv2d_f
                                         pare_error *err);
 
 /* Weights baked into the implicit GEMM's code (pare_conv2d_f32_args's
- * `baked`): the text that defines BAKED_BODY for w [m][cg·kh·kw] in tiles
- * of tm output channels (tm divides m; per block of channels, each tap
- * with a nonzero weight in the block and one FMA per nonzero weight, the
- * weight an exact hexadecimal literal), into *out (malloc'd). -1 when tm
- * does not divide m, a weight is not finite, or memory runs out. */
-int pare_conv2d_baked_body(const float *w, size_t m, size_t cg, size_t kh, size_t kw, int tm,
-                           char **out);
+ * `baked`): the text that defines BAKED_BODY for w [m][cg·kh·kw] (per
+ * block of tm output channels, each tap with a nonzero weight in the
+ * block and one FMA per nonzero weight, the weight an exact hexadecimal
+ * literal), its hash (the program's key, taken once here rather than on
+ * every launch) and the tile: tr rows by tm = pare_conv2d_baked_tm(m /
+ * group, tr) channels (a block never straddles two groups). */
+typedef struct pare_conv2d_baked {
+  char *text;
+  uint64_t hash;
+  int tm, tr;
+} pare_conv2d_baked;
+
+/* Fills *out (its text malloc'd); 0, or -1 (out zeroed) when a weight is
+ * not finite or memory runs out. pare_conv2d_baked_free releases it. */
+int pare_conv2d_baked_make(const float *w, size_t m, size_t group, size_t cg, size_t kh, size_t kw,
+                           int tr, pare_conv2d_baked *out);
+void pare_conv2d_baked_free(pare_conv2d_baked *b);
 /* The channel tile a baked layer of mg channels per group runs with at tr
  * rows: the largest divisor of mg up to 24/tr (its tm·tr vector
  * accumulators stay in a CPU's 32 vector registers). On PoCL, 70% zeros,

@@ -184,8 +184,8 @@ static void geometry_of(const pare_conv2d_f32_args *a, const pare_conv2d_pool *p
                               pool ? pool->sh : 0,
                               pool ? pool->sw : 0,
                               a->baked != NULL,
-                              a->baked ? (size_t)a->baked_tm : 0,
-                              a->baked ? (size_t)a->baked_tr : 0};
+                              a->baked ? (size_t)a->baked->tm : 0,
+                              a->baked ? (size_t)a->baked->tr : 0};
   memcpy(g, v, sizeof v);
 }
 
@@ -234,7 +234,7 @@ static void plan_compute(pare_cl_runtime *rt, const char *stem, const pare_conv2
   if (path == PARE_CONV2D_WINOGRAD && !wino_ok) path = -1;
   /* Weights baked into the implicit GEMM: that path, the caller's tile. */
   int baked =
-      a->baked && a->baked_tm > 0 && pl->mg % (size_t)a->baked_tm == 0 && implicit_ok && stride1;
+      a->baked && a->baked->tm > 0 && pl->mg % (size_t)a->baked->tm == 0 && implicit_ok && stride1;
   if (baked) path = PARE_CONV2D_IMPLICIT;
   if (path < 0) {
     if (pl->kred <= (size_t)(direct_max_k > 0 ? direct_max_k : 0) ||
@@ -253,9 +253,9 @@ static void plan_compute(pare_cl_runtime *rt, const char *stem, const pare_conv2
   if (path == PARE_CONV2D_IMPLICIT) {
     /* The largest tile height and channel count the shape takes (the
      * channel tile must divide M/group). */
-    pl->tm = baked ? a->baked_tm : pare_tuned_int(rt, stem, "tm", shape, 8, tile_channels_ok);
-    pl->tr = baked && tile_rows_ok(a->baked_tr)
-                 ? a->baked_tr
+    pl->tm = baked ? a->baked->tm : pare_tuned_int(rt, stem, "tm", shape, 8, tile_channels_ok);
+    pl->tr = baked && tile_rows_ok(a->baked->tr)
+                 ? a->baked->tr
                  : pare_tuned_int(rt, stem, "tr", shape, 2, tile_rows_ok);
     while (pl->tm > 1 && pl->mg % (size_t)pl->tm) pl->tm--;
     pl->rb = (a->oh + (size_t)pl->tr - 1) / (size_t)pl->tr;

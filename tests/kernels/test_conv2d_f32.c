@@ -31,7 +31,7 @@ typedef struct input_quant {
  * before the products and sum up to 9 products after them, so its
  * rounding is a bounded multiple of the direct sum's. */
 static double tol_scale = 1.0;
-/* Weights baked into the implicit GEMM (pare_conv2d_baked_body), and the
+/* Weights baked into the implicit GEMM (pare_conv2d_baked_make), and the
  * share of weights set to 0 first (a pruned layer). */
 static int bake_weights;
 static double zero_share;
@@ -135,25 +135,25 @@ static void check_case_full(test_rng *r, const conv_case *cc, int with_res,
       cc->n,  cc->c,  cc->h,  cc->w,  cc->m,   cc->kh, cc->kw, cc->group,     cc->sh,
       cc->sw, cc->dh, cc->dw, cc->pt, cc->pl,  cc->pb, cc->pr, (size_t)yd[2], (size_t)yd[3],
       bx,     bw,     bb,     by,     cc->act, lo,     hi,     NULL,          br,
-      0,      0,      0,      0,      NULL,    0,      0};
+      0,      0,      0,      0,      NULL};
   if (iq) {
     a.in_quant = 1;
     a.in_scale = iq->scale;
     a.in_lo = (float)(iq->qmin - iq->zp);
     a.in_hi = (float)(iq->qmax - iq->zp);
   }
-  char *body = NULL;
+  pare_conv2d_baked body = {0};
   if (bake_weights) {
-    a.baked_tr = pool ? 2 : 1 + (int)(cc->m % 3 == 0); /* (tr 2 unpooled too) */
-    a.baked_tm = pare_conv2d_baked_tm(cc->m / cc->group, a.baked_tr);
-    assert_int_equal(pare_conv2d_baked_body(w, cc->m, cg, cc->kh, cc->kw, a.baked_tm, &body), 0);
-    a.baked = body;
+    int tr = pool ? 2 : 1 + (int)(cc->m % 3 == 0); /* (tr 2 unpooled too) */
+    assert_int_equal(pare_conv2d_baked_make(w, cc->m, cc->group, cg, cc->kh, cc->kw, tr, &body), 0);
+    assert_int_equal(body.tm, pare_conv2d_baked_tm(cc->m / cc->group, tr));
+    a.baked = &body;
     pare_conv2d_plan pl;
     pare_conv2d_plan_make_pooled(rt, "conv2d_f32", &a, 1, pool, &pl);
     if (cc->sh == 1 && cc->sw == 1 && !pool) { /* (a pooled plan may take im2col) */
       assert_int_equal(pl.path, PARE_CONV2D_IMPLICIT);
-      assert_int_equal(pl.tm, a.baked_tm);
-      assert_int_equal(pl.tr, a.baked_tr);
+      assert_int_equal(pl.tm, body.tm);
+      assert_int_equal(pl.tr, body.tr);
     }
   }
   size_t scratch = pare_conv2d_f32_pool_scratch_bytes(rt, &a, pool);
@@ -176,7 +176,7 @@ static void check_case_full(test_rng *r, const conv_case *cc, int with_res,
   if (pool) tol += (double)(pool->kh * pool->kw) * (double)(cg * cc->kh * cc->kw + 3) * 0x1p-23;
   test_assert_close(got, want, ny, tol * tol_scale, what);
 
-  free(body);
+  pare_conv2d_baked_free(&body);
   rt->cl->clReleaseMemObject(bx);
   rt->cl->clReleaseMemObject(bw);
   rt->cl->clReleaseMemObject(by);
@@ -226,8 +226,8 @@ static void test_pooled(void **state) {
   pare_error err;
   cl_mem buf;
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 1 << 16, NULL, &buf, &err), PARE_OK);
-  pare_conv2d_f32_args a = {2, 4,   6,   6,    8,   3, 3, 1, 1,   1,    1, 1, 1, 1, 1,    1, 6,
-                            6, buf, buf, NULL, buf, 0, 0, 0, buf, NULL, 0, 0, 0, 0, NULL, 0, 0};
+  pare_conv2d_f32_args a = {2, 4, 6,   6,   8,    3,   3, 1, 1, 1,   1,    1, 1, 1, 1, 1,
+                            6, 6, buf, buf, NULL, buf, 0, 0, 0, buf, NULL, 0, 0, 0, 0, NULL};
   pare_conv2d_pool pl = {PARE_CONV2D_POOL_MAX, 2, 2, 2, 2};
   assert_true(pare_conv2d_f32_can_pool(rt, &a, &pl));
   a.residual = buf;
@@ -543,17 +543,20 @@ static void test_baked(void **state) {
   }
   bake_weights = 0;
   zero_share = 0;
-  /* The text: a tile that does not divide M, and a weight not finite. */
+  /* The text, its hash, and a weight not finite. */
   float w[2 * 9] = {1.0f, 0, 0, 0, 0, 0, 0, 0, 0.5f};
-  char *body = NULL;
-  assert_int_equal(pare_conv2d_baked_body(w, 2, 1, 3, 3, 2, &body), 0);
-  assert_non_null(strstr(body, "BAKED_TAP(0,0,0) BAKED_FMA(0,0x1p+0f)"));
-  assert_null(strstr(body, "BAKED_TAP(0,1,1)")); /* a tap of zeros only */
-  free(body);
-  assert_int_equal(pare_conv2d_baked_body(w, 2, 1, 3, 3, 3, &body), -1);
+  pare_conv2d_baked b;
+  assert_int_equal(pare_conv2d_baked_make(w, 2, 1, 1, 3, 3, 2, &b), 0);
+  assert_int_equal(b.tm, 2);
+  assert_int_equal(b.tr, 2);
+  assert_non_null(strstr(b.text, "BAKED_TAP(0,0,0) BAKED_FMA(0,0x1p+0f)"));
+  assert_null(strstr(b.text, "BAKED_TAP(0,1,1)")); /* a tap of zeros only */
+  assert_true(b.hash == pare_hash64(b.text, strlen(b.text), PARE_HASH_SEED));
+  pare_conv2d_baked_free(&b);
+  assert_null(b.text);
   w[4] = NAN;
-  assert_int_equal(pare_conv2d_baked_body(w, 2, 1, 3, 3, 1, &body), -1);
-  assert_null(body);
+  assert_int_equal(pare_conv2d_baked_make(w, 2, 1, 1, 3, 3, 1, &b), -1);
+  assert_null(b.text);
   assert_int_equal(pare_conv2d_baked_tm(12, 2), 12);
   assert_int_equal(pare_conv2d_baked_tm(24, 1), 24);
   assert_int_equal(pare_conv2d_baked_tm(24, 2), 12);
@@ -589,9 +592,9 @@ static void test_input_quant(void **state) {
   pare_error err;
   cl_mem buf;
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 1 << 16, NULL, &buf, &err), PARE_OK);
-  pare_conv2d_f32_args a = {2, 4,   6,    6, 8,    3,    3,   1,    1,    1,   1, 1,
-                            1, 1,   1,    1, 6,    6,    buf, buf,  NULL, buf, 0, 0,
-                            0, buf, NULL, 1, 0.5f, -128, 127, NULL, 0,    0};
+  pare_conv2d_f32_args a = {2, 4, 6, 6,   8,    3, 3,    1,    1,   1,    1,
+                            1, 1, 1, 1,   1,    6, 6,    buf,  buf, NULL, buf,
+                            0, 0, 0, buf, NULL, 1, 0.5f, -128, 127, NULL};
   assert_true(pare_conv2d_f32_can_quantize_input(rt, &a, NULL));
   a.stride_h = a.stride_w = 2;
   a.oh = a.ow = 3;
@@ -611,8 +614,8 @@ static void test_errors(void **state) {
   pare_error err;
   cl_mem buf;
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 4096, NULL, &buf, &err), PARE_OK);
-  pare_conv2d_f32_args a = {1, 3,   8,   8,    4,   3, 3, 2, 1,    1,    1, 1, 1, 1, 1,    1, 8,
-                            8, buf, buf, NULL, buf, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, NULL, 0, 0};
+  pare_conv2d_f32_args a = {1, 3, 8,   8,   4,    3,   3, 2, 1, 1,    1,    1, 1, 1, 1, 1,
+                            8, 8, buf, buf, NULL, buf, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, NULL};
   assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_INVALID_ARG);
   assert_non_null(strstr(err.text, "conv2d_f32"));
   assert_non_null(strstr(err.text, "x 1x3x8x8"));
