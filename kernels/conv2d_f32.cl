@@ -467,7 +467,7 @@ __kernel void conv2d_igemm(__global const float *xp, __global const float *w,
 
 #ifdef BAKED_BODY
   /* The layer's weights are literals in the code (BAKED_BODY, written by
-   * pare_conv2d_baked_body for this layer): for the work-item's block of
+   * pare_conv2d_baked_make for this layer): for the work-item's block of
    * channels, each tap with a nonzero weight loads its tr input vectors,
    * then one FMA per nonzero weight. Zeros cost nothing, and no weight is
    * loaded. */
