@@ -37,8 +37,6 @@ pare_bench_timing pare_bench_time(int warmup, int reps, int (*run)(void *arg), v
 int pare_bench_time_variants(int warmup, int reps, int n, int (*run)(void *arg, int variant),
                              void *arg, pare_bench_timing *t);
 
-double pare_bench_median(double *v, int n);
-
 /* One JSON row of a bandwidth-bound kernel: ms, GB/s for `bytes` moved,
  * and the ratio to the reference when ref_ms > 0. */
 void pare_bench_row_gbs(pare_cl_runtime *rt, const char *kernel, const char *variant,

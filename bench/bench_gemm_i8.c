@@ -153,7 +153,7 @@ static int bench_shape(pare_cl_runtime *rt, const pare_bench_opts *o, size_t m, 
     t[w].ms_min = ms[w][0];
     for (int i = 1; i < reps; i++)
       if (ms[w][i] < t[w].ms_min) t[w].ms_min = ms[w][i];
-    t[w].ms_median = ok[w] ? pare_bench_median(ms[w], reps) : 0;
+    t[w].ms_median = ok[w] ? pare_median(ms[w], reps) : 0;
   }
   const double f32 = t[0].ms_median, cb = t[1].ok ? t[1].ms_median : 0;
   json_row(rt, "pare_f32", m, n, k, t[0], ops, 0, cb);
@@ -264,7 +264,7 @@ static int bench_conv(pare_cl_runtime *rt, const pare_bench_opts *o, const char 
       if (round >= o->warmup) ms[w][round - o->warmup] = (pare_now() - t0) * 1e3;
     }
   if (!status) {
-    double f32 = pare_bench_median(ms[0], reps), i8 = pare_bench_median(ms[1], reps);
+    double f32 = pare_median(ms[0], reps), i8 = pare_median(ms[1], reps);
     double ops = 2.0 * (double)ny * (double)(c * kk * kk);
     printf("{\"kernel\": \"gemm_i8\", \"variant\": \"conv_int8\", \"profile\": \"%s\", "
            "\"device\": \"%s\", \"shape\": \"%s\", \"ms_median\": %.4f, "

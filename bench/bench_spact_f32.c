@@ -91,7 +91,7 @@ static int time_interleaved(spact_case *c, const pare_bench_opts *o, pare_bench_
     t[v].ms_min = m[0];
     for (int i = 1; i < reps; i++)
       if (m[i] < t[v].ms_min) t[v].ms_min = m[i];
-    t[v].ms_median = pare_bench_median(m, reps);
+    t[v].ms_median = pare_median(m, reps);
     t[v].ok = 1;
   }
   free(ms);

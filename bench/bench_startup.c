@@ -86,7 +86,7 @@ int pare_bench_startup(pare_cl_runtime *rt, const pare_bench_opts *o, const char
     fprintf(stderr, "pare-bench startup: a child run failed or the cache was not used\n");
     return 1;
   }
-  double c = pare_bench_median(cold, reps), w = pare_bench_median(warm, reps);
+  double c = pare_median(cold, reps), w = pare_median(warm, reps);
   printf("{\"bench\": \"startup\", \"profile\": \"%s\", \"device\": \"%s\", \"programs\": 4, "
          "\"cold_ms_median\": %.2f, \"warm_ms_median\": %.2f, \"warm_over_cold\": %.4f}\n",
          rt->profile->name, rt->info.name, c, w, w / c);

@@ -6,16 +6,6 @@
 
 #include "bench/bench.h"
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-double pare_bench_median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 int pare_bench_time_variants(int warmup, int reps, int n, int (*run)(void *arg, int variant),
                              void *arg, pare_bench_timing *t) {
   memset(t, 0, sizeof *t * (size_t)n);
@@ -38,7 +28,7 @@ int pare_bench_time_variants(int warmup, int reps, int n, int (*run)(void *arg, 
     t[v].ms_min = m[0];
     for (int i = 1; i < reps; i++)
       if (m[i] < t[v].ms_min) t[v].ms_min = m[i];
-    t[v].ms_median = pare_bench_median(m, reps); /* sorts m */
+    t[v].ms_median = pare_median(m, reps); /* sorts m */
     t[v].ms_p90 = m[(size_t)((reps - 1) * 0.90 + 0.5)];
     t[v].ms_p99 = m[(size_t)((reps - 1) * 0.99 + 0.5)];
     t[v].ok = 1;

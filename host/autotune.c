@@ -78,11 +78,6 @@ static pare_status launch_once(tune_case *tc, pare_error *err) {
               : pare_launch_conv2d_f32(tc->rt, &tc->c, NULL, err);
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* Median milliseconds of one launch over `reps`, after an untimed one
  * (which builds the program), and the output read into `into`. */
 static pare_status time_launch(tune_case *tc, int reps, float *into, double *ms, pare_error *err) {
@@ -97,8 +92,7 @@ static pare_status time_launch(tune_case *tc, int reps, float *into, double *ms,
     t[r] = (pare_now() - t0) * 1e3;
   }
   if (st != PARE_OK) return st;
-  qsort(t, (size_t)reps, sizeof t[0], cmp_double);
-  *ms = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+  *ms = pare_median(t, reps);
   return pare_cl_read(tc->rt, tc->out, 0, tc->out_elems * sizeof(float), into, err);
 }
 
@@ -312,10 +306,8 @@ static pare_status confirm(tune_case *tc, const space *sp, const char *shape, in
     }
   apply(tc->rt, sp, shape, 0);
   if (st != PARE_OK) return st;
-  qsort(t[0], (size_t)rounds, sizeof t[0][0], cmp_double);
-  qsort(t[1], (size_t)rounds, sizeof t[1][0], cmp_double);
-  res->untuned_ms = t[0][rounds / 2];
-  res->tuned_ms = t[1][rounds / 2];
+  res->untuned_ms = pare_median(t[0], rounds);
+  res->tuned_ms = pare_median(t[1], rounds);
   return PARE_OK;
 }
 

@@ -1105,47 +1105,48 @@ static pare_status run_sparse_conv(pare_plan *p, cl_state *s, int idx, pare_erro
                                      NULL, err);
 }
 
-/* Median milliseconds of a node's launch, after a warm-up run. */
-static pare_status time_node(pare_plan *p, cl_state *s, int idx, node_fn run, double *ms,
+/* One timed run of node idx in milliseconds, its work finished. */
+static pare_status time_once(pare_plan *p, cl_state *s, int idx, node_fn run, double *ms,
                              pare_error *err) {
-  enum { REPS = 5 };
-  double t[REPS];
-  for (int r = -1; r < REPS; r++) {
-    double t0 = pare_now();
-    pare_status st = run(p, s, idx, err);
-    if (st == PARE_OK) st = pare_cl_finish(s->rt, err);
-    if (st != PARE_OK) return st;
-    if (r >= 0) t[r] = (pare_now() - t0) * 1e3;
-  }
-  for (int a = 1; a < REPS; a++)
-    for (int b = a; b > 0 && t[b] < t[b - 1]; b--) {
-      double x = t[b];
-      t[b] = t[b - 1];
-      t[b - 1] = x;
-    }
-  *ms = t[REPS / 2];
-  return PARE_OK;
+  double t0 = pare_now();
+  pare_status st = run(p, s, idx, err);
+  if (st == PARE_OK) st = pare_cl_finish(s->rt, err);
+  *ms = (pare_now() - t0) * 1e3;
+  return st;
 }
 
 /* The speed-up of running node idx with `alt` instead of `base`: looked up
- * in the tuning database under key, else timed (time_node, each way) and
- * stored there. A failure of `alt` gives 0, with a warning once that the
- * `what` kernels failed; a failure of `base` is the error returned. */
+ * in the tuning database under key, else measured and stored there. The
+ * two run in pairs, alternating which goes first, after a warm-up run of
+ * each (the first builds the kernels); the speed-up is the median of the
+ * pairs' ratios, so that a change in the machine's load between the
+ * pairs (other processes, a frequency step) moves both sides of a ratio
+ * alike. A failure of `alt` gives 0, with a warning once that the `what`
+ * kernels failed; a failure of `base` is the error returned. */
 static pare_status measured_speedup(pare_plan *p, cl_state *s, int idx, const char *key,
                                     node_fn base, node_fn alt, const char *what, double *speedup,
                                     pare_error *err) {
+  enum { PAIRS = 9 };
   if (pare_tuning_get(s->rt, key, speedup)) return PARE_OK;
-  double base_ms, alt_ms;
+  double ratio[PAIRS], base_ms = 0, alt_ms = 0;
   pare_error e = {0};
-  pare_status st = time_node(p, s, idx, base, &base_ms, err);
+  pare_status st = time_once(p, s, idx, base, &base_ms, err);
   if (st != PARE_OK) return st;
-  if (time_node(p, s, idx, alt, &alt_ms, &e) != PARE_OK) {
+  pare_status alt_st = time_once(p, s, idx, alt, &alt_ms, &e);
+  for (int r = 0; r < PAIRS && st == PARE_OK && alt_st == PARE_OK; r++) {
+    if (r & 1) alt_st = time_once(p, s, idx, alt, &alt_ms, &e);
+    if (alt_st == PARE_OK) st = time_once(p, s, idx, base, &base_ms, err);
+    if (!(r & 1) && st == PARE_OK) alt_st = time_once(p, s, idx, alt, &alt_ms, &e);
+    ratio[r] = alt_ms > 0 ? base_ms / alt_ms : 0;
+  }
+  if (st != PARE_OK) return st;
+  if (alt_st != PARE_OK) {
     pare_log_once(what, PARE_LOG_WARN, "%s kernels failed on node '%s' (%s); it runs without them",
                   what, p->graph->nodes[idx].name, e.text);
     *speedup = 0;
     return PARE_OK;
   }
-  *speedup = alt_ms > 0 ? base_ms / alt_ms : 0;
+  *speedup = pare_median(ratio, PAIRS);
   pare_tuning_put(s->rt, key, *speedup);
   return PARE_OK;
 }

@@ -58,6 +58,9 @@ uint64_t pare_hash64(const void *data, size_t size, uint64_t seed);
 
 /* Monotonic clock in seconds. */
 double pare_now(void);
+/* The median of n > 0 values (sorted in place; the mean of the middle two
+ * when n is even). */
+double pare_median(double *v, int n);
 
 /* Case-insensitive substring search; NULL when either is NULL or no match. */
 const char *pare_str_find_ci(const char *haystack, const char *needle);
