@@ -18,6 +18,7 @@ typedef struct pare_bench_opts {
   const char *peers;    /* models: a Python with onnxruntime, torch and onnx2torch, or NULL */
   int unfused;          /* models: also time the model with no fusion, interleaved */
   int untuned;          /* models: also time it ignoring `pare tune`'s parameters, interleaved */
+  int one_queue;        /* models: also time it with every launch on one queue, interleaved */
 } pare_bench_opts;
 
 typedef struct pare_bench_timing {

@@ -11,7 +11,8 @@
 
 typedef struct elt_bench {
   pare_cl_runtime *rt;
-  int kind; /* 0 unary, 1 binary, 2 affine, 3 transpose, 4 quantize/dequantize pair */
+  int kind; /* 0 unary, 1 binary, 2 affine, 3 transpose, 4 quantize/dequantize pair,
+             * 5 a Concat of two copies of a along axis 1 */
   pare_ref_act act;
   int op;
   int a_rank, b_rank;
@@ -37,7 +38,13 @@ static int run_device(void *arg) {
   else if (c->kind == 3)
     st = pare_launch_transpose2d_f32(c->rt, c->da, 1, (size_t)c->a_dims[0], (size_t)c->a_dims[1],
                                      c->dy, NULL, &c->err);
-  else
+  else if (c->kind == 5) {
+    size_t rows = (size_t)c->a_dims[0], cols = c->na / rows;
+    st = pare_launch_copy_rows_f32(c->rt, c->da, rows, cols, c->dy, 2 * cols, 0, NULL, &c->err);
+    if (st == PARE_OK)
+      st =
+          pare_launch_copy_rows_f32(c->rt, c->da, rows, cols, c->dy, 2 * cols, cols, NULL, &c->err);
+  } else
     st = pare_launch_eltwise_affine_f32(c->rt, c->da, c->dscale, c->dshift, (size_t)c->a_dims[0],
                                         (size_t)c->a_dims[1],
                                         c->na / (size_t)c->a_dims[0] / (size_t)c->a_dims[1], c->act,
@@ -57,6 +64,11 @@ static int run_reference(void *arg) {
     if (c->act != PARE_REF_ACT_NONE) pare_ref_act_f32(c->act, c->y, c->y, c->ny, 0.0f, 0.0f);
   } else if (c->kind == 4) {
     if (pare_ref_qdq_f32(c->a, c->na, 0.0125f, 3, 0, 255, c->y) != PARE_REF_OK) return 1;
+  } else if (c->kind == 5) {
+    const void *xs[2] = {c->a, c->a};
+    const int64_t *xd[2] = {c->a_dims, c->a_dims};
+    if (pare_ref_concat(xs, xd, 2, c->a_rank, 1, sizeof(float), c->y, NULL) != PARE_REF_OK)
+      return 1;
   } else if (c->kind == 3) {
     int64_t perm[2] = {1, 0};
     if (pare_ref_transpose(c->a, sizeof(float), 2, c->a_dims, perm, c->y, NULL) != PARE_REF_OK)
@@ -103,6 +115,7 @@ int pare_bench_eltwise_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
       {"batchnorm_relu", 2, PARE_REF_ACT_RELU, 0, 4, {B, 16, 28, 28}, 1, {16}},
       {"transpose_fc_input", 3, PARE_REF_ACT_NONE, 0, 2, {B, 784}, 0, {0}},
       {"quantize_dequantize_u8", 4, PARE_REF_ACT_NONE, 0, 4, {B, 16, 28, 28}, 0, {0}},
+      {"concat_two_branches", 5, PARE_REF_ACT_NONE, 0, 4, {B, 32, 28, 28}, 0, {0}},
   };
   fprintf(stderr, "%-22s %-16s %10s %10s %8s\n", "case", "shape", "pare ms", "ref ms", "vs ref");
   int status = 0;
@@ -126,7 +139,7 @@ int pare_bench_eltwise_f32(pare_cl_runtime *rt, const pare_bench_opts *o) {
       pare_ref_broadcast_shape(c.a_rank, c.a_dims, c.b_rank, c.b_dims, &yr, yd);
       pare_ref_shape_numel(yr, yd, &ny);
     } else {
-      ny = na;
+      ny = c.kind == 5 ? 2 * na : na;
       nb = c.kind == 2 ? c.a_dims[1] : 1;
     }
     c.na = (size_t)na, c.nb = (size_t)nb, c.ny = (size_t)ny;

@@ -4,7 +4,9 @@
  * PARE_NO_FUSE=1 on a no_fuse context) timed interleaved with the fused
  * one; with --untuned, the same model on a no_tune context (the device
  * profile's kernel parameters, not those `pare tune` stored) interleaved
- * with the tuned one; with --baseline, a second model interleaved the same
+ * with the tuned one; with --one-queue, on a one_queue context (no
+ * independent branches side by side) interleaved with the default; each
+ * variant a second copy of the model; with --baseline, a second model interleaved the same
  * way; with --peers, onnxruntime and PyTorch on the same ONNX file right
  * after (bench/peers/ort_bench.py, torch_bench.py), with one thread and with
  * every core. */
@@ -159,18 +161,22 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     pare_model_destroy(m);
     return 1;
   }
-  if (o->unfused && o->untuned) {
-    fprintf(stderr, "pare-bench models: --unfused or --untuned, not both\n");
+  if (o->unfused + o->untuned + o->one_queue > 1) {
+    fprintf(stderr, "pare-bench models: one of --unfused, --untuned and --one-queue\n");
     pare_model_destroy(m);
     pare_model_destroy(base);
     return 2;
   }
-  /* The variant timed against the model as it runs: unfused or untuned. */
-  const char *vname = o->unfused ? "unfused" : "untuned", *mine = o->unfused ? "fused" : "tuned";
+  /* The variant timed against the model as it runs: unfused, untuned or
+   * on one queue. */
+  const char *vname = o->unfused ? "unfused" : o->untuned ? "untuned" : "one_queue";
+  const char *mine = o->unfused ? "fused" : o->untuned ? "tuned" : "two_queues";
+  /* A second copy of the model for the variant's context: a plan's device
+   * state belongs to one context, so one model run on two would make it
+   * anew on every switch. */
   pare_model *unf = NULL;
-  if (o->untuned) {
-    unf = m; /* the same model on a no_tune context */
-  } else if (o->unfused && load_unfused(path, &unf, err, sizeof err) != PARE_OK) {
+  if (((o->untuned || o->one_queue) && pare_model_load(path, &unf, err, sizeof err) != PARE_OK) ||
+      (o->unfused && load_unfused(path, &unf, err, sizeof err) != PARE_OK)) {
     fprintf(stderr, "pare-bench models: %s\n", err);
     pare_model_destroy(m);
     pare_model_destroy(base);
@@ -182,6 +188,7 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
   orf.backend = PARE_BACKEND_REFERENCE;
   ou.no_fuse = o->unfused;
   ou.no_tune = o->untuned;
+  ou.one_queue = o->one_queue;
   int status = 0;
   if (pare_context_create(&oc, &cl) != PARE_OK || pare_context_create(&orf, &ref) != PARE_OK ||
       (unf && pare_context_create(&ou, &clu) != PARE_OK)) {
@@ -193,7 +200,8 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
           "vs ref",
           !unf         ? ""
           : o->unfused ? "   unfused ms  fused speed-up"
-                       : "   untuned ms  tuned speed-up");
+          : o->untuned ? "   untuned ms  tuned speed-up"
+                       : " one-queue ms  two-queue speed-up");
   for (int b = 0; b < N_BATCHES && !status; b++) {
     model_case c = {NULL, m, {0}};
     c.in.dtype = PARE_DT_F32;
@@ -210,7 +218,7 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
     pare_bench_fill(c.in.data, (size_t)numel, 7);
     c.ctx = cl;
     /* Interleaved round by round: [0] the model (fused, tuned), [1] with
-     * --unfused (--untuned) the unfused (untuned) variant, then with
+     * --unfused (--untuned, --one-queue) that variant, then with
      * --baseline the baseline model on the same device and input. */
     model_case cases[3] = {c, c, c};
     int nv = 1, ib = -1;
@@ -258,7 +266,8 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
            path, (long long)batches[b],
            !unf         ? ""
            : o->unfused ? "\"variant\": \"fused\", "
-                        : "\"variant\": \"tuned\", ",
+           : o->untuned ? "\"variant\": \"tuned\", "
+                        : "\"variant\": \"two_queues\", ",
            dev.profile, dev.name, tc.ms_min, tc.ms_median, tc.ms_p90, tc.ms_p99, tc.ms_first);
     if (tr.ms_median > 0)
       printf(", \"reference_ms_median\": %.4f, \"ratio_vs_reference\": %.3f", tr.ms_median,
@@ -311,7 +320,7 @@ int pare_bench_models(const pare_bench_opts *o, const char *path) {
   pare_context_destroy(cl);
   pare_context_destroy(clu);
   pare_context_destroy(ref);
-  if (unf != m) pare_model_destroy(unf);
+  pare_model_destroy(unf);
   pare_model_destroy(m);
   pare_model_destroy(base);
   return status;

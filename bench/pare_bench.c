@@ -62,6 +62,9 @@ static void usage(FILE *f) {
              "  --untuned      `models`: also time the model with the device profile's kernel\n"
              "                 parameters instead of those `pare tune` stored (PARE_NO_TUNE=1),\n"
              "                 interleaved; rows get \"variant\" \"tuned\"/\"untuned\"\n"
+             "  --one-queue    `models`: also time the model with every launch on one queue\n"
+             "                 (no independent branches side by side: PARE_QUEUES=1),\n"
+             "                 interleaved; rows get \"variant\" \"two_queues\"/\"one_queue\"\n"
              "  --peers PYTHON   `models`: also time the same model in onnxruntime and\n"
              "                 PyTorch (bench/peers/ort_bench.py, torch_bench.py; PYTHON has\n"
              "                 onnxruntime, torch and onnx2torch) and print them side by side\n"
@@ -118,7 +121,7 @@ int main(int argc, char **argv) {
     return pare_bench_compare(argv[2], argv[3]);
   }
   pare_onnx_enable();
-  pare_bench_opts o = {2, 7, 1, NULL, NULL, NULL, NULL, 0, 0};
+  pare_bench_opts o = {2, 7, 1, NULL, NULL, NULL, NULL, 0, 0, 0};
   const char *benches[8];
   int nb = 0;
   for (int i = 1; i < argc; i++) {
@@ -148,6 +151,8 @@ int main(int argc, char **argv) {
       o.unfused = 1;
     } else if (!strcmp(a, "--untuned")) {
       o.untuned = 1;
+    } else if (!strcmp(a, "--one-queue")) {
+      o.one_queue = 1;
     } else if (!strcmp(a, "--peers")) {
       if (i + 1 >= argc) {
         fprintf(stderr, "pare-bench: --peers needs a Python interpreter\n");

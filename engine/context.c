@@ -23,8 +23,8 @@ pare_status pare_context_create(const pare_context_options *options, pare_contex
     return PARE_OK;
   }
 #ifdef PARE_HAVE_OPENCL
-  pare_cl_runtime_options ro = {options->device, options->profile, options->cache_dir,
-                                options->no_cache, options->no_tune};
+  pare_cl_runtime_options ro = {options->device,   options->profile, options->cache_dir,
+                                options->no_cache, options->no_tune, options->one_queue};
   pare_status st = pare_cl_runtime_create(&ro, &ctx->rt, &ctx->error);
   if (st == PARE_OK) {
     ctx->backend = PARE_BACKEND_OPENCL;

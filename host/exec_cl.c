@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/exec/queue_plan.h"
 #include "engine/passes/passes.h"
 #include "engine/ref/spact.h"
 #include "host/exec_cl.h"
@@ -78,25 +79,31 @@ typedef struct cl_state {
   cl_context context;
   cl_value *v; /* one per graph value */
   int n, n_nodes;
-  cl_mem scratch; /* grown as convolutions (and integer layers' quantized inputs) need */
-  size_t scratch_bytes;
-  fusion *fuse;         /* per node */
-  cl_mem (*consts)[2];  /* per node, made on first use: a Conv's weight and bias with
-                         * a BatchNormalization folded in; a BatchNormalization's
-                         * scale and shift */
-  char *skip;           /* per node: done by the node it is fused into (this run) */
-  sparse_layer *sparse; /* per node */
-  cl_mem sparse_out;    /* Yᵀ of a sparse fully connected layer, grown as needed */
-  size_t sparse_out_bytes;
+  /* Buffers of a launch's own intermediate data, one set per queue, so
+   * that launches side by side never share one. */
+  struct work_buffers {
+    cl_mem scratch; /* grown as convolutions (and integer layers' quantized inputs) need */
+    size_t scratch_bytes;
+    cl_mem sparse_out; /* Yᵀ of a sparse fully connected layer, grown as needed */
+    size_t sparse_out_bytes;
+  } work[PARE_RT_QUEUES];
+  int q;                 /* the queue launches go to now (0 outside a two-queue run) */
+  fusion *fuse;          /* per node */
+  cl_mem (*consts)[2];   /* per node, made on first use: a Conv's weight and bias with
+                          * a BatchNormalization folded in; a BatchNormalization's
+                          * scale and shift */
+  char *skip;            /* per node: done by the node it is fused into (this run) */
+  sparse_layer *sparse;  /* per node */
   pare_int8_layer *int8; /* per node: the integer form (int8[i].n set) or none */
   char *absorbed;        /* per node: a QuantizeLinear/DequantizeLinear an integer
                           * layer does itself (fixed when the state is made) */
   /* PARE_PLAN_ARENA: the activations in regions of one device buffer, laid
    * out by the memory plan over the steps this executor runs them at. */
-  cl_mem arena;      /* or NULL: a buffer per value */
-  cl_mem *arena_sub; /* per buffer of the plan: its region */
-  int *arena_buffer; /* per value: its buffer, -1 for constants and values
-                      * that need no device memory */
+  cl_mem arena;                      /* or NULL: a buffer per value */
+  cl_mem *arena_sub;                 /* per buffer of the plan: its region */
+  int *arena_buffer;                 /* per value: its buffer, -1 for constants and values
+                                      * that need no device memory */
+  size_t *arena_offset, *arena_size; /* per buffer: its region */
   int n_arena_sub;
   size_t arena_bytes;
   char *used;    /* per value: given device memory in a run (written, uploaded,
@@ -104,6 +111,9 @@ typedef struct cl_state {
   int ran;       /* a run finished: every node's form is chosen */
   int baking;    /* the Conv being timed with its weights baked in, else -1 */
   int replanned; /* the arena was laid out again without the values no run used */
+  /* Independent branches on two queues (plan_queues), from the second run. */
+  int queues_planned;
+  pare_queue_plan qp; /* qp.queues 2: runs use both queues */
 } cl_state;
 
 /* One way of running node idx (timed against another to choose). */
@@ -116,9 +126,12 @@ static void drop_arena(cl_state *s) {
     if (s->arena_sub[b]) s->cl->clReleaseMemObject(s->arena_sub[b]);
   free(s->arena_sub);
   free(s->arena_buffer);
+  free(s->arena_offset);
+  free(s->arena_size);
   if (s->arena) s->cl->clReleaseMemObject(s->arena);
   s->arena_sub = NULL;
   s->arena_buffer = NULL;
+  s->arena_offset = s->arena_size = NULL;
   s->arena = NULL;
   s->n_arena_sub = 0;
   s->arena_bytes = 0;
@@ -130,8 +143,11 @@ static void state_free(void *s) {
     if (st->v[i].mem) st->cl->clReleaseMemObject(st->v[i].mem);
     if (st->v[i].scaled) st->cl->clReleaseMemObject(st->v[i].scaled);
   }
-  if (st->scratch) st->cl->clReleaseMemObject(st->scratch);
-  if (st->sparse_out) st->cl->clReleaseMemObject(st->sparse_out);
+  for (int q = 0; q < PARE_RT_QUEUES; q++) {
+    if (st->work[q].scratch) st->cl->clReleaseMemObject(st->work[q].scratch);
+    if (st->work[q].sparse_out) st->cl->clReleaseMemObject(st->work[q].sparse_out);
+  }
+  pare_queue_plan_free(&st->qp);
   /* st->rt may be gone by now (a plan can outlive its context): the
    * buffers go through the API table. */
   for (int i = 0; st->sparse && i < st->n_nodes; i++) {
@@ -224,6 +240,15 @@ int pare_exec_cl_supports(const pare_plan *p, const pare_node *n) {
     /* Two f32 inputs with numpy broadcasting (no legacy axis attribute). */
     return n->n_inputs == 2 && n->inputs[1] >= 0 && p->values[n->inputs[1]].dtype == PARE_DT_F32 &&
            !pare_node_attr(n, "axis");
+  case PARE_OP_CONCAT: { /* a strided copy per input */
+    const pare_tensor *y = &p->values[n->outputs[0]];
+    int64_t axis = pare_node_attr_int(n, "axis", 0);
+    if (axis < 0) axis += y->rank;
+    if (axis < 0 || axis >= y->rank || n->n_outputs != 1) return 0;
+    for (int k = 0; k < n->n_inputs; k++)
+      if (n->inputs[k] < 0 || p->values[n->inputs[k]].dtype != PARE_DT_F32) return 0;
+    return 1;
+  }
   case PARE_OP_MAX_POOL:
   case PARE_OP_AVERAGE_POOL:
     return p->values[n->inputs[0]].rank == 4 && (n->n_outputs < 2 || n->outputs[1] < 0);
@@ -561,15 +586,21 @@ pare_status pare_exec_cl_conv_geometry(const pare_plan *p, int idx, pare_conv2d_
   return PARE_OK;
 }
 
-/* Grows the state's scratch buffer to `need` bytes. */
-static pare_status scratch_for(cl_state *s, size_t need, pare_error *err) {
-  if (need <= s->scratch_bytes) return PARE_OK;
-  if (s->scratch) s->rt->cl->clReleaseMemObject(s->scratch);
-  s->scratch = NULL;
-  s->scratch_bytes = 0;
-  pare_status st = pare_cl_buffer(s->rt, CL_MEM_READ_WRITE, need, NULL, &s->scratch, err);
-  if (st == PARE_OK) s->scratch_bytes = need;
+/* Grows a work buffer to `need` bytes (released and made anew: commands
+ * already enqueued keep the old one alive until they finish). */
+static pare_status grow(cl_state *s, cl_mem *buf, size_t *bytes, size_t need, pare_error *err) {
+  if (need <= *bytes) return PARE_OK;
+  if (*buf) s->rt->cl->clReleaseMemObject(*buf);
+  *buf = NULL;
+  *bytes = 0;
+  pare_status st = pare_cl_buffer(s->rt, CL_MEM_READ_WRITE, need, NULL, buf, err);
+  if (st == PARE_OK) *bytes = need;
   return st;
+}
+
+/* The current queue's scratch buffer, grown to `need` bytes. */
+static pare_status scratch_for(cl_state *s, size_t need, pare_error *err) {
+  return grow(s, &s->work[s->q].scratch, &s->work[s->q].scratch_bytes, need, err);
 }
 
 /* Device constants of node idx, made once (and again after
@@ -723,7 +754,7 @@ static pare_status run_conv_q(pare_plan *p, cl_state *s, int idx, int qdq, pare_
   size_t need = pare_conv2d_f32_pool_scratch_bytes(s->rt, &a, pooled ? &pool : NULL);
   st = scratch_for(s, need, err);
   if (st != PARE_OK) return st;
-  a.scratch = need ? s->scratch : NULL;
+  a.scratch = need ? s->work[s->q].scratch : NULL;
   return pooled ? pare_launch_conv2d_pool_f32(s->rt, &a, &pool, NULL, err)
                 : pare_launch_conv2d_f32(s->rt, &a, NULL, err);
 }
@@ -853,6 +884,32 @@ static pare_status run_alias(pare_plan *p, cl_state *s, const pare_node *n, pare
   return PARE_OK;
 }
 
+/* Concat: each input copied into its slab of the output, `outer` rows
+ * (the dimensions before the axis) of its own length into the output's
+ * rows. (A kernel, not clEnqueueCopyBufferRect: PoCL 3.1 crashes on that
+ * between sub-buffers, which the arena's values are.) */
+static pare_status run_concat(pare_plan *p, cl_state *s, const pare_node *n, pare_error *err) {
+  const pare_tensor *yt = &p->values[n->outputs[0]];
+  int axis = (int)pare_node_attr_int(n, "axis", 0);
+  if (axis < 0) axis += yt->rank;
+  size_t outer = 1, y_row = 1, at = 0;
+  for (int d = 0; d < yt->rank; d++) *(d < axis ? &outer : &y_row) *= (size_t)yt->dims[d];
+  pare_status st = out_buffer(p, s, n->outputs[0], err);
+  for (int k = 0; k < n->n_inputs && st == PARE_OK; k++) {
+    int x = n->inputs[k];
+    const pare_tensor *xt = &p->values[x];
+    size_t row = 1;
+    for (int d = axis; d < xt->rank; d++) row *= (size_t)xt->dims[d];
+    if (!row || !outer) continue;
+    st = to_device(p, s, x, err);
+    if (st != PARE_OK) break;
+    st = pare_launch_copy_rows_f32(s->rt, s->v[x].mem, outer, row, s->v[n->outputs[0]].mem, y_row,
+                                   at, NULL, err);
+    at += row;
+  }
+  return st;
+}
+
 static pare_status run_reference_node(pare_plan *p, cl_state *s, int idx, pare_error *err) {
   const pare_node *n = &p->graph->nodes[idx];
   pare_tensor *in[64], *out[64];
@@ -915,7 +972,7 @@ static pare_status run_int8(pare_plan *p, cl_state *s, int idx, pare_error *err)
   if (st == PARE_OK) st = scratch_for(s, (size_t)count, err);
   if (st != PARE_OK) return st;
   return pare_int8_layer_run(s->rt, L, n->op == PARE_OP_CONV ? &geom : NULL, (size_t)count / L->k,
-                             s->v[L->x].mem, (size_t)count, s->scratch, s->v[y].mem,
+                             s->v[L->x].mem, (size_t)count, s->work[s->q].scratch, s->v[y].mem,
                              act != PARE_GEMM_ACT_NONE, lo, hi, err);
 }
 
@@ -1068,20 +1125,15 @@ static pare_status run_sparse_fc(pare_plan *p, cl_state *s, int idx, pare_error 
    * kernel reads and writes whole vectors along the batch; two transposes
    * around it cost far less than gathering X column by column. */
   size_t xt_bytes = sizeof(float) * rows * wk, yt_bytes = sizeof(float) * rows * wm;
+  struct work_buffers *w = &s->work[s->q];
   st = scratch_for(s, xt_bytes, err);
-  if (st == PARE_OK && s->sparse_out_bytes < yt_bytes) {
-    if (s->sparse_out) s->cl->clReleaseMemObject(s->sparse_out);
-    s->sparse_out = NULL;
-    s->sparse_out_bytes = 0;
-    st = pare_cl_buffer(s->rt, CL_MEM_READ_WRITE, yt_bytes, NULL, &s->sparse_out, err);
-    if (st == PARE_OK) s->sparse_out_bytes = yt_bytes;
-  }
+  if (st == PARE_OK) st = grow(s, &w->sparse_out, &w->sparse_out_bytes, yt_bytes, err);
   if (st == PARE_OK)
-    st = pare_launch_transpose2d_f32(s->rt, x_mem, 1, rows, wk, s->scratch, NULL, err);
-  pare_sparse_f32_args a = {rows, s->scratch, 0, rows, 1, s->sparse_out, 0, rows, 1, bias, relu};
+    st = pare_launch_transpose2d_f32(s->rt, x_mem, 1, rows, wk, w->scratch, NULL, err);
+  pare_sparse_f32_args a = {rows, w->scratch, 0, rows, 1, w->sparse_out, 0, rows, 1, bias, relu};
   if (st == PARE_OK) st = launch_sparse(s, L, &a, err);
   if (st == PARE_OK)
-    st = pare_launch_transpose2d_f32(s->rt, s->sparse_out, 1, wm, rows, y_mem, NULL, err);
+    st = pare_launch_transpose2d_f32(s->rt, w->sparse_out, 1, wm, rows, y_mem, NULL, err);
   return st;
 }
 
@@ -1304,7 +1356,9 @@ static void node_spans(const pare_plan *p, const cl_state *s, int *lo, int *hi) 
  * the memory plan, aligned as the device needs sub-buffers to be. A device
  * that refuses a region leaves a buffer per value; one that cannot give
  * the arena fails as any allocation does. */
-static pare_status make_arena(pare_plan *p, cl_state *s, const char *skip, pare_error *err) {
+static pare_status make_arena(pare_plan *p, cl_state *s, const char *skip,
+                              const pare_queue_plan *qp, const pare_launch_desc *launch,
+                              pare_error *err) {
   const pare_graph *g = p->graph;
   cl_uint align_bits = 0;
   if (!(p->flags & PARE_PLAN_ARENA) || (p->flags & PARE_PLAN_KEEP_PARAMS) ||
@@ -1315,6 +1369,7 @@ static pare_status make_arena(pare_plan *p, cl_state *s, const char *skip, pare_
   int *span = malloc(sizeof(int) * 2 * (size_t)(g->n_nodes + 1));
   if (!span) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
   node_spans(p, s, span, span + g->n_nodes);
+  if (qp) pare_queue_plan_spans(qp, launch, g->n_nodes, span, span + g->n_nodes);
   pare_memory_plan_opts o = {align_bits / 8, span, span + g->n_nodes, skip};
   pare_memory_plan mp;
   pare_status st = pare_memory_plan_build_ex(p, &o, &mp, err);
@@ -1336,7 +1391,10 @@ static pare_status make_arena(pare_plan *p, cl_state *s, const char *skip, pare_
   }
   if (st == PARE_OK && !refused) {
     s->arena_buffer = mp.buffer;
+    s->arena_offset = mp.buffer_offset;
+    s->arena_size = mp.buffer_size;
     mp.buffer = NULL;
+    mp.buffer_offset = mp.buffer_size = NULL;
     s->arena_bytes = mp.planned;
   } else { /* a buffer per value, as without the flag */
     drop_arena(s);
@@ -1348,9 +1406,12 @@ static pare_status make_arena(pare_plan *p, cl_state *s, const char *skip, pare_
 /* After the first finished run, when every node's form is chosen, the
  * arena is laid out again without the values that run gave no device
  * memory (a Conv's output that its fused pooling never writes, a value
- * only host nodes read). A value a later run does need (a choice made
- * again) gets a buffer of its own, as without the arena. */
-static pare_status replan_arena(pare_plan *p, cl_state *s, pare_error *err) {
+ * only host nodes read), and with the values of launches that may run
+ * side by side on two queues (qp, NULL: one queue) apart. A value a later
+ * run does need (a choice made again) gets a buffer of its own, as
+ * without the arena. */
+static pare_status replan_arena(pare_plan *p, cl_state *s, const pare_queue_plan *qp,
+                                const pare_launch_desc *launch, pare_error *err) {
   const pare_graph *g = p->graph;
   char *skip = malloc((size_t)g->n_values + 1);
   if (!skip) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
@@ -1364,9 +1425,154 @@ static pare_status replan_arena(pare_plan *p, cl_state *s, pare_error *err) {
   }
   drop_arena(s);
   s->replanned = 1;
-  pare_status st = make_arena(p, s, skip, err);
+  pare_status st = make_arena(p, s, skip, qp, launch, err);
   free(skip);
   return st;
+}
+
+/* ---- independent branches on two queues --------------------------------- */
+
+/* A launch's work for balancing the queues: multiply-adds of a Conv, Gemm
+ * or MatMul, else the elements it writes. */
+static double launch_cost(const pare_plan *p, const pare_node *n) {
+  double out = 0;
+  for (int k = 0; k < n->n_outputs; k++)
+    if (n->outputs[k] >= 0) out += (double)pare_tensor_numel(&p->values[n->outputs[k]]);
+  const pare_tensor *x = &p->values[n->inputs[0]];
+  const pare_tensor *w = n->n_inputs > 1 && n->inputs[1] >= 0 ? &p->values[n->inputs[1]] : NULL;
+  if (n->op == PARE_OP_CONV && w && w->rank > 0 && w->dims[0] > 0)
+    out *= (double)pare_tensor_numel(w) / (double)w->dims[0];
+  else if ((n->op == PARE_OP_GEMM || n->op == PARE_OP_MATMUL) && x->rank > 0)
+    out *= (double)x->dims[x->rank - 1];
+  return out;
+}
+
+/* The plan's launches as the last run made them (its skip marks): what
+ * each node does at its turn, the nodes it runs, and its work. */
+static pare_launch_desc *launch_descs(const pare_plan *p, const cl_state *s) {
+  const pare_graph *g = p->graph;
+  pare_launch_desc *d = calloc((size_t)g->n_nodes + 1, sizeof *d);
+  for (int i = 0; d && i < g->n_nodes; i++) {
+    const pare_node *n = &g->nodes[i];
+    if (p->node_folded[i] || s->skip[i] || s->absorbed[i]) continue;
+    pare_launch_desc *l = &d[i];
+    l->kind = pare_exec_cl_supports(p, n) ? PARE_LAUNCH_DEVICE : PARE_LAUNCH_HOST;
+    l->cost = launch_cost(p, n);
+    const fusion *f = &s->fuse[i];
+    int pool = f->pool >= 0 && s->skip[f->pool] ? f->pool : -1;
+    int q = s->int8[i].n ? s->int8[i].q : -1, dq = s->int8[i].n ? s->int8[i].dq : -1;
+    int partner = n->op == PARE_OP_QUANTIZE_LINEAR ? pare_exec_qdq_partner(p, n) : -1;
+    int members[PARE_QUEUE_PLAN_MAX_MEMBERS] = {i, f->bn, f->add, f->act, pool, q, dq, partner};
+    for (int k = 0; k < PARE_QUEUE_PLAN_MAX_MEMBERS; k++)
+      if (members[k] >= 0 && (k == 0 || l->kind == PARE_LAUNCH_DEVICE))
+        l->members[l->n_members++] = members[k];
+  }
+  return d;
+}
+
+/* Per value, the bytes of the arena it occupies ({-1, -1}: memory of its
+ * own); a layout op's output that shares its input's memory has its
+ * input's. */
+static int64_t (*arena_ranges(const pare_plan *p, const cl_state *s))[2] {
+  const pare_graph *g = p->graph;
+  int64_t(*r)[2] = malloc(sizeof *r * (size_t)(g->n_values + 1));
+  for (int v = 0; r && v < g->n_values; v++) {
+    int b = s->arena_buffer ? s->arena_buffer[v] : -1;
+    r[v][0] = b >= 0 ? (int64_t)s->arena_offset[b] : -1;
+    r[v][1] = b >= 0 ? (int64_t)(s->arena_offset[b] + s->arena_size[b]) : -1;
+  }
+  for (int i = 0; r && s->arena_buffer && i < g->n_nodes; i++) {
+    const pare_node *n = &g->nodes[i];
+    if (!is_alias_op(n->op) || p->node_folded[i]) continue;
+    int x = n->inputs[0], y = n->outputs[0];
+    if (s->arena_buffer[y] < 0 || s->arena_buffer[y] == s->arena_buffer[x])
+      r[y][0] = r[x][0], r[y][1] = r[x][1];
+  }
+  return r;
+}
+
+/* 1 when runs should put independent branches on a second queue: where
+ * the runtime allows two (host/runtime.h), never for plans that keep
+ * parameters (training drives the executor node by node). */
+static int want_two_queues(const pare_plan *p, const cl_state *s) {
+  return !(p->flags & PARE_PLAN_KEEP_PARAMS) && s->rt->max_queues >= 2;
+}
+
+/* On the second run, when every node's form is chosen: the queue of each
+ * launch, the arena laid out again (replan_arena) so that launches that
+ * may run together do not share bytes, and the waits that layout needs. */
+static pare_status plan_queues(pare_plan *p, cl_state *s, pare_error *err) {
+  const pare_graph *g = p->graph;
+  s->queues_planned = 1;
+  pare_queue_plan_free(&s->qp);
+  pare_queue_plan order = {0};
+  pare_launch_desc *launch = NULL;
+  char *consts = NULL;
+  int64_t(*range)[2] = NULL;
+  pare_status st = PARE_OK;
+  if (want_two_queues(p, s)) {
+    launch = launch_descs(p, s);
+    consts = malloc((size_t)g->n_values + 1);
+    if (!launch || !consts) st = pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+    for (int v = 0; st == PARE_OK && v < g->n_values; v++) consts[v] = p->values[v].is_const != 0;
+    if (st == PARE_OK) st = pare_queue_plan_build(g, launch, NULL, consts, &order, err);
+  }
+  int two = st == PARE_OK && order.queues == 2;
+  if (st == PARE_OK && s->arena) st = replan_arena(p, s, two ? &order : NULL, launch, err);
+  if (st == PARE_OK && two) {
+    range = arena_ranges(p, s);
+    st = range ? pare_queue_plan_build(g, launch, (const int64_t(*)[2])range, consts, &s->qp, err)
+               : pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  }
+  if (st == PARE_OK && two) {
+    int waits = 0;
+    for (int i = 0; i < g->n_nodes; i++) waits += s->qp.wait_for[i] >= 0;
+    pare_log(PARE_LOG_DEBUG, "two queues: %d launch(es) on the second, %d wait(s) between them",
+             s->qp.n_branches, waits);
+  }
+  pare_queue_plan_free(&order);
+  free(launch);
+  free(consts);
+  free(range);
+  return st;
+}
+
+/* Before node i's launch in a two-queue run: its queue waits for the
+ * other where the queue plan says, and becomes the one launches go to.
+ * last[q]: the latest launch enqueued on queue q; seen[q]: the latest
+ * launch of the other queue that q has waited for. */
+static pare_status enter_queue(pare_plan *p, cl_state *s, int i, int *last, int *seen,
+                               pare_error *err) {
+  if (p->node_folded[i] || s->skip[i] || s->absorbed[i]) return PARE_OK;
+  int q = s->qp.queue[i];
+  pare_status st = pare_cl_use_queue(s->rt, q, err);
+  if (st == PARE_OK && s->qp.wait_for[i] > seen[q]) {
+    st = pare_cl_queue_after(s->rt, q, 1 - q, err);
+    seen[q] = last[1 - q];
+  }
+  s->q = q;
+  last[q] = i;
+  return st;
+}
+
+/* After a host node in a two-queue run: its outputs that live in the
+ * arena go to the device now, on queue 0 after every launch before it,
+ * where the queue plan counts their writing. */
+static pare_status host_outputs_up(pare_plan *p, cl_state *s, int i, pare_error *err) {
+  const pare_node *n = &p->graph->nodes[i];
+  if (p->node_folded[i] || s->skip[i] || s->absorbed[i] || pare_exec_cl_supports(p, n))
+    return PARE_OK;
+  pare_status st = PARE_OK;
+  for (int k = 0; k < n->n_outputs && st == PARE_OK; k++) {
+    int v = n->outputs[k];
+    if (v >= 0 && s->arena_buffer && s->arena_buffer[v] >= 0) st = to_device(p, s, v, err);
+  }
+  return st;
+}
+
+int pare_exec_cl_branch_nodes(const pare_plan *p) {
+  const cl_state *s = p->device;
+  return s && s->qp.queues == 2 ? s->qp.n_branches : 0;
 }
 
 size_t pare_exec_cl_arena_bytes(const pare_plan *p) {
@@ -1414,7 +1620,7 @@ static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, cl_state **out, 
     p->device_free = state_free;
     find_fusions(p, s->fuse);
     find_int8_layers(p, s);
-    pare_status st = make_arena(p, s, NULL, err);
+    pare_status st = make_arena(p, s, NULL, NULL, NULL, err);
     if (st != PARE_OK) {
       p->device_free(s);
       p->device = NULL;
@@ -1440,8 +1646,8 @@ pare_status pare_exec_cl_begin(pare_plan *p, pare_cl_runtime *rt, const pare_ten
    * rest is produced anew. */
   for (int i = 0; i < g->n_values; i++)
     if (!p->values[i].is_const) s->v[i].dev_valid = s->v[i].host_valid = 0;
-  if (s->arena && s->ran && !s->replanned) {
-    st = replan_arena(p, s, err);
+  if (s->ran && !s->queues_planned) {
+    st = plan_queues(p, s, err);
     if (st != PARE_OK) return st;
   }
   for (int i = 0; s->arena && i < g->n_values; i++) { /* each value in its region again */
@@ -1477,6 +1683,7 @@ pare_status pare_exec_cl_run_node(pare_plan *p, int i, pare_error *err) {
   const pare_node *n = &p->graph->nodes[i];
   if (!pare_exec_cl_supports(p, n)) return run_reference_node(p, s, i, err);
   if (is_alias_op(n->op)) return run_alias(p, s, n, err);
+  if (n->op == PARE_OP_CONCAT) return run_concat(p, s, n, err);
   const fusion *f = &s->fuse[i];
   int absorbed[3] = {f->bn, f->add, f->act};
   for (int k = 0; k < 3; k++)
@@ -1587,13 +1794,27 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
                              int n_inputs, pare_tensor *outputs, pare_error *err) {
   const pare_graph *g = p->graph;
   pare_status st = pare_exec_cl_begin(p, rt, inputs, n_inputs, err);
+  cl_state *s = p->device;
+  /* Independent branches side by side (not while timing each node). */
+  int two = st == PARE_OK && s->qp.queues == 2 && !p->node_ms;
+  int last[2] = {-1, -1}, seen[2] = {-1, -1};
   for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) {
     double t0 = p->node_ms ? pare_now() : 0;
-    st = pare_exec_cl_run_node(p, i, err);
+    if (two) st = enter_queue(p, s, i, last, seen, err);
+    if (st == PARE_OK) st = pare_exec_cl_run_node(p, i, err);
+    if (two && st == PARE_OK) st = host_outputs_up(p, s, i, err);
     if (p->node_ms && st == PARE_OK) { /* the node's work done, not just enqueued */
       st = pare_cl_finish(rt, err);
       p->node_ms[i] += (pare_now() - t0) * 1e3;
     }
+  }
+  if (two) { /* both queues done; the outputs are read on the first */
+    pare_error e2;
+    pare_status fin = pare_cl_finish_all(rt, st == PARE_OK ? err : &e2);
+    if (st == PARE_OK) st = fin;
+    s->q = 0;
+    pare_status back = pare_cl_use_queue(rt, 0, st == PARE_OK ? err : &e2);
+    if (st == PARE_OK) st = back;
   }
   for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) {
     int v = g->outputs[i];

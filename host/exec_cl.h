@@ -62,6 +62,11 @@ int pare_exec_cl_fused_nodes(const pare_plan *p);
 /* The bytes of the device buffer that holds the activations of the plan's
  * last OpenCL run (PARE_PLAN_ARENA), 0 when each value has its own. */
 size_t pare_exec_cl_arena_bytes(const pare_plan *p);
+/* Launches of the plan that its runs put on the second queue, beside the
+ * first: the independent branches of the graph (engine/exec/queue_plan.h),
+ * from the second run on; 0 when runs use one queue (no branches,
+ * PARE_QUEUES=1, the profile's exec.queues 1, or before the second run). */
+int pare_exec_cl_branch_nodes(const pare_plan *p);
 
 /* Conv, Gemm and MatMul nodes of the plan that run on the integer kernels
  * (host/exec_int8.h: a QuantizeLinear → DequantizeLinear input and an int8

@@ -67,6 +67,11 @@ pare_status pare_cl_runtime_create(const pare_cl_runtime_options *opt, pare_cl_r
   }
   pare_strlcpy(rt->info.profile, rt->profile->name, sizeof rt->info.profile);
   rt->no_tune = opt->no_tune || pare_env_on("PARE_NO_TUNE");
+  const char *queues = pare_env("PARE_QUEUES");
+  rt->max_queues =
+      queues && *queues ? atoi(queues) : pare_profile_int(rt->profile, "exec.queues", 2);
+  if (opt->one_queue || rt->max_queues < 1) rt->max_queues = 1;
+  if (rt->max_queues > PARE_RT_QUEUES) rt->max_queues = PARE_RT_QUEUES;
   pare_log(PARE_LOG_DEBUG, "device \"%s\" (%s), profile %s%s", rt->info.name, rt->info.family,
            rt->profile->name, forced ? " (forced)" : "");
   pare_profile_build_options(rt->profile, rt->build_options, sizeof rt->build_options);
@@ -82,11 +87,10 @@ pare_status pare_cl_runtime_create(const pare_cl_runtime_options *opt, pare_cl_r
     pare_cl_runtime_destroy(rt);
     return cl_fail(err, rc, "clCreateContext");
   }
-  rt->queue = cl->clCreateCommandQueue(rt->context, rt->device, CL_QUEUE_PROFILING_ENABLE, &rc);
-  if (rc != CL_SUCCESS || !rt->queue) {
-    rt->queue = NULL;
+  st = pare_cl_use_queue(rt, 0, err);
+  if (st != PARE_OK) {
     pare_cl_runtime_destroy(rt);
-    return cl_fail(err, rc, "clCreateCommandQueue");
+    return st;
   }
   *out = rt;
   return PARE_OK;
@@ -95,7 +99,8 @@ pare_status pare_cl_runtime_create(const pare_cl_runtime_options *opt, pare_cl_r
 void pare_cl_runtime_destroy(pare_cl_runtime *rt) {
   if (!rt) return;
   for (int i = 0; i < rt->program_count; i++) release_program(rt, &rt->programs[i]);
-  if (rt->queue) rt->cl->clReleaseCommandQueue(rt->queue);
+  for (int q = 0; q < PARE_RT_QUEUES; q++)
+    if (rt->queues[q]) rt->cl->clReleaseCommandQueue(rt->queues[q]);
   if (rt->context) rt->cl->clReleaseContext(rt->context);
   pare_tuning_free(rt);
   free(rt->conv_plans);
@@ -438,6 +443,44 @@ pare_status pare_cl_launch(pare_cl_runtime *rt, cl_kernel k, const char *what, c
 pare_status pare_cl_finish(pare_cl_runtime *rt, pare_error *err) {
   cl_int rc = rt->cl->clFinish(rt->queue);
   return rc == CL_SUCCESS ? PARE_OK : cl_fail(err, rc, "clFinish");
+}
+
+pare_status pare_cl_use_queue(pare_cl_runtime *rt, int q, pare_error *err) {
+  if (q < 0 || q >= PARE_RT_QUEUES)
+    return pare_error_set(err, PARE_ERR_INTERNAL, "queue %d of a runtime with %d", q,
+                          PARE_RT_QUEUES);
+  if (!rt->queues[q]) {
+    cl_int rc = CL_SUCCESS;
+    rt->queues[q] =
+        rt->cl->clCreateCommandQueue(rt->context, rt->device, CL_QUEUE_PROFILING_ENABLE, &rc);
+    if (rc != CL_SUCCESS || !rt->queues[q]) {
+      rt->queues[q] = NULL;
+      return cl_fail(err, rc, "clCreateCommandQueue");
+    }
+  }
+  rt->queue = rt->queues[q];
+  return PARE_OK;
+}
+
+pare_status pare_cl_queue_after(pare_cl_runtime *rt, int waiter, int waited, pare_error *err) {
+  cl_command_queue a = waiter >= 0 && waiter < PARE_RT_QUEUES ? rt->queues[waiter] : NULL;
+  cl_command_queue b = waited >= 0 && waited < PARE_RT_QUEUES ? rt->queues[waited] : NULL;
+  if (!a || !b)
+    return pare_error_set(err, PARE_ERR_INTERNAL, "queue %d or %d was never made", waiter, waited);
+  cl_event marker = NULL;
+  cl_int rc = rt->cl->clEnqueueMarkerWithWaitList(b, 0, NULL, &marker);
+  if (rc != CL_SUCCESS) return cl_fail(err, rc, "clEnqueueMarkerWithWaitList");
+  rc = rt->cl->clEnqueueBarrierWithWaitList(a, 1, &marker, NULL);
+  rt->cl->clReleaseEvent(marker);
+  return rc == CL_SUCCESS ? PARE_OK : cl_fail(err, rc, "clEnqueueBarrierWithWaitList");
+}
+
+pare_status pare_cl_finish_all(pare_cl_runtime *rt, pare_error *err) {
+  for (int q = 0; q < PARE_RT_QUEUES; q++) {
+    cl_int rc = rt->queues[q] ? rt->cl->clFinish(rt->queues[q]) : CL_SUCCESS;
+    if (rc != CL_SUCCESS) return cl_fail(err, rc, "clFinish");
+  }
+  return PARE_OK;
 }
 
 double pare_cl_event_ms(pare_cl_runtime *rt, cl_event ev) {

@@ -13,6 +13,10 @@
 
 #define PARE_RT_KERNELS_PER_PROGRAM 8
 
+/* In-order queues of a runtime: the executor runs independent branches of
+ * a graph on the second (host/exec_cl.c). */
+#define PARE_RT_QUEUES 2
+
 typedef struct pare_rt_program {
   pare_kernel_id id;
   uint64_t defines_hash;
@@ -31,7 +35,10 @@ typedef struct pare_cl_runtime {
   cl_platform_id platform;
   cl_device_id device;
   cl_context context;
-  cl_command_queue queue; /* in order, with profiling */
+  /* Where launches, copies and finishes go: queues[0] unless the executor
+   * switched (pare_cl_use_queue). All in order, with profiling. */
+  cl_command_queue queue;
+  cl_command_queue queues[PARE_RT_QUEUES]; /* [0] made with the runtime, the rest on first use */
   pare_device_info info;
   const pare_profile *profile;
   char build_options[512];
@@ -45,6 +52,10 @@ typedef struct pare_cl_runtime {
   struct pare_tuning *tuning; /* host/tuning.c, loaded on first use */
   unsigned tuning_version;    /* changes whenever a tuned value does (host/tuning.c) */
   int no_tune;                /* 1: launchers ignore tuned parameters (PARE_NO_TUNE=1) */
+  /* Queues the executor may run a plan's independent branches on: 1 or 2
+   * (pare_cl_runtime_options.one_queue, else PARE_QUEUES, else the
+   * profile's exec.queues). */
+  int max_queues;
   /* Recent convolution plans (host/launch/conv2d_geom.c), valid while
    * tuning_version and no_tune stay as they were. */
   struct pare_conv2d_memo *conv_plans;
@@ -55,7 +66,8 @@ typedef struct pare_cl_runtime_options {
   const char *profile;   /* NULL: PARE_PROFILE or detected */
   const char *cache_dir; /* NULL: PARE_CACHE_DIR or the XDG cache */
   int no_cache;
-  int no_tune; /* 1: launchers ignore tuned parameters (as PARE_NO_TUNE=1) */
+  int no_tune;   /* 1: launchers ignore tuned parameters (as PARE_NO_TUNE=1) */
+  int one_queue; /* 1: the executor uses one queue (as PARE_QUEUES=1) */
 } pare_cl_runtime_options;
 
 pare_status pare_cl_runtime_create(const pare_cl_runtime_options *opt, pare_cl_runtime **out,
@@ -106,6 +118,15 @@ pare_status pare_cl_launch(pare_cl_runtime *rt, cl_kernel k, const char *what, c
                            const size_t *global, const size_t *local, cl_event *event,
                            pare_error *err);
 pare_status pare_cl_finish(pare_cl_runtime *rt, pare_error *err);
+/* Makes queue q (0 .. PARE_RT_QUEUES-1) the one launches, copies and
+ * finishes go to, creating it on first use. */
+pare_status pare_cl_use_queue(pare_cl_runtime *rt, int q, pare_error *err);
+/* Commands enqueued on queue `waiter` from now on start only after every
+ * command enqueued so far on queue `waited` has finished (a marker there,
+ * a barrier waiting for it here); neither queue is waited on by the host. */
+pare_status pare_cl_queue_after(pare_cl_runtime *rt, int waiter, int waited, pare_error *err);
+/* Waits for every queue the runtime has made. */
+pare_status pare_cl_finish_all(pare_cl_runtime *rt, pare_error *err);
 /* A kernel argument: size and pointer, as clSetKernelArg takes them. */
 typedef struct pare_cl_arg {
   size_t size;

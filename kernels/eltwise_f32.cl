@@ -338,6 +338,23 @@ __kernel void elt_transpose2d(const int n, const int chunk, const int rows, cons
   }
 }
 
+/* y[r·ld + off + c] = x[r·cols + c] for the n = rows·cols elements of x:
+ * its rows copied into a slab of the wider rows of y (an input of a
+ * Concat into the output). Each work-item copies a contiguous chunk of x. */
+__kernel void elt_copy_rows(const int n, const int chunk, const int cols, const int ld,
+                            const int off, __global const float *x, __global float *y) {
+  int start, end;
+  if (!elt_chunk(n, chunk, &start, &end)) return;
+  int r = start / cols, c = start - r * cols;
+  for (int i = start; i < end; c = 0, ++r) { /* the chunk's part of each row */
+    const int seg = min(end - i, cols - c);
+    __global const float *src = x + i;
+    __global float *dst = y + r * ld + off + c;
+    for (int j = 0; j < seg; ++j) dst[j] = src[j];
+    i += seg;
+  }
+}
+
 /* A QuantizeLinear → DequantizeLinear pair in one pass (PARE_FAKE_QUANT,
  * common.h). */
 __kernel void elt_fake_quant(const int n, const int chunk, __global const float *x,

@@ -494,7 +494,9 @@ static const command commands[] = {
      "ARCH: simplecnn[:C1,C2], lenet5, mlp[:H1,H2] (28x28 images, 10 classes), or\n"
      "resnet18, mobilenetv2 (3x224x224 images, 1000 classes; for benchmarks and\n"
      "memory figures), or resnet-block (ResNet-18's first basic block,\n"
-     "conv3x3-bn-relu-conv3x3-bn-add-relu on 64x56x56; for fusion benchmarks).\n"
+     "conv3x3-bn-relu-conv3x3-bn-add-relu on 64x56x56; for fusion benchmarks), or\n"
+     "inception-block (GoogLeNet's module 3a: four branches from 192x28x28\n"
+     "concatenated to 256x28x28; for running branches side by side).\n"
      "Weights are drawn as PyTorch initialises them; batch norm stays unfolded.",
      cmd_create},
     {"version", "print the version", "usage: pare version   (or pare --version)", cmd_version},

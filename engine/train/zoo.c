@@ -64,6 +64,15 @@ static void ints_attr(builder *b, const char *name, const int64_t *v, int n) {
   a->count = n;
 }
 
+static void int_attr(builder *b, const char *name, int64_t v) {
+  if (b->failed) return;
+  pare_attr *a = pare_node_add_attr(&b->g->nodes[b->g->n_nodes - 1], name, PARE_ATTR_INT);
+  if (a)
+    a->i = v;
+  else
+    b->failed = 1;
+}
+
 static int conv(builder *b, const char *name, int x, int64_t cin, int64_t cout, int64_t k,
                 int64_t pad) {
   char wn[96], bn[96];
@@ -99,13 +108,7 @@ static int linear(builder *b, const char *name, int x, int64_t in, int64_t out) 
   int w = param(b, wn, 2, wd, in), bias = param(b, bn, 1, bd, in);
   int ins[3] = {x, w, bias};
   int y = node(b, name, PARE_OP_GEMM, ins, 3);
-  if (!b->failed) {
-    pare_attr *a = pare_node_add_attr(&b->g->nodes[b->g->n_nodes - 1], "transB", PARE_ATTR_INT);
-    if (a)
-      a->i = 1;
-    else
-      b->failed = 1;
-  }
+  int_attr(b, "transB", 1);
   return y;
 }
 
@@ -123,13 +126,7 @@ static int conv_g(builder *b, const char *name, int x, int64_t cin, int64_t cout
   ints_attr(b, "kernel_shape", ks, 2);
   ints_attr(b, "strides", st, 2);
   ints_attr(b, "pads", pads, 4);
-  if (!b->failed && groups > 1) {
-    pare_attr *a = pare_node_add_attr(&b->g->nodes[b->g->n_nodes - 1], "group", PARE_ATTR_INT);
-    if (a)
-      a->i = groups;
-    else
-      b->failed = 1;
-  }
+  if (groups > 1) int_attr(b, "group", groups);
   return y;
 }
 
@@ -206,6 +203,29 @@ static int basic_block(builder *b, const char *name, int x, int64_t cin, int64_t
   return unary(b, m, PARE_OP_RELU, y);
 }
 
+/* GoogLeNet's first inception module, 3a (Szegedy et al., 2015), with
+ * batch-normalised convolutions as torchvision builds it: from
+ * [N,192,28,28] four branches, a 1×1 convolution (64 channels), 1×1 then
+ * 3×3 (96, 128), 1×1 then 3×3 (16, 32), and a 3×3 max pooling of stride 1
+ * then 1×1 (32), concatenated to [N,256,28,28]. */
+static int inception_block(builder *b, int x) {
+  int br[4];
+  br[0] = conv_bn(b, "3a.branch1", x, 192, 64, 1, 1, 1, 1);
+  br[1] = conv_bn(b, "3a.branch2.0", x, 192, 96, 1, 1, 1, 1);
+  br[1] = conv_bn(b, "3a.branch2.1", br[1], 96, 128, 3, 1, 1, 1);
+  br[2] = conv_bn(b, "3a.branch3.0", x, 192, 16, 1, 1, 1, 1);
+  br[2] = conv_bn(b, "3a.branch3.1", br[2], 16, 32, 3, 1, 1, 1);
+  br[3] = node(b, "3a.branch4.pool", PARE_OP_MAX_POOL, &x, 1);
+  int64_t k3[2] = {3, 3}, s1[2] = {1, 1}, p1[4] = {1, 1, 1, 1};
+  ints_attr(b, "kernel_shape", k3, 2);
+  ints_attr(b, "strides", s1, 2);
+  ints_attr(b, "pads", p1, 4);
+  br[3] = conv_bn(b, "3a.branch4.1", br[3], 192, 32, 1, 1, 1, 1);
+  int y = node(b, "3a.concat", PARE_OP_CONCAT, br, 4);
+  int_attr(b, "axis", 1);
+  return y;
+}
+
 /* ResNet-18 (He et al., 2016) for 3×224×224 images and 1000 classes. */
 static int resnet18(builder *b, int x) {
   int y = conv_bn(b, "conv1", x, 3, 64, 7, 2, 1, 1);
@@ -264,7 +284,8 @@ static int mobilenetv2(builder *b, int x) {
 }
 
 const char *pare_zoo_names(void) {
-  return "simplecnn[:C1,C2], lenet5, mlp[:H1,H2], resnet18, mobilenetv2, resnet-block";
+  return "simplecnn[:C1,C2], lenet5, mlp[:H1,H2], resnet18, mobilenetv2, resnet-block, "
+         "inception-block";
 }
 
 /* Built for 3×224×224 images and 1000 classes (benchmarks, memory). */
@@ -301,9 +322,9 @@ static int mlp_widths(const char *arch, int64_t *h1, int64_t *h2) {
 
 int pare_zoo_is_builtin(const char *arch) {
   int64_t c1, c2;
-  return arch &&
-         (simplecnn_widths(arch, &c1, &c2) || !strcmp(arch, "lenet5") ||
-          mlp_widths(arch, &c1, &c2) || imagenet_arch(arch) || !strcmp(arch, "resnet-block"));
+  return arch && (simplecnn_widths(arch, &c1, &c2) || !strcmp(arch, "lenet5") ||
+                  mlp_widths(arch, &c1, &c2) || imagenet_arch(arch) ||
+                  !strcmp(arch, "resnet-block") || !strcmp(arch, "inception-block"));
 }
 
 pare_status pare_zoo_build(const char *arch, uint64_t seed, pare_graph **out, pare_error *err) {
@@ -321,6 +342,7 @@ pare_status pare_zoo_build(const char *arch, uint64_t seed, pare_graph **out, pa
   int64_t in_dims[4] = {-1, 1, 28, 28};
   if (imagenet_arch(arch)) in_dims[1] = 3, in_dims[2] = in_dims[3] = 224;
   if (!strcmp(arch, "resnet-block")) in_dims[1] = 64, in_dims[2] = in_dims[3] = 56;
+  if (!strcmp(arch, "inception-block")) in_dims[1] = 192, in_dims[2] = in_dims[3] = 28;
   int x = pare_graph_add_value(g, "input", PARE_DT_F32, 4, in_dims);
   g->inputs = malloc(sizeof(int));
   g->outputs = malloc(sizeof(int));
@@ -349,6 +371,8 @@ pare_status pare_zoo_build(const char *arch, uint64_t seed, pare_graph **out, pa
     y = mobilenetv2(&b, x);
   } else if (!strcmp(arch, "resnet-block")) {
     y = basic_block(&b, "layer1.0", x, 64, 64, 1); /* ResNet-18's first block */
+  } else if (!strcmp(arch, "inception-block")) {
+    y = inception_block(&b, x);
   } else if (mlp_widths(arch, &c1, &c2)) {
     y = unary(&b, "flatten", PARE_OP_FLATTEN, x);
     y = unary(&b, "relu1", PARE_OP_RELU, linear(&b, "fc1", y, 784, c1));

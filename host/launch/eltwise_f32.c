@@ -41,6 +41,19 @@ static pare_status elt_run(pare_cl_runtime *rt, cl_kernel k, const char *name, c
   return st;
 }
 
+/* Kernel `name` (activation act, binary op) for n elements, with the
+ * chunk each work-item takes and the work-group size. */
+static pare_status elt_prepare(pare_cl_runtime *rt, int act, int op, const char *name, size_t n,
+                               cl_kernel *k, size_t *chunk, size_t *wg, pare_error *err) {
+  pare_cl_chunks g;
+  pare_status st = pare_cl_chunks_of(rt, "eltwise_f32", 4096, &g, err);
+  if (st == PARE_OK) st = elt_kernel(rt, &g, act, op, name, k, err);
+  if (st != PARE_OK) return st;
+  *chunk = pare_cl_chunk_for(rt, &g, n);
+  *wg = g.wg;
+  return PARE_OK;
+}
+
 static int act_valid(pare_ref_act act) {
   return (int)act >= (int)PARE_REF_ACT_NONE && (int)act <= (int)PARE_REF_ACT_SHRINK;
 }
@@ -54,17 +67,14 @@ pare_status pare_launch_eltwise_unary_f32(pare_cl_runtime *rt, pare_ref_act act,
   if (n == 0) return PARE_OK;
   if (n > ELT_MAX_ELEMS)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "eltwise_f32: %zu elements (limit 2^31)", n);
-  pare_cl_chunks g;
-  pare_status st = pare_cl_chunks_of(rt, "eltwise_f32", 4096, &g, err);
-  if (st != PARE_OK) return st;
+  size_t chunk, wg;
   cl_kernel k;
-  st = elt_kernel(rt, &g, (int)act, 0, "elt_unary", &k, err);
+  pare_status st = elt_prepare(rt, (int)act, 0, "elt_unary", n, &k, &chunk, &wg, err);
   if (st != PARE_OK) return st;
-  size_t chunk = pare_cl_chunk_for(rt, &g, n);
   cl_int cn = (cl_int)n, cc = (cl_int)chunk;
   elt_arg args[] = {{sizeof cn, &cn},     {sizeof cc, &cc},        {sizeof(cl_mem), &x},
                     {sizeof(cl_mem), &y}, {sizeof(float), &alpha}, {sizeof(float), &beta}};
-  return elt_run(rt, k, "elt_unary", args, 6, n, chunk, g.wg, event, err);
+  return elt_run(rt, k, "elt_unary", args, 6, n, chunk, wg, event, err);
 }
 
 /* ---- binary ---- */
@@ -197,21 +207,18 @@ pare_status pare_launch_eltwise_binary_act_f32(pare_cl_runtime *rt, int op, cl_m
   if ((uint64_t)p.total > ELT_MAX_ELEMS)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "eltwise_f32: %lld elements (limit 2^31)",
                           (long long)p.total);
-  pare_cl_chunks g;
-  pare_status st = pare_cl_chunks_of(rt, "eltwise_f32", 4096, &g, err);
-  if (st != PARE_OK) return st;
   static const char *const names[] = {"elt_binary_same", "elt_binary_block", "elt_binary_general"};
   const char *name = names[p.kind];
+  size_t n = (size_t)p.total, chunk, wg;
   cl_kernel k;
-  st = elt_kernel(rt, &g, (int)act, op, name, &k, err);
+  pare_status st = elt_prepare(rt, (int)act, op, name, n, &k, &chunk, &wg, err);
   if (st != PARE_OK) return st;
-  size_t n = (size_t)p.total, chunk = pare_cl_chunk_for(rt, &g, n);
   cl_int cn = (cl_int)n, cc = (cl_int)chunk;
   if (p.kind == 0) {
     elt_arg args[] = {{sizeof cn, &cn},      {sizeof cc, &cc},     {sizeof(cl_mem), &a},
                       {sizeof(cl_mem), &b},  {sizeof(cl_mem), &y}, {sizeof(float), &alpha},
                       {sizeof(float), &beta}};
-    return elt_run(rt, k, name, args, 7, n, chunk, g.wg, event, err);
+    return elt_run(rt, k, name, args, 7, n, chunk, wg, event, err);
   }
   if (p.kind == 1) {
     cl_int cC = (cl_int)p.C, ci = (cl_int)p.inner, sw = p.swap;
@@ -220,7 +227,7 @@ pare_status pare_launch_eltwise_binary_act_f32(pare_cl_runtime *rt, int op, cl_m
                       {sizeof ci, &ci},        {sizeof sw, &sw},     {sizeof(cl_mem), &full},
                       {sizeof(cl_mem), &part}, {sizeof(cl_mem), &y}, {sizeof(float), &alpha},
                       {sizeof(float), &beta}};
-    return elt_run(rt, k, name, args, 10, n, chunk, g.wg, event, err);
+    return elt_run(rt, k, name, args, 10, n, chunk, wg, event, err);
   }
   /* General: the innermost strides are 0 or 1 by construction (an input's
    * innermost non-1 axis aligned with the output's is its own last one). */
@@ -242,7 +249,7 @@ pare_status pare_launch_eltwise_binary_act_f32(pare_cl_runtime *rt, int op, cl_m
                     {sizeof dims, &dims},    {sizeof sa, &sa},      {sizeof sb, &sb},
                     {sizeof(cl_mem), &a},    {sizeof(cl_mem), &b},  {sizeof(cl_mem), &y},
                     {sizeof(float), &alpha}, {sizeof(float), &beta}};
-  return elt_run(rt, k, name, args, 11, n, chunk, g.wg, event, err);
+  return elt_run(rt, k, name, args, 11, n, chunk, wg, event, err);
 }
 
 pare_status pare_launch_eltwise_binary_f32(pare_cl_runtime *rt, int op, cl_mem a, int a_rank,
@@ -266,19 +273,16 @@ pare_status pare_launch_eltwise_affine_f32(pare_cl_runtime *rt, cl_mem x, cl_mem
   if (c > ELT_MAX_ELEMS || inner > ELT_MAX_ELEMS || n > ELT_MAX_ELEMS / c / inner)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED,
                           "eltwise_f32: affine of %zux%zux%zu (limit 2^31)", n, c, inner);
-  pare_cl_chunks g;
-  pare_status st = pare_cl_chunks_of(rt, "eltwise_f32", 4096, &g, err);
-  if (st != PARE_OK) return st;
+  size_t total = n * c * inner, chunk, wg;
   cl_kernel k;
-  st = elt_kernel(rt, &g, (int)act, 0, "elt_affine", &k, err);
+  pare_status st = elt_prepare(rt, (int)act, 0, "elt_affine", total, &k, &chunk, &wg, err);
   if (st != PARE_OK) return st;
-  size_t total = n * c * inner, chunk = pare_cl_chunk_for(rt, &g, total);
   cl_int cn = (cl_int)total, cc = (cl_int)chunk, cC = (cl_int)c, ci = (cl_int)inner;
   elt_arg args[] = {{sizeof cn, &cn},         {sizeof cc, &cc},     {sizeof cC, &cC},
                     {sizeof ci, &ci},         {sizeof(cl_mem), &x}, {sizeof(cl_mem), &scale},
                     {sizeof(cl_mem), &shift}, {sizeof(cl_mem), &y}, {sizeof(float), &alpha},
                     {sizeof(float), &beta}};
-  return elt_run(rt, k, "elt_affine", args, 10, total, chunk, g.wg, event, err);
+  return elt_run(rt, k, "elt_affine", args, 10, total, chunk, wg, event, err);
 }
 
 pare_status pare_launch_fake_quant_f32(pare_cl_runtime *rt, cl_mem x, cl_mem y, size_t n,
@@ -292,19 +296,16 @@ pare_status pare_launch_fake_quant_f32(pare_cl_runtime *rt, cl_mem x, cl_mem y, 
   if (n > ELT_MAX_ELEMS)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED, "eltwise_f32: fake quant of %zu (limit 2^31)",
                           n);
-  pare_cl_chunks g;
-  pare_status st = pare_cl_chunks_of(rt, "eltwise_f32", 4096, &g, err);
-  if (st != PARE_OK) return st;
+  size_t chunk, wg;
   cl_kernel k;
-  st = elt_kernel(rt, &g, 0, 0, "elt_fake_quant", &k, err);
+  pare_status st = elt_prepare(rt, 0, 0, "elt_fake_quant", n, &k, &chunk, &wg, err);
   if (st != PARE_OK) return st;
-  size_t chunk = pare_cl_chunk_for(rt, &g, n);
   cl_int cn = (cl_int)n, cc = (cl_int)chunk;
   float lo = (float)(qmin - zero_point), hi = (float)(qmax - zero_point);
   elt_arg args[] = {{sizeof cn, &cn},     {sizeof cc, &cc},        {sizeof(cl_mem), &x},
                     {sizeof(cl_mem), &y}, {sizeof(float), &scale}, {sizeof(float), &lo},
                     {sizeof(float), &hi}};
-  return elt_run(rt, k, "elt_fake_quant", args, 7, n, chunk, g.wg, event, err);
+  return elt_run(rt, k, "elt_fake_quant", args, 7, n, chunk, wg, event, err);
 }
 
 pare_status pare_launch_transpose2d_f32(pare_cl_runtime *rt, cl_mem x, size_t batch, size_t rows,
@@ -315,17 +316,37 @@ pare_status pare_launch_transpose2d_f32(pare_cl_runtime *rt, cl_mem x, size_t ba
   if (rows > ELT_MAX_ELEMS || cols > ELT_MAX_ELEMS || batch > ELT_MAX_ELEMS / rows / cols)
     return pare_error_set(err, PARE_ERR_UNSUPPORTED,
                           "eltwise_f32: transpose of %zux%zux%zu (limit 2^31)", batch, rows, cols);
-  pare_cl_chunks g;
-  pare_status st = pare_cl_chunks_of(rt, "eltwise_f32", 4096, &g, err);
-  if (st != PARE_OK) return st;
+  size_t total = batch * rows * cols, chunk, wg;
   cl_kernel k;
-  st = elt_kernel(rt, &g, 0, 0, "elt_transpose2d", &k, err);
+  pare_status st = elt_prepare(rt, 0, 0, "elt_transpose2d", total, &k, &chunk, &wg, err);
   if (st != PARE_OK) return st;
-  size_t total = batch * rows * cols, chunk = pare_cl_chunk_for(rt, &g, total);
   cl_int cn = (cl_int)total, cc = (cl_int)chunk, cr = (cl_int)rows, ck = (cl_int)cols;
   elt_arg args[] = {{sizeof cn, &cn}, {sizeof cc, &cc},     {sizeof cr, &cr},
                     {sizeof ck, &ck}, {sizeof(cl_mem), &x}, {sizeof(cl_mem), &y}};
-  return elt_run(rt, k, "elt_transpose2d", args, 6, total, chunk, g.wg, event, err);
+  return elt_run(rt, k, "elt_transpose2d", args, 6, total, chunk, wg, event, err);
+}
+
+pare_status pare_launch_copy_rows_f32(pare_cl_runtime *rt, cl_mem x, size_t rows, size_t cols,
+                                      cl_mem y, size_t ld, size_t off, cl_event *event,
+                                      pare_error *err) {
+  if (!x || !y || x == y || off + cols > ld)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG,
+                          "eltwise_f32: copying rows of %zu into rows of %zu at %zu needs two "
+                          "buffers and room",
+                          cols, ld, off);
+  if (rows == 0 || cols == 0) return PARE_OK;
+  if (ld > ELT_MAX_ELEMS || rows > ELT_MAX_ELEMS / ld)
+    return pare_error_set(err, PARE_ERR_UNSUPPORTED,
+                          "eltwise_f32: copying %zu rows of %zu (limit 2^31)", rows, ld);
+  size_t total = rows * cols, chunk, wg;
+  cl_kernel k;
+  pare_status st = elt_prepare(rt, 0, 0, "elt_copy_rows", total, &k, &chunk, &wg, err);
+  if (st != PARE_OK) return st;
+  cl_int cn = (cl_int)total, cc = (cl_int)chunk, ck = (cl_int)cols, cl = (cl_int)ld,
+         co = (cl_int)off;
+  elt_arg args[] = {{sizeof cn, &cn}, {sizeof cc, &cc},     {sizeof ck, &ck},    {sizeof cl, &cl},
+                    {sizeof co, &co}, {sizeof(cl_mem), &x}, {sizeof(cl_mem), &y}};
+  return elt_run(rt, k, "elt_copy_rows", args, 7, total, chunk, wg, event, err);
 }
 
 void pare_eltwise_fold_batchnorm(size_t c, const float *gamma, const float *beta, const float *mean,

@@ -71,5 +71,12 @@ pare_status pare_launch_fake_quant_f32(pare_cl_runtime *rt, cl_mem x, cl_mem y, 
  * [cols × rows] (as pare_ref_transpose with perm {0, 2, 1}); y must not be x. */
 pare_status pare_launch_transpose2d_f32(pare_cl_runtime *rt, cl_mem x, size_t batch, size_t rows,
                                         size_t cols, cl_mem y, cl_event *event, pare_error *err);
+/* y[r·ld + off + c] = x[r·cols + c] for r < rows, c < cols: the rows of x
+ * copied into a slab of the wider rows of y (one input of a Concat into
+ * its output, rows the product of the dimensions before the axis). x and
+ * y must differ; off + cols must fit in ld. */
+pare_status pare_launch_copy_rows_f32(pare_cl_runtime *rt, cl_mem x, size_t rows, size_t cols,
+                                      cl_mem y, size_t ld, size_t off, cl_event *event,
+                                      pare_error *err);
 
 #endif

@@ -135,11 +135,14 @@ typedef struct pare_context_options {
   const char *profile;   /* force a device profile; NULL: PARE_PROFILE, else detected */
   const char *cache_dir; /* program cache; NULL: PARE_CACHE_DIR, else $XDG_CACHE_HOME/pare */
   int no_cache;          /* 1: never read or write the program cache */
-  int no_fuse; /* 1: the OpenCL backend runs every node as its own launch: no Conv/Gemm epilogue
-                * fusion (BatchNormalization, bias, residual Add, ReLU/Clip), for comparisons;
-                * PARE_NO_FUSE=1 does the same for every context */
-  int no_tune; /* 1: kernels ignore the parameters `pare tune` stored for their shapes and use
-                * the device profile's (PARE_NO_TUNE=1 does the same for every context) */
+  int no_fuse;   /* 1: the OpenCL backend runs every node as its own launch: no Conv/Gemm epilogue
+                  * fusion (BatchNormalization, bias, residual Add, ReLU/Clip), for comparisons;
+                  * PARE_NO_FUSE=1 does the same for every context */
+  int no_tune;   /* 1: kernels ignore the parameters `pare tune` stored for their shapes and use
+                  * the device profile's (PARE_NO_TUNE=1 does the same for every context) */
+  int one_queue; /* 1: the OpenCL backend enqueues every launch on one queue, running no
+                  * independent branches of a graph side by side (PARE_QUEUES=1 does the same
+                  * for every context) */
 } pare_context_options;
 
 typedef struct pare_context pare_context;
@@ -183,7 +186,9 @@ PARE_API pare_status pare_model_load(const char *path, pare_model **out, char *e
  * `seed`): "simplecnn[:C1,C2]", "lenet5", "mlp[:H1,H2]" (28×28 images, 10
  * classes), "resnet18", "mobilenetv2" (3×224×224 images, 1000 classes:
  * for benchmarks and memory figures), "resnet-block" (ResNet-18's first
- * basic block, 64×56×56 in and out: for fusion benchmarks). */
+ * basic block, 64×56×56 in and out: for fusion benchmarks),
+ * "inception-block" (GoogLeNet's module 3a, four branches from 192×28×28
+ * concatenated to 256×28×28: for running branches side by side). */
 PARE_API pare_status pare_model_create(const char *arch, uint64_t seed, pare_model **out,
                                        char *error, size_t error_size);
 

@@ -6,7 +6,7 @@
 
 #include "engine/train/zoo.h"
 #include "engine/exec/exec.h"
-#include "tests/test_util.h"
+#include "tests/test_graph_util.h"
 
 static void plan_of(const pare_graph *g, int64_t batch, pare_plan **p, pare_memory_plan *mp) {
   const pare_value *xv = &g->values[g->inputs[0]];
@@ -15,12 +15,6 @@ static void plan_of(const pare_graph *g, int64_t batch, pare_plan **p, pare_memo
   pare_error err;
   if (pare_plan_create(g, &in, 1, p, &err) != PARE_OK) fail_msg("%s", err.text);
   if (pare_memory_plan_build(*p, mp, &err) != PARE_OK) fail_msg("%s", err.text);
-}
-
-static int value_named(const pare_graph *g, const char *name) {
-  int v = pare_graph_find_value(g, name);
-  if (v < 0) fail_msg("no value %s", name);
-  return v;
 }
 
 static void test_zoo_chains(void **state) {
@@ -48,44 +42,19 @@ static void test_zoo_chains(void **state) {
   }
 }
 
-/* x → a = Relu(x) → b = Sigmoid(a), c = Tanh(a) → y = b + c: a is still
- * read by Tanh when Sigmoid runs, so b gets a buffer of its own; c may take
- * a's (a dies at Tanh); b and c are alive together at the Add. */
-static pare_graph *diamond(void) {
-  pare_graph *g = pare_graph_create();
-  int64_t dims[2] = {-1, 1000};
-  const char *names[] = {"x", "a", "b", "c", "y"};
-  int v[5];
-  for (int i = 0; i < 5; i++) v[i] = pare_graph_add_value(g, names[i], PARE_DT_F32, 2, dims);
-  g->inputs = malloc(sizeof(int));
-  g->outputs = malloc(sizeof(int));
-  g->inputs[0] = v[0], g->n_inputs = 1;
-  g->outputs[0] = v[4], g->n_outputs = 1;
-  const pare_op ops[4] = {PARE_OP_RELU, PARE_OP_SIGMOID, PARE_OP_TANH, PARE_OP_ADD};
-  const int ins[4][2] = {{0, -1}, {1, -1}, {1, -1}, {2, 3}}, outs[4] = {1, 2, 3, 4};
-  for (int i = 0; i < 4; i++) {
-    int k = pare_graph_add_node(g, names[outs[i]], ops[i], ins[i][1] >= 0 ? 2 : 1, 1);
-    g->nodes[k].inputs[0] = v[ins[i][0]];
-    if (ins[i][1] >= 0) g->nodes[k].inputs[1] = v[ins[i][1]];
-    g->nodes[k].outputs[0] = v[outs[i]];
-    g->values[v[outs[i]]].producer = k;
-  }
-  return g;
-}
-
 static void test_diamond(void **state) {
   (void)state;
-  pare_graph *g = diamond();
+  pare_graph *g = test_graph_diamond();
   pare_plan *p;
   pare_memory_plan mp;
   plan_of(g, 4, &p, &mp);
   size_t buf = 4 * 1000 * sizeof(float); /* a multiple of 64 */
   assert_int_equal(mp.naive, 5 * buf);
   /* x (the input) dies at Relu: a is in place over it. */
-  assert_int_equal(mp.offset[value_named(g, "a")], mp.offset[value_named(g, "x")]);
-  assert_true(mp.offset[value_named(g, "b")] != mp.offset[value_named(g, "a")]);
-  assert_int_equal(mp.offset[value_named(g, "c")], mp.offset[value_named(g, "a")]);
-  assert_true(mp.offset[value_named(g, "b")] != mp.offset[value_named(g, "c")]);
+  assert_int_equal(mp.offset[test_value_named(g, "a")], mp.offset[test_value_named(g, "x")]);
+  assert_true(mp.offset[test_value_named(g, "b")] != mp.offset[test_value_named(g, "a")]);
+  assert_int_equal(mp.offset[test_value_named(g, "c")], mp.offset[test_value_named(g, "a")]);
+  assert_true(mp.offset[test_value_named(g, "b")] != mp.offset[test_value_named(g, "c")]);
   assert_int_equal(mp.lower_bound, 3 * buf); /* b, c and y at the Add */
   assert_int_equal(mp.planned, 3 * buf);
   pare_memory_plan_free(&mp);
@@ -102,12 +71,12 @@ static void test_diamond(void **state) {
  * place, a having two readers. Offsets keep the alignment asked for. */
 static void test_spans(void **state) {
   (void)state;
-  pare_graph *g = diamond();
+  pare_graph *g = test_graph_diamond();
   pare_plan *p;
   pare_memory_plan mp;
   plan_of(g, 4, &p, &mp);
   pare_memory_plan_free(&mp);
-  int a = value_named(g, "a"), c = value_named(g, "c"), y = value_named(g, "y");
+  int a = test_value_named(g, "a"), c = test_value_named(g, "c"), y = test_value_named(g, "y");
   pare_error err;
   int lo[4] = {0, 1, 0, 1}, hi[4] = {0, 1, 2, 3};
   pare_memory_plan_opts o = {4096, lo, hi, NULL};
@@ -119,7 +88,7 @@ static void test_spans(void **state) {
   assert_int_equal(mp.buffer_size[mp.buffer[a]] % 4096, 0);
   assert_true(mp.buffer[c] != mp.buffer[a]);
   /* x's buffer (a in place over it), b, c and y alive at step 1. */
-  assert_int_equal(mp.offset[a], mp.offset[value_named(g, "x")]);
+  assert_int_equal(mp.offset[a], mp.offset[test_value_named(g, "x")]);
   assert_int_equal(mp.lower_bound, 4 * 16384);
   assert_true(mp.planned >= mp.lower_bound);
   pare_memory_plan_free(&mp);
@@ -133,7 +102,7 @@ static void test_spans(void **state) {
   /* A value the executor never writes (b, say, computed inside the Add's
    * launch) takes no room: c and y alone at the Add. */
   char skip[8] = {0};
-  int b = value_named(g, "b");
+  int b = test_value_named(g, "b");
   skip[b] = 1;
   o.skip = skip;
   if (pare_memory_plan_build_ex(p, &o, &mp, &err) != PARE_OK) fail_msg("%s", err.text);
@@ -197,7 +166,7 @@ static void test_arena_runs(void **state) {
     check_arena_run(g, 3);
     pare_graph_destroy(g);
   }
-  pare_graph *g = diamond();
+  pare_graph *g = test_graph_diamond();
   check_arena_run(g, 4);
   pare_graph_destroy(g);
 }
