@@ -253,33 +253,63 @@ int pare_autotune_knows(const char *recorded) {
   return !strncmp(recorded, "gemm_f32@", 9) || !strncmp(recorded, "conv2d_f32@", 11);
 }
 
-/* Tries every candidate of parameters [from, sp->n) in turn, keeping the
- * fastest that agrees with the untuned output. */
+/* The speed-up of parameter i at `cand` over `base`, the others as they
+ * are: the two launch alternately (`reps` pairs after one of each, which
+ * builds the program; the order swaps every pair), and the speed-up is the
+ * median of the pairs' ratios, so that load that comes and goes on the
+ * machine between measurements does not choose the winner. */
+static pare_status pair_speedup(tune_case *tc, space *sp, const char *shape, int i, int base,
+                                int cand, int reps, double *speedup, pare_error *err) {
+  enum { MAX_PAIRS = 64 };
+  double ratio[MAX_PAIRS], t[2] = {0, 0};
+  if (reps > MAX_PAIRS) reps = MAX_PAIRS;
+  pare_status st = PARE_OK;
+  for (int r = -1; r < reps && st == PARE_OK; r++) {
+    for (int k = 0; k < 2 && st == PARE_OK; k++) {
+      int v = (r & 1) ? 1 - k : k; /* 0: base, 1: cand */
+      sp->value[i] = v ? cand : base;
+      apply(tc->rt, sp, shape, 1);
+      double t0 = pare_now();
+      st = launch_once(tc, err);
+      if (st == PARE_OK) st = pare_cl_finish(tc->rt, err);
+      t[v] = (pare_now() - t0) * 1e3;
+    }
+    if (r >= 0) ratio[r] = t[1] > 0 ? t[0] / t[1] : 0;
+  }
+  sp->value[i] = base;
+  if (st == PARE_OK) *speedup = pare_median(ratio, reps);
+  return st;
+}
+
+/* Tries every candidate of parameters [from, sp->n) in turn against the
+ * best so far (pair_speedup), keeping one that agrees with the untuned
+ * output and runs at least 3% faster; *improved set when any is kept. */
 static void descend(tune_case *tc, space *sp, int from, const char *shape, double deadline,
-                    int reps, double *best_ms, pare_autotune_result *res) {
+                    int reps, int *improved, pare_autotune_result *res) {
   for (int i = from; i < sp->n; i++) {
     int keep = sp->value[i];
     for (int c = 0; c < sp->n_cand[i]; c++) {
-      if (sp->cand[i][c] == keep) continue;
+      int cand = sp->cand[i][c];
+      if (cand == keep) continue;
       if (deadline > 0 && pare_now() > deadline) break;
-      int held = sp->value[i];
-      sp->value[i] = sp->cand[i][c];
+      sp->value[i] = cand;
       apply(tc->rt, sp, shape, 1);
-      double ms = 0;
       pare_error err = {0};
       res->tried++;
-      if (time_launch(tc, reps, tc->got, &ms, &err) != PARE_OK || !agrees(tc)) {
+      pare_status st = launch_once(tc, &err);
+      if (st == PARE_OK)
+        st = pare_cl_read(tc->rt, tc->out, 0, tc->out_elems * sizeof(float), tc->got, &err);
+      double speedup = 0;
+      if (st != PARE_OK || !agrees(tc)) {
         res->rejected++;
-        pare_log(PARE_LOG_DEBUG, "autotune %s %s=%d: rejected (%s)", shape, sp->name[i],
-                 sp->value[i], err.text);
-        sp->value[i] = held;
-        continue;
+        pare_log(PARE_LOG_DEBUG, "autotune %s %s=%d: rejected (%s)", shape, sp->name[i], cand,
+                 err.text);
+      } else if (pair_speedup(tc, sp, shape, i, keep, cand, reps, &speedup, &err) == PARE_OK &&
+                 speedup * 0.97 > 1.0) {
+        keep = cand;
+        *improved = 1;
       }
-      if (ms < *best_ms * 0.97) {
-        *best_ms = ms;
-        keep = sp->value[i];
-      }
-      sp->value[i] = held;
+      sp->value[i] = keep;
     }
     sp->value[i] = keep;
   }
@@ -340,17 +370,17 @@ pare_status pare_autotune_shape(pare_cl_runtime *rt, const char *recorded, doubl
     pare_tuning_save(rt);
     return st;
   }
-  double best = res->untuned_ms;
-  descend(&tc, &sp, 0, shape, deadline, reps, &best, res);
+  int improved = 0;
+  descend(&tc, &sp, 0, shape, deadline, reps, &improved, res);
   if (tc.is_conv) {
     int from = sp.n;
     conv_second_round(rt, &tc, &sp);
-    /* The round's starting point, timed with the chosen path in force. */
-    if (sp.n > from) descend(&tc, &sp, from, shape, deadline, reps, &best, res);
+    /* The round's parameters, with the chosen path in force. */
+    if (sp.n > from) descend(&tc, &sp, from, shape, deadline, reps, &improved, res);
   }
   res->tuned_ms = res->untuned_ms;
   size_t len = 0;
-  if (best < res->untuned_ms && confirm(&tc, &sp, shape, reps, res) == PARE_OK &&
+  if (improved && confirm(&tc, &sp, shape, reps, res) == PARE_OK &&
       res->tuned_ms < res->untuned_ms * 0.97) {
     for (int i = 0; i < sp.n; i++) {
       char key[256];

@@ -6,11 +6,14 @@
  *
  * Kernels and parameters searched:
  *   gemm_f32   tm, vw, nv (register tile), wg0, wg1 (work-group)
- *   conv2d_f32 path (direct, 1×1 GEMM, im2col + GEMM); then vw, rows, wg
- *              for the direct path or scratch_mb (images per im2col chunk)
+ *   conv2d_f32 path (direct, 1×1 GEMM, im2col + GEMM, implicit GEMM,
+ *              Winograd); then vw, rows, wg for the direct path; vw, tm,
+ *              tr, wg for the implicit GEMM; vw for Winograd; scratch_mb
+ *              (images per im2col chunk) for im2col
  * by coordinate descent from the untuned values: each parameter in turn
  * takes each of its candidate values with the others held, and a change is
- * kept when it is at least 3% faster (medians of `reps` launches). The
+ * kept when it is at least 3% faster than the best so far (the two
+ * launched alternately, `reps` pairs, the median of the pairs' ratios). The
  * winner is then timed against the untuned values once more, launch for
  * launch in alternation (2·reps + 1 each), and stored only if it is still
  * 3% faster there; those medians are the figures reported. */
