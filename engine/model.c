@@ -236,6 +236,76 @@ static pare_status run_model(pare_context *ctx, pare_model *m, pare_plan **plan,
   return PARE_OK;
 }
 
+pare_status pare_model_run_stream(pare_context *ctx, pare_model *m, const pare_tensor *shape,
+                                  size_t n, pare_batch_fill_fn fill, pare_batch_take_fn take,
+                                  void *user, size_t *done, pare_error *err) {
+  *done = 0;
+#ifdef PARE_HAVE_OPENCL
+  const pare_graph *g = m->graph;
+  if (!ctx || ctx->backend != PARE_BACKEND_OPENCL || g->n_inputs != 1 || g->n_outputs != 1 ||
+      shape->dtype != PARE_DT_F32 || n == 0 || pare_env_on("PARE_NO_STREAM"))
+    return PARE_ERR_UNSUPPORTED;
+  int flags = (ctx->no_fuse ? PARE_PLAN_NO_FUSE : 0) | PARE_PLAN_ARENA;
+  pare_tensor in = *shape;
+  in.data = calloc(in.nbytes ? in.nbytes : 1, 1);
+  in.owns = 0;
+  if (!in.data) return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
+  /* Plan 0 is the model's own (kept for later runs of this shape), plan 1
+   * a second one for the stream. */
+  pare_plan *plans[2] = {NULL, NULL};
+  pare_status st = PARE_OK;
+  if (!plan_fits(m, m->plan, flags, &in, 1)) {
+    pare_plan_destroy(m->plan);
+    m->plan = NULL;
+    st = pare_plan_create_ex(g, &in, 1, flags, &m->plan, err);
+  }
+  plans[0] = m->plan;
+  if (st == PARE_OK) st = pare_plan_create_ex(g, &in, 1, flags, &plans[1], err);
+  for (int k = 0; k < 2 && st == PARE_OK; k++) plans[k]->evaluating = m->evaluating;
+  /* Batch i runs on plan i % 2 with that queue as its home; a plan's run
+   * starts only once its previous one was taken. */
+  int pending[2] = {0, 0};
+  if (st == PARE_OK) st = fill(user, 0, in.data);
+  if (st == PARE_OK) st = pare_plan_run_cl_start(plans[0], ctx->rt, 0, &in, 1, err);
+  pending[0] = st == PARE_OK;
+  for (size_t i = 0; i < n && st == PARE_OK; i++) {
+    int k = (int)(i % 2), next = 1 - k;
+    if (i + 1 < n) {
+      st = fill(user, i + 1, in.data);
+      if (st == PARE_OK) st = pare_plan_run_cl_start(plans[next], ctx->rt, next, &in, 1, err);
+      pending[next] = st == PARE_OK;
+    }
+    pare_tensor y;
+    memset(&y, 0, sizeof y);
+    pare_status fin = pare_plan_run_cl_finish(plans[k], ctx->rt, &y, err);
+    pending[k] = 0;
+    if (st == PARE_OK) st = fin;
+    if (st == PARE_OK) st = take(user, i, &y);
+    pare_tensor_release(&y);
+    if (st == PARE_OK) *done = i + 1;
+  }
+  for (int k = 0; k < 2; k++) /* a run still in flight after a failure */
+    if (pending[k]) {
+      pare_error ignored;
+      pare_tensor y;
+      memset(&y, 0, sizeof y);
+      if (pare_plan_run_cl_finish(plans[k], ctx->rt, &y, &ignored) == PARE_OK)
+        pare_tensor_release(&y);
+    }
+  if (st != PARE_OK && plans[0] && plans[0]->device && plans[0]->device_free) {
+    /* The model's plan keeps no device state from a failed stream. */
+    plans[0]->device_free(plans[0]->device);
+    plans[0]->device = NULL;
+  }
+  pare_plan_destroy(plans[1]);
+  free(in.data);
+  return st;
+#else
+  (void)ctx, (void)m, (void)shape, (void)n, (void)fill, (void)take, (void)user, (void)err;
+  return PARE_ERR_UNSUPPORTED;
+#endif
+}
+
 pare_status pare_model_run(pare_context *ctx, pare_model *m, const pare_tensor_view *inputs,
                            int n_inputs, pare_tensor_view *outputs, int n_outputs) {
   if (!m) return PARE_ERR_INVALID_ARG;

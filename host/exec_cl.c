@@ -114,6 +114,11 @@ typedef struct cl_state {
   /* Independent branches on two queues (plan_queues), from the second run. */
   int queues_planned;
   pare_queue_plan qp; /* qp.queues 2: runs use both queues */
+  /* A run enqueued without waiting (pare_plan_run_cl_start): its main
+   * queue (its branches on the other), and whether it is in flight. */
+  int home;
+  int pending;
+  int async_upload; /* uploads of host values do not wait (a run in flight) */
 } cl_state;
 
 /* One way of running node idx (timed against another to choose). */
@@ -283,25 +288,39 @@ static pare_status to_device(pare_plan *p, cl_state *s, int v, pare_error *err) 
     if (st != PARE_OK) return st;
   }
   if (t->nbytes) {
-    pare_status st = pare_cl_write(s->rt, cv->mem, 0, t->nbytes, t->data, err);
+    /* In a run enqueued without waiting, the plan's host copy stays as it
+     * is until the run is waited for. */
+    pare_status st = s->async_upload
+                         ? pare_cl_write_async(s->rt, cv->mem, 0, t->nbytes, t->data, err)
+                         : pare_cl_write(s->rt, cv->mem, 0, t->nbytes, t->data, err);
     if (st != PARE_OK) return st;
   }
   cv->dev_valid = 1;
   return PARE_OK;
 }
 
-/* Makes value v's data current on the host. */
-static pare_status to_host(pare_plan *p, cl_state *s, int v, pare_error *err) {
+/* Reads value v's device data into the plan tensor's host data; with
+ * `wait` 0 only enqueues the read (the host data is current once the
+ * queue is waited for, and host_valid is left to the caller). */
+static pare_status read_back(pare_plan *p, cl_state *s, int v, int wait, pare_error *err) {
   cl_value *cv = &s->v[v];
-  if (cv->host_valid) return PARE_OK;
   pare_tensor *t = &p->values[v];
   /* A borrowed buffer (a parameter of the graph) is read into in place. */
   int64_t n = pare_tensor_numel(t);
   int in_place =
       t->data && !t->owns && n >= 0 && t->nbytes == pare_dtype_bytes(t->dtype, (size_t)n);
   pare_status st = in_place ? PARE_OK : pare_tensor_alloc(t, err);
-  if (st == PARE_OK && t->nbytes) st = pare_cl_read(s->rt, cv->mem, 0, t->nbytes, t->data, err);
-  if (st == PARE_OK) cv->host_valid = 1;
+  if (st == PARE_OK && t->nbytes)
+    st = wait ? pare_cl_read(s->rt, cv->mem, 0, t->nbytes, t->data, err)
+              : pare_cl_read_async(s->rt, cv->mem, 0, t->nbytes, t->data, err);
+  return st;
+}
+
+/* Makes value v's data current on the host. */
+static pare_status to_host(pare_plan *p, cl_state *s, int v, pare_error *err) {
+  if (s->v[v].host_valid) return PARE_OK;
+  pare_status st = read_back(p, s, v, 1, err);
+  if (st == PARE_OK) s->v[v].host_valid = 1;
   return st;
 }
 
@@ -1544,13 +1563,13 @@ static pare_status plan_queues(pare_plan *p, cl_state *s, pare_error *err) {
 static pare_status enter_queue(pare_plan *p, cl_state *s, int i, int *last, int *seen,
                                pare_error *err) {
   if (p->node_folded[i] || s->skip[i] || s->absorbed[i]) return PARE_OK;
-  int q = s->qp.queue[i];
-  pare_status st = pare_cl_use_queue(s->rt, q, err);
+  int q = s->qp.queue[i]; /* the plan's queue: the run's home one for 0, the other for 1 */
+  pare_status st = pare_cl_use_queue(s->rt, q ^ s->home, err);
   if (st == PARE_OK && s->qp.wait_for[i] > seen[q]) {
-    st = pare_cl_queue_after(s->rt, q, 1 - q, err);
+    st = pare_cl_queue_after(s->rt, q ^ s->home, (1 - q) ^ s->home, err);
     seen[q] = last[1 - q];
   }
-  s->q = q;
+  s->q = q ^ s->home;
   last[q] = i;
   return st;
 }
@@ -1790,14 +1809,39 @@ void pare_exec_cl_value_changed(pare_plan *p, int v, int on_device) {
   }
 }
 
-pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,
-                             int n_inputs, pare_tensor *outputs, pare_error *err) {
+pare_status pare_plan_run_cl_start(pare_plan *p, pare_cl_runtime *rt, int home,
+                                   const pare_tensor *inputs, int n_inputs, pare_error *err) {
   const pare_graph *g = p->graph;
-  pare_status st = pare_exec_cl_begin(p, rt, inputs, n_inputs, err);
+  if (home < 0 || home > 1)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "queue %d: a run's home queue is 0 or 1",
+                          home);
   cl_state *s = p->device;
+  if (s && s->pending)
+    return pare_error_set(err, PARE_ERR_INVALID_ARG, "the plan's last run was not waited for");
+  pare_status st = pare_exec_cl_begin(p, rt, inputs, n_inputs, err);
+  if (st != PARE_OK) return st;
+  s = p->device;
+  /* Without waiting once every choice is made (the first run times them),
+   * and not while timing each node. */
+  int async = s->ran && !p->node_ms;
   /* Independent branches side by side (not while timing each node). */
-  int two = st == PARE_OK && s->qp.queues == 2 && !p->node_ms;
+  int two = s->qp.queues == 2 && !p->node_ms;
+  s->home = async ? home : 0;
+  s->async_upload = async;
   int last[2] = {-1, -1}, seen[2] = {-1, -1};
+  st = pare_cl_use_queue(rt, s->home, err);
+  s->q = s->home;
+  if (async) {
+    /* The inputs first, on the home queue (their writes no longer wait),
+     * and the other queue after them: its launches do not wait for the
+     * home queue where the queue plan sees no reason to. */
+    for (int i = 0; i < g->n_inputs && st == PARE_OK; i++) {
+      int v = g->inputs[i];
+      if (!p->values[v].is_const && s->used[v]) st = to_device(p, s, v, err);
+    }
+    if (two && st == PARE_OK) st = pare_cl_use_queue(rt, 1 - s->home, err);
+    if (two && st == PARE_OK) st = pare_cl_queue_after(rt, 1 - s->home, s->home, err);
+  }
   for (int i = 0; i < g->n_nodes && st == PARE_OK; i++) {
     double t0 = p->node_ms ? pare_now() : 0;
     if (two) st = enter_queue(p, s, i, last, seen, err);
@@ -1808,20 +1852,58 @@ pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tenso
       p->node_ms[i] += (pare_now() - t0) * 1e3;
     }
   }
-  if (two) { /* both queues done; the outputs are read on the first */
+  if (async && st == PARE_OK) {
+    /* The outputs read back on the home queue after every launch. */
+    if (two) st = pare_cl_use_queue(rt, s->home, err);
+    if (two && st == PARE_OK) st = pare_cl_queue_after(rt, s->home, 1 - s->home, err);
+    for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) {
+      int v = g->outputs[i];
+      if (!s->v[v].host_valid) st = read_back(p, s, v, 0, err);
+    }
+    for (int q = 0; q < 2 && st == PARE_OK; q++) st = pare_cl_flush_queue(rt, q, err);
+    s->pending = st == PARE_OK;
+  }
+  s->async_upload = 0;
+  if (!s->pending) { /* done here (or failed): every queue waited for */
     pare_error e2;
     pare_status fin = pare_cl_finish_all(rt, st == PARE_OK ? err : &e2);
     if (st == PARE_OK) st = fin;
-    s->q = 0;
-    pare_status back = pare_cl_use_queue(rt, 0, st == PARE_OK ? err : &e2);
-    if (st == PARE_OK) st = back;
+  }
+  s->q = 0;
+  pare_error e3;
+  pare_status back = pare_cl_use_queue(rt, 0, st == PARE_OK ? err : &e3);
+  return st == PARE_OK ? back : st;
+}
+
+pare_status pare_plan_run_cl_finish(pare_plan *p, pare_cl_runtime *rt, pare_tensor *outputs,
+                                    pare_error *err) {
+  const pare_graph *g = p->graph;
+  cl_state *s = p->device;
+  if (!s) return pare_error_set(err, PARE_ERR_INTERNAL, "pare_plan_run_cl_start was not called");
+  pare_status st = PARE_OK;
+  if (s->pending) { /* its queues: the home one, and the other for branches */
+    st = pare_cl_finish_queue(rt, s->home, err);
+    if (st == PARE_OK && s->qp.queues == 2) st = pare_cl_finish_queue(rt, 1 - s->home, err);
+    for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) s->v[g->outputs[i]].host_valid = 1;
+    s->pending = 0;
   }
   for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) {
     int v = g->outputs[i];
     st = pare_exec_cl_host_value(p, v, err);
     if (st == PARE_OK) st = pare_tensor_copy(&p->values[v], &outputs[i], err);
   }
-  if (st == PARE_OK && p->device) ((cl_state *)p->device)->ran = 1;
+  if (st == PARE_OK) s->ran = 1;
   pare_tuning_flush(rt); /* what this run measured, in one write */
   return st;
+}
+
+pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,
+                             int n_inputs, pare_tensor *outputs, pare_error *err) {
+  pare_status st = pare_plan_run_cl_start(p, rt, 0, inputs, n_inputs, err);
+  if (st != PARE_OK) {
+    pare_tuning_flush(rt);
+    if (p->device) ((cl_state *)p->device)->pending = 0;
+    return st;
+  }
+  return pare_plan_run_cl_finish(p, rt, outputs, err);
 }

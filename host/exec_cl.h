@@ -13,6 +13,18 @@
 pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,
                              int n_inputs, pare_tensor *outputs, pare_error *err);
 
+/* pare_plan_run_cl in two halves, so that the host works (or a second plan
+ * runs) while the device computes: start binds the inputs and enqueues
+ * every launch and the outputs' reads on queue `home` (0 or 1; branches on
+ * the other), without waiting; finish waits for the plan's queues and
+ * copies the outputs. The plan's host copies of its inputs and outputs are
+ * in use until then. A plan's first run (its choices timed) runs whole in
+ * start. Another start before finish is an error. */
+pare_status pare_plan_run_cl_start(pare_plan *p, pare_cl_runtime *rt, int home,
+                                   const pare_tensor *inputs, int n_inputs, pare_error *err);
+pare_status pare_plan_run_cl_finish(pare_plan *p, pare_cl_runtime *rt, pare_tensor *outputs,
+                                    pare_error *err);
+
 /* Node by node (the OpenCL trainer drives the executor this way):
  * begin binds the inputs' host data and invalidates every non-constant
  * value; run_node runs node i on the device where a kernel exists, else

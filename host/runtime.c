@@ -475,12 +475,22 @@ pare_status pare_cl_queue_after(pare_cl_runtime *rt, int waiter, int waited, par
   return rc == CL_SUCCESS ? PARE_OK : cl_fail(err, rc, "clEnqueueBarrierWithWaitList");
 }
 
+pare_status pare_cl_finish_queue(pare_cl_runtime *rt, int q, pare_error *err) {
+  cl_int rc =
+      q >= 0 && q < PARE_RT_QUEUES && rt->queues[q] ? rt->cl->clFinish(rt->queues[q]) : CL_SUCCESS;
+  return rc == CL_SUCCESS ? PARE_OK : cl_fail(err, rc, "clFinish");
+}
+
+pare_status pare_cl_flush_queue(pare_cl_runtime *rt, int q, pare_error *err) {
+  cl_int rc =
+      q >= 0 && q < PARE_RT_QUEUES && rt->queues[q] ? rt->cl->clFlush(rt->queues[q]) : CL_SUCCESS;
+  return rc == CL_SUCCESS ? PARE_OK : cl_fail(err, rc, "clFlush");
+}
+
 pare_status pare_cl_finish_all(pare_cl_runtime *rt, pare_error *err) {
-  for (int q = 0; q < PARE_RT_QUEUES; q++) {
-    cl_int rc = rt->queues[q] ? rt->cl->clFinish(rt->queues[q]) : CL_SUCCESS;
-    if (rc != CL_SUCCESS) return cl_fail(err, rc, "clFinish");
-  }
-  return PARE_OK;
+  pare_status st = PARE_OK;
+  for (int q = 0; q < PARE_RT_QUEUES && st == PARE_OK; q++) st = pare_cl_finish_queue(rt, q, err);
+  return st;
 }
 
 double pare_cl_event_ms(pare_cl_runtime *rt, cl_event ev) {

@@ -127,6 +127,10 @@ pare_status pare_cl_use_queue(pare_cl_runtime *rt, int q, pare_error *err);
 pare_status pare_cl_queue_after(pare_cl_runtime *rt, int waiter, int waited, pare_error *err);
 /* Waits for every queue the runtime has made. */
 pare_status pare_cl_finish_all(pare_cl_runtime *rt, pare_error *err);
+/* Waits for queue q (nothing to wait for when it was never made). */
+pare_status pare_cl_finish_queue(pare_cl_runtime *rt, int q, pare_error *err);
+/* Starts queue q's commands on the device without waiting for them. */
+pare_status pare_cl_flush_queue(pare_cl_runtime *rt, int q, pare_error *err);
 /* A kernel argument: size and pointer, as clSetKernelArg takes them. */
 typedef struct pare_cl_arg {
   size_t size;

@@ -1,12 +1,17 @@
 /* Independent branches on two queues in the OpenCL executor (from a
- * plan's second run): every run gives the same bits as the plan run on
- * one queue (a runtime that allows one), fused or not, with the activations in one
+ * plan's second run), and runs in flight while the host goes on
+ * (pare_plan_run_cl_start/finish, the accuracy loop's stream of batches).
+ * Every run gives the same bits as the plan run on one queue (a runtime
+ * that allows one), fused or not, with the activations in one
  * arena or a buffer each, with a node run on the host inside a branch,
  * and agrees with the reference backend. */
+#define _DEFAULT_SOURCE /* setenv */
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/context_internal.h"
 #include "engine/exec/exec.h"
+#include "engine/model_internal.h"
 #include "engine/train/zoo.h"
 #include "host/exec_cl.h"
 #include "tests/test_cl.h"
@@ -143,11 +148,108 @@ static void test_host_node_in_branch(void **state) {
   pare_graph_destroy(g);
 }
 
+/* Two plans of the inception module (with branches on both queues) in
+ * flight by turns, batch i on plan i % 2 with queue i % 2 as its home, the
+ * next one started before the last is waited for: each output the same
+ * bits as the batch run alone, on one queue. */
+static void test_two_plans_in_flight(void **state) {
+  (void)state;
+  enum { BATCHES = 6 };
+  pare_graph *g = zoo("inception-block");
+  const int64_t numel = 2 * 192 * 28 * 28;
+  float *x[BATCHES];
+  pare_tensor in[BATCHES], want[BATCHES];
+  pare_error err;
+  test_rng rng = {31};
+  for (int i = 0; i < BATCHES; i++) {
+    x[i] = malloc(sizeof(float) * (size_t)numel);
+    assert_non_null(x[i]);
+    test_fill(&rng, x[i], (size_t)numel, -1, 1);
+    pare_tensor t = {PARE_DT_F32, 4, {2, 192, 28, 28}, x[i], sizeof(float) * (size_t)numel, 0, 0};
+    in[i] = t;
+  }
+  rt->max_queues = 1;
+  pare_plan *alone;
+  if (pare_plan_create_ex(g, &in[0], 1, PARE_PLAN_ARENA, &alone, &err) != PARE_OK)
+    fail_msg("%s", err.text);
+  for (int i = 0; i < BATCHES; i++)
+    if (pare_plan_run_cl(alone, rt, &in[i], 1, &want[i], &err) != PARE_OK) fail_msg("%s", err.text);
+  pare_plan_destroy(alone);
+
+  rt->max_queues = 2;
+  pare_plan *plans[2];
+  for (int k = 0; k < 2; k++)
+    if (pare_plan_create_ex(g, &in[0], 1, PARE_PLAN_ARENA, &plans[k], &err) != PARE_OK)
+      fail_msg("%s", err.text);
+  if (pare_plan_run_cl_start(plans[0], rt, 0, &in[0], 1, &err) != PARE_OK) fail_msg("%s", err.text);
+  for (int i = 0; i < BATCHES; i++) {
+    int k = i % 2;
+    if (i + 1 < BATCHES &&
+        pare_plan_run_cl_start(plans[1 - k], rt, 1 - k, &in[i + 1], 1, &err) != PARE_OK)
+      fail_msg("%s", err.text);
+    if (i == 2) /* a second start of a plan in flight is refused */
+      assert_int_equal(pare_plan_run_cl_start(plans[1 - k], rt, 1 - k, &in[i], 1, &err),
+                       PARE_ERR_INVALID_ARG);
+    pare_tensor y;
+    if (pare_plan_run_cl_finish(plans[k], rt, &y, &err) != PARE_OK) fail_msg("%s", err.text);
+    size_t n = (size_t)pare_tensor_numel(&want[i]);
+    assert_int_equal(pare_tensor_numel(&y), (int64_t)n);
+    if (memcmp(y.data, want[i].data, n * sizeof(float)))
+      fail_msg("batch %d in flight beside another differs from the batch alone", i);
+    pare_tensor_release(&y);
+  }
+  assert_true(pare_exec_cl_branch_nodes(plans[0]) > 0);
+  for (int k = 0; k < 2; k++) pare_plan_destroy(plans[k]);
+  for (int i = 0; i < BATCHES; i++) {
+    pare_tensor_release(&want[i]);
+    free(x[i]);
+  }
+  rt->max_queues = 1;
+  pare_graph_destroy(g);
+}
+
+/* The accuracy loop on the device: whole batches as a stream (two plans in
+ * turn) count the same top-1 and confusion matrix as one by one
+ * (PARE_NO_STREAM=1), with a last batch that is not whole. */
+static void test_accuracy_stream(void **state) {
+  (void)state;
+  pare_context_options o = {0};
+  o.backend = PARE_BACKEND_OPENCL;
+  o.no_cache = 1;
+  pare_context *ctx;
+  if (pare_context_create(&o, &ctx) != PARE_OK) fail_msg("no OpenCL context");
+  pare_model *m;
+  char e[256];
+  if (pare_model_create("simplecnn", 3, &m, e, sizeof e) != PARE_OK) fail_msg("%s", e);
+  pare_eval_result r[2];
+  for (int v = 0; v < 2; v++) {
+    setenv("PARE_NO_STREAM", v ? "0" : "1", 1);
+    pare_status st = pare_model_evaluate(ctx, m, "fashion-mnist", "test", 5 * 64 + 37, 64, NULL,
+                                         NULL, &r[v], e, sizeof e);
+    unsetenv("PARE_NO_STREAM");
+    if (st != PARE_OK) {
+      pare_model_destroy(m);
+      pare_context_destroy(ctx);
+      skip(); /* no Fashion-MNIST here */
+    }
+  }
+  assert_int_equal(pare_context_backend(ctx), PARE_BACKEND_OPENCL);
+  assert_int_equal(r[0].samples, 5 * 64 + 37);
+  assert_int_equal(r[1].samples, r[0].samples);
+  assert_int_equal(r[1].correct, r[0].correct);
+  assert_int_equal(r[1].classes, r[0].classes);
+  assert_memory_equal(r[1].confusion, r[0].confusion,
+                      sizeof(int64_t) * (size_t)r[0].classes * (size_t)r[0].classes);
+  for (int v = 0; v < 2; v++) pare_free(r[v].confusion);
+  pare_model_destroy(m);
+  pare_context_destroy(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_inception),
-      cmocka_unit_test(test_resnet18),
-      cmocka_unit_test(test_host_node_in_branch),
+      cmocka_unit_test(test_inception),           cmocka_unit_test(test_resnet18),
+      cmocka_unit_test(test_host_node_in_branch), cmocka_unit_test(test_two_plans_in_flight),
+      cmocka_unit_test(test_accuracy_stream),
   };
   return cmocka_run_group_tests_name("exec_queues", tests, test_cl_setup, test_cl_teardown);
 }
