@@ -2,9 +2,14 @@
  *   magic "PARECLB1" | u32 format | u32 key length | u64 binary length |
  *   u64 FNV-1a of the binary | key text | binary
  * all little-endian as written by the host (the cache never leaves it). */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "host/program_cache.h"
 
@@ -88,6 +93,7 @@ pare_status pare_program_cache_load(const char *dir, const char *key, unsigned c
   free(data);
   *binary = bin;
   *size = h.binary_length;
+  utimensat(AT_FDCWD, path, NULL, 0); /* used now: the last to go when the cache is trimmed */
   return PARE_OK;
 }
 
@@ -112,5 +118,71 @@ pare_status pare_program_cache_store(const char *dir, const char *key, const uns
   pare_program_cache_path(dir, key, path, sizeof path);
   st = pare_file_write_atomic(path, buf, total, err);
   free(buf);
+  uint64_t limit = pare_program_cache_limit();
+  if (st == PARE_OK && limit) pare_program_cache_trim(dir, limit);
   return st;
+}
+
+uint64_t pare_program_cache_limit(void) {
+  const char *v = pare_env("PARE_CACHE_MAX_MB");
+  if (!v) return UINT64_C(256) << 20;
+  char *end;
+  unsigned long long mb = strtoull(v, &end, 10);
+  if (*end || v[0] == '-') {
+    pare_log_once("cache-max", PARE_LOG_WARN,
+                  "PARE_CACHE_MAX_MB=%s is not a number of megabytes; using 256", v);
+    return UINT64_C(256) << 20;
+  }
+  return (uint64_t)mb << 20;
+}
+
+typedef struct cache_entry {
+  char name[64];
+  uint64_t bytes;
+  struct timespec used;
+} cache_entry;
+
+static int older(const void *a, const void *b) {
+  const struct timespec *x = &((const cache_entry *)a)->used, *y = &((const cache_entry *)b)->used;
+  if (x->tv_sec != y->tv_sec) return x->tv_sec < y->tv_sec ? -1 : 1;
+  return (x->tv_nsec > y->tv_nsec) - (x->tv_nsec < y->tv_nsec);
+}
+
+int pare_program_cache_trim(const char *dir, uint64_t max_bytes) {
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  cache_entry *e = NULL;
+  size_t n = 0, cap = 0;
+  uint64_t total = 0;
+  char path[4096];
+  for (struct dirent *de; (de = readdir(d));) {
+    size_t len = strlen(de->d_name);
+    if (len < 7 || len >= sizeof e->name || strcmp(de->d_name + len - 6, ".clbin")) continue;
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+    if (n == cap) {
+      cache_entry *grown = realloc(e, sizeof *e * (cap = cap ? 2 * cap : 64));
+      if (!grown) break;
+      e = grown;
+    }
+    memcpy(e[n].name, de->d_name, len + 1);
+    e[n].bytes = (uint64_t)sb.st_size;
+    e[n].used = sb.st_mtim;
+    total += e[n++].bytes;
+  }
+  closedir(d);
+  int removed = 0;
+  if (total > max_bytes) {
+    qsort(e, n, sizeof *e, older);
+    for (size_t i = 0; i < n && total > max_bytes; i++) {
+      snprintf(path, sizeof path, "%s/%s", dir, e[i].name);
+      if (unlink(path) == 0) removed++; /* gone already: another process trimmed it */
+      total -= e[i].bytes;
+    }
+    pare_log(PARE_LOG_DEBUG, "program cache %s: %d least recently used entries removed", dir,
+             removed);
+  }
+  free(e);
+  return removed;
 }

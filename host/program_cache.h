@@ -24,8 +24,19 @@ void pare_program_cache_path(const char *dir, const char *key, char *buf, size_t
 pare_status pare_program_cache_load(const char *dir, const char *key, unsigned char **binary,
                                     size_t *size, pare_error *err);
 
-/* Stores (atomically replaces) the binary for `key`. */
+/* Stores (atomically replaces) the binary for `key`, then keeps the
+ * folder's entries within pare_program_cache_limit(). */
 pare_status pare_program_cache_store(const char *dir, const char *key, const unsigned char *binary,
                                      size_t size, pare_error *err);
+
+/* The bytes the folder's entries may take: PARE_CACHE_MAX_MB (0: no
+ * bound), else 256 MB. */
+uint64_t pare_program_cache_limit(void);
+
+/* Removes the least recently used entries (*.clbin, by modification time:
+ * a load touches its entry) until the rest take at most max_bytes; other
+ * files are left alone. Returns the entries removed (-1: the folder could
+ * not be read). Several processes may trim one folder at once. */
+int pare_program_cache_trim(const char *dir, uint64_t max_bytes);
 
 #endif

@@ -1,7 +1,11 @@
-/* The program binary cache: cold build, warm load, and corrupt, truncated
- * or stale entries that are detected, rebuilt and replaced. */
+/* The program binary cache: cold build, warm load, corrupt, truncated or
+ * stale entries that are detected, rebuilt and replaced, and the bound on
+ * its size. */
 #define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "host/program_cache.h"
@@ -130,11 +134,63 @@ static void test_cold_warm_corrupt(void **state) {
   assert_int_equal(cached, 1); /* and the replacement is good */
 }
 
+/* Past its bound the cache drops its least recently used entries, a load
+ * counting as a use; files that are not entries stay. */
+static void test_trim(void **state) {
+  (void)state;
+  char sub[300];
+  snprintf(sub, sizeof sub, "%s/trim", dir);
+  setenv("PARE_CACHE_MAX_MB", "0", 1); /* no bound while the entries are written */
+  const unsigned char bin[1000] = {7};
+  const char *keys[4] = {"trim-0", "trim-1", "trim-2", "trim-3"};
+  pare_error err;
+  uint64_t entry = 0;
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(pare_program_cache_store(sub, keys[i], bin, sizeof bin, &err), PARE_OK);
+    char path[512];
+    pare_program_cache_path(sub, keys[i], path, sizeof path);
+    struct timespec t[2] = {{1000 * (i + 1), 0}, {1000 * (i + 1), 0}}; /* trim-0 the oldest */
+    assert_int_equal(utimensat(AT_FDCWD, path, t, 0), 0);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    entry = (uint64_t)sb.st_size;
+  }
+  unsetenv("PARE_CACHE_MAX_MB");
+  char other[400];
+  snprintf(other, sizeof other, "%s/notes.txt", sub);
+  assert_int_equal(pare_file_write_atomic(other, "kept", 4, &err), PARE_OK);
+  unsigned char *got = NULL;
+  size_t size = 0;
+  assert_int_equal(pare_program_cache_load(sub, "trim-0", &got, &size, &err), PARE_OK); /* used */
+  free(got);
+  /* Room for two entries: trim-1 and trim-2 go. */
+  assert_int_equal(pare_program_cache_trim(sub, 2 * entry + entry / 2), 2);
+  const pare_status want[4] = {PARE_OK, PARE_ERR_IO, PARE_ERR_IO, PARE_OK};
+  for (int i = 0; i < 4; i++) {
+    got = NULL;
+    assert_int_equal(pare_program_cache_load(sub, keys[i], &got, &size, &err), want[i]);
+    free(got);
+  }
+  assert_int_equal(access(other, F_OK), 0);
+  assert_int_equal(pare_program_cache_trim(sub, 1u << 30), 0); /* within the bound */
+  assert_int_equal(pare_program_cache_trim(sub, 0), 2);
+  assert_int_equal(access(other, F_OK), 0);
+  assert_int_equal(pare_program_cache_trim("/nonexistent/pare-cache", 0), -1);
+  /* The bound from the environment. */
+  setenv("PARE_CACHE_MAX_MB", "3", 1);
+  assert_true(pare_program_cache_limit() == (uint64_t)3 << 20);
+  setenv("PARE_CACHE_MAX_MB", "lots", 1);
+  assert_true(pare_program_cache_limit() == (uint64_t)256 << 20);
+  unsetenv("PARE_CACHE_MAX_MB");
+  assert_true(pare_program_cache_limit() == (uint64_t)256 << 20);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_store_load_roundtrip),
       cmocka_unit_test(test_corrupt_entries_rejected),
       cmocka_unit_test(test_cold_warm_corrupt),
+      cmocka_unit_test(test_trim),
   };
   return cmocka_run_group_tests_name("program_cache", tests, setup, teardown);
 }
