@@ -87,16 +87,19 @@ typedef struct cl_state {
     cl_mem sparse_out; /* Yᵀ of a sparse fully connected layer, grown as needed */
     size_t sparse_out_bytes;
   } work[PARE_RT_QUEUES];
-  int q;                 /* the queue launches go to now (0 outside a two-queue run) */
-  fusion *fuse;          /* per node */
-  cl_mem (*consts)[2];   /* per node, made on first use: a Conv's weight and bias with
-                          * a BatchNormalization folded in; a BatchNormalization's
-                          * scale and shift */
-  char *skip;            /* per node: done by the node it is fused into (this run) */
-  sparse_layer *sparse;  /* per node */
-  pare_int8_layer *int8; /* per node: the integer form (int8[i].n set) or none */
-  char *absorbed;        /* per node: a QuantizeLinear/DequantizeLinear an integer
-                          * layer does itself (fixed when the state is made) */
+  int q;                  /* the queue launches go to now (0 outside a two-queue run) */
+  fusion *fuse;           /* per node */
+  cl_mem (*consts)[3];    /* per node, made on first use: a Conv's weight and bias with
+                           * a BatchNormalization folded in; a BatchNormalization's
+                           * scale and shift; [2] a Conv's weight transformed for
+                           * Winograd where its launches run Winograd */
+  unsigned *wino_checked; /* per node: the tuning version + 1 at which [2]'s need
+                           * was last looked at */
+  char *skip;             /* per node: done by the node it is fused into (this run) */
+  sparse_layer *sparse;   /* per node */
+  pare_int8_layer *int8;  /* per node: the integer form (int8[i].n set) or none */
+  char *absorbed;         /* per node: a QuantizeLinear/DequantizeLinear an integer
+                           * layer does itself (fixed when the state is made) */
   /* PARE_PLAN_ARENA: the activations in regions of one device buffer, laid
    * out by the memory plan over the steps this executor runs them at. */
   cl_mem arena;                      /* or NULL: a buffer per value */
@@ -167,9 +170,10 @@ static void state_free(void *s) {
   free(st->int8);
   free(st->absorbed);
   for (int i = 0; st->consts && i < st->n_nodes; i++)
-    for (int b = 0; b < 2; b++)
+    for (int b = 0; b < 3; b++)
       if (st->consts[i][b]) st->cl->clReleaseMemObject(st->consts[i][b]);
   free(st->consts);
+  free(st->wino_checked);
   drop_arena(st);
   free(st->used);
   if (st->context) st->cl->clReleaseContext(st->context);
@@ -660,9 +664,11 @@ static pare_status node_consts(pare_plan *p, cl_state *s, int idx, pare_error *e
 }
 
 static void release_consts(cl_state *s, int idx) {
-  for (int b = 0; b < 2; b++)
+  for (int b = 0; b < 3; b++) {
     if (s->consts[idx][b]) s->cl->clReleaseMemObject(s->consts[idx][b]);
-  s->consts[idx][0] = s->consts[idx][1] = NULL;
+    s->consts[idx][b] = NULL;
+  }
+  s->wino_checked[idx] = 0;
 }
 
 /* Inference BatchNormalization as its own launch (unfused runs). */
@@ -774,6 +780,15 @@ static pare_status run_conv_q(pare_plan *p, cl_state *s, int idx, int qdq, pare_
   st = scratch_for(s, need, err);
   if (st != PARE_OK) return st;
   a.scratch = need ? s->work[s->q].scratch : NULL;
+  /* A launch on Winograd takes its transformed weights made once (looked
+   * for again when tuned values change the plan). */
+  unsigned version = s->rt->tuning_version + 1;
+  if (!s->consts[idx][2] && s->wino_checked[idx] != version) {
+    s->wino_checked[idx] = version;
+    st = pare_conv2d_winograd_weights(s->rt, &a, pooled ? &pool : NULL, &s->consts[idx][2], err);
+    if (st != PARE_OK) return st;
+  }
+  a.wino_u = s->consts[idx][2];
   return pooled ? pare_launch_conv2d_pool_f32(s->rt, &a, &pool, NULL, err)
                 : pare_launch_conv2d_f32(s->rt, &a, NULL, err);
 }
@@ -1624,6 +1639,7 @@ static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, cl_state **out, 
     s->n = g->n_values;
     s->fuse = malloc(sizeof *s->fuse * (size_t)(g->n_nodes + 1));
     s->consts = calloc((size_t)g->n_nodes + 1, sizeof *s->consts);
+    s->wino_checked = calloc((size_t)g->n_nodes + 1, sizeof *s->wino_checked);
     s->skip = calloc((size_t)g->n_nodes + 1, 1);
     s->sparse = calloc((size_t)g->n_nodes + 1, sizeof *s->sparse);
     s->baking = -1;
@@ -1631,7 +1647,8 @@ static pare_status state_for(pare_plan *p, pare_cl_runtime *rt, cl_state **out, 
     s->absorbed = calloc((size_t)g->n_nodes + 1, 1);
     s->used = calloc((size_t)g->n_values + 1, 1);
     s->n_nodes = g->n_nodes;
-    if (!s->fuse || !s->consts || !s->skip || !s->sparse || !s->int8 || !s->absorbed || !s->used) {
+    if (!s->fuse || !s->consts || !s->wino_checked || !s->skip || !s->sparse || !s->int8 ||
+        !s->absorbed || !s->used) {
       state_free(s);
       return pare_error_set(err, PARE_ERR_NO_MEMORY, "out of memory");
     }
@@ -1809,8 +1826,19 @@ void pare_exec_cl_value_changed(pare_plan *p, int v, int on_device) {
   }
 }
 
-pare_status pare_plan_run_cl_start(pare_plan *p, pare_cl_runtime *rt, int home,
-                                   const pare_tensor *inputs, int n_inputs, pare_error *err) {
+/* After a failure: every queue waited for, so that no transfer still in
+ * flight writes or reads host memory the caller is about to free (the
+ * reference fallback releases the plan's tensors). A failed wait is tried
+ * once more. */
+static void drain(pare_cl_runtime *rt) {
+  pare_error ignored;
+  if (pare_cl_finish_all(rt, &ignored) != PARE_OK) pare_cl_finish_all(rt, &ignored);
+}
+
+/* pare_plan_run_cl_start; with allow_async 0 the run is always waited for
+ * (pare_plan_run_cl: nothing would overlap it). */
+static pare_status run_start(pare_plan *p, pare_cl_runtime *rt, int home, int allow_async,
+                             const pare_tensor *inputs, int n_inputs, pare_error *err) {
   const pare_graph *g = p->graph;
   if (home < 0 || home > 1)
     return pare_error_set(err, PARE_ERR_INVALID_ARG, "queue %d: a run's home queue is 0 or 1",
@@ -1823,7 +1851,7 @@ pare_status pare_plan_run_cl_start(pare_plan *p, pare_cl_runtime *rt, int home,
   s = p->device;
   /* Without waiting once every choice is made (the first run times them),
    * and not while timing each node. */
-  int async = s->ran && !p->node_ms;
+  int async = allow_async && s->ran && !p->node_ms;
   /* Independent branches side by side (not while timing each node). */
   int two = s->qp.queues == 2 && !p->node_ms;
   s->home = async ? home : 0;
@@ -1868,11 +1896,17 @@ pare_status pare_plan_run_cl_start(pare_plan *p, pare_cl_runtime *rt, int home,
     pare_error e2;
     pare_status fin = pare_cl_finish_all(rt, st == PARE_OK ? err : &e2);
     if (st == PARE_OK) st = fin;
+    if (st != PARE_OK) drain(rt);
   }
   s->q = 0;
   pare_error e3;
   pare_status back = pare_cl_use_queue(rt, 0, st == PARE_OK ? err : &e3);
   return st == PARE_OK ? back : st;
+}
+
+pare_status pare_plan_run_cl_start(pare_plan *p, pare_cl_runtime *rt, int home,
+                                   const pare_tensor *inputs, int n_inputs, pare_error *err) {
+  return run_start(p, rt, home, 1, inputs, n_inputs, err);
 }
 
 pare_status pare_plan_run_cl_finish(pare_plan *p, pare_cl_runtime *rt, pare_tensor *outputs,
@@ -1886,6 +1920,7 @@ pare_status pare_plan_run_cl_finish(pare_plan *p, pare_cl_runtime *rt, pare_tens
     if (st == PARE_OK && s->qp.queues == 2) st = pare_cl_finish_queue(rt, 1 - s->home, err);
     for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) s->v[g->outputs[i]].host_valid = 1;
     s->pending = 0;
+    if (st != PARE_OK) drain(rt);
   }
   for (int i = 0; i < g->n_outputs && st == PARE_OK; i++) {
     int v = g->outputs[i];
@@ -1899,7 +1934,7 @@ pare_status pare_plan_run_cl_finish(pare_plan *p, pare_cl_runtime *rt, pare_tens
 
 pare_status pare_plan_run_cl(pare_plan *p, pare_cl_runtime *rt, const pare_tensor *inputs,
                              int n_inputs, pare_tensor *outputs, pare_error *err) {
-  pare_status st = pare_plan_run_cl_start(p, rt, 0, inputs, n_inputs, err);
+  pare_status st = run_start(p, rt, 0, 0, inputs, n_inputs, err);
   if (st != PARE_OK) {
     pare_tuning_flush(rt);
     if (p->device) ((cl_state *)p->device)->pending = 0;

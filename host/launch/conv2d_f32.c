@@ -241,7 +241,7 @@ static pare_status run_winograd(pare_cl_seq *r, const pare_conv2d_f32_args *a,
   cl_mem bias = a->bias ? a->bias : a->weight;   /* never read without has_bias */
   cl_mem res = a->residual ? a->residual : a->x; /* never read without has_res */
   float lo = a->act_min, hi = a->act_max;
-  if (st == PARE_OK) {
+  if (st == PARE_OK && !a->wino_u) { /* U made beforehand, or here in the scratch */
     pare_cl_arg args[] = {
         {sizeof(cl_mem), &a->weight}, {sizeof(cl_mem), &a->scratch}, {sizeof MC, &MC}};
     st = pare_cl_seq_launch_driver_local(r, k[0], names[0], args, 3, mc, 1, err);
@@ -267,7 +267,8 @@ static pare_status run_winograd(pare_cl_seq *r, const pare_conv2d_f32_args *a,
     ga.n = t;
     ga.k = a->c;
     ga.alpha = 1.0f;
-    ga.a = ga.b = ga.c = a->scratch;
+    ga.a = a->wino_u ? a->wino_u : a->scratch;
+    ga.b = ga.c = a->scratch;
     ga.off_a = 0;
     ga.off_b = v_off;
     ga.off_c = p_off;
@@ -300,6 +301,36 @@ static pare_status run_winograd(pare_cl_seq *r, const pare_conv2d_f32_args *a,
   }
   for (int i = 0; i < 3; i++)
     if (k[i]) rt->cl->clReleaseKernel(k[i]);
+  return st;
+}
+
+pare_status pare_conv2d_winograd_weights(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                                         const pare_conv2d_pool *pool, cl_mem *u, pare_error *err) {
+  *u = NULL;
+  pare_status st = pare_conv2d_check(a, "conv2d_f32", "", err);
+  if (st != PARE_OK) return st;
+  pare_conv2d_plan pl;
+  plan_for(rt, a, pool, &pl);
+  if (pl.path != PARE_CONV2D_WINOGRAD) return PARE_OK;
+  char defines[96]; /* the launch's program: built once for both */
+  snprintf(defines, sizeof defines, "-DCONV_ACT=%d -DCONV_VW=%d -DCONV_POOL=%d", a->act, pl.vw,
+           pool ? pool->kind : 0);
+  cl_kernel k = NULL;
+  size_t mc = a->m * a->c;
+  st = pare_cl_kernel(rt, PARE_KERNEL_conv2d_f32, defines, "conv2d_wino_weights", &k, err);
+  if (st == PARE_OK)
+    st = pare_cl_buffer(rt, CL_MEM_READ_WRITE, 16 * mc * sizeof(float), NULL, u, err);
+  if (st == PARE_OK) {
+    pare_cl_seq r = {rt, 0, NULL, {0, 0}, 0};
+    cl_int MC = (cl_int)mc;
+    pare_cl_arg args[] = {{sizeof(cl_mem), &a->weight}, {sizeof(cl_mem), u}, {sizeof MC, &MC}};
+    st = pare_cl_seq_launch_driver_local(&r, k, "conv2d_wino_weights", args, 3, mc, 1, err);
+  }
+  if (k) rt->cl->clReleaseKernel(k);
+  if (st != PARE_OK && *u) {
+    rt->cl->clReleaseMemObject(*u);
+    *u = NULL;
+  }
   return st;
 }
 

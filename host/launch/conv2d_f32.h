@@ -44,6 +44,11 @@ typedef struct pare_conv2d_f32_args {
    * shape the implicit GEMM cannot take, or a pooling its tile cannot,
    * runs on `weight` as without it. */
   const struct pare_conv2d_baked *baked;
+  /* wino_u (may be NULL): Winograd's transformed weights U[16][M][C] of
+   * `weight`, made beforehand by pare_conv2d_winograd_weights (a constant
+   * weight's, kept between runs); NULL: a Winograd launch makes them in its
+   * scratch. Other paths ignore it. */
+  cl_mem wino_u;
 } pare_conv2d_f32_args;
 
 /* Bytes of device scratch the launch of `a` needs on rt's device (0 for
@@ -88,6 +93,12 @@ size_t pare_conv2d_f32_pool_scratch_bytes(pare_cl_runtime *rt, const pare_conv2d
 pare_status pare_launch_conv2d_pool_f32(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
                                         const pare_conv2d_pool *pool, cl_event *event,
                                         pare_error *err);
+
+/* When the launch of `a` (with `pool`, may be NULL) runs Winograd: *u gets
+ * a new buffer (the caller's to release) holding its transformed weights
+ * U[16][M][C] of a->weight, for a->wino_u; else *u is NULL. */
+pare_status pare_conv2d_winograd_weights(pare_cl_runtime *rt, const pare_conv2d_f32_args *a,
+                                         const pare_conv2d_pool *pool, cl_mem *u, pare_error *err);
 
 /* Weights baked into the implicit GEMM's code (pare_conv2d_f32_args's
  * `baked`): the text that defines BAKED_BODY for w [m][cg·kh·kw] (per

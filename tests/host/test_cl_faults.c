@@ -3,7 +3,9 @@
  * k until a run meets none) under a model run on an AUTO context. Each run
  * must succeed: on the device when no fault came, else on the reference
  * backend with the reference's exact outputs; and the context keeps
- * working afterwards. The faults go in through the context's OpenCL
+ * working afterwards. The same for an accuracy pass, whose whole batches
+ * run as a stream with two batches in flight: it must count what the
+ * reference counts. The faults go in through the context's OpenCL
  * function table (host/cl_api.h). */
 #include <string.h>
 
@@ -53,6 +55,30 @@ static cl_int CL_API_CALL f_finish(cl_command_queue q) {
   return hit(FINISH) ? CL_OUT_OF_RESOURCES : real.clFinish(q);
 }
 
+/* A context on AUTO whose OpenCL calls go through the faulty table, armed
+ * to fail the k-th call of `kind`; NULL (and skip) without a device. */
+static pare_context *faulty_context(int kind, long k) {
+  pare_context_options o = {0};
+  o.backend = PARE_BACKEND_AUTO;
+  o.no_cache = 1; /* programs are built, so builds can fail */
+  pare_context *ctx = NULL;
+  assert_int_equal(pare_context_create(&o, &ctx), PARE_OK);
+  if (pare_context_backend(ctx) != PARE_BACKEND_OPENCL) { /* no device here */
+    pare_context_destroy(ctx);
+    return NULL;
+  }
+  real = *ctx->rt->cl;
+  faulty = real;
+  faulty.clBuildProgram = f_build;
+  faulty.clCreateBuffer = f_buffer;
+  faulty.clEnqueueNDRangeKernel = f_kernel;
+  faulty.clEnqueueReadBuffer = f_read;
+  faulty.clFinish = f_finish;
+  ctx->rt->cl = &faulty;
+  armed_kind = kind, fail_at = k, calls = 0, injected = 0;
+  return ctx;
+}
+
 static int run(pare_context *ctx, pare_model *m, const float *x, float *y) {
   pare_tensor_view in = {NULL, PARE_DT_F32, 4, {2, 1, 28, 28}, (void *)x, sizeof(float) * 2 * 784},
                    out;
@@ -81,25 +107,11 @@ static void test_faults(void **state) {
   for (int kind = 0; kind < KINDS; kind++) {
     long faults = 0;
     for (long k = 1; k < 400; k++) {
-      pare_context_options o = {0};
-      o.backend = PARE_BACKEND_AUTO;
-      o.no_cache = 1; /* programs are built, so builds can fail */
-      pare_context *ctx = NULL;
-      assert_int_equal(pare_context_create(&o, &ctx), PARE_OK);
-      if (pare_context_backend(ctx) != PARE_BACKEND_OPENCL) { /* no device here */
-        pare_context_destroy(ctx);
+      pare_context *ctx = faulty_context(kind, k);
+      if (!ctx) {
         pare_model_destroy(m);
         skip();
       }
-      real = *ctx->rt->cl;
-      faulty = real;
-      faulty.clBuildProgram = f_build;
-      faulty.clCreateBuffer = f_buffer;
-      faulty.clEnqueueNDRangeKernel = f_kernel;
-      faulty.clEnqueueReadBuffer = f_read;
-      faulty.clFinish = f_finish;
-      ctx->rt->cl = &faulty;
-      armed_kind = kind, fail_at = k, calls = 0, injected = 0;
       pare_model *mk = NULL; /* a fresh model: no plan from an earlier run */
       assert_int_equal(pare_model_create("simplecnn:4,8", 3, &mk, err, sizeof err), PARE_OK);
       if (kind == FINISH) { /* profiling waits for every node: clFinish is called there */
@@ -132,7 +144,60 @@ static void test_faults(void **state) {
   pare_model_destroy(m);
 }
 
+/* Accuracy passes of six whole batches (the stream) under the same faults:
+ * each counts what the reference counts. */
+static void test_stream_faults(void **state) {
+  (void)state;
+  pare_log_set(NULL, NULL, PARE_LOG_ERROR);
+  char err[256];
+  pare_context_options ro = {0};
+  ro.backend = PARE_BACKEND_REFERENCE;
+  pare_context *ref = NULL;
+  assert_int_equal(pare_context_create(&ro, &ref), PARE_OK);
+  pare_model *m = NULL;
+  assert_int_equal(pare_model_create("simplecnn:4,8", 3, &m, err, sizeof err), PARE_OK);
+  pare_eval_result want;
+  pare_status st = pare_model_evaluate(ref, m, "fashion-mnist", "test", 48, 8, NULL, NULL, &want,
+                                       err, sizeof err);
+  pare_model_destroy(m);
+  pare_context_destroy(ref);
+  if (st != PARE_OK) skip(); /* no Fashion-MNIST here */
+  for (int kind = 0; kind < KINDS; kind++) {
+    long faults = 0;
+    for (long k = 1; k < 400; k++) {
+      pare_context *ctx = faulty_context(kind, k);
+      if (!ctx) {
+        pare_free(want.confusion);
+        skip();
+      }
+      pare_model *mk = NULL;
+      assert_int_equal(pare_model_create("simplecnn:4,8", 3, &mk, err, sizeof err), PARE_OK);
+      pare_eval_result got;
+      st = pare_model_evaluate(ctx, mk, "fashion-mnist", "test", 48, 8, NULL, NULL, &got, err,
+                               sizeof err);
+      armed_kind = -1;
+      if (st != PARE_OK) fail_msg("%s fault %ld: %s", kind_names[kind], k, err);
+      assert_int_equal(got.correct, want.correct);
+      assert_memory_equal(got.confusion, want.confusion,
+                          sizeof(int64_t) * (size_t)want.classes * (size_t)want.classes);
+      if (injected) {
+        faults++;
+        assert_int_equal(pare_context_backend(ctx), PARE_BACKEND_REFERENCE);
+      }
+      pare_free(got.confusion);
+      pare_model_destroy(mk);
+      pare_context_destroy(ctx);
+      if (!injected) break;
+    }
+    printf("%-24s %ld faults injected into accuracy passes, each counted as the reference\n",
+           kind_names[kind], faults);
+    assert_true(faults > 0);
+  }
+  pare_free(want.confusion);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_faults)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_faults),
+                                     cmocka_unit_test(test_stream_faults)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

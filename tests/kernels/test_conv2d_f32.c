@@ -135,7 +135,7 @@ static void check_case_full(test_rng *r, const conv_case *cc, int with_res,
       cc->n,  cc->c,  cc->h,  cc->w,  cc->m,   cc->kh, cc->kw, cc->group,     cc->sh,
       cc->sw, cc->dh, cc->dw, cc->pt, cc->pl,  cc->pb, cc->pr, (size_t)yd[2], (size_t)yd[3],
       bx,     bw,     bb,     by,     cc->act, lo,     hi,     NULL,          br,
-      0,      0,      0,      0,      NULL};
+      0,      0,      0,      0,      NULL,    NULL};
   if (iq) {
     a.in_quant = 1;
     a.in_scale = iq->scale;
@@ -175,6 +175,28 @@ static void check_case_full(test_rng *r, const conv_case *cc, int with_res,
                (with_res ? (double)(cg * cc->kh * cc->kw + 3) * 0x1p-23 : 0.0);
   if (pool) tol += (double)(pool->kh * pool->kw) * (double)(cg * cc->kh * cc->kw + 3) * 0x1p-23;
   test_assert_close(got, want, ny, tol * tol_scale, what);
+  /* Winograd's transformed weights made beforehand give the same bits;
+   * other paths have none to make. */
+  cl_mem u = NULL;
+  pare_conv2d_plan plan;
+  pare_conv2d_plan_make_pooled(rt, "conv2d_f32", &a, 1, pool, &plan);
+  if (pare_conv2d_winograd_weights(rt, &a, pool, &u, &err) != PARE_OK) fail_msg("%s", err.text);
+  if (plan.path == PARE_CONV2D_WINOGRAD && !pool) {
+    assert_non_null(u);
+    float *again = malloc(ny * 4);
+    void *zeros = calloc(scratch, 1); /* no U left in the scratch from the first launch */
+    assert_true(again && zeros);
+    assert_int_equal(pare_cl_write(rt, bs, 0, scratch, zeros, &err), PARE_OK);
+    free(zeros);
+    a.wino_u = u;
+    if (pare_launch_conv2d_f32(rt, &a, NULL, &err) != PARE_OK) fail_msg("%s: %s", what, err.text);
+    assert_int_equal(pare_cl_read(rt, by, 0, ny * 4, again, &err), PARE_OK);
+    if (memcmp(again, got, ny * 4)) fail_msg("%s: U made beforehand differs", what);
+    free(again);
+  } else if (plan.path != PARE_CONV2D_WINOGRAD) {
+    assert_null(u);
+  }
+  if (u) rt->cl->clReleaseMemObject(u);
 
   pare_conv2d_baked_free(&body);
   rt->cl->clReleaseMemObject(bx);
@@ -226,8 +248,8 @@ static void test_pooled(void **state) {
   pare_error err;
   cl_mem buf;
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 1 << 16, NULL, &buf, &err), PARE_OK);
-  pare_conv2d_f32_args a = {2, 4, 6,   6,   8,    3,   3, 1, 1, 1,   1,    1, 1, 1, 1, 1,
-                            6, 6, buf, buf, NULL, buf, 0, 0, 0, buf, NULL, 0, 0, 0, 0, NULL};
+  pare_conv2d_f32_args a = {2, 4,   6,   6,    8,   3, 3, 1, 1,   1,    1, 1, 1, 1, 1,    1,   6,
+                            6, buf, buf, NULL, buf, 0, 0, 0, buf, NULL, 0, 0, 0, 0, NULL, NULL};
   pare_conv2d_pool pl = {PARE_CONV2D_POOL_MAX, 2, 2, 2, 2};
   assert_true(pare_conv2d_f32_can_pool(rt, &a, &pl));
   a.residual = buf;
@@ -594,7 +616,7 @@ static void test_input_quant(void **state) {
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 1 << 16, NULL, &buf, &err), PARE_OK);
   pare_conv2d_f32_args a = {2, 4, 6, 6,   8,    3, 3,    1,    1,   1,    1,
                             1, 1, 1, 1,   1,    6, 6,    buf,  buf, NULL, buf,
-                            0, 0, 0, buf, NULL, 1, 0.5f, -128, 127, NULL};
+                            0, 0, 0, buf, NULL, 1, 0.5f, -128, 127, NULL, NULL};
   assert_true(pare_conv2d_f32_can_quantize_input(rt, &a, NULL));
   a.stride_h = a.stride_w = 2;
   a.oh = a.ow = 3;
@@ -614,8 +636,8 @@ static void test_errors(void **state) {
   pare_error err;
   cl_mem buf;
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 4096, NULL, &buf, &err), PARE_OK);
-  pare_conv2d_f32_args a = {1, 3, 8,   8,   4,    3,   3, 2, 1, 1,    1,    1, 1, 1, 1, 1,
-                            8, 8, buf, buf, NULL, buf, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, NULL};
+  pare_conv2d_f32_args a = {1, 3,   8,   8,    4,   3, 3, 2, 1,    1,    1, 1, 1, 1, 1,    1,   8,
+                            8, buf, buf, NULL, buf, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, NULL, NULL};
   assert_int_equal(pare_launch_conv2d_f32(rt, &a, NULL, &err), PARE_ERR_INVALID_ARG);
   assert_non_null(strstr(err.text, "conv2d_f32"));
   assert_non_null(strstr(err.text, "x 1x3x8x8"));

@@ -70,7 +70,7 @@ static void check_case(test_rng *r, const grad_case *cc, int want) {
       cc->n,  cc->c,  cc->h,  cc->w,  cc->m,  cc->kh, cc->kw, cc->group,     cc->sh,
       cc->sw, cc->dh, cc->dw, cc->pt, cc->pl, cc->pb, cc->pr, (size_t)yd[2], (size_t)yd[3],
       bx,     bw,     NULL,   NULL,   0,      0,      0,      NULL,          NULL,
-      0,      0,      0,      0,      NULL};
+      0,      0,      0,      0,      NULL,   NULL};
   size_t scratch = pare_conv2d_grad_f32_scratch_bytes(rt, &a);
   if (scratch)
     assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, scratch, NULL, &bs, &err), PARE_OK);
@@ -200,8 +200,8 @@ static void test_errors(void **state) {
   pare_error err;
   cl_mem buf;
   assert_int_equal(pare_cl_buffer(rt, CL_MEM_READ_WRITE, 4096, NULL, &buf, &err), PARE_OK);
-  pare_conv2d_f32_args a = {1, 3, 8,   8,   4,    3,    3, 2, 1, 1,    1,    1, 1, 1, 1, 1,
-                            8, 8, buf, buf, NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, NULL};
+  pare_conv2d_f32_args a = {1, 3,   8,   8,    4,    3, 3, 2, 1,    1,    1, 1, 1, 1, 1,    1,   8,
+                            8, buf, buf, NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, NULL, NULL};
   assert_int_equal(pare_launch_conv2d_grad_f32(rt, &a, buf, buf, buf, buf, NULL, NULL, &err),
                    PARE_ERR_INVALID_ARG);
   assert_non_null(strstr(err.text, "conv2d_grad_f32"));
