@@ -1888,7 +1888,7 @@ static pare_status run_start(pare_plan *p, pare_cl_runtime *rt, int home, int al
       int v = g->outputs[i];
       if (!s->v[v].host_valid) st = read_back(p, s, v, 0, err);
     }
-    for (int q = 0; q < 2 && st == PARE_OK; q++) st = pare_cl_flush_queue(rt, q, err);
+    for (int q = 0; q < PARE_RT_QUEUES && st == PARE_OK; q++) st = pare_cl_flush_queue(rt, q, err);
     s->pending = st == PARE_OK;
   }
   s->async_upload = 0;

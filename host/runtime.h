@@ -1,5 +1,5 @@
-/* The OpenCL runtime of a context: one device, its context and profiled
- * queue, built programs (memory and disk cached), buffers and launches. */
+/* The OpenCL runtime of a context: one device, its context and in-order
+ * profiled queues, built programs (memory and disk cached), buffers and launches. */
 #ifndef PARE_HOST_RUNTIME_H
 #define PARE_HOST_RUNTIME_H
 

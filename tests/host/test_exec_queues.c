@@ -6,6 +6,7 @@
  * arena or a buffer each, with a node run on the host inside a branch,
  * and agrees with the reference backend. */
 #define _DEFAULT_SOURCE /* setenv */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,10 +34,13 @@ static void run_runs(const pare_graph *g, const pare_tensor *in, int flags, int 
   pare_plan_destroy(p);
 }
 
+enum { FORMS = 3 };
+
 /* g at input shape dims: two queues against one, bit for bit, in every
- * plan form; the first form also against the reference. Returns the
- * launches the two-queue plans put on the second queue (the least). */
-static int check(const pare_graph *g, const int64_t *dims, const char *name) {
+ * plan form (fused in the arena, fused with a buffer per value, unfused
+ * in the arena); the first form also against the reference. branches[f]
+ * gets the launches form f's two-queue plan put on the second queue. */
+static void check(const pare_graph *g, const int64_t *dims, const char *name, int branches[FORMS]) {
   int64_t numel = dims[0] * dims[1] * dims[2] * dims[3];
   float *x = malloc(sizeof(float) * (size_t)numel);
   assert_non_null(x);
@@ -44,29 +48,24 @@ static int check(const pare_graph *g, const int64_t *dims, const char *name) {
   test_fill(&rng, x, (size_t)numel, -1, 1);
   pare_tensor in = {
       PARE_DT_F32, 4, {dims[0], dims[1], dims[2], dims[3]}, x, sizeof(float) * (size_t)numel, 0, 0};
-  static const int forms[] = {PARE_PLAN_ARENA, 0, PARE_PLAN_ARENA | PARE_PLAN_NO_FUSE};
-  int least = 1 << 30;
-  for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+  static const int forms[FORMS] = {PARE_PLAN_ARENA, 0, PARE_PLAN_ARENA | PARE_PLAN_NO_FUSE};
+  for (int f = 0; f < FORMS; f++) {
     pare_tensor one[RUNS], two[RUNS];
-    int b1 = 0, b2 = 0;
+    int b1 = 0;
     run_runs(g, &in, forms[f], 1, one, &b1);
-    run_runs(g, &in, forms[f], 2, two, &b2);
+    run_runs(g, &in, forms[f], 2, two, &branches[f]);
     assert_int_equal(b1, 0);
-    if (b2 < least) least = b2;
     size_t n = (size_t)pare_tensor_numel(&one[0]);
     for (int r = 0; r < RUNS; r++) {
       assert_int_equal(pare_tensor_numel(&two[r]), (int64_t)n);
       if (memcmp(one[r].data, two[r].data, n * sizeof(float)))
-        fail_msg("%s, form %zu, run %d: two queues differ from one", name, f, r);
+        fail_msg("%s, form %d, run %d: two queues differ from one", name, f, r);
     }
     if (f == 0) {
       pare_tensor want;
       test_run_ref(g, x, 4, dims, &want);
       float amax = 0;
-      for (size_t i = 0; i < n; i++) {
-        float v = ((const float *)want.data)[i];
-        amax = amax > (v < 0 ? -v : v) ? amax : (v < 0 ? -v : v);
-      }
+      for (size_t i = 0; i < n; i++) amax = fmaxf(amax, fabsf(((const float *)want.data)[i]));
       test_assert_close(two[RUNS - 1].data, want.data, n, 1e-5 * (1.0 + amax), name);
       pare_tensor_release(&want);
     }
@@ -76,7 +75,6 @@ static int check(const pare_graph *g, const int64_t *dims, const char *name) {
     }
   }
   free(x);
-  return least;
 }
 
 static pare_graph *zoo(const char *arch) {
@@ -94,7 +92,9 @@ static void test_inception(void **state) {
   const int64_t batches[2] = {1, 3};
   for (int b = 0; b < 2; b++) {
     int64_t dims[4] = {batches[b], 192, 28, 28};
-    assert_true(check(g, dims, "inception-block") > 0);
+    int branches[FORMS];
+    check(g, dims, "inception-block", branches);
+    for (int f = 0; f < FORMS; f++) assert_true(branches[f] > 0);
   }
   pare_graph_destroy(g);
 }
@@ -106,16 +106,10 @@ static void test_resnet18(void **state) {
   (void)state;
   pare_graph *g = zoo("resnet18");
   int64_t dims[4] = {1, 3, 224, 224};
-  check(g, dims, "resnet18");
-  pare_tensor in = {PARE_DT_F32, 4, {1, 3, 224, 224}, NULL, 0, 0, 0};
-  in.nbytes = sizeof(float) * 3 * 224 * 224;
-  in.data = calloc(3 * 224 * 224, sizeof(float));
-  pare_tensor out[RUNS];
-  int branches = 0;
-  run_runs(g, &in, PARE_PLAN_ARENA | PARE_PLAN_NO_FUSE, 2, out, &branches);
-  assert_true(branches >= 3 * 2); /* three downsampling convolutions and batch norms */
-  for (int r = 0; r < RUNS; r++) pare_tensor_release(&out[r]);
-  free(in.data);
+  int branches[FORMS];
+  check(g, dims, "resnet18", branches);
+  assert_int_equal(branches[0], 0);
+  assert_true(branches[2] >= 3 * 2); /* three downsampling convolutions and batch norms */
   pare_graph_destroy(g);
 }
 
@@ -144,7 +138,9 @@ static void test_host_node_in_branch(void **state) {
   pare_error err;
   if (pare_graph_validate(g, &err) != PARE_OK) fail_msg("%s", err.text);
   int64_t dims[4] = {2, 192, 28, 28};
-  check(g, dims, "inception-block with an LRN");
+  int branches[FORMS];
+  check(g, dims, "inception-block with an LRN", branches);
+  assert_true(branches[0] > 0);
   pare_graph_destroy(g);
 }
 
@@ -208,6 +204,32 @@ static void test_two_plans_in_flight(void **state) {
   pare_graph_destroy(g);
 }
 
+/* The stream itself: batches of SimpleCNN in flight by turns, each output
+ * the same bits as the batch run alone. */
+typedef struct stream_check {
+  pare_context *ctx;
+  pare_model *alone; /* a second copy, run one batch at a time */
+  pare_tensor shape;
+  float *x[5];
+} stream_check;
+
+static pare_status stream_fill(void *user, size_t i, float *x) {
+  stream_check *c = user;
+  memcpy(x, c->x[i], c->shape.nbytes);
+  return PARE_OK;
+}
+
+static pare_status stream_take(void *user, size_t i, const pare_tensor *y) {
+  stream_check *c = user;
+  pare_tensor_view in = {NULL, PARE_DT_F32, 4, {0}, c->x[i], c->shape.nbytes}, out;
+  memcpy(in.dims, c->shape.dims, sizeof in.dims);
+  assert_int_equal(pare_model_run(c->ctx, c->alone, &in, 1, &out, 1), PARE_OK);
+  assert_int_equal(out.nbytes, y->nbytes);
+  if (memcmp(out.data, y->data, y->nbytes)) fail_msg("batch %zu of the stream differs", i);
+  pare_free(out.data);
+  return PARE_OK;
+}
+
 /* The accuracy loop on the device: whole batches as a stream (two plans in
  * turn) count the same top-1 and confusion matrix as one by one
  * (PARE_NO_STREAM=1), with a last batch that is not whole. */
@@ -218,20 +240,43 @@ static void test_accuracy_stream(void **state) {
   o.no_cache = 1;
   pare_context *ctx;
   if (pare_context_create(&o, &ctx) != PARE_OK) fail_msg("no OpenCL context");
-  pare_model *m;
+  pare_model *m, *alone;
   char e[256];
-  if (pare_model_create("simplecnn", 3, &m, e, sizeof e) != PARE_OK) fail_msg("%s", e);
+  if (pare_model_create("simplecnn", 3, &m, e, sizeof e) != PARE_OK ||
+      pare_model_create("simplecnn", 3, &alone, e, sizeof e) != PARE_OK)
+    fail_msg("%s", e);
+  /* The stream runs (it is not declined) and matches batch by batch. */
+  stream_check c = {ctx, alone, {PARE_DT_F32, 4, {16, 1, 28, 28}, NULL, 0, 0, 0}, {NULL}};
+  c.shape.nbytes = sizeof(float) * 16 * 784;
+  test_rng rng = {17};
+  for (int i = 0; i < 5; i++) {
+    c.x[i] = malloc(c.shape.nbytes);
+    assert_non_null(c.x[i]);
+    test_fill(&rng, c.x[i], 16 * 784, 0, 1);
+  }
+  pare_error err = {0};
+  size_t done = 0;
+  pare_status st =
+      pare_model_run_stream(ctx, m, &c.shape, 5, stream_fill, stream_take, &c, &done, &err);
+  if (st != PARE_OK) fail_msg("stream: status %d (%s)", (int)st, err.text);
+  assert_int_equal(done, 5);
+  for (int i = 0; i < 5; i++) free(c.x[i]);
+  pare_model_destroy(alone);
+
+  pare_dataset *ds;
+  if (pare_dataset_open("fashion-mnist", "test", &ds, e, sizeof e) != PARE_OK) {
+    pare_model_destroy(m);
+    pare_context_destroy(ctx);
+    skip(); /* no Fashion-MNIST here */
+  }
+  pare_dataset_destroy(ds);
   pare_eval_result r[2];
   for (int v = 0; v < 2; v++) {
     setenv("PARE_NO_STREAM", v ? "0" : "1", 1);
-    pare_status st = pare_model_evaluate(ctx, m, "fashion-mnist", "test", 5 * 64 + 37, 64, NULL,
-                                         NULL, &r[v], e, sizeof e);
+    st = pare_model_evaluate(ctx, m, "fashion-mnist", "test", 5 * 64 + 37, 64, NULL, NULL, &r[v], e,
+                             sizeof e);
     unsetenv("PARE_NO_STREAM");
-    if (st != PARE_OK) {
-      pare_model_destroy(m);
-      pare_context_destroy(ctx);
-      skip(); /* no Fashion-MNIST here */
-    }
+    if (st != PARE_OK) fail_msg("evaluate: %s", e);
   }
   assert_int_equal(pare_context_backend(ctx), PARE_BACKEND_OPENCL);
   assert_int_equal(r[0].samples, 5 * 64 + 37);
